@@ -1,0 +1,219 @@
+//! The envelope (SPEC §6.1): a public header servers route by, an opaque ciphertext they cannot
+//! read, and the sender's signature over both — which authenticates the sender to the home
+//! server, to every peer on the way and to the recipient alike.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use serde_json::{Map, Value};
+
+use crate::signed::{self, SignedObject};
+use crate::{Address, Error, MessageId, PROTOCOL_VERSION, Primary, e2ee, hexstr};
+
+/// The `type` of an envelope (SPEC §3.6).
+pub const TYPE: &str = "envelope";
+
+/// The send body limit and the per-envelope limit in federation (SPEC §6.5), in bytes.
+pub const MAX_BYTES: usize = 262_144;
+
+/// Envelope timestamps may differ from the home server's clock by this much (SPEC §8.1).
+pub const DEFAULT_SKEW_MS: u64 = 300_000;
+
+/// An envelope's header and ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The sender's address.
+    pub from: Address,
+    /// The sender's primary: the key that signed the envelope.
+    pub from_primary: Primary,
+    /// The recipient's address.
+    pub to: Address,
+    /// When the sender made it, Unix milliseconds.
+    pub ts_ms: u64,
+    /// The AES-GCM nonce, also the HKDF salt.
+    pub nonce: [u8; e2ee::NONCE_LEN],
+    /// AES-256-GCM ciphertext || tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// A parsed envelope with its signature (not yet verified) and its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedEnvelope {
+    /// The header and ciphertext.
+    pub envelope: Envelope,
+    /// The signed object as received.
+    pub object: SignedObject,
+    /// The canonical JSON of the whole envelope, signature included: what servers store.
+    pub canonical: String,
+    /// SHA-256 of `canonical` (SPEC §6.4).
+    pub id: MessageId,
+}
+
+impl SignedEnvelope {
+    /// Parses an envelope from bytes (strict JSON).
+    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
+        SignedEnvelope::from_map(crate::json::parse_object(bytes)?)
+    }
+
+    /// Parses an envelope from a JSON object: shape, version, identifiers, encodings, the
+    /// signature member and `alg`. The signature itself is checked by [`Self::verify`], so
+    /// callers can first check what they know (is the sender registered?) and answer with the
+    /// most useful code.
+    pub fn from_map(map: Map<String, Value>) -> Result<Self, Error> {
+        let object = SignedObject::from_map(map, false)?;
+        object.expect_type(TYPE)?;
+        let v = object.uint_member("v")?;
+        if v != PROTOCOL_VERSION {
+            return Err(Error::UnsupportedVersion(v));
+        }
+        let nonce = hexstr::decode_array::<{ e2ee::NONCE_LEN }>(object.str_member("nonce")?)
+            .ok_or_else(|| Error::malformed("'nonce' must be 24 lowercase hex characters"))?;
+        let ciphertext = B64
+            .decode(object.str_member("ciphertext")?)
+            .map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
+        if ciphertext.len() < e2ee::TAG_LEN {
+            return Err(Error::malformed("'ciphertext' is shorter than the tag"));
+        }
+        let envelope = Envelope {
+            from: Address::parse(object.str_member("from")?)?,
+            from_primary: Primary::parse(object.str_member("from_primary")?)?,
+            to: Address::parse(object.str_member("to")?)?,
+            ts_ms: object.uint_member("ts")?,
+            nonce,
+            ciphertext,
+        };
+        let canonical_bytes = object.canonical_bytes();
+        let id = MessageId::of_canonical(&canonical_bytes);
+        let canonical = String::from_utf8(canonical_bytes)
+            .map_err(|_| Error::malformed("canonical form is not UTF-8"))?;
+        Ok(SignedEnvelope {
+            envelope,
+            object,
+            canonical,
+            id,
+        })
+    }
+
+    /// Verifies the sender's signature with `from_primary` (SPEC §3.4).
+    pub fn verify(&self) -> Result<(), Error> {
+        self.object.verify(&self.envelope.from_primary)
+    }
+}
+
+impl Envelope {
+    /// Seals `plaintext` for `recipient_primary` and fills in the header: what a client does
+    /// before sending. `nonce` must be fresh and random for every message.
+    pub fn seal(
+        sender: &SigningKey,
+        from: Address,
+        to: Address,
+        recipient_primary: &Primary,
+        ts_ms: u64,
+        nonce: [u8; e2ee::NONCE_LEN],
+        plaintext: &[u8],
+    ) -> Result<Self, Error> {
+        Ok(Envelope {
+            ciphertext: e2ee::seal(sender, recipient_primary, &nonce, plaintext)?,
+            from,
+            from_primary: Primary::from(sender),
+            to,
+            ts_ms,
+            nonce,
+        })
+    }
+
+    /// Signs the envelope with the sender's key and returns the complete JSON object.
+    pub fn sign(&self, sender: &SigningKey) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), TYPE.into());
+        body.insert("v".into(), PROTOCOL_VERSION.into());
+        body.insert("from".into(), self.from.to_string().into());
+        body.insert("from_primary".into(), self.from_primary.to_string().into());
+        body.insert("to".into(), self.to.to_string().into());
+        body.insert("ts".into(), self.ts_ms.into());
+        body.insert("nonce".into(), hex::encode(self.nonce).into());
+        body.insert("ciphertext".into(), B64.encode(&self.ciphertext).into());
+        signed::sign(body, sender, None)
+    }
+
+    /// Opens the ciphertext with the recipient's key (client side only).
+    pub fn open(&self, recipient: &SigningKey) -> Result<Vec<u8>, Error> {
+        e2ee::open(recipient, &self.from_primary, &self.nonce, &self.ciphertext)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> SigningKey {
+        SigningKey::from_bytes(&[21; 32])
+    }
+    fn bob() -> SigningKey {
+        SigningKey::from_bytes(&[22; 32])
+    }
+
+    fn sample() -> Value {
+        Envelope::seal(
+            &alice(),
+            Address::parse("alice@a.example").expect("valid"),
+            Address::parse("bob@b.example").expect("valid"),
+            &Primary::from(&bob()),
+            1_764_100_000_000,
+            [3; 12],
+            br#"{"text":"hello"}"#,
+        )
+        .expect("seals")
+        .sign(&alice())
+    }
+
+    /// SPEC §6.1, §6.4: parse, verify, open; the id hashes the canonical bytes.
+    #[test]
+    fn round_trip() {
+        let text = serde_json::to_vec_pretty(&sample()).expect("serializes");
+        let env = SignedEnvelope::parse(&text).expect("parses");
+        assert!(env.verify().is_ok());
+        assert_eq!(env.id, MessageId::of_canonical(env.canonical.as_bytes()));
+        assert_eq!(
+            env.envelope.open(&bob()).as_deref(),
+            Ok(&br#"{"text":"hello"}"#[..])
+        );
+        // Reordered keys give the same id: the id is of the canonical form.
+        let compact = serde_json::to_vec(&sample()).expect("serializes");
+        assert_eq!(SignedEnvelope::parse(&compact).expect("parses").id, env.id);
+    }
+
+    /// SPEC §6.1: version, type and encodings are checked with their codes.
+    #[test]
+    fn rejections() {
+        let with = |k: &str, v: Value| {
+            let mut obj = sample();
+            obj[k] = v;
+            SignedEnvelope::parse(&serde_json::to_vec(&obj).expect("serializes"))
+                .map(|_| ())
+                .map_err(|e| e.code())
+        };
+        assert_eq!(with("v", 2.into()), Err("unsupported_version"));
+        assert_eq!(
+            with("type", "registration".into()),
+            Err("malformed_request")
+        );
+        assert_eq!(with("nonce", "00".into()), Err("malformed_request"));
+        assert_eq!(with("ciphertext", "AAAA".into()), Err("malformed_request"));
+        assert_eq!(
+            with("ciphertext", "not base64!".into()),
+            Err("malformed_request")
+        );
+        assert_eq!(with("from", "alice".into()), Err("invalid_address"));
+        assert_eq!(
+            with("from_primary", "ed25519:00".into()),
+            Err("invalid_primary")
+        );
+        // A changed header member still parses but no longer verifies.
+        let mut obj = sample();
+        obj["to"] = "carol@b.example".into();
+        let env =
+            SignedEnvelope::parse(&serde_json::to_vec(&obj).expect("serializes")).expect("parses");
+        assert_eq!(env.verify(), Err(Error::InvalidSignature));
+    }
+}

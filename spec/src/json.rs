@@ -1,0 +1,155 @@
+//! Strict JSON in, canonical JSON out (SPEC §3.2–§3.3).
+//!
+//! Signatures cover the RFC 8785 (JCS) bytes of what was received, so the parser must not
+//! paper over ambiguity: a duplicate member name would let two implementations see two
+//! different objects behind one signature (serde_json silently keeps the last), so it is an
+//! error here. serde_json already rejects trailing bytes, invalid UTF-8 and lone surrogates.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// Parses one JSON text, rejecting duplicate member names at any depth.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = de.deserialize_any(StrictVisitor).map_err(classify)?;
+    de.end().map_err(classify)?;
+    Ok(value)
+}
+
+/// Parses one JSON text that must be an object.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Error> {
+    match parse_strict(bytes)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::malformed("expected a JSON object")),
+    }
+}
+
+/// The RFC 8785 canonical bytes of a value.
+pub fn canonical(value: &impl serde::Serialize) -> Vec<u8> {
+    // Serializing a `serde_json::Value` or a plain struct cannot fail: JSON values have no
+    // non-string keys and no unrepresentable numbers once parsed.
+    serde_jcs::to_vec(value).unwrap_or_else(|e| unreachable!("JCS of a JSON value: {e}"))
+}
+
+/// Marker the visitor puts in serde's custom error so `classify` can tell it apart.
+const DUPLICATE: &str = "kez-duplicate-member:";
+
+fn classify(e: serde_json::Error) -> Error {
+    let text = e.to_string();
+    match text.strip_prefix(DUPLICATE) {
+        Some(rest) => {
+            // serde_json appends " at line L column C"; keep only the name.
+            let name = rest.rsplit_once(" at line ").map_or(rest, |(n, _)| n);
+            Error::DuplicateMember(name.to_owned())
+        }
+        None => Error::Malformed(format!("invalid JSON: {text}")),
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(StrictSeed)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("{DUPLICATE}{key}")));
+            }
+            let value = map.next_value_seed(StrictSeed)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+struct StrictSeed;
+
+impl<'de> de::DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC §3.3: duplicates at any depth, trailing bytes and lone surrogates are rejected.
+    #[test]
+    fn strictness() {
+        assert_eq!(
+            parse_strict(br#"{"a":1,"a":2}"#),
+            Err(Error::DuplicateMember("a".into()))
+        );
+        assert_eq!(
+            parse_strict(br#"{"x":[{"b":1,"b":1}]}"#),
+            Err(Error::DuplicateMember("b".into()))
+        );
+        for bad in [
+            &br#"{"a":1} x"#[..],
+            br#"{"a":"\ud800"}"#,
+            b"{",
+            b"\xff",
+            b"",
+        ] {
+            assert_eq!(
+                parse_strict(bad).map_err(|e| e.code()),
+                Err("malformed_request"),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_strict(br#" {"a":1} "#).is_ok());
+    }
+
+    /// SPEC §3.2: JCS sorts members and strips insignificant whitespace.
+    #[test]
+    fn canonical_form() {
+        let v =
+            parse_strict(br#"{ "b": [1, {"d":true,"c":null}], "a": "\u00e9" }"#).expect("valid");
+        assert_eq!(
+            String::from_utf8(canonical(&v)).expect("utf-8"),
+            r#"{"a":"é","b":[1,{"c":null,"d":true}]}"#
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The signed registration (SPEC §4.1): a person's primary claims a handle on one server.
+//! The server keeps the signed object so anyone can later check the claim themselves.
+
+use ed25519_dalek::SigningKey;
+use serde_json::{Map, Value};
+
+use crate::signed::{self, SignedObject};
+use crate::{Error, Handle, Primary, ServerName, clock};
+
+/// The `type` of a registration object (SPEC §3.6).
+pub const TYPE: &str = "registration";
+
+/// Registration timestamps may differ from the server's clock by this much (SPEC §4.1).
+pub const DEFAULT_SKEW_MS: u64 = 300_000;
+
+/// A registration's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The handle claimed.
+    pub handle: Handle,
+    /// The server it is claimed on.
+    pub server: ServerName,
+    /// The key that owns it and signed the claim.
+    pub primary: Primary,
+    /// When it was signed, Unix milliseconds.
+    pub ts_ms: u64,
+}
+
+/// A registration whose signature has been checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedRegistration {
+    /// The claims.
+    pub registration: Registration,
+    /// The signed object's canonical JSON, signature included: what a server stores.
+    pub canonical: String,
+}
+
+impl Registration {
+    /// Checks a received registration in SPEC §4.1's order: strict JSON, members, handle
+    /// grammar, reserved names, server, alg, signature, timestamp window.
+    pub fn verify(
+        bytes: &[u8],
+        this_server: &ServerName,
+        now_ms: u64,
+        skew_ms: u64,
+    ) -> Result<VerifiedRegistration, Error> {
+        let map = crate::json::parse_object(bytes)?;
+        let (handle, server, primary, ts_ms) = members(&map)?;
+        let handle = Handle::parse(handle)?;
+        if handle.is_reserved() {
+            return Err(Error::HandleReserved(handle.to_string()));
+        }
+        if server != this_server.as_str() {
+            return Err(Error::WrongServer {
+                expected: this_server.to_string(),
+                got: server.to_owned(),
+            });
+        }
+        let server = this_server.clone();
+        let primary = Primary::parse(primary)?;
+        let obj = SignedObject::from_map(map, false)?;
+        obj.verify(&primary)?;
+        clock::check_window(ts_ms, now_ms, skew_ms)?;
+        let canonical = String::from_utf8(obj.canonical_bytes())
+            .map_err(|_| Error::malformed("canonical form is not UTF-8"))?;
+        Ok(VerifiedRegistration {
+            registration: Registration {
+                handle,
+                server,
+                primary,
+                ts_ms,
+            },
+            canonical,
+        })
+    }
+
+    /// Builds and signs a registration with the primary's secret key.
+    pub fn sign(&self, key: &SigningKey) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), TYPE.into());
+        body.insert("handle".into(), self.handle.as_str().into());
+        body.insert("server".into(), self.server.as_str().into());
+        body.insert("primary".into(), self.primary.to_string().into());
+        body.insert("ts".into(), self.ts_ms.into());
+        signed::sign(body, key, None)
+    }
+}
+
+/// The required members, typed but not yet validated.
+fn members(map: &Map<String, Value>) -> Result<(&str, &str, &str, u64), Error> {
+    let s = |name: &str| {
+        map.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::malformed(format!("missing string member {name:?}")))
+    };
+    if s("type")? != TYPE {
+        return Err(Error::malformed("'type' must be \"registration\""));
+    }
+    let ts = map
+        .get("ts")
+        .and_then(Value::as_u64)
+        .filter(|n| *n <= clock::MAX_SAFE_INTEGER)
+        .ok_or_else(|| Error::malformed("missing integer member \"ts\""))?;
+    Ok((s("handle")?, s("server")?, s("primary")?, ts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_764_100_000_000;
+
+    fn setup(handle: &str, server: &str, ts: u64) -> (SigningKey, Vec<u8>) {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let reg = Registration {
+            handle: Handle::parse(handle).expect("valid"),
+            server: ServerName::parse(server).expect("valid"),
+            primary: Primary::from(&key),
+            ts_ms: ts,
+        };
+        let text = serde_json::to_vec(&reg.sign(&key)).expect("serializes");
+        (key, text)
+    }
+
+    fn here() -> ServerName {
+        ServerName::parse("kez.lat").expect("valid")
+    }
+
+    /// SPEC §4.1: the happy path and each rejection with its code.
+    #[test]
+    fn verify_in_order() {
+        let (_, text) = setup("alice", "kez.lat", NOW);
+        let ok = Registration::verify(&text, &here(), NOW + 1000, DEFAULT_SKEW_MS).expect("valid");
+        assert_eq!(ok.registration.handle.as_str(), "alice");
+        let code = |t: &[u8], now| {
+            Registration::verify(t, &here(), now, DEFAULT_SKEW_MS).map_err(|e| e.code())
+        };
+        assert_eq!(code(&text, NOW + 300_001).err(), Some("stale_timestamp"));
+        let (_, admin) = setup("admin", "kez.lat", NOW);
+        assert_eq!(code(&admin, NOW).err(), Some("handle_reserved"));
+        let (_, other) = setup("alice", "other.example", NOW);
+        assert_eq!(code(&other, NOW).err(), Some("wrong_server"));
+        let tampered = String::from_utf8(text.clone())
+            .expect("utf-8")
+            .replace("\"alice\"", "\"alicf\"");
+        assert_eq!(
+            code(tampered.as_bytes(), NOW).err(),
+            Some("invalid_signature")
+        );
+        let bad_handle = String::from_utf8(text)
+            .expect("utf-8")
+            .replace("\"alice\"", "\"Alice\"");
+        assert_eq!(
+            code(bad_handle.as_bytes(), NOW).err(),
+            Some("invalid_handle")
+        );
+    }
+}
