@@ -43,15 +43,30 @@ pub struct RequestParts<'a> {
     pub body: &'a [u8],
 }
 
-/// The exact string signed (SPEC §9.3).
-pub fn signing_string(
-    req: RequestParts<'_>,
-    origin: &ServerName,
-    destination: &ServerName,
-    ts: u64,
-) -> String {
+/// Who signs a request, for whom, with which key and when: the header's identity fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Parties<'a> {
+    /// The sending server.
+    pub origin: &'a ServerName,
+    /// The receiving server.
+    pub destination: &'a ServerName,
+    /// The origin's key that signs.
+    pub key_id: &'a KeyId,
+    /// Unix seconds.
+    pub ts: u64,
+}
+
+/// The exact string signed (SPEC §9.3). The key id is covered so a header cannot be re-pointed
+/// at another of the origin's keys.
+pub fn signing_string(req: RequestParts<'_>, who: Parties<'_>) -> String {
+    let Parties {
+        origin,
+        destination,
+        key_id,
+        ts,
+    } = who;
     format!(
-        "{STRING_TAG}\n{}\n{}\n{origin}\n{destination}\n{ts}\n{}",
+        "{STRING_TAG}\n{}\n{}\n{origin}\n{destination}\n{key_id}\n{ts}\n{}",
         req.method,
         req.path_and_query,
         hex::encode(Sha256::digest(req.body))
@@ -60,23 +75,24 @@ pub fn signing_string(
 
 impl ServerAuth {
     /// Signs a request as `origin` with `key` named `key_id`.
-    pub fn sign(
-        req: RequestParts<'_>,
-        origin: &ServerName,
-        destination: &ServerName,
-        key_id: &KeyId,
-        key: &SigningKey,
-        ts: u64,
-    ) -> Self {
-        let sig = key
-            .sign(signing_string(req, origin, destination, ts).as_bytes())
-            .to_bytes();
+    pub fn sign(req: RequestParts<'_>, who: Parties<'_>, key: &SigningKey) -> Self {
+        let sig = key.sign(signing_string(req, who).as_bytes()).to_bytes();
         ServerAuth {
-            origin: origin.clone(),
-            destination: destination.clone(),
-            key_id: key_id.clone(),
-            ts,
+            origin: who.origin.clone(),
+            destination: who.destination.clone(),
+            key_id: who.key_id.clone(),
+            ts: who.ts,
             sig,
+        }
+    }
+
+    /// The identity fields as [`Parties`].
+    pub fn parties(&self) -> Parties<'_> {
+        Parties {
+            origin: &self.origin,
+            destination: &self.destination,
+            key_id: &self.key_id,
+            ts: self.ts,
         }
     }
 
@@ -147,7 +163,7 @@ impl ServerAuth {
             });
         }
         clock::check_window(self.ts, now_secs, skew_secs)?;
-        let msg = signing_string(req, &self.origin, &self.destination, self.ts);
+        let msg = signing_string(req, self.parties());
         signed::verify_bytes(origin_key, msg.as_bytes(), &self.sig)
     }
 }
@@ -190,7 +206,13 @@ mod tests {
             path_and_query: "/v1/federation/txn/1",
             body: b"{}",
         };
-        let auth = ServerAuth::sign(req, &a, &b, &kid, &key, NOW);
+        let who = Parties {
+            origin: &a,
+            destination: &b,
+            key_id: &kid,
+            ts: NOW,
+        };
+        let auth = ServerAuth::sign(req, who, &key);
         let parsed = ServerAuth::parse(&auth.to_string()).expect("parses");
         assert_eq!(parsed, auth);
         let vk = key.verifying_key();
@@ -244,7 +266,13 @@ mod tests {
             path_and_query: "/",
             body: b"",
         };
-        let good = ServerAuth::sign(req, &a, &b, &kid, &key, NOW).to_string();
+        let who = Parties {
+            origin: &a,
+            destination: &b,
+            key_id: &kid,
+            ts: NOW,
+        };
+        let good = ServerAuth::sign(req, who, &key).to_string();
         for bad in [
             good.replace("KEZ-Server", "X-Matrix"),
             good.replace("origin=", "origin2="),
