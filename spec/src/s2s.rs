@@ -96,8 +96,8 @@ impl ServerAuth {
         }
     }
 
-    /// Parses the header value: the scheme, then exactly the five parameters, each once, in
-    /// any order, values in double quotes.
+    /// Parses the header value: the scheme, then the five parameters, each exactly once, in
+    /// any order, values in double quotes; unknown parameters are ignored.
     pub fn parse(header: &str) -> Result<Self, Error> {
         let params = header
             .strip_prefix(SCHEME)
@@ -121,7 +121,8 @@ impl ServerAuth {
                 "key" => &mut key,
                 "ts" => &mut ts,
                 "sig" => &mut sig,
-                _ => return Err(Error::S2sUnauthorized("unknown parameter")),
+                // Ignored, so later versions can add parameters (SPEC §9.3).
+                _ => continue,
             };
             if slot.replace(value).is_some() {
                 return Err(Error::S2sUnauthorized("repeated parameter"));
