@@ -1,0 +1,72 @@
+//! Live fanout of newly stored messages to the streams open for a recipient (SPEC §8.5), behind
+//! one trait so the in-process broker (one machine) and a NATS broker (a cluster, subject
+//! `kez.chat.inbox.<handle>`) are interchangeable and streams cannot tell them apart.
+//!
+//! The broker is a fast path, never the source of truth: messages are published only after
+//! they are committed, and a subscriber that sees a gap in sequence numbers, or is told it
+//! lagged, reads what it missed from the store. So a lost or reordered notification delays a
+//! message by one store read; it never loses it.
+
+mod local;
+
+pub use local::LocalBroker;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::store::StoredMessage;
+
+/// A committed message as streams need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The recipient's inbox sequence number.
+    pub seq: u64,
+    /// The SSE `data:` JSON of this message, rendered once for every subscriber.
+    pub data: Arc<str>,
+}
+
+impl Published {
+    /// Renders a stored message for publishing.
+    pub fn new(message: &StoredMessage) -> Self {
+        Published {
+            seq: message.seq,
+            data: inbox_item_json(message).into(),
+        }
+    }
+}
+
+/// One message as a poll page item and as an SSE `data:` line (SPEC §8.2, §8.5): the same JSON
+/// in both places, with the stored canonical envelope embedded as is, not re-serialised.
+pub fn inbox_item_json(message: &StoredMessage) -> String {
+    format!(
+        r#"{{"seq":{},"id":"{}","received_at":{},"envelope":{}}}"#,
+        message.seq, message.id, message.received_at_ms, message.envelope_json
+    )
+}
+
+/// What a subscription yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message committed for this recipient.
+    Message(Published),
+    /// Notifications were dropped because this subscriber fell behind: read the store.
+    Lagged,
+}
+
+/// A live subscription to one recipient's messages. Dropping it unsubscribes.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next event; `None` when the broker has shut down.
+    async fn next(&mut self) -> Option<Event>;
+}
+
+/// Per-recipient publish/subscribe.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Announces a committed message to `handle`'s subscribers. Never blocks on slow
+    /// subscribers and never fails the send: the message is already durable.
+    async fn publish(&self, handle: &str, message: Published);
+    /// Subscribes to `handle`'s messages from now on.
+    async fn subscribe(&self, handle: &str) -> Box<dyn Subscription>;
+}

@@ -1,0 +1,120 @@
+//! The list of every configuration key with its kind: the one table that finds unknown keys,
+//! types `KEZ_*` variables and `--set` flags (which arrive as text), names the key in every
+//! type error, and lets a test prove the example file documents every key.
+
+/// What a key's value must be in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Str,
+    /// A non-negative integer.
+    Uint,
+    /// An array of strings; from the environment or a flag, comma-separated.
+    StrList,
+}
+
+impl Kind {
+    /// How the kind is described in an error.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Uint => "a non-negative integer",
+            Kind::StrList => "an array of strings",
+        }
+    }
+}
+
+/// One configuration key, by its dotted path (`http.max_connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// The dotted path; the first part is a section when there is a dot.
+    pub path: &'static str,
+    /// The value's kind.
+    pub kind: Kind,
+}
+
+const fn key(path: &'static str, kind: Kind) -> Key {
+    Key { path, kind }
+}
+
+/// Every key kezd reads. `RawConfig` has exactly these fields (a test checks it).
+pub const KEYS: &[Key] = &[
+    key("bind", Kind::Str),
+    key("server_name", Kind::Str),
+    key("public_base_url", Kind::Str),
+    key("data_dir", Kind::Str),
+    key("database_url", Kind::Str),
+    key("durability", Kind::Str),
+    key("web_dir", Kind::Str),
+    key("trusted_proxies", Kind::StrList),
+    key("tls.cert", Kind::Str),
+    key("tls.key", Kind::Str),
+    key("log.level", Kind::Str),
+    key("log.format", Kind::Str),
+    key("http.max_connections", Kind::Uint),
+    key("http.header_read_timeout_ms", Kind::Uint),
+    key("http.max_body_bytes", Kind::Uint),
+    key("http.max_message_bytes", Kind::Uint),
+    key("http.drain_timeout_ms", Kind::Uint),
+    key("rate.client_per_minute", Kind::Uint),
+    key("rate.register_per_hour", Kind::Uint),
+    key("rate.sender_per_minute", Kind::Uint),
+    key("rate.recipient_per_minute", Kind::Uint),
+    key("rate.first_contacts_per_hour", Kind::Uint),
+    key("skew.registration_secs", Kind::Uint),
+    key("skew.auth_secs", Kind::Uint),
+    key("skew.envelope_secs", Kind::Uint),
+    key("stream.keep_alive_secs", Kind::Uint),
+    key("retention.max_age_secs", Kind::Uint),
+    key("retention.max_per_inbox", Kind::Uint),
+    key("retention.sweep_interval_secs", Kind::Uint),
+    key("inbox.page_default", Kind::Uint),
+    key("inbox.page_max", Kind::Uint),
+];
+
+/// The key with this dotted path.
+pub fn find(path: &str) -> Option<Key> {
+    KEYS.iter().copied().find(|k| k.path == path)
+}
+
+/// Whether `name` is a section (a table) in the configuration.
+pub fn is_section(name: &str) -> bool {
+    KEYS.iter().any(|k| {
+        k.path
+            .split_once('.')
+            .is_some_and(|(section, _)| section == name)
+    })
+}
+
+/// The environment variable that sets `key`: `KEZ_` + the path uppercased, dots as `_`
+/// (`http.max_connections` → `KEZ_HTTP_MAX_CONNECTIONS`).
+pub fn env_name(key: &Key) -> String {
+    format!("KEZ_{}", key.path.replace('.', "_").to_ascii_uppercase())
+}
+
+/// The key an environment variable sets, if it is one of ours.
+pub fn from_env_name(name: &str) -> Option<Key> {
+    KEYS.iter().copied().find(|k| env_name(k) == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_unique_and_round_trip() {
+        for k in KEYS {
+            assert_eq!(from_env_name(&env_name(k)), Some(*k), "{}", k.path);
+        }
+        assert_eq!(
+            env_name(&key("http.max_connections", Kind::Uint)),
+            "KEZ_HTTP_MAX_CONNECTIONS"
+        );
+    }
+
+    #[test]
+    fn sections_are_recognised() {
+        assert!(is_section("http") && is_section("tls"));
+        assert!(!is_section("bind") && !is_section("limits"));
+    }
+}

@@ -1,0 +1,237 @@
+//! The raw configuration: the TOML shape with the built-in defaults, plain types only. It is
+//! what the merged layers deserialize into and what `check-config` prints back, so the printed
+//! text is itself a valid configuration file.
+
+use serde::{Deserialize, Serialize};
+
+/// Every key as written in TOML. Field names match `keys::KEYS` exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// This server's name (SPEC §2.2).
+    pub server_name: String,
+    /// The URL clients reach this server at; derived when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_base_url: Option<String>,
+    /// Where the embedded database lives.
+    pub data_dir: String,
+    /// The database; derived from `data_dir` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `full` or `crash_only`.
+    pub durability: String,
+    /// The browser app's directory, if served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_dir: Option<String>,
+    /// Proxies whose forwarded-for headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Certificate and key files.
+    pub tls: RawTls,
+    /// Log level and format.
+    pub log: RawLog,
+    /// Connection and body limits, timeouts.
+    pub http: RawHttp,
+    /// Spam limits (SPEC §11).
+    pub rate: RawRate,
+    /// Clock skew windows.
+    pub skew: RawSkew,
+    /// The live stream.
+    pub stream: RawStream,
+    /// Inbox retention (SPEC §8.4).
+    pub retention: RawRetention,
+    /// Inbox paging (SPEC §8.2).
+    pub inbox: RawInbox,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    /// PEM private key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLog {
+    /// A tracing filter directive (`info`, `kezd=debug,info`).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawHttp {
+    /// Open connections at most.
+    pub max_connections: u64,
+    /// Time allowed for a request head (and the TLS handshake before it).
+    pub header_read_timeout_ms: u64,
+    /// Body limit of every route without its own.
+    pub max_body_bytes: u64,
+    /// Body limit of `POST /v1/messages` (SPEC §6.5).
+    pub max_message_bytes: u64,
+    /// Time in-flight requests get to finish at shutdown.
+    pub drain_timeout_ms: u64,
+}
+
+/// `[rate]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRate {
+    /// Requests per client address per minute, every route.
+    pub client_per_minute: u64,
+    /// Registrations per client address per hour.
+    pub register_per_hour: u64,
+    /// Sends per sender per minute.
+    pub sender_per_minute: u64,
+    /// Messages per recipient per minute.
+    pub recipient_per_minute: u64,
+    /// New conversations per sender per hour.
+    pub first_contacts_per_hour: u64,
+}
+
+/// `[skew]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSkew {
+    /// Registration `ts` window.
+    pub registration_secs: u64,
+    /// Request-auth `ts` window.
+    pub auth_secs: u64,
+    /// Envelope `ts` window.
+    pub envelope_secs: u64,
+}
+
+/// `[stream]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawStream {
+    /// Interval of SSE keep-alive comments.
+    pub keep_alive_secs: u64,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRetention {
+    /// Oldest message kept.
+    pub max_age_secs: u64,
+    /// Newest messages kept per inbox.
+    pub max_per_inbox: u64,
+    /// How often retention runs.
+    pub sweep_interval_secs: u64,
+}
+
+/// `[inbox]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawInbox {
+    /// Page size without `limit`.
+    pub page_default: u64,
+    /// Largest page; larger `limit`s are capped.
+    pub page_max: u64,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            bind: "127.0.0.1:6969".into(),
+            server_name: "localhost:6969".into(),
+            public_base_url: None,
+            data_dir: "./data".into(),
+            database_url: None,
+            durability: "full".into(),
+            web_dir: None,
+            trusted_proxies: Vec::new(),
+            tls: RawTls::default(),
+            log: RawLog::default(),
+            http: RawHttp::default(),
+            rate: RawRate::default(),
+            skew: RawSkew::default(),
+            stream: RawStream::default(),
+            retention: RawRetention::default(),
+            inbox: RawInbox::default(),
+        }
+    }
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            // Well under the 20,000 open files a process may hold here, leaving room for the
+            // database, federation clients and log files.
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
+            max_body_bytes: 65_536,
+            max_message_bytes: 262_144,
+            drain_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for RawRate {
+    fn default() -> Self {
+        RawRate {
+            client_per_minute: 600,
+            register_per_hour: 10,
+            sender_per_minute: 120,
+            recipient_per_minute: 600,
+            first_contacts_per_hour: 100,
+        }
+    }
+}
+
+impl Default for RawSkew {
+    fn default() -> Self {
+        RawSkew {
+            registration_secs: 300,
+            auth_secs: 60,
+            envelope_secs: 300,
+        }
+    }
+}
+
+impl Default for RawStream {
+    fn default() -> Self {
+        RawStream {
+            keep_alive_secs: 15,
+        }
+    }
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            max_age_secs: 30 * 24 * 3600,
+            max_per_inbox: 10_000,
+            sweep_interval_secs: 3600,
+        }
+    }
+}
+
+impl Default for RawInbox {
+    fn default() -> Self {
+        RawInbox {
+            page_default: 100,
+            page_max: 500,
+        }
+    }
+}

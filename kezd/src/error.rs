@@ -1,0 +1,692 @@
+//! Every error a client can receive, as one enum with structured fields, and the one function
+//! that turns it into a response (SPEC §10): `{"error": code, "message": text}` with the code's
+//! status. Clients match on the code, never on the message; internal details stay in the log.
+
+use std::time::Duration;
+
+use http::{HeaderValue, Method, Response, StatusCode, header};
+
+use crate::body::{self, ResponseBody};
+use crate::store::StoreError;
+
+/// Who made a request whose signature or timestamp failed: SPEC §10 answers a client with 400
+/// and a peer server with 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A client of this server.
+    Client,
+    /// Another server, over federation (SPEC §9.3).
+    Server,
+}
+
+/// An error answered to a client. Each variant is one SPEC §10 code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is not what the endpoint accepts (syntax, fields, parameters).
+    #[error("malformed request: {reason}")]
+    MalformedRequest {
+        /// What is wrong, for the client's developer.
+        reason: String,
+    },
+    /// A JSON object repeats a member name (SPEC §3.3).
+    #[error("duplicate JSON member {member:?}")]
+    DuplicateMember {
+        /// The repeated name.
+        member: String,
+    },
+    /// A handle breaks the grammar of SPEC §2.1.
+    #[error("invalid handle: {reason}")]
+    InvalidHandle {
+        /// Which rule.
+        reason: String,
+    },
+    /// A handle on the reserved list (SPEC §2.1).
+    #[error("handle {handle:?} is reserved")]
+    HandleReserved {
+        /// The handle.
+        handle: String,
+    },
+    /// A server name breaks SPEC §2.2.
+    #[error("invalid server name: {reason}")]
+    InvalidServerName {
+        /// Which rule.
+        reason: String,
+    },
+    /// A primary key breaks SPEC §2.3.
+    #[error("invalid primary: {reason}")]
+    InvalidPrimary {
+        /// Which rule.
+        reason: String,
+    },
+    /// An address breaks SPEC §2.4.
+    #[error("invalid address: {reason}")]
+    InvalidAddress {
+        /// Which rule.
+        reason: String,
+    },
+    /// The `signature` object is not of the SPEC §3.1 shape.
+    #[error("malformed signature: {reason}")]
+    MalformedSignature {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A signature algorithm other than ed25519 (SPEC §3.5).
+    #[error("unsupported signature algorithm {alg:?}")]
+    UnsupportedAlg {
+        /// The algorithm named.
+        alg: String,
+    },
+    /// The signature does not verify (SPEC §3.4).
+    #[error("invalid signature")]
+    InvalidSignature {
+        /// Decides the status: 400 for clients, 401 for servers.
+        caller: Caller,
+    },
+    /// A timestamp outside the accepted window.
+    #[error("timestamp {ts} is outside the accepted window around {now}")]
+    StaleTimestamp {
+        /// Decides the status: 400 for clients, 401 for servers.
+        caller: Caller,
+        /// The timestamp received.
+        ts: u64,
+        /// This server's clock, same unit.
+        now: u64,
+    },
+    /// A `server` or `from` that names another server.
+    #[error("this is {this}, not {named}")]
+    WrongServer {
+        /// This server's name.
+        this: String,
+        /// The name in the request.
+        named: String,
+    },
+    /// An envelope version other than 1 (SPEC §1.1).
+    #[error("unsupported protocol version {version}")]
+    UnsupportedVersion {
+        /// The version given, as text (it may not even be a number).
+        version: String,
+    },
+    /// The stream was opened without `auth` (SPEC §7.1).
+    #[error("missing auth")]
+    MissingAuth,
+    /// Client request authentication failed. The message never says why (SPEC §7.1: no
+    /// oracle); the reason is for the log only.
+    #[error("unauthorized")]
+    Unauthorized {
+        /// Why, for the log.
+        reason: &'static str,
+    },
+    /// A server-to-server request without a well-formed `Authorization` (SPEC §9.3).
+    #[error("server authorization missing or malformed: {reason}")]
+    S2sUnauthorized {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A server-to-server request addressed to another server.
+    #[error("request is for {destination}, not this server")]
+    WrongDestination {
+        /// The destination named.
+        destination: String,
+    },
+    /// A server key that the origin does not publish (or no longer validly).
+    #[error("unknown server key {key_id}")]
+    UnknownKey {
+        /// The key id named.
+        key_id: String,
+    },
+    /// The sender is not registered with the primary the envelope names.
+    #[error("unknown sender {sender}")]
+    UnknownSender {
+        /// The sender address.
+        sender: String,
+    },
+    /// The origin server is blocked by this server's operator.
+    #[error("origin {origin} is blocked")]
+    OriginBlocked {
+        /// The origin.
+        origin: String,
+    },
+    /// A federated envelope whose sender is not of the sending server.
+    #[error("sender {sender} is not of origin {origin}")]
+    SenderNotOfOrigin {
+        /// The sender address.
+        sender: String,
+        /// The origin server.
+        origin: String,
+    },
+    /// No route has this path.
+    #[error("no such resource")]
+    NotFound,
+    /// No user has this handle.
+    #[error("unknown handle {handle:?}")]
+    UnknownHandle {
+        /// The handle.
+        handle: String,
+    },
+    /// No user has this primary.
+    #[error("unknown primary {primary}")]
+    UnknownPrimary {
+        /// The primary.
+        primary: String,
+    },
+    /// The recipient of a send does not exist.
+    #[error("unknown recipient {recipient}")]
+    UnknownRecipient {
+        /// The recipient.
+        recipient: String,
+    },
+    /// No message has this id.
+    #[error("unknown message {id}")]
+    UnknownMessage {
+        /// The id.
+        id: String,
+    },
+    /// The path exists, the method does not. The response carries `Allow`.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the path accepts.
+        allow: Vec<Method>,
+    },
+    /// The handle is registered already.
+    #[error("handle {handle:?} is taken")]
+    HandleTaken {
+        /// The handle.
+        handle: String,
+    },
+    /// The primary is registered already.
+    #[error("primary {primary} is taken")]
+    PrimaryTaken {
+        /// The primary.
+        primary: String,
+    },
+    /// The body exceeds the route's limit; reading stopped at the limit.
+    #[error("body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The route's limit in bytes.
+        limit: usize,
+    },
+    /// A rate limit was reached. The response carries `Retry-After`.
+    #[error("rate limited by the {limit} limit; retry after {retry_after:?}")]
+    RateLimited {
+        /// Which limit, for the log and the message.
+        limit: &'static str,
+        /// How long until a request can succeed.
+        retry_after: Duration,
+    },
+    /// This server failed; the details are logged, the client sees none.
+    #[error("internal error: {detail}")]
+    Internal {
+        /// What failed, for the log.
+        detail: String,
+    },
+    /// The store failed; mapped by variant in [`From<StoreError>`].
+    #[error("store failed")]
+    Store(#[source] StoreError),
+    /// This server cannot serve now (shutting down, store closed); retrying later may work.
+    #[error("service unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ApiError {
+    /// Shorthand for [`ApiError::MalformedRequest`].
+    pub fn malformed(reason: impl Into<String>) -> Self {
+        ApiError::MalformedRequest {
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`ApiError::Internal`].
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError::Internal {
+            detail: detail.into(),
+        }
+    }
+
+    /// The stable machine-readable code (SPEC §10).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedRequest { .. } => "malformed_request",
+            ApiError::DuplicateMember { .. } => "duplicate_member",
+            ApiError::InvalidHandle { .. } => "invalid_handle",
+            ApiError::HandleReserved { .. } => "handle_reserved",
+            ApiError::InvalidServerName { .. } => "invalid_server_name",
+            ApiError::InvalidPrimary { .. } => "invalid_primary",
+            ApiError::InvalidAddress { .. } => "invalid_address",
+            ApiError::MalformedSignature { .. } => "malformed_signature",
+            ApiError::UnsupportedAlg { .. } => "unsupported_alg",
+            ApiError::InvalidSignature { .. } => "invalid_signature",
+            ApiError::StaleTimestamp { .. } => "stale_timestamp",
+            ApiError::WrongServer { .. } => "wrong_server",
+            ApiError::UnsupportedVersion { .. } => "unsupported_version",
+            ApiError::MissingAuth => "missing_auth",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::S2sUnauthorized { .. } => "s2s_unauthorized",
+            ApiError::WrongDestination { .. } => "wrong_destination",
+            ApiError::UnknownKey { .. } => "unknown_key",
+            ApiError::UnknownSender { .. } => "unknown_sender",
+            ApiError::OriginBlocked { .. } => "origin_blocked",
+            ApiError::SenderNotOfOrigin { .. } => "sender_not_of_origin",
+            ApiError::NotFound => "not_found",
+            ApiError::UnknownHandle { .. } => "unknown_handle",
+            ApiError::UnknownPrimary { .. } => "unknown_primary",
+            ApiError::UnknownRecipient { .. } => "unknown_recipient",
+            ApiError::UnknownMessage { .. } => "unknown_message",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::HandleTaken { .. } => "handle_taken",
+            ApiError::PrimaryTaken { .. } => "primary_taken",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Internal { .. } => "internal",
+            ApiError::Store(e) => match e {
+                StoreError::HandleTaken { .. } => "handle_taken",
+                StoreError::PrimaryTaken { .. } => "primary_taken",
+                StoreError::UnknownRecipient { .. } => "unknown_recipient",
+                // A closed store or a failed group commit stored nothing: retrying may work.
+                StoreError::Closed | StoreError::BatchFailed(_) => "unavailable",
+                _ => "internal",
+            },
+            ApiError::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    /// The HTTP status of [`code`](Self::code).
+    pub fn status(&self) -> StatusCode {
+        match self.code() {
+            "invalid_signature" | "stale_timestamp" => match self {
+                ApiError::InvalidSignature {
+                    caller: Caller::Server,
+                }
+                | ApiError::StaleTimestamp {
+                    caller: Caller::Server,
+                    ..
+                } => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            "unauthorized" | "s2s_unauthorized" | "wrong_destination" | "unknown_key" => {
+                StatusCode::UNAUTHORIZED
+            }
+            "unknown_sender" | "origin_blocked" | "sender_not_of_origin" => StatusCode::FORBIDDEN,
+            "not_found" | "unknown_handle" | "unknown_primary" | "unknown_recipient"
+            | "unknown_message" => StatusCode::NOT_FOUND,
+            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "handle_taken" | "primary_taken" => StatusCode::CONFLICT,
+            "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+            "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The text for the client: the error's display, except for server failures, whose
+    /// details are for the log only.
+    fn public_message(&self) -> String {
+        match self.code() {
+            "internal" => "internal server error".to_owned(),
+            "unavailable" => "service unavailable, retry later".to_owned(),
+            _ => match self {
+                ApiError::Store(e) => e.to_string(),
+                other => other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Store(error)
+    }
+}
+
+impl ApiError {
+    /// A protocol rejection from kez-spec, answered to `caller` (which decides the status of
+    /// signature and timestamp failures, SPEC §10).
+    pub fn from_spec(error: kez_spec::Error, caller: Caller) -> Self {
+        use kez_spec::Error as E;
+        match error {
+            E::Malformed(reason) => ApiError::MalformedRequest { reason },
+            E::DuplicateMember(member) => ApiError::DuplicateMember { member },
+            E::InvalidHandle(reason) => ApiError::InvalidHandle {
+                reason: reason.into(),
+            },
+            E::HandleReserved(handle) => ApiError::HandleReserved { handle },
+            E::InvalidServerName(reason) => ApiError::InvalidServerName {
+                reason: reason.into(),
+            },
+            E::InvalidPrimary(reason) => ApiError::InvalidPrimary {
+                reason: reason.into(),
+            },
+            E::InvalidAddress(reason) => ApiError::InvalidAddress {
+                reason: reason.into(),
+            },
+            e @ (E::InvalidKeyId | E::InvalidMessageId) => ApiError::malformed(e.to_string()),
+            E::MalformedSignature(reason) => ApiError::MalformedSignature {
+                reason: reason.into(),
+            },
+            E::UnsupportedAlg(alg) => ApiError::UnsupportedAlg { alg },
+            E::InvalidSignature => ApiError::InvalidSignature { caller },
+            E::StaleTimestamp { ts, now } => ApiError::StaleTimestamp { caller, ts, now },
+            E::WrongServer { expected, got } => ApiError::WrongServer {
+                this: expected,
+                named: got,
+            },
+            E::UnsupportedVersion(v) => ApiError::UnsupportedVersion {
+                version: v.to_string(),
+            },
+            E::Unauthorized => ApiError::Unauthorized {
+                reason: "credential rejected",
+            },
+            E::S2sUnauthorized(reason) => ApiError::S2sUnauthorized {
+                reason: reason.into(),
+            },
+            E::WrongDestination { got } => ApiError::WrongDestination { destination: got },
+            // Servers never open envelopes; if this reaches a response it is a bug.
+            E::DecryptFailed => ApiError::internal("decryption attempted on the server"),
+        }
+    }
+}
+
+/// Client-facing conversion: handlers serve clients unless they say otherwise.
+impl From<kez_spec::Error> for ApiError {
+    fn from(error: kez_spec::Error) -> Self {
+        ApiError::from_spec(error, Caller::Client)
+    }
+}
+
+impl From<std::convert::Infallible> for ApiError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+/// Whole seconds for `Retry-After`, rounded up and at least 1: a client that waits exactly
+/// this long must not be refused again for a fraction of a second.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+/// The one mapping from an error to its response.
+pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
+    let payload = serde_json::json!({
+        "error": error.code(),
+        "message": error.public_message(),
+    });
+    let mut response = Response::new(body::full(payload.to_string()));
+    *response.status_mut() = error.status();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    match error {
+        ApiError::RateLimited { retry_after, .. } => {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(*retry_after)),
+            );
+        }
+        ApiError::MethodNotAllowed { allow } => {
+            let list = allow
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Ok(value) = HeaderValue::from_str(&list) {
+                headers.insert(header::ALLOW, value);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error per SPEC §10 row, with the status the table gives it.
+    fn every_code() -> Vec<(ApiError, &'static str, u16)> {
+        let s = String::new;
+        vec![
+            (ApiError::malformed("x"), "malformed_request", 400),
+            (
+                ApiError::DuplicateMember { member: s() },
+                "duplicate_member",
+                400,
+            ),
+            (
+                ApiError::InvalidHandle { reason: s() },
+                "invalid_handle",
+                400,
+            ),
+            (
+                ApiError::HandleReserved { handle: s() },
+                "handle_reserved",
+                400,
+            ),
+            (
+                ApiError::InvalidServerName { reason: s() },
+                "invalid_server_name",
+                400,
+            ),
+            (
+                ApiError::InvalidPrimary { reason: s() },
+                "invalid_primary",
+                400,
+            ),
+            (
+                ApiError::InvalidAddress { reason: s() },
+                "invalid_address",
+                400,
+            ),
+            (
+                ApiError::MalformedSignature { reason: s() },
+                "malformed_signature",
+                400,
+            ),
+            (
+                ApiError::UnsupportedAlg { alg: s() },
+                "unsupported_alg",
+                400,
+            ),
+            (
+                ApiError::InvalidSignature {
+                    caller: Caller::Client,
+                },
+                "invalid_signature",
+                400,
+            ),
+            (
+                ApiError::InvalidSignature {
+                    caller: Caller::Server,
+                },
+                "invalid_signature",
+                401,
+            ),
+            (
+                ApiError::StaleTimestamp {
+                    caller: Caller::Client,
+                    ts: 0,
+                    now: 0,
+                },
+                "stale_timestamp",
+                400,
+            ),
+            (
+                ApiError::StaleTimestamp {
+                    caller: Caller::Server,
+                    ts: 0,
+                    now: 0,
+                },
+                "stale_timestamp",
+                401,
+            ),
+            (
+                ApiError::WrongServer {
+                    this: s(),
+                    named: s(),
+                },
+                "wrong_server",
+                400,
+            ),
+            (
+                ApiError::UnsupportedVersion { version: s() },
+                "unsupported_version",
+                400,
+            ),
+            (ApiError::MissingAuth, "missing_auth", 400),
+            (ApiError::Unauthorized { reason: "x" }, "unauthorized", 401),
+            (
+                ApiError::S2sUnauthorized { reason: s() },
+                "s2s_unauthorized",
+                401,
+            ),
+            (
+                ApiError::WrongDestination { destination: s() },
+                "wrong_destination",
+                401,
+            ),
+            (ApiError::UnknownKey { key_id: s() }, "unknown_key", 401),
+            (
+                ApiError::UnknownSender { sender: s() },
+                "unknown_sender",
+                403,
+            ),
+            (
+                ApiError::OriginBlocked { origin: s() },
+                "origin_blocked",
+                403,
+            ),
+            (
+                ApiError::SenderNotOfOrigin {
+                    sender: s(),
+                    origin: s(),
+                },
+                "sender_not_of_origin",
+                403,
+            ),
+            (ApiError::NotFound, "not_found", 404),
+            (
+                ApiError::UnknownHandle { handle: s() },
+                "unknown_handle",
+                404,
+            ),
+            (
+                ApiError::UnknownPrimary { primary: s() },
+                "unknown_primary",
+                404,
+            ),
+            (
+                ApiError::UnknownRecipient { recipient: s() },
+                "unknown_recipient",
+                404,
+            ),
+            (ApiError::UnknownMessage { id: s() }, "unknown_message", 404),
+            (
+                ApiError::MethodNotAllowed {
+                    allow: vec![Method::GET],
+                },
+                "method_not_allowed",
+                405,
+            ),
+            (ApiError::HandleTaken { handle: s() }, "handle_taken", 409),
+            (
+                ApiError::PrimaryTaken { primary: s() },
+                "primary_taken",
+                409,
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                "payload_too_large",
+                413,
+            ),
+            (
+                ApiError::RateLimited {
+                    limit: "client",
+                    retry_after: Duration::from_millis(1),
+                },
+                "rate_limited",
+                429,
+            ),
+            (ApiError::internal("x"), "internal", 500),
+            (ApiError::Unavailable { reason: s() }, "unavailable", 503),
+            (
+                ApiError::from(StoreError::HandleTaken { handle: s() }),
+                "handle_taken",
+                409,
+            ),
+            (
+                ApiError::from(StoreError::PrimaryTaken { primary: s() }),
+                "primary_taken",
+                409,
+            ),
+            (
+                ApiError::from(StoreError::UnknownRecipient { handle: s() }),
+                "unknown_recipient",
+                404,
+            ),
+            (ApiError::from(StoreError::Closed), "unavailable", 503),
+            (
+                ApiError::from(StoreError::Corrupt { what: "seq" }),
+                "internal",
+                500,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_code_has_its_spec_status() {
+        for (error, code, status) in every_code() {
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn responses_carry_code_message_and_headers() {
+        use http_body_util::BodyExt;
+        for (error, code, status) in every_code() {
+            let response = error_response(&error);
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+            assert_eq!(json["error"], code);
+            assert!(json["message"].is_string());
+            assert_eq!(json.as_object().map(|o| o.len()), Some(2));
+        }
+        let limited = error_response(&ApiError::RateLimited {
+            limit: "client",
+            retry_after: Duration::from_millis(1500),
+        });
+        assert_eq!(limited.headers()[header::RETRY_AFTER], "2");
+        let not_allowed = error_response(&ApiError::MethodNotAllowed {
+            allow: vec![Method::GET, Method::HEAD],
+        });
+        assert_eq!(not_allowed.headers()[header::ALLOW], "GET, HEAD");
+    }
+
+    #[test]
+    fn internal_details_stay_out_of_the_message() {
+        let error = ApiError::internal("disk /var/secret full");
+        assert_eq!(error.public_message(), "internal server error");
+        assert!(error.to_string().contains("disk"), "the log still has it");
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_at_least_one_second() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
+    }
+}

@@ -1,0 +1,51 @@
+//! Client credentials for inbox routes (SPEC §7): one function so every route answers every
+//! failure — bad handle, unknown handle, malformed credential, wrong signature, out of window —
+//! with the same 401, and no route can forget a step.
+
+use kez_spec::auth::{AuthRequest, Credential};
+use kez_spec::{Handle, Primary};
+
+use crate::clock;
+use crate::error::ApiError;
+use crate::handlers::RequestContext;
+
+/// The handle of the path, or 401: an invalid handle must not answer differently from an
+/// unknown one (SPEC §7.1).
+pub fn path_handle(ctx: &RequestContext) -> Result<Handle, ApiError> {
+    ctx.param::<Handle>("handle").map_err(|_| unauthorized())
+}
+
+/// Verifies `credential` (the `<ts>:<sig>` text, if any) for `request`, signed by `handle`'s
+/// registered primary.
+pub async fn verify(
+    ctx: &RequestContext,
+    handle: &Handle,
+    request: AuthRequest<'_>,
+    credential: Option<&str>,
+) -> Result<(), ApiError> {
+    let credential =
+        Credential::parse(credential.ok_or_else(unauthorized)?).map_err(|_| unauthorized())?;
+    let skew = ctx.state().config().skew.auth.as_secs();
+    // The window is checked before the store is read, so stale or replayed credentials cost
+    // nothing but a parse.
+    kez_spec::clock::check_window(credential.ts, clock::now_secs(), skew)
+        .map_err(|_| unauthorized())?;
+    let user = ctx
+        .state()
+        .store()
+        .user_by_handle(handle.as_str())
+        .await?
+        .ok_or_else(unauthorized)?;
+    let primary = Primary::parse(&user.primary)
+        .map_err(|e| ApiError::internal(format!("stored primary is invalid: {e}")))?;
+    request
+        .verify(&credential, &primary, clock::now_secs(), skew)
+        .map_err(|_| unauthorized())
+}
+
+/// The one answer to every authentication failure.
+pub fn unauthorized() -> ApiError {
+    ApiError::Unauthorized {
+        reason: "credential missing, malformed, expired or not valid for this request",
+    }
+}

@@ -1,0 +1,86 @@
+//! # `GET /v1/inbox/{handle}` and `POST /v1/inbox/{handle}/ack` (SPEC §8.2, §8.3)
+//!
+//! Polling a page of the inbox after a cursor, and acknowledging (deleting) through a seq. Both
+//! are signed by the handle's primary (SPEC §7.2, §7.5); parameters are checked before the
+//! credential, as SPEC §7.1 orders.
+
+use http::StatusCode;
+use kez_spec::auth::AuthRequest;
+use serde::Deserialize;
+
+use crate::body;
+use crate::broker::inbox_item_json;
+use crate::error::ApiError;
+use crate::handlers::{HandlerResult, RequestContext, auth};
+
+/// The largest cursor or count a request may carry (I-JSON safe integers, SPEC §8.2).
+const MAX_SAFE: u64 = kez_spec::clock::MAX_SAFE_INTEGER;
+
+/// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1.
+pub fn cursor(ctx: &RequestContext, name: &str) -> Result<Option<u64>, ApiError> {
+    match ctx.query::<u64>(name)? {
+        Some(n) if n > MAX_SAFE => Err(ApiError::malformed(format!("{name} is too large"))),
+        other => Ok(other),
+    }
+}
+
+/// Polls the inbox.
+pub async fn poll(ctx: RequestContext) -> HandlerResult {
+    let since = cursor(&ctx, "since")?.unwrap_or(0);
+    let paging = &ctx.state().config().inbox;
+    let limit = match cursor(&ctx, "limit")? {
+        Some(0) => return Err(ApiError::malformed("limit must be at least 1")),
+        Some(n) => u32::try_from(n)
+            .unwrap_or(u32::MAX)
+            .min(paging.page_max.get()),
+        None => paging.page_default.get(),
+    };
+    let handle = auth::path_handle(&ctx)?;
+    let request = AuthRequest::Poll {
+        handle: &handle,
+        since,
+    };
+    auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
+    let messages = ctx
+        .state()
+        .store()
+        .inbox(handle.as_str(), since, limit)
+        .await?;
+    let next_since = messages.last().map_or(since, |m| m.seq);
+    // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
+    let items: Vec<String> = messages.iter().map(inbox_item_json).collect();
+    let page = format!(
+        r#"{{"messages":[{}],"next_since":{next_since}}}"#,
+        items.join(",")
+    );
+    Ok(body::response(
+        StatusCode::OK,
+        "application/json",
+        body::full(page),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    through: u64,
+}
+
+/// Acknowledges (deletes) through a seq.
+pub async fn ack(mut ctx: RequestContext) -> HandlerResult {
+    let bytes = ctx.body_bytes().await?;
+    let value = kez_spec::json::parse_strict(&bytes)?;
+    let AckBody { through } = serde_json::from_value(value)
+        .map_err(|e| ApiError::malformed(format!("body must be {{\"through\":<n>}}: {e}")))?;
+    if through > MAX_SAFE {
+        return Err(ApiError::malformed("through is too large"));
+    }
+    let handle = auth::path_handle(&ctx)?;
+    let request = AuthRequest::Ack {
+        handle: &handle,
+        through,
+    };
+    auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
+    let deleted = ctx.state().store().ack(handle.as_str(), through).await?;
+    body::json(StatusCode::OK, &serde_json::json!({ "deleted": deleted }))
+}

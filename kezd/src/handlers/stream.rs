@@ -1,0 +1,208 @@
+//! # `GET /v1/inbox/{handle}/stream` (SPEC §8.5, credentials §7.3–§7.4)
+//!
+//! The live stream, as Server-Sent Events. With a cursor (`since=` or `Last-Event-ID`) it
+//! replays what is stored after the cursor, then announces `ready`, then sends messages as
+//! they are committed. The broker only says "something new"; the store stays the source of
+//! truth: the stream subscribes *before* it reads the store, sends each seq exactly once in
+//! order, and whenever a notification is missing or late it reads the gap from the store. So
+//! there is no gap and no duplicate at the switch to live, and a lagging stream is caught up,
+//! never skipped.
+//!
+//! The stream is a state machine polled by hyper (no task per stream): an idle stream costs
+//! its connection, a broadcast receiver and a timer.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+use http::{HeaderValue, StatusCode, header};
+use kez_spec::Handle;
+use kez_spec::auth::AuthRequest;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use crate::body;
+use crate::broker::{Event, Published, Subscription, inbox_item_json};
+use crate::error::ApiError;
+use crate::handlers::{HandlerResult, RequestContext, auth, inbox};
+use crate::metrics::LiveStreamGuard;
+use crate::store::Store;
+
+/// Messages read from the store per catch-up query.
+const PAGE: u32 = 256;
+
+/// Opens a stream.
+pub async fn get(ctx: RequestContext) -> HandlerResult {
+    let credential: String = ctx.query("auth")?.ok_or(ApiError::MissingAuth)?;
+    let since = inbox::cursor(&ctx, "since")?;
+    let last_event_id = match ctx.headers().get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .filter(|n| *n <= kez_spec::clock::MAX_SAFE_INTEGER)
+                .ok_or_else(|| ApiError::malformed("Last-Event-ID must be a seq"))?,
+        ),
+    };
+    let cursor = match (since, last_event_id) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::malformed("since and Last-Event-ID differ"));
+        }
+        (a, b) => a.or(b),
+    };
+    let handle = auth::path_handle(&ctx)?;
+    let request = match cursor {
+        Some(since) => AuthRequest::StreamCursor {
+            handle: &handle,
+            since,
+        },
+        None => AuthRequest::StreamLive { handle: &handle },
+    };
+    auth::verify(&ctx, &handle, request, Some(&credential)).await?;
+
+    let state = ctx.state().clone();
+    // Subscribe first: whatever commits after this point is either in the store read below or
+    // announced to this subscription (or both — duplicates are dropped by seq).
+    let subscription = state.broker().subscribe(handle.as_str()).await;
+    let (last, replay) = match cursor {
+        Some(since) => (since, true),
+        None => (state.store().latest_seq(handle.as_str()).await?, false),
+    };
+    let keep_alive = state.config().stream.keep_alive;
+    let shutdown = state.shutdown().signalled();
+    let live = LiveStream {
+        store: state.store().clone(),
+        subscription,
+        handle,
+        last,
+        phase: if replay { Phase::Replay } else { Phase::Ready },
+        // The reconnection delay comes first (SPEC §8.5).
+        pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
+        keep_alive: keep_alive_timer(keep_alive),
+        shutdown: Box::pin(shutdown),
+        _guard: state.metrics().live_stream(),
+    };
+    let events = stream::unfold(live, |mut live| async move {
+        let chunk = live.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), live))
+    });
+    let mut response = body::response(StatusCode::OK, "text/event-stream", body::stream(events));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Tells buffering reverse proxies (nginx) to pass events through as they are written.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn keep_alive_timer(period: Duration) -> Interval {
+    let mut timer = tokio::time::interval_at(Instant::now() + period, period);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    timer
+}
+
+/// Where a stream is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Replaying stored messages after the client's cursor; `ready` follows.
+    Replay,
+    /// Replay done (or live-only): announce `ready` next.
+    Ready,
+    /// Following the broker.
+    Live,
+    /// Reading a gap from the store, then back to live.
+    CatchUp,
+}
+
+struct LiveStream {
+    store: Arc<dyn Store>,
+    subscription: Box<dyn Subscription>,
+    handle: Handle,
+    /// The highest seq sent (or, before anything is sent, the cursor): the invariant is that
+    /// every seq ≤ `last` that still exists has been sent, and none above it.
+    last: u64,
+    phase: Phase,
+    pending: VecDeque<Bytes>,
+    keep_alive: Interval,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    _guard: LiveStreamGuard,
+}
+
+impl LiveStream {
+    /// The next bytes to write, or `None` to end the stream (shutdown, broker gone, or a store
+    /// failure — the client reconnects with `Last-Event-ID` and loses nothing).
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(chunk);
+            }
+            match self.phase {
+                Phase::Replay | Phase::CatchUp => {
+                    if !self.read_page().await? {
+                        self.phase = if self.phase == Phase::Replay {
+                            Phase::Ready
+                        } else {
+                            Phase::Live
+                        };
+                    }
+                }
+                Phase::Ready => {
+                    self.phase = Phase::Live;
+                    let ready = format!("event: ready\ndata: {{\"seq\":{}}}\n\n", self.last);
+                    return Some(Bytes::from(ready));
+                }
+                Phase::Live => {
+                    tokio::select! {
+                        () = &mut self.shutdown => return None,
+                        _ = self.keep_alive.tick() => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                        event = self.subscription.next() => match event? {
+                            Event::Message(m) if m.seq <= self.last => {}
+                            Event::Message(m) if m.seq == self.last + 1 => {
+                                self.last = m.seq;
+                                return Some(event_bytes(&m));
+                            }
+                            // A gap (a notification is late or was dropped) or a lag: the
+                            // store has everything committed, read from where we are.
+                            Event::Message(_) | Event::Lagged => self.phase = Phase::CatchUp,
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads one page after `last` into `pending`; false when there was nothing more.
+    async fn read_page(&mut self) -> Option<bool> {
+        let page = match self
+            .store
+            .inbox(self.handle.as_str(), self.last, PAGE)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "live stream ends: store read failed");
+                return None;
+            }
+        };
+        let Some(newest) = page.last() else {
+            return Some(false);
+        };
+        self.last = newest.seq;
+        let mut chunk = String::new();
+        for message in &page {
+            chunk.push_str(&event_text(message.seq, &inbox_item_json(message)));
+        }
+        self.pending.push_back(Bytes::from(chunk));
+        Some(page.len() == PAGE as usize)
+    }
+}
+
+fn event_text(seq: u64, data: &str) -> String {
+    format!("id: {seq}\nevent: message\ndata: {data}\n\n")
+}
+
+fn event_bytes(message: &Published) -> Bytes {
+    Bytes::from(event_text(message.seq, &message.data))
+}

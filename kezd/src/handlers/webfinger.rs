@@ -1,0 +1,46 @@
+//! # `GET /.well-known/webfinger?resource=acct:<address>` (SPEC §4.4, RFC 7033)
+//!
+//! How a peer or a client elsewhere resolves `alice@this.server` to her primary and record.
+
+use http::StatusCode;
+use kez_spec::Address;
+use serde_json::json;
+
+use crate::body;
+use crate::error::ApiError;
+use crate::handlers::{HandlerResult, RequestContext};
+
+/// Resolves an `acct:` resource to a JRD.
+pub async fn get(ctx: RequestContext) -> HandlerResult {
+    let resource: String = ctx
+        .query("resource")?
+        .ok_or_else(|| ApiError::malformed("missing query parameter resource"))?;
+    let address = resource
+        .strip_prefix("acct:")
+        .and_then(|a| Address::parse(a).ok())
+        .ok_or_else(|| ApiError::malformed("resource must be acct:<handle>@<server>"))?;
+    let config = ctx.state().config();
+    let unknown = || ApiError::UnknownHandle {
+        handle: address.handle().to_string(),
+    };
+    if address.server() != &config.server_name {
+        return Err(unknown());
+    }
+    let user = ctx
+        .state()
+        .store()
+        .user_by_handle(address.handle().as_str())
+        .await?
+        .ok_or_else(unknown)?;
+    let href = format!("{}/v1/u/{}", config.public_base_url.as_str(), user.handle);
+    let jrd = json!({
+        "subject": format!("acct:{address}"),
+        "aliases": [href],
+        "links": [{"rel": "self", "type": "application/json", "href": href}],
+        "properties": {
+            "https://kez.lat/ns/primary": user.primary,
+            "https://kez.lat/ns/server": config.server_name.as_str(),
+        },
+    });
+    body::json_with_type(StatusCode::OK, &jrd, "application/jrd+json")
+}

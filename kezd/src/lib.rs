@@ -1,0 +1,51 @@
+//! `kezd`, the KEZ daemon, as a library, so tests (and the thin binary) start it on any bound
+//! listener with any configuration and stop it with any future.
+//!
+//! Data flows one way: socket → [`server`] (accept loop, TLS, connection limits, timeouts) →
+//! [`service`] (request id, client address, client rate limit, CORS, routing, metrics, the
+//! access log) → a handler in [`handlers`] → the [`store`] → back as a response.
+//!
+//! Modules:
+//! - [`config`]: the one validated [`config::Config`], built from defaults, a TOML file,
+//!   `KEZ_*` variables and flags; [`cli`] parses the command line into its sources.
+//! - [`server`]: [`serve`] — the accept loop and each connection's life; [`tls`] loads the
+//!   certificate; [`shutdown`] carries the stop signal to every task and stream.
+//! - [`service`], [`router`], [`context`]: one request's path through the daemon and the
+//!   interface handlers are written against.
+//! - [`error`]: [`error::ApiError`], every SPEC §10 code, and the one function that turns it
+//!   into a response; [`body`]: response bodies (full or streaming) and limited request reads.
+//! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
+//! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
+//!   [`maintenance`]: periodic upkeep (limiter memory, retention).
+//! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`].
+//! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
+//!   reading of wall-clock time.
+//! - [`state`]: [`state::AppState`], the handle every handler receives.
+
+pub mod body;
+pub mod broker;
+pub mod cidr;
+pub mod cli;
+pub mod client_addr;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod cors;
+pub mod error;
+pub mod handlers;
+pub mod limits;
+pub mod logging;
+pub mod maintenance;
+pub mod metrics;
+pub mod percent;
+pub mod request_id;
+pub mod router;
+pub mod server;
+pub mod service;
+pub mod shutdown;
+pub mod state;
+pub mod static_files;
+pub mod store;
+pub mod tls;
+
+pub use server::serve;

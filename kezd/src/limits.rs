@@ -1,0 +1,223 @@
+//! The spam limits of SPEC §11 as keyed rate limiters (governor's GCRA: a steady rate with a
+//! burst of one window's quota). The client limit is checked for every request by the
+//! service; the others are checked by handlers, which know the sender and the recipient.
+//! Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker cycling through
+//! addresses or senders cannot grow memory without bound.
+
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::config::RateLimits;
+use crate::error::ApiError;
+
+/// Which limit refused a request: named in logs and in the error message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Requests per client address.
+    Client,
+    /// Registrations per client address.
+    Register,
+    /// Sends per sender.
+    Sender,
+    /// Messages per recipient.
+    Recipient,
+    /// New conversations per sender.
+    FirstContacts,
+}
+
+impl Limit {
+    /// The limit's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Client => "client",
+            Limit::Register => "register",
+            Limit::Sender => "sender",
+            Limit::Recipient => "recipient",
+            Limit::FirstContacts => "first_contacts",
+        }
+    }
+}
+
+/// A limit was reached; `retry_after` is when a request can next succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the {} limit is reached; retry after {retry_after:?}", limit.name())]
+pub struct Exceeded {
+    /// Which limit.
+    pub limit: Limit,
+    /// How long to wait.
+    pub retry_after: Duration,
+}
+
+impl From<Exceeded> for ApiError {
+    fn from(exceeded: Exceeded) -> Self {
+        ApiError::RateLimited {
+            limit: exceeded.limit.name(),
+            retry_after: exceeded.retry_after,
+        }
+    }
+}
+
+/// Every keyed limiter of the daemon.
+#[derive(Debug)]
+pub struct Limiters {
+    /// All requests, by client address (forwarded only from trusted proxies).
+    client: DefaultKeyedRateLimiter<IpAddr>,
+    /// `POST /v1/register`, by client address.
+    register: DefaultKeyedRateLimiter<IpAddr>,
+    /// Sends, by sender address.
+    sender: DefaultKeyedRateLimiter<String>,
+    /// Messages, by recipient address.
+    recipient: DefaultKeyedRateLimiter<String>,
+    /// First contacts, by sender address.
+    first_contacts: DefaultKeyedRateLimiter<String>,
+    /// The limiters' clock, to turn a refusal's instant into a wait.
+    clock: DefaultClock,
+}
+
+impl Limiters {
+    /// Limiters with the configured quotas.
+    pub fn new(rates: &RateLimits) -> Self {
+        Limiters {
+            client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.client_per_minute)),
+            register: DefaultKeyedRateLimiter::keyed(Quota::per_hour(rates.register_per_hour)),
+            sender: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.sender_per_minute)),
+            recipient: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
+                rates.recipient_per_minute,
+            )),
+            first_contacts: DefaultKeyedRateLimiter::keyed(Quota::per_hour(
+                rates.first_contacts_per_hour,
+            )),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one request from `client` (the service calls this for every request).
+    pub fn check_client(&self, client: IpAddr) -> Result<(), Exceeded> {
+        self.check(&self.client, &client, Limit::Client)
+    }
+
+    /// Counts one registration attempt from `client`.
+    pub fn check_register(&self, client: IpAddr) -> Result<(), Exceeded> {
+        self.check(&self.register, &client, Limit::Register)
+    }
+
+    /// Counts one send by `sender` (an address, `alice@kez.lat`).
+    pub fn check_sender(&self, sender: &str) -> Result<(), Exceeded> {
+        self.check(&self.sender, &sender.to_owned(), Limit::Sender)
+    }
+
+    /// Counts one message to `recipient` (an address).
+    pub fn check_recipient(&self, recipient: &str) -> Result<(), Exceeded> {
+        self.check(&self.recipient, &recipient.to_owned(), Limit::Recipient)
+    }
+
+    /// Counts one new conversation opened by `sender`. Call it only when the store says this
+    /// sender has never written to this recipient.
+    pub fn check_first_contact(&self, sender: &str) -> Result<(), Exceeded> {
+        self.check(
+            &self.first_contacts,
+            &sender.to_owned(),
+            Limit::FirstContacts,
+        )
+    }
+
+    /// Forgets keys whose limits are back to full, bounding memory to the keys active within
+    /// one window. Called periodically by the maintenance task.
+    pub fn retain_recent(&self) {
+        for limiter in [&self.client, &self.register] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        for limiter in [&self.sender, &self.recipient, &self.first_contacts] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// Keys currently remembered, over all limiters (for tests and metrics).
+    pub fn tracked_keys(&self) -> usize {
+        self.client.len()
+            + self.register.len()
+            + self.sender.len()
+            + self.recipient.len()
+            + self.first_contacts.len()
+    }
+
+    fn check<K: Clone + Hash + Eq>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+        limit: Limit,
+    ) -> Result<(), Exceeded> {
+        limiter.check_key(key).map_err(|not_until| Exceeded {
+            limit,
+            retry_after: not_until.wait_time_from(self.clock.now()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::num::NonZeroU32;
+
+    fn rates(per: u32) -> RateLimits {
+        let n = NonZeroU32::new(per).expect("non-zero");
+        RateLimits {
+            client_per_minute: n,
+            register_per_hour: n,
+            sender_per_minute: n,
+            recipient_per_minute: n,
+            first_contacts_per_hour: n,
+        }
+    }
+
+    #[test]
+    fn refuses_past_the_burst_with_a_wait() {
+        let limiters = Limiters::new(&rates(2));
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        assert!(limiters.check_client(ip).is_ok());
+        assert!(limiters.check_client(ip).is_ok());
+        let refused = limiters.check_client(ip).expect_err("third is over");
+        assert_eq!(refused.limit, Limit::Client);
+        assert!(
+            refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(30)
+        );
+        let other: IpAddr = "192.0.2.2".parse().expect("ip");
+        assert!(limiters.check_client(other).is_ok(), "keys are independent");
+    }
+
+    #[test]
+    fn each_helper_uses_its_own_limiter() {
+        let limiters = Limiters::new(&rates(1));
+        assert!(limiters.check_sender("a@x").is_ok());
+        assert_eq!(
+            limiters.check_sender("a@x").map_err(|e| e.limit),
+            Err(Limit::Sender)
+        );
+        assert!(
+            limiters.check_recipient("a@x").is_ok(),
+            "recipient is separate"
+        );
+        assert!(limiters.check_first_contact("a@x").is_ok());
+        let hourly = limiters.check_first_contact("a@x").expect_err("over");
+        assert!(
+            hourly.retry_after > Duration::from_secs(3000),
+            "an hourly window"
+        );
+        assert_eq!(ApiError::from(hourly).code(), "rate_limited");
+    }
+
+    #[test]
+    fn retain_recent_keeps_keys_that_are_still_limited() {
+        let limiters = Limiters::new(&Config::default().rate);
+        limiters.check_sender("a@x").expect("first");
+        limiters.retain_recent();
+        assert_eq!(limiters.tracked_keys(), 1, "a key mid-window is kept");
+    }
+}

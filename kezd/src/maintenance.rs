@@ -1,0 +1,61 @@
+//! Periodic upkeep that no request triggers: forgetting rate-limiter keys that are back to full
+//! (bounding the limiters' memory) and applying the retention policy (SPEC §8.4). One task,
+//! stopped by the shutdown signal.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::state::AppState;
+
+/// How often limiter keys are pruned: the shortest limiter window, so a key lives at most
+/// about two windows after its last use.
+const LIMITER_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Starts the upkeep task; it ends when the daemon's shutdown signal is triggered.
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = state.shutdown().signalled();
+        tokio::pin!(stop);
+        let mut prune = interval(LIMITER_PRUNE_INTERVAL);
+        let mut sweep = interval(state.config().retention.sweep_interval);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                _ = prune.tick() => state.limiters().retain_recent(),
+                _ = sweep.tick() => sweep_retention(&state).await,
+            }
+        }
+    })
+}
+
+/// An interval whose first tick is one period from now (not at once: nothing is due at start)
+/// and that does not burst to catch up after a stall.
+fn interval(period: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+async fn sweep_retention(state: &AppState) {
+    let retention = &state.config().retention;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let max_age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+    let older_than_ms = now_ms.saturating_sub(max_age_ms);
+    let store = state.store();
+    let result = state
+        .metrics()
+        .time_store(
+            "enforce_retention",
+            store.enforce_retention(older_than_ms, retention.max_per_inbox.get()),
+        )
+        .await;
+    match result {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "retention removed expired messages"),
+        Err(error) => tracing::error!(error = ?error, "retention sweep failed: {error}"),
+    }
+}

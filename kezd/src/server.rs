@@ -1,0 +1,215 @@
+//! The accept loop and each connection's life. Hostile peers are bounded here, before any
+//! request exists: a semaphore caps open connections (over it, a new connection is closed at
+//! once), and a deadline covers the TLS handshake and the first request head, after which
+//! hyper's own header timeout covers each later head (so a slowloris client that sends a
+//! few bytes at a time, or nothing at all, is dropped). Shutdown stops accepting, lets every
+//! connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by closing when idle),
+//! tells streams through [`Shutdown`](crate::shutdown::Shutdown), and bounds the wait.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper::rt::{Read, Write};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::HttpLimits;
+use crate::maintenance;
+use crate::service;
+use crate::state::AppState;
+use crate::tls::{self, TlsError};
+
+/// Why the daemon could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configured certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// HTTP/2 pings an idle connection this often and drops it if unanswered, so dead peers do
+/// not hold connection slots forever.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// Pause after a failed `accept` (typically: out of file descriptors), so the loop does not
+/// spin while connections close and free some.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `listener` until `shutdown` completes, then drains (see the module doc).
+///
+/// TLS is on when the configuration names a certificate; the files are loaded here, so a bad
+/// file fails before anything is accepted.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let limits = state.config().http.clone();
+    let tls = state.config().tls.as_ref().map(tls::acceptor).transpose()?;
+    let builder = Arc::new(connection_builder(&limits));
+    let permits = Arc::new(Semaphore::new(limits.max_connections.get()));
+    let mut connections = JoinSet::new();
+    let upkeep = maintenance::spawn(state.clone());
+    tokio::pin!(shutdown);
+
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
+    tracing::info!(
+        %address,
+        tls = tls.is_some(),
+        server_name = %state.config().server_name,
+        "listening"
+    );
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        state.metrics().connection_refused();
+                        tracing::debug!(%peer, "connection limit reached; closing");
+                        continue;
+                    };
+                    connections.spawn(connection(
+                        stream,
+                        peer,
+                        tls.clone(),
+                        state.clone(),
+                        Arc::clone(&builder),
+                        permit,
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+
+    drop(listener);
+    state.shutdown().trigger();
+    tracing::info!(
+        open = connections.len(),
+        "shutting down: draining connections"
+    );
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.drain_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = connections.len(),
+            "drain timeout: closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    if let Err(error) = upkeep.await {
+        tracing::error!(%error, "maintenance task failed");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn connection_builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE)
+        .keep_alive_timeout(H2_KEEP_ALIVE);
+    builder
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    state: AppState,
+    builder: Arc<Builder<TokioExecutor>>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _open = state.metrics().connection();
+    // Small responses and SSE events should leave at once, not wait for Nagle.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+    }
+    let deadline = Instant::now() + state.config().http.header_read_timeout;
+    match tls {
+        None => drive(TokioIo::new(stream), peer, state, &builder, deadline).await,
+        Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => drive(TokioIo::new(stream), peer, state, &builder, deadline).await,
+            Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        },
+    }
+}
+
+/// Serves HTTP on one connection until it ends, the first request head misses `deadline`, or
+/// shutdown (then gracefully).
+async fn drive<I>(
+    io: I,
+    peer: SocketAddr,
+    state: AppState,
+    builder: &Builder<TokioExecutor>,
+    deadline: Instant,
+) where
+    I: Read + Write + Unpin + Send + 'static,
+{
+    let got_request = Arc::new(AtomicBool::new(false));
+    let service = {
+        let state = state.clone();
+        let got_request = Arc::clone(&got_request);
+        service_fn(move |request| {
+            got_request.store(true, Ordering::Relaxed);
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(service::handle(state, peer, request).await) }
+        })
+    };
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    let stop = state.shutdown().signalled();
+    tokio::pin!(stop);
+    let first_head = tokio::time::sleep_until(deadline);
+    tokio::pin!(first_head);
+    let mut draining = false;
+    let mut awaiting_first = true;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, error = %error, "connection ended with an error");
+                }
+                break;
+            }
+            () = &mut stop, if !draining => {
+                connection.as_mut().graceful_shutdown();
+                draining = true;
+            }
+            () = &mut first_head, if awaiting_first => {
+                if !got_request.load(Ordering::Relaxed) {
+                    tracing::debug!(%peer, "no request head before the header timeout: closing");
+                    break;
+                }
+                awaiting_first = false;
+            }
+        }
+    }
+}

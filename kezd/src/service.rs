@@ -1,0 +1,166 @@
+//! One request's path through the daemon, in order: request id → client address → client rate
+//! limit → CORS preflight → route → handler (panics caught) or static files → error mapping →
+//! CORS and id headers → metrics and one access-log line. Every request, whatever happens to it,
+//! leaves through the same exit, so every response is counted, logged and correctly labelled.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+use http::{HeaderValue, Method, Request, Response};
+use hyper::body::Incoming;
+use tracing::Instrument;
+
+use crate::body::ResponseBody;
+use crate::client_addr;
+use crate::context::{HandlerResult, RequestContext};
+use crate::cors;
+use crate::error::{self, ApiError};
+use crate::request_id::{self, RequestId};
+use crate::router::Match;
+use crate::state::AppState;
+use crate::static_files;
+
+/// Route labels for requests that match no pattern: a bounded set, never the raw path.
+mod label {
+    /// A file of the web directory, or the home page.
+    pub const STATIC: &str = "static";
+    /// No route, no file.
+    pub const UNMATCHED: &str = "unmatched";
+    /// Refused before routing (client rate limit).
+    pub const REFUSED: &str = "refused";
+}
+
+/// Answers one request. Never fails: every error becomes its response here.
+pub async fn handle(
+    state: AppState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let request_id = RequestId::from_headers(request.headers());
+    let client = client_addr::resolve(
+        peer.ip(),
+        request.headers(),
+        &state.config().trusted_proxies,
+    );
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %request_id);
+
+    let (route, result) = dispatch(&state, request, client, &request_id)
+        .instrument(span.clone())
+        .await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status().is_server_error() {
+                span.in_scope(|| tracing::error!(error = ?error, "{error}"));
+            }
+            error::error_response(&error)
+        }
+    };
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(request_id::HEADER, value);
+    }
+    if cors::is_api_path(&path) {
+        cors::decorate(headers);
+    }
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics().observe_request(route, status, elapsed);
+    tracing::info!(
+        target: "kezd::access",
+        request_id = %request_id,
+        method = %method,
+        route,
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1e3,
+        client = %client,
+        "request"
+    );
+    response
+}
+
+async fn dispatch(
+    state: &AppState,
+    request: Request<Incoming>,
+    client: std::net::IpAddr,
+    request_id: &RequestId,
+) -> (&'static str, HandlerResult) {
+    if let Err(exceeded) = state.limiters().check_client(client) {
+        return (label::REFUSED, Err(exceeded.into()));
+    }
+    let path = request.uri().path();
+    let method = request.method();
+
+    if method == Method::OPTIONS {
+        return match state.router().allowed(path) {
+            Some((pattern, allow)) if cors::is_api_path(path) => {
+                (pattern, Ok(cors::preflight(&allow)))
+            }
+            Some((pattern, allow)) => (pattern, Err(ApiError::MethodNotAllowed { allow })),
+            None => (label::UNMATCHED, Err(ApiError::NotFound)),
+        };
+    }
+
+    let found = match state.router().lookup(method, path) {
+        Ok(found) => found,
+        Err(error) => return (label::UNMATCHED, Err(error)),
+    };
+    match found {
+        Match::Found {
+            endpoint,
+            pattern,
+            params,
+        } => {
+            let (parts, body) = request.into_parts();
+            let ctx = RequestContext::new(
+                state.clone(),
+                parts,
+                body,
+                params,
+                client,
+                request_id.clone(),
+                endpoint.body_limit,
+            );
+            let outcome = AssertUnwindSafe((endpoint.handler)(ctx))
+                .catch_unwind()
+                .await;
+            let result = outcome.unwrap_or_else(|panic| {
+                let detail = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-text panic payload".to_owned());
+                Err(ApiError::internal(format!(
+                    "handler for {pattern} panicked: {detail}"
+                )))
+            });
+            (pattern, result)
+        }
+        Match::MethodNotAllowed { pattern, allow } => {
+            (pattern, Err(ApiError::MethodNotAllowed { allow }))
+        }
+        Match::NotFound => {
+            let is_get = method == Method::GET || method == Method::HEAD;
+            if !is_get || cors::is_api_path(path) {
+                return (label::UNMATCHED, Err(ApiError::NotFound));
+            }
+            match state.static_files() {
+                Some(files) => match files.serve(path).await {
+                    Ok(response) => (label::STATIC, Ok(response)),
+                    Err(error) => (label::UNMATCHED, Err(error)),
+                },
+                None if path == "/" => (
+                    label::STATIC,
+                    Ok(static_files::home_page(state.config().server_name.as_str())),
+                ),
+                None => (label::UNMATCHED, Err(ApiError::NotFound)),
+            }
+        }
+    }
+}

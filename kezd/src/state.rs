@@ -1,0 +1,116 @@
+//! The daemon's shared state, passed to every handler as one cheap clone of an `Arc` — no
+//! globals, so a test can run several daemons in one process, each with its own state.
+
+use std::sync::Arc;
+
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::limits::Limiters;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::shutdown::Shutdown;
+use crate::static_files::{StaticFiles, StaticFilesError};
+use crate::store::Store;
+
+/// A handle to the shared state. Clone it freely.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+/// What the handle points to.
+struct Inner {
+    /// The validated configuration.
+    config: Config,
+    /// Durable storage.
+    store: Arc<dyn Store>,
+    /// Live fanout to open streams.
+    broker: Arc<dyn Broker>,
+    /// The spam limits.
+    limiters: Limiters,
+    /// Counters for `/metrics`.
+    metrics: Arc<Metrics>,
+    /// Triggered when the daemon stops; long-lived streams select on it.
+    shutdown: Shutdown,
+    /// The routing table.
+    router: Router,
+    /// The browser app, when a web directory is configured.
+    static_files: Option<StaticFiles>,
+}
+
+impl AppState {
+    /// State for a daemon with this configuration, store and routing table (usually
+    /// [`crate::handlers::routes`]). Fails when the configured web directory is unusable.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        broker: Arc<dyn Broker>,
+        router: Router,
+    ) -> Result<Self, StaticFilesError> {
+        let static_files = config
+            .web_dir
+            .as_deref()
+            .map(StaticFiles::new)
+            .transpose()?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                limiters: Limiters::new(&config.rate),
+                config,
+                store,
+                broker,
+                metrics: Arc::new(Metrics::new()),
+                shutdown: Shutdown::new(),
+                router,
+                static_files,
+            }),
+        })
+    }
+
+    /// The live broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.inner.broker
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The rate limiters.
+    pub fn limiters(&self) -> &Limiters {
+        &self.inner.limiters
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The shutdown signal: select on `shutdown().signalled()` in anything long-lived.
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.inner.shutdown
+    }
+
+    /// The routing table.
+    pub fn router(&self) -> &Router {
+        &self.inner.router
+    }
+
+    /// The browser app's files, if served.
+    pub fn static_files(&self) -> Option<&StaticFiles> {
+        self.inner.static_files.as_ref()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("server_name", &self.inner.config.server_name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,72 @@
+//! The store's error type: structured variants a handler can map to a KEZ error code
+//! (SPEC §10) without ever reading a message text.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why a store operation failed.
+///
+/// Conflicts (`HandleTaken`, `PrimaryTaken`) and `UnknownRecipient` are answers about the
+/// request; every other variant means the store could not do its job, and nothing of the
+/// failed write was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another registration already holds this handle (SPEC §10 `handle_taken`).
+    #[error("handle {handle:?} is already registered")]
+    HandleTaken {
+        /// The handle that conflicted.
+        handle: String,
+    },
+    /// Another handle is already registered with this primary (SPEC §10 `primary_taken`).
+    #[error("primary {primary} is already registered")]
+    PrimaryTaken {
+        /// The primary that conflicted.
+        primary: String,
+    },
+    /// A local route named a handle that has no registration.
+    #[error("no user is registered with handle {handle:?}")]
+    UnknownRecipient {
+        /// The handle that was looked for.
+        handle: String,
+    },
+    /// The store was closed, or its writer stopped; nothing more can be written.
+    #[error("the store is closed")]
+    Closed,
+    /// The transaction that carried this write (with others of its group commit) failed to
+    /// commit, so nothing of it was stored. Shared because one failure answers many callers.
+    #[error("the group commit carrying this write failed")]
+    BatchFailed(#[source] Arc<sqlx::Error>),
+    /// The database refused or failed an operation.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// The embedded schema migrations could not be applied at open.
+    #[error("schema migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's parent directory could not be created at open.
+    #[error("cannot create directory {path}")]
+    CreateDir {
+        /// The directory that could not be created.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored value is outside the range the schema promises (for example a negative seq):
+    /// the file was changed by something other than this store.
+    #[error("stored {what} is out of range")]
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// A closed pool means the store was closed, which callers handle like a stopped writer;
+    /// everything else is a database failure.
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => StoreError::Closed,
+            other => StoreError::Database(other),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Durable storage behind one trait, so handlers know nothing of SQL and the SQLite (embedded)
+//! and PostgreSQL (cluster) backends are interchangeable.
+//!
+//! Invariants every backend keeps (SPEC §8.2, §8.6):
+//! - `accept` returns only after the message is committed with the configured durability
+//!   (fsynced unless the operator chose crash-only), and routes the message to a local inbox
+//!   or to the outbox in that same transaction.
+//! - Inbox sequence numbers are per recipient, start at 1, strictly increase, are never reused
+//!   (not even after acknowledgement deletes every row) and become visible in order: once a
+//!   reader sees seq n, every seq below n that was ever assigned is already visible.
+//! - A message id is stored once; accepting it again reports the first acceptance.
+
+mod error;
+mod sqlite;
+
+pub use error::StoreError;
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+
+use async_trait::async_trait;
+
+/// A user as stored: the validated fields of a registration plus the signed object itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The local handle (SPEC §2.1), already validated.
+    pub handle: String,
+    /// `ed25519:<hex>` (SPEC §2.3), already validated.
+    pub primary: String,
+    /// When this server stored the registration, Unix milliseconds.
+    pub registered_at_ms: i64,
+    /// The signed registration's canonical JSON text, kept so anyone can re-verify it.
+    pub registration_json: String,
+}
+
+/// The outcome of storing a registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterOutcome {
+    /// A new user was stored.
+    Created(UserRecord),
+    /// This exact registration (same canonical text) was already stored: an idempotent retry.
+    Existing(UserRecord),
+}
+
+/// Where an accepted message goes: decided by the handler from the envelope's `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A recipient on this server: the message gets the next seq of this handle's inbox.
+    Local {
+        /// The recipient's handle.
+        handle: String,
+    },
+    /// A recipient elsewhere: the message is queued in the outbox for that server.
+    Remote {
+        /// The destination server name (SPEC §2.2).
+        server: String,
+        /// The full recipient address.
+        address: String,
+    },
+}
+
+/// A verified message ready to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Hex SHA-256 of the signed envelope's JCS bytes (SPEC §6.4): the dedupe key.
+    pub id: String,
+    /// The sender's address, kept for delivery status and per-sender ordering.
+    pub sender: String,
+    /// Where the message goes.
+    pub route: Route,
+    /// The signed envelope's canonical JSON text.
+    pub envelope_json: String,
+    /// When this server accepted it, Unix milliseconds.
+    pub received_at_ms: i64,
+}
+
+/// What `accept` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The recipient's inbox seq for a local route; `None` for a remote one.
+    pub seq: Option<u64>,
+    /// True when this id had already been accepted; `seq` is then the first acceptance's.
+    pub duplicate: bool,
+}
+
+/// One message in an inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The recipient's inbox sequence number.
+    pub seq: u64,
+    /// The message id (SPEC §6.4).
+    pub id: String,
+    /// When this server accepted it, Unix milliseconds.
+    pub received_at_ms: i64,
+    /// The signed envelope's canonical JSON text.
+    pub envelope_json: String,
+}
+
+/// The storage operations kezd needs. Every method is safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a registration; the handle and the primary are each unique.
+    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError>;
+    /// Looks a user up by handle.
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Looks a user up by primary (`ed25519:<hex>`).
+    async fn user_by_primary(&self, primary: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Durably accepts a message (see the module invariants).
+    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError>;
+    /// The first acceptance of message `id`, if this server remembers it (SPEC §8.7): what a
+    /// resend is answered with, even after the message was acknowledged.
+    async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError>;
+    /// Messages of `handle`'s inbox with seq > `since`, ascending, at most `limit`.
+    async fn inbox(
+        &self,
+        handle: &str,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+    /// The highest seq ever assigned in `handle`'s inbox (0 if none), acknowledged or not.
+    async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError>;
+    /// Deletes `handle`'s messages with seq ≤ `through`; returns how many were deleted.
+    async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError>;
+    /// Applies the retention policy (SPEC §8.4): deletes messages received before
+    /// `older_than_ms` and, per inbox, all but the newest `max_per_inbox`. Returns the count.
+    async fn enforce_retention(
+        &self,
+        older_than_ms: i64,
+        max_per_inbox: u64,
+    ) -> Result<u64, StoreError>;
+    /// Graceful shutdown: writes already queued are committed and answered, later calls fail
+    /// with [`StoreError::Closed`], and the database is released. Calling it again does nothing.
+    /// The default does nothing, for stores with nothing to release (test doubles).
+    async fn close(&self) {}
+}

@@ -1,0 +1,335 @@
+//! The embedded backend: one SQLite file in WAL mode, one writer task doing group commit and a
+//! pool of read connections (DESIGN §3 "Durability" and "One machine, then many").
+//!
+//! Writes (register, accept, ack, retention) all go to the single writer task in
+//! [`writer`], which batches whatever is waiting into one transaction and one fsync. Reads go
+//! straight to the read pool: a WAL reader sees a snapshot of committed transactions only, and
+//! because seqs are assigned by the one writer in commit order, a snapshot that contains seq
+//! n+1 of an inbox contains every lower seq that is still stored (see `writer`).
+
+mod writer;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, SqlSafeStr};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::{Accepted, NewMessage, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord};
+use writer::{Request, RetentionChunk, Writer};
+
+/// How far a commit is made durable before `accept` answers (SPEC §8.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL with `synchronous=FULL`: every commit is fsynced before it is acknowledged, so an
+    /// acknowledged message survives a power loss. The default.
+    #[default]
+    Full,
+    /// WAL with `synchronous=NORMAL`: a commit survives a crash of kezd but the last commits
+    /// may be lost on power loss or an OS crash. Only ever an explicit operator choice.
+    CrashOnly,
+}
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// The database file; it and its parent directory are created when missing.
+    pub path: PathBuf,
+    /// What a commit promises before callers are answered.
+    pub durability: Durability,
+    /// How many read connections serve lookups and inbox pages concurrently (at least 1).
+    pub read_connections: u32,
+    /// The most writes committed in one transaction (at least 1). Larger batches share one
+    /// fsync among more callers; smaller ones bound the latency of a single batch.
+    pub max_batch: usize,
+    /// How many writes may wait for the writer before callers are held back (at least 1):
+    /// the bound that turns overload into backpressure instead of memory growth.
+    pub queue_capacity: usize,
+    /// How long a connection waits for a lock held by another process before failing.
+    pub busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    /// Options for the database at `path` with the defaults: full durability, 4 readers,
+    /// batches of up to 256 writes, a queue of 4096.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            durability: Durability::Full,
+            read_connections: 4,
+            max_batch: 256,
+            queue_capacity: 4096,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Rows deleted per retention step: each step is one writer request, so accepts queued behind
+/// a large cleanup wait for one step, not for the whole cleanup.
+const RETENTION_STEP: u64 = 2_000;
+
+/// The SQLite store. Cheap to share behind an `Arc`; every method may be called concurrently.
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// Write requests to the writer task; bounded, so callers wait when it falls behind.
+    requests: mpsc::Sender<Request>,
+    /// Connections for reads, opened with `query_only` so they can never write.
+    readers: SqlitePool,
+    /// Tells the writer to stop taking requests and finish the queued ones.
+    shutdown: watch::Sender<bool>,
+    /// The writer task, taken by `close` to wait for it.
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database, applies the embedded migrations, and starts
+    /// the writer task. Must be called inside a Tokio runtime.
+    pub async fn open(options: SqliteOptions) -> Result<Self, StoreError> {
+        if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|source| StoreError::CreateDir {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+        }
+
+        let synchronous = match options.durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::CrashOnly => SqliteSynchronous::Normal,
+        };
+        let base = SqliteConnectOptions::new()
+            .filename(&options.path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            // Negative means KiB: 16 MiB of page cache per connection keeps the hot indexes
+            // (users, recent inbox ranges, message ids) in memory.
+            .pragma("cache_size", "-16384");
+
+        let mut write = base.clone().create_if_missing(true).connect().await?;
+        migrator().run_direct(None, &mut write, false).await?;
+
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(base.pragma("query_only", "ON"))
+            .await?;
+
+        let (requests, queue) = mpsc::channel(options.queue_capacity.max(1));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let writer = Writer::new(write, queue, shutdown_rx, options.max_batch.max(1));
+        let handle = tokio::spawn(writer.run());
+        tracing::info!(
+            path = %options.path.display(),
+            durability = ?options.durability,
+            "sqlite store open"
+        );
+
+        Ok(Self {
+            requests,
+            readers,
+            shutdown,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Sends one request to the writer and waits for its answer. A writer that is gone (closed
+    /// store, dead task) shows up as a failed send or a dropped reply: both are `Closed`.
+    async fn write<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// The embedded migrations, in version order. Built by hand from `include_str!` rather than
+/// with `sqlx::migrate!`, which needs sqlx's proc-macro crate (the `macros` feature) that the
+/// workspace deliberately leaves out; the files are embedded in the binary either way.
+fn migrator() -> Migrator {
+    let file = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            description.into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![file(
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    )])
+}
+
+/// SQLite integers are i64; seqs and limits are u64 in the API. Values past i64::MAX cannot
+/// exist in the database, so clamping keeps "greater than" / "at most" comparisons exact.
+fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads a stored seq back; the schema's CHECK keeps it positive.
+fn seq_from_db(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })
+}
+
+type UserRow = (String, String, i64, String);
+
+fn user_from_row((handle, primary, registered_at_ms, registration_json): UserRow) -> UserRecord {
+    UserRecord {
+        handle,
+        primary,
+        registered_at_ms,
+        registration_json,
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
+        self.write(|reply| Request::Register { user, reply }).await
+    }
+
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT handle, primary_key, registered_at, registration FROM users WHERE handle = ?1",
+        )
+        .bind(handle)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn user_by_primary(&self, primary: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT handle, primary_key, registered_at, registration FROM users \
+             WHERE primary_key = ?1",
+        )
+        .bind(primary)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
+        self.write(|reply| Request::Accept { message, reply }).await
+    }
+
+    async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
+        let seq: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT seq FROM message_ids WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?;
+        seq.map(|seq| {
+            Ok(Accepted {
+                seq: seq.map(seq_from_db).transpose()?,
+                duplicate: true,
+            })
+        })
+        .transpose()
+    }
+
+    async fn inbox(
+        &self,
+        handle: &str,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        // One statement, so one WAL snapshot: the page is a prefix of the committed seqs above
+        // `since`, never a set with a hole that a later commit fills.
+        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+            "SELECT seq, id, received_at, envelope FROM messages \
+             WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .bind(handle)
+        .bind(clamp_i64(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, id, received_at_ms, envelope_json)| {
+                Ok(StoredMessage {
+                    seq: seq_from_db(seq)?,
+                    id,
+                    received_at_ms,
+                    envelope_json,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM inbox_counters WHERE recipient = ?1")
+                .bind(handle)
+                .fetch_optional(&self.readers)
+                .await?;
+        last.map_or(Ok(0), seq_from_db)
+    }
+
+    async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError> {
+        let handle = handle.to_owned();
+        self.write(|reply| Request::Ack {
+            handle,
+            through,
+            reply,
+        })
+        .await
+    }
+
+    /// Runs as a series of writer requests of at most `RETENTION_STEP` deleted rows each, so a
+    /// large cleanup never holds the writer for long; accepts interleave between steps. Each
+    /// step also forgets message ids older than `older_than_ms` (their messages are expired
+    /// by the same rule), except ids still pending in the outbox. Without an age limit
+    /// (`i64::MIN`), ids are remembered forever. The count phase looks at every inbox once per
+    /// step (`O(inboxes · log n)`), which is cheap next to the deletes themselves.
+    async fn enforce_retention(
+        &self,
+        older_than_ms: i64,
+        max_per_inbox: u64,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let RetentionChunk { deleted, more } = self
+                .write(|reply| Request::Retention {
+                    older_than_ms,
+                    max_per_inbox,
+                    budget: RETENTION_STEP,
+                    reply,
+                })
+                .await?;
+            total += deleted;
+            if !more {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Waits for the writer to drain its queue and close the write connection (which
+    /// checkpoints the WAL), then closes the read pool. Dropping the store without `close`
+    /// is safe too — an answered write is already committed — but gives no such wait.
+    async fn close(&self) {
+        self.shutdown.send_replace(true);
+        let handle = self.writer.lock().await.take();
+        if let Some(handle) = handle
+            && let Err(error) = handle.await
+        {
+            tracing::error!(%error, "sqlite writer task ended abnormally");
+        }
+        self.readers.close().await;
+    }
+}
