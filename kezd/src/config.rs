@@ -56,6 +56,8 @@ pub struct Config {
     pub stream: StreamSettings,
     /// Inbox retention (SPEC §8.4).
     pub retention: Retention,
+    /// Federation (SPEC §9).
+    pub federation: Federation,
     /// Inbox paging (SPEC §8.2).
     pub inbox: InboxPaging,
 }
@@ -180,6 +182,8 @@ pub struct RateLimits {
     pub recipient_per_minute: NonZeroU32,
     /// New sender→recipient pairs per sender per hour.
     pub first_contacts_per_hour: NonZeroU32,
+    /// Envelopes per minute accepted from one origin server (SPEC §11).
+    pub origin_per_minute: NonZeroU32,
 }
 
 /// Accepted distance between a signed timestamp and this server's clock.
@@ -198,6 +202,36 @@ pub struct Skews {
 pub struct StreamSettings {
     /// Interval of `: keep-alive` comments (SPEC §8.5: 15 s).
     pub keep_alive: Duration,
+}
+
+/// How this server federates (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Federation {
+    /// The DNS server for discovery; `None` for the system resolver.
+    pub resolver: Option<SocketAddr>,
+    /// PEM CA files trusted besides the system roots.
+    pub extra_roots: Vec<PathBuf>,
+    /// Whether peers may be at loopback or private addresses (SPEC §9.8).
+    pub allow_private_addresses: bool,
+    /// Refused origins and destinations (SPEC §9.9).
+    pub block: Vec<ServerName>,
+    /// When non-empty, the only origins and destinations (SPEC §9.9).
+    pub allow: Vec<ServerName>,
+    /// After this, an undelivered message fails (SPEC §9.6).
+    pub retry_window: Duration,
+    /// First retry delay.
+    pub backoff_initial: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Total timeout of one outbound request.
+    pub request_timeout: Duration,
+}
+
+impl Federation {
+    /// Whether this server federates with `server` under the operator's lists.
+    pub fn permits(&self, server: &ServerName) -> bool {
+        !self.block.contains(server) && (self.allow.is_empty() || self.allow.contains(server))
+    }
 }
 
 /// What retention deletes (SPEC §8.4) and how often it runs.
@@ -437,7 +471,9 @@ impl Config {
                 "rate.first_contacts_per_hour",
                 raw.rate.first_contacts_per_hour,
             )?,
+            origin_per_minute: nonzero_u32("rate.origin_per_minute", raw.rate.origin_per_minute)?,
         };
+        let federation = federation(raw.federation)?;
         let skew = Skews {
             registration: positive_secs("skew.registration_secs", raw.skew.registration_secs)?,
             auth: positive_secs("skew.auth_secs", raw.skew.auth_secs)?,
@@ -466,6 +502,7 @@ impl Config {
             ));
         }
         Ok(Config {
+            federation,
             bind,
             server_name,
             public_base_url,
@@ -527,6 +564,7 @@ impl Config {
                 sender_per_minute: self.rate.sender_per_minute.get().into(),
                 recipient_per_minute: self.rate.recipient_per_minute.get().into(),
                 first_contacts_per_hour: self.rate.first_contacts_per_hour.get().into(),
+                origin_per_minute: self.rate.origin_per_minute.get().into(),
             },
             skew: raw::RawSkew {
                 registration_secs: self.skew.registration.as_secs(),
@@ -545,6 +583,27 @@ impl Config {
                 page_default: self.inbox.page_default.get().into(),
                 page_max: self.inbox.page_max.get().into(),
             },
+            federation: self.federation_raw(),
+        }
+    }
+
+    /// The raw form of the federation section.
+    fn federation_raw(&self) -> raw::RawFederation {
+        let f = &self.federation;
+        raw::RawFederation {
+            resolver: f.resolver.map(|a| a.to_string()).unwrap_or_default(),
+            extra_roots: f
+                .extra_roots
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            allow_private_addresses: f.allow_private_addresses,
+            block: f.block.iter().map(ToString::to_string).collect(),
+            allow: f.allow.iter().map(ToString::to_string).collect(),
+            retry_window_secs: f.retry_window.as_secs(),
+            backoff_initial_secs: f.backoff_initial.as_secs(),
+            backoff_max_secs: f.backoff_max.as_secs(),
+            request_timeout_secs: f.request_timeout.as_secs(),
         }
     }
 
@@ -552,6 +611,52 @@ impl Config {
     pub fn to_toml(&self) -> Result<String, ConfigError> {
         Ok(toml::to_string(&self.to_raw())?)
     }
+}
+
+/// Validates `[federation]`.
+fn federation(raw: raw::RawFederation) -> Result<Federation, ConfigError> {
+    let resolver = match raw.resolver.as_str() {
+        "" => None,
+        text => Some(
+            text.parse()
+                .map_err(|_| invalid("federation.resolver", "must be IP:port"))?,
+        ),
+    };
+    let names = |key: &'static str, list: Vec<String>| {
+        list.iter()
+            .map(|n| {
+                ServerName::parse(n)
+                    .map_err(|e| invalid(key, format!("{n:?} is not a server name: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let backoff_initial =
+        positive_secs("federation.backoff_initial_secs", raw.backoff_initial_secs)?;
+    let backoff_max = positive_secs("federation.backoff_max_secs", raw.backoff_max_secs)?;
+    if backoff_max < backoff_initial {
+        return Err(invalid(
+            "federation.backoff_max_secs",
+            "must not be less than federation.backoff_initial_secs",
+        ));
+    }
+    Ok(Federation {
+        resolver,
+        extra_roots: raw
+            .extra_roots
+            .into_iter()
+            .map(|p| non_empty_path("federation.extra_roots", p))
+            .collect::<Result<_, _>>()?,
+        allow_private_addresses: raw.allow_private_addresses,
+        block: names("federation.block", raw.block)?,
+        allow: names("federation.allow", raw.allow)?,
+        retry_window: positive_secs("federation.retry_window_secs", raw.retry_window_secs)?,
+        backoff_initial,
+        backoff_max,
+        request_timeout: positive_secs(
+            "federation.request_timeout_secs",
+            raw.request_timeout_secs,
+        )?,
+    })
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {

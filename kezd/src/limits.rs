@@ -27,6 +27,8 @@ pub enum Limit {
     Recipient,
     /// New conversations per sender.
     FirstContacts,
+    /// Envelopes per origin server.
+    Origin,
 }
 
 impl Limit {
@@ -38,6 +40,7 @@ impl Limit {
             Limit::Sender => "sender",
             Limit::Recipient => "recipient",
             Limit::FirstContacts => "first_contacts",
+            Limit::Origin => "origin",
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct Limiters {
     recipient: DefaultKeyedRateLimiter<String>,
     /// First contacts, by sender address.
     first_contacts: DefaultKeyedRateLimiter<String>,
+    /// Envelopes received over federation, by origin server name.
+    origin: DefaultKeyedRateLimiter<String>,
     /// The limiters' clock, to turn a refusal's instant into a wait.
     clock: DefaultClock,
 }
@@ -91,6 +96,7 @@ impl Limiters {
             first_contacts: DefaultKeyedRateLimiter::keyed(Quota::per_hour(
                 rates.first_contacts_per_hour,
             )),
+            origin: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.origin_per_minute)),
             clock: DefaultClock::default(),
         }
     }
@@ -125,6 +131,11 @@ impl Limiters {
         )
     }
 
+    /// Counts one envelope received from `origin` (a server name).
+    pub fn check_origin(&self, origin: &str) -> Result<(), Exceeded> {
+        self.check(&self.origin, &origin.to_owned(), Limit::Origin)
+    }
+
     /// Forgets keys whose limits are back to full, bounding memory to the keys active within
     /// one window. Called periodically by the maintenance task.
     pub fn retain_recent(&self) {
@@ -132,7 +143,12 @@ impl Limiters {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        for limiter in [&self.sender, &self.recipient, &self.first_contacts] {
+        for limiter in [
+            &self.sender,
+            &self.recipient,
+            &self.first_contacts,
+            &self.origin,
+        ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -174,6 +190,7 @@ mod tests {
             sender_per_minute: n,
             recipient_per_minute: n,
             first_contacts_per_hour: n,
+            origin_per_minute: n,
         }
     }
 

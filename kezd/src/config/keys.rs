@@ -11,6 +11,8 @@ pub enum Kind {
     Uint,
     /// An array of strings; from the environment or a flag, comma-separated.
     StrList,
+    /// `true` or `false`.
+    Bool,
 }
 
 impl Kind {
@@ -20,6 +22,7 @@ impl Kind {
             Kind::Str => "a string",
             Kind::Uint => "a non-negative integer",
             Kind::StrList => "an array of strings",
+            Kind::Bool => "true or false",
         }
     }
 }
@@ -70,6 +73,16 @@ pub const KEYS: &[Key] = &[
     key("retention.sweep_interval_secs", Kind::Uint),
     key("inbox.page_default", Kind::Uint),
     key("inbox.page_max", Kind::Uint),
+    key("rate.origin_per_minute", Kind::Uint),
+    key("federation.resolver", Kind::Str),
+    key("federation.extra_roots", Kind::StrList),
+    key("federation.allow_private_addresses", Kind::Bool),
+    key("federation.block", Kind::StrList),
+    key("federation.allow", Kind::StrList),
+    key("federation.retry_window_secs", Kind::Uint),
+    key("federation.backoff_initial_secs", Kind::Uint),
+    key("federation.backoff_max_secs", Kind::Uint),
+    key("federation.request_timeout_secs", Kind::Uint),
 ];
 
 /// The key with this dotted path.

@@ -43,6 +43,48 @@ pub struct RawConfig {
     pub retention: RawRetention,
     /// Inbox paging (SPEC §8.2).
     pub inbox: RawInbox,
+    /// Federation (SPEC §9).
+    pub federation: RawFederation,
+}
+
+/// `[federation]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawFederation {
+    /// DNS server `IP:port` for discovery; empty for the system resolver.
+    pub resolver: String,
+    /// PEM CA files trusted besides the system roots.
+    pub extra_roots: Vec<String>,
+    /// Whether peers may be at loopback or private addresses (tests, private networks).
+    pub allow_private_addresses: bool,
+    /// Server names refused as origins and not delivered to.
+    pub block: Vec<String>,
+    /// When non-empty, the only server names federated with.
+    pub allow: Vec<String>,
+    /// Seconds after which an undelivered message fails.
+    pub retry_window_secs: u64,
+    /// First retry delay in seconds.
+    pub backoff_initial_secs: u64,
+    /// Longest retry delay in seconds.
+    pub backoff_max_secs: u64,
+    /// Total timeout of one outbound request, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for RawFederation {
+    fn default() -> Self {
+        RawFederation {
+            resolver: String::new(),
+            extra_roots: Vec::new(),
+            allow_private_addresses: false,
+            block: Vec::new(),
+            allow: Vec::new(),
+            retry_window_secs: 3 * 24 * 3600,
+            backoff_initial_secs: 30,
+            backoff_max_secs: 3600,
+            request_timeout_secs: 30,
+        }
+    }
 }
 
 /// `[tls]`.
@@ -97,6 +139,8 @@ pub struct RawRate {
     pub recipient_per_minute: u64,
     /// New conversations per sender per hour.
     pub first_contacts_per_hour: u64,
+    /// Envelopes per minute accepted from one origin server.
+    pub origin_per_minute: u64,
 }
 
 /// `[skew]`.
@@ -160,6 +204,7 @@ impl Default for RawConfig {
             stream: RawStream::default(),
             retention: RawRetention::default(),
             inbox: RawInbox::default(),
+            federation: RawFederation::default(),
         }
     }
 }
@@ -195,6 +240,7 @@ impl Default for RawRate {
             sender_per_minute: 120,
             recipient_per_minute: 600,
             first_contacts_per_hour: 100,
+            origin_per_minute: 6000,
         }
     }
 }

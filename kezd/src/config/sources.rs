@@ -115,6 +115,7 @@ fn check_kind(key: Key, value: &Value) -> Result<(), ConfigError> {
         (Kind::Str, Value::String(_)) => true,
         (Kind::Uint, Value::Integer(n)) => *n >= 0,
         (Kind::StrList, Value::Array(items)) => items.iter().all(Value::is_str),
+        (Kind::Bool, Value::Boolean(_)) => true,
         _ => false,
     };
     if ok {
@@ -148,6 +149,11 @@ fn text_value(key: Key, text: &str, origin: &str) -> Result<Value, ConfigError> 
             .filter(|n| *n >= 0)
             .map(Value::Integer)
             .ok_or_else(bad),
+        Kind::Bool => match text.trim() {
+            "true" => Ok(Value::Boolean(true)),
+            "false" => Ok(Value::Boolean(false)),
+            _ => Err(bad()),
+        },
         Kind::StrList => Ok(Value::Array(
             text.split(',')
                 .map(str::trim)

@@ -94,6 +94,57 @@ pub struct StoredMessage {
     pub envelope_json: String,
 }
 
+/// One message waiting in the outbox (SPEC §9.5–§9.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The message id.
+    pub id: String,
+    /// The sender's address: ordering is per sender.
+    pub sender: String,
+    /// The signed envelope's canonical JSON text.
+    pub envelope_json: String,
+    /// When this server accepted it, Unix milliseconds: the retry window counts from here.
+    pub accepted_at_ms: i64,
+    /// Transactions that carried it so far.
+    pub attempts: u32,
+    /// When it may be sent again, Unix milliseconds.
+    pub next_attempt_at_ms: i64,
+}
+
+/// What became of one outbox message after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The destination holds it (`accepted` or `duplicate`).
+    Delivered,
+    /// Permanently refused, or the retry window passed: the SPEC §10 code.
+    Failed {
+        /// Why.
+        code: String,
+    },
+    /// Try again at `at_ms`.
+    Retry {
+        /// Next attempt, Unix milliseconds.
+        at_ms: i64,
+        /// The last error code.
+        error: String,
+    },
+}
+
+/// A message's delivery status (SPEC §9.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageStatus {
+    /// Who sent it: only they may ask (SPEC §7.6).
+    pub sender: String,
+    /// `stored`, `queued`, `delivered` or `failed`.
+    pub status: &'static str,
+    /// Transactions that carried it (0 for a local recipient).
+    pub attempts: u32,
+    /// The next attempt, Unix milliseconds, while queued.
+    pub next_attempt_at_ms: Option<i64>,
+    /// The last error code.
+    pub error: Option<String>,
+}
+
 /// The storage operations kezd needs. Every method is safe to call concurrently.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -119,6 +170,38 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError>;
     /// Deletes `handle`'s messages with seq ≤ `through`; returns how many were deleted.
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError>;
+    /// Destinations with outbox messages due at `now_ms` and not backing off.
+    async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
+    /// The oldest `limit` pending messages for `destination`, in acceptance order, due or not
+    /// (a sender's due message must wait behind its earlier one that is not due, SPEC §9.5).
+    async fn outbox_pending(
+        &self,
+        destination: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Records the outcome of an attempt for each message (counting the attempt) and the
+    /// destination's backoff state: `(failures, retry_at_ms)` after a failed attempt, `None`
+    /// after a success, which clears it.
+    async fn outbox_record(
+        &self,
+        destination: &str,
+        outcomes: Vec<(String, Delivery)>,
+        backoff: Option<(u32, i64)>,
+    ) -> Result<(), StoreError>;
+    /// The destination's consecutive failures so far (0 when it is healthy).
+    async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError>;
+    /// The delivery status of a message this server accepted from one of its users.
+    async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError>;
+    /// The stored response to transaction `txn_id` from `origin` (SPEC §9.4 idempotency).
+    async fn txn_response(&self, origin: &str, txn_id: &str) -> Result<Option<String>, StoreError>;
+    /// Stores the response to a transaction; the first stored response wins.
+    async fn save_txn_response(
+        &self,
+        origin: &str,
+        txn_id: &str,
+        response: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Applies the retention policy (SPEC §8.4): deletes messages received before
     /// `older_than_ms` and, per inbox, all but the newest `max_per_inbox`. Returns the count.
     async fn enforce_retention(

@@ -7,6 +7,7 @@
 //! because seqs are assigned by the one writer in commit order, a snapshot that contains seq
 //! n+1 of an inbox contains every lower seq that is still stored (see `writer`).
 
+mod federation;
 mod writer;
 
 use std::path::PathBuf;
@@ -21,7 +22,11 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::{Accepted, NewMessage, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord};
+use super::{
+    Accepted, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store, StoreError,
+    StoredMessage, UserRecord,
+};
+use federation::FederationWrite;
 use writer::{Request, RetentionChunk, Writer};
 
 /// How far a commit is made durable before `accept` answers (SPEC §8.6).
@@ -168,11 +173,18 @@ fn migrator() -> Migrator {
             false,
         )
     };
-    Migrator::with_migrations(vec![file(
-        1,
-        "initial",
-        include_str!("../../migrations/sqlite/0001_initial.sql"),
-    )])
+    Migrator::with_migrations(vec![
+        file(
+            1,
+            "initial",
+            include_str!("../../migrations/sqlite/0001_initial.sql"),
+        ),
+        file(
+            2,
+            "federation",
+            include_str!("../../migrations/sqlite/0002_federation.sql"),
+        ),
+    ])
 }
 
 /// SQLite integers are i64; seqs and limits are u64 in the API. Values past i64::MAX cannot
@@ -226,6 +238,64 @@ impl Store for SqliteStore {
 
     async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
         self.write(|reply| Request::Accept { message, reply }).await
+    }
+
+    async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        federation::destinations(&self.readers, now_ms).await
+    }
+
+    async fn outbox_pending(
+        &self,
+        destination: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        federation::pending(&self.readers, destination, limit).await
+    }
+
+    async fn outbox_record(
+        &self,
+        destination: &str,
+        outcomes: Vec<(String, Delivery)>,
+        backoff: Option<(u32, i64)>,
+    ) -> Result<(), StoreError> {
+        let op = FederationWrite::Outcomes {
+            destination: destination.to_owned(),
+            outcomes,
+            backoff,
+        };
+        self.write(|reply| Request::Federation { op, reply })
+            .await
+            .map(drop)
+    }
+
+    async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError> {
+        federation::failures(&self.readers, destination).await
+    }
+
+    async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
+        federation::status(&self.readers, id).await
+    }
+
+    async fn txn_response(&self, origin: &str, txn_id: &str) -> Result<Option<String>, StoreError> {
+        federation::txn_response(&self.readers, origin, txn_id).await
+    }
+
+    async fn save_txn_response(
+        &self,
+        origin: &str,
+        txn_id: &str,
+        response: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let op = FederationWrite::SaveTxn {
+            origin: origin.to_owned(),
+            txn_id: txn_id.to_owned(),
+            response,
+            now_ms,
+        };
+        self.write(|reply| Request::Federation { op, reply })
+            .await
+            .map(drop)
     }
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {

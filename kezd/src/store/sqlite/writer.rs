@@ -24,6 +24,7 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::federation::FederationWrite;
 use super::{clamp_i64, seq_from_db};
 use crate::store::{Accepted, NewMessage, RegisterOutcome, Route, StoreError, UserRecord};
 
@@ -47,6 +48,11 @@ pub(super) enum Request {
     Ack {
         handle: String,
         through: u64,
+        reply: Reply<u64>,
+    },
+    /// A federation write (attempt outcomes, a transaction's response).
+    Federation {
+        op: FederationWrite,
         reply: Reply<u64>,
     },
     /// One bounded step of the retention policy.
@@ -116,7 +122,7 @@ impl Request {
         match self {
             Request::Register { reply, .. } => reply.is_closed(),
             Request::Accept { reply, .. } => reply.is_closed(),
-            Request::Ack { reply, .. } => reply.is_closed(),
+            Request::Ack { reply, .. } | Request::Federation { reply, .. } => reply.is_closed(),
             Request::Retention { reply, .. } => reply.is_closed(),
         }
     }
@@ -126,7 +132,9 @@ impl Request {
         match self {
             Request::Register { reply, .. } => Answer::Register(reply, Err(StoreError::Closed)),
             Request::Accept { reply, .. } => Answer::Accept(reply, Err(StoreError::Closed)),
-            Request::Ack { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
+            Request::Ack { reply, .. } | Request::Federation { reply, .. } => {
+                Answer::Count(reply, Err(StoreError::Closed))
+            }
             Request::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
         }
     }
@@ -310,6 +318,9 @@ impl Writer {
                 through,
                 reply,
             } => Answer::Count(reply, self.ack(&handle, through).await),
+            Request::Federation { op, reply } => {
+                Answer::Count(reply, super::federation::apply(&mut self.conn, op).await)
+            }
             Request::Retention {
                 older_than_ms,
                 max_per_inbox,
@@ -396,13 +407,14 @@ impl Writer {
             Target::Outbox { .. } => (None, None),
         };
         let claimed = sqlx::query(
-            "INSERT INTO message_ids (id, recipient, seq, accepted_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&message.id)
         .bind(recipient)
         .bind(seq)
         .bind(message.received_at_ms)
+        .bind(&message.sender)
         .execute(&mut self.conn)
         .await?
         .rows_affected();

@@ -1,0 +1,207 @@
+//! The SQLite side of federation's storage: reading the outbox and delivery status from the
+//! read pool, and the writes (attempt outcomes, transaction responses) that the group-commit
+//! writer runs for `Request::Federation`.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::store::{Delivery, MessageStatus, OutboxItem, StoreError};
+
+/// A federation write, run by the writer inside the batch's transaction.
+#[derive(Debug)]
+pub(in crate::store) enum FederationWrite {
+    /// Outcomes of one delivery attempt, and the destination's backoff after it.
+    Outcomes {
+        destination: String,
+        outcomes: Vec<(String, Delivery)>,
+        backoff: Option<(u32, i64)>,
+    },
+    /// The response to a received transaction.
+    SaveTxn {
+        origin: String,
+        txn_id: String,
+        response: String,
+        now_ms: i64,
+    },
+}
+
+/// Runs a federation write; returns the rows changed.
+pub(in crate::store) async fn apply(
+    conn: &mut SqliteConnection,
+    write: FederationWrite,
+) -> Result<u64, StoreError> {
+    match write {
+        FederationWrite::Outcomes {
+            destination,
+            outcomes,
+            backoff,
+        } => {
+            let mut changed = match backoff {
+                Some((failures, retry_at)) => sqlx::query(
+                    "INSERT INTO destinations (destination, failures, retry_at) \
+                     VALUES (?1, ?2, ?3) ON CONFLICT (destination) \
+                     DO UPDATE SET failures = ?2, retry_at = ?3",
+                )
+                .bind(&destination)
+                .bind(i64::from(failures))
+                .bind(retry_at),
+                None => sqlx::query("DELETE FROM destinations WHERE destination = ?1")
+                    .bind(&destination),
+            }
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            for (id, outcome) in outcomes {
+                let (state, next, error) = match outcome {
+                    Delivery::Delivered => ("delivered", None, None),
+                    Delivery::Failed { code } => ("failed", None, Some(code)),
+                    Delivery::Retry { at_ms, error } => ("pending", Some(at_ms), Some(error)),
+                };
+                changed += sqlx::query(
+                    "UPDATE outbox SET state = ?2, next_attempt_at = ?3, \
+                     last_error = COALESCE(?4, last_error), attempts = attempts + 1 \
+                     WHERE id = ?1 AND state = 'pending'",
+                )
+                .bind(&id)
+                .bind(state)
+                .bind(next)
+                .bind(error)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            }
+            Ok(changed)
+        }
+        FederationWrite::SaveTxn {
+            origin,
+            txn_id,
+            response,
+            now_ms,
+        } => Ok(sqlx::query(
+            "INSERT INTO txns (origin, txn_id, response, received_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (origin, txn_id) DO NOTHING",
+        )
+        .bind(origin)
+        .bind(txn_id)
+        .bind(response)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()),
+    }
+}
+
+/// Destinations with due pending work.
+pub(in crate::store) async fn destinations(
+    pool: &SqlitePool,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT o.destination FROM outbox o \
+         LEFT JOIN destinations d ON d.destination = o.destination \
+         WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 \
+         AND (d.retry_at IS NULL OR d.retry_at <= ?1)",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A destination's consecutive failures.
+pub(in crate::store) async fn failures(
+    pool: &SqlitePool,
+    destination: &str,
+) -> Result<u32, StoreError> {
+    let failures: Option<i64> =
+        sqlx::query_scalar("SELECT failures FROM destinations WHERE destination = ?1")
+            .bind(destination)
+            .fetch_optional(pool)
+            .await?;
+    Ok(failures.map_or(0, |f| u32::try_from(f).unwrap_or(u32::MAX)))
+}
+
+/// The oldest pending messages of a destination.
+pub(in crate::store) async fn pending(
+    pool: &SqlitePool,
+    destination: &str,
+    limit: u32,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let rows: Vec<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, sender, envelope, accepted_at, attempts, next_attempt_at FROM outbox \
+         WHERE destination = ?1 AND state = 'pending' ORDER BY position LIMIT ?2",
+    )
+    .bind(destination)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, sender, envelope_json, accepted_at_ms, attempts, next)| OutboxItem {
+                id,
+                sender,
+                envelope_json,
+                accepted_at_ms,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                next_attempt_at_ms: next.unwrap_or(accepted_at_ms),
+            },
+        )
+        .collect())
+}
+
+/// A message's delivery status: from the outbox for a remote recipient, else from the id
+/// memory (a local recipient's message is `stored` from its acceptance on).
+pub(in crate::store) async fn status(
+    pool: &SqlitePool,
+    id: &str,
+) -> Result<Option<MessageStatus>, StoreError> {
+    let outbox: Option<(String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT sender, state, attempts, next_attempt_at, last_error FROM outbox WHERE id = ?1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((sender, state, attempts, next, error)) = outbox {
+        let status = match state.as_str() {
+            "delivered" => "delivered",
+            "failed" => "failed",
+            _ => "queued",
+        };
+        return Ok(Some(MessageStatus {
+            sender,
+            status,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            next_attempt_at_ms: if status == "queued" { next } else { None },
+            error,
+        }));
+    }
+    let local: Option<(Option<String>, Option<i64>)> =
+        sqlx::query_as("SELECT sender, seq FROM message_ids WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(match local {
+        Some((Some(sender), Some(_))) => Some(MessageStatus {
+            sender,
+            status: "stored",
+            attempts: 0,
+            next_attempt_at_ms: None,
+            error: None,
+        }),
+        _ => None,
+    })
+}
+
+/// The stored response to a transaction.
+pub(in crate::store) async fn txn_response(
+    pool: &SqlitePool,
+    origin: &str,
+    txn_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT response FROM txns WHERE origin = ?1 AND txn_id = ?2")
+            .bind(origin)
+            .bind(txn_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
