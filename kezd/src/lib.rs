@@ -18,6 +18,7 @@
 //! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
 //! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`].
+//! - [`federate`]: this server's keys, its client for peers and the outbox delivery (SPEC §9).
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
 //!   reading of wall-clock time.
 //! - [`state`]: [`state::AppState`], the handle every handler receives.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod context;
 pub mod cors;
 pub mod error;
+pub mod federate;
 pub mod handlers;
 pub mod limits;
 pub mod logging;

@@ -79,7 +79,9 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
             .with_context(|| format!("binding {}", config.bind))?;
         let store = Arc::new(store);
         let broker = Arc::new(LocalBroker::new());
-        let state = AppState::new(config, store.clone(), broker, router)?;
+        let federate =
+            Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
+        let state = AppState::new(config, store.clone(), broker, Some(federate), router)?;
         let signal = async {
             if let Err(error) = kezd::shutdown::os_signal().await {
                 tracing::error!(%error, "cannot listen for signals; stopping");

@@ -191,6 +191,21 @@ impl Router {
             .map(|(route, _)| (route.pattern, route.allowed()))
     }
 
+    /// Every registered (pattern, method), in registration order. The automatic `HEAD` and
+    /// `OPTIONS` are not listed: this is the table as written, for the contract test that
+    /// compares it with `spec/openapi.yaml`.
+    pub fn endpoints(&self) -> Vec<(&'static str, Method)> {
+        self.routes
+            .iter()
+            .flat_map(|route| {
+                route
+                    .endpoints
+                    .iter()
+                    .map(|(method, _)| (route.pattern, method.clone()))
+            })
+            .collect()
+    }
+
     fn find<'p>(&self, path: &'p str) -> Option<(&Route, Vec<(&'static str, &'p str)>)> {
         let segments = split(path);
         self.routes.iter().find_map(|route| {

@@ -60,6 +60,9 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections.get()));
     let mut connections = JoinSet::new();
     let upkeep = maintenance::spawn(state.clone());
+    let delivery = state
+        .federate()
+        .map(|federate| crate::federate::outbox::spawn(state.clone(), federate.clone()));
     tokio::pin!(shutdown);
 
     let address = listener
@@ -119,6 +122,14 @@ pub async fn serve(
     }
     if let Err(error) = upkeep.await {
         tracing::error!(%error, "maintenance task failed");
+    }
+    // Deliveries in flight are abandoned, not awaited: their messages stay pending and are
+    // sent again after a restart, deduplicated by message id at the destination.
+    if let Some(Err(error)) = match delivery {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::error!(%error, "delivery task failed");
     }
     tracing::info!("stopped");
     Ok(())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::federate::Federate;
 use crate::limits::Limiters;
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -26,6 +27,9 @@ struct Inner {
     store: Arc<dyn Store>,
     /// Live fanout to open streams.
     broker: Arc<dyn Broker>,
+    /// Federation: keys, the client for peers, the outbox's wake-up. `None` for a daemon
+    /// that does not federate (tests of the client API alone).
+    federate: Option<Arc<Federate>>,
     /// The spam limits.
     limiters: Limiters,
     /// Counters for `/metrics`.
@@ -45,6 +49,7 @@ impl AppState {
         config: Config,
         store: Arc<dyn Store>,
         broker: Arc<dyn Broker>,
+        federate: Option<Arc<Federate>>,
         router: Router,
     ) -> Result<Self, StaticFilesError> {
         let static_files = config
@@ -58,12 +63,18 @@ impl AppState {
                 config,
                 store,
                 broker,
+                federate,
                 metrics: Arc::new(Metrics::new()),
                 shutdown: Shutdown::new(),
                 router,
                 static_files,
             }),
         })
+    }
+
+    /// Federation, when this daemon federates.
+    pub fn federate(&self) -> Option<&Arc<Federate>> {
+        self.inner.federate.as_ref()
     }
 
     /// The live broker.

@@ -101,6 +101,9 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
             .await;
     } else if !accepted.duplicate {
         state.metrics().send_accepted();
+        if let Some(federate) = state.federate() {
+            federate.wake.notify_one();
+        }
     }
     respond(&envelope, accepted, local, accepted.duplicate)
 }

@@ -56,7 +56,10 @@ pub mod inbox;
 pub mod messages;
 pub mod metrics;
 pub mod register;
+pub mod server_document;
+pub mod status;
 pub mod stream;
+pub mod txn;
 pub mod users;
 pub mod webfinger;
 
@@ -85,6 +88,14 @@ pub fn routes(config: &Config) -> Router {
         .route(Method::GET, "/v1/inbox/{handle}", inbox::poll)
         .route(Method::POST, "/v1/inbox/{handle}/ack", inbox::ack)
         .route(Method::GET, "/v1/inbox/{handle}/stream", stream::get)
+        .route(Method::GET, "/v1/messages/{id}/status", status::get)
+        .route(Method::GET, "/.well-known/kez", server_document::get)
+        .route_with_body_limit(
+            Method::PUT,
+            "/v1/federation/txn/{txn_id}",
+            std::num::NonZeroUsize::new(txn::MAX_BYTES).unwrap_or(config.http.max_message_bytes),
+            txn::put,
+        )
 }
 
 #[cfg(test)]

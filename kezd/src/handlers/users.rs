@@ -1,10 +1,12 @@
 //! # `GET /v1/u/{handle}` and `GET /v1/by-primary/{primary}` (SPEC §4.2, §4.3)
 //!
 //! The handle record: who owns a handle here, with the signed registration so anyone can check
-//! the claim without trusting this server's word for it.
+//! the claim without trusting this server's word for it. `GET /v1/u/bob@other.example` looks a
+//! remote user up through this server (WebFinger and the record at their server, registration
+//! verified, cached), so a browser app only ever talks to its own server.
 
 use http::StatusCode;
-use kez_spec::{Handle, Primary};
+use kez_spec::{Address, Handle, Primary};
 use serde_json::{Value, json};
 
 use crate::body;
@@ -13,9 +15,20 @@ use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
 use crate::store::UserRecord;
 
-/// `GET /v1/u/{handle}`: 400 `invalid_handle`, 404 `unknown_handle`.
+/// `GET /v1/u/{handle}`: 400 `invalid_handle`, 404 `unknown_handle`; with an address, the
+/// record from its server (404 `unknown_handle`, 503 `unavailable` when it cannot be reached).
 pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
-    let handle: Handle = ctx.param("handle")?;
+    let text: String = ctx.param("handle")?;
+    let handle = match text.split_once('@') {
+        None => Handle::parse(&text)?,
+        Some(_) => {
+            let address = Address::parse(&text)?;
+            if address.server() != &ctx.state().config().server_name {
+                return remote(&ctx, &address).await;
+            }
+            address.handle().clone()
+        }
+    };
     let user = ctx
         .state()
         .store()
@@ -39,6 +52,24 @@ pub async fn by_primary(ctx: RequestContext) -> HandlerResult {
             primary: primary.to_string(),
         })?;
     body::json(StatusCode::OK, &record(ctx.state(), &user)?)
+}
+
+/// A remote user's record, as their server publishes it (verified by the federation client).
+async fn remote(ctx: &RequestContext, address: &Address) -> HandlerResult {
+    let unknown = || ApiError::UnknownHandle {
+        handle: address.to_string(),
+    };
+    let federate = ctx.state().federate().ok_or_else(unknown)?;
+    if !ctx.state().config().federation.permits(address.server()) {
+        return Err(unknown());
+    }
+    match federate.client.lookup(address).await {
+        Ok(user) => body::json(StatusCode::OK, &user.record),
+        Err(federation::FederationError::NotFound { .. }) => Err(unknown()),
+        Err(e) => Err(ApiError::Unavailable {
+            reason: format!("looking up {address}: {e}"),
+        }),
+    }
 }
 
 /// The handle record of SPEC §4.2, shared with registration's response.

@@ -5,6 +5,8 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod kez;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,7 @@ impl TestServer {
             config,
             Arc::new(store),
             Arc::new(LocalBroker::new()),
+            None,
             router,
         )
         .expect("state");

@@ -148,13 +148,16 @@ pub(in crate::store) async fn pending(
         .collect())
 }
 
+/// sender, state, attempts, next_attempt_at, last_error.
+type OutboxStatusRow = (String, String, i64, Option<i64>, Option<String>);
+
 /// A message's delivery status: from the outbox for a remote recipient, else from the id
 /// memory (a local recipient's message is `stored` from its acceptance on).
 pub(in crate::store) async fn status(
     pool: &SqlitePool,
     id: &str,
 ) -> Result<Option<MessageStatus>, StoreError> {
-    let outbox: Option<(String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+    let outbox: Option<OutboxStatusRow> = sqlx::query_as(
         "SELECT sender, state, attempts, next_attempt_at, last_error FROM outbox WHERE id = ?1",
     )
     .bind(id)

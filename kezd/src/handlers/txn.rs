@@ -1,0 +1,283 @@
+//! # `PUT /v1/federation/txn/{txn_id}` (SPEC §9.3–§9.5)
+//!
+//! Receiving envelopes from another server. The request is authenticated as the origin server
+//! (its signed `Authorization` header, checked with the key its document publishes); each
+//! envelope is then checked on its own — sent by a user of that origin, with the primary the
+//! origin publishes for them, signed, for a local recipient, in its window, within limits —
+//! and answered on its own, so one bad envelope never fails the batch. The answer is stored
+//! under (origin, txn id) and replayed verbatim when the origin retries.
+
+use std::collections::HashMap;
+
+use http::StatusCode;
+use kez_spec::envelope::SignedEnvelope;
+use kez_spec::s2s::{RequestParts, ServerAuth};
+use kez_spec::{MessageId, ServerName};
+use serde_json::{Value, json};
+
+use crate::body;
+use crate::broker::Published;
+use crate::clock;
+use crate::error::{ApiError, Caller};
+use crate::federate::Federate;
+use crate::handlers::{HandlerResult, RequestContext};
+use crate::state::AppState;
+use crate::store::{NewMessage, Route, StoredMessage};
+
+/// Envelopes per transaction (SPEC §9.4).
+pub const MAX_ENVELOPES: usize = 100;
+/// Transaction body size (SPEC §9.4), the route's body limit.
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+/// How far in the past a federated envelope may be: it may have waited in an outbox.
+const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
+/// How far in the future (clock skew).
+const FUTURE_MS: u64 = 300_000;
+/// What a deferred envelope is told when the origin could not be asked about its sender.
+const LOOKUP_RETRY_SECS: u64 = 60;
+
+/// Receives a transaction.
+pub async fn put(mut ctx: RequestContext) -> HandlerResult {
+    let state = ctx.state().clone();
+    let federate = state.federate().ok_or(ApiError::NotFound)?.clone();
+    let txn_id: String = ctx.param("txn_id")?;
+    let txn_ok = (1..=64).contains(&txn_id.len())
+        && txn_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !txn_ok {
+        return Err(ApiError::malformed("txn id must be 1-64 of [A-Za-z0-9._-]"));
+    }
+    let header = ctx
+        .header("authorization")
+        .ok_or_else(|| ApiError::S2sUnauthorized {
+            reason: "missing Authorization".into(),
+        })?
+        .to_owned();
+    let auth = ServerAuth::parse(&header).map_err(server_error)?;
+    let here = &state.config().server_name;
+    if &auth.destination != here {
+        return Err(ApiError::WrongDestination {
+            destination: auth.destination.to_string(),
+        });
+    }
+    let now_s = clock::now_secs();
+    kez_spec::clock::check_window(auth.ts, now_s, kez_spec::s2s::DEFAULT_SKEW_SECS)
+        .map_err(server_error)?;
+    if !state.config().federation.permits(&auth.origin) {
+        return Err(ApiError::OriginBlocked {
+            origin: auth.origin.to_string(),
+        });
+    }
+    let key = federate
+        .client
+        .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))
+        .await
+        .map_err(|e| match e {
+            federation::FederationError::UnknownKey { .. } => ApiError::UnknownKey {
+                key_id: auth.key_id.to_string(),
+            },
+            other => ApiError::Unavailable {
+                reason: format!("origin's keys: {other}"),
+            },
+        })?;
+    let bytes = ctx.body_bytes().await?;
+    let path_and_query = ctx
+        .uri()
+        .path_and_query()
+        .map_or_else(|| ctx.path().to_owned(), |pq| pq.as_str().to_owned());
+    let parts = RequestParts {
+        method: "PUT",
+        path_and_query: &path_and_query,
+        body: &bytes,
+    };
+    auth.verify(parts, here, &key, now_s, kez_spec::s2s::DEFAULT_SKEW_SECS)
+        .map_err(server_error)?;
+
+    let origin = auth.origin.to_string();
+    if let Some(stored) = state.store().txn_response(&origin, &txn_id).await? {
+        return Ok(body::response(
+            StatusCode::OK,
+            "application/json",
+            body::full(stored),
+        ));
+    }
+    let envelopes = parse_body(&bytes, &auth.origin)?;
+    let mut receiver = Receiver {
+        state: &state,
+        federate: &federate,
+        origin: &auth.origin,
+        deferred: HashMap::new(),
+        now_ms: clock::now_ms(),
+    };
+    let mut results = Vec::with_capacity(envelopes.len());
+    for element in envelopes {
+        results.push(receiver.receive(element).await?);
+    }
+    let response = json!({ "results": results }).to_string();
+    let now_ms = i64::try_from(clock::now_ms()).unwrap_or(i64::MAX);
+    state
+        .store()
+        .save_txn_response(&origin, &txn_id, response.clone(), now_ms)
+        .await?;
+    Ok(body::response(
+        StatusCode::OK,
+        "application/json",
+        body::full(response),
+    ))
+}
+
+/// kez-spec's verdicts on a server request, answered with server statuses (401, SPEC §9.3).
+fn server_error(e: kez_spec::Error) -> ApiError {
+    ApiError::from_spec(e, Caller::Server)
+}
+
+/// The body's envelopes, after its shape and the origin are checked.
+fn parse_body(bytes: &[u8], origin: &ServerName) -> Result<Vec<Value>, ApiError> {
+    let mut body = kez_spec::json::parse_object(bytes)?;
+    match body.remove("origin") {
+        Some(Value::String(o)) if o == origin.as_str() => {}
+        Some(Value::String(o)) => {
+            return Err(ApiError::malformed(format!(
+                "body origin {o} differs from the Authorization origin"
+            )));
+        }
+        _ => return Err(ApiError::malformed("missing string member \"origin\"")),
+    }
+    let Some(Value::Array(envelopes)) = body.remove("envelopes") else {
+        return Err(ApiError::malformed("missing array member \"envelopes\""));
+    };
+    if envelopes.len() > MAX_ENVELOPES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_ENVELOPES,
+        });
+    }
+    Ok(envelopes)
+}
+
+/// One transaction's per-envelope processing.
+struct Receiver<'a> {
+    state: &'a AppState,
+    federate: &'a Federate,
+    origin: &'a ServerName,
+    /// Senders with a deferred envelope in this transaction, and what it was told: their
+    /// later envelopes are deferred the same way so order holds (SPEC §9.4).
+    deferred: HashMap<String, (String, u64)>,
+    now_ms: u64,
+}
+
+/// A per-envelope verdict before it is written out.
+enum Verdict {
+    Accepted,
+    Duplicate,
+    Rejected(&'static str),
+    Deferred(String, u64),
+}
+
+impl Receiver<'_> {
+    /// Checks and stores one element of `envelopes`; its result object. An `Err` is a failure
+    /// of this server (the store), which fails the transaction so the origin retries it.
+    async fn receive(&mut self, element: Value) -> Result<Value, ApiError> {
+        let canonical = kez_spec::json::canonical(&element);
+        let id = MessageId::of_canonical(&canonical).to_string();
+        let verdict = self.judge(element, canonical.len(), &id).await?;
+        Ok(match verdict {
+            Verdict::Accepted => json!({"id": id, "status": "accepted"}),
+            Verdict::Duplicate => json!({"id": id, "status": "duplicate"}),
+            Verdict::Rejected(code) => json!({"id": id, "status": "rejected", "code": code}),
+            Verdict::Deferred(code, secs) => {
+                json!({"id": id, "status": "deferred", "code": code, "retry_after": secs})
+            }
+        })
+    }
+
+    async fn judge(&mut self, element: Value, size: usize, id: &str) -> Result<Verdict, ApiError> {
+        if size > kez_spec::envelope::MAX_BYTES {
+            return Ok(Verdict::Rejected("payload_too_large"));
+        }
+        let Value::Object(map) = element else {
+            return Ok(Verdict::Rejected("malformed_request"));
+        };
+        let envelope = match SignedEnvelope::from_map(map) {
+            Ok(e) => e,
+            Err(e) => return Ok(Verdict::Rejected(e.code())),
+        };
+        let store = self.state.store();
+        if store.accepted(id).await?.is_some() {
+            return Ok(Verdict::Duplicate);
+        }
+        let env = &envelope.envelope;
+        if env.from.server() != self.origin {
+            return Ok(Verdict::Rejected("sender_not_of_origin"));
+        }
+        let sender = env.from.to_string();
+        if let Some((code, secs)) = self.deferred.get(&sender) {
+            return Ok(Verdict::Deferred(code.clone(), *secs));
+        }
+        match self.federate.client.lookup(&env.from).await {
+            Ok(user) if user.primary == env.from_primary => {}
+            // Not a user there, or the origin's answer about them does not hold up (a record
+            // whose registration fails to verify): either way not a sender of that origin.
+            Ok(_)
+            | Err(
+                federation::FederationError::NotFound { .. }
+                | federation::FederationError::Invalid { .. },
+            ) => {
+                return Ok(Verdict::Rejected("unknown_sender"));
+            }
+            Err(e) => {
+                tracing::info!(%sender, error = %e, "sender lookup failed; deferring");
+                return Ok(self.defer(sender, "unavailable", LOOKUP_RETRY_SECS));
+            }
+        }
+        if let Err(e) = envelope.verify() {
+            return Ok(Verdict::Rejected(e.code()));
+        }
+        let here = &self.state.config().server_name;
+        let recipient = env.to.handle().as_str();
+        if env.to.server() != here || store.user_by_handle(recipient).await?.is_none() {
+            return Ok(Verdict::Rejected("unknown_recipient"));
+        }
+        if kez_spec::clock::check_range(env.ts_ms, self.now_ms, PAST_MS, FUTURE_MS).is_err() {
+            return Ok(Verdict::Rejected("stale_timestamp"));
+        }
+        let limits = self.state.limiters();
+        let limited = limits
+            .check_origin(self.origin.as_str())
+            .and_then(|()| limits.check_sender(&sender))
+            .and_then(|()| limits.check_recipient(&env.to.to_string()));
+        if let Err(exceeded) = limited {
+            let secs = crate::error::retry_after_secs(exceeded.retry_after);
+            return Ok(self.defer(sender, "rate_limited", secs));
+        }
+        let message = NewMessage {
+            id: id.to_owned(),
+            sender,
+            route: Route::Local {
+                handle: recipient.to_owned(),
+            },
+            envelope_json: envelope.canonical.clone(),
+            received_at_ms: i64::try_from(self.now_ms).unwrap_or(i64::MAX),
+        };
+        let accepted = store.accept(message.clone()).await?;
+        let Some(seq) = accepted.seq.filter(|_| !accepted.duplicate) else {
+            return Ok(Verdict::Duplicate);
+        };
+        self.state.metrics().send_accepted();
+        let stored = StoredMessage {
+            seq,
+            id: message.id,
+            received_at_ms: message.received_at_ms,
+            envelope_json: message.envelope_json,
+        };
+        self.state
+            .broker()
+            .publish(recipient, Published::new(&stored))
+            .await;
+        Ok(Verdict::Accepted)
+    }
+
+    fn defer(&mut self, sender: String, code: &str, secs: u64) -> Verdict {
+        self.deferred.insert(sender, (code.to_owned(), secs));
+        Verdict::Deferred(code.to_owned(), secs)
+    }
+}
