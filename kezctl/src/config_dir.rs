@@ -1,0 +1,120 @@
+//! Where kezctl keeps its files. One directory per user (XDG: `$XDG_CONFIG_HOME/kez`, else
+//! `~/.config/kez`), overridable with `--config-dir` / `KEZ_CONFIG_DIR` so tests and several
+//! personas on one machine stay apart. Everything in it is private: directories 0700, files
+//! 0600, because it holds secret keys.
+//!
+//! ```text
+//! <config dir>/
+//!   identities/<name>.json   one key file per identity (format: crate::keyfile)
+//!   cursors/<name>           the inbox cursor of that identity: the last seq read, decimal
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::CliError;
+
+/// Files holding secrets or per-identity state: owner read/write only.
+pub const FILE_MODE: u32 = 0o600;
+/// Directories: owner only.
+pub const DIR_MODE: u32 = 0o700;
+
+/// The located configuration directory (not necessarily created yet).
+#[derive(Debug, Clone)]
+pub struct ConfigDir {
+    root: PathBuf,
+}
+
+impl ConfigDir {
+    /// The explicit directory if given, else `$XDG_CONFIG_HOME/kez` (when absolute, as the XDG
+    /// spec requires), else `$HOME/.config/kez`.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, CliError> {
+        if let Some(dir) = explicit {
+            return Ok(ConfigDir {
+                root: dir.to_path_buf(),
+            });
+        }
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        let base = match xdg {
+            Some(base) => base,
+            None => std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".config"))
+                .ok_or_else(|| {
+                    CliError::Usage(
+                        "cannot find the configuration directory: HOME is not set; use \
+                         --config-dir or KEZ_CONFIG_DIR"
+                            .into(),
+                    )
+                })?,
+        };
+        Ok(ConfigDir {
+            root: base.join("kez"),
+        })
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where key files live.
+    pub fn identities(&self) -> PathBuf {
+        self.root.join("identities")
+    }
+
+    /// Where inbox cursors live.
+    pub fn cursors(&self) -> PathBuf {
+        self.root.join("cursors")
+    }
+
+    /// Creates `dir` (and parents) private to the user, and tightens it if it already exists.
+    pub fn ensure_private_dir(dir: &Path) -> Result<(), CliError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(CliError::io(dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(CliError::io(dir))
+    }
+}
+
+/// Writes `bytes` to `path` atomically (a private temporary file in the same directory, then
+/// rename), so a crash never leaves half a key file. The file is 0600 from its creation: the
+/// secret is never readable by others, not even for a moment.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = fs::remove_file(&tmp);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(&tmp)
+        .map_err(CliError::io(&tmp))?;
+    file.write_all(bytes).map_err(CliError::io(&tmp))?;
+    file.sync_all().map_err(CliError::io(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(CliError::io(path))
+}
+
+/// Creates `path` with `bytes`, failing if it exists (no identity is ever overwritten by
+/// accident). 0600 from creation.
+pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

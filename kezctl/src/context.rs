@@ -1,0 +1,101 @@
+//! The settings of one run, resolved once from the global options: which keystore, which
+//! identity, which server, how to connect, how to print. Commands get a `&Context` and ask it
+//! for an unlocked identity or a client, so the rules (passphrase only when needed, `--server`
+//! over the home server) live in one place.
+
+use std::time::Duration;
+
+use kez_spec::SigningKey;
+
+use crate::cli::GlobalArgs;
+use crate::client::{Client, ClientOptions};
+use crate::config_dir::ConfigDir;
+use crate::error::CliError;
+use crate::keyfile::{Home, KeyFile};
+use crate::keystore::{Keystore, KeystoreError};
+use crate::output::Output;
+use crate::passphrase::PassphraseSource;
+
+/// One run's settings.
+#[derive(Debug)]
+pub struct Context {
+    /// The identities.
+    pub keystore: Keystore,
+    /// `--identity`, if given.
+    pub identity: Option<String>,
+    /// `--server`, if given.
+    pub server: Option<String>,
+    /// How to connect.
+    pub client_options: ClientOptions,
+    /// Where passphrases come from.
+    pub passphrases: PassphraseSource,
+    /// How to print.
+    pub out: Output,
+}
+
+/// An identity ready to sign.
+pub struct Unlocked {
+    /// Its key file.
+    pub file: KeyFile,
+    /// Its secret key.
+    pub key: SigningKey,
+}
+
+impl Context {
+    /// Resolves the global options.
+    pub fn from_args(args: &GlobalArgs) -> Result<Self, CliError> {
+        Ok(Context {
+            keystore: Keystore::new(ConfigDir::locate(args.config_dir.as_deref())?),
+            identity: args.identity.clone(),
+            server: args.server.clone(),
+            client_options: ClientOptions {
+                ca_file: args.ca_file.clone(),
+                timeout: Duration::from_secs(args.timeout),
+                resolver: args.resolver,
+            },
+            passphrases: PassphraseSource::from_environment(),
+            out: Output::new(args.json),
+        })
+    }
+
+    /// The chosen identity's name.
+    pub fn identity_name(&self) -> Result<String, CliError> {
+        self.keystore.resolve(self.identity.as_deref())
+    }
+
+    /// The chosen identity's key file, without unlocking it.
+    pub fn key_file(&self) -> Result<KeyFile, CliError> {
+        self.keystore.load(&self.identity_name()?)
+    }
+
+    /// Unlocks a key file, asking for its passphrase only when it is encrypted.
+    pub fn unlock(&self, file: KeyFile) -> Result<Unlocked, CliError> {
+        let passphrase = if file.is_encrypted() {
+            Some(self.passphrases.unlock(&file.name)?)
+        } else {
+            None
+        };
+        let key = file.unlock(passphrase.as_deref().map(String::as_str))?;
+        Ok(Unlocked { file, key })
+    }
+
+    /// The chosen identity, unlocked.
+    pub fn unlocked(&self) -> Result<Unlocked, CliError> {
+        self.unlock(self.key_file()?)
+    }
+
+    /// The chosen identity, unlocked, and its registration.
+    pub fn registered(&self) -> Result<(Unlocked, Home), CliError> {
+        let file = self.key_file()?;
+        let home = file
+            .home
+            .clone()
+            .ok_or_else(|| KeystoreError::NotRegistered(file.name.clone()))?;
+        Ok((self.unlock(file)?, home))
+    }
+
+    /// A client for the identity's home server (`--server` overrides it).
+    pub fn home_client(&self, home: &Home) -> Result<Client, CliError> {
+        crate::lookup::client_for(self, home.address.server(), Some(home))
+    }
+}

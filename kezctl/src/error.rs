@@ -1,0 +1,151 @@
+//! Every way a kezctl command can fail, as one typed error whose variant decides the process
+//! exit code. Scripts branch on the exit code (documented in the crate doc and README), people
+//! read the message; neither depends on the text of a server's `message` (SPEC §10).
+
+use std::path::PathBuf;
+
+use crate::client::ClientError;
+use crate::keyfile::KeyFileError;
+use crate::keystore::KeystoreError;
+use crate::passphrase::PassphraseError;
+
+/// The documented exit codes. Stable: scripts rely on them.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// An unexpected failure (a local I/O error, a bug), or a prompt the user declined.
+    pub const FAILURE: u8 = 1;
+    /// The command line was not understood (clap uses 2 as well).
+    pub const USAGE: u8 = 2;
+    /// The keystore: no such identity, one already exists, a damaged key file, not registered.
+    pub const KEYSTORE: u8 = 3;
+    /// The passphrase is wrong, missing, or the two entries differ.
+    pub const PASSPHRASE: u8 = 4;
+    /// The server understood the request and refused it (a SPEC §10 error code).
+    pub const REFUSED: u8 = 5;
+    /// The server could not be reached, timed out, was unavailable or answered nonsense.
+    pub const UNREACHABLE: u8 = 6;
+    /// Something failed cryptographic verification: a record, or messages in the inbox.
+    pub const VERIFICATION: u8 = 7;
+    /// `doctor` ran and at least one check failed.
+    pub const DOCTOR_FAILED: u8 = 8;
+}
+
+/// A discovery failure as a sentence.
+fn describe_federation(e: &federation::FederationError) -> String {
+    use federation::FederationError as F;
+    match e {
+        F::NotFound { what } => format!("not found: {what}"),
+        F::Unavailable { reason } => format!("cannot reach the server (via discovery): {reason}"),
+        F::Invalid { reason } => format!("the server's answer does not verify: {reason}"),
+        other => other.to_string(),
+    }
+}
+
+/// A failed command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Arguments that parse but make no sense together.
+    #[error("{0}")]
+    Usage(String),
+    /// The keystore refused.
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    /// A key file could not be read, decoded or unlocked.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// The passphrase could not be had.
+    #[error(transparent)]
+    Passphrase(#[from] PassphraseError),
+    /// Talking to a server failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Discovery or a remote lookup failed (SPEC §9.1, §4.4).
+    #[error("{}", describe_federation(.0))]
+    Federation(federation::FederationError),
+    /// Data from the network failed verification (a handle record, a registration).
+    #[error("verification failed: {0}")]
+    Verification(String),
+    /// Some inbox messages failed verification or decryption; they were reported, not shown.
+    #[error("{0} message(s) failed verification or decryption (reported above, not shown as text)")]
+    BadMessages(usize),
+    /// `doctor` found failures.
+    #[error("the server failed {0} check(s)")]
+    DoctorFailed(usize),
+    /// The user answered "no".
+    #[error("cancelled")]
+    Cancelled,
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Terminal or standard stream I/O failed.
+    #[error("{0}")]
+    Terminal(std::io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error (see [`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Keystore(_) => exit::KEYSTORE,
+            CliError::KeyFile(KeyFileError::WrongPassphrase) => exit::PASSPHRASE,
+            CliError::KeyFile(_) => exit::KEYSTORE,
+            CliError::Passphrase(_) => exit::PASSPHRASE,
+            CliError::Client(e) if e.is_refusal() => exit::REFUSED,
+            CliError::Client(_) => exit::UNREACHABLE,
+            CliError::Federation(e) if crate::discover::is_refusal(e) => exit::REFUSED,
+            CliError::Federation(federation::FederationError::Invalid { .. }) => exit::VERIFICATION,
+            CliError::Federation(_) => exit::UNREACHABLE,
+            CliError::Verification(_) | CliError::BadMessages(_) => exit::VERIFICATION,
+            CliError::DoctorFailed(_) => exit::DOCTOR_FAILED,
+            CliError::Cancelled | CliError::Io { .. } | CliError::Terminal(_) => exit::FAILURE,
+        }
+    }
+
+    /// A short stable word for `--json` error output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CliError::Usage(_) => "usage",
+            CliError::Keystore(_) => "keystore",
+            CliError::KeyFile(KeyFileError::WrongPassphrase) => "wrong_passphrase",
+            CliError::KeyFile(_) => "key_file",
+            CliError::Passphrase(_) => "passphrase",
+            CliError::Client(e) if e.is_refusal() => "refused",
+            CliError::Client(_) => "unreachable",
+            CliError::Federation(e) if crate::discover::is_refusal(e) => "refused",
+            CliError::Federation(federation::FederationError::Invalid { .. }) => "verification",
+            CliError::Federation(_) => "unreachable",
+            CliError::Verification(_) => "verification",
+            CliError::BadMessages(_) => "bad_messages",
+            CliError::DoctorFailed(_) => "doctor_failed",
+            CliError::Cancelled => "cancelled",
+            CliError::Io { .. } | CliError::Terminal(_) => "io",
+        }
+    }
+
+    /// The SPEC §10 code when a server refused, for `--json` output.
+    pub fn server_code(&self) -> Option<&str> {
+        match self {
+            CliError::Client(e) => e.code(),
+            _ => None,
+        }
+    }
+
+    /// True when the command already printed its result (the report with the failures in
+    /// it), so `--json` must not print a second document.
+    pub fn already_reported(&self) -> bool {
+        matches!(self, CliError::BadMessages(_) | CliError::DoctorFailed(_))
+    }
+
+    /// Wraps an I/O error with the file it concerns.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> CliError {
+        let path = path.into();
+        move |source| CliError::Io { path, source }
+    }
+}

@@ -1,0 +1,177 @@
+//! Who owns an address or a primary, checked rather than believed: the handle record's signed
+//! registration (SPEC §4.2) is verified locally with kez-spec, and must name exactly the
+//! address and primary the record claims. What this cannot catch — a home server serving a key
+//! it controls — is SPEC §13.4's limit; compare primaries out of band for that.
+//!
+//! Which server is asked: `--server` when given; else the identity's home server when the
+//! address is on it; else the address's own server, found by discovery (DNS SRV, then
+//! WebFinger and the handle record over HTTPS, SPEC §9.1, §4.4) exactly as servers find each
+//! other.
+
+use kez_spec::registration::Registration;
+use kez_spec::{Address, Primary, ServerName};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::context::Context;
+use crate::discover::Discoverer;
+use crate::error::CliError;
+use crate::keyfile::Home;
+
+/// A verified handle record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Record {
+    /// `handle@server`.
+    pub address: String,
+    /// The handle.
+    pub handle: String,
+    /// The server name.
+    pub server: String,
+    /// The owner's key.
+    pub primary: String,
+    /// When the server accepted it, ms.
+    pub registered_at: Option<u64>,
+    /// The base URL that answered.
+    pub resolved_via: String,
+}
+
+/// A client for the server that answers about `server`: `--server`, else the home server's
+/// URL when `server` is the home server, else `https://<server>` through discovery.
+pub fn client_for(
+    ctx: &Context,
+    server: &ServerName,
+    home: Option<&Home>,
+) -> Result<Client, CliError> {
+    if let Some(url) = &ctx.server {
+        return Ok(Client::new(url, &ctx.client_options)?);
+    }
+    if let Some(home) = home
+        && home.address.server() == server
+        // A home registered by discovery is stored as https://<server>: keep discovering
+        // (its SRV target may move); any other URL was the user's explicit choice.
+        && home.server_url != format!("https://{server}")
+    {
+        return Ok(Client::new(&home.server_url, &ctx.client_options)?);
+    }
+    Ok(Client::for_server(server, &ctx.client_options)?)
+}
+
+/// Looks up `address` and verifies the answer.
+pub async fn address(
+    ctx: &Context,
+    address: &Address,
+    home: Option<&Home>,
+) -> Result<(Record, Primary), CliError> {
+    let on_home = home.is_some_and(|h| h.address.server() == address.server());
+    let (value, via) = if ctx.server.is_none() && !on_home {
+        // Another server: WebFinger first, as a peer does (SPEC §9.4 check 5).
+        let discoverer = Discoverer::new(&ctx.client_options, address.server())?;
+        let value = discoverer.record(address).await?;
+        (value, format!("discovery of {}", address.server()))
+    } else {
+        let client = client_for(ctx, address.server(), home)?;
+        let value = client.user(address.handle()).await?;
+        (value, client.base().to_owned())
+    };
+    let (record, primary) = verify_record(&value, &via)?;
+    if record.address != address.to_string() {
+        return Err(CliError::Verification(format!(
+            "asked {via} about {address}, it answered for {} (wrong server? use --server)",
+            record.address
+        )));
+    }
+    Ok((record, primary))
+}
+
+/// Looks up who registered `primary` on the server `client` talks to.
+pub async fn primary(client: &Client, primary: &Primary) -> Result<Record, CliError> {
+    let value = client.by_primary(primary).await?;
+    let (record, got) = verify_record(&value, client.base())?;
+    if &got != primary {
+        return Err(CliError::Verification(format!(
+            "asked about {primary}, the server answered with {got}"
+        )));
+    }
+    Ok(record)
+}
+
+/// Checks a handle record (SPEC §4.2): its members agree with each other and with the signed
+/// registration, whose signature verifies (any age: it may be years old).
+pub fn verify_record(value: &Value, via: &str) -> Result<(Record, Primary), CliError> {
+    let bad = |what: &str| CliError::Verification(format!("handle record from {via}: {what}"));
+    let s = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(&format!("no {k:?}")))
+    };
+    let (handle, server, address, primary) =
+        (s("handle")?, s("server")?, s("address")?, s("primary")?);
+    let server_name = ServerName::parse(server).map_err(|_| bad("invalid server"))?;
+    let primary_parsed = Primary::parse(primary).map_err(|_| bad("invalid primary"))?;
+    if address != format!("{handle}@{server}") {
+        return Err(bad("address is not handle@server"));
+    }
+    let registration = value
+        .get("registration")
+        .ok_or_else(|| bad("no signed registration"))?;
+    let verified = Registration::verify(
+        registration.to_string().as_bytes(),
+        &server_name,
+        0,
+        u64::MAX,
+    )
+    .map_err(|e| bad(&format!("the registration does not verify ({})", e.code())))?;
+    let reg = verified.registration;
+    if reg.handle.as_str() != handle || reg.primary != primary_parsed {
+        return Err(bad(
+            "the signed registration names another handle or primary than the record",
+        ));
+    }
+    Ok((
+        Record {
+            address: address.to_owned(),
+            handle: handle.to_owned(),
+            server: server.to_owned(),
+            primary: primary.to_owned(),
+            registered_at: value.get("registered_at").and_then(Value::as_u64),
+            resolved_via: via.to_owned(),
+        },
+        primary_parsed,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kez_spec::{Handle, SigningKey};
+
+    fn record(key: &SigningKey, handle: &str, claimed_primary: &Primary) -> Value {
+        let registration = Registration {
+            handle: Handle::parse(handle).expect("valid"),
+            server: ServerName::parse("kez.lat").expect("valid"),
+            primary: Primary::from(key),
+            ts_ms: 1,
+        }
+        .sign(key);
+        serde_json::json!({"handle": "alice", "server": "kez.lat", "address": "alice@kez.lat",
+            "primary": claimed_primary.to_string(), "registered_at": 2,
+            "registration": registration})
+    }
+
+    /// SPEC §4.2: a record whose registration verifies and agrees passes; a record claiming
+    /// another key, or a registration for another handle, fails.
+    #[test]
+    fn records() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let mine = Primary::from(&key);
+        assert!(verify_record(&record(&key, "alice", &mine), "x").is_ok());
+        let other = Primary::from(&SigningKey::from_bytes(&[4; 32]));
+        assert!(verify_record(&record(&key, "alice", &other), "x").is_err());
+        assert!(verify_record(&record(&key, "mallory", &mine), "x").is_err());
+        let mut forged = record(&key, "alice", &mine);
+        forged["registration"]["ts"] = 9.into();
+        assert!(verify_record(&forged, "x").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! Output for people and for scripts. Results go to stdout: human text by default, JSON with
+//! `--json` (one document per command, or one JSON object per line for `listen`). Progress and
+//! status lines go to stderr, so piping stdout never mixes them in.
+
+use std::fmt::Display;
+
+use serde_json::Value;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Human text, or JSON when `json`.
+    pub fn new(json: bool) -> Self {
+        Output { json }
+    }
+
+    /// Whether `--json` is on.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Prints a command's result: `human` for people, `json` (pretty) for scripts.
+    pub fn result(&self, human: impl Display, json: &Value) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
+            );
+        } else {
+            let text = human.to_string();
+            if !text.is_empty() {
+                println!("{text}");
+            }
+        }
+    }
+
+    /// Prints one item of a stream of results: a line of text, or one compact JSON line.
+    pub fn item(&self, human: impl Display, json: &Value) {
+        if self.json {
+            println!("{json}");
+        } else {
+            println!("{human}");
+        }
+    }
+
+    /// A status or progress line on stderr (both modes).
+    pub fn status(&self, text: impl Display) {
+        eprintln!("kezctl: {text}");
+    }
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian; no time zone
+/// database needed, and UTC is unambiguous between sender and reader).
+pub fn format_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC Appendix A's reference time.
+    #[test]
+    fn dates() {
+        assert_eq!(format_ms(1_767_225_600_000), "2026-01-01 00:00:00 UTC");
+        assert_eq!(format_ms(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_ms(951_782_400_000), "2000-02-29 00:00:00 UTC");
+    }
+}

@@ -1,0 +1,277 @@
+//! Test harness for kezctl's end-to-end tests: a real `kezd` child process on 127.0.0.1 with
+//! a temporary data directory, and kezctl itself run as a process (the binary users get),
+//! each persona in its own configuration directory. No in-process shortcuts: these tests see
+//! exactly what a person at a terminal or a script sees — stdout, stderr and the exit code.
+//!
+//! Cross-server tests (`tests/federation.rs`) use `kez_testnet::Testnet` instead of [`Kezd`]:
+//! a [`Persona`] gets the testnet's DNS server and CA through [`Persona::env`].
+
+// Each test binary uses a different subset.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The passphrase test personas use.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// How long a test waits for something that must happen. A liveness bound, not a measurement.
+pub const LIVENESS: Duration = Duration::from_secs(30);
+
+/// A kezd process serving plain HTTP on 127.0.0.1 as the server `localhost:<port>`.
+pub struct Kezd {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data directory and log; removed on drop.
+    dir: tempfile::TempDir,
+}
+
+impl Kezd {
+    /// Starts kezd and waits until `/v1/healthz` answers.
+    pub fn start() -> Kezd {
+        let binary = kez_testnet::kezd_binary().expect("kezd binary (cargo build -p kezd)");
+        let mut last_error = String::new();
+        // A port picked free can be taken by someone else before kezd binds it: try again.
+        for _ in 0..3 {
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("temp dir");
+            let log = std::fs::File::create(dir.path().join("kezd.log")).expect("log file");
+            let child = Command::new(&binary)
+                .arg("--bind")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--server-name")
+                .arg(format!("localhost:{port}"))
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                // Every test client is 127.0.0.1: lift the per-address limits.
+                .args(["--set", "rate.client_per_minute=1000000"])
+                .args(["--set", "rate.register_per_hour=1000000"])
+                .args(["--set", "log.level=warn"])
+                .env_remove("KEZ_CONFIG")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn kezd");
+            let mut kezd = Kezd {
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                dir,
+            };
+            let deadline = Instant::now() + LIVENESS;
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = kezd.child.try_wait() {
+                    last_error = format!("kezd exited with {status}: {}", kezd.log());
+                    break;
+                }
+                if let Ok((200, _)) = kezd.http("GET", "/v1/healthz", None) {
+                    return kezd;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if last_error.is_empty() {
+                last_error = format!("kezd did not answer in time: {}", kezd.log());
+            }
+        }
+        panic!("cannot start kezd: {last_error}");
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The server name, `localhost:<port>`.
+    pub fn name(&self) -> String {
+        format!("localhost:{}", self.addr.port())
+    }
+
+    /// `handle@localhost:<port>`.
+    pub fn address(&self, handle: &str) -> String {
+        format!("{handle}@{}", self.name())
+    }
+
+    /// kezd's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("kezd.log")).unwrap_or_default()
+    }
+
+    /// One HTTP/1.1 request over a fresh connection: for what kezctl must not be used for
+    /// (injecting a crafted envelope). Returns the status and body.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.name(),
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+}
+
+impl Drop for Kezd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The result of one kezctl run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, 0, "kezctl failed: {self:#?}");
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        self.stdout
+    }
+
+    /// stdout parsed as one JSON document.
+    pub fn json(self) -> serde_json::Value {
+        let out = self.ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    }
+
+    /// Asserts failure with `code` and no panic.
+    pub fn fails_with(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        self
+    }
+}
+
+/// One person: a configuration directory of their own and the passphrase they use.
+pub struct Persona {
+    /// The configuration directory.
+    pub dir: tempfile::TempDir,
+    /// `KEZ_PASSPHRASE` for this persona's runs (None: unset).
+    pub passphrase: Option<String>,
+    /// Further environment for every run (`KEZ_RESOLVER`, `KEZ_CA_FILE` on a testnet).
+    pub env: Vec<(String, String)>,
+}
+
+impl Persona {
+    /// A persona with an empty configuration directory.
+    pub fn new() -> Persona {
+        Persona {
+            dir: tempfile::tempdir().expect("temp dir"),
+            passphrase: Some(PASSPHRASE.to_owned()),
+            env: Vec::new(),
+        }
+    }
+
+    /// The configuration directory.
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A kezctl command for this persona, isolated from the caller's environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kezctl"));
+        command
+            .arg("--config-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .env_remove("KEZ_IDENTITY")
+            .env_remove("KEZ_SERVER")
+            .env_remove("KEZ_CA_FILE")
+            .env_remove("KEZ_CONFIG_DIR")
+            .env_remove("KEZ_PASSPHRASE")
+            .env_remove("KEZ_RESOLVER")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        if let Some(p) = &self.passphrase {
+            command.env("KEZ_PASSPHRASE", p);
+        }
+        command
+    }
+
+    /// Runs kezctl to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run kezctl"))
+    }
+
+    /// Runs kezctl with `stdin` as its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kezctl");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).expect("write stdin");
+        }
+        Run::from(child.wait_with_output().expect("kezctl output"))
+    }
+
+    /// Makes an identity and registers `handle` on `kezd` with it.
+    pub fn register(&self, kezd: &Kezd, handle: &str) -> String {
+        self.run(&["keys", "new"]).ok();
+        let address = kezd.address(handle);
+        self.run(&["register", &address, "--server", &kezd.url()])
+            .ok();
+        address
+    }
+
+    /// The identity's primary, from `keys show --json`.
+    pub fn primary(&self) -> String {
+        let shown = self.run(&["keys", "show", "--json"]).json();
+        shown["primary"].as_str().expect("primary").to_owned()
+    }
+
+    /// A path inside the configuration directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
