@@ -1,5 +1,43 @@
-//! The KEZ conformance suite.
+//! `kez-conformance`: a black-box conformance suite for KEZ servers (SPEC v1).
 //!
-//! It will judge any KEZ server over the network only, never by importing `kezd`: cases tagged
-//! with the SPEC section they check, a local testnet spawner (N `kezd` binaries, a private DNS
-//! server, a test CA), a rogue peer, and JUnit/JSON reports.
+//! The suite judges a server only by what it says over the network. It never links kezd, so it
+//! can judge any implementation: an existing deployment (`--server URL`, repeatable) or local
+//! kezd processes on a private testnet (`--spawn N`, via `kez-testnet`). It acts as clients
+//! (registering fresh accounts with random handles), as a peer server (server-to-server
+//! requests signed with its own key), and, under `--spawn`, through a rogue peer server that
+//! misbehaves on purpose as sender and as receiver.
+//!
+//! # Layout
+//! - [`case`]: a [`Case`] — id, SPEC sections, description, and what it runs against (one
+//!   server, an ordered pair, or a server plus a rogue peer); [`Fail`] and the check macros.
+//! - [`cases`]: the cases, one file per SPEC section (`cases/s7_auth.rs` …), and
+//!   [`cases::all`], the registry.
+//! - [`server`]: a server under test over HTTP, with a timeout on every request; [`user`]: a
+//!   client account (registration, envelopes, credentials, inbox, stream); [`sse`]: a strict
+//!   reader of Server-Sent Events.
+//! - [`target`]: connecting to `--server` URLs or spawning a testnet, and the [`target::Env`]
+//!   every case sees; [`runner`]: bounded parallel runs with a timeout per case.
+//! - [`coverage`]: the MUST sentences of SPEC.md per section, the reviewed list of sections
+//!   covered by another section's case, and the coverage check.
+//! - [`report`]: the table on stdout, JSON and JUnit files.
+//! - [`faults`]: the suite's self-test against kezd's fault-injection build.
+//!
+//! # Guarantees
+//! Every request and every case has a timeout: a server that never answers fails its cases
+//! with that reason, it cannot hang the suite. Cases are independent (each registers its own
+//! accounts) and run in parallel up to a bound.
+
+#[macro_use]
+pub mod case;
+pub mod cases;
+pub mod coverage;
+pub mod faults;
+pub mod report;
+pub mod runner;
+pub mod server;
+pub mod sse;
+pub mod target;
+pub mod user;
+
+pub use case::{Case, CaseResult, Fail};
+pub use runner::{Outcome, Status};

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use crate::cache::{CachePolicy, TtlCache};
 use crate::discovery::Discovery;
 use crate::document::{FEDERATION_PATH, ServerDocument};
+use crate::keys::LiveKeys;
 use crate::resolve::{GuardedResolver, Mode};
 use crate::txn::{self, TxnResults};
 use crate::user::{self, RemoteUser};
@@ -66,7 +67,9 @@ pub struct FederationClient {
 
 struct Inner {
     config: ClientConfig,
-    keys: Arc<ServerKeys>,
+    /// Signs requests; followed on disk for a running server, so a rotation applies to the
+    /// next request.
+    keys: Arc<LiveKeys>,
     /// Requests to server names without a port: SRV discovery decides where to connect.
     via_srv: reqwest::Client,
     /// Requests to server names with an explicit port: that host and port.
@@ -92,6 +95,15 @@ impl FederationClient {
     /// that also build rustls configs themselves must install one at start (see the crate
     /// documentation).
     pub fn new(config: ClientConfig, keys: Arc<ServerKeys>) -> Result<Self, FederationError> {
+        FederationClient::with_live_keys(config, Arc::new(LiveKeys::fixed(keys)))
+    }
+
+    /// [`FederationClient::new`] with keys that may change while the client runs (a server's
+    /// key file, re-read after a rotation): each request is signed with the keys current then.
+    pub fn with_live_keys(
+        config: ClientConfig,
+        keys: Arc<LiveKeys>,
+    ) -> Result<Self, FederationError> {
         let mut roots = Vec::new();
         for path in &config.extra_roots {
             let pem = std::fs::read(path).map_err(|e| FederationError::io(path, e))?;
@@ -221,7 +233,7 @@ impl FederationClient {
             return Err(DeliveryError::permanent("malformed_request"));
         }
         let path = format!("{FEDERATION_PATH}/txn/{txn_id}");
-        let keys = &self.inner.keys;
+        let keys = self.inner.keys.current();
         let auth = ServerAuth::sign(
             RequestParts {
                 method: "PUT",
@@ -382,7 +394,7 @@ impl std::fmt::Debug for FederationClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FederationClient")
             .field("config", &self.inner.config)
-            .field("key_id", self.inner.keys.key_id())
+            .field("key_id", self.inner.keys.current().key_id())
             .finish_non_exhaustive()
     }
 }

@@ -8,12 +8,20 @@
 //! Rotation (SPEC §9.2) moves the current key to the old keys with `expired_at` = now and
 //! creates `ed25519:k<n+1>`. Old keys stay listed for [`OLD_KEY_RETENTION_MS`] after they
 //! expired, so receivers can still check requests and objects signed before the rotation.
+//!
+//! A running server holds its keys as [`LiveKeys`]: the file is checked (one `stat`) each time
+//! the keys are used and re-read when it was replaced, so `kezd keys rotate` — another process
+//! writing the file — takes effect for the next document served and the next request signed,
+//! without a restart.
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
 
 use kez_spec::{KeyId, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
@@ -247,6 +255,137 @@ impl ServerKeys {
     }
 }
 
+/// This server's keys as a running server uses them: the key file in the data directory,
+/// re-read when it changes on disk (SPEC §9.2 rotation by another process, `kezd keys
+/// rotate`), or a fixed set that never changes (tools, tests).
+///
+/// Every [`LiveKeys::current`] compares the file's inode, size and modification time with
+/// those of the last load; [`ServerKeys::rotate`] writes a new file and renames it into place,
+/// so a rotation always shows as a new inode, even within the file system's timestamp
+/// granularity. A file that cannot be read or decoded keeps the keys in use (logged): a
+/// half-edited file must not take the server's identity away.
+pub struct LiveKeys {
+    /// The data directory holding [`FILE_NAME`]; `None` for fixed keys.
+    dir: Option<PathBuf>,
+    /// The keys in use and the file version they were loaded from.
+    loaded: RwLock<Loaded>,
+}
+
+/// Keys and the identity of the file version they came from.
+struct Loaded {
+    /// `None` for fixed keys, or when the file could not be examined at the last load.
+    stamp: Option<FileStamp>,
+    keys: Arc<ServerKeys>,
+}
+
+/// What identifies one version of the key file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<FileStamp> {
+        let meta = fs::metadata(path)?;
+        Ok(FileStamp {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+impl fmt::Debug for LiveKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveKeys")
+            .field("dir", &self.dir)
+            .field("keys", &self.current())
+            .finish()
+    }
+}
+
+impl LiveKeys {
+    /// Loads (or creates) `<dir>/server-keys.json` and follows later changes to it.
+    pub fn open(dir: &Path) -> Result<Self, FederationError> {
+        let path = dir.join(FILE_NAME);
+        let keys = ServerKeys::load_or_create(dir)?;
+        // Stamped after loading: a rotation in between shows as a change at the next use
+        // and is loaded then, so nothing is missed.
+        let stamp = FileStamp::of(&path).ok();
+        Ok(LiveKeys {
+            dir: Some(dir.to_path_buf()),
+            loaded: RwLock::new(Loaded {
+                stamp,
+                keys: Arc::new(keys),
+            }),
+        })
+    }
+
+    /// Keys that never change (no file behind them).
+    pub fn fixed(keys: Arc<ServerKeys>) -> Self {
+        LiveKeys {
+            dir: None,
+            loaded: RwLock::new(Loaded { stamp: None, keys }),
+        }
+    }
+
+    /// The keys to use now: re-read from the file first if it changed since the last load.
+    pub fn current(&self) -> Arc<ServerKeys> {
+        let Some(dir) = &self.dir else {
+            return self.read_loaded().keys.clone();
+        };
+        let path = dir.join(FILE_NAME);
+        let stamp = match FileStamp::of(&path) {
+            Ok(stamp) => stamp,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "server key file unreadable; keeping the keys in use");
+                return self.read_loaded().keys.clone();
+            }
+        };
+        {
+            let loaded = self.read_loaded();
+            if loaded.stamp == Some(stamp) {
+                return loaded.keys.clone();
+            }
+        }
+        let mut loaded = self
+            .loaded
+            .write()
+            // Only ever replaced whole: a panic elsewhere cannot leave it half-written.
+            .unwrap_or_else(PoisonError::into_inner);
+        if loaded.stamp == Some(stamp) {
+            // Another caller reloaded it meanwhile.
+            return loaded.keys.clone();
+        }
+        match fs::read(&path)
+            .map_err(|e| FederationError::io(&path, e))
+            .and_then(|bytes| ServerKeys::decode(&path, &bytes))
+        {
+            Ok(keys) => {
+                if keys.key_id != loaded.keys.key_id {
+                    tracing::info!(key_id = %keys.key_id, "server key file changed; now signing with the new key");
+                }
+                *loaded = Loaded {
+                    stamp: Some(stamp),
+                    keys: Arc::new(keys),
+                };
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "server key file changed but cannot be loaded; keeping the keys in use");
+                // Remember the bad version so it is not re-read on every use.
+                loaded.stamp = Some(stamp);
+            }
+        }
+        loaded.keys.clone()
+    }
+
+    fn read_loaded(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.loaded.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 fn random_key() -> SigningKey {
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
@@ -353,5 +492,32 @@ mod tests {
             ServerKeys::load_or_create(dir.path()),
             Err(FederationError::Config { .. })
         ));
+    }
+
+    /// A rotation written by another process (as `kezd keys rotate` does) is seen by the
+    /// next `current()`, without reopening; fixed keys never change.
+    #[test]
+    fn live_keys_follow_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let live = LiveKeys::open(dir.path()).expect("open");
+        let first = live.current();
+        assert_eq!(first.key_id().as_str(), "ed25519:k1");
+        assert_eq!(
+            live.current().verify_key(),
+            first.verify_key(),
+            "unchanged file"
+        );
+        let rotated = ServerKeys::rotate(dir.path()).expect("rotate");
+        let now = live.current();
+        assert_eq!(now.key_id().as_str(), "ed25519:k2");
+        assert_eq!(now.verify_key(), rotated.verify_key());
+        assert_eq!(now.old_verify_keys(now_ms()).count(), 1);
+        // A broken file keeps the keys in use.
+        fs::write(dir.path().join(FILE_NAME), b"not json").expect("write");
+        assert_eq!(live.current().key_id().as_str(), "ed25519:k2");
+
+        let fixed = LiveKeys::fixed(Arc::new(ServerKeys::generate()));
+        let key = fixed.current().verify_key();
+        assert_eq!(fixed.current().verify_key(), key);
     }
 }

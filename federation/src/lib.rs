@@ -9,7 +9,7 @@
 //! | [`discovery`] | §9.1 | server name → SRV targets (priority, weighted random) or `name:443` |
 //! | [`resolve`] | §9.1, §9.8 | reqwest resolver: connect to the SRV target while TLS and `Host` name the server; every address checked by the SSRF guard, and only checked addresses connected to |
 //! | [`cache`] | §9.1 | TTL cache: clamped TTLs, negative caching, single-flight, bounded size |
-//! | [`keys`] | §9.2 | this server's signing keys on disk (0600), rotation |
+//! | [`keys`] | §9.2 | this server's signing keys on disk (0600), rotation, reloading after a rotation |
 //! | [`document`] | §9.2 | the signed server document: sign, verify, key validity |
 //! | [`user`] | §4.2, §4.4, §9.4 | verifying a remote user's WebFinger answer and handle record |
 //! | [`txn`] | §9.4, §9.6 | transaction results and what each HTTP answer means for delivery |
@@ -40,7 +40,7 @@ pub mod user;
 pub use client::{ClientConfig, FederationClient};
 pub use document::{OldVerifyKey, ServerDocument, VerifyKey};
 pub use error::{DeliveryError, FederationError};
-pub use keys::ServerKeys;
+pub use keys::{LiveKeys, ServerKeys};
 pub use txn::{TxnResult, TxnResults, TxnStatus};
 pub use user::RemoteUser;
 

@@ -1,7 +1,7 @@
 //! The command line, parsed once into the configuration's sources: `kezd [serve]` runs the
-//! daemon, `kezd check-config` validates and prints the effective configuration. Flags are the
-//! highest-precedence layer; `--set KEY=VALUE` reaches every key, the named flags are the
-//! common ones.
+//! daemon, `kezd check-config` validates and prints the effective configuration, `kezd keys
+//! rotate` replaces the server's signing key (SPEC §9.2). Flags are the highest-precedence
+//! layer; `--set KEY=VALUE` reaches every key, the named flags are the common ones.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -38,6 +38,18 @@ pub enum Command {
     Serve,
     /// Validate the configuration and print it with every default filled in; exit 1 if invalid.
     CheckConfig,
+    /// Manage the server's signing keys (`<data_dir>/server-keys.json`).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `kezd keys …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum KeysCommand {
+    /// Retire the current key (still verifiable for 7 days, for what it signed before now) and
+    /// create the next one; print its id. A running kezd picks the new key up on its next use
+    /// of the key file, without a restart.
+    Rotate,
 }
 
 /// Configuration flags, accepted before or after the subcommand.

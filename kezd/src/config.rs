@@ -38,6 +38,8 @@ pub struct Config {
     pub database: Database,
     /// What a 2xx on send promises (SPEC §8.6).
     pub durability: Durability,
+    /// How committed messages reach the live streams (SPEC §8.5).
+    pub broker: BrokerSettings,
     /// The browser app's directory; without one, `/` is a small page naming the server.
     pub web_dir: Option<PathBuf>,
     /// Peers whose forwarded-for headers name the client.
@@ -96,21 +98,49 @@ impl fmt::Display for PublicBaseUrl {
 }
 
 /// Where the data lives, parsed from `database_url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// An SQLite file (`sqlite://path` or `sqlite:path`), created when missing.
     Sqlite {
         /// The database file.
         path: PathBuf,
     },
+    /// A PostgreSQL database (`postgres://` or `postgresql://`), shared by every kezd of a
+    /// cluster; kezd applies its migrations at start.
+    Postgres {
+        /// The connection URL as given, options included.
+        url: String,
+    },
+}
+
+impl fmt::Debug for Database {
+    /// A PostgreSQL URL may carry a password: debug output (which can reach logs) shows the
+    /// URL without it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            Database::Postgres { url } => f
+                .debug_struct("Postgres")
+                .field("url", &redact_password(url))
+                .finish(),
+        }
+    }
 }
 
 impl Database {
     fn parse(url: &str) -> Result<Self, &'static str> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // sqlx's own parser, so a URL accepted here is one the store can open.
+            <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                .map_err(|_| "is not a valid postgres:// URL")?;
+            return Ok(Database::Postgres {
+                url: url.to_owned(),
+            });
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or("must be a sqlite: URL (sqlite://path/to/kezd.db)")?;
+            .ok_or("must be a sqlite: URL (sqlite://path/to/kezd.db) or a postgres:// URL")?;
         if path.is_empty() {
             return Err("names no file");
         }
@@ -123,8 +153,81 @@ impl Database {
     fn to_url(&self) -> String {
         match self {
             Database::Sqlite { path } => format!("sqlite://{}", path.display()),
+            Database::Postgres { url } => url.clone(),
         }
     }
+}
+
+/// `scheme://user:secret@host…` → `scheme://user:***@host…`; anything else unchanged.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The live fanout bus, from `broker_url` and `broker_prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerSettings {
+    /// In-process fanout: one kezd (`broker_url` empty).
+    Local,
+    /// NATS, shared by every kezd of a cluster.
+    Nats {
+        /// One or more comma-separated `nats://` (or `tls://`) server URLs.
+        url: String,
+        /// Subjects are `<prefix>.inbox.<handle>`.
+        prefix: String,
+    },
+}
+
+impl BrokerSettings {
+    fn parse(url: &str, prefix: &str) -> Result<Self, ConfigError> {
+        if !valid_subject_prefix(prefix) {
+            return Err(invalid(
+                "broker_prefix",
+                "must be NATS subject tokens of letters, digits, `_` and `-` joined by `.`",
+            ));
+        }
+        if url.is_empty() {
+            return Ok(BrokerSettings::Local);
+        }
+        let each_ok = url.split(',').map(str::trim).all(|one| {
+            ["nats://", "tls://"].iter().any(|scheme| {
+                one.strip_prefix(scheme)
+                    .is_some_and(|rest| !rest.is_empty())
+            })
+        });
+        if !each_ok {
+            return Err(invalid(
+                "broker_url",
+                "must be empty (in-process) or nats:// URLs separated by commas",
+            ));
+        }
+        Ok(BrokerSettings::Nats {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+/// A subject prefix without wildcards or whitespace, so `<prefix>.inbox.<handle>` is a literal
+/// subject and `<prefix>.inbox.>` matches exactly kezd's inbox subjects.
+fn valid_subject_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
 }
 
 /// The certificate chain and private key, both PEM.
@@ -424,6 +527,7 @@ impl Config {
             "crash_only" => Durability::CrashOnly,
             _ => return Err(invalid("durability", "must be \"full\" or \"crash_only\"")),
         };
+        let broker = BrokerSettings::parse(&raw.broker_url, &raw.broker_prefix)?;
         let web_dir = raw
             .web_dir
             .map(|dir| non_empty_path("web_dir", dir))
@@ -509,6 +613,7 @@ impl Config {
             data_dir,
             database,
             durability,
+            broker,
             web_dir,
             trusted_proxies,
             tls,
@@ -537,6 +642,14 @@ impl Config {
                 Durability::CrashOnly => "crash_only",
             }
             .into(),
+            broker_url: match &self.broker {
+                BrokerSettings::Local => String::new(),
+                BrokerSettings::Nats { url, .. } => url.clone(),
+            },
+            broker_prefix: match &self.broker {
+                BrokerSettings::Local => raw::DEFAULT_BROKER_PREFIX.into(),
+                BrokerSettings::Nats { prefix, .. } => prefix.clone(),
+            },
             web_dir: self.web_dir.as_ref().map(path),
             trusted_proxies: self.trusted_proxies.iter().map(Cidr::to_string).collect(),
             tls: raw::RawTls {
@@ -734,7 +847,16 @@ mod tests {
                 path: "x.db".into()
             })
         );
-        assert!(Database::parse("postgres://h/db").is_err());
+        assert_eq!(
+            Database::parse("postgres://kez@db.internal:5432/kez"),
+            Ok(Database::Postgres {
+                url: "postgres://kez@db.internal:5432/kez".into()
+            })
+        );
+        assert!(Database::parse("postgresql://h/db").is_ok());
+        assert!(Database::parse("mysql://h/db").is_err());
+        let secret = Database::parse("postgres://kez:hunter2@h/db").expect("valid");
+        assert!(!format!("{secret:?}").contains("hunter2"), "{secret:?}");
         assert!(Database::parse("sqlite://x.db?mode=rwc").is_err());
         assert_eq!(config.http.max_message_bytes.get(), 262_144);
     }
@@ -788,6 +910,24 @@ mod tests {
         let mut expected: Vec<String> = keys::KEYS.iter().map(|k| k.path.to_owned()).collect();
         expected.sort();
         assert_eq!(paths, expected);
+    }
+
+    #[test]
+    fn broker_settings_rules() {
+        let parse = BrokerSettings::parse;
+        assert_eq!(parse("", "kez.chat").ok(), Some(BrokerSettings::Local));
+        assert_eq!(
+            parse("nats://10.0.0.5:4222,nats://10.0.0.6:4222", "kez.chat").ok(),
+            Some(BrokerSettings::Nats {
+                url: "nats://10.0.0.5:4222,nats://10.0.0.6:4222".into(),
+                prefix: "kez.chat".into()
+            })
+        );
+        assert!(parse("http://x", "kez.chat").is_err());
+        assert!(parse("nats://", "kez.chat").is_err());
+        for bad in ["", "kez.*", "kez.>", "kez..chat", "kez chat", ".kez"] {
+            assert!(parse("", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
 //!   reading of wall-clock time.
 //! - [`state`]: [`state::AppState`], the handle every handler receives.
+//! - [`faults`]: deliberate protocol violations for the conformance suite's self-test, only
+//!   with the `faults` cargo feature (never in a release); otherwise a constant `false`.
 
 pub mod body;
 pub mod broker;
@@ -34,6 +36,23 @@ pub mod context;
 pub mod cors;
 pub mod error;
 pub mod federate;
+// Fault injection for the conformance suite's self-test; see `faults.rs`. Test builds only.
+#[cfg(all(feature = "faults", not(debug_assertions)))]
+compile_error!(
+    "the `faults` feature is for test builds only and must not be built with optimisations for release"
+);
+#[cfg(feature = "faults")]
+pub mod faults;
+/// Without the `faults` feature no fault exists: [`faults::on`] is a constant `false`, so the
+/// guarded lines compile away and release code is unchanged.
+#[cfg(not(feature = "faults"))]
+pub mod faults {
+    /// Always `false`: this build has no fault injection.
+    #[inline(always)]
+    pub const fn on(_name: &str) -> bool {
+        false
+    }
+}
 pub mod handlers;
 pub mod limits;
 pub mod logging;

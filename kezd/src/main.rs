@@ -1,19 +1,26 @@
 //! `kezd`: parse the command line, load the configuration, then either print it
-//! (`check-config`) or open the store, bind, and serve until SIGINT/SIGTERM. Everything else
-//! lives in the library, so tests run the same code on their own listeners.
+//! (`check-config`), rotate the server key (`keys rotate`), or open the store, bind, and serve
+//! until SIGINT/SIGTERM. Everything else lives in the library, so tests run the same code on
+//! their own listeners.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use kezd::broker::LocalBroker;
-use kezd::cli::{Cli, Command};
-use kezd::config::{Config, Database, Loaded};
+use kezd::broker::{Broker, LocalBroker, NatsBroker};
+use kezd::cli::{Cli, Command, KeysCommand};
+use kezd::config::{BrokerSettings, Config, Database, Loaded};
 use kezd::state::AppState;
-use kezd::store::{SqliteOptions, SqliteStore, Store};
+use kezd::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 
 fn main() -> ExitCode {
+    // A fault-injection build (cargo feature `faults`, tests only) refuses to start unless
+    // KEZ_FAULTS names the faults to enable; see kezd/src/faults.rs.
+    #[cfg(feature = "faults")]
+    if let Some(exit) = faults_gate() {
+        return exit;
+    }
     let cli = Cli::parse();
     let loaded = cli
         .settings
@@ -43,6 +50,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Keys(KeysCommand::Rotate) => {
+            for warning in &warnings {
+                eprintln!("kezd: warning: {warning}");
+            }
+            // Only the key file changes; a running daemon notices the new file on its next
+            // use of the keys (federation::LiveKeys), so no signal or restart is needed.
+            match federation::ServerKeys::rotate(&config.data_dir) {
+                Ok(keys) => {
+                    println!("{}", keys.key_id());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("kezd: rotating the server key: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve => match run(config, &warnings) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -67,18 +91,41 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let Database::Sqlite { path } = &config.database;
-        let mut options = SqliteOptions::new(path);
-        options.durability = config.durability;
-        let store = SqliteStore::open(options)
-            .await
-            .with_context(|| format!("opening the database {}", path.display()))?;
+        let store: Arc<dyn Store> = match &config.database {
+            Database::Sqlite { path } => {
+                let mut options = SqliteOptions::new(path);
+                options.durability = config.durability;
+                Arc::new(
+                    SqliteStore::open(options)
+                        .await
+                        .with_context(|| format!("opening the database {}", path.display()))?,
+                )
+            }
+            Database::Postgres { url } => {
+                let mut options = PostgresOptions::new(url.as_str());
+                options.durability = config.durability;
+                Arc::new(
+                    PostgresStore::open(options)
+                        .await
+                        .context("opening the PostgreSQL database (database_url)")?,
+                )
+            }
+        };
+        // The in-process broker for one kezd; NATS when a cluster shares the fanout. A NATS
+        // that cannot be reached at start is a configuration error; later outages only
+        // degrade streams to catching up from the store.
+        let broker: Arc<dyn Broker> = match &config.broker {
+            BrokerSettings::Local => Arc::new(LocalBroker::new()),
+            BrokerSettings::Nats { url, prefix } => Arc::new(
+                NatsBroker::connect(url, prefix)
+                    .await
+                    .context("connecting to NATS (broker_url)")?,
+            ),
+        };
         let router = kezd::handlers::routes(&config);
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let store = Arc::new(store);
-        let broker = Arc::new(LocalBroker::new());
         let federate =
             Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
         let state = AppState::new(config, store.clone(), broker, Some(federate), router)?;
@@ -93,4 +140,26 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
         served?;
         Ok(())
     })
+}
+
+/// Reads `KEZ_FAULTS` in a fault-injection build: `Some(exit)` when kezd must not serve
+/// (the variable is unset or names an unknown fault, or it is `list`).
+#[cfg(feature = "faults")]
+fn faults_gate() -> Option<ExitCode> {
+    match kezd::faults::init_from_env() {
+        Ok(kezd::faults::Startup::Run(names)) => {
+            eprintln!("kezd: FAULT-INJECTION BUILD, not for deployment; enabled faults: {names:?}");
+            None
+        }
+        Ok(kezd::faults::Startup::List) => {
+            for (name, what) in kezd::faults::FAULTS {
+                println!("{name}\t{what}");
+            }
+            Some(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("kezd: {error}");
+            Some(ExitCode::FAILURE)
+        }
+    }
 }

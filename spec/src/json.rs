@@ -28,6 +28,29 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Error> {
     }
 }
 
+/// Checks SPEC §3.3's number rule for a signed object: every number, at any depth, is an
+/// integer within ±(2^53 − 1) written without fraction or exponent (serde_json reads any
+/// fraction or exponent as a float, so a float here means one was written).
+pub fn check_safe_integers(value: &Value) -> Result<(), Error> {
+    match value {
+        Value::Number(n) => {
+            let max = crate::clock::MAX_SAFE_INTEGER;
+            let ok = n.as_u64().is_some_and(|v| v <= max)
+                || n.as_i64().is_some_and(|v| v.unsigned_abs() <= max);
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::malformed(format!(
+                    "{n} is not an integer within ±(2^53 - 1) (SPEC §3.3)"
+                )))
+            }
+        }
+        Value::Array(items) => items.iter().try_for_each(check_safe_integers),
+        Value::Object(map) => map.values().try_for_each(check_safe_integers),
+        _ => Ok(()),
+    }
+}
+
 /// The RFC 8785 canonical bytes of a value.
 pub fn canonical(value: &impl serde::Serialize) -> Vec<u8> {
     // Serializing a `serde_json::Value` or a plain struct cannot fail: JSON values have no

@@ -45,6 +45,8 @@ impl Registration {
         skew_ms: u64,
     ) -> Result<VerifiedRegistration, Error> {
         let map = crate::json::parse_object(bytes)?;
+        map.values()
+            .try_for_each(crate::json::check_safe_integers)?;
         let (handle, server, primary, ts_ms) = members(&map)?;
         let handle = Handle::parse(handle)?;
         if handle.is_reserved() {

@@ -84,6 +84,7 @@ impl SignedObject {
 
     /// Splits an already parsed object.
     pub fn from_map(mut body: Map<String, Value>, with_key_id: bool) -> Result<Self, Error> {
+        body.values().try_for_each(json::check_safe_integers)?;
         let sig = body
             .remove("signature")
             .ok_or(Error::MalformedSignature("missing 'signature' member"))?;

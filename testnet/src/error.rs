@@ -125,6 +125,9 @@ pub enum TestnetError {
     /// The node is not running (killed or stopped) when a running node was needed.
     #[error("node {0} is not running")]
     NotRunning(String),
+    /// The rogue peer could not be set up or could not do what was asked.
+    #[error("rogue peer: {0}")]
+    Rogue(String),
     /// Sending a signal to the node's process failed.
     #[error("signalling node {node}: {source}")]
     Signal {

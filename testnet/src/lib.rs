@@ -10,6 +10,8 @@
 //! - [`dns`]: [`DnsServer`], hickory-server on UDP and TCP with records changeable at run time.
 //! - [`node`]: [`Node`], one kezd process and its files (config, certificate, log, data).
 //! - [`testnet`]: [`Testnet`] and its builder, which tie the three together.
+//! - [`rogue`]: [`RoguePeer`], an in-process KEZ server that misbehaves on purpose, as sender
+//!   and as receiver, for the federation and conformance tests.
 //! - [`error`]: [`TestnetError`] and [`DnsError`].
 //!
 //! # The kezd binary, not the library
@@ -64,6 +66,7 @@ pub mod ca;
 pub mod dns;
 pub mod error;
 pub mod node;
+pub mod rogue;
 pub mod testnet;
 
 use std::ffi::OsString;
@@ -74,6 +77,7 @@ pub use ca::{CertFiles, IssuedCert, TestCa};
 pub use dns::{DnsServer, RecordData, RecordKind, kez_srv_name};
 pub use error::{DnsError, TestnetError};
 pub use node::Node;
+pub use rogue::{Behaviour, RogueOptions, RoguePeer, Sign};
 pub use testnet::{NodeOptions, Testnet, TestnetBuilder};
 
 /// The environment variable naming the kezd binary to run, overriding the built one.

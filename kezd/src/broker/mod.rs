@@ -8,8 +8,10 @@
 //! message by one store read; it never loses it.
 
 mod local;
+mod nats;
 
 pub use local::LocalBroker;
+pub use nats::{NatsBroker, NatsError, PUBLISH_WAIT};
 
 use std::sync::Arc;
 

@@ -48,6 +48,8 @@ pub const KEYS: &[Key] = &[
     key("data_dir", Kind::Str),
     key("database_url", Kind::Str),
     key("durability", Kind::Str),
+    key("broker_url", Kind::Str),
+    key("broker_prefix", Kind::Str),
     key("web_dir", Kind::Str),
     key("trusted_proxies", Kind::StrList),
     key("tls.cert", Kind::Str),

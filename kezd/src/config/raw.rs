@@ -22,6 +22,10 @@ pub struct RawConfig {
     pub database_url: Option<String>,
     /// `full` or `crash_only`.
     pub durability: String,
+    /// NATS server URLs for the live fanout; empty for the in-process broker.
+    pub broker_url: String,
+    /// The NATS subject prefix: subjects are `<prefix>.inbox.<handle>`.
+    pub broker_prefix: String,
     /// The browser app's directory, if served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_dir: Option<String>,
@@ -185,6 +189,9 @@ pub struct RawInbox {
     pub page_max: u64,
 }
 
+/// The subject prefix of the prototype's `kez.chat.inbox.<handle>`.
+pub const DEFAULT_BROKER_PREFIX: &str = "kez.chat";
+
 impl Default for RawConfig {
     fn default() -> Self {
         RawConfig {
@@ -194,6 +201,8 @@ impl Default for RawConfig {
             data_dir: "./data".into(),
             database_url: None,
             durability: "full".into(),
+            broker_url: String::new(),
+            broker_prefix: DEFAULT_BROKER_PREFIX.into(),
             web_dir: None,
             trusted_proxies: Vec::new(),
             tls: RawTls::default(),

@@ -44,7 +44,8 @@ pub fn merge(sources: &Sources) -> Result<(Table, Vec<Warning>), ConfigError> {
     };
 
     for (name, value) in &sources.env {
-        if !name.starts_with("KEZ_") || name == CONFIG_FILE_VARIABLE {
+        // KEZ_FAULTS belongs to fault-injection builds (kezd/src/faults.rs), not the config.
+        if !name.starts_with("KEZ_") || name == CONFIG_FILE_VARIABLE || name == "KEZ_FAULTS" {
             continue;
         }
         match keys::from_env_name(name) {

@@ -30,6 +30,9 @@ mod tests {
             );
             assert!(d <= base.mul_f64(1.4), "{failures}: {d:?}");
         }
-        assert_eq!(delay(40, initial, max), max.min(delay(40, initial, max)));
+        assert!(
+            delay(40, initial, max) <= max,
+            "the cap holds past any doubling"
+        );
     }
 }

@@ -9,15 +9,17 @@ pub mod outbox;
 
 use std::sync::Arc;
 
-use federation::{ClientConfig, FederationClient, ServerKeys};
+use federation::{ClientConfig, FederationClient, LiveKeys};
 use tokio::sync::Notify;
 
 use crate::config::Config;
 
 /// What federation needs at run time, shared by the handlers and the outbox.
 pub struct Federate {
-    /// This server's signing keys (`<data_dir>/server-keys.json`).
-    pub keys: Arc<ServerKeys>,
+    /// This server's signing keys (`<data_dir>/server-keys.json`), re-read when the file
+    /// changes: `kezd keys rotate` takes effect for the next document and transaction
+    /// without a restart (SPEC §9.2).
+    pub keys: Arc<LiveKeys>,
     /// The client for peers: discovery, documents, lookups, transactions.
     pub client: FederationClient,
     /// Woken when a message is queued for a remote recipient, so delivery starts at once
@@ -28,9 +30,9 @@ pub struct Federate {
 impl Federate {
     /// Loads (or creates) the server keys and builds the client from the configuration.
     pub fn new(config: &Config) -> Result<Self, federation::FederationError> {
-        let keys = Arc::new(ServerKeys::load_or_create(&config.data_dir)?);
+        let keys = Arc::new(LiveKeys::open(&config.data_dir)?);
         let f = &config.federation;
-        let client = FederationClient::new(
+        let client = FederationClient::with_live_keys(
             ClientConfig {
                 this_server: config.server_name.clone(),
                 resolver: f.resolver,

@@ -117,11 +117,14 @@ async fn deliver(
             .await
         {
             Ok(answer) if answer.results.len() == batch.items.len() => {
+                // A deferral's `retry_after` counts from the answer, not from when the
+                // transaction was sent: a slow receiver must not shorten the wait it asked for.
+                let answered = now_ms();
                 let outcomes = batch
                     .items
                     .iter()
                     .zip(answer.results)
-                    .map(|(item, result)| (item.id.clone(), outcome(&result, now)))
+                    .map(|(item, result)| (item.id.clone(), outcome(&result, answered)))
                     .collect();
                 store.outbox_record(destination, outcomes, None).await?;
                 max = MAX_TXN_ENVELOPES;
@@ -211,6 +214,7 @@ async fn back_off(
 ) -> Result<(), StoreError> {
     let failures = failures.saturating_add(1);
     let f = &config.federation;
+    let retry_after = retry_after.filter(|_| !crate::faults::on("ignore_retry_after"));
     let wait = backoff::delay(failures, f.backoff_initial, f.backoff_max)
         .max(retry_after.unwrap_or_default());
     let at_ms = now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
@@ -246,6 +250,13 @@ async fn fail_all(store: &dyn Store, destination: &str, code: &str) -> Result<()
 /// are, not parsed and re-serialised.
 fn transaction_body(origin: &ServerName, items: &[OutboxItem]) -> Bytes {
     let mut body = format!(r#"{{"origin":"{origin}","envelopes":["#);
+    let reversed: Vec<&OutboxItem> = items.iter().rev().collect();
+    let ordered: Vec<&OutboxItem> = items.iter().collect();
+    let items = if crate::faults::on("reverse_txn_order") {
+        reversed
+    } else {
+        ordered
+    };
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             body.push(',');

@@ -6,7 +6,6 @@
 
 use http::StatusCode;
 use kez_spec::auth::AuthRequest;
-use serde::Deserialize;
 
 use crate::body;
 use crate::broker::inbox_item_json;
@@ -38,7 +37,11 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     let handle = auth::path_handle(&ctx)?;
     let request = AuthRequest::Poll {
         handle: &handle,
-        since,
+        since: if crate::faults::on("poll_ignores_cursor_signature") {
+            0
+        } else {
+            since
+        },
     };
     auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
     let messages = ctx
@@ -47,6 +50,11 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
         .inbox(handle.as_str(), since, limit)
         .await?;
     let next_since = messages.last().map_or(since, |m| m.seq);
+    let next_since = if crate::faults::on("poll_wrong_next_since") {
+        since
+    } else {
+        next_since
+    };
     // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
     let items: Vec<String> = messages.iter().map(inbox_item_json).collect();
     let page = format!(
@@ -60,27 +68,24 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AckBody {
-    through: u64,
-}
-
 /// Acknowledges (deletes) through a seq.
 pub async fn ack(mut ctx: RequestContext) -> HandlerResult {
     let bytes = ctx.body_bytes().await?;
-    let value = kez_spec::json::parse_strict(&bytes)?;
-    let AckBody { through } = serde_json::from_value(value)
-        .map_err(|e| ApiError::malformed(format!("body must be {{\"through\":<n>}}: {e}")))?;
-    if through > MAX_SAFE {
-        return Err(ApiError::malformed("through is too large"));
-    }
+    // An object with an integer `through`; members v1 does not define are ignored (SPEC §1).
+    let through = kez_spec::json::parse_object(&bytes)?
+        .get("through")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|n| *n <= MAX_SAFE)
+        .ok_or_else(|| {
+            ApiError::malformed("body must be {\"through\":<n>}, n an integer in 0 … 2^53 − 1")
+        })?;
     let handle = auth::path_handle(&ctx)?;
     let request = AuthRequest::Ack {
         handle: &handle,
         through,
     };
     auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
+    let through = through + u64::from(crate::faults::on("ack_deletes_one_extra"));
     let deleted = ctx.state().store().ack(handle.as_str(), through).await?;
     body::json(StatusCode::OK, &serde_json::json!({ "deleted": deleted }))
 }

@@ -19,6 +19,11 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     let config = ctx.state().config();
     let now = clock::now_ms();
     let skew = u64::try_from(config.skew.registration.as_millis()).unwrap_or(u64::MAX);
+    let skew = if crate::faults::on("accept_stale_registration") {
+        u64::MAX
+    } else {
+        skew
+    };
     let verified = Registration::verify(&bytes, &config.server_name, now, skew)?;
     let user = UserRecord {
         handle: verified.registration.handle.to_string(),
@@ -27,6 +32,9 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         registration_json: verified.canonical,
     };
     let (status, user) = match ctx.state().store().register(user).await? {
+        RegisterOutcome::Created(user) if crate::faults::on("register_wrong_status") => {
+            (StatusCode::OK, user)
+        }
         RegisterOutcome::Created(user) => (StatusCode::CREATED, user),
         RegisterOutcome::Existing(user) => (StatusCode::OK, user),
     };

@@ -2,7 +2,8 @@
 //!
 //! The signed server document: this server's name, federation endpoint, published limits and
 //! verify keys (current and retired), signed by the current key. Peers verify requests from
-//! this server with it.
+//! this server with it. The keys are those of the key file as it is now, so a document served
+//! after `kezd keys rotate` already publishes the new key and lists the old one as retired.
 
 use http::StatusCode;
 use serde_json::json;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let federate = ctx.state().federate().ok_or(ApiError::NotFound)?;
     let document = federation::ServerDocument::sign(
-        &federate.keys,
+        &federate.keys.current(),
         &ctx.state().config().server_name,
         &format!("kezd/{}", env!("CARGO_PKG_VERSION")),
         limits(ctx.state()),

@@ -27,13 +27,15 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     if sender.server() != &ctx.state().config().server_name {
         return Err(unknown());
     }
-    auth::verify(
-        &ctx,
-        sender.handle(),
-        AuthRequest::Status { id: &id },
-        ctx.header("x-kez-auth"),
-    )
-    .await?;
+    if !crate::faults::on("status_skips_auth") {
+        auth::verify(
+            &ctx,
+            sender.handle(),
+            AuthRequest::Status { id: &id },
+            ctx.header("x-kez-auth"),
+        )
+        .await?;
+    }
     body::json(
         StatusCode::OK,
         &json!({

@@ -35,13 +35,25 @@ const PAGE: u32 = 256;
 
 /// Opens a stream.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
-    let credential: String = ctx.query("auth")?.ok_or(ApiError::MissingAuth)?;
+    let credential: String = ctx
+        .query("auth")?
+        .ok_or(ApiError::MissingAuth)
+        .map_err(|e| {
+            if crate::faults::on("stream_missing_auth_unauthorized") {
+                auth::unauthorized()
+            } else {
+                e
+            }
+        })?;
     let since = inbox::cursor(&ctx, "since")?;
     let last_event_id = match ctx.headers().get("last-event-id") {
         None => None,
         Some(v) => Some(
+            // Decimal digits only, as for `since` (SPEC §8.2): `u64::from_str` alone would
+            // also take a leading `+`.
             v.to_str()
                 .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u64>().ok())
                 .filter(|n| *n <= kez_spec::clock::MAX_SAFE_INTEGER)
                 .ok_or_else(|| ApiError::malformed("Last-Event-ID must be a seq"))?,
@@ -55,6 +67,9 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     };
     let handle = auth::path_handle(&ctx)?;
     let request = match cursor {
+        Some(_) if crate::faults::on("stream_accepts_live_credential_with_cursor") => {
+            AuthRequest::StreamLive { handle: &handle }
+        }
         Some(since) => AuthRequest::StreamCursor {
             handle: &handle,
             since,
@@ -68,10 +83,18 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     // announced to this subscription (or both — duplicates are dropped by seq).
     let subscription = state.broker().subscribe(handle.as_str()).await;
     let (last, replay) = match cursor {
-        Some(since) => (since, true),
+        Some(since) => (
+            since + u64::from(crate::faults::on("resume_drops_first_message")),
+            true,
+        ),
         None => (state.store().latest_seq(handle.as_str()).await?, false),
     };
     let keep_alive = state.config().stream.keep_alive;
+    let keep_alive = if crate::faults::on("no_keepalive") {
+        Duration::from_secs(86_400)
+    } else {
+        keep_alive
+    };
     let shutdown = state.shutdown().signalled();
     let live = LiveStream {
         store: state.store().clone(),
@@ -151,6 +174,14 @@ impl LiveStream {
                 Phase::Ready => {
                     self.phase = Phase::Live;
                     let ready = format!("event: ready\ndata: {{\"seq\":{}}}\n\n", self.last);
+                    let ready = if crate::faults::on("ready_reports_zero") {
+                        "event: ready\ndata: {\"seq\":0}\n\n".to_owned()
+                    } else {
+                        ready
+                    };
+                    if crate::faults::on("duplicate_on_resume") && self.last > 0 {
+                        (self.last, self.phase) = (self.last - 1, Phase::CatchUp);
+                    }
                     return Some(Bytes::from(ready));
                 }
                 Phase::Live => {

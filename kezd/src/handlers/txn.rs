@@ -55,14 +55,24 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         .to_owned();
     let auth = ServerAuth::parse(&header).map_err(server_error)?;
     let here = &state.config().server_name;
+    let here = if crate::faults::on("accept_wrong_destination") {
+        &auth.destination
+    } else {
+        here
+    };
     if &auth.destination != here {
         return Err(ApiError::WrongDestination {
             destination: auth.destination.to_string(),
         });
     }
     let now_s = clock::now_secs();
-    kez_spec::clock::check_window(auth.ts, now_s, kez_spec::s2s::DEFAULT_SKEW_SECS)
-        .map_err(server_error)?;
+    let skew = kez_spec::s2s::DEFAULT_SKEW_SECS;
+    let skew = if crate::faults::on("accept_stale_s2s") {
+        u64::MAX
+    } else {
+        skew
+    };
+    kez_spec::clock::check_window(auth.ts, now_s, skew).map_err(server_error)?;
     if !state.config().federation.permits(&auth.origin) {
         return Err(ApiError::OriginBlocked {
             origin: auth.origin.to_string(),
@@ -90,11 +100,14 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         path_and_query: &path_and_query,
         body: &bytes,
     };
-    auth.verify(parts, here, &key, now_s, kez_spec::s2s::DEFAULT_SKEW_SECS)
-        .map_err(server_error)?;
+    if !crate::faults::on("skip_s2s_signature_check") {
+        auth.verify(parts, here, &key, now_s, skew)
+            .map_err(server_error)?;
+    }
 
     let origin = auth.origin.to_string();
-    if let Some(stored) = state.store().txn_response(&origin, &txn_id).await? {
+    let stored = state.store().txn_response(&origin, &txn_id).await?;
+    if let Some(stored) = stored.filter(|_| !crate::faults::on("txn_replay_reprocesses")) {
         return Ok(body::response(
             StatusCode::OK,
             "application/json",
@@ -135,7 +148,8 @@ fn server_error(e: kez_spec::Error) -> ApiError {
 fn parse_body(bytes: &[u8], origin: &ServerName) -> Result<Vec<Value>, ApiError> {
     let mut body = kez_spec::json::parse_object(bytes)?;
     match body.remove("origin") {
-        Some(Value::String(o)) if o == origin.as_str() => {}
+        Some(Value::String(o))
+            if o == origin.as_str() || crate::faults::on("ignore_body_origin") => {}
         Some(Value::String(o)) => {
             return Err(ApiError::malformed(format!(
                 "body origin {o} differs from the Authorization origin"
@@ -146,7 +160,7 @@ fn parse_body(bytes: &[u8], origin: &ServerName) -> Result<Vec<Value>, ApiError>
     let Some(Value::Array(envelopes)) = body.remove("envelopes") else {
         return Err(ApiError::malformed("missing array member \"envelopes\""));
     };
-    if envelopes.len() > MAX_ENVELOPES {
+    if envelopes.len() > MAX_ENVELOPES && !crate::faults::on("txn_accepts_too_many_envelopes") {
         return Err(ApiError::PayloadTooLarge {
             limit: MAX_ENVELOPES,
         });
@@ -206,7 +220,7 @@ impl Receiver<'_> {
             return Ok(Verdict::Duplicate);
         }
         let env = &envelope.envelope;
-        if env.from.server() != self.origin {
+        if env.from.server() != self.origin && !crate::faults::on("ignore_origin_mismatch") {
             return Ok(Verdict::Rejected("sender_not_of_origin"));
         }
         let sender = env.from.to_string();

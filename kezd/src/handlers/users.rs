@@ -36,6 +36,13 @@ pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
         .await?
         .ok_or_else(|| ApiError::UnknownHandle {
             handle: handle.to_string(),
+        })
+        .map_err(|e| {
+            if crate::faults::on("wrong_error_code_unknown_handle") {
+                ApiError::NotFound
+            } else {
+                e
+            }
         })?;
     body::json(StatusCode::OK, &record(ctx.state(), &user)?)
 }

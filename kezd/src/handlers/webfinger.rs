@@ -42,5 +42,8 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
             "https://kez.lat/ns/server": config.server_name.as_str(),
         },
     });
+    if crate::faults::on("webfinger_wrong_content_type") {
+        return body::json(StatusCode::OK, &jrd);
+    }
     body::json_with_type(StatusCode::OK, &jrd, "application/jrd+json")
 }

@@ -11,9 +11,11 @@
 //! - A message id is stored once; accepting it again reports the first acceptance.
 
 mod error;
+mod postgres;
 mod sqlite;
 
 pub use error::StoreError;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 use async_trait::async_trait;
@@ -170,7 +172,9 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError>;
     /// Deletes `handle`'s messages with seq ≤ `through`; returns how many were deleted.
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError>;
-    /// Destinations with outbox messages due at `now_ms` and not backing off.
+    /// Destinations with outbox messages due at `now_ms` and not backing off. A store shared by
+    /// several kezd instances lists each destination to one instance at a time (a claim that
+    /// expires if that instance stops delivering), so two never deliver it at once.
     async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
     /// The oldest `limit` pending messages for `destination`, in acceptance order, due or not
     /// (a sender's due message must wait behind its earlier one that is not due, SPEC §9.5).

@@ -363,9 +363,10 @@ impl Store for SqliteStore {
 
     /// Runs as a series of writer requests of at most `RETENTION_STEP` deleted rows each, so a
     /// large cleanup never holds the writer for long; accepts interleave between steps. Each
-    /// step also forgets message ids older than `older_than_ms` (their messages are expired
-    /// by the same rule), except ids still pending in the outbox. Without an age limit
-    /// (`i64::MIN`), ids are remembered forever. The count phase looks at every inbox once per
+    /// step also forgets message ids accepted more than 7 days + 600 s before `older_than_ms`
+    /// (SPEC §8.7: a resend stays a duplicate while its envelope could still be accepted),
+    /// except ids still pending in the outbox. Without an age limit (`i64::MIN`), ids are
+    /// remembered forever. The count phase looks at every inbox once per
     /// step (`O(inboxes · log n)`), which is cheap next to the deletes themselves.
     async fn enforce_retention(
         &self,

@@ -376,6 +376,12 @@ async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
 pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) {
     let got = response.status();
     let content_type = response.headers().get("content-type").cloned();
+    // An event stream never ends: report its status without reading it.
+    assert_ne!(
+        content_type.as_ref().map(|v| v.as_bytes()),
+        Some(&b"text/event-stream"[..]),
+        "expected {status} {code}, got a {got} stream"
+    );
     let text = response.text().await.expect("error body");
     assert_eq!(got, status, "expected {status} {code}, got {text}");
     assert_eq!(

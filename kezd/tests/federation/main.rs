@@ -1,7 +1,22 @@
-//! Federation between real kezd processes (SPEC §9): three servers on the testnet — a private
-//! DNS server with their SRV records, a generated CA, HTTPS everywhere — and clients that speak
-//! only HTTP to their own server.
+//! Federation between real kezd processes (SPEC §9): up to three servers on the testnet — a
+//! private DNS server with their SRV records, a generated CA, HTTPS everywhere — clients that
+//! speak only HTTP to their own server, and a rogue peer (kez-testnet's `RoguePeer`) that
+//! misbehaves on purpose as a sender and as a receiver.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | `delivery` | messages in every direction, live push, remote lookup, unknown recipients |
+//! | `rogue_sender` | request and envelope checks against forged, stale, misaddressed, replayed input |
+//! | `rogue_receiver` | a receiver answering 5xx, 429/503 with `Retry-After`, deferring |
+//! | `outages` | peers down, a sender killed mid-backlog, a flood deferred by rate limits |
+//! | `refusals` | destinations never delivered to: bad certificates, forbidden addresses |
+//! | `keys` | `kezd keys rotate` on a running server |
 
 mod net;
 
 mod delivery;
+mod keys;
+mod outages;
+mod refusals;
+mod rogue_receiver;
+mod rogue_sender;

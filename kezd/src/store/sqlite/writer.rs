@@ -28,6 +28,11 @@ use super::federation::FederationWrite;
 use super::{clamp_i64, seq_from_db};
 use crate::store::{Accepted, NewMessage, RegisterOutcome, Route, StoreError, UserRecord};
 
+/// How long after its acceptance a message id is kept beyond the age limit: SPEC §8.7 asks
+/// for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after acceptance (§8.1
+/// check 9, §9.4 check 8), so 7 days + 600 s after acceptance covers every envelope.
+const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
+
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -398,6 +403,7 @@ impl Writer {
         let target = match &message.route {
             Route::Local { handle } => {
                 let seq = self.counter(handle, counters).await?.last + 1;
+                let seq = seq + u64::from(crate::faults::on("seq_gap"));
                 Target::Inbox { handle, seq }
             }
             Route::Remote { server, address } => Target::Outbox { server, address },
@@ -552,6 +558,8 @@ impl Writer {
         .await?
         .rows_affected();
 
+        // An id outlives its message by ID_MEMORY_MS, so a resend is still a duplicate while
+        // the envelope could be accepted again (SPEC §8.7), however short the age limit.
         // An id still pending in the outbox stays: its outbox row would make a re-accept fail.
         let ids_forgotten = sqlx::query(
             "DELETE FROM message_ids WHERE id IN (SELECT m.id FROM message_ids m \
@@ -559,7 +567,7 @@ impl Writer {
              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
              ORDER BY m.accepted_at LIMIT ?2)",
         )
-        .bind(older_than_ms)
+        .bind(older_than_ms.saturating_sub(ID_MEMORY_MS))
         .bind(clamp_i64(budget))
         .execute(&mut self.conn)
         .await?

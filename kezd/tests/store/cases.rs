@@ -1,40 +1,23 @@
-//! The SQLite store against a real file: the invariants of `kezd::store` (unique handles and
-//! primaries, per-inbox seqs that start at 1, never repeat and become visible in order,
-//! stored-once message ids, acknowledgement and retention that delete exactly what they
-//! should, durability across reopen) and the group-commit writer under concurrency.
+//! The store invariants every backend keeps (`kezd::store`): unique handles and primaries,
+//! per-inbox seqs that start at 1, never repeat and become visible in order, stored-once
+//! message ids, acknowledgement and retention that delete exactly what they should,
+//! durability across reopen, the outbox and delivery status, transaction memory. Each case
+//! takes a [`Backend`] and runs unchanged against SQLite and PostgreSQL.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kezd::store::{
-    Accepted, NewMessage, RegisterOutcome, Route, SqliteOptions, SqliteStore, Store, StoreError,
+    Accepted, Delivery, MessageStatus, NewMessage, RegisterOutcome, Route, Store, StoreError,
     UserRecord,
 };
-use sqlx::ConnectOptions;
-use tempfile::TempDir;
 
-/// A database path two directories below the temp dir, so open must create them.
-fn db_path(dir: &TempDir) -> PathBuf {
-    dir.path().join("state").join("db").join("kez.db")
-}
-
-async fn open_at(path: &Path) -> SqliteStore {
-    SqliteStore::open(SqliteOptions::new(path))
-        .await
-        .expect("open store")
-}
-
-async fn fresh() -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_at(&db_path(&dir)).await;
-    (dir, store)
-}
+use crate::backend::Backend;
 
 /// A user whose primary is derived from `key`, so distinct keys give distinct primaries.
-fn user(handle: &str, key: u8) -> UserRecord {
+pub fn user(handle: &str, key: u8) -> UserRecord {
     let primary = format!("ed25519:{}", format!("{key:02x}").repeat(32));
     UserRecord {
         handle: handle.to_owned(),
@@ -44,7 +27,7 @@ fn user(handle: &str, key: u8) -> UserRecord {
     }
 }
 
-fn local(id: &str, to: &str, received_at_ms: i64) -> NewMessage {
+pub fn local(id: &str, to: &str, received_at_ms: i64) -> NewMessage {
     NewMessage {
         id: id.to_owned(),
         sender: "zed@a.example".to_owned(),
@@ -56,7 +39,7 @@ fn local(id: &str, to: &str, received_at_ms: i64) -> NewMessage {
     }
 }
 
-fn remote(id: &str, server: &str, to: &str) -> NewMessage {
+pub fn remote(id: &str, server: &str, to: &str) -> NewMessage {
     NewMessage {
         id: id.to_owned(),
         sender: "alice@kez.test".to_owned(),
@@ -69,7 +52,7 @@ fn remote(id: &str, server: &str, to: &str) -> NewMessage {
     }
 }
 
-async fn register_all(store: &SqliteStore, handles: &[&str]) {
+pub async fn register_all(store: &dyn Store, handles: &[&str]) {
     for (key, handle) in handles.iter().enumerate() {
         let key = u8::try_from(key + 1).expect("few users");
         store.register(user(handle, key)).await.expect("register");
@@ -77,20 +60,19 @@ async fn register_all(store: &SqliteStore, handles: &[&str]) {
 }
 
 /// Accepts one new local message and returns its seq.
-async fn accept_new(store: &SqliteStore, message: NewMessage) -> u64 {
+pub async fn accept_new(store: &dyn Store, message: NewMessage) -> u64 {
     let accepted = store.accept(message).await.expect("accept");
     assert!(!accepted.duplicate, "{accepted:?}");
     accepted.seq.expect("local seq")
 }
 
-async fn seqs(store: &SqliteStore, handle: &str) -> Vec<u64> {
+pub async fn seqs(store: &dyn Store, handle: &str) -> Vec<u64> {
     let page = store.inbox(handle, 0, 10_000).await.expect("inbox");
     page.iter().map(|m| m.seq).collect()
 }
 
-#[tokio::test]
-async fn register_then_look_up_by_handle_and_primary() {
-    let (_dir, store) = fresh().await;
+pub async fn register_then_look_up_by_handle_and_primary(backend: &dyn Backend) {
+    let store = backend.open().await;
     let alice = user("alice", 1);
     let outcome = store.register(alice.clone()).await.expect("register");
     assert_eq!(outcome, RegisterOutcome::Created(alice.clone()));
@@ -105,9 +87,8 @@ async fn register_then_look_up_by_handle_and_primary() {
     assert_eq!(store.user_by_primary(&unknown).await.expect("lookup"), None);
 }
 
-#[tokio::test]
-async fn taken_handle_and_taken_primary_are_told_apart() {
-    let (_dir, store) = fresh().await;
+pub async fn taken_handle_and_taken_primary_are_told_apart(backend: &dyn Backend) {
+    let store = backend.open().await;
     store.register(user("alice", 1)).await.expect("register");
 
     let same_handle = store.register(user("alice", 2)).await;
@@ -127,9 +108,8 @@ async fn taken_handle_and_taken_primary_are_told_apart() {
     assert_eq!(store.user_by_primary(&second).await.expect("lookup"), None);
 }
 
-#[tokio::test]
-async fn identical_registration_again_is_existing() {
-    let (_dir, store) = fresh().await;
+pub async fn identical_registration_again_is_existing(backend: &dyn Backend) {
+    let store = backend.open().await;
     let alice = user("alice", 1);
     store.register(alice.clone()).await.expect("register");
     let mut retry = alice.clone();
@@ -147,20 +127,19 @@ async fn identical_registration_again_is_existing() {
     );
 }
 
-#[tokio::test]
-async fn local_seqs_start_at_one_per_recipient() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob"]).await;
+pub async fn local_seqs_start_at_one_per_recipient(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob"]).await;
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 0);
 
-    assert_eq!(accept_new(&store, local("a1", "alice", 1)).await, 1);
-    assert_eq!(accept_new(&store, local("b1", "bob", 1)).await, 1);
-    assert_eq!(accept_new(&store, local("a2", "alice", 1)).await, 2);
-    assert_eq!(accept_new(&store, local("a3", "alice", 1)).await, 3);
-    assert_eq!(accept_new(&store, local("b2", "bob", 1)).await, 2);
+    assert_eq!(accept_new(&*store, local("a1", "alice", 1)).await, 1);
+    assert_eq!(accept_new(&*store, local("b1", "bob", 1)).await, 1);
+    assert_eq!(accept_new(&*store, local("a2", "alice", 1)).await, 2);
+    assert_eq!(accept_new(&*store, local("a3", "alice", 1)).await, 3);
+    assert_eq!(accept_new(&*store, local("b2", "bob", 1)).await, 2);
 
-    assert_eq!(seqs(&store, "alice").await, [1, 2, 3]);
-    assert_eq!(seqs(&store, "bob").await, [1, 2]);
+    assert_eq!(seqs(&*store, "alice").await, [1, 2, 3]);
+    assert_eq!(seqs(&*store, "bob").await, [1, 2]);
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 3);
     assert_eq!(store.latest_seq("bob").await.expect("latest"), 2);
     assert_eq!(store.latest_seq("nobody").await.expect("latest"), 0);
@@ -171,25 +150,23 @@ async fn local_seqs_start_at_one_per_recipient() {
     assert_eq!(page[1].envelope_json, local("a2", "alice", 1).envelope_json);
 }
 
-#[tokio::test]
-async fn accept_for_unknown_recipient_is_refused() {
-    let (_dir, store) = fresh().await;
+pub async fn accept_for_unknown_recipient_is_refused(backend: &dyn Backend) {
+    let store = backend.open().await;
     let refused = store.accept(local("x", "ghost", 1)).await;
     assert!(
         matches!(&refused, Err(StoreError::UnknownRecipient { handle }) if handle == "ghost"),
         "{refused:?}"
     );
     // The refused id was not remembered: once the user exists it is accepted.
-    register_all(&store, &["ghost"]).await;
-    assert_eq!(accept_new(&store, local("x", "ghost", 1)).await, 1);
+    register_all(&*store, &["ghost"]).await;
+    assert_eq!(accept_new(&*store, local("x", "ghost", 1)).await, 1);
 }
 
-#[tokio::test]
-async fn duplicate_id_reports_the_first_seq_and_is_stored_once() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice"]).await;
-    accept_new(&store, local("m1", "alice", 1)).await;
-    accept_new(&store, local("m2", "alice", 1)).await;
+pub async fn duplicate_id_reports_the_first_seq_and_is_stored_once(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    accept_new(&*store, local("m1", "alice", 1)).await;
+    accept_new(&*store, local("m2", "alice", 1)).await;
 
     let again = store.accept(local("m1", "alice", 9)).await.expect("accept");
     assert_eq!(
@@ -199,7 +176,7 @@ async fn duplicate_id_reports_the_first_seq_and_is_stored_once() {
             duplicate: true
         }
     );
-    assert_eq!(seqs(&store, "alice").await, [1, 2]);
+    assert_eq!(seqs(&*store, "alice").await, [1, 2]);
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 2);
 
     // The id is remembered after the recipient acknowledged and deleted the message.
@@ -212,14 +189,12 @@ async fn duplicate_id_reports_the_first_seq_and_is_stored_once() {
             duplicate: true
         }
     );
-    assert!(seqs(&store, "alice").await.is_empty());
+    assert!(seqs(&*store, "alice").await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn same_id_many_times_at_once_is_stored_once() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice"]).await;
-    let store = Arc::new(store);
+pub async fn same_id_many_times_at_once_is_stored_once(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
     // Sent together, most of these land in one group commit.
     let tasks: Vec<_> = (0..32)
         .map(|_| {
@@ -234,39 +209,35 @@ async fn same_id_many_times_at_once_is_stored_once() {
         fresh_count += usize::from(!accepted.duplicate);
     }
     assert_eq!(fresh_count, 1);
-    assert_eq!(seqs(&store, "alice").await, [1]);
+    assert_eq!(seqs(&*store, "alice").await, [1]);
 }
 
-#[tokio::test]
-async fn seqs_are_not_reused_after_ack_deletes_everything() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = db_path(&dir);
-    let store = open_at(&path).await;
-    register_all(&store, &["alice"]).await;
+pub async fn seqs_are_not_reused_after_ack_deletes_everything(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
     for id in ["m1", "m2", "m3"] {
-        accept_new(&store, local(id, "alice", 1)).await;
+        accept_new(&*store, local(id, "alice", 1)).await;
     }
     assert_eq!(store.ack("alice", 3).await.expect("ack"), 3);
-    assert!(seqs(&store, "alice").await.is_empty());
+    assert!(seqs(&*store, "alice").await.is_empty());
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 3);
-    assert_eq!(accept_new(&store, local("m4", "alice", 1)).await, 4);
+    assert_eq!(accept_new(&*store, local("m4", "alice", 1)).await, 4);
 
     // Nor after a restart, when the writer's in-memory counter starts empty.
     store.ack("alice", 4).await.expect("ack");
     store.close().await;
-    let store = open_at(&path).await;
+    let store = backend.open().await;
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 4);
-    assert_eq!(accept_new(&store, local("m5", "alice", 1)).await, 5);
+    assert_eq!(accept_new(&*store, local("m5", "alice", 1)).await, 5);
 }
 
-#[tokio::test]
-async fn inbox_pages_by_since_and_limit() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob"]).await;
+pub async fn inbox_pages_by_since_and_limit(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob"]).await;
     for n in 1..=10 {
-        accept_new(&store, local(&format!("a{n}"), "alice", n)).await;
+        accept_new(&*store, local(&format!("a{n}"), "alice", n)).await;
     }
-    accept_new(&store, local("b1", "bob", 1)).await;
+    accept_new(&*store, local("b1", "bob", 1)).await;
 
     let page = |since, limit| {
         let store = &store;
@@ -291,32 +262,30 @@ async fn inbox_pages_by_since_and_limit() {
     assert_eq!(ids, ["a5", "a6"]);
 }
 
-#[tokio::test]
-async fn ack_deletes_exactly_through_the_seq_and_counts() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob"]).await;
+pub async fn ack_deletes_exactly_through_the_seq_and_counts(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob"]).await;
     for n in 1..=6 {
-        accept_new(&store, local(&format!("a{n}"), "alice", 1)).await;
+        accept_new(&*store, local(&format!("a{n}"), "alice", 1)).await;
     }
-    accept_new(&store, local("b1", "bob", 1)).await;
+    accept_new(&*store, local("b1", "bob", 1)).await;
 
     assert_eq!(store.ack("alice", 0).await.expect("ack"), 0);
     assert_eq!(store.ack("alice", 2).await.expect("ack"), 2);
-    assert_eq!(seqs(&store, "alice").await, [3, 4, 5, 6]);
+    assert_eq!(seqs(&*store, "alice").await, [3, 4, 5, 6]);
     assert_eq!(store.ack("alice", 2).await.expect("ack"), 0);
     assert_eq!(store.ack("alice", 4).await.expect("ack"), 2);
-    assert_eq!(seqs(&store, "alice").await, [5, 6]);
+    assert_eq!(seqs(&*store, "alice").await, [5, 6]);
     // Beyond the latest seq deletes what is there and nothing of anyone else.
     assert_eq!(store.ack("alice", u64::MAX).await.expect("ack"), 2);
-    assert!(seqs(&store, "alice").await.is_empty());
-    assert_eq!(seqs(&store, "bob").await, [1]);
+    assert!(seqs(&*store, "alice").await.is_empty());
+    assert_eq!(seqs(&*store, "bob").await, [1]);
     assert_eq!(store.ack("nobody", 10).await.expect("ack"), 0);
 }
 
-#[tokio::test]
-async fn retention_by_age_deletes_only_older_messages() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob"]).await;
+pub async fn retention_by_age_deletes_only_older_messages(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob"]).await;
     // received_at: alice 100, 200, 300, 400; bob 150, 350.
     for (id, to, at) in [
         ("a1", "alice", 100),
@@ -326,7 +295,7 @@ async fn retention_by_age_deletes_only_older_messages() {
         ("b2", "bob", 350),
         ("a4", "alice", 400),
     ] {
-        accept_new(&store, local(id, to, at)).await;
+        accept_new(&*store, local(id, to, at)).await;
     }
     // Strictly older than 300: a1, b1, a2.
     let deleted = store
@@ -334,8 +303,8 @@ async fn retention_by_age_deletes_only_older_messages() {
         .await
         .expect("retain");
     assert_eq!(deleted, 3);
-    assert_eq!(seqs(&store, "alice").await, [3, 4]);
-    assert_eq!(seqs(&store, "bob").await, [2]);
+    assert_eq!(seqs(&*store, "alice").await, [3, 4]);
+    assert_eq!(seqs(&*store, "bob").await, [2]);
     assert_eq!(
         store
             .enforce_retention(300, u64::MAX)
@@ -345,46 +314,43 @@ async fn retention_by_age_deletes_only_older_messages() {
     );
     // Retention never moves the counters.
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 4);
-    assert_eq!(accept_new(&store, local("a5", "alice", 500)).await, 5);
+    assert_eq!(accept_new(&*store, local("a5", "alice", 500)).await, 5);
 }
 
-#[tokio::test]
-async fn retention_by_count_keeps_the_newest_per_inbox() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob", "carol"]).await;
+pub async fn retention_by_count_keeps_the_newest_per_inbox(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob", "carol"]).await;
     for n in 1..=7 {
-        accept_new(&store, local(&format!("a{n}"), "alice", 1_000)).await;
+        accept_new(&*store, local(&format!("a{n}"), "alice", 1_000)).await;
     }
     for n in 1..=3 {
-        accept_new(&store, local(&format!("b{n}"), "bob", 1_000)).await;
+        accept_new(&*store, local(&format!("b{n}"), "bob", 1_000)).await;
     }
-    accept_new(&store, local("c1", "carol", 1_000)).await;
+    accept_new(&*store, local("c1", "carol", 1_000)).await;
     // A hole in alice's inbox: the limit counts stored messages, not seq distance.
     store.ack("alice", 1).await.expect("ack");
 
     let deleted = store.enforce_retention(0, 3).await.expect("retain");
     assert_eq!(deleted, 3); // alice 2, 3, 4
-    assert_eq!(seqs(&store, "alice").await, [5, 6, 7]);
-    assert_eq!(seqs(&store, "bob").await, [1, 2, 3]);
-    assert_eq!(seqs(&store, "carol").await, [1]);
+    assert_eq!(seqs(&*store, "alice").await, [5, 6, 7]);
+    assert_eq!(seqs(&*store, "bob").await, [1, 2, 3]);
+    assert_eq!(seqs(&*store, "carol").await, [1]);
 
     // Age and count together; a message matched by both is counted once.
-    accept_new(&store, local("b4", "bob", 2_000)).await;
+    accept_new(&*store, local("b4", "bob", 2_000)).await;
     let deleted = store.enforce_retention(1_500, 2).await.expect("retain");
     // Age: alice 5, 6, 7, bob 1, 2, 3, carol 1 (all at 1000); then bob holds only b4.
     assert_eq!(deleted, 7);
-    assert!(seqs(&store, "alice").await.is_empty());
-    assert_eq!(seqs(&store, "bob").await, [4]);
+    assert!(seqs(&*store, "alice").await.is_empty());
+    assert_eq!(seqs(&*store, "bob").await, [4]);
 
     assert_eq!(store.enforce_retention(0, 0).await.expect("retain"), 1);
-    assert!(seqs(&store, "bob").await.is_empty());
+    assert!(seqs(&*store, "bob").await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn retention_larger_than_one_step_finishes() {
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob"]).await;
-    let store = Arc::new(store);
+pub async fn retention_larger_than_one_step_finishes(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob"]).await;
     // 2,500 old messages to alice and 2,500 to bob: more than one retention step each.
     let tasks: Vec<_> = (0..10)
         .map(|task| {
@@ -417,16 +383,13 @@ async fn retention_larger_than_one_step_finishes() {
     // Age removes 2 × 2,250; then each inbox loses its oldest 150 recent ones.
     let deleted = store.enforce_retention(100, 100).await.expect("retain");
     assert_eq!(deleted, 4_500 + 2 * 150);
-    assert_eq!(seqs(&store, "alice").await, keep[0]);
-    assert_eq!(seqs(&store, "bob").await, keep[1]);
+    assert_eq!(seqs(&*store, "alice").await, keep[0]);
+    assert_eq!(seqs(&*store, "bob").await, keep[1]);
 }
 
-#[tokio::test]
-async fn remote_route_goes_to_the_outbox_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = db_path(&dir);
-    let store = open_at(&path).await;
-    register_all(&store, &["alice"]).await;
+pub async fn remote_route_goes_to_the_outbox_once(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
 
     let first = store
         .accept(remote("r1", "b.example", "bob"))
@@ -459,56 +422,55 @@ async fn remote_route_goes_to_the_outbox_once() {
         }
     );
     // Remote messages touch no local inbox.
-    assert!(seqs(&store, "alice").await.is_empty());
+    assert!(seqs(&*store, "alice").await.is_empty());
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 0);
-    store.close().await;
 
-    // The outbox has no read API yet (delivery is a later issue): read the file directly.
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .read_only(true)
-        .connect()
+    // The outbox in acceptance order, per destination, due at once, never attempted.
+    let summary = |items: Vec<kezd::store::OutboxItem>| {
+        items
+            .into_iter()
+            .map(|i| {
+                assert_eq!(i.sender, "alice@kez.test");
+                assert_eq!(
+                    (i.accepted_at_ms, i.attempts, i.next_attempt_at_ms),
+                    (1_000, 0, 1_000)
+                );
+                i.id
+            })
+            .collect::<Vec<_>>()
+    };
+    let b = store
+        .outbox_pending("b.example", 10)
         .await
-        .expect("connect");
-    /// position, id, destination, recipient, sender, state, attempts, next_attempt_at.
-    type OutboxRow = (i64, String, String, String, String, String, i64, i64);
-    let rows: Vec<OutboxRow> = sqlx::query_as(
-        "SELECT position, id, destination, recipient, sender, state, attempts, \
-         next_attempt_at FROM outbox ORDER BY position",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("outbox");
-    let summary: Vec<_> = rows
-        .iter()
-        .map(|r| (r.1.as_str(), r.2.as_str(), r.3.as_str(), r.5.as_str()))
-        .collect();
+        .expect("pending");
+    assert_eq!(summary(b), ["r1", "r3"]);
+    let c = store
+        .outbox_pending("c.example", 10)
+        .await
+        .expect("pending");
+    assert_eq!(summary(c), ["r2"]);
     assert_eq!(
-        summary,
-        [
-            ("r1", "b.example", "bob@b.example", "pending"),
-            ("r2", "c.example", "carol@c.example", "pending"),
-            ("r3", "b.example", "bob@b.example", "pending"),
-        ]
+        store.outbox_pending("b.example", 1).await.expect("pending")[0].id,
+        "r1"
     );
+    let mut due = store.outbox_destinations(1_000).await.expect("due");
+    due.sort();
+    assert_eq!(due, ["b.example", "c.example"]);
     assert!(
-        rows.windows(2).all(|w| w[0].0 < w[1].0),
-        "positions increase"
+        store
+            .outbox_destinations(999)
+            .await
+            .expect("due")
+            .is_empty()
     );
-    assert!(
-        rows.iter()
-            .all(|r| r.4 == "alice@kez.test" && r.6 == 0 && r.7 == 1_000)
-    );
+    store.close().await;
 }
 
-#[tokio::test]
-async fn accepted_messages_survive_close_and_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = db_path(&dir);
-    let store = open_at(&path).await;
-    register_all(&store, &["alice"]).await;
-    accept_new(&store, local("m1", "alice", 1)).await;
-    accept_new(&store, local("m2", "alice", 2)).await;
+pub async fn accepted_messages_survive_close_and_reopen(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    accept_new(&*store, local("m1", "alice", 1)).await;
+    accept_new(&*store, local("m2", "alice", 2)).await;
     store.close().await;
     let closed = store.accept(local("m3", "alice", 3)).await;
     assert!(matches!(closed, Err(StoreError::Closed)), "{closed:?}");
@@ -516,7 +478,7 @@ async fn accepted_messages_survive_close_and_reopen() {
     assert!(matches!(closed, Err(StoreError::Closed)), "{closed:?}");
     drop(store);
 
-    let store = open_at(&path).await;
+    let store = backend.open().await;
     assert_eq!(
         store.user_by_handle("alice").await.expect("lookup"),
         Some(user("alice", 1))
@@ -524,33 +486,28 @@ async fn accepted_messages_survive_close_and_reopen() {
     let page = store.inbox("alice", 0, 10).await.expect("inbox");
     let ids: Vec<_> = page.iter().map(|m| (m.seq, m.id.as_str())).collect();
     assert_eq!(ids, [(1, "m1"), (2, "m2")]);
-    assert_eq!(accept_new(&store, local("m3", "alice", 3)).await, 3);
+    assert_eq!(accept_new(&*store, local("m3", "alice", 3)).await, 3);
     let dup = store.accept(local("m1", "alice", 1)).await.expect("accept");
     assert!(dup.duplicate);
 }
 
-#[tokio::test]
-async fn acknowledged_writes_survive_a_drop_without_close() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = db_path(&dir);
+pub async fn acknowledged_writes_survive_a_drop_without_close(backend: &dyn Backend) {
     {
-        let store = open_at(&path).await;
-        register_all(&store, &["alice"]).await;
-        accept_new(&store, local("m1", "alice", 1)).await;
+        let store = backend.open().await;
+        register_all(&*store, &["alice"]).await;
+        accept_new(&*store, local("m1", "alice", 1)).await;
     }
-    let store = open_at(&path).await;
-    assert_eq!(seqs(&store, "alice").await, [1]);
-    assert_eq!(accept_new(&store, local("m2", "alice", 2)).await, 2);
+    let store = backend.open().await;
+    assert_eq!(seqs(&*store, "alice").await, [1]);
+    assert_eq!(accept_new(&*store, local("m2", "alice", 2)).await, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_accepts_are_read_in_order_exactly_once() {
+pub async fn concurrent_accepts_are_read_in_order_exactly_once(backend: &dyn Backend) {
     const TASKS: usize = 16;
     const PER_TASK: usize = 200;
     const OTHERS: [&str; 4] = ["bob", "carol", "dave", "erin"];
-    let (_dir, store) = fresh().await;
-    register_all(&store, &["alice", "bob", "carol", "dave", "erin"]).await;
-    let store = Arc::new(store);
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob", "carol", "dave", "erin"]).await;
     let writers_done = Arc::new(AtomicBool::new(false));
 
     // The reader pages through alice's inbox with a moving cursor. Every page must continue
@@ -588,12 +545,12 @@ async fn concurrent_accepts_are_read_in_order_exactly_once() {
                 let mut accepted = Vec::new();
                 for n in 0..PER_TASK {
                     let id = format!("t{task}-n{n}");
-                    let seq = accept_new(&store, local(&id, "alice", 1)).await;
+                    let seq = accept_new(&*store, local(&id, "alice", 1)).await;
                     accepted.push(("alice", id, seq));
                     if n % 4 == 0 {
                         let other = OTHERS[(task + n) % OTHERS.len()];
                         let id = format!("t{task}-n{n}-{other}");
-                        let seq = accept_new(&store, local(&id, other, 1)).await;
+                        let seq = accept_new(&*store, local(&id, other, 1)).await;
                         accepted.push((other, id, seq));
                     }
                 }
@@ -626,12 +583,11 @@ async fn concurrent_accepts_are_read_in_order_exactly_once() {
     assert_eq!(distinct.len(), seen.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_failing_request_does_not_fail_its_batch() {
-    let (_dir, store) = fresh().await;
-    let store = Arc::new(store);
+pub async fn contested_registrations_at_once_get_the_right_answers(backend: &dyn Backend) {
+    let store = backend.open().await;
     // 64 distinct users, plus 8 rivals for existing handles and 8 for existing primaries, all
-    // at once so they share group commits. Exactly one of each contested pair may win.
+    // at once (sharing SQLite's group commits; racing on PostgreSQL's unique indexes). Exactly
+    // one of each contested pair may win, and one failure never fails another request.
     let mut requests: Vec<UserRecord> = (0..64u8).map(|k| user(&format!("u{k}"), k)).collect();
     for k in 0..8u8 {
         requests.push(user(&format!("u{k}"), 100 + k)); // handle taken (or takes it)
@@ -669,15 +625,248 @@ async fn one_failing_request_does_not_fail_its_batch() {
     }
 }
 
-#[tokio::test]
-async fn crash_only_durability_opens_and_stores() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = SqliteOptions::new(db_path(&dir));
-    options.durability = kezd::store::Durability::CrashOnly;
-    options.max_batch = 1;
-    let store = SqliteStore::open(options).await.expect("open");
-    register_all(&store, &["alice"]).await;
-    assert_eq!(accept_new(&store, local("m1", "alice", 1)).await, 1);
+pub async fn crash_only_durability_opens_and_stores(backend: &dyn Backend) {
+    let store = backend.open_crash_only().await;
+    register_all(&*store, &["alice"]).await;
+    assert_eq!(accept_new(&*store, local("m1", "alice", 1)).await, 1);
     store.close().await;
     store.close().await; // Idempotent.
+}
+
+pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    for id in ["r1", "r2", "r3"] {
+        store
+            .accept(remote(id, "b.example", "bob"))
+            .await
+            .expect("accept");
+    }
+    store.accept(local("l1", "alice", 5)).await.expect("accept");
+    let queued = |attempts, next, error: Option<&str>| MessageStatus {
+        sender: "alice@kez.test".into(),
+        status: "queued",
+        attempts,
+        next_attempt_at_ms: next,
+        error: error.map(Into::into),
+    };
+    assert_eq!(
+        store.message_status("r1").await.expect("status"),
+        Some(queued(0, Some(1_000), None))
+    );
+    assert_eq!(
+        store.message_status("l1").await.expect("status"),
+        Some(MessageStatus {
+            sender: "zed@a.example".into(),
+            status: "stored",
+            attempts: 0,
+            next_attempt_at_ms: None,
+            error: None,
+        })
+    );
+    assert_eq!(store.message_status("nope").await.expect("status"), None);
+
+    // An attempt: r1 delivered, r2 refused for good, r3 to retry; the destination backs off.
+    store
+        .outbox_record(
+            "b.example",
+            vec![
+                ("r1".into(), Delivery::Delivered),
+                (
+                    "r2".into(),
+                    Delivery::Failed {
+                        code: "unknown_recipient".into(),
+                    },
+                ),
+                (
+                    "r3".into(),
+                    Delivery::Retry {
+                        at_ms: 5_000,
+                        error: "unavailable".into(),
+                    },
+                ),
+            ],
+            Some((2, 9_000)),
+        )
+        .await
+        .expect("record");
+    let status = |id: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .message_status(id)
+                .await
+                .expect("status")
+                .expect("known")
+        }
+    };
+    assert_eq!(status("r1").await.status, "delivered");
+    assert_eq!(status("r1").await.next_attempt_at_ms, None);
+    let failed = status("r2").await;
+    assert_eq!((failed.status, failed.attempts), ("failed", 1));
+    assert_eq!(failed.error.as_deref(), Some("unknown_recipient"));
+    assert_eq!(
+        status("r3").await,
+        queued(1, Some(5_000), Some("unavailable"))
+    );
+    assert_eq!(
+        store
+            .destination_failures("b.example")
+            .await
+            .expect("failures"),
+        2
+    );
+    assert_eq!(
+        store
+            .destination_failures("c.example")
+            .await
+            .expect("failures"),
+        0
+    );
+
+    // Only r3 is pending; it is due at 5,000 but the destination waits until 9,000.
+    let pending = store
+        .outbox_pending("b.example", 10)
+        .await
+        .expect("pending");
+    let ids: Vec<_> = pending
+        .iter()
+        .map(|i| (i.id.as_str(), i.attempts))
+        .collect();
+    assert_eq!(ids, [("r3", 1)]);
+    assert!(
+        store
+            .outbox_destinations(4_999)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    assert!(
+        store
+            .outbox_destinations(8_999)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    assert_eq!(
+        store.outbox_destinations(9_000).await.expect("due"),
+        ["b.example"]
+    );
+
+    // A finished message is not changed by a late outcome; success clears the backoff.
+    store
+        .outbox_record(
+            "b.example",
+            vec![
+                (
+                    "r1".into(),
+                    Delivery::Failed {
+                        code: "late".into(),
+                    },
+                ),
+                ("r3".into(), Delivery::Delivered),
+            ],
+            None,
+        )
+        .await
+        .expect("record");
+    assert_eq!(status("r1").await.status, "delivered");
+    let delivered = status("r3").await;
+    assert_eq!((delivered.status, delivered.attempts), ("delivered", 2));
+    assert_eq!(delivered.error.as_deref(), Some("unavailable"));
+    assert_eq!(
+        store
+            .destination_failures("b.example")
+            .await
+            .expect("failures"),
+        0
+    );
+    assert!(
+        store
+            .outbox_pending("b.example", 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    assert!(
+        store
+            .outbox_destinations(i64::MAX)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+}
+
+pub async fn transaction_responses_first_one_wins(backend: &dyn Backend) {
+    let store = backend.open().await;
+    assert_eq!(
+        store.txn_response("a.example", "t1").await.expect("read"),
+        None
+    );
+    store
+        .save_txn_response("a.example", "t1", "first".into(), 1)
+        .await
+        .expect("save");
+    store
+        .save_txn_response("a.example", "t1", "second".into(), 2)
+        .await
+        .expect("save again");
+    store
+        .save_txn_response("b.example", "t1", "other origin".into(), 3)
+        .await
+        .expect("save");
+    let read = |origin: &'static str| {
+        let store = &store;
+        async move { store.txn_response(origin, "t1").await.expect("read") }
+    };
+    assert_eq!(read("a.example").await.as_deref(), Some("first"));
+    assert_eq!(read("b.example").await.as_deref(), Some("other origin"));
+    assert_eq!(
+        store.txn_response("a.example", "t2").await.expect("read"),
+        None
+    );
+}
+
+pub async fn retention_forgets_old_ids_but_not_those_in_the_outbox(backend: &dyn Backend) {
+    /// SPEC §8.7: `ts` + 7 days + 300 s, and `ts` may be 300 s after acceptance.
+    const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    accept_new(&*store, local("old", "alice", 100)).await;
+    accept_new(&*store, local("expired", "alice", 3_000_000)).await;
+    accept_new(&*store, local("new", "alice", ID_MEMORY_MS + 10_000)).await;
+    store
+        .accept(remote("out", "b.example", "bob"))
+        .await
+        .expect("accept"); // at 1,000
+    let cutoff = ID_MEMORY_MS + 5_000;
+    assert_eq!(
+        store
+            .enforce_retention(cutoff, u64::MAX)
+            .await
+            .expect("retain"),
+        2
+    );
+    assert_eq!(seqs(&*store, "alice").await, [3]);
+    let accepted = |id: &'static str| {
+        let store = &store;
+        async move { store.accepted(id).await.expect("accepted") }
+    };
+    // An id is forgotten only once no envelope with it could be accepted again; until then
+    // a resend of an expired message is still a duplicate. One the outbox holds stays.
+    assert_eq!(accepted("old").await, None);
+    let remembered = |seq| {
+        Some(Accepted {
+            seq,
+            duplicate: true,
+        })
+    };
+    assert_eq!(accepted("expired").await, remembered(Some(2)));
+    assert_eq!(accepted("out").await, remembered(None));
+    assert_eq!(accepted("new").await, remembered(Some(3)));
+    // A forgotten id is a new message again, at the next seq: seqs are never reused.
+    assert_eq!(
+        accept_new(&*store, local("old", "alice", cutoff + 1)).await,
+        4
+    );
 }

@@ -1,0 +1,219 @@
+//! What a conformance case is: an id, the SPEC sections it checks, a description, and an async
+//! function over one of three contexts — one server ([`Single`]), an ordered pair of servers
+//! ([`Pair`]), or one server with a rogue peer on the same testnet ([`Rogue`], `--spawn`
+//! only). A case passes by returning `Ok(())`, fails with [`Fail::Fail`] and a reason, or
+//! skips with [`Fail::Skip`] and a reason.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use kez_testnet::{RogueOptions, RoguePeer, Testnet};
+
+use crate::server::Server;
+use crate::target::Env;
+
+/// Why a case did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fail {
+    /// The server broke the SPEC (or could not be talked to): the reason says how.
+    Fail(String),
+    /// The case cannot run here (the reason says why); neither a pass nor a failure.
+    Skip(String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Fail(reason) | Fail::Skip(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// The result of one case.
+pub type CaseResult = Result<(), Fail>;
+
+/// A boxed case future.
+pub type CaseFuture = Pin<Box<dyn Future<Output = CaseResult> + Send>>;
+
+/// Fails the case with a formatted reason.
+#[macro_export]
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::case::Fail::Fail(format!($($arg)*)))
+    };
+}
+
+/// Skips the case with a formatted reason.
+#[macro_export]
+macro_rules! skip {
+    ($($arg:tt)*) => {
+        return Err($crate::case::Fail::Skip(format!($($arg)*)))
+    };
+}
+
+/// Fails the case with a formatted reason unless the condition holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            $crate::fail!($($arg)*);
+        }
+    };
+}
+
+/// Fails the case unless the two values are equal, showing both.
+#[macro_export]
+macro_rules! check_eq {
+    ($left:expr, $right:expr, $($arg:tt)*) => {
+        match (&$left, &$right) {
+            (left, right) => {
+                if left != right {
+                    $crate::fail!("{}: got {:?}, expected {:?}", format!($($arg)*), left, right);
+                }
+            }
+        }
+    };
+}
+
+/// What a case runs against.
+#[derive(Clone, Copy)]
+pub enum CaseFn {
+    /// Each server under test on its own.
+    Single(fn(Single) -> CaseFuture),
+    /// Each ordered pair of distinct servers under test (skipped with fewer than two).
+    Pair(fn(Pair) -> CaseFuture),
+    /// Each spawned server with a fresh rogue peer (skipped against external servers).
+    Rogue(fn(Rogue) -> CaseFuture),
+}
+
+/// A conformance case.
+#[derive(Clone)]
+pub struct Case {
+    /// Stable id: `s<section>.<group>.<name>`, e.g. `s7.poll.window`.
+    pub id: &'static str,
+    /// The SPEC sections whose requirements the case checks (`§7.1`); the coverage table is
+    /// built from these.
+    pub sections: &'static [&'static str],
+    /// One sentence: what a pass proves.
+    pub description: &'static str,
+    /// The function and its context.
+    pub run: CaseFn,
+    /// The case fails with a timeout after this long.
+    pub timeout: Duration,
+}
+
+/// The default bound on one case.
+pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Case {
+    /// A case run against each server on its own.
+    pub fn single(
+        id: &'static str,
+        sections: &'static [&'static str],
+        description: &'static str,
+        run: fn(Single) -> CaseFuture,
+    ) -> Case {
+        Case::new(id, sections, description, CaseFn::Single(run))
+    }
+
+    /// A case run for each ordered pair of servers.
+    pub fn pair(
+        id: &'static str,
+        sections: &'static [&'static str],
+        description: &'static str,
+        run: fn(Pair) -> CaseFuture,
+    ) -> Case {
+        Case::new(id, sections, description, CaseFn::Pair(run))
+    }
+
+    /// A case run against each spawned server with a rogue peer.
+    pub fn rogue(
+        id: &'static str,
+        sections: &'static [&'static str],
+        description: &'static str,
+        run: fn(Rogue) -> CaseFuture,
+    ) -> Case {
+        Case::new(id, sections, description, CaseFn::Rogue(run))
+    }
+
+    fn new(
+        id: &'static str,
+        sections: &'static [&'static str],
+        description: &'static str,
+        run: CaseFn,
+    ) -> Case {
+        Case {
+            id,
+            sections,
+            description,
+            run,
+            timeout: DEFAULT_CASE_TIMEOUT,
+        }
+    }
+
+    /// The same case with another timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Case {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether `--filter pattern` selects this case: a substring of the id, or a section
+    /// (`§7`, `7.1` and `§7.1` all select §7.1; `§7` also selects §7.x).
+    pub fn matches(&self, pattern: &str) -> bool {
+        if self.id.contains(pattern) {
+            return true;
+        }
+        let wanted = pattern.trim_start_matches('§');
+        !wanted.is_empty()
+            && self.sections.iter().any(|section| {
+                let section = section.trim_start_matches('§');
+                section == wanted || section.starts_with(&format!("{wanted}."))
+            })
+    }
+}
+
+/// The context of a single-server case.
+#[derive(Clone)]
+pub struct Single {
+    /// The run's environment.
+    pub env: Arc<Env>,
+    /// The server under test.
+    pub server: Arc<Server>,
+}
+
+/// The context of a pair case: `a` and `b` are distinct servers.
+#[derive(Clone)]
+pub struct Pair {
+    /// The run's environment.
+    pub env: Arc<Env>,
+    /// The first server (usually the sender's).
+    pub a: Arc<Server>,
+    /// The second server (usually the recipient's).
+    pub b: Arc<Server>,
+}
+
+/// The context of a rogue case: a spawned server and the testnet to start rogues on.
+#[derive(Clone)]
+pub struct Rogue {
+    /// The run's environment.
+    pub env: Arc<Env>,
+    /// The server under test (a testnet node).
+    pub server: Arc<Server>,
+    /// The testnet the server runs on.
+    pub net: Arc<Testnet>,
+}
+
+impl Rogue {
+    /// Starts a fresh rogue peer with a unique name, so no server under test has cached
+    /// anything about it.
+    pub async fn start(&self, options: RogueOptions) -> Result<RoguePeer, Fail> {
+        let n = self.env.rogue_counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("rogue{n}.test");
+        RoguePeer::start(&self.net, &name, options)
+            .await
+            .map_err(|e| Fail::Fail(format!("starting the rogue peer {name}: {e}")))
+    }
+}

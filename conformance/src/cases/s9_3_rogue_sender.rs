@@ -1,0 +1,529 @@
+//! SPEC §9.2–§9.4 with a rogue peer as the sender (`--spawn` only): a transaction signed well
+//! is accepted; forged, expired-key, retired-key, misaddressed and out-of-window requests get
+//! their 401 codes; oversized and mis-originated bodies their 413 and 400; each bad envelope its
+//! own rejection inside an otherwise good transaction; and a replayed transaction id gets the
+//! stored answer without being processed again.
+
+use kez_spec::envelope::Envelope;
+use kez_spec::{Address, SigningKey};
+use kez_testnet::rogue::{envelope_as, tamper};
+use kez_testnet::{RogueOptions, RoguePeer, Sign};
+use serde_json::{Map, Value, json};
+
+use crate::case::{Case, CaseResult, Fail, Rogue};
+use crate::user::{Peer, User, message_id, now_ms, now_s, random_key};
+
+/// The cases of this group.
+pub fn cases() -> Vec<Case> {
+    vec![
+        Case::rogue(
+            "s9.rogue.accepted",
+            &["§9.3", "§9.4", "§6.4"],
+            "a well-signed transaction from a peer is 200 with one accepted result per envelope \
+             (id = SHA-256 of its JCS) and the message reaches the inbox",
+            |r| Box::pin(accepted(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.forged",
+            &["§9.3", "§3.4"],
+            "a transaction signed with a key the origin does not publish is 401 \
+             invalid_signature",
+            |r| Box::pin(forged(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.expired_key",
+            &["§9.2", "§9.3"],
+            "a transaction signed with a key whose valid_until has passed is 401 unknown_key",
+            |r| Box::pin(expired_key(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.retired_key",
+            &["§9.2"],
+            "a transaction signed now with a key the origin retired (old_verify_keys) is 401 \
+             unknown_key",
+            |r| Box::pin(retired_key(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.misaddressed",
+            &["§9.3", "§13.1"],
+            "a correctly signed transaction addressed to another server is 401 \
+             wrong_destination",
+            |r| Box::pin(misaddressed(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.out_of_window",
+            &["§9.3"],
+            "a correctly signed transaction 600 s old or ahead is 401 stale_timestamp",
+            |r| Box::pin(out_of_window(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.replayed",
+            &["§9.4"],
+            "a repeated (origin, txn id) gets the stored answer whatever the body, without \
+             processing it; the envelope in a new transaction is a duplicate",
+            |r| Box::pin(replayed(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.oversized",
+            &["§9.4", "§6.5"],
+            "more than max_txn_envelopes envelopes is 413 payload_too_large; an envelope over \
+             262,144 bytes is rejected payload_too_large in its result",
+            |r| Box::pin(oversized(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.body_origin",
+            &["§9.4"],
+            "a body whose origin differs from the Authorization origin is 400 \
+             malformed_request",
+            |r| Box::pin(body_origin(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.sender_not_of_origin",
+            &["§9.4"],
+            "an envelope from a user of another server (a forgery of that user) is rejected \
+             sender_not_of_origin",
+            |r| Box::pin(sender_not_of_origin(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.envelope_checks",
+            &["§9.4", "§6.1", "§1.1"],
+            "in one transaction each bad envelope gets its own result — malformed, \
+             unsupported_version, unknown_sender, invalid_signature, unknown_recipient, \
+             stale_timestamp — in order, and the good one is accepted",
+            |r| Box::pin(envelope_checks(r)),
+        ),
+    ]
+}
+
+fn testnet_error(e: kez_testnet::TestnetError) -> Fail {
+    Fail::Fail(format!("the rogue peer: {e}"))
+}
+
+/// A registered user of the server under test, as a recipient.
+async fn recipient(r: &Rogue) -> Result<User, Fail> {
+    r.server.new_user().await
+}
+
+async fn send(
+    r: &Rogue,
+    rogue: &RoguePeer,
+    txn: &str,
+    body: Vec<u8>,
+    sign: Sign,
+) -> Result<(u16, Value), Fail> {
+    rogue
+        .send_txn(r.server.name.as_str(), txn, body, sign)
+        .await
+        .map_err(testnet_error)
+}
+
+fn expect_status(what: &str, got: &(u16, Value), status: u16, code: Option<&str>) -> CaseResult {
+    let code_ok = code.is_none_or(|c| got.1["error"].as_str() == Some(c));
+    if got.0 != status || !code_ok {
+        fail!(
+            "{what}: expected {status} {}, got {} {}",
+            code.unwrap_or(""),
+            got.0,
+            got.1
+        );
+    }
+    Ok(())
+}
+
+/// An envelope from `key`/`from` to `to` at `ts_ms` with members changed by `change`, signed.
+fn envelope_with(
+    key: &SigningKey,
+    from: &Address,
+    to: &Peer,
+    ts_ms: u64,
+    change: impl FnOnce(&mut Map<String, Value>),
+) -> Value {
+    let mut nonce = [0u8; 12];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+    let signed = Envelope::seal(
+        key,
+        from.clone(),
+        to.address.clone(),
+        &to.primary,
+        ts_ms,
+        nonce,
+        b"{\"text\":\"r\"}",
+    )
+    // Invariant: a Primary is a valid point, so sealing to it cannot fail.
+    .expect("sealing to a valid primary")
+    .sign(key);
+    let mut fields = match signed {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    fields.remove("signature");
+    change(&mut fields);
+    kez_spec::signed::sign(fields, key, None)
+}
+
+async fn accepted(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "hello from a peer");
+    let id = message_id(&env);
+    let answer = send(
+        &r,
+        &rogue,
+        "t1",
+        rogue.txn_body(std::slice::from_ref(&env)),
+        Sign::Good,
+    )
+    .await?;
+    expect_status("a good transaction", &answer, 200, None)?;
+    check_eq!(
+        answer.1,
+        json!({"results": [{"id": id, "status": "accepted"}]}),
+        "the results"
+    );
+    let messages = bob.messages(0).await?;
+    check_eq!(crate::user::ids(&messages), vec![id], "the inbox");
+    check_eq!(messages[0]["envelope"], env, "the stored envelope");
+    Ok(())
+}
+
+async fn forged(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "forged");
+    let answer = send(
+        &r,
+        &rogue,
+        "f1",
+        rogue.txn_body(&[env]),
+        Sign::WithRandomKey,
+    )
+    .await?;
+    expect_status(
+        "a forged signature",
+        &answer,
+        401,
+        Some("invalid_signature"),
+    )?;
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a refused transaction stored a message"
+    );
+    Ok(())
+}
+
+async fn expired_key(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new().expired_key()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "expired");
+    let answer = send(&r, &rogue, "e1", rogue.txn_body(&[env]), Sign::Good).await?;
+    expect_status(
+        "a key past its valid_until",
+        &answer,
+        401,
+        Some("unknown_key"),
+    )
+}
+
+async fn retired_key(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new().rotated()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "retired");
+    // Signed 2 s from now: unambiguously after the rotation (expired_at, milliseconds), even
+    // when the rogue started within the current second.
+    let after = Sign::OldKeyAt(now_s() + 2);
+    let answer = send(
+        &r,
+        &rogue,
+        "k1",
+        rogue.txn_body(std::slice::from_ref(&env)),
+        after,
+    )
+    .await?;
+    expect_status(
+        "a retired key used after its expired_at",
+        &answer,
+        401,
+        Some("unknown_key"),
+    )?;
+    let answer = send(&r, &rogue, "k2", rogue.txn_body(&[env]), Sign::Good).await?;
+    expect_status("the current key after a rotation", &answer, 200, None)
+}
+
+async fn misaddressed(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "misaddressed");
+    let other = r
+        .net
+        .nodes()
+        .map(|n| n.name().to_owned())
+        .find(|n| n != r.server.name.as_str())
+        .unwrap_or_else(|| "elsewhere.test".to_owned());
+    let answer = send(
+        &r,
+        &rogue,
+        "m1",
+        rogue.txn_body(&[env]),
+        Sign::For(other.clone()),
+    )
+    .await?;
+    expect_status(
+        &format!("a transaction for {other}"),
+        &answer,
+        401,
+        Some("wrong_destination"),
+    )?;
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a misaddressed transaction stored a message"
+    );
+    Ok(())
+}
+
+async fn out_of_window(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "late");
+    for (what, ts) in [("600 s old", now_s() - 600), ("600 s ahead", now_s() + 600)] {
+        let answer = send(
+            &r,
+            &rogue,
+            what.split(' ').next().unwrap_or("w"),
+            rogue.txn_body(std::slice::from_ref(&env)),
+            Sign::At(ts),
+        )
+        .await?;
+        expect_status(what, &answer, 401, Some("stale_timestamp"))?;
+    }
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a stale transaction stored a message"
+    );
+    Ok(())
+}
+
+async fn replayed(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let first = rogue.envelope("mallory", &bob.address, &bob.primary, "first");
+    let second = rogue.envelope("mallory", &bob.address, &bob.primary, "second");
+    let answer = send(
+        &r,
+        &rogue,
+        "same-id",
+        rogue.txn_body(std::slice::from_ref(&first)),
+        Sign::Good,
+    )
+    .await?;
+    expect_status("the first transaction", &answer, 200, None)?;
+    let again = send(
+        &r,
+        &rogue,
+        "same-id",
+        rogue.txn_body(std::slice::from_ref(&second)),
+        Sign::Good,
+    )
+    .await?;
+    expect_status("the same txn id with another body", &again, 200, None)?;
+    check_eq!(
+        again.1,
+        answer.1,
+        "the answer to a repeated txn id (the stored one)"
+    );
+    check_eq!(
+        crate::user::ids(&bob.messages(0).await?),
+        vec![message_id(&first)],
+        "the inbox after the replay"
+    );
+    let fresh = send(
+        &r,
+        &rogue,
+        "new-id",
+        rogue.txn_body(&[first.clone()]),
+        Sign::Good,
+    )
+    .await?;
+    check_eq!(
+        fresh.1,
+        json!({"results": [{"id": message_id(&first), "status": "duplicate"}]}),
+        "the first envelope in a new transaction"
+    );
+    Ok(())
+}
+
+async fn oversized(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let max = r.server.limit("/max_txn_envelopes").unwrap_or(100);
+    let count = usize::try_from(max).unwrap_or(100) + 1;
+    let envelopes: Vec<Value> = (0..count)
+        .map(|i| rogue.envelope("mallory", &bob.address, &bob.primary, &format!("n{i}")))
+        .collect();
+    let answer = send(&r, &rogue, "many", rogue.txn_body(&envelopes), Sign::Good).await?;
+    expect_status(
+        &format!("{count} envelopes"),
+        &answer,
+        413,
+        Some("payload_too_large"),
+    )?;
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a refused transaction stored messages"
+    );
+    // One envelope over 262,144 bytes of JCS, next to a good one.
+    let key = rogue.user("mallory");
+    let big_text = "x".repeat(200_000);
+    let mut nonce = [0u8; 12];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+    let big = Envelope::seal(
+        &key,
+        rogue.address("mallory"),
+        bob.address.clone(),
+        &bob.primary,
+        now_ms(),
+        nonce,
+        json!({"text": big_text}).to_string().as_bytes(),
+    )
+    .map_err(|e| Fail::Fail(format!("sealing: {e}")))?
+    .sign(&key);
+    check!(
+        kez_spec::json::canonical(&big).len() > 262_144,
+        "the big envelope is not big enough"
+    );
+    let small = rogue.envelope("mallory", &bob.address, &bob.primary, "small");
+    let answer = send(
+        &r,
+        &rogue,
+        "big",
+        rogue.txn_body(&[big.clone(), small.clone()]),
+        Sign::Good,
+    )
+    .await?;
+    expect_status("a transaction with a big envelope", &answer, 200, None)?;
+    check_eq!(
+        answer.1,
+        json!({"results": [
+            {"id": message_id(&big), "status": "rejected", "code": "payload_too_large"},
+            {"id": message_id(&small), "status": "accepted"},
+        ]}),
+        "the results"
+    );
+    Ok(())
+}
+
+async fn body_origin(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "origin");
+    let body = kez_testnet::rogue::txn_body("someone-else.test", &[env]);
+    let answer = send(&r, &rogue, "o1", body, Sign::Good).await?;
+    expect_status(
+        "a body origin other than the header's",
+        &answer,
+        400,
+        Some("malformed_request"),
+    )?;
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a refused transaction stored a message"
+    );
+    Ok(())
+}
+
+async fn sender_not_of_origin(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let (alice, bob) = super::two_users(&r.server).await?;
+    // The rogue claims to carry a message from alice, a user of the server under test.
+    let forged = envelope_as(
+        &random_key(),
+        &alice.address,
+        &bob.address,
+        &bob.primary,
+        "forged",
+    );
+    let answer = send(
+        &r,
+        &rogue,
+        "s1",
+        rogue.txn_body(std::slice::from_ref(&forged)),
+        Sign::Good,
+    )
+    .await?;
+    expect_status("the transaction", &answer, 200, None)?;
+    check_eq!(
+        answer.1,
+        json!({"results": [{"id": message_id(&forged), "status": "rejected", "code": "sender_not_of_origin"}]}),
+        "the result for a user of another server"
+    );
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a forged envelope was stored"
+    );
+    Ok(())
+}
+
+async fn envelope_checks(r: Rogue) -> CaseResult {
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let to = bob.peer();
+    let key = rogue.user("mallory");
+    let from = rogue.address("mallory");
+    let nobody = User::generate(&r.server).peer();
+    let elements: Vec<(Value, Value)> = {
+        let malformed = json!("not an envelope");
+        let v2 = envelope_with(&key, &from, &to, now_ms(), |f| {
+            drop(f.insert("v".into(), json!(2)))
+        });
+        let bad_nonce = envelope_with(&key, &from, &to, now_ms(), |f| {
+            drop(f.insert("nonce".into(), json!("00")))
+        });
+        let ghost = envelope_as(
+            &random_key(),
+            &rogue.address("ghost"),
+            &bob.address,
+            &bob.primary,
+            "ghost",
+        );
+        let tampered = tamper(&rogue.envelope("mallory", &bob.address, &bob.primary, "tampered"));
+        let to_nobody = envelope_with(&key, &from, &nobody, now_ms(), |_| {});
+        let old = envelope_with(&key, &from, &to, now_ms() - 8 * 24 * 3_600_000, |_| {});
+        let ahead = envelope_with(&key, &from, &to, now_ms() + 600_000, |_| {});
+        let week_old = envelope_with(&key, &from, &to, now_ms() - 6 * 24 * 3_600_000, |_| {});
+        let good = rogue.envelope("mallory", &bob.address, &bob.primary, "good");
+        let rejected = |env: &Value, code: &str| json!({"id": message_id(env), "status": "rejected", "code": code});
+        vec![
+            (malformed.clone(), rejected(&malformed, "malformed_request")),
+            (v2.clone(), rejected(&v2, "unsupported_version")),
+            (bad_nonce.clone(), rejected(&bad_nonce, "malformed_request")),
+            (ghost.clone(), rejected(&ghost, "unknown_sender")),
+            (tampered.clone(), rejected(&tampered, "invalid_signature")),
+            (to_nobody.clone(), rejected(&to_nobody, "unknown_recipient")),
+            (old.clone(), rejected(&old, "stale_timestamp")),
+            (ahead.clone(), rejected(&ahead, "stale_timestamp")),
+            (
+                week_old.clone(),
+                json!({"id": message_id(&week_old), "status": "accepted"}),
+            ),
+            (
+                good.clone(),
+                json!({"id": message_id(&good), "status": "accepted"}),
+            ),
+        ]
+    };
+    let envelopes: Vec<Value> = elements.iter().map(|(e, _)| e.clone()).collect();
+    let expected: Vec<Value> = elements.into_iter().map(|(_, r)| r).collect();
+    let answer = send(&r, &rogue, "c1", rogue.txn_body(&envelopes), Sign::Good).await?;
+    expect_status("the transaction", &answer, 200, None)?;
+    let results = answer.1["results"].as_array().cloned().unwrap_or_default();
+    check_eq!(
+        results.len(),
+        expected.len(),
+        "one result per envelope: {}",
+        answer.1
+    );
+    for (i, (got, want)) in results.iter().zip(&expected).enumerate() {
+        check_eq!(got, want, "result {i}");
+    }
+    check_eq!(bob.messages(0).await?.len(), 2, "messages stored");
+    Ok(())
+}

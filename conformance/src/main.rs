@@ -1,0 +1,372 @@
+//! `kez-conformance`: runs the KEZ conformance suite against existing servers (`--server URL`)
+//! or a spawned testnet of kezd processes (`--spawn N`), prints the results and the SPEC
+//! coverage table, writes JSON/JUnit reports, and exits non-zero on any failure or uncovered
+//! MUST. `kez-conformance faults` checks the suite against kezd's fault-injection build;
+//! `list` prints the cases; `coverage` the coverage table alone. See conformance/README.md.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use kez_conformance::coverage::{self, COVERED_ELSEWHERE};
+use kez_conformance::faults;
+use kez_conformance::report;
+use kez_conformance::runner;
+use kez_conformance::target::{self, Env};
+use kez_conformance::{Case, cases};
+
+/// Black-box conformance suite for KEZ servers.
+#[derive(Debug, Parser)]
+#[command(name = "kez-conformance", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check that every fault of kezd's fault-injection build fails at least one case.
+    Faults(FaultArgs),
+    /// List the cases: id, SPEC sections, description.
+    List,
+    /// Print the SPEC coverage table; exit 1 if a section with a MUST has no case.
+    Coverage {
+        /// SPEC.md to read instead of the copy compiled in.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// A server to test, e.g. https://kez.example (repeatable; pair cases need two).
+    #[arg(long = "server", value_name = "URL")]
+    servers: Vec<String>,
+    /// Start N local kezd nodes on a private testnet instead (with the rogue-peer cases).
+    #[arg(long, value_name = "N")]
+    spawn: Option<usize>,
+    /// The kezd binary for --spawn (default: build the workspace's, or $KEZD_BIN).
+    #[arg(long, value_name = "PATH")]
+    kezd: Option<PathBuf>,
+    /// A PEM CA certificate to trust in addition to the system's (for --server).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Also run slow cases against external servers (the 15 s keep-alive).
+    #[arg(long)]
+    slow: bool,
+    /// Run only cases whose id contains PATTERN or that check section PATTERN (`§7`, `8.5`).
+    #[arg(long = "filter", value_name = "PATTERN")]
+    filters: Vec<String>,
+    /// Cases run at the same time.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    jobs: usize,
+    /// Seconds one request may take before its case fails.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    timeout: u64,
+    /// Write a report: `--report json FILE` or `--report junit FILE` (repeatable).
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], action = clap::ArgAction::Append)]
+    report: Vec<String>,
+    /// SPEC.md to read for the coverage check instead of the copy compiled in.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct FaultArgs {
+    /// kezd built with `--features faults` (default: build it into target/faults).
+    #[arg(long, value_name = "PATH")]
+    kezd_faults: Option<PathBuf>,
+    /// Check only this fault (repeatable).
+    #[arg(long = "fault", value_name = "NAME")]
+    only: Vec<String>,
+    /// Run the whole suite for each fault, not just the cases tagged for it (slow).
+    #[arg(long)]
+    all_cases: bool,
+    /// Faults checked at the same time.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    parallel: usize,
+    /// Cases run at the same time within one fault's run.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    jobs: usize,
+    /// Seconds one request may take.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    timeout: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kez-conformance: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            None => run_suite(cli.run).await,
+            Some(Command::Faults(args)) => run_faults(args).await,
+            Some(Command::List) => {
+                for case in cases::all() {
+                    println!(
+                        "{}\t{}\t{}",
+                        case.id,
+                        case.sections.join(" "),
+                        case.description
+                    );
+                }
+                Ok(true)
+            }
+            Some(Command::Coverage { spec }) => {
+                let coverage = coverage_of(spec.as_deref())?;
+                print!("{}", report::coverage_table(&coverage));
+                Ok(coverage.ok())
+            }
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("kez-conformance: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn coverage_of(spec: Option<&Path>) -> anyhow::Result<coverage::Coverage> {
+    let text = match spec {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => coverage::SPEC.to_owned(),
+    };
+    Ok(coverage::coverage(&text, &cases::all(), COVERED_ELSEWHERE))
+}
+
+fn selected(filters: &[String]) -> Vec<Case> {
+    cases::all()
+        .into_iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.matches(f)))
+        .collect()
+}
+
+/// The suite; `Ok(true)` when every job passed or skipped and coverage is complete.
+async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let coverage = coverage_of(args.spec.as_deref())?;
+    let reports = parse_reports(&args.report)?;
+    let cases = selected(&args.filters);
+    if cases.is_empty() {
+        bail!("--filter selects no case (see `kez-conformance list`)");
+    }
+    let (targets, testnet, keepalive) = match (args.spawn, args.servers.is_empty()) {
+        (Some(_), false) => bail!("use --server or --spawn, not both"),
+        (None, true) => bail!("nothing to test: give --server URL (repeatable) or --spawn N"),
+        (Some(0), _) => bail!("--spawn needs at least one node"),
+        (Some(n), true) => {
+            let kezd = match args.kezd {
+                Some(path) => path,
+                None => kez_testnet::kezd_binary().context("finding or building kezd")?,
+            };
+            eprintln!(
+                "kez-conformance: starting {n} kezd node(s) from {}",
+                kezd.display()
+            );
+            let net = tokio::select! {
+                net = target::spawn(&kezd, n) => net.context("starting the testnet")?,
+                _ = tokio::signal::ctrl_c() => bail!("interrupted while starting the testnet"),
+            };
+            let net = Arc::new(net);
+            let targets = target::testnet_targets(&net, timeout)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            (targets, Some(net), Some(target::SPAWN_KEEPALIVE))
+        }
+        (None, false) => {
+            let http = target::external_client(args.ca.as_deref()).map_err(anyhow::Error::msg)?;
+            let targets = target::connect_all(&args.servers, http, timeout).await;
+            let keepalive = args.slow.then_some(Duration::from_secs(15));
+            (targets, None, keepalive)
+        }
+    };
+    for t in &targets {
+        match &t.server {
+            Ok(s) => eprintln!("kez-conformance: testing {} at {}", s.name, s.base),
+            Err(e) => eprintln!("kez-conformance: {e}"),
+        }
+    }
+    let env = Arc::new(Env::new(targets, testnet.clone(), keepalive));
+    drop(testnet);
+    let outcomes = tokio::select! {
+        outcomes = runner::run(&env, &cases, args.jobs) => Some(outcomes),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let net = Arc::try_unwrap(env)
+        .ok()
+        .and_then(|env| env.testnet)
+        .and_then(|net| Arc::try_unwrap(net).ok());
+    if let Some(net) = net
+        && let Err(e) = net.shutdown().await
+    {
+        eprintln!("kez-conformance: stopping the testnet: {e}");
+    }
+    let Some(outcomes) = outcomes else {
+        eprintln!("kez-conformance: interrupted; the testnet is stopped");
+        return Ok(false);
+    };
+    let total = started.elapsed();
+    println!("{}", report::table(&outcomes));
+    println!("SPEC coverage (sections with a MUST → cases):");
+    println!("{}", report::coverage_table(&coverage));
+    let summary = report::summary(&outcomes);
+    println!(
+        "{} passed, {} failed, {} skipped in {:.1}s; {} cases; coverage {}",
+        summary.passed,
+        summary.failed,
+        summary.skipped,
+        total.as_secs_f64(),
+        cases.len(),
+        if coverage.ok() {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        }
+    );
+    for (format, path) in reports {
+        let text = match format {
+            ReportFormat::Json => {
+                serde_json::to_string_pretty(&report::json_report(&outcomes, &coverage, total))?
+            }
+            ReportFormat::Junit => report::junit_report(&outcomes, total),
+        };
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(summary.failed == 0 && coverage.ok())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ReportFormat {
+    Json,
+    Junit,
+}
+
+fn parse_reports(values: &[String]) -> anyhow::Result<Vec<(ReportFormat, PathBuf)>> {
+    values
+        .chunks(2)
+        .map(|pair| match pair {
+            [format, file] => {
+                let format = match format.as_str() {
+                    "json" => ReportFormat::Json,
+                    "junit" => ReportFormat::Junit,
+                    other => bail!("--report {other}: the formats are json and junit"),
+                };
+                Ok((format, PathBuf::from(file)))
+            }
+            _ => bail!("--report takes a format and a file"),
+        })
+        .collect()
+}
+
+/// The faults check; `Ok(true)` when the baseline passes and every fault is detected.
+async fn run_faults(args: FaultArgs) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let kezd_faults = match args.kezd_faults {
+        Some(path) => path,
+        None => build_faults_kezd()?,
+    };
+    let all = cases::all();
+    let binary = faults::list_faults(&kezd_faults).map_err(anyhow::Error::msg)?;
+    let problems = faults::table_problems(&binary, &all);
+    for problem in &problems {
+        eprintln!("kez-conformance: {problem}");
+    }
+    let chosen: Vec<String> = if args.only.is_empty() {
+        binary.clone()
+    } else {
+        for name in &args.only {
+            if !binary.contains(name) {
+                bail!("--fault {name}: the faults build has no such fault");
+            }
+        }
+        args.only.clone()
+    };
+    let options = faults::Options {
+        kezd_faults,
+        only: args.only,
+        all_cases: args.all_cases,
+        parallel: args.parallel,
+        jobs: args.jobs,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    eprintln!(
+        "kez-conformance: checking {} fault(s), {} at a time",
+        chosen.len(),
+        options.parallel
+    );
+    let results = tokio::select! {
+        results = faults::run(&options, &chosen, &all) => results,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("kez-conformance: interrupted; the testnets are stopped");
+            return Ok(false);
+        }
+    };
+    println!("{}", faults::table(&results));
+    let undetected = results.iter().filter(|r| !r.ok()).count();
+    println!(
+        "{} fault(s) checked in {:.1}s; {}",
+        chosen.len(),
+        started.elapsed().as_secs_f64(),
+        if undetected == 0 && problems.is_empty() {
+            "every fault is detected and the baseline passes".to_owned()
+        } else {
+            format!(
+                "{undetected} run(s) not as required, {} table problem(s)",
+                problems.len()
+            )
+        }
+    );
+    Ok(undetected == 0 && problems.is_empty())
+}
+
+/// `cargo build -p kezd --features faults --target-dir <workspace>/target/faults`: its own
+/// target directory, so the normal kezd build is not rebuilt with another feature set.
+fn build_faults_kezd() -> anyhow::Result<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.parent().unwrap_or(manifest);
+    let target_dir = workspace.join("target").join("faults");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "kez-conformance: building kezd with --features faults into {}",
+        target_dir.display()
+    );
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "kezd",
+            "--bin",
+            "kezd",
+            "--features",
+            "faults",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building the faults kezd failed: {status}");
+    }
+    Ok(target_dir.join("debug").join("kezd"))
+}

@@ -1,0 +1,148 @@
+//! The servers under test: existing deployments (`--server URL`) or a local testnet of kezd
+//! processes (`--spawn N`), and the [`Env`] every case sees.
+//!
+//! Spawned nodes are configured for the suite: rate limits raised (every case registers its
+//! own accounts), keep-alives every second (so §8.5's keep-alive is checked in a second, not
+//! 15), and federation retries after one second with a two-second request timeout (so the
+//! rogue-receiver cases see backoff, timeouts and `Retry-After` within a few seconds).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use kez_testnet::{NodeOptions, Testnet, TestnetError};
+
+use crate::server::Server;
+
+/// The keep-alive interval configured on spawned nodes.
+pub const SPAWN_KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// The configuration added to every spawned node (see the module doc).
+pub const SPAWN_CONFIG: &str = r#"
+[rate]
+client_per_minute = 1000000
+register_per_hour = 1000000
+sender_per_minute = 1000000
+recipient_per_minute = 1000000
+first_contacts_per_hour = 1000000
+origin_per_minute = 1000000
+[stream]
+keep_alive_secs = 1
+[federation]
+backoff_initial_secs = 1
+backoff_max_secs = 2
+request_timeout_secs = 2
+"#;
+
+/// One server under test as the runner sees it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// How it was named (URL or node name).
+    pub label: String,
+    /// The connected server, or why it cannot be tested.
+    pub server: Result<Arc<Server>, String>,
+}
+
+/// What every case sees.
+#[derive(Debug)]
+pub struct Env {
+    /// The servers under test.
+    pub targets: Vec<Target>,
+    /// The testnet, under `--spawn`; rogue cases need it.
+    pub testnet: Option<Arc<Testnet>>,
+    /// The keep-alive interval to expect: the configured one under `--spawn`, the SPEC's 15 s
+    /// bound with `--slow`, otherwise `None` (the keep-alive case skips).
+    pub keepalive: Option<Duration>,
+    /// Numbers rogue peers uniquely.
+    pub rogue_counter: AtomicUsize,
+}
+
+impl Env {
+    /// An environment over `targets`.
+    pub fn new(
+        targets: Vec<Target>,
+        testnet: Option<Arc<Testnet>>,
+        keepalive: Option<Duration>,
+    ) -> Env {
+        Env {
+            targets,
+            testnet,
+            keepalive,
+            rogue_counter: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// An HTTP client for external servers: the system's roots, plus `extra_ca` (PEM) if given.
+pub fn external_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, String> {
+    kez_testnet::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kez-conformance/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = extra_ca {
+        let pem = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))?;
+        builder = builder.tls_certs_merge([cert]);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("building the HTTP client: {e}"))
+}
+
+/// Connects to each URL (in parallel); unreachable servers become targets whose cases fail.
+pub async fn connect_all(urls: &[String], http: reqwest::Client, timeout: Duration) -> Vec<Target> {
+    let connects = urls.iter().map(|url| {
+        let http = http.clone();
+        async move {
+            Target {
+                label: url.clone(),
+                server: Server::connect(url, http, timeout)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("cannot test {url}: {e}")),
+            }
+        }
+    });
+    futures_util::future::join_all(connects).await
+}
+
+/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with [`SPAWN_CONFIG`].
+pub async fn spawn(kezd: &Path, n: usize) -> Result<Testnet, TestnetError> {
+    let mut builder = Testnet::builder(kezd);
+    for i in 0..n {
+        let name = node_name(i);
+        builder = builder.node_with(name, NodeOptions::new().extra_config(SPAWN_CONFIG));
+    }
+    builder.start().await
+}
+
+/// The name of the `i`th spawned node: `a.test` … `z.test`, then `n26.test` ….
+pub fn node_name(i: usize) -> String {
+    match u8::try_from(i).ok().filter(|i| *i < 26) {
+        Some(i) => format!("{}.test", char::from(b'a' + i)),
+        None => format!("n{i}.test"),
+    }
+}
+
+/// The targets of a spawned testnet.
+pub async fn testnet_targets(net: &Testnet, timeout: Duration) -> Result<Vec<Target>, String> {
+    let http = net
+        .client_builder()
+        .map_err(|e| e.to_string())?
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let urls: Vec<String> = net.nodes().map(kez_testnet::Node::base_url).collect();
+    Ok(connect_all(&urls, http, timeout)
+        .await
+        .into_iter()
+        .zip(net.nodes())
+        .map(|(target, node)| Target {
+            label: node.name().to_owned(),
+            ..target
+        })
+        .collect())
+}

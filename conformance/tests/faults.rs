@@ -1,0 +1,70 @@
+//! The suite has teeth: kezd's fault-injection build refuses to start without `KEZ_FAULTS`,
+//! lists its faults, and with `skip_envelope_signature_check` enabled the suite exits non-zero
+//! naming the case that caught it — while the same build with no fault enabled passes.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn a_faults_build_refuses_to_start_without_kez_faults() {
+    let kezd = common::faults_kezd();
+    let output = Command::new(&kezd)
+        .env_remove("KEZ_FAULTS")
+        .arg("check-config")
+        .output()
+        .expect("running the faults build");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("KEZ_FAULTS"),
+        "{}",
+        common::text(&output)
+    );
+    let list = Command::new(&kezd)
+        .env("KEZ_FAULTS", "list")
+        .output()
+        .expect("listing faults");
+    assert!(list.status.success(), "{}", common::text(&list));
+    let names = String::from_utf8_lossy(&list.stdout).lines().count();
+    assert!(names >= 20, "{names} faults");
+}
+
+#[test]
+fn skip_envelope_signature_check_fails_the_suite() {
+    let kezd = common::faults_kezd();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let run = |faults: &str| {
+        let wrapper = common::wrapper(dir.path(), &kezd, faults);
+        let json = dir.path().join(format!("{faults}.json"));
+        let output = common::run(&[
+            "--spawn",
+            "1",
+            "--kezd",
+            wrapper.to_str().expect("utf-8 path"),
+            "--filter",
+            "s8.send",
+            "--filter",
+            "s3.sig",
+            "--report",
+            "json",
+            json.to_str().expect("utf-8 path"),
+        ]);
+        (output, common::report(&json))
+    };
+
+    let (output, report) = run("none");
+    assert!(output.status.success(), "{}", common::text(&output));
+    assert_eq!(report["summary"]["failed"], 0);
+
+    let (output, report) = run("skip_envelope_signature_check");
+    assert_eq!(output.status.code(), Some(1), "{}", common::text(&output));
+    let failed: Vec<&str> = report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(failed.contains(&"s8.send.checks"), "{failed:?}");
+    assert!(failed.contains(&"s3.sig.strict_s"), "{failed:?}");
+}

@@ -1,0 +1,330 @@
+//! The cluster broker: committed messages are announced on NATS subject
+//! `<prefix>.inbox.<handle>` (default prefix `kez.chat`, so the prototype's
+//! `kez.chat.inbox.<handle>`) and reach the streams open on every kezd of the cluster.
+//!
+//! # Shape
+//!
+//! - **Publishing** hands the message to this instance's own streams directly (the in-process
+//!   [`LocalBroker`]) and publishes it to NATS for the other instances. The connection is made
+//!   with `no_echo`, so an instance never receives its own messages twice, and its own streams
+//!   stay live even while NATS is down.
+//! - **Receiving** is ONE wildcard subscription, `<prefix>.inbox.>`, per instance; a task
+//!   reads it and hands each message to the local channel of its handle (the subject after
+//!   `<prefix>.inbox.`, dots included: handles may contain `.`), dropping those for handles
+//!   with no stream here. Opening a stream is then a purely local operation, effective at
+//!   once — no SUB round trip before the stream reads the store, and no race in which a
+//!   message published between "subscribe returned" and "the server registered the interest"
+//!   is missed.
+//!
+//! # Why one wildcard subscription, not one per handle (measured)
+//!
+//! `cargo run --release -p kezd --example nats_fanout MODE 10000 200000`: its own nats-server
+//! 2.9 on loopback, 2 cores, 10,000 subscribed handles each with a task reading its events,
+//! 200,000 messages of 200 bytes spread over them, published from a second connection as
+//! another kezd would; one process per mode, three to four runs each (2026-11-25):
+//!
+//! | | per-handle subscriptions | one wildcard + local channels |
+//! | --- | --- | --- |
+//! | delivered, msg/s | 392k–512k | 419k–717k |
+//! | nats-server memory for the 10,000 | +8.1–8.9 MiB (≈ 0.85 KiB each) | +0.01–0.25 MiB |
+//! | client memory per handle | 5.3 KiB (the subscription's queue) | 14.6 KiB (a 256-slot broadcast channel) |
+//! | opening a stream | SUB, plus a flush round trip to be race-free: 36.5 µs each, serialised, on loopback | local, no round trip |
+//! | after a reconnect | 10,000 SUBs re-sent | 1 SUB |
+//! | messages for handles with no stream here | never received | filtered at 560k–700k msg/s |
+//!
+//! Both deliver two orders of magnitude more than an instance can accept (its store commits a
+//! few thousand messages per second). The client-memory line is not the comparison it looks
+//! like: kezd needs the local channel per handle in both designs — several streams of one
+//! recipient share it, and it keeps this instance's own streams live through a NATS outage —
+//! so per-handle subscriptions would cost their 5.3 KiB and 0.85 KiB of server memory *on
+//! top*. What the wildcard costs instead is receiving every instance's traffic: at the measured
+//! filtering rate, a cluster accepting 30,000 messages/s in total costs each instance about 5 %
+//! of a core. A cluster that outgrows that can shard subjects (one prefix per group of
+//! instances) without changing streams.
+//!
+//! # Outages degrade to catch-up from the store
+//!
+//! The store is the source of truth and NATS only a fast path (see [`super`]):
+//! - A publish that fails, or waits longer than [`PUBLISH_WAIT`] because the client's queue is
+//!   full during an outage, is logged and dropped; it never fails or blocks a send.
+//! - When the connection comes back (after the wildcard subscription is re-registered with
+//!   the server, confirmed by a flush), and when the client reports that it dropped messages
+//!   for a slow consumer, every subscription of this instance gets [`Event::Lagged`], and
+//!   streams re-read the store from their cursor: what was committed meanwhile is sent then,
+//!   in order, with no gap.
+//! - Publishes made while disconnected are queued by the client and sent after reconnecting;
+//!   one lost in a broken socket is covered by the other instances' `Lagged` when they see
+//!   the same outage. What remains — an instance whose own link to NATS broke while the
+//!   others stayed connected, losing a queued publish — delays that message on the other
+//!   instances until the next message to the same recipient reveals the gap.
+
+use std::time::Duration;
+
+use async_nats::{ConnectOptions, Event as NatsEvent};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::{Broker, Event, LocalBroker, Published, Subscription};
+
+/// The longest a publish waits for room in the client's queue. Only reached during an outage
+/// with thousands of publishes queued; the message is durable either way.
+pub const PUBLISH_WAIT: Duration = Duration::from_millis(50);
+
+/// How often the client pings the server: a silently dead link is noticed within two of these.
+const PING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    /// The first connection failed (later outages are survived, not reported).
+    #[error("cannot connect to NATS at {url}")]
+    Connect {
+        /// The configured URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// The wildcard subscription could not be made.
+    #[error("cannot subscribe to {subject}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// Why.
+        #[source]
+        source: async_nats::SubscribeError,
+    },
+    /// The server did not confirm the subscription.
+    #[error("NATS did not confirm the subscription")]
+    Flush(#[source] async_nats::client::FlushError),
+}
+
+/// Fanout through NATS; see the module doc.
+#[derive(Debug)]
+pub struct NatsBroker {
+    client: async_nats::Client,
+    /// `<prefix>.inbox.`, the subject of a handle without the handle.
+    subject_base: String,
+    /// This instance's streams.
+    local: LocalBroker,
+    /// Bumped on every reconnect or dropped delivery; each subscription holds a receiver and
+    /// reports `Lagged` when it moves.
+    epoch: watch::Receiver<u64>,
+    /// The receiving and connection-watching tasks, stopped when the broker is dropped.
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl NatsBroker {
+    /// Connects to `url` (one or more comma-separated server URLs) and subscribes to
+    /// `<prefix>.inbox.>`. Must be called inside a Tokio runtime.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, NatsError> {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let options = ConnectOptions::new()
+            .name("kezd")
+            .no_echo()
+            .ping_interval(PING_INTERVAL)
+            // Forwarded to our own task: the callback must not wait (on a flush, say) or it
+            // would hold up the client's event delivery.
+            .event_callback(move |event| {
+                let _ = events_tx.send(event);
+                async {}
+            });
+        let servers: Vec<&str> = url.split(',').map(str::trim).collect();
+        let client = options
+            .connect(servers)
+            .await
+            .map_err(|source| NatsError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
+        let subject_base = format!("{prefix}.inbox.");
+        let wildcard = format!("{subject_base}>");
+        let subscriber =
+            client
+                .subscribe(wildcard.clone())
+                .await
+                .map_err(|source| NatsError::Subscribe {
+                    subject: wildcard,
+                    source,
+                })?;
+        // Interest registered with the server before the first stream can open.
+        client.flush().await.map_err(NatsError::Flush)?;
+
+        let local = LocalBroker::new();
+        let (epoch_tx, epoch) = watch::channel(0);
+        let receive = tokio::spawn(receive(subscriber, subject_base.clone(), local.clone()));
+        let watch = tokio::spawn(watch_connection(events_rx, client.clone(), epoch_tx));
+        tracing::info!(%url, %prefix, "nats broker connected");
+        Ok(Self {
+            client,
+            subject_base,
+            local,
+            epoch,
+            tasks: vec![receive, watch],
+        })
+    }
+}
+
+impl Drop for NatsBroker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The NATS payload of a message: its seq in decimal, a newline, then the SSE data JSON, so a
+/// receiver gets the seq without parsing JSON.
+fn encode(message: &Published) -> Bytes {
+    Bytes::from(format!("{}\n{}", message.seq, message.data))
+}
+
+fn decode(payload: &[u8]) -> Option<Published> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (seq, data) = text.split_once('\n')?;
+    Some(Published {
+        seq: seq.parse().ok()?,
+        data: data.into(),
+    })
+}
+
+/// Whether `handle` makes a literal subject: handles are validated long before they get
+/// here, so this only guards against publishing to a wildcard by mistake.
+fn literal_token_path(handle: &str) -> bool {
+    !handle.is_empty()
+        && handle.split('.').all(|t| !t.is_empty())
+        && !handle
+            .bytes()
+            .any(|b| b == b'*' || b == b'>' || b.is_ascii_whitespace() || b.is_ascii_control())
+}
+
+/// Reads the wildcard subscription and hands each message to its handle's local streams.
+async fn receive(mut subscriber: async_nats::Subscriber, subject_base: String, local: LocalBroker) {
+    while let Some(message) = subscriber.next().await {
+        let Some(handle) = message.subject.as_str().strip_prefix(subject_base.as_str()) else {
+            continue;
+        };
+        match decode(&message.payload) {
+            Some(published) => local.publish(handle, published).await,
+            None => tracing::warn!(subject = %message.subject, "undecodable broker message"),
+        }
+    }
+    tracing::debug!("nats subscription ended");
+}
+
+/// Turns connection events into `Lagged` for every subscription: after a reconnect (once the
+/// server has the wildcard subscription again) and after the client dropped messages.
+async fn watch_connection(
+    mut events: mpsc::UnboundedReceiver<NatsEvent>,
+    client: async_nats::Client,
+    epoch: watch::Sender<u64>,
+) {
+    let mut connected_once = false;
+    while let Some(event) = events.recv().await {
+        match event {
+            NatsEvent::Connected => {
+                if !connected_once {
+                    connected_once = true;
+                    continue; // The first connection: nothing was missed yet.
+                }
+                // The client re-sends SUB before anything queued after this flush, so once the
+                // flush returns the server routes new messages here again: a store read after
+                // this point misses nothing that later notifications would not announce.
+                if let Err(error) = client.flush().await {
+                    tracing::warn!(%error, "flush after reconnecting to NATS failed");
+                }
+                tracing::info!("reconnected to NATS; live streams catch up from the store");
+                epoch.send_modify(|n| *n += 1);
+            }
+            NatsEvent::Disconnected => {
+                tracing::warn!("disconnected from NATS; other instances' messages wait");
+            }
+            NatsEvent::SlowConsumer(_) => {
+                tracing::warn!("NATS messages dropped for a slow consumer; streams catch up");
+                epoch.send_modify(|n| *n += 1);
+            }
+            other => tracing::info!(event = %other, "nats event"),
+        }
+    }
+}
+
+#[async_trait]
+impl Broker for NatsBroker {
+    async fn publish(&self, handle: &str, message: Published) {
+        let payload = encode(&message);
+        self.local.publish(handle, message).await;
+        if !literal_token_path(handle) {
+            tracing::warn!(%handle, "not published to NATS: not a literal subject token");
+            return;
+        }
+        let subject = format!("{}{handle}", self.subject_base);
+        match tokio::time::timeout(PUBLISH_WAIT, self.client.publish(subject, payload)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%handle, %error, "NATS publish failed; streams elsewhere catch up");
+            }
+            Err(_) => {
+                tracing::warn!(%handle, "NATS publish timed out; streams elsewhere catch up");
+            }
+        }
+    }
+
+    async fn subscribe(&self, handle: &str) -> Box<dyn Subscription> {
+        let mut epoch = self.epoch.clone();
+        // Only changes after this moment count: the stream reads the store after subscribing.
+        epoch.mark_unchanged();
+        Box::new(NatsSubscription {
+            inner: self.local.subscribe(handle).await,
+            epoch,
+        })
+    }
+}
+
+/// A local subscription that also reports `Lagged` when the NATS connection came back.
+struct NatsSubscription {
+    inner: Box<dyn Subscription>,
+    epoch: watch::Receiver<u64>,
+}
+
+#[async_trait]
+impl Subscription for NatsSubscription {
+    async fn next(&mut self) -> Option<Event> {
+        tokio::select! {
+            // A reconnect first: the stream re-reads the store anyway, which covers any
+            // message still queued behind it.
+            biased;
+            changed = self.epoch.changed() => match changed {
+                Ok(()) => Some(Event::Lagged),
+                Err(_) => None, // The broker is gone.
+            },
+            event = self.inner.next() => event,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        let message = Published {
+            seq: 42,
+            data: r#"{"seq":42,"envelope":{"a":"b\nc"}}"#.into(),
+        };
+        assert_eq!(decode(&encode(&message)), Some(message));
+        assert_eq!(decode(b"x\n{}"), None);
+        assert_eq!(decode(b"12"), None);
+    }
+
+    #[test]
+    fn only_literal_subjects_are_published() {
+        assert!(literal_token_path("alice") && literal_token_path("a.b_c-d"));
+        for bad in ["", "a..b", ".a", "a.", "*", "a.>", "a b"] {
+            assert!(!literal_token_path(bad), "{bad:?}");
+        }
+    }
+}

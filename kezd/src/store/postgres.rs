@@ -1,0 +1,365 @@
+//! The cluster backend: one PostgreSQL database shared by every kezd instance, reached through
+//! a connection pool (DESIGN §3 "One machine, then many"). Behaviour is the SQLite store's,
+//! proven by the one store test suite both run (`kezd/tests/store`).
+//!
+//! Unlike SQLite there is no single writer: many connections of many processes write at once,
+//! so every invariant of [`crate::store`] is kept by the database itself, each in one
+//! transaction:
+//! - **Seqs in order.** The accept of a local message takes the recipient's `inbox_counters`
+//!   row lock with the increment and holds it until commit, so one inbox's accepts commit in
+//!   seq order and a reader never sees seq n+1 before seq n (the full argument is in
+//!   [`accept`]).
+//! - **Stored once.** `message_ids` is claimed with `INSERT … ON CONFLICT DO NOTHING`, which
+//!   waits for a concurrent claim of the same id to commit or abort; a lost claim reads the
+//!   first acceptance back.
+//! - **Outbox with the accept.** A remote message's id claim and its outbox row commit together.
+//! - **Durability.** `accept` answers after `COMMIT` returns, which with PostgreSQL's default
+//!   `synchronous_commit = on` means the commit record is flushed (SPEC §8.6). Crash-only
+//!   durability sets `synchronous_commit = off` on each connection, the documented weaker mode.
+//!
+//! Why a pool and no group-commit writer: PostgreSQL already does group commit across
+//! concurrent transactions (`commit_delay` aside, backends that commit together share WAL
+//! flushes), and a single writer task would serialise the instances' accepts behind one
+//! connection, which is exactly what a cluster is for avoiding.
+
+mod accept;
+mod federation;
+mod retention;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, SqlSafeStr};
+
+use super::{
+    Accepted, Delivery, Durability, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
+    StoreError, StoredMessage, UserRecord,
+};
+
+/// How to open a [`PostgresStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// `postgres://user[:password]@host[:port]/database[?options]`.
+    pub url: String,
+    /// What a commit promises before callers are answered.
+    pub durability: Durability,
+    /// The pool's connections (at least 1): the most statements this instance runs at once.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// How long a destination's outbox stays claimed by this instance after it last touched
+    /// it; another instance takes the destination over only after that (see `federation`).
+    pub outbox_lease: Duration,
+}
+
+impl PostgresOptions {
+    /// Options for the database at `url` with the defaults: full durability, 16 connections,
+    /// a 10 s acquire timeout, a 60 s outbox lease.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            durability: Durability::Full,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            outbox_lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The PostgreSQL store. Cheap to share behind an `Arc`; every method may be called
+/// concurrently, from this process and from other kezd processes on the same database.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    /// This instance's name in `outbox_leases`: random per open, so a restarted instance does
+    /// not inherit the leases of its previous life (they simply expire).
+    instance: String,
+    /// The lease length in milliseconds.
+    lease_ms: i64,
+}
+
+impl PostgresStore {
+    /// Connects, applies the embedded migrations (under PostgreSQL's migration lock, so
+    /// instances starting together apply them once), and opens the pool.
+    pub async fn open(options: PostgresOptions) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(&options.url)?
+            // Statements are logged by kezd's own spans when needed; sqlx's per-statement INFO
+            // lines would flood the log at message rate.
+            .disable_statement_logging();
+        if options.durability == Durability::CrashOnly {
+            connect = connect.options([("synchronous_commit", "off")]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        migrator().run(&pool).await?;
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        tracing::info!(durability = ?options.durability, "postgres store open");
+        Ok(Self {
+            pool,
+            instance: hex::encode(nonce),
+            lease_ms: i64::try_from(options.outbox_lease.as_millis()).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// The pool, for tests and tools that inspect the database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// The embedded migrations, in version order, built from `include_str!` like SQLite's (the
+/// workspace leaves out sqlx's macros). Same versions and meaning as the SQLite files, plus
+/// the outbox leases that only a multi-process store needs.
+fn migrator() -> Migrator {
+    let file = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            description.into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        file(
+            1,
+            "initial",
+            include_str!("../../migrations/postgres/0001_initial.sql"),
+        ),
+        file(
+            2,
+            "federation",
+            include_str!("../../migrations/postgres/0002_federation.sql"),
+        ),
+        file(
+            3,
+            "outbox leases",
+            include_str!("../../migrations/postgres/0003_outbox_leases.sql"),
+        ),
+    ])
+}
+
+/// Seqs and limits are u64 in the API, BIGINT in the database. Values past i64::MAX cannot
+/// exist there, so clamping keeps "greater than" / "at most" comparisons exact.
+fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads a stored seq back; the schema's CHECK keeps it positive.
+fn seq_from_db(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })
+}
+
+type UserRow = (String, String, i64, String);
+
+fn user_from_row((handle, primary, registered_at_ms, registration_json): UserRow) -> UserRecord {
+    UserRecord {
+        handle,
+        primary,
+        registered_at_ms,
+        registration_json,
+    }
+}
+
+const USER_BY_HANDLE: &str =
+    "SELECT handle, primary_key, registered_at, registration FROM users WHERE handle = $1";
+
+#[async_trait]
+impl Store for PostgresStore {
+    /// Inserts with `ON CONFLICT DO NOTHING` (no target: the handle and the primary are both
+    /// unique), which waits for a concurrent registration of either to finish. Only when
+    /// nothing was inserted is the conflict looked up, handle first as in SQLite, so the
+    /// error names the right one. Users are never deleted, so a conflicting row stays there.
+    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO users (handle, primary_key, registered_at, registration) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(&user.handle)
+        .bind(&user.primary)
+        .bind(user.registered_at_ms)
+        .bind(&user.registration_json)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(RegisterOutcome::Created(user));
+        }
+        let by_handle: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
+            .bind(&user.handle)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = by_handle {
+            let stored = user_from_row(row);
+            return if stored.registration_json == user.registration_json {
+                Ok(RegisterOutcome::Existing(stored))
+            } else {
+                Err(StoreError::HandleTaken {
+                    handle: user.handle,
+                })
+            };
+        }
+        Err(StoreError::PrimaryTaken {
+            primary: user.primary,
+        })
+    }
+
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
+            .bind(handle)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn user_by_primary(&self, primary: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT handle, primary_key, registered_at, registration FROM users \
+             WHERE primary_key = $1",
+        )
+        .bind(primary)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
+        accept::accept(&self.pool, message).await
+    }
+
+    async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
+        let seq: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT seq FROM message_ids WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        seq.map(|seq| {
+            Ok(Accepted {
+                seq: seq.map(seq_from_db).transpose()?,
+                duplicate: true,
+            })
+        })
+        .transpose()
+    }
+
+    async fn inbox(
+        &self,
+        handle: &str,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        // One statement, so one snapshot: with seqs committed in order (see `accept`), the
+        // page is a prefix of the committed seqs above `since`, never a set with a hole that a
+        // later commit fills.
+        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+            "SELECT seq, id, received_at, envelope FROM messages \
+             WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(handle)
+        .bind(clamp_i64(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, id, received_at_ms, envelope_json)| {
+                Ok(StoredMessage {
+                    seq: seq_from_db(seq)?,
+                    id,
+                    received_at_ms,
+                    envelope_json,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM inbox_counters WHERE recipient = $1")
+                .bind(handle)
+                .fetch_optional(&self.pool)
+                .await?;
+        last.map_or(Ok(0), seq_from_db)
+    }
+
+    /// The counter is untouched, so the next accept continues after the highest seq ever
+    /// assigned.
+    async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM messages WHERE recipient = $1 AND seq <= $2")
+            .bind(handle)
+            .bind(clamp_i64(through))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        federation::destinations(&self.pool, &self.instance, self.lease_ms, now_ms).await
+    }
+
+    async fn outbox_pending(
+        &self,
+        destination: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        federation::pending(&self.pool, destination, limit).await
+    }
+
+    async fn outbox_record(
+        &self,
+        destination: &str,
+        outcomes: Vec<(String, Delivery)>,
+        backoff: Option<(u32, i64)>,
+    ) -> Result<(), StoreError> {
+        federation::record(
+            &self.pool,
+            (&self.instance, self.lease_ms),
+            destination,
+            outcomes,
+            backoff,
+        )
+        .await
+    }
+
+    async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError> {
+        federation::failures(&self.pool, destination).await
+    }
+
+    async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
+        federation::status(&self.pool, id).await
+    }
+
+    async fn txn_response(&self, origin: &str, txn_id: &str) -> Result<Option<String>, StoreError> {
+        federation::txn_response(&self.pool, origin, txn_id).await
+    }
+
+    async fn save_txn_response(
+        &self,
+        origin: &str,
+        txn_id: &str,
+        response: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        federation::save_txn_response(&self.pool, origin, txn_id, response, now_ms).await
+    }
+
+    async fn enforce_retention(
+        &self,
+        older_than_ms: i64,
+        max_per_inbox: u64,
+    ) -> Result<u64, StoreError> {
+        retention::enforce(&self.pool, older_than_ms, max_per_inbox).await
+    }
+
+    /// Waits for the connections in use to be returned (so statements in flight finish and
+    /// are answered), then closes every connection; later calls fail with `Closed`.
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,112 @@
+//! The retention policy (SPEC §8.4) on PostgreSQL: the same bounded steps as the SQLite store,
+//! each its own short transaction, so a large cleanup never holds locks that accepts wait on
+//! for long. Accepts and retention touch different rows of `inbox_counters` (retention only
+//! reads it), so they do not block each other at all.
+
+use sqlx::postgres::PgPool;
+
+use super::clamp_i64;
+use crate::store::StoreError;
+
+/// Rows deleted per step.
+const STEP: u64 = 2_000;
+
+/// How long after its acceptance a message id is kept beyond the age limit, as in the SQLite
+/// store: SPEC §8.7 asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s
+/// after acceptance (§8.1, §9.4), so 7 days + 600 s after acceptance covers every envelope.
+const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
+
+/// Deletes messages received before `older_than_ms` and, per inbox, all but the newest
+/// `max_per_inbox`; forgets message ids accepted [`ID_MEMORY_MS`] before `older_than_ms`,
+/// except those still in the outbox. Returns how many messages were deleted.
+pub(super) async fn enforce(
+    pool: &PgPool,
+    older_than_ms: i64,
+    max_per_inbox: u64,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let (deleted, more) = step(pool, older_than_ms, max_per_inbox, STEP).await?;
+        total += deleted;
+        if !more {
+            return Ok(total);
+        }
+    }
+}
+
+/// One step of at most `budget` deleted messages (and `budget` forgotten ids); returns the
+/// count and whether more may remain.
+async fn step(
+    pool: &PgPool,
+    older_than_ms: i64,
+    max_per_inbox: u64,
+    budget: u64,
+) -> Result<(u64, bool), StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut deleted = sqlx::query(
+        "DELETE FROM messages WHERE (recipient, seq) IN (SELECT recipient, seq FROM messages \
+         WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
+    )
+    .bind(older_than_ms)
+    .bind(clamp_i64(budget))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+
+    // An id outlives its message by ID_MEMORY_MS, so a resend is still a duplicate while the
+    // envelope could be accepted again (SPEC §8.7), however short the age limit. An id still
+    // in the outbox stays: its outbox row would make a re-accept fail.
+    let ids_forgotten = sqlx::query(
+        "DELETE FROM message_ids WHERE id IN (SELECT m.id FROM message_ids m \
+         WHERE m.accepted_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
+         ORDER BY m.accepted_at LIMIT $2)",
+    )
+    .bind(older_than_ms.saturating_sub(ID_MEMORY_MS))
+    .bind(clamp_i64(budget))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+
+    if deleted < budget {
+        let keep = clamp_i64(max_per_inbox);
+        // last_seq − min(seq) + 1 bounds an inbox's row count from above (seqs are unique and
+        // never exceed last_seq), so only these inboxes can be over the limit; MIN over the
+        // (recipient, seq) key is one index seek per inbox.
+        let candidates: Vec<String> = sqlx::query_scalar(
+            "SELECT c.recipient FROM inbox_counters c \
+             WHERE c.last_seq - (SELECT MIN(m.seq) FROM messages m \
+             WHERE m.recipient = c.recipient) + 1 > $1",
+        )
+        .bind(keep)
+        .fetch_all(&mut *tx)
+        .await?;
+        for recipient in candidates {
+            if deleted >= budget {
+                break;
+            }
+            // The newest seq that is beyond the limit, if the inbox really is over it.
+            let cutoff: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM messages WHERE recipient = $1 \
+                 ORDER BY seq DESC LIMIT 1 OFFSET $2",
+            )
+            .bind(&recipient)
+            .bind(keep)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(cutoff) = cutoff else { continue };
+            deleted += sqlx::query(
+                "DELETE FROM messages WHERE recipient = $1 AND seq IN (SELECT seq FROM messages \
+                 WHERE recipient = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+            )
+            .bind(&recipient)
+            .bind(cutoff)
+            .bind(clamp_i64(budget - deleted))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+    }
+    tx.commit().await?;
+    Ok((deleted, deleted >= budget || ids_forgotten >= budget))
+}

@@ -1,0 +1,159 @@
+//! a.test delivers to a rogue peer that misbehaves as a receiver (SPEC §9.4, §9.6): it fails,
+//! asks for time with `Retry-After`, or defers envelopes; a.test must wait as told, retry with
+//! backoff, and deliver each message exactly once in the end.
+
+use std::time::Duration;
+
+use kez_testnet::Testnet;
+use kez_testnet::rogue::{self, Behaviour, ReceivedTxn, RogueOptions, RoguePeer};
+
+use super::net::{self, LIVENESS, Person};
+
+/// a.test with alice, and a rogue peer with mallory answering as `script` says, then accepting.
+async fn setup(script: Vec<Behaviour>) -> (Testnet, Person, RoguePeer) {
+    let net = net::start(&["a.test"], "").await;
+    let alice = Person::register(&net, "alice", "a.test").await;
+    let rogue = RoguePeer::start(&net, "rogue.test", RogueOptions::new())
+        .await
+        .expect("rogue starts");
+    rogue.user("mallory");
+    rogue.script(script);
+    (net, alice, rogue)
+}
+
+/// alice sends `text` to mallory@rogue.test; the message id.
+async fn send_to_mallory(alice: &Person, rogue: &RoguePeer, text: &str) -> String {
+    let mallory = rogue.address("mallory");
+    let primary = kez_spec::Primary::from(&rogue.user("mallory"));
+    let envelope = rogue::envelope_as(&alice.key, &alice.address, &mallory, &primary, text);
+    let (status, answer) = alice.post_envelope(&mallory.to_string(), envelope).await;
+    assert_eq!(status, 202, "{answer}");
+    answer["id"].as_str().expect("id").to_owned()
+}
+
+/// At least `secs` seconds, less the rounding of the whole-millisecond times kezd schedules
+/// with.
+fn at_least(secs: u64) -> Duration {
+    Duration::from_secs(secs) - Duration::from_millis(5)
+}
+
+/// Every request a.test sent carried a valid signature by a.test (SPEC §9.3).
+fn assert_signed_by_a(received: &[ReceivedTxn]) {
+    for txn in received {
+        let auth = txn.auth.as_ref().expect("a.test's signature verifies");
+        assert_eq!(auth.origin.as_str(), "a.test");
+    }
+}
+
+/// Waits until the message is accepted by the rogue and `delivered` at home; the requests the
+/// rogue received.
+async fn delivered(alice: &Person, rogue: &RoguePeer, id: &str) -> Vec<ReceivedTxn> {
+    let accepted = rogue.wait_accepted(1, LIVENESS).await;
+    assert_eq!(accepted.len(), 1, "accepted once");
+    assert_eq!(rogue::message_id(&accepted[0]), id);
+    let status = alice.wait_status(id, "delivered").await;
+    assert_eq!(status["status"], "delivered", "{status}");
+    rogue.received()
+}
+
+/// SPEC §9.6: a 503 or 429 with `Retry-After` means nothing is sent to that destination
+/// before it elapses — longer than the configured backoff (1–2 s) here — and delivery then
+/// succeeds.
+async fn retry_after_is_obeyed(status: u16) {
+    let wait = 3;
+    let (net, alice, rogue) = setup(vec![Behaviour::Fail {
+        status,
+        retry_after: Some(wait),
+    }])
+    .await;
+    let id = send_to_mallory(&alice, &rogue, "patience").await;
+    let received = delivered(&alice, &rogue, &id).await;
+    let answered: Vec<u16> = received.iter().map(|t| t.status).collect();
+    assert_eq!(answered, [status, 200]);
+    let gap = received[1].received_at - received[0].answered_at;
+    assert!(
+        gap >= at_least(wait),
+        "the retry came {gap:?} after a Retry-After of {wait} s"
+    );
+    assert_signed_by_a(&received);
+    net.shutdown().await.expect("shutdown");
+}
+
+/// SPEC §9.6, §10: 503 `unavailable` with `Retry-After`.
+#[tokio::test]
+async fn unavailable_with_retry_after_is_waited_out() {
+    retry_after_is_obeyed(503).await;
+}
+
+/// SPEC §9.6, §9.4: 429 `rate_limited` with `Retry-After` (the whole origin over its limit).
+#[tokio::test]
+async fn rate_limited_with_retry_after_is_waited_out() {
+    retry_after_is_obeyed(429).await;
+}
+
+/// SPEC §9.6: 500 answers are transient: retried with backoff, each retry a new transaction,
+/// and the message is delivered once the peer recovers; `attempts` counts the transactions.
+#[tokio::test]
+async fn server_errors_are_retried_until_the_peer_recovers() {
+    let fail = Behaviour::Fail {
+        status: 500,
+        retry_after: None,
+    };
+    let (net, alice, rogue) = setup(vec![fail.clone(), fail]).await;
+    let id = send_to_mallory(&alice, &rogue, "eventually").await;
+    let received = delivered(&alice, &rogue, &id).await;
+    let answered: Vec<u16> = received.iter().map(|t| t.status).collect();
+    assert_eq!(answered, [500, 500, 200]);
+    let txn_ids: std::collections::HashSet<&str> =
+        received.iter().map(|t| t.txn_id.as_str()).collect();
+    assert_eq!(txn_ids.len(), 3, "each attempt is its own transaction");
+    assert_signed_by_a(&received);
+    let status = alice.status(&id).await;
+    assert_eq!(status["attempts"], 3, "{status}");
+    net.shutdown().await.expect("shutdown");
+}
+
+/// SPEC §9.4, §9.6: an envelope answered `deferred` is sent again, in a later transaction,
+/// no sooner than its `retry_after`, and then delivered.
+#[tokio::test]
+async fn deferred_envelope_is_resent_after_retry_after() {
+    let wait = 2;
+    let (net, alice, rogue) = setup(vec![Behaviour::Defer {
+        accept_first: 0,
+        retry_after: wait,
+    }])
+    .await;
+    let id = send_to_mallory(&alice, &rogue, "later").await;
+    let received = delivered(&alice, &rogue, &id).await;
+    assert_eq!(received.len(), 2, "one deferral, one delivery");
+    assert_ne!(
+        received[0].txn_id, received[1].txn_id,
+        "a later transaction"
+    );
+    let gap = received[1].received_at - received[0].answered_at;
+    assert!(
+        gap >= at_least(wait),
+        "resent {gap:?} after a retry_after of {wait} s"
+    );
+    net.shutdown().await.expect("shutdown");
+}
+
+/// SPEC §9.5: a slow receiver holds one transaction open; the sender's messages still arrive
+/// once each and in the order they were sent.
+#[tokio::test]
+async fn slow_receiver_gets_messages_in_order() {
+    let (net, alice, rogue) = setup(Vec::new()).await;
+    rogue.set_behaviour(Behaviour::Slow(Duration::from_millis(300)));
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(send_to_mallory(&alice, &rogue, &format!("m{n}")).await);
+    }
+    let accepted = rogue.wait_accepted(ids.len(), LIVENESS).await;
+    let got: Vec<String> = accepted.iter().map(rogue::message_id).collect();
+    assert_eq!(got, ids);
+    for id in &ids {
+        let status = alice.wait_status(id, "delivered").await;
+        assert_eq!(status["status"], "delivered", "{status}");
+    }
+    net.shutdown().await.expect("shutdown");
+}

@@ -1,0 +1,63 @@
+//! One store test suite for both backends: every case in [`cases`] runs against SQLite in a
+//! temp directory, and against PostgreSQL in a database of its own when
+//! `KEZ_TEST_POSTGRES_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/postgres`; each
+//! test creates `kez_test_<random>` and drops it at the end). Without the variable the
+//! PostgreSQL tests pass without running, so `cargo test` needs no database server; with it,
+//! an unreachable server fails them. [`postgres_only`] holds what only a multi-connection,
+//! multi-instance store must prove.
+
+mod backend;
+mod cases;
+mod postgres_only;
+
+/// Generates, for each case, `sqlite::<case>` and `postgres::<case>` tests.
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let backend = crate::backend::Sqlite::new();
+                    crate::cases::$case(&backend).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(backend) = crate::backend::Postgres::from_env().await else {
+                        return;
+                    };
+                    crate::cases::$case(&backend).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    register_then_look_up_by_handle_and_primary,
+    taken_handle_and_taken_primary_are_told_apart,
+    identical_registration_again_is_existing,
+    local_seqs_start_at_one_per_recipient,
+    accept_for_unknown_recipient_is_refused,
+    duplicate_id_reports_the_first_seq_and_is_stored_once,
+    same_id_many_times_at_once_is_stored_once,
+    seqs_are_not_reused_after_ack_deletes_everything,
+    inbox_pages_by_since_and_limit,
+    ack_deletes_exactly_through_the_seq_and_counts,
+    retention_by_age_deletes_only_older_messages,
+    retention_by_count_keeps_the_newest_per_inbox,
+    retention_larger_than_one_step_finishes,
+    remote_route_goes_to_the_outbox_once,
+    accepted_messages_survive_close_and_reopen,
+    acknowledged_writes_survive_a_drop_without_close,
+    concurrent_accepts_are_read_in_order_exactly_once,
+    contested_registrations_at_once_get_the_right_answers,
+    crash_only_durability_opens_and_stores,
+    outbox_outcomes_backoff_and_delivery_status,
+    transaction_responses_first_one_wins,
+    retention_forgets_old_ids_but_not_those_in_the_outbox,
+);

@@ -1,0 +1,453 @@
+//! A rogue peer: an in-process KEZ server on the testnet that speaks the federation protocol
+//! itself (not kezd), so tests can make it misbehave on purpose — as a sender (forged, stale,
+//! misaddressed or replayed requests; envelopes that claim other servers' users or were
+//! tampered with) and as a receiver (5xx, 429/503 with `Retry-After`, slow answers, deferred
+//! envelopes). kezd's federation tests and the conformance suite use it to check what a real
+//! server does with such a peer (SPEC §9).
+//!
+//! # What it serves
+//! [`RoguePeer::start`] binds 127.0.0.1, gets a certificate for its name from the testnet CA
+//! and publishes the same DNS records as a node (`SRV _kez._tcp.<name>` → `node-<name>`, A
+//! records to 127.0.0.1), so kezd discovers and verifies it exactly like a real server. It
+//! serves:
+//! - `GET /.well-known/kez`: its document, signed with [`federation::ServerDocument::sign`]
+//!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
+//!   in the past);
+//! - `GET /.well-known/webfinger` and `GET /v1/u/{handle}` for the users made with
+//!   [`RoguePeer::user`], with their signed registrations;
+//! - `PUT /v1/federation/txn/{id}`: answered as the current [`Behaviour`] says; every request is
+//!   recorded ([`RoguePeer::received`]) with the verdict on its `Authorization` header, and
+//!   envelopes it accepts are kept once each ([`RoguePeer::accepted`]).
+//!
+//! # Sending
+//! [`RoguePeer::send_txn`] signs a `PUT /v1/federation/txn/{id}` as the [`Sign`] variant says
+//! and returns the status and JSON body. [`RoguePeer::envelope`], [`envelope_as`], [`tamper`]
+//! and [`RoguePeer::txn_body`] build what goes in it.
+//!
+//! # Example
+//! ```no_run
+//! # async fn example(net: &kez_testnet::Testnet, bob: kez_spec::Address, bob_primary: kez_spec::Primary)
+//! #     -> Result<(), kez_testnet::TestnetError> {
+//! use kez_testnet::rogue::{RogueOptions, RoguePeer, Sign};
+//! let rogue = RoguePeer::start(net, "rogue.test", RogueOptions::new()).await?;
+//! rogue.user("mallory");
+//! let envelope = rogue.envelope("mallory", &bob, &bob_primary, "hi");
+//! let body = rogue.txn_body(&[envelope]);
+//! let (status, answer) = rogue.send_txn("b.test", "t1", body, Sign::WithRandomKey).await?;
+//! assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_signature")));
+//! # Ok(()) }
+//! ```
+
+mod send;
+mod serve;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use federation::{ClientConfig, FederationClient, ServerKeys};
+use kez_spec::registration::Registration;
+use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey};
+use rand_core::{OsRng, RngCore};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+use crate::error::TestnetError;
+use crate::testnet::Testnet;
+
+pub use send::{Sign, SignAs, envelope_as, message_id, tamper, txn_body};
+pub use serve::ReceivedTxn;
+
+/// How the rogue answers `PUT /v1/federation/txn/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    /// 200, every envelope `accepted` (or `duplicate` when it was accepted before).
+    Accept,
+    /// This status with a SPEC §10 error body (`internal` for 500, `unavailable` for 503,
+    /// `rate_limited` for 429), and `Retry-After` when given.
+    Fail {
+        /// The HTTP status.
+        status: u16,
+        /// Seconds for `Retry-After`.
+        retry_after: Option<u64>,
+    },
+    /// Waits this long, then answers as [`Behaviour::Accept`].
+    Slow(Duration),
+    /// Accepts the first `accept_first` envelopes and defers the rest with `rate_limited` and
+    /// `retry_after` (deferring every later envelope keeps each sender's order, SPEC §9.4).
+    Defer {
+        /// How many envelopes at the start of the transaction are accepted.
+        accept_first: usize,
+        /// The deferred results' `retry_after`, seconds.
+        retry_after: u64,
+    },
+}
+
+/// Which keys the rogue's document publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum DocumentKeys {
+    /// The current key, valid for 7 days, as a correct server publishes it.
+    #[default]
+    Current,
+    /// The current key with `valid_until` an hour in the past: nothing it signs may be trusted.
+    Expired,
+}
+
+/// Options of a rogue peer.
+#[derive(Debug, Clone)]
+pub struct RogueOptions {
+    /// What the document says about the current key.
+    document: DocumentKeys,
+    /// Start with `ed25519:k1` already rotated out (`ed25519:k2` current).
+    rotated: bool,
+    /// The answer to transactions when no scripted answer is queued.
+    behaviour: Behaviour,
+}
+
+impl Default for RogueOptions {
+    fn default() -> Self {
+        RogueOptions {
+            document: DocumentKeys::Current,
+            rotated: false,
+            behaviour: Behaviour::Accept,
+        }
+    }
+}
+
+impl RogueOptions {
+    /// A well-behaved document and [`Behaviour::Accept`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Publish the current key as expired (`valid_until` in the past): requests signed with it
+    /// must be refused with `unknown_key` (SPEC §9.2 key validity).
+    pub fn expired_key(mut self) -> Self {
+        self.document = DocumentKeys::Expired;
+        self
+    }
+
+    /// Start with the first key already rotated out: the document lists it in
+    /// `old_verify_keys` with `expired_at` = start time; [`Sign::WithOldKey`] signs with it.
+    pub fn rotated(mut self) -> Self {
+        self.rotated = true;
+        self
+    }
+
+    /// The answer to transactions while nothing is scripted ([`RoguePeer::script`]).
+    pub fn behaviour(mut self, behaviour: Behaviour) -> Self {
+        self.behaviour = behaviour;
+        self
+    }
+}
+
+/// A user registered on the rogue: its key and signed registration.
+struct RogueUser {
+    /// Its primary's secret: tests sign its envelopes with it.
+    key: SigningKey,
+    /// The signed registration, served in its handle record (SPEC §4.2).
+    registration: Value,
+    /// The record's `registered_at`.
+    registered_at_ms: u64,
+}
+
+/// The rogue's keys: the file-backed current set, and the last retired secret, kept (unlike a
+/// real server) so that tests can sign with a key that is no longer valid.
+struct RogueKeys {
+    /// Signs now; published in `verify_keys`.
+    current: ServerKeys,
+    /// The key retired by the last rotation, with its secret.
+    old: Option<(KeyId, SigningKey)>,
+}
+
+/// State shared by the server task and the handle.
+pub(crate) struct Shared {
+    /// The rogue's server name.
+    name: ServerName,
+    /// Where the key file lives (rotation writes it).
+    keys_dir: TempDir,
+    /// Sign the document and the rogue's requests; replaced whole by a rotation.
+    keys: RwLock<RogueKeys>,
+    /// What the document says about the current key.
+    document: DocumentKeys,
+    /// Users by handle, served by WebFinger and `/v1/u/{handle}`.
+    users: Mutex<BTreeMap<String, RogueUser>>,
+    /// Scripted answers for the next transactions, then the default.
+    behaviour: Mutex<(VecDeque<Behaviour>, Behaviour)>,
+    /// Every transaction request, for tests to inspect.
+    received: Mutex<Vec<ReceivedTxn>>,
+    /// Accepted envelopes in order of acceptance, and their ids (for `duplicate`).
+    accepted: Mutex<(Vec<Value>, HashSet<String>)>,
+    /// Verifies incoming requests against the origin's published keys (SPEC §9.3).
+    verifier: FederationClient,
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every update is a
+/// single push or replace).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running rogue peer. Dropping it stops its server; its DNS records stay (the testnet's DNS
+/// server goes away with the testnet).
+pub struct RoguePeer {
+    /// Shared with the server task.
+    shared: Arc<Shared>,
+    /// Where it listens.
+    addr: SocketAddr,
+    /// Sends the rogue's requests: trusts the testnet CA, resolves every node name.
+    http: reqwest::Client,
+    /// Where each node of the testnet listens, by server name (ports survive restarts).
+    nodes: HashMap<String, SocketAddr>,
+    /// The accept loop; aborted on drop.
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RoguePeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoguePeer")
+            .field("name", &self.shared.name)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RoguePeer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RoguePeer {
+    /// Starts a rogue named `name` (a DNS name under `.test`, not a node's) on `net`: keys,
+    /// certificate, listener, DNS records.
+    pub async fn start(
+        net: &Testnet,
+        name: &str,
+        options: RogueOptions,
+    ) -> Result<RoguePeer, TestnetError> {
+        crate::install_crypto_provider();
+        let server_name =
+            ServerName::parse(name).map_err(|_| TestnetError::InvalidNodeName(name.to_owned()))?;
+        if net.node(name).is_ok() {
+            return Err(TestnetError::DuplicateNode(name.to_owned()));
+        }
+        let keys_dir = tempfile::Builder::new()
+            .prefix("kez-rogue-")
+            .tempdir()
+            .map_err(|e| TestnetError::io("creating the rogue's key directory", e))?;
+        let keys = RogueKeys::create(keys_dir.path(), options.rotated)?;
+
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .map_err(|e| TestnetError::io("binding the rogue's listener", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| TestnetError::io("reading the rogue's address", e))?;
+        let cert = net.ca().issue(&[name])?;
+        let acceptor = serve::acceptor(&cert)?;
+        let verifier = FederationClient::new(
+            ClientConfig {
+                this_server: server_name.clone(),
+                resolver: Some(net.dns().addr()),
+                extra_roots: vec![net.ca().ca_pem_path().to_path_buf()],
+                allow_private_addresses: true,
+                request_timeout: Duration::from_secs(10),
+                user_agent: "kez-testnet-rogue".to_owned(),
+            },
+            // The verifier never signs; any key will do.
+            Arc::new(ServerKeys::generate()),
+        )
+        .map_err(|e| TestnetError::Rogue(format!("verifier: {e}")))?;
+        let shared = Arc::new(Shared {
+            name: server_name,
+            keys_dir,
+            keys: RwLock::new(keys),
+            document: options.document,
+            users: Mutex::new(BTreeMap::new()),
+            behaviour: Mutex::new((VecDeque::new(), options.behaviour)),
+            received: Mutex::new(Vec::new()),
+            accepted: Mutex::new((Vec::new(), HashSet::new())),
+            verifier,
+        });
+        let task = tokio::spawn(serve::run(listener, acceptor, shared.clone()));
+        net.dns()
+            .publish_kez_server(name, &format!("node-{name}"), addr.port())
+            .await?;
+        let nodes = net
+            .nodes()
+            .map(|node| (node.name().to_owned(), node.addr()))
+            .collect();
+        let http = net
+            .client_builder()?
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(RoguePeer {
+            shared,
+            addr,
+            http,
+            nodes,
+            task,
+        })
+    }
+
+    /// The rogue's server name.
+    pub fn name(&self) -> &ServerName {
+        &self.shared.name
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The id of the key it signs with now.
+    pub fn key_id(&self) -> KeyId {
+        self.read_keys().current.key_id().clone()
+    }
+
+    /// The server document it serves now (SPEC §9.2), as JSON.
+    pub fn document(&self) -> Value {
+        serve::document(&self.shared)
+    }
+
+    /// Registers `handle` here with a fresh key (its signed registration is served) and
+    /// returns the key; a handle registered before keeps its key.
+    pub fn user(&self, handle: &str) -> SigningKey {
+        let mut users = lock(&self.shared.users);
+        if let Some(user) = users.get(handle) {
+            return user.key.clone();
+        }
+        let key = random_key();
+        let now = crate::rogue::send::now_ms();
+        let registration = Registration {
+            // Invariant: tests pass literal handles; an invalid one is a bug in the test.
+            handle: Handle::parse(handle).expect("a valid handle"),
+            server: self.shared.name.clone(),
+            primary: Primary::from(&key),
+            ts_ms: now,
+        }
+        .sign(&key);
+        users.insert(
+            handle.to_owned(),
+            RogueUser {
+                key: key.clone(),
+                registration,
+                registered_at_ms: now,
+            },
+        );
+        key
+    }
+
+    /// `<handle>@<rogue name>`.
+    pub fn address(&self, handle: &str) -> Address {
+        // Invariant: as in `user`.
+        Address::parse(&format!("{handle}@{}", self.shared.name)).expect("a valid address")
+    }
+
+    /// A signed envelope from the registered user `handle` (registered now if it is not)
+    /// to `to`, sealing `{"text": text}` for `to_primary`.
+    pub fn envelope(&self, handle: &str, to: &Address, to_primary: &Primary, text: &str) -> Value {
+        let key = self.user(handle);
+        envelope_as(&key, &self.address(handle), to, to_primary, text)
+    }
+
+    /// `{"origin": <rogue name>, "envelopes": [...]}` as bytes.
+    pub fn txn_body(&self, envelopes: &[Value]) -> Vec<u8> {
+        txn_body(self.shared.name.as_str(), envelopes)
+    }
+
+    /// Retires the current key (kept for [`Sign::WithOldKey`]) and creates the next one, as
+    /// [`ServerKeys::rotate`] does; returns the new key id.
+    pub fn rotate_keys(&self) -> Result<KeyId, TestnetError> {
+        let mut keys = self
+            .shared
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.rotate(self.shared.keys_dir.path())?;
+        Ok(keys.current.key_id().clone())
+    }
+
+    /// The answer to transactions from now on, when nothing is scripted.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        let mut guard = lock(&self.shared.behaviour);
+        guard.1 = behaviour;
+    }
+
+    /// Answers for the next transactions, one each, before the default applies again.
+    pub fn script(&self, answers: impl IntoIterator<Item = Behaviour>) {
+        lock(&self.shared.behaviour).0.extend(answers);
+    }
+
+    /// Every transaction request received so far, in order of arrival.
+    pub fn received(&self) -> Vec<ReceivedTxn> {
+        lock(&self.shared.received).clone()
+    }
+
+    /// The envelopes accepted so far, each once, in order of acceptance.
+    pub fn accepted(&self) -> Vec<Value> {
+        lock(&self.shared.accepted).0.clone()
+    }
+
+    /// Waits until at least `n` envelopes are accepted, or `timeout` passes; returns them.
+    pub async fn wait_accepted(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let accepted = self.accepted();
+            if accepted.len() >= n || tokio::time::Instant::now() >= deadline {
+                return accepted;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The address of a testnet node, for sending to it.
+    fn node_addr(&self, destination: &str) -> Result<SocketAddr, TestnetError> {
+        self.nodes
+            .get(destination)
+            .copied()
+            .ok_or_else(|| TestnetError::UnknownNode(destination.to_owned()))
+    }
+
+    fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, RogueKeys> {
+        self.shared
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl RogueKeys {
+    /// `ed25519:k1` in `dir`, rotated once to `ed25519:k2` when `rotated`.
+    fn create(dir: &std::path::Path, rotated: bool) -> Result<RogueKeys, TestnetError> {
+        let current = ServerKeys::load_or_create(dir).map_err(rogue_keys_error)?;
+        let mut keys = RogueKeys { current, old: None };
+        if rotated {
+            keys.rotate(dir)?;
+        }
+        Ok(keys)
+    }
+
+    fn rotate(&mut self, dir: &std::path::Path) -> Result<(), TestnetError> {
+        let old = (
+            self.current.key_id().clone(),
+            SigningKey::from_bytes(&self.current.signing_key().to_bytes()),
+        );
+        self.current = ServerKeys::rotate(dir).map_err(rogue_keys_error)?;
+        self.old = Some(old);
+        Ok(())
+    }
+}
+
+fn rogue_keys_error(e: federation::FederationError) -> TestnetError {
+    TestnetError::Rogue(format!("server keys: {e}"))
+}
+
+fn random_key() -> SigningKey {
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    SigningKey::from_bytes(&seed)
+}
