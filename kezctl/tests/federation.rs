@@ -112,3 +112,50 @@ async fn across_two_servers() {
     }
     net.shutdown().await.expect("shutdown");
 }
+
+/// The first failing step of a doctor report, after checking the overall verdict is `fail`
+/// and the exit code is doctor's (8).
+fn first_failure(doctor: &Run) -> String {
+    assert_eq!(doctor.code, 8, "{doctor:#?}");
+    let report: Value = serde_json::from_str(&doctor.stdout)
+        .unwrap_or_else(|e| panic!("doctor JSON ({e}): {doctor:#?}"));
+    assert_eq!(report["verdict"], json!("fail"), "{report:#}");
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["verdict"] == json!("fail"))
+        .and_then(|s| s["step"].as_str())
+        .unwrap_or_else(|| panic!("no failing step: {report:#}"))
+        .to_owned()
+}
+
+/// `doctor` fails, naming the TLS step, when a server's certificate is valid only for its SRV
+/// target and not for its server name (SPEC §9.1); and, naming the connection step, when the
+/// server is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_the_failing_step() {
+    kez_testnet::install_crypto_provider();
+    let mut net = Testnet::builder(kezd())
+        .node("a.test")
+        .node_with(
+            "x.test",
+            kez_testnet::NodeOptions::new().cert_for_srv_target_only(),
+        )
+        .start()
+        .await
+        .expect("testnet");
+    let alice = persona(&net);
+
+    let wrong_cert = run(&alice, &["doctor", "x.test", "--json", "--timeout", "3"]).await;
+    assert_eq!(first_failure(&wrong_cert), "tls", "{wrong_cert:#?}");
+
+    net.kill("a.test").await.expect("kill a.test");
+    let down = run(&alice, &["doctor", "a.test", "--json", "--timeout", "3"]).await;
+    let step = first_failure(&down);
+    assert!(
+        step.starts_with("dns ipv4") || step == "tls" || step == "health",
+        "a server that is down fails where the connection is made, not at {step}: {down:#?}"
+    );
+    net.shutdown().await.expect("shutdown");
+}

@@ -4,15 +4,20 @@
 //! Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker cycling through
 //! addresses or senders cannot grow memory without bound.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::config::RateLimits;
 use crate::error::ApiError;
+
+/// How long a conversation is remembered for the first-contact quota: its window.
+const CONVERSATION_MEMORY: Duration = Duration::from_secs(3600);
 
 /// Which limit refused a request: named in logs and in the error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +82,9 @@ pub struct Limiters {
     recipient: DefaultKeyedRateLimiter<String>,
     /// First contacts, by sender address.
     first_contacts: DefaultKeyedRateLimiter<String>,
+    /// (sender, recipient) pairs that wrote within the last hour, and when they last did: a
+    /// message in a known conversation is not a first contact.
+    contacts: Mutex<HashMap<(String, String), Instant>>,
     /// Envelopes received over federation, by origin server name.
     origin: DefaultKeyedRateLimiter<String>,
     /// The limiters' clock, to turn a refusal's instant into a wait.
@@ -97,6 +105,7 @@ impl Limiters {
                 rates.first_contacts_per_hour,
             )),
             origin: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.origin_per_minute)),
+            contacts: Mutex::default(),
             clock: DefaultClock::default(),
         }
     }
@@ -121,8 +130,31 @@ impl Limiters {
         self.check(&self.recipient, &recipient.to_owned(), Limit::Recipient)
     }
 
-    /// Counts one new conversation opened by `sender`. Call it only when the store says this
-    /// sender has never written to this recipient.
+    /// Counts a message from `sender` to `recipient` against the first-contact quota (SPEC §11)
+    /// unless the two have exchanged a message, in either direction, within the last hour.
+    /// Conversations are remembered per instance, like every limit here.
+    pub fn check_contact(&self, sender: &str, recipient: &str) -> Result<(), Exceeded> {
+        let now = Instant::now();
+        {
+            let mut seen = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+            let reply = (recipient.to_owned(), sender.to_owned());
+            if seen.contains_key(&reply) {
+                return Ok(());
+            }
+            if let Some(last) = seen.get_mut(&(sender.to_owned(), recipient.to_owned())) {
+                *last = now;
+                return Ok(());
+            }
+        }
+        self.check_first_contact(sender)?;
+        self.contacts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((sender.to_owned(), recipient.to_owned()), now);
+        Ok(())
+    }
+
+    /// Counts one new conversation opened by `sender`.
     pub fn check_first_contact(&self, sender: &str) -> Result<(), Exceeded> {
         self.check(
             &self.first_contacts,
@@ -139,6 +171,10 @@ impl Limiters {
     /// Forgets keys whose limits are back to full, bounding memory to the keys active within
     /// one window. Called periodically by the maintenance task.
     pub fn retain_recent(&self) {
+        self.contacts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, last| last.elapsed() < CONVERSATION_MEMORY);
         for limiter in [&self.client, &self.register] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -228,6 +264,22 @@ mod tests {
             "an hourly window"
         );
         assert_eq!(ApiError::from(hourly).code(), "rate_limited");
+    }
+
+    /// SPEC §11: only new conversations count; replies and follow-ups are free.
+    #[test]
+    fn first_contacts_count_new_conversations_only() {
+        let limiters = Limiters::new(&rates(1));
+        assert!(limiters.check_contact("a@x", "b@y").is_ok());
+        assert!(
+            limiters.check_contact("a@x", "b@y").is_ok(),
+            "same conversation"
+        );
+        assert!(limiters.check_contact("b@y", "a@x").is_ok(), "a reply");
+        let refused = limiters
+            .check_contact("a@x", "c@z")
+            .expect_err("a second new one");
+        assert_eq!(refused.limit, Limit::FirstContacts);
     }
 
     #[test]

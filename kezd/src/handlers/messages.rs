@@ -149,6 +149,9 @@ async fn admit(
     };
     state.limiters().check_sender(&env.from.to_string())?;
     state.limiters().check_recipient(&env.to.to_string())?;
+    state
+        .limiters()
+        .check_contact(&env.from.to_string(), &env.to.to_string())?;
     Ok(route)
 }
 

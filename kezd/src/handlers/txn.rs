@@ -258,7 +258,8 @@ impl Receiver<'_> {
         let limited = limits
             .check_origin(self.origin.as_str())
             .and_then(|()| limits.check_sender(&sender))
-            .and_then(|()| limits.check_recipient(&env.to.to_string()));
+            .and_then(|()| limits.check_recipient(&env.to.to_string()))
+            .and_then(|()| limits.check_contact(&sender, &env.to.to_string()));
         if let Err(exceeded) = limited {
             let secs = crate::error::retry_after_secs(exceeded.retry_after);
             return Ok(self.defer(sender, "rate_limited", secs));
