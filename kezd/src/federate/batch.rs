@@ -2,7 +2,7 @@
 //! skipping every sender whose earliest pending message is not yet due (its later messages
 //! wait behind it), and expiring what has outlived the retry window.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::store::{Delivery, OutboxItem};
 
@@ -56,6 +56,54 @@ pub fn select(
     batch
 }
 
+/// Splits a batch (acceptance order) into at most `count` transactions of at most `max`
+/// messages, each sender's messages all in one transaction and in order (SPEC §9.5). A
+/// sender's messages beyond what fits wait for the next round, with everything after them.
+pub fn split_by_sender(items: Vec<OutboxItem>, count: usize, max: usize) -> Vec<Vec<OutboxItem>> {
+    let mut transactions: Vec<Vec<OutboxItem>> = Vec::new();
+    let mut home: HashMap<String, usize> = HashMap::new();
+    let mut full: HashSet<String> = HashSet::new();
+    for item in items {
+        if full.contains(&item.sender) {
+            continue;
+        }
+        let slot = match home.get(&item.sender) {
+            Some(&slot) => slot,
+            None => {
+                // A new sender opens a transaction while fewer than `count` exist, else joins
+                // the emptiest one with room.
+                let slot = if transactions.len() < count {
+                    transactions.push(Vec::new());
+                    transactions.len() - 1
+                } else {
+                    let roomiest = transactions
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, t)| t.len() < max)
+                        .min_by_key(|(_, t)| t.len())
+                        .map(|(i, _)| i);
+                    match roomiest {
+                        Some(i) => i,
+                        None => {
+                            full.insert(item.sender);
+                            continue;
+                        }
+                    }
+                };
+                home.insert(item.sender.clone(), slot);
+                slot
+            }
+        };
+        if transactions[slot].len() == max {
+            // This sender's next message must not overtake: hold the rest of its messages.
+            full.insert(item.sender);
+            continue;
+        }
+        transactions[slot].push(item);
+    }
+    transactions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +132,49 @@ mod tests {
         let batch = select(pending, 100, 1_000_000, 10, 1 << 20);
         let ids: Vec<&str> = batch.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["1", "4", "5"]);
+    }
+
+    /// SPEC §9.5: every sender in exactly one transaction, its messages in order, none over
+    /// the cap, and a sender cut off by the cap loses nothing but waits.
+    #[test]
+    fn splits_by_sender_keeping_order() {
+        let senders = ["a", "b", "c", "d", "e", "a", "b", "a", "a", "a"];
+        let items: Vec<OutboxItem> = senders
+            .iter()
+            .enumerate()
+            .map(|(i, s)| item(&i.to_string(), s, 0))
+            .collect();
+        let txns = split_by_sender(items, 2, 3);
+        assert_eq!(txns.len(), 2);
+        let mut seen = HashSet::new();
+        for txn in &txns {
+            assert!(txn.len() <= 3);
+            let ids: Vec<usize> = txn.iter().map(|i| i.id.parse().expect("id")).collect();
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
+            for i in txn {
+                seen.insert(i.sender.clone());
+            }
+        }
+        for txn in &txns {
+            for other in &txns {
+                if !std::ptr::eq(txn, other) {
+                    assert!(
+                        txn.iter()
+                            .all(|i| other.iter().all(|j| j.sender != i.sender))
+                    );
+                }
+            }
+        }
+        // "a" is held after its first messages once its transaction is full; nothing later
+        // of "a" is sent ahead of a held one.
+        let a_ids: Vec<usize> = txns
+            .iter()
+            .flatten()
+            .filter(|i| i.sender == "a")
+            .map(|i| i.id.parse().expect("id"))
+            .collect();
+        let expected: Vec<usize> = [0, 5, 7, 8, 9].into_iter().take(a_ids.len()).collect();
+        assert_eq!(a_ids, expected);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! one delivery task per destination; each sends transactions until nothing is due, records
 //! every message's outcome durably, and on a transient failure backs the whole destination off
 //! (persisted, so a restart does not hammer a peer that is down) and stops. The next attempt is
-//! then a probe: one message, then full transactions again once the peer answers.
+//! then a probe: one message, then full transactions again once the peer answers. Several
+//! transactions are in flight to a destination at once, with no sender in two of them.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +24,10 @@ use crate::store::{Delivery, OutboxItem, Store, StoreError};
 const MAX_TXN_ENVELOPES: usize = 100;
 /// Envelope text per transaction, below the default 8 MiB `max_txn_bytes`.
 const MAX_TXN_BYTES: usize = 4 * 1024 * 1024;
+/// Transactions in flight to one destination at once. Each carries a disjoint set of senders,
+/// so every sender's messages still arrive in order (SPEC §9.5) while a burst is not drained
+/// one round trip at a time.
+const IN_FLIGHT: usize = 4;
 /// How often the outbox is looked at when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -97,10 +102,17 @@ async fn deliver(
     let window_ms = i64::try_from(config.federation.retry_window.as_millis()).unwrap_or(i64::MAX);
     loop {
         let pending = store
-            .outbox_pending(destination, 4 * MAX_TXN_ENVELOPES as u32)
+            .outbox_pending(destination, (IN_FLIGHT * MAX_TXN_ENVELOPES) as u32)
             .await?;
         let now = now_ms();
-        let batch = batch::select(pending, now, window_ms, max, MAX_TXN_BYTES);
+        let in_flight = if max == 1 { 1 } else { IN_FLIGHT };
+        let batch = batch::select(
+            pending,
+            now,
+            window_ms,
+            in_flight * max,
+            in_flight * MAX_TXN_BYTES,
+        );
         if !batch.expired.is_empty() {
             store
                 .outbox_record(destination, batch.expired, None)
@@ -109,78 +121,119 @@ async fn deliver(
         if batch.items.is_empty() {
             return Ok(());
         }
-        let body = transaction_body(&config.server_name, &batch.items);
-        let txn_id = txn_id();
-        match federate
-            .client
-            .send_transaction(&server, &txn_id, body)
-            .await
-        {
-            Ok(answer) if answer.results.len() == batch.items.len() => {
-                // A deferral's `retry_after` counts from the answer, not from when the
-                // transaction was sent: a slow receiver must not shorten the wait it asked for.
-                let answered = now_ms();
-                let outcomes = batch
-                    .items
-                    .iter()
-                    .zip(answer.results)
-                    .map(|(item, result)| (item.id.clone(), outcome(&result, answered)))
-                    .collect();
-                store.outbox_record(destination, outcomes, None).await?;
-                max = MAX_TXN_ENVELOPES;
+        let transactions = batch::split_by_sender(batch.items, in_flight, max);
+        let sent = transactions.iter().map(|items| {
+            send_one(
+                config,
+                store,
+                federate,
+                &server,
+                destination,
+                items,
+                failures,
+            )
+        });
+        let flows = futures_util::future::join_all(sent).await;
+        let mut next_max = MAX_TXN_ENVELOPES;
+        for flow in flows {
+            match flow? {
+                Flow::Continue => {}
+                Flow::Stop => return Ok(()),
+                Flow::Shrink => next_max = (max / 2).max(1),
             }
-            Ok(answer) => {
-                let reason = format!(
-                    "{} results for {} envelopes",
-                    answer.results.len(),
-                    batch.items.len()
-                );
-                return back_off(
-                    config,
-                    store,
-                    destination,
-                    &batch.items,
-                    failures,
-                    &reason,
-                    None,
+        }
+        max = next_max;
+    }
+}
+
+/// What a destination's delivery does after one transaction.
+enum Flow {
+    /// Go on with the next messages.
+    Continue,
+    /// The destination failed transiently and is backing off: stop for now.
+    Stop,
+    /// The destination found the transaction too large: send smaller ones.
+    Shrink,
+}
+
+/// Sends one transaction and records its messages' outcomes.
+async fn send_one(
+    config: &Config,
+    store: &dyn Store,
+    federate: &Federate,
+    server: &ServerName,
+    destination: &str,
+    items: &[OutboxItem],
+    failures: u32,
+) -> Result<Flow, StoreError> {
+    let body = transaction_body(&config.server_name, items);
+    let fail_all = |code: &str| {
+        items
+            .iter()
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    Delivery::Failed {
+                        code: code.to_owned(),
+                    },
                 )
-                .await;
-            }
-            Err(DeliveryError::Transient {
-                reason,
+            })
+            .collect()
+    };
+    match federate
+        .client
+        .send_transaction(server, &txn_id(), body)
+        .await
+    {
+        Ok(answer) if answer.results.len() == items.len() => {
+            // A deferral's `retry_after` counts from the answer, not from when the
+            // transaction was sent: a slow receiver must not shorten the wait it asked for.
+            let answered = now_ms();
+            let outcomes = items
+                .iter()
+                .zip(answer.results)
+                .map(|(item, result)| (item.id.clone(), outcome(&result, answered)))
+                .collect();
+            store.outbox_record(destination, outcomes, None).await?;
+            Ok(Flow::Continue)
+        }
+        Ok(answer) => {
+            let reason = format!(
+                "{} results for {} envelopes",
+                answer.results.len(),
+                items.len()
+            );
+            back_off(config, store, destination, items, failures, &reason, None).await?;
+            Ok(Flow::Stop)
+        }
+        Err(DeliveryError::Transient {
+            reason,
+            retry_after,
+        }) => {
+            back_off(
+                config,
+                store,
+                destination,
+                items,
+                failures,
+                &reason,
                 retry_after,
-            }) => {
-                return back_off(
-                    config,
-                    store,
-                    destination,
-                    &batch.items,
-                    failures,
-                    &reason,
-                    retry_after,
-                )
-                .await;
-            }
-            Err(DeliveryError::Permanent { code }) => {
-                let outcomes = batch
-                    .items
-                    .iter()
-                    .map(|i| (i.id.clone(), Delivery::Failed { code: code.clone() }))
-                    .collect();
-                store.outbox_record(destination, outcomes, None).await?;
-            }
-            Err(DeliveryError::TooLarge) if max > 1 => max /= 2,
-            Err(DeliveryError::TooLarge) => {
-                let outcomes = batch
-                    .items
-                    .iter()
-                    .map(|i| {
-                        let code = "payload_too_large".to_owned();
-                        (i.id.clone(), Delivery::Failed { code })
-                    })
-                    .collect();
-                store.outbox_record(destination, outcomes, None).await?;
-            }
+            )
+            .await?;
+            Ok(Flow::Stop)
+        }
+        Err(DeliveryError::Permanent { code }) => {
+            store
+                .outbox_record(destination, fail_all(&code), None)
+                .await?;
+            Ok(Flow::Continue)
+        }
+        Err(DeliveryError::TooLarge) if items.len() > 1 => Ok(Flow::Shrink),
+        Err(DeliveryError::TooLarge) => {
+            store
+                .outbox_record(destination, fail_all("payload_too_large"), None)
+                .await?;
+            Ok(Flow::Continue)
         }
     }
 }
