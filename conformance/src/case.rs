@@ -211,8 +211,21 @@ impl Rogue {
     /// anything about it.
     pub async fn start(&self, options: RogueOptions) -> Result<RoguePeer, Fail> {
         let n = self.env.rogue_counter.fetch_add(1, Ordering::Relaxed);
-        let name = format!("rogue{n}.test");
-        RoguePeer::start(&self.net, &name, options)
+        self.start_named(&format!("rogue{n}.test"), options).await
+    }
+
+    /// Starts a rogue peer whose name the spawned nodes' deny list blocks (SPEC §9.9).
+    pub async fn start_blocked(&self) -> Result<RoguePeer, Fail> {
+        let n = self.env.blocked_counter.fetch_add(1, Ordering::Relaxed);
+        if n >= crate::target::BLOCKED_ROGUES {
+            fail!("more blocked rogues than the spawned nodes' deny list names");
+        }
+        self.start_named(&format!("blocked{n}.test"), RogueOptions::new())
+            .await
+    }
+
+    async fn start_named(&self, name: &str, options: RogueOptions) -> Result<RoguePeer, Fail> {
+        RoguePeer::start(&self.net, name, options)
             .await
             .map_err(|e| Fail::Fail(format!("starting the rogue peer {name}: {e}")))
     }

@@ -201,7 +201,10 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
     };
     for t in &targets {
         match &t.server {
-            Ok(s) => eprintln!("kez-conformance: testing {} at {}", s.name, s.base),
+            Ok(s) => {
+                eprintln!("kez-conformance: testing {} at {}", s.name, s.base);
+                warn_limits(s);
+            }
             Err(e) => eprintln!("kez-conformance: {e}"),
         }
     }
@@ -252,6 +255,30 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(summary.failed == 0 && coverage.ok())
+}
+
+/// About how many registrations and requests one full run makes per server.
+const REGISTRATIONS_PER_RUN: u64 = 200;
+const REQUESTS_PER_RUN: u64 = 600;
+
+/// Warns when a server's published limits are below what a full run needs from one address:
+/// its cases would then fail with 429 rate_limited (see the README).
+fn warn_limits(server: &kez_conformance::server::Server) {
+    let register = server.limit("/rate/register_per_hour");
+    let client = server.limit("/rate/client_per_minute");
+    if register.is_some_and(|n| n < REGISTRATIONS_PER_RUN)
+        || client.is_some_and(|n| n < REQUESTS_PER_RUN)
+    {
+        eprintln!(
+            "kez-conformance: warning: {} publishes register_per_hour = {} and client_per_minute \
+             = {}; a full run registers about {REGISTRATIONS_PER_RUN} accounts and makes about \
+             {REQUESTS_PER_RUN} requests from this address, so expect 429 rate_limited failures \
+             unless the suite's address gets higher limits (see conformance/README.md)",
+            server.name,
+            register.map_or("?".into(), |n| n.to_string()),
+            client.map_or("?".into(), |n| n.to_string()),
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

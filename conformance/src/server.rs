@@ -267,7 +267,18 @@ impl Server {
     /// A fresh account with a random handle, registered here (201 expected).
     pub async fn new_user(self: &std::sync::Arc<Self>) -> Result<User, Fail> {
         let user = User::generate(self);
-        user.register().await?.expect(201)?;
+        let resp = user.register().await?;
+        if resp.status == 429 {
+            return Err(Fail::Fail(format!(
+                "registering a test account was refused with 429 rate_limited (Retry-After: \
+                 {:?}): the server's register_per_hour ({}) is below what the suite needs from \
+                 one address; raise it for the suite's address (conformance/README.md)",
+                resp.header("retry-after"),
+                self.limit("/rate/register_per_hour")
+                    .map_or("unpublished".into(), |n| n.to_string())
+            )));
+        }
+        resp.expect(201)?;
         Ok(user)
     }
 

@@ -4,7 +4,10 @@
 //! Spawned nodes are configured for the suite: rate limits raised (every case registers its
 //! own accounts), keep-alives every second (so §8.5's keep-alive is checked in a second, not
 //! 15), and federation retries after one second with a two-second request timeout (so the
-//! rogue-receiver cases see backoff, timeouts and `Retry-After` within a few seconds).
+//! rogue-receiver cases see backoff, timeouts and `Retry-After` within a few seconds). Two
+//! settings exist to be provoked: 40 messages per recipient per minute (the rate-limit cases;
+//! no other case sends that many to one recipient) and a deny list of `blocked<n>.test` origins
+//! (the origin-policy case starts rogues with those names).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,7 +27,7 @@ pub const SPAWN_CONFIG: &str = r#"
 client_per_minute = 1000000
 register_per_hour = 1000000
 sender_per_minute = 1000000
-recipient_per_minute = 1000000
+recipient_per_minute = 40
 first_contacts_per_hour = 1000000
 origin_per_minute = 1000000
 [stream]
@@ -33,7 +36,14 @@ keep_alive_secs = 1
 backoff_initial_secs = 1
 backoff_max_secs = 2
 request_timeout_secs = 2
+block = [
+    "blocked0.test", "blocked1.test", "blocked2.test", "blocked3.test",
+    "blocked4.test", "blocked5.test", "blocked6.test", "blocked7.test",
+]
 "#;
+
+/// How many blocked rogue names [`SPAWN_CONFIG`] lists (`blocked<n>.test`).
+pub const BLOCKED_ROGUES: usize = 8;
 
 /// One server under test as the runner sees it.
 #[derive(Debug, Clone)]
@@ -56,6 +66,8 @@ pub struct Env {
     pub keepalive: Option<Duration>,
     /// Numbers rogue peers uniquely.
     pub rogue_counter: AtomicUsize,
+    /// Numbers the blocked rogue names used so far.
+    pub blocked_counter: AtomicUsize,
 }
 
 impl Env {
@@ -70,6 +82,7 @@ impl Env {
             testnet,
             keepalive,
             rogue_counter: AtomicUsize::new(0),
+            blocked_counter: AtomicUsize::new(0),
         }
     }
 }

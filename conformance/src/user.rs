@@ -98,7 +98,7 @@ impl User {
     pub fn peer(&self) -> Peer {
         Peer {
             address: self.address.clone(),
-            primary: self.primary.clone(),
+            primary: self.primary,
         }
     }
 
@@ -107,7 +107,7 @@ impl User {
         Registration {
             handle: self.handle.clone(),
             server: self.server.name.clone(),
-            primary: self.primary.clone(),
+            primary: self.primary,
             ts_ms,
         }
         .sign(&self.key)

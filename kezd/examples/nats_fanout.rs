@@ -8,8 +8,8 @@
 //! recipients with no local stream (which per-handle subscriptions never receive).
 //!
 //! `cargo run --release -p kezd --example nats_fanout MODE [HANDLES] [MESSAGES]`, MODE one of
-//! `per-handle`, `per-handle-flush` (a flush after each SUB, as a stream must wait for before it
-//! reads the store) or `wildcard`; one mode per process, so memory figures do not overlap.
+//! `per-handle`, `per-handle-confirm` (a server round trip after each SUB, which a stream must
+//! wait for before it reads the store) or `wildcard`; one mode per process, so memory figures do not overlap.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ fn main() -> Result<(), Error> {
         );
         match mode.as_str() {
             "per-handle" => per_handle(&url, server_pid, handles, messages, false).await?,
-            "per-handle-flush" => per_handle(&url, server_pid, handles, messages, true).await?,
+            "per-handle-confirm" => per_handle(&url, server_pid, handles, messages, true).await?,
             "wildcard" => wildcard(&url, server_pid, handles, messages).await?,
             other => return Err(format!("unknown mode {other}").into()),
         }
@@ -58,7 +58,7 @@ async fn per_handle(
     server: u32,
     handles: usize,
     messages: u64,
-    flush_each: bool,
+    confirm_each: bool,
 ) -> Result<(), Error> {
     let (rss0, srv0) = (rss_kib(None), rss_kib(Some(server)));
     let client = async_nats::connect(url).await?;
@@ -67,8 +67,14 @@ async fn per_handle(
     let mut tasks = Vec::with_capacity(handles);
     for h in 0..handles {
         let mut sub = client.subscribe(format!("bench.inbox.u{h}")).await?;
-        if flush_each {
-            client.flush().await?;
+        if confirm_each {
+            // A round trip, so the SUB is in force before the stream would read the store:
+            // a request nobody answers, answered by the server's "no responders".
+            if let Err(e) = client.request("bench.ping", Bytes::new()).await
+                && e.kind() != async_nats::RequestErrorKind::NoResponders
+            {
+                return Err(e.into());
+            }
         }
         let received = received.clone();
         // One task per stream, as each SSE stream polls its own subscription.
@@ -83,7 +89,7 @@ async fn per_handle(
     let (rss1, srv1) = (rss_kib(None), rss_kib(Some(server)));
     let rate = burst(url, handles, messages, &received, messages).await?;
     println!(
-        "per-handle (flush each: {flush_each}): subscribe {handles} in {subscribe:?} ({:.1} µs each); client +{} KiB \
+        "per-handle (round trip per SUB: {confirm_each}): subscribe {handles} in {subscribe:?} ({:.1} µs each); client +{} KiB \
          ({:.2} KiB/handle), server +{} KiB; delivered {rate:.0} msg/s",
         subscribe.as_secs_f64() * 1e6 / handles as f64,
         rss1 - rss0,

@@ -138,6 +138,35 @@ impl<'de> de::DeserializeSeed<'de> for StrictSeed {
 mod tests {
     use super::*;
 
+    /// SPEC §3.3: numbers in signed objects are integers within ±(2^53 − 1), at any depth.
+    #[test]
+    fn safe_integers_only() {
+        for ok in [
+            "1",
+            "-9007199254740991",
+            "9007199254740991",
+            "{\"a\":[0,{\"b\":-1}]}",
+        ] {
+            let v = parse_strict(ok.as_bytes()).expect("parses");
+            assert!(check_safe_integers(&v).is_ok(), "{ok}");
+        }
+        for bad in [
+            "9007199254740992",
+            "-9007199254740992",
+            "1.0",
+            "1e3",
+            "[0.5]",
+            "{\"a\":{\"b\":2E1}}",
+        ] {
+            let v = parse_strict(bad.as_bytes()).expect("parses");
+            assert_eq!(
+                check_safe_integers(&v).map_err(|e| e.code()),
+                Err("malformed_request"),
+                "{bad}"
+            );
+        }
+    }
+
     /// SPEC §3.3: duplicates at any depth, trailing bytes and lone surrogates are rejected.
     #[test]
     fn strictness() {

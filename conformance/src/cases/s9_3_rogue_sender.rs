@@ -85,6 +85,21 @@ pub fn cases() -> Vec<Case> {
             |r| Box::pin(sender_not_of_origin(r)),
         ),
         Case::rogue(
+            "s9.rogue.origin_blocked",
+            &["§9.9", "§9.3"],
+            "a well-signed transaction from an origin the operator blocks is 403 \
+             origin_blocked",
+            |r| Box::pin(origin_blocked(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.rate_limited",
+            &["§9.4", "§11", "§9.5"],
+            "envelopes over the recipient limit are deferred rate_limited with retry_after, and \
+             every later envelope of that sender in the transaction is deferred too, even to \
+             another recipient",
+            |r| Box::pin(rate_limited(r)),
+        ),
+        Case::rogue(
             "s9.rogue.envelope_checks",
             &["§9.4", "§6.1", "§1.1"],
             "in one transaction each bad envelope gets its own result — malformed, \
@@ -339,7 +354,7 @@ async fn replayed(r: Rogue) -> CaseResult {
         &r,
         &rogue,
         "new-id",
-        rogue.txn_body(&[first.clone()]),
+        rogue.txn_body(std::slice::from_ref(&first)),
         Sign::Good,
     )
     .await?;
@@ -525,5 +540,68 @@ async fn envelope_checks(r: Rogue) -> CaseResult {
         check_eq!(got, want, "result {i}");
     }
     check_eq!(bob.messages(0).await?.len(), 2, "messages stored");
+    Ok(())
+}
+
+async fn origin_blocked(r: Rogue) -> CaseResult {
+    let rogue = r.start_blocked().await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "blocked");
+    let answer = send(&r, &rogue, "b1", rogue.txn_body(&[env]), Sign::Good).await?;
+    expect_status(
+        &format!("a transaction from the blocked {}", rogue.name()),
+        &answer,
+        403,
+        Some("origin_blocked"),
+    )?;
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a blocked origin's message was stored"
+    );
+    Ok(())
+}
+
+async fn rate_limited(r: Rogue) -> CaseResult {
+    let Some(limit) = r.server.limit("/rate/recipient_per_minute") else {
+        fail!("the server publishes no recipient_per_minute");
+    };
+    if limit > 100 {
+        skip!("recipient_per_minute is {limit}: too many messages to provoke it cheaply");
+    }
+    let rogue = r.start(RogueOptions::new()).await?;
+    let (bob, carol) = super::two_users(&r.server).await?;
+    let limit = usize::try_from(limit).unwrap_or(100);
+    let mut envelopes: Vec<Value> = (0..=limit)
+        .map(|i| rogue.envelope("mallory", &bob.address, &bob.primary, &format!("n{i}")))
+        .collect();
+    // After the deferral, one to a recipient with room left: deferred anyway (order, §9.4).
+    envelopes.push(rogue.envelope("mallory", &carol.address, &carol.primary, "carol"));
+    // Another sender of the same origin is not held back by mallory's deferral.
+    let other = rogue.envelope("trudy", &carol.address, &carol.primary, "trudy");
+    envelopes.push(other.clone());
+    let answer = send(&r, &rogue, "rl", rogue.txn_body(&envelopes), Sign::Good).await?;
+    expect_status("the transaction", &answer, 200, None)?;
+    let results = answer.1["results"].as_array().cloned().unwrap_or_default();
+    check_eq!(results.len(), envelopes.len(), "one result per envelope");
+    for (i, result) in results.iter().enumerate().take(limit) {
+        check_eq!(
+            result["status"],
+            json!("accepted"),
+            "result {i} (within the limit)"
+        );
+    }
+    for (i, result) in results.iter().enumerate().skip(limit).take(2) {
+        check_eq!(result["status"], json!("deferred"), "result {i}: {result}");
+        check_eq!(result["code"], json!("rate_limited"), "result {i}'s code");
+        check!(
+            result["retry_after"].as_u64().is_some_and(|s| s > 0),
+            "result {i} needs a positive retry_after: {result}"
+        );
+    }
+    check_eq!(
+        results[limit + 2],
+        json!({"id": message_id(&other), "status": "accepted"}),
+        "another sender's envelope"
+    );
     Ok(())
 }

@@ -11,10 +11,11 @@
 //! - **Receiving** is ONE wildcard subscription, `<prefix>.inbox.>`, per instance; a task
 //!   reads it and hands each message to the local channel of its handle (the subject after
 //!   `<prefix>.inbox.`, dots included: handles may contain `.`), dropping those for handles
-//!   with no stream here. Opening a stream is then a purely local operation, effective at
-//!   once — no SUB round trip before the stream reads the store, and no race in which a
-//!   message published between "subscribe returned" and "the server registered the interest"
-//!   is missed.
+//!   with no stream here. The subscription is confirmed by a round trip to the server (a
+//!   request to `<prefix>.ping`, answered "no responders") before the broker is used and after
+//!   every reconnect. Opening a stream is then a purely local operation, effective at once —
+//!   no round trip before the stream reads the store, and no race in which a message published
+//!   between "subscribe returned" and "the server registered the interest" is missed.
 //!
 //! # Why one wildcard subscription, not one per handle (measured)
 //!
@@ -25,10 +26,10 @@
 //!
 //! | | per-handle subscriptions | one wildcard + local channels |
 //! | --- | --- | --- |
-//! | delivered, msg/s | 392k–512k | 419k–717k |
-//! | nats-server memory for the 10,000 | +8.1–8.9 MiB (≈ 0.85 KiB each) | +0.01–0.25 MiB |
+//! | delivered, msg/s | 392k–672k | 419k–717k |
+//! | nats-server memory for the 10,000 | +8.1–10.5 MiB (≈ 0.85–1 KiB each) | +0.01–0.25 MiB |
 //! | client memory per handle | 5.3 KiB (the subscription's queue) | 14.6 KiB (a 256-slot broadcast channel) |
-//! | opening a stream | SUB, plus a flush round trip to be race-free: 36.5 µs each, serialised, on loopback | local, no round trip |
+//! | opening a stream | SUB plus a server round trip to be race-free: 94 µs each, serialised, on loopback | local, no round trip |
 //! | after a reconnect | 10,000 SUBs re-sent | 1 SUB |
 //! | messages for handles with no stream here | never received | filtered at 560k–700k msg/s |
 //!
@@ -36,7 +37,7 @@
 //! few thousand messages per second). The client-memory line is not the comparison it looks
 //! like: kezd needs the local channel per handle in both designs — several streams of one
 //! recipient share it, and it keeps this instance's own streams live through a NATS outage —
-//! so per-handle subscriptions would cost their 5.3 KiB and 0.85 KiB of server memory *on
+//! so per-handle subscriptions would cost their 5.3 KiB and about 1 KiB of server memory *on
 //! top*. What the wildcard costs instead is receiving every instance's traffic: at the measured
 //! filtering rate, a cluster accepting 30,000 messages/s in total costs each instance about 5 %
 //! of a core. A cluster that outgrows that can shard subjects (one prefix per group of
@@ -48,7 +49,7 @@
 //! - A publish that fails, or waits longer than [`PUBLISH_WAIT`] because the client's queue is
 //!   full during an outage, is logged and dropped; it never fails or blocks a send.
 //! - When the connection comes back (after the wildcard subscription is re-registered with
-//!   the server, confirmed by a flush), and when the client reports that it dropped messages
+//!   the server, confirmed by a round trip), and when the client reports that it dropped messages
 //!   for a slow consumer, every subscription of this instance gets [`Event::Lagged`], and
 //!   streams re-read the store from their cursor: what was committed meanwhile is sent then,
 //!   in order, with no gap.
@@ -97,9 +98,9 @@ pub enum NatsError {
         #[source]
         source: async_nats::SubscribeError,
     },
-    /// The server did not confirm the subscription.
+    /// The server did not answer the round trip that confirms the subscription.
     #[error("NATS did not confirm the subscription")]
-    Flush(#[source] async_nats::client::FlushError),
+    Confirm(#[source] async_nats::RequestError),
 }
 
 /// Fanout through NATS; see the module doc.
@@ -151,12 +152,13 @@ impl NatsBroker {
                     source,
                 })?;
         // Interest registered with the server before the first stream can open.
-        client.flush().await.map_err(NatsError::Flush)?;
+        let ping = format!("{prefix}.ping");
+        round_trip(&client, &ping).await?;
 
         let local = LocalBroker::new();
         let (epoch_tx, epoch) = watch::channel(0);
         let receive = tokio::spawn(receive(subscriber, subject_base.clone(), local.clone()));
-        let watch = tokio::spawn(watch_connection(events_rx, client.clone(), epoch_tx));
+        let watch = tokio::spawn(watch_connection(events_rx, client.clone(), ping, epoch_tx));
         tracing::info!(%url, %prefix, "nats broker connected");
         Ok(Self {
             client,
@@ -215,11 +217,24 @@ async fn receive(mut subscriber: async_nats::Subscriber, subject_base: String, l
     tracing::debug!("nats subscription ended");
 }
 
+/// Waits until the server has processed everything this connection sent before: a request
+/// to `subject`, which nobody subscribes to, answered by the server's "no responders" status.
+/// (`Client::flush` only writes the socket; it does not wait for the server.) The server
+/// handles one connection's commands in order, so after this a SUB sent earlier is in force.
+async fn round_trip(client: &async_nats::Client, subject: &str) -> Result<(), NatsError> {
+    match client.request(subject.to_owned(), Bytes::new()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(NatsError::Confirm(e)),
+    }
+}
+
 /// Turns connection events into `Lagged` for every subscription: after a reconnect (once the
 /// server has the wildcard subscription again) and after the client dropped messages.
 async fn watch_connection(
     mut events: mpsc::UnboundedReceiver<NatsEvent>,
     client: async_nats::Client,
+    ping: String,
     epoch: watch::Sender<u64>,
 ) {
     let mut connected_once = false;
@@ -230,11 +245,11 @@ async fn watch_connection(
                     connected_once = true;
                     continue; // The first connection: nothing was missed yet.
                 }
-                // The client re-sends SUB before anything queued after this flush, so once the
-                // flush returns the server routes new messages here again: a store read after
+                // The client re-sends SUB before anything queued after this, so once the round
+                // trip returns the server routes new messages here again: a store read after
                 // this point misses nothing that later notifications would not announce.
-                if let Err(error) = client.flush().await {
-                    tracing::warn!(%error, "flush after reconnecting to NATS failed");
+                if let Err(error) = round_trip(&client, &ping).await {
+                    tracing::warn!(%error, "confirming the subscription after reconnecting failed");
                 }
                 tracing::info!("reconnected to NATS; live streams catch up from the store");
                 epoch.send_modify(|n| *n += 1);

@@ -1,0 +1,7 @@
+//! The scenarios, one per file; each returns one or more reports.
+
+pub mod cluster;
+pub mod federation;
+pub mod idle;
+pub mod send;
+pub mod startup;

@@ -1,0 +1,61 @@
+//! Latency percentiles from a sorted vector of every sample (exact, nearest rank): runs are
+//! bounded to at most a few hundred thousand messages, so keeping every sample is cheap and
+//! needs no histogram's bucketing error.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Summary of a latency sample, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latencies {
+    /// Samples.
+    pub count: usize,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+}
+
+impl Latencies {
+    /// Sorts the samples and reads the percentiles off them.
+    pub fn from_samples(mut samples: Vec<Duration>) -> Latencies {
+        if samples.is_empty() {
+            return Latencies::default();
+        }
+        samples.sort_unstable();
+        let n = samples.len();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        // Nearest rank: the smallest sample with at least q of the samples at or below it.
+        let rank = |q: f64| {
+            let r = (q * n as f64).ceil() as usize;
+            samples[r.clamp(1, n) - 1]
+        };
+        let total: Duration = samples.iter().sum();
+        Latencies {
+            count: n,
+            p50_ms: ms(rank(0.50)),
+            p90_ms: ms(rank(0.90)),
+            p99_ms: ms(rank(0.99)),
+            p999_ms: ms(rank(0.999)),
+            max_ms: ms(samples[n - 1]),
+            mean_ms: ms(total) / n as f64,
+        }
+    }
+
+    /// One line for people.
+    pub fn line(&self) -> String {
+        format!(
+            "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms ({} samples)",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms, self.count
+        )
+    }
+}
