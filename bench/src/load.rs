@@ -566,6 +566,13 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     report.figure("server_cpu_seconds", cpu);
     report.figure("server_cpu_ms_per_message", cpu_per_msg_ms);
     report.figure("server_memory_kib", &after.memory);
+    let cpu_each: Vec<f64> = after
+        .cpu_each
+        .iter()
+        .zip(&before.cpu_each)
+        .map(|(a, b)| a - b)
+        .collect();
+    report.figure("server_cpu_seconds_each", &cpu_each);
     report.line(format!(
         "sent {} acked {} errors {} delivered {} in {:.2} s",
         outcome.sent, outcome.acked, outcome.errors, delivered, last
@@ -575,7 +582,12 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     ));
     report.line(format!("send -> stream latency: {}", latencies.line()));
     report.line(format!(
-        "server CPU: {cpu:.2} s = {cpu_per_msg_ms:.3} ms/message"
+        "server CPU: {cpu:.2} s = {cpu_per_msg_ms:.3} ms/message (per server: {})",
+        cpu_each
+            .iter()
+            .map(|c| format!("{c:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     for (i, m) in after.memory.iter().enumerate() {
         report.line(format!(
@@ -595,6 +607,28 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
             outcome.acked, run.drain_timeout
         ));
     }
+
+    // The servers' own latency histograms, one scrape per distinct server.
+    let mut bases: Vec<&Endpoint> = Vec::new();
+    for e in run.send_endpoints.iter().chain(run.stream_endpoints) {
+        if !bases.iter().any(|b| b.base == e.base) {
+            bases.push(e);
+        }
+    }
+    let mut server_side = serde_json::Map::new();
+    for e in bases {
+        let series = crate::metrics::scrape(e).await;
+        for (name, s) in &series {
+            if name.contains("/v1/messages") || name.contains("store") || name.contains("txn") {
+                report.line(format!(
+                    "server-side {} {name}: {} calls, p50 <= {} ms, p99 <= {} ms",
+                    e.base, s.count, s.p50_le_ms, s.p99_le_ms
+                ));
+            }
+        }
+        server_side.insert(e.base.clone(), serde_json::to_value(series)?);
+    }
+    report.figure("server_side_histograms", server_side);
 
     let verification = verify(&tracker, &messages, run.recipients, run.poll_endpoints).await?;
     for stream in streams {

@@ -11,6 +11,7 @@
 mod client;
 mod http;
 mod load;
+mod metrics;
 mod procfs;
 mod report;
 mod scenario;

@@ -83,6 +83,8 @@ pub struct Snapshot {
     /// Sum of every process's CPU seconds.
     pub cpu_seconds: f64,
     /// Per process, in the order given.
+    pub cpu_each: Vec<f64>,
+    /// Per process, in the order given.
     pub memory: Vec<Memory>,
 }
 
@@ -90,7 +92,9 @@ pub struct Snapshot {
 pub fn snapshot(pids: &[u32]) -> Result<Snapshot> {
     let mut snap = Snapshot::default();
     for &pid in pids {
-        snap.cpu_seconds += cpu_seconds(pid)?;
+        let cpu = cpu_seconds(pid)?;
+        snap.cpu_seconds += cpu;
+        snap.cpu_each.push(cpu);
         snap.memory.push(memory(pid)?);
     }
     Ok(snap)

@@ -124,15 +124,15 @@ impl ServerDocument {
         let spec = |e: kez_spec::Error| FederationError::invalid(format!("server document: {e}"));
         let invalid = |what: &str| FederationError::invalid(format!("server document: {what}"));
         let obj = SignedObject::parse(bytes, true).map_err(spec)?;
-        obj.expect_type(TYPE).map_err(spec)?;
-        let server = obj.str_member("server").map_err(spec)?;
+        obj.members().expect_type(TYPE).map_err(spec)?;
+        let server = obj.members().str("server").map_err(spec)?;
         if server != expected.as_str() {
             return Err(invalid(&format!(
                 "it is for {server:?}, fetched for {expected:?}"
             )));
         }
-        let ts_ms = obj.uint_member("ts").map_err(spec)?;
-        let valid_until_ms = obj.uint_member("valid_until").map_err(spec)?;
+        let ts_ms = obj.members().uint("ts").map_err(spec)?;
+        let valid_until_ms = obj.members().uint("valid_until").map_err(spec)?;
         if ts_ms > now_ms.saturating_add(MAX_FUTURE_MS) {
             return Err(invalid("'ts' is in the future"));
         }
@@ -171,14 +171,14 @@ impl ServerDocument {
             .ok_or_else(|| invalid("signed by a key not in 'verify_keys'"))?;
         signed::verify_bytes(&signer.key, &obj.signing_bytes(), &obj.signature.sig)
             .map_err(spec)?;
-        let federation = obj.str_member("federation").map_err(spec)?;
+        let federation = obj.members().str("federation").map_err(spec)?;
         if !federation.starts_with('/') {
             return Err(invalid("'federation' must be an absolute path"));
         }
         Ok(ServerDocument {
             server: expected.clone(),
-            version: obj.str_member("version").map_err(spec)?.to_owned(),
-            protocol: obj.uint_member("protocol").map_err(spec)?,
+            version: obj.members().str("version").map_err(spec)?.to_owned(),
+            protocol: obj.members().uint("protocol").map_err(spec)?,
             federation: federation.to_owned(),
             ts_ms,
             valid_until_ms,

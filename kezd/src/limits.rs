@@ -3,6 +3,25 @@
 //! service; the others are checked by handlers, which know the sender and the recipient.
 //! Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker cycling through
 //! addresses or senders cannot grow memory without bound.
+//!
+//! # In a cluster the limits are per instance
+//!
+//! The limiters live in this process's memory; kezd instances sharing a PostgreSQL database
+//! and NATS do not share them. Each instance enforces the configured quotas on what reaches
+//! *it*, so behind a load balancer that spreads one client over N instances, that client (or
+//! sender, recipient, origin server) gets up to N times every quota: N × `client_per_minute`,
+//! N × `sender_per_minute`, N × `first_contacts_per_hour`, and so on. That is the whole gain:
+//! a bounded multiple fixed by the operator's instance count, never an unlimited rate, and
+//! the envelope and registration checks are unchanged.
+//!
+//! Shared limits were not built on purpose: a counter in PostgreSQL or NATS would put a
+//! network round trip (and a write, for the database) in front of every request, including
+//! the ones it refuses — the cheap rejection that makes a limit useful under a flood — and
+//! would make rate limiting fail when the shared service is slow. Operators compensate
+//! instead (deploy/README.md, "Rate limits in a cluster"): divide the configured quotas by
+//! the instance count, so the cluster as a whole enforces the intended totals; or route each
+//! client address to one instance (sticky routing by address, e.g. a hash of the client IP at
+//! the load balancer), so the per-address limits hold exactly as configured.
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
 use serde_json::{Map, Value};
 
-use crate::signed::{self, SignedObject};
+use crate::signed::{self, Members, SignedObject};
 use crate::{Address, Error, MessageId, PROTOCOL_VERSION, Primary, e2ee, hexstr};
 
 /// The `type` of an envelope (SPEC §3.6).
@@ -59,29 +59,16 @@ impl SignedEnvelope {
     /// signature member and `alg`. The signature itself is checked by [`Self::verify`], so
     /// callers can first check what they know (is the sender registered?) and answer with the
     /// most useful code.
-    pub fn from_map(map: Map<String, Value>) -> Result<Self, Error> {
+    pub fn from_map(mut map: Map<String, Value>) -> Result<Self, Error> {
+        // SPEC §8.1's order: the header and the version are judged before the signature's
+        // shape, so a v2 envelope is `unsupported_version` whatever its signature looks like.
+        let signature = map.remove("signature");
+        let header = header(Members(&map));
+        if let Some(signature) = signature {
+            map.insert("signature".into(), signature);
+        }
+        let envelope = header?;
         let object = SignedObject::from_map(map, false)?;
-        object.expect_type(TYPE)?;
-        let v = object.uint_member("v")?;
-        if v != PROTOCOL_VERSION {
-            return Err(Error::UnsupportedVersion(v));
-        }
-        let nonce = hexstr::decode_array::<{ e2ee::NONCE_LEN }>(object.str_member("nonce")?)
-            .ok_or_else(|| Error::malformed("'nonce' must be 24 lowercase hex characters"))?;
-        let ciphertext = B64
-            .decode(object.str_member("ciphertext")?)
-            .map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
-        if ciphertext.len() < e2ee::TAG_LEN {
-            return Err(Error::malformed("'ciphertext' is shorter than the tag"));
-        }
-        let envelope = Envelope {
-            from: Address::parse(object.str_member("from")?)?,
-            from_primary: Primary::parse(object.str_member("from_primary")?)?,
-            to: Address::parse(object.str_member("to")?)?,
-            ts_ms: object.uint_member("ts")?,
-            nonce,
-            ciphertext,
-        };
         let canonical_bytes = object.canonical_bytes();
         let id = MessageId::of_canonical(&canonical_bytes);
         let canonical = String::from_utf8(canonical_bytes)
@@ -98,6 +85,32 @@ impl SignedEnvelope {
     pub fn verify(&self) -> Result<(), Error> {
         self.object.verify(&self.envelope.from_primary)
     }
+}
+
+/// The envelope's members other than `signature`, in SPEC §8.1's order: type, version,
+/// then the rest.
+fn header(m: Members<'_>) -> Result<Envelope, Error> {
+    m.expect_type(TYPE)?;
+    let v = m.uint("v")?;
+    if v != PROTOCOL_VERSION {
+        return Err(Error::UnsupportedVersion(v));
+    }
+    let nonce = hexstr::decode_array::<{ e2ee::NONCE_LEN }>(m.str("nonce")?)
+        .ok_or_else(|| Error::malformed("'nonce' must be 24 lowercase hex characters"))?;
+    let ciphertext = B64
+        .decode(m.str("ciphertext")?)
+        .map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
+    if ciphertext.len() < e2ee::TAG_LEN {
+        return Err(Error::malformed("'ciphertext' is shorter than the tag"));
+    }
+    Ok(Envelope {
+        from: Address::parse(m.str("from")?)?,
+        from_primary: Primary::parse(m.str("from_primary")?)?,
+        to: Address::parse(m.str("to")?)?,
+        ts_ms: m.uint("ts")?,
+        nonce,
+        ciphertext,
+    })
 }
 
 impl Envelope {
@@ -194,6 +207,16 @@ mod tests {
                 .map_err(|e| e.code())
         };
         assert_eq!(with("v", 2.into()), Err("unsupported_version"));
+        // SPEC §8.1: the version is judged before the signature's shape and other members.
+        let mut v2 = sample();
+        v2["v"] = 2.into();
+        v2["nonce"] = "zz".into();
+        v2["signature"] = "not a signature".into();
+        let got = SignedEnvelope::parse(&serde_json::to_vec(&v2).expect("serializes"));
+        assert_eq!(
+            got.map(|_| ()).map_err(|e| e.code()),
+            Err("unsupported_version")
+        );
         assert_eq!(
             with("type", "registration".into()),
             Err("malformed_request")

@@ -4,7 +4,7 @@
 use ed25519_dalek::SigningKey;
 use serde_json::{Map, Value};
 
-use crate::signed::{self, SignedObject};
+use crate::signed::{self, Members, SignedObject};
 use crate::{Error, Handle, Primary, ServerName, clock};
 
 /// The `type` of a registration object (SPEC §3.6).
@@ -90,20 +90,14 @@ impl Registration {
 
 /// The required members, typed but not yet validated.
 fn members(map: &Map<String, Value>) -> Result<(&str, &str, &str, u64), Error> {
-    let s = |name: &str| {
-        map.get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::malformed(format!("missing string member {name:?}")))
-    };
-    if s("type")? != TYPE {
-        return Err(Error::malformed("'type' must be \"registration\""));
-    }
-    let ts = map
-        .get("ts")
-        .and_then(Value::as_u64)
-        .filter(|n| *n <= clock::MAX_SAFE_INTEGER)
-        .ok_or_else(|| Error::malformed("missing integer member \"ts\""))?;
-    Ok((s("handle")?, s("server")?, s("primary")?, ts))
+    let m = Members(map);
+    m.expect_type(TYPE)?;
+    Ok((
+        m.str("handle")?,
+        m.str("server")?,
+        m.str("primary")?,
+        m.uint("ts")?,
+    ))
 }
 
 #[cfg(test)]

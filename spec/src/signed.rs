@@ -118,25 +118,38 @@ impl SignedObject {
         )
     }
 
+    /// Typed access to the signed members.
+    pub fn members(&self) -> Members<'_> {
+        Members(&self.body)
+    }
+}
+
+/// Typed, checked reads of a JSON object's members, for objects whose signature has not been
+/// parsed yet as much as for [`SignedObject`]s: each missing or mistyped member is
+/// `malformed_request` (SPEC §3.3 limits integers to 2^53 − 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Members<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Members<'a> {
     /// Checks the `type` member (SPEC §3.6) before anything else reads the object.
-    pub fn expect_type(&self, expected: &str) -> Result<(), Error> {
-        match self.body.get("type") {
+    pub fn expect_type(self, expected: &str) -> Result<(), Error> {
+        match self.0.get("type") {
             Some(Value::String(t)) if t == expected => Ok(()),
             _ => Err(Error::malformed(format!("'type' must be {expected:?}"))),
         }
     }
 
     /// A required string member.
-    pub fn str_member(&self, name: &str) -> Result<&str, Error> {
-        self.body
+    pub fn str(self, name: &str) -> Result<&'a str, Error> {
+        self.0
             .get(name)
             .and_then(Value::as_str)
             .ok_or_else(|| Error::malformed(format!("missing string member {name:?}")))
     }
 
-    /// A required non-negative integer member no larger than 2^53 − 1 (SPEC §3.3).
-    pub fn uint_member(&self, name: &str) -> Result<u64, Error> {
-        self.body
+    /// A required non-negative integer member no larger than 2^53 − 1.
+    pub fn uint(self, name: &str) -> Result<u64, Error> {
+        self.0
             .get(name)
             .and_then(Value::as_u64)
             .filter(|n| *n <= crate::clock::MAX_SAFE_INTEGER)

@@ -57,7 +57,9 @@
 //!   one lost in a broken socket is covered by the other instances' `Lagged` when they see
 //!   the same outage. What remains — an instance whose own link to NATS broke while the
 //!   others stayed connected, losing a queued publish — delays that message on the other
-//!   instances until the next message to the same recipient reveals the gap.
+//!   instances until the next message to the same recipient reveals the gap, or at most until
+//!   the stream's next keep-alive, which compares its cursor with the store's latest seq
+//!   (`handlers::stream`).
 
 use std::time::Duration;
 

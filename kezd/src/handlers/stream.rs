@@ -8,6 +8,13 @@
 //! there is no gap and no duplicate at the switch to live, and a lagging stream is caught up,
 //! never skipped.
 //!
+//! A lost notification is normally revealed by the next one (its seq is not `last + 1`). The
+//! last message to a recipient has no next one: in a cluster, if the instance that stored it
+//! lost its NATS publish (its own link broke while the others stayed connected), a stream on
+//! another instance would not see it until the recipient got another message. So each
+//! keep-alive tick also asks the store for the inbox's latest seq (one indexed read) and
+//! catches up when it is ahead: a lost notification costs at most one keep-alive period.
+//!
 //! The stream is a state machine polled by hyper (no task per stream): an idle stream costs
 //! its connection, a broadcast receiver and a timer.
 
@@ -101,6 +108,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         subscription,
         handle,
         last,
+        checked: last,
         phase: if replay { Phase::Replay } else { Phase::Ready },
         // The reconnection delay comes first (SPEC §8.5).
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
@@ -146,6 +154,9 @@ struct LiveStream {
     /// The highest seq sent (or, before anything is sent, the cursor): the invariant is that
     /// every seq ≤ `last` that still exists has been sent, and none above it.
     last: u64,
+    /// The store's latest seq at the last keep-alive check: a check that finds nothing newer
+    /// (say the messages above `last` were acknowledged meanwhile) does not read the inbox.
+    checked: u64,
     phase: Phase,
     pending: VecDeque<Bytes>,
     keep_alive: Interval,
@@ -187,7 +198,13 @@ impl LiveStream {
                 Phase::Live => {
                     tokio::select! {
                         () = &mut self.shutdown => return None,
-                        _ = self.keep_alive.tick() => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                        _ = self.keep_alive.tick() => {
+                            if self.store_is_ahead().await? {
+                                self.phase = Phase::CatchUp;
+                            } else {
+                                return Some(Bytes::from_static(b": keep-alive\n\n"));
+                            }
+                        }
                         event = self.subscription.next() => match event? {
                             Event::Message(m) if m.seq <= self.last => {}
                             Event::Message(m) if m.seq == self.last + 1 => {
@@ -202,6 +219,21 @@ impl LiveStream {
                 }
             }
         }
+    }
+
+    /// Whether the store holds a seq this stream has not caught up to (a notification was
+    /// lost with no later one to reveal the gap); `None` ends the stream, as in `read_page`.
+    async fn store_is_ahead(&mut self) -> Option<bool> {
+        let latest = match self.store.latest_seq(self.handle.as_str()).await {
+            Ok(latest) => latest,
+            Err(e) => {
+                tracing::warn!(error = %e, "live stream ends: store read failed");
+                return None;
+            }
+        };
+        let ahead = latest > self.last.max(self.checked);
+        self.checked = latest;
+        Some(ahead)
     }
 
     /// Reads one page after `last` into `pending`; false when there was nothing more.

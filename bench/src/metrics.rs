@@ -1,0 +1,92 @@
+//! kezd's own view of a run, scraped from its `/metrics` (SPEC §4.6) after the load: for each
+//! latency histogram (request duration by route, store call duration by operation) the count
+//! and the bucket bounds that hold the median and the 99th percentile. Set beside the
+//! client-side send→stream latency, it says whether time went inside the server's handlers
+//! and store or outside them (scheduling, fan-out, the client).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::client::Endpoint;
+
+/// One histogram series, summarised.
+#[derive(Debug, Serialize)]
+pub struct Series {
+    /// Observations.
+    pub count: u64,
+    /// Upper bound (ms) of the bucket holding the median.
+    pub p50_le_ms: f64,
+    /// Upper bound (ms) of the bucket holding the 99th percentile (infinite: past the last).
+    pub p99_le_ms: f64,
+}
+
+/// Scrapes `/metrics` and summarises every non-empty latency histogram, keyed by
+/// `metric{labels}`. Errors give an empty map: the figures are an aid, not a check.
+pub async fn scrape(endpoint: &Endpoint) -> BTreeMap<String, Series> {
+    let Ok(response) = endpoint
+        .client
+        .get(format!("{}/metrics", endpoint.base))
+        .send()
+        .await
+    else {
+        return BTreeMap::new();
+    };
+    let Ok(text) = response.text().await else {
+        return BTreeMap::new();
+    };
+    summarise(&text)
+}
+
+/// Parses the cumulative `_bucket` lines of the exposition.
+fn summarise(text: &str) -> BTreeMap<String, Series> {
+    // series → (upper bound seconds, cumulative count), in the order rendered (ascending).
+    let mut buckets: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((name_labels, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some((name, labels)) = name_labels.split_once("_bucket{") else {
+            continue;
+        };
+        let Some((labels, le)) = labels.rsplit_once(",le=\"") else {
+            continue;
+        };
+        let le = le.trim_end_matches("\"}");
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap_or(f64::INFINITY)
+        };
+        let Ok(count) = value.parse::<u64>() else {
+            continue;
+        };
+        buckets
+            .entry(format!("{name}{{{labels}}}"))
+            .or_default()
+            .push((bound, count));
+    }
+    buckets
+        .into_iter()
+        .filter_map(|(series, b)| {
+            let total = b.last()?.1;
+            if total == 0 {
+                return None;
+            }
+            let at = |q: f64| {
+                let need = (q * total as f64).ceil() as u64;
+                b.iter()
+                    .find(|(_, c)| *c >= need)
+                    .map_or(f64::INFINITY, |(bound, _)| bound * 1e3)
+            };
+            Some((
+                series,
+                Series {
+                    count: total,
+                    p50_le_ms: at(0.5),
+                    p99_le_ms: at(0.99),
+                },
+            ))
+        })
+        .collect()
+}
