@@ -238,8 +238,9 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
     } else {
         1
     };
-    let net = match target::spawn(&wrapper.path(), nodes).await {
-        Ok(net) => Arc::new(net),
+    // The fault check runs on the embedded default; backends are the main run's concern.
+    let net = match target::spawn(&wrapper.path(), nodes, &[]).await {
+        Ok((net, _)) => Arc::new(net),
         Err(e) => return result(Vec::new(), Some(format!("starting the testnet: {e}"))),
     };
     let targets = match target::testnet_targets(&net, options.timeout).await {

@@ -50,6 +50,11 @@ struct RunArgs {
     /// Start N local kezd nodes on a private testnet instead (with the rogue-peer cases).
     #[arg(long, value_name = "N")]
     spawn: Option<usize>,
+    /// The storage of spawned nodes, one per node in order (repeatable; cycles when fewer
+    /// than N): `sqlite` (the default) or `postgres=postgres://user@host/db` (a database is
+    /// created per node and dropped afterwards).
+    #[arg(long = "backend", value_name = "sqlite|postgres=URL")]
+    backends: Vec<kez_conformance::backend::Backend>,
     /// The kezd binary for --spawn (default: build the workspace's, or $KEZD_BIN).
     #[arg(long, value_name = "PATH")]
     kezd: Option<PathBuf>,
@@ -169,6 +174,7 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
     if cases.is_empty() {
         bail!("--filter selects no case (see `kez-conformance list`)");
     }
+    let mut databases = Vec::new();
     let (targets, testnet, keepalive) = match (args.spawn, args.servers.is_empty()) {
         (Some(_), false) => bail!("use --server or --spawn, not both"),
         (None, true) => bail!("nothing to test: give --server URL (repeatable) or --spawn N"),
@@ -183,7 +189,13 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
                 kezd.display()
             );
             let net = tokio::select! {
-                net = target::spawn(&kezd, n) => net.context("starting the testnet")?,
+                spawned = target::spawn(&kezd, n, &args.backends) => {
+                    let (net, created) = spawned
+                        .map_err(anyhow::Error::msg)
+                        .context("starting the testnet")?;
+                    databases = created;
+                    net
+                }
                 _ = tokio::signal::ctrl_c() => bail!("interrupted while starting the testnet"),
             };
             let net = Arc::new(net);
@@ -223,6 +235,7 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
     {
         eprintln!("kez-conformance: stopping the testnet: {e}");
     }
+    target::drop_databases(databases).await;
     let Some(outcomes) = outcomes else {
         eprintln!("kez-conformance: interrupted; the testnet is stopped");
         return Ok(false);

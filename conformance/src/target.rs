@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use kez_testnet::{NodeOptions, Testnet, TestnetError};
+use kez_testnet::{NodeOptions, Testnet};
+
+use crate::backend::{Backend, CreatedDatabase};
 
 use crate::server::Server;
 
@@ -122,14 +124,43 @@ pub async fn connect_all(urls: &[String], http: reqwest::Client, timeout: Durati
     futures_util::future::join_all(connects).await
 }
 
-/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with [`SPAWN_CONFIG`].
-pub async fn spawn(kezd: &Path, n: usize) -> Result<Testnet, TestnetError> {
+/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with [`SPAWN_CONFIG`], node `i`
+/// on `backends[i % len]` (SQLite when none are given). Returns the databases it created, to
+/// drop after the run.
+pub async fn spawn(
+    kezd: &Path,
+    n: usize,
+    backends: &[Backend],
+) -> Result<(Testnet, Vec<CreatedDatabase>), String> {
     let mut builder = Testnet::builder(kezd);
+    let mut created = Vec::new();
     for i in 0..n {
         let name = node_name(i);
-        builder = builder.node_with(name, NodeOptions::new().extra_config(SPAWN_CONFIG));
+        let backend = backends
+            .get(i % backends.len().max(1))
+            .unwrap_or(&Backend::Sqlite);
+        let tag = format!("{}_{i}", std::process::id());
+        let (config, database) = backend.prepare(&tag).await?;
+        created.extend(database);
+        let options = NodeOptions::new().extra_config(format!("{SPAWN_CONFIG}\n{config}"));
+        builder = builder.node_with(name, options);
     }
-    builder.start().await
+    match builder.start().await {
+        Ok(net) => Ok((net, created)),
+        Err(e) => {
+            drop_databases(created).await;
+            Err(e.to_string())
+        }
+    }
+}
+
+/// Drops the databases created for spawned nodes, reporting (not failing on) errors.
+pub async fn drop_databases(created: Vec<CreatedDatabase>) {
+    for database in created {
+        if let Err(e) = database.drop_now().await {
+            eprintln!("kez-conformance: {e}");
+        }
+    }
 }
 
 /// The name of the `i`th spawned node: `a.test` … `z.test`, then `n26.test` ….
