@@ -125,6 +125,10 @@ pub fn assert_exact(items: &[Value], first: u64, acked: &BTreeMap<u64, String>, 
     assert_eq!(seqs, want, "{what}: no gap, no duplicate, in seq order");
     for item in items {
         let seq = item["seq"].as_u64().expect("seq");
-        assert_eq!(item["id"], acked[&seq].as_str(), "{what}: seq {seq} is its message");
+        assert_eq!(
+            item["id"],
+            acked[&seq].as_str(),
+            "{what}: seq {seq} is its message"
+        );
     }
 }

@@ -43,7 +43,10 @@ async fn nats_restart_during_sends_loses_nothing() {
     let total = *acked.keys().last().expect("sends");
     assert_eq!(total, 60);
 
-    let (on_a, on_b) = tokio::join!(read_through(&mut on_a, total), read_through(&mut on_b, total));
+    let (on_a, on_b) = tokio::join!(
+        read_through(&mut on_a, total),
+        read_through(&mut on_b, total)
+    );
     assert_exact(&on_a, 1, &acked, "the stream on A");
     assert_exact(&on_b, 1, &acked, "the stream on B");
 }

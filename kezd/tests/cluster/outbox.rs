@@ -61,7 +61,10 @@ async fn two_instances_deliver_each_remote_message_once() {
     for user in &senders {
         let response = a
             .api
-            .post_json("/v1/register", &user.registration_on("cluster.test", now_ms()))
+            .post_json(
+                "/v1/register",
+                &user.registration_on("cluster.test", now_ms()),
+            )
             .await;
         assert_eq!(response.status(), 201, "registering {}", user.handle);
     }
@@ -69,14 +72,17 @@ async fn two_instances_deliver_each_remote_message_once() {
     // Each sender sends in order, alternating between the instances; the senders at once.
     let sent: Vec<Vec<String>> = futures_util::future::join_all(senders.iter().map(|user| {
         let via = [a.api.clone(), b.api.clone()];
-        let (mallory, mallory_primary) = (mallory.clone(), mallory_primary.clone());
+        let mallory = mallory.clone();
         async move {
             let mut ids = Vec::new();
             for n in 0..PER_SENDER {
                 let envelope =
                     user.envelope_to(&mallory, &mallory_primary, now_ms(), &format!("m{n}"));
                 let response = via[n % 2]
-                    .post_json("/v1/messages", &json!({"to": mallory.to_string(), "envelope": envelope}))
+                    .post_json(
+                        "/v1/messages",
+                        &json!({"to": mallory.to_string(), "envelope": envelope}),
+                    )
                     .await;
                 let status = response.status();
                 let answer: serde_json::Value = response.json().await.expect("JSON answer");
@@ -101,7 +107,10 @@ async fn two_instances_deliver_each_remote_message_once() {
     let mut by_sender: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for envelope in &accepted {
         let from = envelope["from"].as_str().expect("from").to_owned();
-        by_sender.entry(from).or_default().push(rogue::message_id(envelope));
+        by_sender
+            .entry(from)
+            .or_default()
+            .push(rogue::message_id(envelope));
     }
     for (user, ids) in senders.iter().zip(&sent) {
         assert_eq!(

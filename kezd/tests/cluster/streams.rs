@@ -81,7 +81,9 @@ async fn stream_resumes_on_the_other_instance_after_kill_9() {
         let frame = on_b.next_event().await;
         match frame.event.as_deref() {
             Some("message") => {
-                after.push(serde_json::from_str(frame.data.as_deref().expect("data")).expect("JSON"));
+                after.push(
+                    serde_json::from_str(frame.data.as_deref().expect("data")).expect("JSON"),
+                );
             }
             Some("ready") => {
                 let data: serde_json::Value =
@@ -91,11 +93,9 @@ async fn stream_resumes_on_the_other_instance_after_kill_9() {
             _ => panic!("unexpected frame {frame:?}"),
         }
     };
-    let replayed_through = after
-        .last()
-        .map_or(last_seen, |item: &serde_json::Value| {
-            item["seq"].as_u64().expect("seq")
-        });
+    let replayed_through = after.last().map_or(last_seen, |item: &serde_json::Value| {
+        item["seq"].as_u64().expect("seq")
+    });
     assert_eq!(ready, replayed_through, "ready names the last replayed seq");
     let acked = sends.finish().await;
     let total = *acked.keys().last().expect("sends");
@@ -103,7 +103,12 @@ async fn stream_resumes_on_the_other_instance_after_kill_9() {
         after.extend(read_through(&mut on_b, total).await);
     }
     let seen: Vec<serde_json::Value> = before.into_iter().chain(after).collect();
-    assert_exact(&seen, 1, &acked, "A until the kill, then B from Last-Event-ID");
+    assert_exact(
+        &seen,
+        1,
+        &acked,
+        "A until the kill, then B from Last-Event-ID",
+    );
 }
 
 /// A message whose NATS publish never reaches the other instance (here A and B announce on
