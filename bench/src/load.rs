@@ -518,6 +518,8 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     let tracker = Arc::new(Tracker::new(&messages));
     let streams = open_all_streams(run.stream_endpoints, run.recipients, None, &tracker).await?;
     let before = crate::procfs::snapshot(&run.pids)?;
+    // The generator shares the cores with the servers: its own CPU is reported beside theirs.
+    let own_before = crate::procfs::cpu_seconds(std::process::id())?;
 
     tracker.start();
     let outcome = run_sends(
@@ -532,6 +534,7 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
         .wait_delivered(outcome.acked, run.drain_timeout)
         .await;
     let after = crate::procfs::snapshot(&run.pids)?;
+    let own_cpu = crate::procfs::cpu_seconds(std::process::id())? - own_before;
     // A short settle so that a late duplicate would still be seen by the check.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -566,6 +569,7 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     report.figure("server_cpu_seconds", cpu);
     report.figure("server_cpu_ms_per_message", cpu_per_msg_ms);
     report.figure("server_memory_kib", &after.memory);
+    report.figure("generator_cpu_seconds", own_cpu);
     let cpu_each: Vec<f64> = after
         .cpu_each
         .iter()
@@ -589,6 +593,7 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    report.line(format!("load generator CPU (same cores): {own_cpu:.2} s"));
     for (i, m) in after.memory.iter().enumerate() {
         report.line(format!(
             "server {i} memory: VmRSS {} KiB, VmHWM {} KiB",

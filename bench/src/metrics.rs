@@ -90,3 +90,25 @@ fn summarise(text: &str) -> BTreeMap<String, Series> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_bounds_of_median_and_p99() {
+        let text = "\
+kezd_store_duration_seconds_bucket{op=\"accept\",le=\"0.0005\"} 10
+kezd_store_duration_seconds_bucket{op=\"accept\",le=\"0.001\"} 60
+kezd_store_duration_seconds_bucket{op=\"accept\",le=\"0.0025\"} 99
+kezd_store_duration_seconds_bucket{op=\"accept\",le=\"+Inf\"} 100
+kezd_store_duration_seconds_bucket{op=\"ack\",le=\"+Inf\"} 0
+";
+        let s = summarise(text);
+        let accept = &s["kezd_store_duration_seconds{op=\"accept\"}"];
+        assert_eq!(accept.count, 100);
+        assert!((accept.p50_le_ms - 1.0).abs() < 1e-9);
+        assert!((accept.p99_le_ms - 2.5).abs() < 1e-9);
+        assert!(!s.contains_key("kezd_store_duration_seconds{op=\"ack\"}"));
+    }
+}

@@ -274,3 +274,24 @@ pub fn parse_setting(s: &str) -> Result<(String, toml::Value), String> {
     };
     Ok((key.trim().to_owned(), value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_as_toml_values_and_nest() {
+        let mut table = toml::Table::new();
+        for s in [
+            "rate.sender_per_minute=10",
+            "durability=crash_only",
+            "log.level=\"info\"",
+        ] {
+            let (key, value) = parse_setting(s).expect("valid setting");
+            set_path(&mut table, &key, value);
+        }
+        assert_eq!(table["rate"]["sender_per_minute"].as_integer(), Some(10));
+        assert_eq!(table["durability"].as_str(), Some("crash_only"));
+        assert_eq!(table["log"]["level"].as_str(), Some("info"));
+    }
+}

@@ -59,3 +59,23 @@ impl Latencies {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples = (1..=100).map(Duration::from_millis).collect();
+        let l = Latencies::from_samples(samples);
+        assert_eq!(l.count, 100);
+        assert!((l.p50_ms - 50.0).abs() < 1e-9);
+        assert!((l.p99_ms - 99.0).abs() < 1e-9);
+        assert!((l.max_ms - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn empty_sample_is_zero() {
+        assert_eq!(Latencies::from_samples(Vec::new()).count, 0);
+    }
+}
