@@ -21,7 +21,8 @@
 //! - [`federate`]: this server's keys, its client for peers and the outbox delivery (SPEC §9).
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
 //!   reading of wall-clock time.
-//! - [`state`]: [`state::AppState`], the handle every handler receives.
+//! - [`state`]: [`state::AppState`], the handle every handler receives; [`user_cache`]:
+//!   registered users remembered in memory (registrations never change).
 //! - [`faults`]: deliberate protocol violations for the conformance suite's self-test, only
 //!   with the `faults` cargo feature (never in a release); otherwise a constant `false`.
 
@@ -68,5 +69,6 @@ pub mod state;
 pub mod static_files;
 pub mod store;
 pub mod tls;
+pub mod user_cache;
 
 pub use server::serve;

@@ -11,7 +11,8 @@ use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::shutdown::Shutdown;
 use crate::static_files::{StaticFiles, StaticFilesError};
-use crate::store::Store;
+use crate::store::{Store, StoreError, UserRecord};
+use crate::user_cache::UserCache;
 
 /// A handle to the shared state. Clone it freely.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ struct Inner {
     store: Arc<dyn Store>,
     /// Live fanout to open streams.
     broker: Arc<dyn Broker>,
+    /// Registered users, remembered: every send and credential looks them up.
+    users: UserCache,
     /// Federation: keys, the client for peers, the outbox's wake-up. `None` for a daemon
     /// that does not federate (tests of the client API alone).
     federate: Option<Arc<Federate>>,
@@ -63,6 +66,7 @@ impl AppState {
                 config,
                 store,
                 broker,
+                users: UserCache::new(),
                 federate,
                 metrics: Arc::new(Metrics::new()),
                 shutdown: Shutdown::new(),
@@ -75,6 +79,16 @@ impl AppState {
     /// Federation, when this daemon federates.
     pub fn federate(&self) -> Option<&Arc<Federate>> {
         self.inner.federate.as_ref()
+    }
+
+    /// The user registered as `handle` (cached; see [`UserCache`]).
+    pub async fn user(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.inner.users.get(self.inner.store.as_ref(), handle).await
+    }
+
+    /// Remembers a user the store just returned from a registration.
+    pub fn remember_user(&self, user: UserRecord) {
+        self.inner.users.remember(user);
     }
 
     /// The live broker.

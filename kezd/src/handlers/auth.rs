@@ -32,8 +32,7 @@ pub async fn verify(
         .map_err(|_| unauthorized())?;
     let user = ctx
         .state()
-        .store()
-        .user_by_handle(handle.as_str())
+        .user(handle.as_str())
         .await?
         .ok_or_else(unauthorized)?;
     let primary = Primary::parse(&user.primary)

@@ -54,8 +54,7 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         .into());
     }
     let sender = state
-        .store()
-        .user_by_handle(env.from.handle().as_str())
+        .user(env.from.handle().as_str())
         .await?;
     let registered = sender
         .as_ref()
@@ -133,7 +132,7 @@ async fn admit(
     kez_spec::clock::check_window(env.ts_ms, now, skew)?;
     let route = if local {
         let handle = env.to.handle().as_str();
-        if state.store().user_by_handle(handle).await?.is_none() {
+        if state.user(handle).await?.is_none() {
             return Err(ApiError::UnknownRecipient {
                 recipient: env.to.to_string(),
             });

@@ -38,5 +38,7 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         RegisterOutcome::Created(user) => (StatusCode::CREATED, user),
         RegisterOutcome::Existing(user) => (StatusCode::OK, user),
     };
-    body::json(status, &users::record(ctx.state(), &user)?)
+    let record = users::record(ctx.state(), &user)?;
+    ctx.state().remember_user(user);
+    body::json(status, &record)
 }

@@ -248,7 +248,7 @@ impl Receiver<'_> {
         }
         let here = &self.state.config().server_name;
         let recipient = env.to.handle().as_str();
-        if env.to.server() != here || store.user_by_handle(recipient).await?.is_none() {
+        if env.to.server() != here || self.state.user(recipient).await?.is_none() {
             return Ok(Verdict::Rejected("unknown_recipient"));
         }
         if kez_spec::clock::check_range(env.ts_ms, self.now_ms, PAST_MS, FUTURE_MS).is_err() {
