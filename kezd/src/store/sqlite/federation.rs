@@ -95,11 +95,23 @@ pub(in crate::store) async fn destinations(
     pool: &SqlitePool,
     now_ms: i64,
 ) -> Result<Vec<String>, StoreError> {
+    // The dispatcher asks on every queued send, and a backlog can hold many thousands of
+    // pending rows: the distinct destinations are walked one index seek at a time on
+    // `outbox_pending (destination, position)`, so the cost follows the number of
+    // destinations, not of queued messages.
     Ok(sqlx::query_scalar(
-        "SELECT DISTINCT o.destination FROM outbox o \
-         LEFT JOIN destinations d ON d.destination = o.destination \
-         WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 \
-         AND (d.retry_at IS NULL OR d.retry_at <= ?1)",
+        "WITH RECURSIVE pending(destination) AS ( \
+           SELECT MIN(destination) FROM outbox WHERE state = 'pending' \
+           UNION ALL \
+           SELECT (SELECT MIN(destination) FROM outbox \
+                   WHERE state = 'pending' AND destination > pending.destination) \
+           FROM pending WHERE pending.destination IS NOT NULL) \
+         SELECT p.destination FROM pending p \
+         LEFT JOIN destinations d ON d.destination = p.destination \
+         WHERE p.destination IS NOT NULL \
+         AND (d.retry_at IS NULL OR d.retry_at <= ?1) \
+         AND EXISTS (SELECT 1 FROM outbox o WHERE o.destination = p.destination \
+                     AND o.state = 'pending' AND o.next_attempt_at <= ?1)",
     )
     .bind(now_ms)
     .fetch_all(pool)
