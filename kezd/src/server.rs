@@ -140,7 +140,10 @@ fn connection_builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper's smallest read buffer: request heads here are small and bodies stream through
+        // it, and every idle live stream holds one, so it is most of a stream's memory.
+        .max_buf_size(8192);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -122,10 +122,11 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         deferred: HashMap::new(),
         now_ms: clock::now_ms(),
     };
-    let mut results = Vec::with_capacity(envelopes.len());
+    let mut judged = Vec::with_capacity(envelopes.len());
     for element in envelopes {
-        results.push(receiver.receive(element).await?);
+        judged.push(receiver.receive(element).await?);
     }
+    let results = receiver.store_accepted(judged).await?;
     let response = json!({ "results": results }).to_string();
     let now_ms = i64::try_from(clock::now_ms()).unwrap_or(i64::MAX);
     state
@@ -181,27 +182,75 @@ struct Receiver<'a> {
 
 /// A per-envelope verdict before it is written out.
 enum Verdict {
-    Accepted,
+    /// Passed every check: to be stored with the transaction's other accepted envelopes.
+    Store(Box<NewMessage>),
     Duplicate,
     Rejected(&'static str),
     Deferred(String, u64),
 }
 
 impl Receiver<'_> {
-    /// Checks and stores one element of `envelopes`; its result object. An `Err` is a failure
-    /// of this server (the store), which fails the transaction so the origin retries it.
-    async fn receive(&mut self, element: Value) -> Result<Value, ApiError> {
+    /// Checks one element of `envelopes`: its id and verdict. An `Err` is a failure of this
+    /// server (the store), which fails the transaction so the origin retries it.
+    async fn receive(&mut self, element: Value) -> Result<(String, Verdict), ApiError> {
         let canonical = kez_spec::json::canonical(&element);
         let id = MessageId::of_canonical(&canonical).to_string();
         let verdict = self.judge(element, canonical.len(), &id).await?;
-        Ok(match verdict {
-            Verdict::Accepted => json!({"id": id, "status": "accepted"}),
-            Verdict::Duplicate => json!({"id": id, "status": "duplicate"}),
-            Verdict::Rejected(code) => json!({"id": id, "status": "rejected", "code": code}),
-            Verdict::Deferred(code, secs) => {
-                json!({"id": id, "status": "deferred", "code": code, "retry_after": secs})
-            }
-        })
+        Ok((id, verdict))
+    }
+
+    /// Stores every envelope that passed, all at once so they share the store's group
+    /// commits instead of waiting for one fsync each; they are handed to the store in
+    /// transaction order, which keeps each sender's order (SPEC §9.5). Then publishes them and
+    /// writes each envelope's result (SPEC §9.4).
+    async fn store_accepted(&self, judged: Vec<(String, Verdict)>) -> Result<Vec<Value>, ApiError> {
+        let store = self.state.store();
+        let accepts = judged.iter().filter_map(|(_, verdict)| match verdict {
+            Verdict::Store(message) => Some(store.accept((**message).clone())),
+            _ => None,
+        });
+        let mut stored = futures_util::future::join_all(accepts).await.into_iter();
+        let mut results = Vec::with_capacity(judged.len());
+        for (id, verdict) in judged {
+            results.push(match verdict {
+                Verdict::Store(message) => {
+                    let accepted = stored
+                        .next()
+                        .ok_or_else(|| ApiError::internal("an accept went missing"))??;
+                    match accepted.seq.filter(|_| !accepted.duplicate) {
+                        Some(seq) => {
+                            self.publish(*message, seq).await;
+                            json!({"id": id, "status": "accepted"})
+                        }
+                        None => json!({"id": id, "status": "duplicate"}),
+                    }
+                }
+                Verdict::Duplicate => json!({"id": id, "status": "duplicate"}),
+                Verdict::Rejected(code) => json!({"id": id, "status": "rejected", "code": code}),
+                Verdict::Deferred(code, secs) => {
+                    json!({"id": id, "status": "deferred", "code": code, "retry_after": secs})
+                }
+            });
+        }
+        Ok(results)
+    }
+
+    /// Announces a stored message to its recipient's live streams.
+    async fn publish(&self, message: NewMessage, seq: u64) {
+        let Route::Local { handle } = &message.route else {
+            return;
+        };
+        self.state.metrics().send_accepted();
+        let stored = StoredMessage {
+            seq,
+            id: message.id.clone(),
+            received_at_ms: message.received_at_ms,
+            envelope_json: message.envelope_json.clone(),
+        };
+        self.state
+            .broker()
+            .publish(handle, Published::new(&stored))
+            .await;
     }
 
     async fn judge(&mut self, element: Value, size: usize, id: &str) -> Result<Verdict, ApiError> {
@@ -273,22 +322,7 @@ impl Receiver<'_> {
             envelope_json: envelope.canonical.clone(),
             received_at_ms: i64::try_from(self.now_ms).unwrap_or(i64::MAX),
         };
-        let accepted = store.accept(message.clone()).await?;
-        let Some(seq) = accepted.seq.filter(|_| !accepted.duplicate) else {
-            return Ok(Verdict::Duplicate);
-        };
-        self.state.metrics().send_accepted();
-        let stored = StoredMessage {
-            seq,
-            id: message.id,
-            received_at_ms: message.received_at_ms,
-            envelope_json: message.envelope_json,
-        };
-        self.state
-            .broker()
-            .publish(recipient, Published::new(&stored))
-            .await;
-        Ok(Verdict::Accepted)
+        Ok(Verdict::Store(Box::new(message)))
     }
 
     fn defer(&mut self, sender: String, code: &str, secs: u64) -> Verdict {
