@@ -83,7 +83,10 @@ impl AppState {
 
     /// The user registered as `handle` (cached; see [`UserCache`]).
     pub async fn user(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.inner.users.get(self.inner.store.as_ref(), handle).await
+        self.inner
+            .users
+            .get(self.inner.store.as_ref(), handle)
+            .await
     }
 
     /// Remembers a user the store just returned from a registration.

@@ -53,6 +53,8 @@ impl UserCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserRecord>> {
         // Each critical section is one get, insert or clear: the map is consistent even if a
         // holder panicked.
-        self.by_handle.lock().unwrap_or_else(PoisonError::into_inner)
+        self.by_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

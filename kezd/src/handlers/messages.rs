@@ -53,9 +53,7 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         }
         .into());
     }
-    let sender = state
-        .user(env.from.handle().as_str())
-        .await?;
+    let sender = state.user(env.from.handle().as_str()).await?;
     let registered = sender
         .as_ref()
         .and_then(|u| Primary::parse(&u.primary).ok())

@@ -311,7 +311,9 @@ impl Writer {
         }
         let request = match request {
             Request::Accept { message, reply } => {
-                return self.accept_unguarded(message, reply, counters, answers).await;
+                return self
+                    .accept_unguarded(message, reply, counters, answers)
+                    .await;
             }
             other => other,
         };
