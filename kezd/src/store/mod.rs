@@ -12,6 +12,7 @@
 
 mod error;
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use error::StoreError;

@@ -22,6 +22,7 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::rows::{UserRow, clamp_i64, seq_from_db, user_from_row};
 use super::{
     Accepted, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store, StoreError,
     StoredMessage, UserRecord,
@@ -185,28 +186,6 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0002_federation.sql"),
         ),
     ])
-}
-
-/// SQLite integers are i64; seqs and limits are u64 in the API. Values past i64::MAX cannot
-/// exist in the database, so clamping keeps "greater than" / "at most" comparisons exact.
-fn clamp_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Reads a stored seq back; the schema's CHECK keeps it positive.
-fn seq_from_db(seq: i64) -> Result<u64, StoreError> {
-    u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })
-}
-
-type UserRow = (String, String, i64, String);
-
-fn user_from_row((handle, primary, registered_at_ms, registration_json): UserRow) -> UserRecord {
-    UserRecord {
-        handle,
-        primary,
-        registered_at_ms,
-        registration_json,
-    }
 }
 
 #[async_trait]

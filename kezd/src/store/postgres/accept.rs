@@ -41,7 +41,7 @@
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{Error, Transaction};
 
-use super::seq_from_db;
+use crate::store::rows::seq_from_db;
 use crate::store::{Accepted, NewMessage, Route, StoreError};
 
 /// What the transaction found.

@@ -18,6 +18,7 @@
 
 use sqlx::postgres::PgPool;
 
+use crate::store::rows;
 use crate::store::{Delivery, MessageStatus, OutboxItem, StoreError};
 
 /// The database's clock in Unix milliseconds, as SQL text for `concat!`: leases expire by one
@@ -156,47 +157,24 @@ pub(super) async fn failures(pool: &PgPool, destination: &str) -> Result<u32, St
     Ok(failures.map_or(0, |f| u32::try_from(f).unwrap_or(u32::MAX)))
 }
 
-/// sender, state, attempts, next_attempt_at, last_error.
-type OutboxStatusRow = (String, String, i64, Option<i64>, Option<String>);
-
 /// A message's delivery status: from the outbox for a remote recipient, else from the id
 /// memory (a local recipient's message is `stored` from its acceptance on).
 pub(super) async fn status(pool: &PgPool, id: &str) -> Result<Option<MessageStatus>, StoreError> {
-    let outbox: Option<OutboxStatusRow> = sqlx::query_as(
+    let outbox: Option<rows::OutboxStatusRow> = sqlx::query_as(
         "SELECT sender, state, attempts, next_attempt_at, last_error FROM outbox WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    if let Some((sender, state, attempts, next, error)) = outbox {
-        let status = match state.as_str() {
-            "delivered" => "delivered",
-            "failed" => "failed",
-            _ => "queued",
-        };
-        return Ok(Some(MessageStatus {
-            sender,
-            status,
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            next_attempt_at_ms: if status == "queued" { next } else { None },
-            error,
-        }));
+    if let Some(row) = outbox {
+        return Ok(Some(rows::outbox_status(row)));
     }
     let local: Option<(Option<String>, Option<i64>)> =
         sqlx::query_as("SELECT sender, seq FROM message_ids WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
-    Ok(match local {
-        Some((Some(sender), Some(_))) => Some(MessageStatus {
-            sender,
-            status: "stored",
-            attempts: 0,
-            next_attempt_at_ms: None,
-            error: None,
-        }),
-        _ => None,
-    })
+    Ok(local.and_then(rows::local_status))
 }
 
 /// The stored response to a transaction.

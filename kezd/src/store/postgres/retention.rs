@@ -5,8 +5,8 @@
 
 use sqlx::postgres::PgPool;
 
-use super::clamp_i64;
 use crate::store::StoreError;
+use crate::store::rows::clamp_i64;
 
 /// Rows deleted per step.
 const STEP: u64 = 2_000;

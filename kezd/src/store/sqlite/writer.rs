@@ -25,7 +25,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::federation::FederationWrite;
-use super::{clamp_i64, seq_from_db};
+use crate::store::rows::{clamp_i64, seq_from_db};
 use crate::store::{Accepted, NewMessage, RegisterOutcome, Route, StoreError, UserRecord};
 
 /// How long after its acceptance a message id is kept beyond the age limit: SPEC §8.7 asks

@@ -1,0 +1,66 @@
+//! Conversions between the database's rows and the store's types, shared by the SQLite and
+//! PostgreSQL backends so both read the same columns into the same values.
+
+use super::{MessageStatus, StoreError, UserRecord};
+
+/// Seqs and limits are u64 in the API and 64-bit signed integers in both databases. Values
+/// past i64::MAX cannot exist there, so clamping keeps "greater than" / "at most" comparisons
+/// exact.
+pub(super) fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads a stored seq back; the schemas' CHECK keeps it positive.
+pub(super) fn seq_from_db(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })
+}
+
+/// `handle, primary_key, registered_at, registration` of the `users` table.
+pub(super) type UserRow = (String, String, i64, String);
+
+pub(super) fn user_from_row(
+    (handle, primary, registered_at_ms, registration_json): UserRow,
+) -> UserRecord {
+    UserRecord {
+        handle,
+        primary,
+        registered_at_ms,
+        registration_json,
+    }
+}
+
+/// `sender, state, attempts, next_attempt_at, last_error` of the `outbox` table.
+pub(super) type OutboxStatusRow = (String, String, i64, Option<i64>, Option<String>);
+
+/// The delivery status (SPEC §9.7) of a message in the outbox.
+pub(super) fn outbox_status(
+    (sender, state, attempts, next, error): OutboxStatusRow,
+) -> MessageStatus {
+    let status = match state.as_str() {
+        "delivered" => "delivered",
+        "failed" => "failed",
+        _ => "queued",
+    };
+    MessageStatus {
+        sender,
+        status,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at_ms: if status == "queued" { next } else { None },
+        error,
+    }
+}
+
+/// The delivery status of a message stored in a local inbox (from the `message_ids` row's
+/// sender and seq): `stored` once accepted, also after acknowledgement.
+pub(super) fn local_status((sender, seq): (Option<String>, Option<i64>)) -> Option<MessageStatus> {
+    match (sender, seq) {
+        (Some(sender), Some(_)) => Some(MessageStatus {
+            sender,
+            status: "stored",
+            attempts: 0,
+            next_attempt_at_ms: None,
+            error: None,
+        }),
+        _ => None,
+    }
+}
