@@ -40,7 +40,7 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
             "\"to\" must equal envelope.to, or its handle for a local recipient",
         ));
     }
-    // A message already accepted is answered as the duplicate it is right after check 3,
+    // A message already accepted is answered as the duplicate it is right after check 4,
     // before the other checks and the rate limits (SPEC §8.1, §8.7): the stored copy passed
     // them all, and a client's retries must not use up its sender's quota.
     if let Some(first) = state.store().accepted(&envelope.id.to_string()).await? {
