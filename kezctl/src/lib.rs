@@ -15,6 +15,7 @@
 //! | [`client`] | HTTP calls to a kezd with typed errors (SPEC §10 codes → sentences) |
 //! | [`message`] | composing sealed, signed envelopes; checking and opening received ones |
 //! | [`lookup`] | resolving addresses and primaries to verified handle records |
+//! | [`sender_keys`] | checking that a message was signed with its sender's registered key (SPEC §6.6) |
 //! | [`discover`] | the `federation` crate's discovery and HTTPS client, for other servers |
 //! | [`sse`] | the Server-Sent Events parser of the live stream |
 //! | [`output`] | human text or `--json` |
@@ -80,6 +81,7 @@ pub mod lookup;
 pub mod message;
 pub mod output;
 pub mod passphrase;
+pub mod sender_keys;
 pub mod sse;
 
 pub use error::CliError;

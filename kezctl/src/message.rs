@@ -84,6 +84,16 @@ pub enum Failure {
     DecryptFailed,
     /// It opened, but is not a §6.3 plaintext.
     BadPlaintext,
+    /// Signed with a key other than the one registered for `from` (SPEC §6.6).
+    SenderKeyMismatch {
+        /// The primary registered for the sender.
+        registered: String,
+    },
+    /// The sender's registered key could not be looked up, so the message cannot be trusted.
+    SenderKeyUnchecked {
+        /// Why.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Failure {
@@ -94,6 +104,16 @@ impl std::fmt::Display for Failure {
             Failure::NotForMe { to } => write!(f, "addressed to {to}, not to this identity"),
             Failure::DecryptFailed => f.write_str("cannot be decrypted (decrypt_failed)"),
             Failure::BadPlaintext => f.write_str("decrypted, but not a KEZ text message"),
+            Failure::SenderKeyMismatch { registered } => write!(
+                f,
+                "signed with a key other than the sender's registered {registered}"
+            ),
+            Failure::SenderKeyUnchecked { detail } => {
+                write!(
+                    f,
+                    "the sender's registered key could not be checked: {detail}"
+                )
+            }
         }
     }
 }
@@ -109,6 +129,9 @@ pub struct Received {
     pub received_at: Option<u64>,
     /// The claimed sender (verified only when `failure` is None).
     pub from: Option<String>,
+    /// The key that signed it (checked against the sender's registration by
+    /// [`crate::sender_keys`]).
+    pub from_primary: Option<String>,
     /// The claimed sending time, ms (verified only when `failure` is None).
     pub ts: Option<u64>,
     /// The text, present only when every check passed.
@@ -133,6 +156,7 @@ pub fn open_item(item: &Value, me: &SigningKey, my_address: &Address) -> Receive
         id: None,
         received_at,
         from: None,
+        from_primary: None,
         ts: None,
         text: None,
         failure: None,
@@ -162,6 +186,7 @@ pub fn open_item(item: &Value, me: &SigningKey, my_address: &Address) -> Receive
     };
     out.id = Some(envelope.id.to_string());
     out.from = Some(envelope.envelope.from.to_string());
+    out.from_primary = Some(envelope.envelope.from_primary.to_string());
     out.ts = Some(envelope.envelope.ts_ms);
     if envelope.verify().is_err() {
         return fail(out, Failure::BadSignature);

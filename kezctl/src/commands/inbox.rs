@@ -10,6 +10,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::message::{self, Received};
 use crate::output::{Output, format_ms, now_ms};
+use crate::sender_keys::SenderKeys;
 
 /// More pages than this in one run means something is wrong (a server that never ends).
 const MAX_PAGES: usize = 10_000;
@@ -41,6 +42,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
     let saved = ctx.keystore.cursor(&me.file.name)?;
     let mut cursor = since.unwrap_or(saved);
     let mut received = Vec::new();
+    let mut senders = SenderKeys::new();
     for _ in 0..MAX_PAGES {
         let credential = AuthRequest::Poll {
             handle,
@@ -49,7 +51,8 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
         .sign(&me.key, now_ms() / 1000);
         let (items, next) = client.inbox(handle, cursor, limit, &credential).await?;
         for item in &items {
-            let m = message::open_item(item, &me.key, &home.address);
+            let mut m = message::open_item(item, &me.key, &home.address);
+            senders.check(ctx, &home, &mut m).await;
             if !ctx.out.is_json() {
                 print(&ctx.out, &m);
             }

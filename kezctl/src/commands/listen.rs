@@ -11,8 +11,10 @@ use kez_spec::auth::AuthRequest;
 use crate::commands::inbox;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::keyfile::Home;
 use crate::message;
 use crate::output::now_ms;
+use crate::sender_keys::SenderKeys;
 use crate::sse::{Event, Parser};
 
 /// The server sends a keep-alive at least every 15 s (SPEC §8.5); three missed ones mean the
@@ -28,6 +30,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
     let handle = home.address.handle();
     let mut cursor = since.unwrap_or(ctx.keystore.cursor(&me.file.name)?);
     let mut shown = 0u64;
+    let mut senders = SenderKeys::new();
     let mut delay = Duration::from_secs(1);
     // The server's `retry:` (SPEC §8.5 sends 3000 ms): never reconnect sooner than it asks.
     let mut server_retry: Option<u64> = None;
@@ -74,7 +77,8 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
                             ctx.out.status("live");
                             delay = Duration::from_secs(1);
                         } else if event.event == "message" {
-                            let seq = handle_message(ctx, &me.key, &home.address, &event);
+                            let seq =
+                                handle_message(ctx, &me.key, &home, &mut senders, &event).await;
                             if let Some(seq) = seq.filter(|s| *s > cursor) {
                                 cursor = seq;
                                 ctx.keystore.set_cursor(&me.file.name, cursor)?;
@@ -104,10 +108,11 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
 }
 
 /// Checks, opens and prints one message event; returns its seq.
-fn handle_message(
+async fn handle_message(
     ctx: &Context,
     key: &kez_spec::SigningKey,
-    me: &kez_spec::Address,
+    home: &Home,
+    senders: &mut SenderKeys,
     event: &Event,
 ) -> Option<u64> {
     let item = match kez_spec::json::parse_strict(event.data.as_bytes()) {
@@ -119,7 +124,8 @@ fn handle_message(
             return None;
         }
     };
-    let received = message::open_item(&item, key, me);
+    let mut received = message::open_item(&item, key, &home.address);
+    senders.check(ctx, home, &mut received).await;
     inbox::print(&ctx.out, &received);
     Some(received.seq)
 }
