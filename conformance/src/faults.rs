@@ -123,6 +123,37 @@ pub struct Options {
     pub timeout: Duration,
 }
 
+/// kezd built with `--features faults`: `$KEZD_FAULTS_BIN` when set (CI builds it once),
+/// otherwise `cargo build -p kezd --features faults` into `<target>/faults`, a target directory
+/// of its own, so the normal kezd build is not rebuilt with another feature set.
+pub fn build_kezd() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("KEZD_FAULTS_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.parent().unwrap_or(manifest);
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("faults");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "kez-conformance: building kezd with --features faults into {}",
+        target_dir.display()
+    );
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace)
+        .args(["build", "--quiet", "-p", "kezd", "--bin", "kezd"])
+        .args(["--features", "faults", "--target-dir"])
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the faults kezd failed: {status}"));
+    }
+    Ok(target_dir.join("debug").join("kezd"))
+}
+
 /// The faults the binary knows (`KEZ_FAULTS=list kezd`).
 pub fn list_faults(kezd_faults: &Path) -> Result<Vec<String>, String> {
     let output = std::process::Command::new(kezd_faults)

@@ -83,7 +83,8 @@ struct RunArgs {
 
 #[derive(Debug, Args)]
 struct FaultArgs {
-    /// kezd built with `--features faults` (default: build it into target/faults).
+    /// kezd built with `--features faults` (default: $KEZD_FAULTS_BIN, else build it into
+    /// target/faults).
     #[arg(long, value_name = "PATH")]
     kezd_faults: Option<PathBuf>,
     /// Check only this fault (repeatable).
@@ -322,7 +323,7 @@ async fn run_faults(args: FaultArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
     let kezd_faults = match args.kezd_faults {
         Some(path) => path,
-        None => build_faults_kezd()?,
+        None => faults::build_kezd().map_err(anyhow::Error::msg)?,
     };
     let all = cases::all();
     let binary = faults::list_faults(&kezd_faults).map_err(anyhow::Error::msg)?;
@@ -376,37 +377,4 @@ async fn run_faults(args: FaultArgs) -> anyhow::Result<bool> {
         }
     );
     Ok(undetected == 0 && problems.is_empty())
-}
-
-/// `cargo build -p kezd --features faults --target-dir <workspace>/target/faults`: its own
-/// target directory, so the normal kezd build is not rebuilt with another feature set.
-fn build_faults_kezd() -> anyhow::Result<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let workspace = manifest.parent().unwrap_or(manifest);
-    let target_dir = workspace.join("target").join("faults");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!(
-        "kez-conformance: building kezd with --features faults into {}",
-        target_dir.display()
-    );
-    let status = std::process::Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kezd",
-            "--bin",
-            "kezd",
-            "--features",
-            "faults",
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building the faults kezd failed: {status}");
-    }
-    Ok(target_dir.join("debug").join("kezd"))
 }

@@ -33,40 +33,9 @@ pub fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("the report is JSON")
 }
 
-/// kezd built with `--features faults`: `$KEZD_FAULTS_BIN` when set, otherwise built into its
-/// own target directory (`<target>/faults`) so the normal build is not rebuilt.
+/// kezd built with `--features faults` (see `kez_conformance::faults::build_kezd`).
 pub fn faults_kezd() -> PathBuf {
-    if let Some(path) = std::env::var_os("KEZD_FAULTS_BIN") {
-        return PathBuf::from(path);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let workspace = manifest.parent().expect("the workspace root");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("faults");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kezd",
-            "--bin",
-            "kezd",
-            "--features",
-            "faults",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("running cargo build");
-    assert!(
-        status.success(),
-        "building kezd with --features faults failed"
-    );
-    target.join("debug").join("kezd")
+    kez_conformance::faults::build_kezd().expect("the faults build of kezd")
 }
 
 /// A script in `dir` that runs `kezd` with `KEZ_FAULTS=faults` (the testnet passes no `KEZ_*`

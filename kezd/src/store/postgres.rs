@@ -34,7 +34,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, SqlSafeStr};
 
-use super::rows::{UserRow, clamp_i64, seq_from_db, user_from_row};
+use super::rows::{MessageRow, UserRow, clamp_i64, message_from_row, seq_from_db, user_from_row};
 use super::{
     Accepted, Delivery, Durability, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
     StoreError, StoredMessage, UserRecord,
@@ -237,7 +237,7 @@ impl Store for PostgresStore {
         // One statement, so one snapshot: with seqs committed in order (see `accept`), the
         // page is a prefix of the committed seqs above `since`, never a set with a hole that a
         // later commit fills.
-        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        let rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT seq, id, received_at, envelope FROM messages \
              WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
@@ -246,16 +246,7 @@ impl Store for PostgresStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(seq, id, received_at_ms, envelope_json)| {
-                Ok(StoredMessage {
-                    seq: seq_from_db(seq)?,
-                    id,
-                    received_at_ms,
-                    envelope_json,
-                })
-            })
-            .collect()
+        rows.into_iter().map(message_from_row).collect()
     }
 
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError> {

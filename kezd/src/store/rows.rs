@@ -1,7 +1,7 @@
 //! Conversions between the database's rows and the store's types, shared by the SQLite and
 //! PostgreSQL backends so both read the same columns into the same values.
 
-use super::{MessageStatus, StoreError, UserRecord};
+use super::{MessageStatus, OutboxItem, StoreError, StoredMessage, UserRecord};
 
 /// Seqs and limits are u64 in the API and 64-bit signed integers in both databases. Values
 /// past i64::MAX cannot exist there, so clamping keeps "greater than" / "at most" comparisons
@@ -62,5 +62,36 @@ pub(super) fn local_status((sender, seq): (Option<String>, Option<i64>)) -> Opti
             error: None,
         }),
         _ => None,
+    }
+}
+
+/// `seq, id, received_at, envelope` of the `messages` table.
+pub(super) type MessageRow = (i64, String, i64, String);
+
+pub(super) fn message_from_row(
+    (seq, id, received_at_ms, envelope_json): MessageRow,
+) -> Result<StoredMessage, StoreError> {
+    Ok(StoredMessage {
+        seq: seq_from_db(seq)?,
+        id,
+        received_at_ms,
+        envelope_json,
+    })
+}
+
+/// `id, sender, envelope, accepted_at, attempts, next_attempt_at` of the `outbox` table.
+pub(super) type OutboxRow = (String, String, String, i64, i64, Option<i64>);
+
+pub(super) fn outbox_item_from_row(
+    (id, sender, envelope_json, accepted_at_ms, attempts, next): OutboxRow,
+) -> OutboxItem {
+    OutboxItem {
+        id,
+        sender,
+        envelope_json,
+        accepted_at_ms,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        // A row never attempted is due from its acceptance.
+        next_attempt_at_ms: next.unwrap_or(accepted_at_ms),
     }
 }

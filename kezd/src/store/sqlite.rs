@@ -22,7 +22,7 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::rows::{UserRow, clamp_i64, seq_from_db, user_from_row};
+use super::rows::{MessageRow, UserRow, clamp_i64, message_from_row, seq_from_db, user_from_row};
 use super::{
     Accepted, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store, StoreError,
     StoredMessage, UserRecord,
@@ -300,7 +300,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         // One statement, so one WAL snapshot: the page is a prefix of the committed seqs above
         // `since`, never a set with a hole that a later commit fills.
-        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        let rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT seq, id, received_at, envelope FROM messages \
              WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )
@@ -309,16 +309,7 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.readers)
         .await?;
-        rows.into_iter()
-            .map(|(seq, id, received_at_ms, envelope_json)| {
-                Ok(StoredMessage {
-                    seq: seq_from_db(seq)?,
-                    id,
-                    received_at_ms,
-                    envelope_json,
-                })
-            })
-            .collect()
+        rows.into_iter().map(message_from_row).collect()
     }
 
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError> {

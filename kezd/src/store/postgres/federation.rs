@@ -68,7 +68,7 @@ pub(super) async fn pending(
     destination: &str,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<rows::OutboxRow> = sqlx::query_as(
         "SELECT id, sender, envelope, accepted_at, attempts, next_attempt_at FROM outbox \
          WHERE destination = $1 AND state = 'pending' ORDER BY position LIMIT $2",
     )
@@ -76,19 +76,7 @@ pub(super) async fn pending(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, sender, envelope_json, accepted_at_ms, attempts, next)| OutboxItem {
-                id,
-                sender,
-                envelope_json,
-                accepted_at_ms,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                next_attempt_at_ms: next.unwrap_or(accepted_at_ms),
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(rows::outbox_item_from_row).collect())
 }
 
 /// Records an attempt's outcomes and the destination's backoff in one transaction, and renews

@@ -138,7 +138,7 @@ pub(in crate::store) async fn pending(
     destination: &str,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let rows: Vec<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<rows::OutboxRow> = sqlx::query_as(
         "SELECT id, sender, envelope, accepted_at, attempts, next_attempt_at FROM outbox \
          WHERE destination = ?1 AND state = 'pending' ORDER BY position LIMIT ?2",
     )
@@ -146,19 +146,7 @@ pub(in crate::store) async fn pending(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, sender, envelope_json, accepted_at_ms, attempts, next)| OutboxItem {
-                id,
-                sender,
-                envelope_json,
-                accepted_at_ms,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                next_attempt_at_ms: next.unwrap_or(accepted_at_ms),
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(rows::outbox_item_from_row).collect())
 }
 
 /// A message's delivery status: from the outbox for a remote recipient, else from the id
