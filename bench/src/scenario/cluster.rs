@@ -18,6 +18,7 @@ use rand_core::{OsRng, RngCore};
 use crate::client::{self, Endpoint, Ident};
 use crate::load::{self, Pace, SendRun};
 use crate::report::Report;
+use crate::scenario::send::{self, SendArgs};
 use crate::server::{Kezd, KezdOptions};
 
 /// Flags of `kez-bench cluster`.
@@ -204,41 +205,15 @@ async fn cluster_run(
     result
 }
 
-/// The same load on one kezd with SQLite, for comparison.
+/// The same load on one kezd with SQLite, for comparison: the `send` scenario's run.
 async fn sqlite_run(options: &KezdOptions, args: &ClusterArgs) -> Result<Report> {
-    let mut report = Report::new("cluster-baseline-sqlite");
-    report.param("senders", args.senders);
-    report.param("recipients", args.recipients);
-    report.param("messages", args.messages);
-    report.param("rate", args.rate);
-    let dir = tempfile::Builder::new().prefix("kez-bench-").tempdir()?;
-    let mut kezd = Kezd::start(options, dir.path(), "kezd", toml::Table::new()).await?;
-    let endpoint = Endpoint::plain(kezd.addr, &kezd.server_name)?;
-    let senders = Ident::many("s", args.senders, &kezd.server_name)?;
-    let recipients = Ident::many("r", args.recipients, &kezd.server_name)?;
-    client::register_all(&endpoint, &senders).await?;
-    client::register_all(&endpoint, &recipients).await?;
-    let messages = client::build_messages(&senders, &recipients, args.messages)?;
-    let endpoints = [endpoint];
-    let result = load::measure(
-        SendRun {
-            send_endpoints: &endpoints,
-            stream_endpoints: &endpoints,
-            poll_endpoints: &endpoints,
-            recipients: &recipients,
-            messages,
-            pace: Pace {
-                tasks: args.senders,
-                rate: args.rate,
-                duration: Duration::from_secs(args.duration),
-            },
-            expect: 201,
-            pids: vec![kezd.pid()?],
-            drain_timeout: Duration::from_secs(60),
-        },
-        &mut report,
-    )
-    .await;
-    kezd.stop().await?;
-    result.map(|()| report)
+    let load = SendArgs {
+        senders: args.senders,
+        recipients: args.recipients,
+        messages: args.messages,
+        rate: args.rate,
+        duration: args.duration,
+        drain_timeout: 60,
+    };
+    send::single_server(options, &load, "cluster-baseline-sqlite").await
 }

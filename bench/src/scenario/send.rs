@@ -19,27 +19,37 @@ use crate::server::{Kezd, KezdOptions};
 pub struct SendArgs {
     /// Concurrent senders: each its own identity and connection, one request in flight.
     #[arg(long, default_value_t = 64)]
-    senders: usize,
+    pub(crate) senders: usize,
     /// Recipients, each with one live stream; message j goes to recipient j mod N.
     #[arg(long, default_value_t = 1)]
-    recipients: usize,
+    pub(crate) recipients: usize,
     /// Messages in the run (all built and signed before the clock starts).
     #[arg(long, default_value_t = 20_000)]
-    messages: usize,
+    pub(crate) messages: usize,
     /// Aggregate send rate in messages/s; without it, as fast as answers come.
     #[arg(long)]
-    rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// No send starts after this many seconds.
     #[arg(long, default_value_t = 120)]
-    duration: u64,
+    pub(crate) duration: u64,
     /// Seconds to wait for the last deliveries after the last answer.
     #[arg(long, default_value_t = 60)]
-    drain_timeout: u64,
+    pub(crate) drain_timeout: u64,
 }
 
 /// Runs the scenario.
 pub async fn run(options: &KezdOptions, args: SendArgs) -> Result<Vec<Report>> {
-    let mut report = Report::new("send");
+    Ok(vec![single_server(options, &args, "send").await?])
+}
+
+/// The scenario's run on one kezd, reported as `name` (the cluster scenario's SQLite baseline
+/// is this same run).
+pub(crate) async fn single_server(
+    options: &KezdOptions,
+    args: &SendArgs,
+    name: &str,
+) -> Result<Report> {
+    let mut report = Report::new(name);
     report.param("senders", args.senders);
     report.param("recipients", args.recipients);
     report.param("messages", args.messages);
@@ -81,7 +91,7 @@ pub async fn run(options: &KezdOptions, args: SendArgs) -> Result<Vec<Report>> {
     )
     .await?;
     kezd.stop().await?;
-    Ok(vec![report])
+    Ok(report)
 }
 
 /// Milliseconds of a duration.
