@@ -34,7 +34,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, SqlSafeStr};
 
-use super::rows::{MessageRow, UserRow, clamp_i64, message_from_row, seq_from_db, user_from_row};
+use super::rows::{
+    MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
+};
 use super::{
     Accepted, Delivery, Durability, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
     StoreError, StoredMessage, UserRecord,
@@ -219,13 +221,7 @@ impl Store for PostgresStore {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-        seq.map(|seq| {
-            Ok(Accepted {
-                seq: seq.map(seq_from_db).transpose()?,
-                duplicate: true,
-            })
-        })
-        .transpose()
+        seq.map(first_acceptance).transpose()
     }
 
     async fn inbox(

@@ -1,7 +1,13 @@
 //! Conversions between the database's rows and the store's types, shared by the SQLite and
 //! PostgreSQL backends so both read the same columns into the same values.
 
-use super::{MessageStatus, OutboxItem, StoreError, StoredMessage, UserRecord};
+use super::{Accepted, MessageStatus, OutboxItem, StoreError, StoredMessage, UserRecord};
+
+/// How long after its acceptance a message id is kept beyond the age limit, in both backends:
+/// SPEC §8.7 asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after
+/// acceptance (§8.1 check 9, §9.4 check 8), so 7 days + 600 s after acceptance covers every
+/// envelope.
+pub(super) const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
 
 /// Seqs and limits are u64 in the API and 64-bit signed integers in both databases. Values
 /// past i64::MAX cannot exist there, so clamping keeps "greater than" / "at most" comparisons
@@ -94,4 +100,12 @@ pub(super) fn outbox_item_from_row(
         // A row never attempted is due from its acceptance.
         next_attempt_at_ms: next.unwrap_or(accepted_at_ms),
     }
+}
+
+/// The first acceptance of an id, from its `message_ids.seq` (NULL for a remote route).
+pub(super) fn first_acceptance(seq: Option<i64>) -> Result<Accepted, StoreError> {
+    Ok(Accepted {
+        seq: seq.map(seq_from_db).transpose()?,
+        duplicate: true,
+    })
 }

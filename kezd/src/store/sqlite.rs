@@ -22,7 +22,9 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::rows::{MessageRow, UserRow, clamp_i64, message_from_row, seq_from_db, user_from_row};
+use super::rows::{
+    MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
+};
 use super::{
     Accepted, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store, StoreError,
     StoredMessage, UserRecord,
@@ -283,13 +285,7 @@ impl Store for SqliteStore {
                 .bind(id)
                 .fetch_optional(&self.readers)
                 .await?;
-        seq.map(|seq| {
-            Ok(Accepted {
-                seq: seq.map(seq_from_db).transpose()?,
-                duplicate: true,
-            })
-        })
-        .transpose()
+        seq.map(first_acceptance).transpose()
     }
 
     async fn inbox(

@@ -6,15 +6,11 @@
 use sqlx::postgres::PgPool;
 
 use crate::store::StoreError;
+use crate::store::rows::ID_MEMORY_MS;
 use crate::store::rows::clamp_i64;
 
 /// Rows deleted per step.
 const STEP: u64 = 2_000;
-
-/// How long after its acceptance a message id is kept beyond the age limit, as in the SQLite
-/// store: SPEC §8.7 asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s
-/// after acceptance (§8.1, §9.4), so 7 days + 600 s after acceptance covers every envelope.
-const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
 
 /// Deletes messages received before `older_than_ms` and, per inbox, all but the newest
 /// `max_per_inbox`; forgets message ids accepted [`ID_MEMORY_MS`] before `older_than_ms`,

@@ -25,13 +25,8 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::federation::FederationWrite;
-use crate::store::rows::{clamp_i64, seq_from_db};
+use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::{Accepted, NewMessage, RegisterOutcome, Route, StoreError, UserRecord};
-
-/// How long after its acceptance a message id is kept beyond the age limit: SPEC §8.7 asks
-/// for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after acceptance (§8.1
-/// check 9, §9.4 check 8), so 7 days + 600 s after acceptance covers every envelope.
-const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
