@@ -2,7 +2,7 @@
 //! see the signal and end, and a request that never finishes cannot hold the daemon past the
 //! drain timeout.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

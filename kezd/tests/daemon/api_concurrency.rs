@@ -3,7 +3,7 @@
 //! second stream resumes from 0 mid-flood. Every acknowledged message must reach each reader
 //! exactly once, in seq order, without gaps.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

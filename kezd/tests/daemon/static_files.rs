@@ -1,7 +1,7 @@
 //! The browser app from the web directory: content types and caching, the SPA fallback, and
 //! that no path — `..`, encoded `..`, a symlink — reaches a file outside the directory.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

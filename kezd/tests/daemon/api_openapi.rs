@@ -3,7 +3,7 @@
 //! answers, inbox pages, acknowledgements, stream events, errors — validate against the
 //! file's schemas for their documented status and media type, headers included.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

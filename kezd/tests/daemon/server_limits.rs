@@ -2,7 +2,7 @@
 //! timeout against slowloris, the connection cap, the per-client rate limit with Retry-After
 //! (SPEC §11), and forwarded addresses believed only from trusted proxies.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

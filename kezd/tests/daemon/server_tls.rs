@@ -1,7 +1,7 @@
 //! HTTPS with a certificate from PEM files, and HTTP/2 negotiated by ALPN (not assumed by
 //! prior knowledge), with a test CA made here and verification left on.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! framing, replay then live without gap or duplicate, resumption, keep-alives, fan-out to
 //! several streams, shutdown, and the credential rules that keep history out of a logged URL.
 
-mod common;
+use crate::common;
 
 use common::kez::{Api, SseStream, User, expect_error, now_ms, now_secs, start};
 use futures_util::future::join_all;

@@ -1,7 +1,7 @@
 //! Registration, lookup, reverse lookup and WebFinger over real HTTP (SPEC §4), with every
 //! signed object built by kez-spec.
 
-mod common;
+use crate::common;
 
 use common::kez::{Api, SERVER, User, expect_error, now_ms, start};
 use kez_spec::ServerName;

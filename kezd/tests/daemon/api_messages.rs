@@ -1,7 +1,7 @@
 //! Sending, polling and acknowledging over real HTTP (SPEC §6.5, §7.2, §7.5, §8.1–§8.3, §8.7,
 //! §11): envelopes are sealed and signed by kez-spec, and the recipient opens what it polls.
 
-mod common;
+use crate::common;
 
 use common::kez::{
     Api, LIVENESS, SERVER, User, expect_error, message_id, now_ms, now_secs, send_body, start,

@@ -2,7 +2,7 @@
 //! binary is killed with SIGKILL while sends are in flight, restarted on the same data
 //! directory, and every message it acknowledged must be in the inbox exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::process::ExitStatusExt;

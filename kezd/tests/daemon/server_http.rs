@@ -1,7 +1,7 @@
 //! The HTTP surface every route shares: health (SPEC §4.5), JSON errors for unknown paths and
 //! wrong methods (SPEC §10), CORS, request ids, panics, path and query parameters, metrics.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, client, config, json};
 use http::{Method, StatusCode};

@@ -1,0 +1,32 @@
+//! kezd over real sockets, one test binary: each module starts real daemons on 127.0.0.1:0 with
+//! SQLite stores in temporary directories and talks HTTP to them. One binary rather than one per
+//! file links the daemon once, not eleven times.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | `server_http` | the HTTP surface every route shares: health, JSON errors, methods |
+//! | `server_limits` | body and header limits, timeouts, connection caps against hostile peers |
+//! | `server_shutdown` | graceful shutdown: in-flight requests, refused connections, streams |
+//! | `server_tls` | HTTPS from PEM files, HTTP/2 by ALPN |
+//! | `static_files` | the browser app's files, content types and caching |
+//! | `api_users` | registration, lookup, reverse lookup, WebFinger |
+//! | `api_messages` | sending, polling and acknowledging |
+//! | `api_stream` | the live inbox stream (SSE) |
+//! | `api_concurrency` | many senders to one recipient |
+//! | `api_durability` | acknowledged sends across a crash of the real binary |
+//! | `api_openapi` | `spec/openapi.yaml` against the daemon |
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api_concurrency;
+mod api_durability;
+mod api_messages;
+mod api_openapi;
+mod api_stream;
+mod api_users;
+mod server_http;
+mod server_limits;
+mod server_shutdown;
+mod server_tls;
+mod static_files;
