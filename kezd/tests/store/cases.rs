@@ -212,6 +212,102 @@ pub async fn same_id_many_times_at_once_is_stored_once(backend: &dyn Backend) {
     assert_eq!(seqs(&*store, "alice").await, [1]);
 }
 
+/// Accepts sent together (most land in one group commit, written with one statement per
+/// table) get the answers they would get one at a time: new local messages consecutive seqs,
+/// remote ones the outbox, an unknown recipient a refusal that writes nothing, and a resend of
+/// an id stored earlier or earlier in the same group the first acceptance's answer.
+pub async fn a_mixed_group_is_answered_as_one_at_a_time(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    assert_eq!(accept_new(&*store, local("old", "alice", 1)).await, 1);
+
+    let mut messages = Vec::new();
+    for i in 0..12 {
+        messages.push(local(&format!("m{i}"), "alice", 2));
+        messages.push(remote(&format!("r{i}"), "b.example", "bob"));
+        messages.push(local(&format!("g{i}"), "ghost", 2));
+    }
+    messages.push(local("old", "alice", 3));
+    messages.push(local("m0", "alice", 3));
+    messages.push(remote("r0", "b.example", "bob"));
+    let tasks: Vec<_> = messages
+        .into_iter()
+        .map(|message| {
+            let store = Arc::clone(&store);
+            let id = message.id.clone();
+            tokio::spawn(async move { (id, store.accept(message).await) })
+        })
+        .collect();
+
+    let mut fresh_seqs = BTreeMap::new();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("join"));
+    }
+    for (id, answer) in &answers {
+        match (id.as_bytes()[0], answer) {
+            (b'g', refused) => assert!(
+                matches!(refused, Err(StoreError::UnknownRecipient { handle }) if handle == "ghost"),
+                "{id}: {refused:?}"
+            ),
+            (b'r', Ok(accepted)) => assert_eq!(accepted.seq, None, "{id}"),
+            (
+                b'm' | b'o',
+                Ok(Accepted {
+                    seq: Some(seq),
+                    duplicate: false,
+                }),
+            ) => {
+                assert!(
+                    fresh_seqs.insert(id.clone(), *seq).is_none(),
+                    "{id} stored twice"
+                );
+            }
+            (
+                _,
+                Ok(Accepted {
+                    duplicate: true, ..
+                }),
+            ) => {}
+            (_, other) => panic!("{id}: {other:?}"),
+        }
+    }
+    // Every resend is a duplicate naming the first acceptance's seq.
+    let duplicates: Vec<_> = answers
+        .iter()
+        .filter_map(|(id, answer)| match answer {
+            Ok(a) if a.duplicate => Some((id.as_str(), a.seq)),
+            _ => None,
+        })
+        .collect();
+    let mut duplicate_ids: Vec<_> = duplicates.iter().map(|(id, _)| *id).collect();
+    duplicate_ids.sort_unstable();
+    assert_eq!(duplicate_ids, ["m0", "old", "r0"]);
+    for (id, seq) in duplicates {
+        let first = match id {
+            "old" => Some(1),
+            "r0" => None,
+            _ => fresh_seqs.get(id).copied(),
+        };
+        assert_eq!(seq, first, "{id}");
+    }
+    // Twelve new local messages took seqs 2..=13, each once, none lost to a refusal.
+    let mut taken: Vec<_> = fresh_seqs.values().copied().collect();
+    taken.sort_unstable();
+    assert_eq!(taken, (2..=13).collect::<Vec<_>>());
+    assert_eq!(seqs(&*store, "alice").await, (1..=13).collect::<Vec<_>>());
+    let queued = store
+        .outbox_pending("b.example", 100)
+        .await
+        .expect("pending");
+    let mut queued: Vec<_> = queued.into_iter().map(|i| i.id).collect();
+    queued.sort();
+    let mut expected: Vec<_> = (0..12).map(|i| format!("r{i}")).collect();
+    expected.sort();
+    assert_eq!(queued, expected);
+    store.close().await;
+}
+
 pub async fn seqs_are_not_reused_after_ack_deletes_everything(backend: &dyn Backend) {
     let store = backend.open().await;
     register_all(&*store, &["alice"]).await;

@@ -4,8 +4,8 @@
 //! `synchronous=FULL` every commit costs an fsync (about 4.5k commits/s on the reference
 //! machine). The writer takes every request waiting in its queue (up to `max_batch`), runs
 //! them in ONE transaction — each inside its own `SAVEPOINT`, so one failing request (a taken
-//! handle, an unknown recipient) is rolled back alone — commits once, and only then answers
-//! each caller. An answer therefore always means "committed with the configured durability".
+//! handle) is rolled back alone, except accepts, which are written in groups (accepts.rs) —
+//! commits once, and only then answers each caller. An answer therefore always means "committed with the configured durability".
 //!
 //! Why seqs become visible in order: seqs are assigned here, by the only writer, from a
 //! per-inbox counter that only moves forward, and all seqs of one transaction become visible
@@ -17,6 +17,8 @@
 //! persisted in `inbox_counters` in the same transaction, so a seq is never reused even when
 //! acknowledgements delete every message of an inbox, or after a restart.
 
+mod accepts;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
-use crate::store::{Accepted, NewMessage, RegisterOutcome, Route, StoreError, UserRecord};
+use crate::store::{Accepted, NewMessage, RegisterOutcome, StoreError, UserRecord};
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -140,15 +142,6 @@ impl Request {
     }
 }
 
-/// Where an accepted message is written.
-#[derive(Debug, Clone, Copy)]
-enum Target<'a> {
-    /// A local inbox, at this seq.
-    Inbox { handle: &'a String, seq: u64 },
-    /// The outbox, for this server and address.
-    Outbox { server: &'a str, address: &'a str },
-}
-
 /// An inbox counter as seen by the running transaction.
 #[derive(Debug, Clone, Copy)]
 struct Counter {
@@ -226,15 +219,33 @@ impl Writer {
         let size = requests.len();
         let mut answers = Vec::with_capacity(size);
         let mut counters = HashMap::new();
-        let mut pending = requests.into_iter();
+        let mut pending = requests.into_iter().peekable();
 
         let outcome = async {
             exec(&mut self.conn, "BEGIN IMMEDIATE").await?;
-            for request in pending.by_ref() {
+            while let Some(request) = pending.next() {
                 if request.caller_gone() {
                     continue; // Cancelled before it ran: never acknowledged, so skip it.
                 }
-                self.apply(request, &mut counters, &mut answers).await?;
+                match request {
+                    // Consecutive accepts are written together; other requests keep their
+                    // place between them.
+                    Request::Accept { message, reply } => {
+                        let mut group = vec![(message, reply)];
+                        while let Some(next) =
+                            pending.next_if(|r| matches!(r, Request::Accept { .. }))
+                        {
+                            if let Request::Accept { message, reply } = next
+                                && !reply.is_closed()
+                            {
+                                group.push((message, reply));
+                            }
+                        }
+                        self.accept_group(group, &mut counters, &mut answers)
+                            .await?;
+                    }
+                    other => self.apply(other, &mut counters, &mut answers).await?,
+                }
             }
             self.flush_counters(&mut counters).await?;
             exec(&mut self.conn, "COMMIT").await
@@ -304,23 +315,19 @@ impl Writer {
                 return Err(error);
             }
         }
-        let request = match request {
-            Request::Accept { message, reply } => {
-                return self
-                    .accept_unguarded(message, reply, counters, answers)
-                    .await;
-            }
-            other => other,
-        };
         if let Err(error) = exec(&mut self.conn, "SAVEPOINT request").await {
             answers.push(request.unanswered());
             return Err(error);
         }
         let answer = match request {
-            Request::Register { user, reply } => Answer::Register(reply, self.register(user).await),
+            // commit_batch writes runs of accepts without a savepoint (see accepts.rs); a lone
+            // one here is written the same way, its answer recorded by accept_group.
             Request::Accept { message, reply } => {
-                Answer::Accept(reply, self.accept(message, counters).await)
+                self.accept_group(vec![(message, reply)], counters, answers)
+                    .await?;
+                return exec(&mut self.conn, "RELEASE request").await;
             }
+            Request::Register { user, reply } => Answer::Register(reply, self.register(user).await),
             Request::Ack {
                 handle,
                 through,
@@ -346,29 +353,6 @@ impl Writer {
             exec(&mut self.conn, "ROLLBACK TO request").await?;
         }
         exec(&mut self.conn, "RELEASE request").await
-    }
-
-    /// Runs an accept without a savepoint of its own: accepts are most of the traffic, and two
-    /// statements fewer per accept is most of the writer's time (each statement is a round
-    /// trip to the connection's thread). That is safe because an accept's only expected
-    /// failure, an unknown recipient, is found before it writes anything; any other failure
-    /// may have written half a message, so it fails the whole batch, whose callers are told
-    /// to retry and nothing of which is stored.
-    async fn accept_unguarded(
-        &mut self,
-        message: NewMessage,
-        reply: Reply<Accepted>,
-        counters: &mut HashMap<String, Counter>,
-        answers: &mut Vec<Answer>,
-    ) -> Result<(), sqlx::Error> {
-        let result = self.accept(message, counters).await;
-        let clean = matches!(result, Ok(_) | Err(StoreError::UnknownRecipient { .. }));
-        let failure = match &result {
-            Err(e) if !clean => Some(sqlx::Error::Protocol(format!("accept failed: {e}"))),
-            _ => None,
-        };
-        answers.push(Answer::Accept(reply, result));
-        failure.map_or(Ok(()), Err)
     }
 
     /// Stores a registration unless its handle or primary is taken. Checked explicitly rather
@@ -412,103 +396,6 @@ impl Writer {
         .execute(&mut self.conn)
         .await?;
         Ok(RegisterOutcome::Created(user))
-    }
-
-    /// Accepts a message once. The id is claimed first with `INSERT … ON CONFLICT DO
-    /// NOTHING` on `message_ids`: no row inserted means the id is known (also when it was
-    /// accepted earlier in this same batch, whose rows this transaction sees), and only that
-    /// rare path reads the first acceptance back. One statement fewer per accept than a
-    /// look-up before the insert; the writer is bound by statements, not by fsyncs.
-    async fn accept(
-        &mut self,
-        message: NewMessage,
-        counters: &mut HashMap<String, Counter>,
-    ) -> Result<Accepted, StoreError> {
-        // Where the message goes, with the seq it gets if it is new (a duplicate leaves the
-        // counter untouched).
-        let target = match &message.route {
-            Route::Local { handle } => {
-                let seq = self.counter(handle, counters).await?.last + 1;
-                let seq = seq + u64::from(crate::faults::on("seq_gap"));
-                Target::Inbox { handle, seq }
-            }
-            Route::Remote { server, address } => Target::Outbox { server, address },
-        };
-        let (recipient, seq) = match target {
-            Target::Inbox { handle, seq } => (Some(handle.as_str()), Some(clamp_i64(seq))),
-            Target::Outbox { .. } => (None, None),
-        };
-        let claimed = sqlx::query(
-            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&message.id)
-        .bind(recipient)
-        .bind(seq)
-        .bind(message.received_at_ms)
-        .bind(&message.sender)
-        .execute(&mut self.conn)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
-            let first: Option<i64> =
-                sqlx::query_scalar("SELECT seq FROM message_ids WHERE id = ?1")
-                    .bind(&message.id)
-                    .fetch_one(&mut self.conn)
-                    .await?;
-            return Ok(Accepted {
-                seq: first.map(seq_from_db).transpose()?,
-                duplicate: true,
-            });
-        }
-
-        match target {
-            Target::Inbox { handle, seq } => {
-                sqlx::query(
-                    "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .bind(handle)
-                .bind(clamp_i64(seq))
-                .bind(&message.id)
-                .bind(&message.sender)
-                .bind(message.received_at_ms)
-                .bind(&message.envelope_json)
-                .execute(&mut self.conn)
-                .await?;
-                // Last, so a failure above leaves the counter where it was.
-                counters.insert(
-                    handle.clone(),
-                    Counter {
-                        last: seq,
-                        dirty: true,
-                    },
-                );
-                Ok(Accepted {
-                    seq: Some(seq),
-                    duplicate: false,
-                })
-            }
-            Target::Outbox { server, address } => {
-                // Due at once; delivery (a later issue) moves next_attempt_at on failure.
-                sqlx::query(
-                    "INSERT INTO outbox (id, destination, recipient, sender, envelope, \
-                     accepted_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                )
-                .bind(&message.id)
-                .bind(server)
-                .bind(address)
-                .bind(&message.sender)
-                .bind(&message.envelope_json)
-                .bind(message.received_at_ms)
-                .execute(&mut self.conn)
-                .await?;
-                Ok(Accepted {
-                    seq: None,
-                    duplicate: false,
-                })
-            }
-        }
     }
 
     /// The inbox counter as this transaction sees it, loaded on first use. An inbox without a

@@ -1,0 +1,238 @@
+//! Accepts in groups: the consecutive accepts of a batch are written with one multi-row
+//! statement per table instead of two statements per message.
+//!
+//! Why: each statement is a round trip to sqlx's connection thread (a channel send, a wake, a
+//! reply), and those round trips, not SQLite or the fsync, bound the writer. A group of n
+//! accepts costs one look-up of the ids already known and one `INSERT` per table it touches,
+//! whatever n is; one `INSERT` of many rows is also several times faster inside SQLite than
+//! as many single-row inserts.
+//!
+//! The answers are the ones the messages would get one at a time, in order: an id already
+//! stored, or earlier in the same group, is a duplicate answered with the first acceptance's
+//! seq; the others get consecutive seqs of their inboxes; an unknown recipient is refused
+//! without writing anything. Any database failure fails the whole batch (nothing of it is
+//! committed and every caller is told to retry).
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Answer, Counter, Reply, Writer};
+use crate::store::rows::{clamp_i64, seq_from_db};
+use crate::store::{Accepted, NewMessage, Route, StoreError};
+
+/// The most rows one statement carries (six parameters each, far below SQLite's default limit
+/// of 32,766 parameters); a larger group is written in several statements.
+const ROWS_PER_STATEMENT: usize = 512;
+
+/// A new message's row, with the seq it gets when it goes to a local inbox.
+struct Row<'a> {
+    message: &'a NewMessage,
+    seq: Option<i64>,
+}
+
+impl Writer {
+    /// Accepts `group` in order and records one answer per member, also when the group fails:
+    /// then every answer is replaced by the batch's failure.
+    pub(super) async fn accept_group(
+        &mut self,
+        group: Vec<(NewMessage, Reply<Accepted>)>,
+        counters: &mut HashMap<String, Counter>,
+        answers: &mut Vec<Answer>,
+    ) -> Result<(), sqlx::Error> {
+        let (messages, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        match self.accept_all(&messages, counters).await {
+            Ok(results) => {
+                answers.extend(
+                    replies
+                        .into_iter()
+                        .zip(results)
+                        .map(|(reply, result)| Answer::Accept(reply, result)),
+                );
+                Ok(())
+            }
+            Err(error) => {
+                answers.extend(
+                    replies
+                        .into_iter()
+                        .map(|reply| Answer::Accept(reply, Err(StoreError::Closed))),
+                );
+                Err(error)
+            }
+        }
+    }
+
+    /// Decides every message's answer, then writes the new ones.
+    async fn accept_all(
+        &mut self,
+        messages: &[NewMessage],
+        counters: &mut HashMap<String, Counter>,
+    ) -> Result<Vec<Result<Accepted, StoreError>>, sqlx::Error> {
+        // Every id this group could duplicate, with its first acceptance's seq; the group's own
+        // new ids are added as they are given seqs.
+        let mut known = self.known_ids(messages).await?;
+        let mut rows = Vec::with_capacity(messages.len());
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            if let Some(first) = known.get(message.id.as_str()) {
+                results.push(Ok(Accepted {
+                    seq: first.map(seq_from_db).transpose().map_err(batch_failure)?,
+                    duplicate: true,
+                }));
+                continue;
+            }
+            let seq = match &message.route {
+                Route::Local { handle } => match self.counter(handle, counters).await {
+                    Ok(counter) => {
+                        let seq = counter.last + 1 + u64::from(crate::faults::on("seq_gap"));
+                        counters.insert(
+                            handle.clone(),
+                            Counter {
+                                last: seq,
+                                dirty: true,
+                            },
+                        );
+                        Some(seq)
+                    }
+                    Err(refusal @ StoreError::UnknownRecipient { .. }) => {
+                        results.push(Err(refusal));
+                        continue;
+                    }
+                    Err(other) => return Err(batch_failure(other)),
+                },
+                Route::Remote { .. } => None,
+            };
+            let seq_db = seq.map(clamp_i64);
+            known.insert(&message.id, seq_db);
+            rows.push(Row {
+                message,
+                seq: seq_db,
+            });
+            results.push(Ok(Accepted {
+                seq,
+                duplicate: false,
+            }));
+        }
+        self.insert_rows(&rows).await?;
+        Ok(results)
+    }
+
+    /// The ids of `messages` that are already stored, with their first acceptance's seq (none
+    /// for a message that went to the outbox): one statement for the whole group.
+    async fn known_ids<'m>(
+        &mut self,
+        messages: &'m [NewMessage],
+    ) -> Result<HashMap<&'m str, Option<i64>>, sqlx::Error> {
+        let mut known = HashMap::with_capacity(messages.len());
+        for chunk in messages.chunks(ROWS_PER_STATEMENT) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT id, seq FROM message_ids WHERE id IN (");
+            let mut ids = query.separated(", ");
+            for message in chunk {
+                ids.push_bind(message.id.as_str());
+            }
+            query.push(")");
+            let found: Vec<(String, Option<i64>)> = query
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut self.conn)
+                .await?;
+            for (id, seq) in found {
+                // Borrow the caller's copy of the id, so the map outlives no row.
+                if let Some(message) = chunk.iter().find(|m| m.id == id) {
+                    known.insert(message.id.as_str(), seq);
+                }
+            }
+        }
+        Ok(known)
+    }
+
+    /// Writes the group's new messages: their ids, then the inbox and outbox rows, each table
+    /// with one statement per `ROWS_PER_STATEMENT` rows. The statements are built per group
+    /// (their row count varies), so they are not kept in the prepared-statement cache.
+    async fn insert_rows(&mut self, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut ids = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ",
+            );
+            ids.push_values(chunk, |mut row, r| {
+                let recipient = match &r.message.route {
+                    Route::Local { handle } => Some(handle.as_str()),
+                    Route::Remote { .. } => None,
+                };
+                row.push_bind(r.message.id.as_str())
+                    .push_bind(recipient)
+                    .push_bind(r.seq)
+                    .push_bind(r.message.received_at_ms)
+                    .push_bind(r.message.sender.as_str());
+            });
+            ids.build()
+                .persistent(false)
+                .execute(&mut self.conn)
+                .await?;
+
+            let local: Vec<(&Row<'_>, &str)> = chunk
+                .iter()
+                .filter_map(|r| match &r.message.route {
+                    Route::Local { handle } => Some((r, handle.as_str())),
+                    Route::Remote { .. } => None,
+                })
+                .collect();
+            if !local.is_empty() {
+                let mut inbox = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) ",
+                );
+                inbox.push_values(local, |mut row, (r, handle)| {
+                    row.push_bind(handle)
+                        .push_bind(r.seq)
+                        .push_bind(r.message.id.as_str())
+                        .push_bind(r.message.sender.as_str())
+                        .push_bind(r.message.received_at_ms)
+                        .push_bind(r.message.envelope_json.as_str());
+                });
+                inbox
+                    .build()
+                    .persistent(false)
+                    .execute(&mut self.conn)
+                    .await?;
+            }
+
+            let remote: Vec<(&NewMessage, &str, &str)> = chunk
+                .iter()
+                .filter_map(|r| match &r.message.route {
+                    Route::Remote { server, address } => {
+                        Some((r.message, server.as_str(), address.as_str()))
+                    }
+                    Route::Local { .. } => None,
+                })
+                .collect();
+            if !remote.is_empty() {
+                // Due at once; delivery moves next_attempt_at on failure.
+                let mut outbox = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO outbox (id, destination, recipient, sender, envelope, \
+                     accepted_at, next_attempt_at) ",
+                );
+                outbox.push_values(remote, |mut row, (message, server, address)| {
+                    row.push_bind(message.id.as_str())
+                        .push_bind(server)
+                        .push_bind(address)
+                        .push_bind(message.sender.as_str())
+                        .push_bind(message.envelope_json.as_str())
+                        .push_bind(message.received_at_ms)
+                        .push_bind(message.received_at_ms);
+                });
+                outbox
+                    .build()
+                    .persistent(false)
+                    .execute(&mut self.conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A store error that is not an answer (a corrupt seq, a failed read) fails the batch.
+fn batch_failure(error: StoreError) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("accept failed: {error}"))
+}
