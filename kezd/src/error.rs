@@ -337,7 +337,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::Store(error)
+        match error {
+            StoreError::Refused(exceeded) => exceeded.into(),
+            other => ApiError::Store(other),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use http::StatusCode;
 use kez_spec::envelope::SignedEnvelope;
-use kez_spec::{Error as SpecError, Primary};
+use kez_spec::Error as SpecError;
 use serde_json::{Value, json};
 
 use crate::body;
@@ -15,7 +15,7 @@ use crate::clock;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
-use crate::store::{Accepted, NewMessage, Route, StoredMessage};
+use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
 
 /// Accepts a message for delivery.
 pub async fn post(mut ctx: RequestContext) -> HandlerResult {
@@ -40,37 +40,13 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
             "\"to\" must equal envelope.to, or its handle for a local recipient",
         ));
     }
-    // A message already accepted is answered as the duplicate it is right after check 4,
-    // before the other checks and the rate limits (SPEC §8.1, §8.7): the stored copy passed
-    // them all, and a client's retries must not use up its sender's quota.
-    if let Some(first) = state.store().accepted(&envelope.id.to_string()).await? {
-        return respond(&envelope, first, local, true);
-    }
-    if env.from.server() != here {
-        return Err(SpecError::WrongServer {
-            expected: here.to_string(),
-            got: env.from.server().to_string(),
-        }
-        .into());
-    }
-    let sender = state.user(env.from.handle().as_str()).await?;
-    let registered = sender
-        .as_ref()
-        .and_then(|u| Primary::parse(&u.primary).ok())
-        .is_some_and(|p| p == env.from_primary);
-    if !registered {
-        return Err(ApiError::UnknownSender {
-            sender: env.from.to_string(),
-        });
-    }
-    if !crate::faults::on("skip_envelope_signature_check") {
-        envelope.verify()?;
-    }
+    // SPEC §8.1: a message already accepted is answered as the duplicate it is right after
+    // check 4, without the later checks or rate-limit accounting. The store finds duplicates
+    // as it writes (and runs the rate limits only for new messages), so the id is looked up
+    // here only when checks 5–10 refuse: the stored copy of a duplicate passed them all.
     let now = clock::now_ms();
-    let route = match admit(&state, &envelope, local, now).await {
+    let route = match check(&state, &envelope, local, now).await {
         Ok(route) => route,
-        // A resend that raced its first copy past the look-up above is still answered as the
-        // duplicate it is, even when its timestamp or the rate limit now refuses it.
         Err(refusal) => {
             return match state.store().accepted(&envelope.id.to_string()).await? {
                 Some(first) => respond(&envelope, first, local, true),
@@ -85,9 +61,23 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         envelope_json: envelope.canonical.clone(),
         received_at_ms: i64::try_from(now).unwrap_or(i64::MAX),
     };
+    let admission = {
+        let state = state.clone();
+        let (from, to) = (env.from.to_string(), env.to.to_string());
+        // Check 11, run by the store once it knows the message is new.
+        Admission::new(move || {
+            let limits = state.limiters();
+            limits.check_sender(&from)?;
+            limits.check_recipient(&to)?;
+            limits.check_contact(&from, &to)
+        })
+    };
     let accepted = state
         .metrics()
-        .time_store("accept", state.store().accept(message.clone()))
+        .time_store(
+            "accept",
+            state.store().accept_admitted(message.clone(), admission),
+        )
         .await?;
     if let (Some(seq), false, Route::Local { handle }) =
         (accepted.seq, accepted.duplicate, &message.route)
@@ -112,15 +102,35 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     respond(&envelope, accepted, local, accepted.duplicate)
 }
 
-/// SPEC §8.1 checks 9–11: the timestamp window, the recipient, the rate limits. Returns where
-/// the message goes.
-async fn admit(
+/// SPEC §8.1 checks 5–10: the sender is this server's and registered with the envelope's
+/// primary, the signature, the timestamp window, the recipient. Returns where the message goes.
+async fn check(
     state: &AppState,
     envelope: &SignedEnvelope,
     local: bool,
     now: u64,
 ) -> Result<Route, ApiError> {
+    let here = &state.config().server_name;
     let env = &envelope.envelope;
+    if env.from.server() != here {
+        return Err(SpecError::WrongServer {
+            expected: here.to_string(),
+            got: env.from.server().to_string(),
+        }
+        .into());
+    }
+    // Stored primaries are the canonical text of a parsed Primary (SPEC §2.3), so comparing
+    // text is exact and spares decoding the stored key's point on every send.
+    let sender = state.user(env.from.handle().as_str()).await?;
+    let registered = sender.is_some_and(|u| u.primary == env.from_primary.to_string());
+    if !registered {
+        return Err(ApiError::UnknownSender {
+            sender: env.from.to_string(),
+        });
+    }
+    if !crate::faults::on("skip_envelope_signature_check") {
+        envelope.verify()?;
+    }
     let skew = u64::try_from(state.config().skew.envelope.as_millis()).unwrap_or(u64::MAX);
     let skew = if crate::faults::on("accept_stale_envelope") {
         u64::MAX
@@ -128,28 +138,21 @@ async fn admit(
         skew
     };
     kez_spec::clock::check_window(env.ts_ms, now, skew)?;
-    let route = if local {
-        let handle = env.to.handle().as_str();
-        if state.user(handle).await?.is_none() {
-            return Err(ApiError::UnknownRecipient {
-                recipient: env.to.to_string(),
-            });
-        }
-        Route::Local {
-            handle: handle.to_owned(),
-        }
-    } else {
-        Route::Remote {
+    if !local {
+        return Ok(Route::Remote {
             server: env.to.server().to_string(),
             address: env.to.to_string(),
-        }
-    };
-    state.limiters().check_sender(&env.from.to_string())?;
-    state.limiters().check_recipient(&env.to.to_string())?;
-    state
-        .limiters()
-        .check_contact(&env.from.to_string(), &env.to.to_string())?;
-    Ok(route)
+        });
+    }
+    let handle = env.to.handle().as_str();
+    if state.user(handle).await?.is_none() {
+        return Err(ApiError::UnknownRecipient {
+            recipient: env.to.to_string(),
+        });
+    }
+    Ok(Route::Local {
+        handle: handle.to_owned(),
+    })
 }
 
 /// The SPEC §8.1 answer: 201 stored, 202 queued, 200 for a duplicate.

@@ -29,6 +29,9 @@ pub enum StoreError {
         /// The handle that was looked for.
         handle: String,
     },
+    /// A new message's admission check refused it (a rate limit); nothing was stored.
+    #[error("refused: {0}")]
+    Refused(#[source] crate::limits::Exceeded),
     /// The store was closed, or its writer stopped; nothing more can be written.
     #[error("the store is closed")]
     Closed,

@@ -10,11 +10,13 @@
 //!   reader sees seq n, every seq below n that was ever assigned is already visible.
 //! - A message id is stored once; accepting it again reports the first acceptance.
 
+mod admission;
 mod error;
 mod postgres;
 mod rows;
 mod sqlite;
 
+pub use admission::Admission;
 pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
@@ -158,7 +160,17 @@ pub trait Store: Send + Sync + 'static {
     /// Looks a user up by primary (`ed25519:<hex>`).
     async fn user_by_primary(&self, primary: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Durably accepts a message (see the module invariants).
-    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError>;
+    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
+        self.accept_admitted(message, Admission::always()).await
+    }
+    /// Durably accepts a message if it is a duplicate (answered as one, `admission` never
+    /// run) or if `admission` admits it; otherwise stores nothing and returns
+    /// [`StoreError::Refused`].
+    async fn accept_admitted(
+        &self,
+        message: NewMessage,
+        admission: Admission,
+    ) -> Result<Accepted, StoreError>;
     /// The first acceptance of message `id`, if this server remembers it (SPEC §8.7): what a
     /// resend is answered with, even after the message was acknowledged.
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError>;

@@ -38,8 +38,8 @@ use super::rows::{
     MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Delivery, Durability, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
-    StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Delivery, Durability, MessageStatus, NewMessage, OutboxItem,
+    RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
 
 /// How to open a [`PostgresStore`].
@@ -211,8 +211,12 @@ impl Store for PostgresStore {
         Ok(row.map(user_from_row))
     }
 
-    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
-        accept::accept(&self.pool, message).await
+    async fn accept_admitted(
+        &self,
+        message: NewMessage,
+        admission: Admission,
+    ) -> Result<Accepted, StoreError> {
+        accept::accept(&self.pool, message, admission).await
     }
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {

@@ -26,8 +26,8 @@ use super::rows::{
     MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store, StoreError,
-    StoredMessage, UserRecord,
+    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
+    StoreError, StoredMessage, UserRecord,
 };
 use federation::FederationWrite;
 use writer::{Request, RetentionChunk, Writer};
@@ -217,8 +217,17 @@ impl Store for SqliteStore {
         Ok(row.map(user_from_row))
     }
 
-    async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
-        self.write(|reply| Request::Accept { message, reply }).await
+    async fn accept_admitted(
+        &self,
+        message: NewMessage,
+        admission: Admission,
+    ) -> Result<Accepted, StoreError> {
+        self.write(|reply| Request::Accept {
+            message,
+            admission,
+            reply,
+        })
+        .await
     }
 
     async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {

@@ -6,12 +6,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use kezd::limits::{Exceeded, Limit};
 use kezd::store::{
-    Accepted, Delivery, MessageStatus, NewMessage, RegisterOutcome, Route, Store, StoreError,
-    UserRecord,
+    Accepted, Admission, Delivery, MessageStatus, NewMessage, RegisterOutcome, Route, Store,
+    StoreError, UserRecord,
 };
 
 use crate::backend::Backend;
@@ -305,6 +306,65 @@ pub async fn a_mixed_group_is_answered_as_one_at_a_time(backend: &dyn Backend) {
     let mut expected: Vec<_> = (0..12).map(|i| format!("r{i}")).collect();
     expected.sort();
     assert_eq!(queued, expected);
+    store.close().await;
+}
+
+/// The admission check (the send rate limits) runs for new messages only: a resend is answered
+/// as the duplicate it is without it, and a refused message is not stored, takes no seq and
+/// leaves its id free.
+pub async fn admission_runs_for_new_messages_only(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let refusing = |ran: &Arc<AtomicUsize>| {
+        let ran = Arc::clone(ran);
+        Admission::new(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            Err(Exceeded {
+                limit: Limit::Sender,
+                retry_after: Duration::from_secs(7),
+            })
+        })
+    };
+    assert_eq!(accept_new(&*store, local("m1", "alice", 1)).await, 1);
+
+    let again = store
+        .accept_admitted(local("m1", "alice", 2), refusing(&ran))
+        .await
+        .expect("a duplicate is answered");
+    assert_eq!(
+        again,
+        Accepted {
+            seq: Some(1),
+            duplicate: true
+        }
+    );
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "a duplicate never meets the check"
+    );
+
+    for message in [local("m2", "alice", 2), remote("r1", "b.example", "bob")] {
+        let refused = store.accept_admitted(message, refusing(&ran)).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Refused(e)) if e.limit == Limit::Sender),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 2);
+    assert!(store.accepted("m2").await.expect("look-up").is_none());
+    assert!(store.accepted("r1").await.expect("look-up").is_none());
+    assert!(
+        store
+            .outbox_pending("b.example", 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    // The refused message took no seq: the next one is 2, and m2 can still be accepted.
+    assert_eq!(accept_new(&*store, local("m2", "alice", 3)).await, 2);
+    assert_eq!(seqs(&*store, "alice").await, [1, 2]);
     store.close().await;
 }
 

@@ -41,8 +41,9 @@
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{Error, Transaction};
 
+use crate::limits::Exceeded;
 use crate::store::rows::seq_from_db;
-use crate::store::{Accepted, NewMessage, Route, StoreError};
+use crate::store::{Accepted, Admission, NewMessage, Route, StoreError};
 
 /// What the transaction found.
 enum Claim {
@@ -50,14 +51,22 @@ enum Claim {
     New(Accepted),
     /// The id was already accepted: roll back (undoing the counter increment) and report.
     Duplicate(Accepted),
+    /// The id was new but its admission check refused it: roll back, store nothing.
+    Refused(Exceeded),
 }
 
 /// Durably accepts `message` (see the module doc and the `Store` invariants).
-pub(super) async fn accept(pool: &PgPool, message: NewMessage) -> Result<Accepted, StoreError> {
+pub(super) async fn accept(
+    pool: &PgPool,
+    message: NewMessage,
+    admission: Admission,
+) -> Result<Accepted, StoreError> {
     let mut tx = pool.begin().await?;
     let claim = match &message.route {
-        Route::Local { handle } => local(&mut tx, &message, handle).await,
-        Route::Remote { server, address } => remote(&mut tx, &message, server, address).await,
+        Route::Local { handle } => local(&mut tx, &message, handle, admission).await,
+        Route::Remote { server, address } => {
+            remote(&mut tx, &message, server, address, admission).await
+        }
     };
     // Any error leaves the transaction to be rolled back when `tx` is dropped: nothing of a
     // failed accept is stored, not even its id.
@@ -66,14 +75,23 @@ pub(super) async fn accept(pool: &PgPool, message: NewMessage) -> Result<Accepte
             tx.commit().await?;
             Ok(accepted)
         }
+        // The first acceptance is committed data, and a refusal wrote nothing that commits; a
+        // failing rollback (a broken connection, which PostgreSQL aborts anyway) does not
+        // change the answer.
         Claim::Duplicate(accepted) => {
-            // The first acceptance is committed data; a failing rollback (a broken
-            // connection, which PostgreSQL aborts anyway) does not change the answer.
-            if let Err(error) = tx.rollback().await {
-                tracing::debug!(%error, "rollback after a duplicate accept");
-            }
+            roll_back(tx).await;
             Ok(accepted)
         }
+        Claim::Refused(exceeded) => {
+            roll_back(tx).await;
+            Err(StoreError::Refused(exceeded))
+        }
+    }
+}
+
+async fn roll_back(tx: Transaction<'static, Postgres>) {
+    if let Err(error) = tx.rollback().await {
+        tracing::debug!(%error, "rollback of an accept that stores nothing");
     }
 }
 
@@ -82,6 +100,7 @@ async fn local(
     tx: &mut Transaction<'static, Postgres>,
     message: &NewMessage,
     handle: &str,
+    admission: Admission,
 ) -> Result<Claim, StoreError> {
     let seq: i64 = match sqlx::query_scalar(
         "INSERT INTO inbox_counters (recipient, last_seq) VALUES ($1, 1) \
@@ -104,6 +123,9 @@ async fn local(
     };
     if let Some(first) = claim_id(tx, message, Some(handle), Some(seq)).await? {
         return Ok(Claim::Duplicate(first));
+    }
+    if let Err(exceeded) = admission.check() {
+        return Ok(Claim::Refused(exceeded));
     }
     sqlx::query(
         "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) \
@@ -129,9 +151,13 @@ async fn remote(
     message: &NewMessage,
     server: &str,
     address: &str,
+    admission: Admission,
 ) -> Result<Claim, StoreError> {
     if let Some(first) = claim_id(tx, message, None, None).await? {
         return Ok(Claim::Duplicate(first));
+    }
+    if let Err(exceeded) = admission.check() {
+        return Ok(Claim::Refused(exceeded));
     }
     sqlx::query(
         "INSERT INTO outbox (id, destination, recipient, sender, envelope, accepted_at, \

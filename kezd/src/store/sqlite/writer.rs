@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
-use crate::store::{Accepted, NewMessage, RegisterOutcome, StoreError, UserRecord};
+use crate::store::{Accepted, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord};
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -44,6 +44,7 @@ pub(super) enum Request {
     /// Accept a message into an inbox or the outbox.
     Accept {
         message: NewMessage,
+        admission: Admission,
         reply: Reply<Accepted>,
     },
     /// Delete an inbox's messages through a seq.
@@ -230,15 +231,23 @@ impl Writer {
                 match request {
                     // Consecutive accepts are written together; other requests keep their
                     // place between them.
-                    Request::Accept { message, reply } => {
-                        let mut group = vec![(message, reply)];
+                    Request::Accept {
+                        message,
+                        admission,
+                        reply,
+                    } => {
+                        let mut group = vec![(message, admission, reply)];
                         while let Some(next) =
                             pending.next_if(|r| matches!(r, Request::Accept { .. }))
                         {
-                            if let Request::Accept { message, reply } = next
+                            if let Request::Accept {
+                                message,
+                                admission,
+                                reply,
+                            } = next
                                 && !reply.is_closed()
                             {
-                                group.push((message, reply));
+                                group.push((message, admission, reply));
                             }
                         }
                         self.accept_group(group, &mut counters, &mut answers)
@@ -322,8 +331,12 @@ impl Writer {
         let answer = match request {
             // commit_batch writes runs of accepts without a savepoint (see accepts.rs); a lone
             // one here is written the same way, its answer recorded by accept_group.
-            Request::Accept { message, reply } => {
-                self.accept_group(vec![(message, reply)], counters, answers)
+            Request::Accept {
+                message,
+                admission,
+                reply,
+            } => {
+                self.accept_group(vec![(message, admission, reply)], counters, answers)
                     .await?;
                 return exec(&mut self.conn, "RELEASE request").await;
             }

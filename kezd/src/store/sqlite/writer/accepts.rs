@@ -9,8 +9,8 @@
 //!
 //! The answers are the ones the messages would get one at a time, in order: an id already
 //! stored, or earlier in the same group, is a duplicate answered with the first acceptance's
-//! seq; the others get consecutive seqs of their inboxes; an unknown recipient is refused
-//! without writing anything. Any database failure fails the whole batch (nothing of it is
+//! seq; the others are put to their admission check and then get consecutive seqs of their
+//! inboxes; a refused admission or an unknown recipient writes nothing. Any database failure fails the whole batch (nothing of it is
 //! committed and every caller is told to retry).
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Answer, Counter, Reply, Writer};
 use crate::store::rows::{clamp_i64, seq_from_db};
-use crate::store::{Accepted, NewMessage, Route, StoreError};
+use crate::store::{Accepted, Admission, NewMessage, Route, StoreError};
 
 /// The most rows one statement carries (six parameters each, far below SQLite's default limit
 /// of 32,766 parameters); a larger group is written in several statements.
@@ -36,12 +36,19 @@ impl Writer {
     /// then every answer is replaced by the batch's failure.
     pub(super) async fn accept_group(
         &mut self,
-        group: Vec<(NewMessage, Reply<Accepted>)>,
+        group: Vec<(NewMessage, Admission, Reply<Accepted>)>,
         counters: &mut HashMap<String, Counter>,
         answers: &mut Vec<Answer>,
     ) -> Result<(), sqlx::Error> {
-        let (messages, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
-        match self.accept_all(&messages, counters).await {
+        let mut messages = Vec::with_capacity(group.len());
+        let mut admissions = Vec::with_capacity(group.len());
+        let mut replies = Vec::with_capacity(group.len());
+        for (message, admission, reply) in group {
+            messages.push(message);
+            admissions.push(admission);
+            replies.push(reply);
+        }
+        match self.accept_all(&messages, admissions, counters).await {
             Ok(results) => {
                 answers.extend(
                     replies
@@ -66,6 +73,7 @@ impl Writer {
     async fn accept_all(
         &mut self,
         messages: &[NewMessage],
+        admissions: Vec<Admission>,
         counters: &mut HashMap<String, Counter>,
     ) -> Result<Vec<Result<Accepted, StoreError>>, sqlx::Error> {
         // Every id this group could duplicate, with its first acceptance's seq; the group's own
@@ -73,12 +81,16 @@ impl Writer {
         let mut known = self.known_ids(messages).await?;
         let mut rows = Vec::with_capacity(messages.len());
         let mut results = Vec::with_capacity(messages.len());
-        for message in messages {
+        for (message, admission) in messages.iter().zip(admissions) {
             if let Some(first) = known.get(message.id.as_str()) {
                 results.push(Ok(Accepted {
                     seq: first.map(seq_from_db).transpose().map_err(batch_failure)?,
                     duplicate: true,
                 }));
+                continue;
+            }
+            if let Err(exceeded) = admission.check() {
+                results.push(Err(StoreError::Refused(exceeded)));
                 continue;
             }
             let seq = match &message.route {
