@@ -51,11 +51,32 @@ impl Primary {
 /// Decodes a point and rejects non-canonical encodings (y ≥ p, or x = 0 with the sign bit set),
 /// which ed25519-dalek's decoder would otherwise reduce silently (SPEC §3.4).
 pub(crate) fn decode_strict(bytes: &[u8; 32]) -> Option<VerifyingKey> {
-    let key = VerifyingKey::from_bytes(bytes).ok()?;
-    let canonical = curve25519_dalek::edwards::CompressedEdwardsY(*bytes)
-        .decompress()?
-        .compress();
-    (canonical.as_bytes() == bytes).then_some(key)
+    if !is_canonical_encoding(bytes) {
+        return None;
+    }
+    VerifyingKey::from_bytes(bytes).ok()
+}
+
+/// Whether `bytes` is the one encoding of the point it decodes to, read off the bytes: a
+/// round trip through the curve (decompress, compress) costs two field exponentiations, as
+/// much again as the decoding itself, on every primary a server parses.
+///
+/// An encoding is y (255 bits, little-endian) and the sign of x (the top bit). It is
+/// non-canonical exactly when y ≥ p = 2^255 − 19 (the decoder reduces y mod p), or when x = 0
+/// (so y = 1 or y = p − 1) and the sign bit is set (x = −0 = 0 re-encodes with the bit clear).
+fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
+    let sign = bytes[31] >> 7;
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // p = 2^255 − 19 is ed ff … ff 7f in little-endian bytes, so y ≥ p iff the upper 31 bytes
+    // are all ones and the lowest is at least 0xed.
+    let top_all_ones = y[1..31].iter().all(|b| *b == 0xff) && y[31] == 0x7f;
+    if top_all_ones && y[0] >= 0xed {
+        return false;
+    }
+    let one = y[0] == 1 && y[1..].iter().all(|b| *b == 0);
+    let p_minus_one = top_all_ones && y[0] == 0xec;
+    !(sign == 1 && (one || p_minus_one))
 }
 
 impl From<&ed25519_dalek::SigningKey> for Primary {
@@ -109,5 +130,47 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// The byte-level canonical check against the definition (the encoding survives a round
+    /// trip through the curve), on every encoding near the edges — y within 64 of 0, of p and
+    /// of 2^255, both signs — and on a thousand keys of real signers.
+    #[test]
+    fn canonical_check_matches_the_round_trip() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let round_trips = |bytes: &[u8; 32]| {
+            CompressedEdwardsY(*bytes)
+                .decompress()
+                .is_some_and(|point| point.compress().as_bytes() == bytes)
+        };
+        let decodes = |bytes: &[u8; 32]| CompressedEdwardsY(*bytes).decompress().is_some();
+        let mut edges = Vec::new();
+        for low in 0u8..64 {
+            for sign in [0u8, 0x80] {
+                let mut small = [0u8; 32];
+                small[0] = low;
+                small[31] |= sign;
+                let mut high = [0xffu8; 32];
+                high[0] = 0xff - low;
+                high[31] = 0x7f | sign;
+                edges.extend([small, high]);
+            }
+        }
+        let keys = (0u16..1000).map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..2].copy_from_slice(&i.to_le_bytes());
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+                .verifying_key()
+                .to_bytes()
+        });
+        let mut non_canonical = 0;
+        for bytes in edges.into_iter().chain(keys) {
+            if decodes(&bytes) {
+                assert_eq!(is_canonical_encoding(&bytes), round_trips(&bytes), "{bytes:02x?}");
+                non_canonical += usize::from(!round_trips(&bytes));
+            }
+        }
+        // The edges hold decodable non-canonical encodings of both kinds.
+        assert!(non_canonical >= 3, "{non_canonical}");
     }
 }
