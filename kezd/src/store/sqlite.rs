@@ -120,7 +120,10 @@ impl SqliteStore {
             .busy_timeout(options.busy_timeout)
             // Negative means KiB: 16 MiB of page cache per connection keeps the hot indexes
             // (users, recent inbox ranges, message ids) in memory.
-            .pragma("cache_size", "-16384");
+            .pragma("cache_size", "-16384")
+            // A group's multi-row inserts keep a statement journal (to undo a failed statement
+            // alone); on disk, each one would create, write and delete a temporary file.
+            .pragma("temp_store", "MEMORY");
 
         let mut write = base.clone().create_if_missing(true).connect().await?;
         migrator().run_direct(None, &mut write, false).await?;
