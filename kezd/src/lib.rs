@@ -17,6 +17,8 @@
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
 //! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
+//! - [`detach`]: live streams written to the socket without hyper once their response is
+//!   decided, so an idle stream holds none of hyper's buffers.
 //! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`].
 //! - [`federate`]: this server's keys, its client for peers and the outbox delivery (SPEC §9).
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
@@ -35,6 +37,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod cors;
+pub mod detach;
 pub mod error;
 pub mod federate;
 // Fault injection for the conformance suite's self-test; see `faults.rs`. Test builds only.

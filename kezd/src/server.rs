@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hyper::rt::{Read, Write};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use http::Version;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -24,6 +25,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::HttpLimits;
+use crate::detach::{Detached, Handoff};
 use crate::maintenance;
 use crate::service;
 use crate::state::AppState;
@@ -166,38 +168,65 @@ async fn connection(
         tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
     let deadline = Instant::now() + state.config().http.header_read_timeout;
+    // hyper's connection (and the handshake) run in their own allocation, so a connection
+    // that goes on as a detached stream holds none of their memory.
     match tls {
-        None => drive(TokioIo::new(stream), peer, state, &builder, deadline).await,
-        Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => drive(TokioIo::new(stream), peer, state, &builder, deadline).await,
-            Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-        },
+        None => {
+            let detached = Box::pin(drive(stream, peer, state, &builder, deadline)).await;
+            if let Some(detached) = detached {
+                detached.serve().await;
+            }
+        }
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream)));
+            match handshake.await {
+                Ok(Ok(stream)) => {
+                    let detached = Box::pin(drive(stream, peer, state, &builder, deadline)).await;
+                    if let Some(detached) = detached {
+                        detached.serve().await;
+                    }
+                }
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
     }
 }
 
 /// Serves HTTP on one connection until it ends, the first request head misses `deadline`, or
-/// shutdown (then gracefully).
+/// shutdown (then gracefully). Returns the response to go on writing without hyper when an
+/// HTTP/1.1 request was answered with a [`Detachable`](crate::detach::Detachable) one.
 async fn drive<I>(
     io: I,
     peer: SocketAddr,
     state: AppState,
     builder: &Builder<TokioExecutor>,
     deadline: Instant,
-) where
-    I: Read + Write + Unpin + Send + 'static,
+) -> Option<Detached<I>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let handoff = Handoff::new();
     let got_request = Arc::new(AtomicBool::new(false));
     let service = {
         let state = state.clone();
         let got_request = Arc::clone(&got_request);
+        let handoff = Arc::clone(&handoff);
         service_fn(move |request| {
             got_request.store(true, Ordering::Relaxed);
             let state = state.clone();
-            async move { Ok::<_, Infallible>(service::handle(state, peer, request).await) }
+            let handoff = Arc::clone(&handoff);
+            async move {
+                let http1_1 = request.version() == Version::HTTP_11;
+                let mut response = service::handle(state, peer, request).await;
+                if http1_1 {
+                    handoff.detach(&mut response);
+                }
+                Ok::<_, Infallible>(response)
+            }
         })
     };
-    let connection = builder.serve_connection(io, service);
+    let connection = builder.serve_connection(TokioIo::new(handoff.wrap(io)), service);
     tokio::pin!(connection);
     let stop = state.shutdown().signalled();
     tokio::pin!(stop);
@@ -226,4 +255,5 @@ async fn drive<I>(
             }
         }
     }
+    handoff.detached()
 }

@@ -15,8 +15,9 @@
 //! keep-alive tick also asks the store for the inbox's latest seq (one indexed read) and
 //! catches up when it is ahead: a lost notification costs at most one keep-alive period.
 //!
-//! The stream is a state machine polled by hyper (no task per stream): an idle stream costs
-//! its connection, a broadcast receiver and a timer.
+//! The stream is a state machine polled by its connection's task (no task of its own), written
+//! to the socket without hyper over HTTP/1.1 (crate::detach): an idle stream costs its socket,
+//! a small task, a broadcast receiver and a timer.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -32,6 +33,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::body;
 use crate::broker::{Event, Published, Subscription, inbox_item_json};
+use crate::detach::Detachable;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth, inbox};
 use crate::metrics::LiveStreamGuard;
@@ -118,9 +120,12 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     };
     let events = stream::unfold(live, |mut live| async move {
         let chunk = live.next_chunk().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), live))
+        Some((chunk, live))
     });
-    let mut response = body::response(StatusCode::OK, "text/event-stream", body::stream(events));
+    // Over HTTP/1.1 the connection writes the events itself, without hyper (crate::detach).
+    let (events, detachable) = Detachable::new(events);
+    let mut response = body::response(StatusCode::OK, "text/event-stream", events);
+    response.extensions_mut().insert(detachable);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Tells buffering reverse proxies (nginx) to pass events through as they are written.

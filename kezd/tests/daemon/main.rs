@@ -12,6 +12,7 @@
 //! | `api_users` | registration, lookup, reverse lookup, WebFinger |
 //! | `api_messages` | sending, polling and acknowledging |
 //! | `api_stream` | the live inbox stream (SSE) |
+//! | `api_stream_transport` | the stream over HTTP/1.1 (off hyper) and HTTP/2, with TLS |
 //! | `api_concurrency` | many senders to one recipient |
 //! | `api_durability` | acknowledged sends across a crash of the real binary |
 //! | `api_openapi` | `spec/openapi.yaml` against the daemon |
@@ -24,6 +25,7 @@ mod api_durability;
 mod api_messages;
 mod api_openapi;
 mod api_stream;
+mod api_stream_transport;
 mod api_users;
 mod server_http;
 mod server_limits;
