@@ -166,7 +166,11 @@ mod tests {
         let mut non_canonical = 0;
         for bytes in edges.into_iter().chain(keys) {
             if decodes(&bytes) {
-                assert_eq!(is_canonical_encoding(&bytes), round_trips(&bytes), "{bytes:02x?}");
+                assert_eq!(
+                    is_canonical_encoding(&bytes),
+                    round_trips(&bytes),
+                    "{bytes:02x?}"
+                );
                 non_canonical += usize::from(!round_trips(&bytes));
             }
         }

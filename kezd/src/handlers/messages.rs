@@ -5,8 +5,8 @@
 //! the outbox for a remote recipient — before the answer, and published to live streams after.
 
 use http::StatusCode;
-use kez_spec::envelope::SignedEnvelope;
 use kez_spec::Error as SpecError;
+use kez_spec::envelope::SignedEnvelope;
 use serde_json::{Value, json};
 
 use crate::body;

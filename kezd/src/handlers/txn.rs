@@ -115,6 +115,18 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         ));
     }
     let envelopes = parse_body(&bytes, &auth.origin)?;
+    // Every envelope's canonical bytes and id first, so the duplicates are found with one
+    // store look-up for the whole transaction.
+    let envelopes: Vec<_> = envelopes
+        .into_iter()
+        .map(|element| {
+            let canonical = kez_spec::json::canonical(&element);
+            let id = MessageId::of_canonical(&canonical).to_string();
+            (element, canonical.len(), id)
+        })
+        .collect();
+    let ids: Vec<String> = envelopes.iter().map(|(_, _, id)| id.clone()).collect();
+    let known = state.store().known_ids(&ids).await?;
     let mut receiver = Receiver {
         state: &state,
         federate: &federate,
@@ -123,8 +135,13 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         now_ms: clock::now_ms(),
     };
     let mut judged = Vec::with_capacity(envelopes.len());
-    for element in envelopes {
-        judged.push(receiver.receive(element).await?);
+    for (element, size, id) in envelopes {
+        let verdict = if known.contains(&id) {
+            Verdict::Duplicate
+        } else {
+            receiver.judge(element, size, &id).await?
+        };
+        judged.push((id, verdict));
     }
     let results = receiver.store_accepted(judged).await?;
     let response = json!({ "results": results }).to_string();
@@ -190,15 +207,6 @@ enum Verdict {
 }
 
 impl Receiver<'_> {
-    /// Checks one element of `envelopes`: its id and verdict. An `Err` is a failure of this
-    /// server (the store), which fails the transaction so the origin retries it.
-    async fn receive(&mut self, element: Value) -> Result<(String, Verdict), ApiError> {
-        let canonical = kez_spec::json::canonical(&element);
-        let id = MessageId::of_canonical(&canonical).to_string();
-        let verdict = self.judge(element, canonical.len(), &id).await?;
-        Ok((id, verdict))
-    }
-
     /// Stores every envelope that passed, all at once so they share the store's group
     /// commits instead of waiting for one fsync each; they are handed to the store in
     /// transaction order, which keeps each sender's order (SPEC §9.5). Then publishes them and
@@ -253,6 +261,8 @@ impl Receiver<'_> {
             .await;
     }
 
+    /// Checks one envelope that is not a duplicate (SPEC §9.4). An `Err` is a failure of this
+    /// server (the store), which fails the transaction so the origin retries it.
     async fn judge(&mut self, element: Value, size: usize, id: &str) -> Result<Verdict, ApiError> {
         if size > kez_spec::envelope::MAX_BYTES {
             return Ok(Verdict::Rejected("payload_too_large"));
@@ -264,10 +274,6 @@ impl Receiver<'_> {
             Ok(e) => e,
             Err(e) => return Ok(Verdict::Rejected(e.code())),
         };
-        let store = self.state.store();
-        if store.accepted(id).await?.is_some() {
-            return Ok(Verdict::Duplicate);
-        }
         let env = &envelope.envelope;
         if env.from.server() != self.origin && !crate::faults::on("ignore_origin_mismatch") {
             return Ok(Verdict::Rejected("sender_not_of_origin"));

@@ -21,6 +21,8 @@ pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 
 /// A user as stored: the validated fields of a registration plus the signed object itself.
@@ -174,6 +176,9 @@ pub trait Store: Send + Sync + 'static {
     /// The first acceptance of message `id`, if this server remembers it (SPEC §8.7): what a
     /// resend is answered with, even after the message was acknowledged.
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError>;
+    /// Which of `ids` this server remembers accepting: a received transaction's duplicates
+    /// (SPEC §9.4) found with one look-up instead of one per envelope.
+    async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError>;
     /// Messages of `handle`'s inbox with seq > `since`, ascending, at most `limit`.
     async fn inbox(
         &self,

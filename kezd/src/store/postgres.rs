@@ -26,6 +26,7 @@ mod accept;
 mod federation;
 mod retention;
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -226,6 +227,15 @@ impl Store for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await?;
         seq.map(first_acceptance).transpose()
+    }
+
+    async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        let found: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM message_ids WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(found.into_iter().collect())
     }
 
     async fn inbox(

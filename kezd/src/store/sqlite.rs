@@ -10,6 +10,7 @@
 mod federation;
 mod writer;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, SqlSafeStr};
+use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr, Sqlite};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -298,6 +299,26 @@ impl Store for SqliteStore {
                 .fetch_optional(&self.readers)
                 .await?;
         seq.map(first_acceptance).transpose()
+    }
+
+    async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        let mut known = HashSet::new();
+        // Far below SQLite's limit of 32,766 parameters per statement.
+        for chunk in ids.chunks(1024) {
+            let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM message_ids WHERE id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            query.push(")");
+            let found: Vec<String> = query
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&self.readers)
+                .await?;
+            known.extend(found);
+        }
+        Ok(known)
     }
 
     async fn inbox(

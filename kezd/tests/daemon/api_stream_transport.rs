@@ -41,7 +41,9 @@ async fn stream_carries_a_message(api: &Api, alice: &User, bob: &User) -> http::
     let mut stream = SseStream::new(response);
     stream.expect_retry().await;
     let ready = stream.expect_ready().await;
-    let sent = api.send_ok(&alice.envelope(bob, now_ms(), "over any transport")).await;
+    let sent = api
+        .send_ok(&alice.envelope(bob, now_ms(), "over any transport"))
+        .await;
     let item = stream.expect_message().await;
     assert_eq!(item["id"], sent["id"]);
     assert_eq!(item["seq"].as_u64(), Some(ready + 1));
@@ -60,7 +62,11 @@ async fn a_stream_carries_the_same_events_over_http1_and_http2_with_tls() {
             .no_proxy()
             .tls_certs_only([certificate])
             .resolve("localhost", server.addr);
-        let builder = if http1_only { builder.http1_only() } else { builder };
+        let builder = if http1_only {
+            builder.http1_only()
+        } else {
+            builder
+        };
         Api {
             base: format!("https://localhost:{}", server.addr.port()),
             http: builder.build().expect("client"),

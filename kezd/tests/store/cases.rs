@@ -368,6 +368,25 @@ pub async fn admission_runs_for_new_messages_only(backend: &dyn Backend) {
     store.close().await;
 }
 
+/// `known_ids` finds every remembered id among many, local and remote alike, in one call.
+pub async fn known_ids_finds_the_remembered_ones(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    accept_new(&*store, local("m1", "alice", 1)).await;
+    store
+        .accept(remote("r1", "b.example", "bob"))
+        .await
+        .expect("accept");
+    assert!(store.known_ids(&[]).await.expect("none").is_empty());
+    let mut asked: Vec<String> = (0..2000).map(|i| format!("unknown{i}")).collect();
+    asked.extend(["m1", "r1", "m1"].map(String::from));
+    let known = store.known_ids(&asked).await.expect("look-up");
+    let mut known: Vec<_> = known.into_iter().collect();
+    known.sort();
+    assert_eq!(known, ["m1", "r1"]);
+    store.close().await;
+}
+
 pub async fn seqs_are_not_reused_after_ack_deletes_everything(backend: &dyn Backend) {
     let store = backend.open().await;
     register_all(&*store, &["alice"]).await;

@@ -47,6 +47,7 @@ suite!(
     same_id_many_times_at_once_is_stored_once,
     a_mixed_group_is_answered_as_one_at_a_time,
     admission_runs_for_new_messages_only,
+    known_ids_finds_the_remembered_ones,
     seqs_are_not_reused_after_ack_deletes_everything,
     inbox_pages_by_since_and_limit,
     ack_deletes_exactly_through_the_seq_and_counts,
