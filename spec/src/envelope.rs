@@ -47,6 +47,8 @@ pub struct SignedEnvelope {
     pub canonical: String,
     /// SHA-256 of `canonical` (SPEC §6.4).
     pub id: MessageId,
+    /// What the signature covers (SPEC §3.2), computed with `canonical` in one pass.
+    signing_bytes: Vec<u8>,
 }
 
 impl SignedEnvelope {
@@ -69,7 +71,7 @@ impl SignedEnvelope {
         }
         let envelope = header?;
         let object = SignedObject::from_map(map, false)?;
-        let canonical_bytes = object.canonical_bytes();
+        let (signing_bytes, canonical_bytes) = object.canonical_forms();
         let id = MessageId::of_canonical(&canonical_bytes);
         let canonical = String::from_utf8(canonical_bytes)
             .map_err(|_| Error::malformed("canonical form is not UTF-8"))?;
@@ -78,12 +80,17 @@ impl SignedEnvelope {
             object,
             canonical,
             id,
+            signing_bytes,
         })
     }
 
     /// Verifies the sender's signature with `from_primary` (SPEC §3.4).
     pub fn verify(&self) -> Result<(), Error> {
-        self.object.verify(&self.envelope.from_primary)
+        crate::signed::verify_bytes(
+            self.envelope.from_primary.verifying_key(),
+            &self.signing_bytes,
+            &self.object.signature.sig,
+        )
     }
 }
 

@@ -58,6 +58,51 @@ pub fn canonical(value: &impl serde::Serialize) -> Vec<u8> {
     serde_jcs::to_vec(value).unwrap_or_else(|e| unreachable!("JCS of a JSON value: {e}"))
 }
 
+/// The JCS bytes of `object`, and of `object` with one more member `extra` (a name `object`
+/// does not hold), from one serialisation of each member: a signed object's signing bytes and
+/// its whole canonical form (what message ids hash) without canonicalising it twice.
+pub fn canonical_with_member(
+    object: &Map<String, Value>,
+    extra: (&str, &Value),
+) -> (Vec<u8>, Vec<u8>) {
+    let mut names: Vec<&str> = object.keys().map(String::as_str).collect();
+    names.push(extra.0);
+    // RFC 8785 §3.2.3: members sorted by their names' UTF-16 code units.
+    names.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+    let mut with = Vec::with_capacity(1024);
+    let mut without = Vec::with_capacity(1024);
+    with.push(b'{');
+    without.push(b'{');
+    for name in names {
+        let value = if name == extra.0 {
+            extra.1
+        } else {
+            &object[name]
+        };
+        if with.len() > 1 {
+            with.push(b',');
+        }
+        let start = with.len();
+        write_canonical(&mut with, &name);
+        with.push(b':');
+        write_canonical(&mut with, value);
+        if name != extra.0 {
+            if without.len() > 1 {
+                without.push(b',');
+            }
+            without.extend_from_slice(&with[start..]);
+        }
+    }
+    with.push(b'}');
+    without.push(b'}');
+    (without, with)
+}
+
+fn write_canonical(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    // As in `canonical`: a JSON value or a string always serialises.
+    serde_jcs::to_writer(out, value).unwrap_or_else(|e| unreachable!("JCS of a JSON value: {e}"));
+}
+
 /// Marker the visitor puts in serde's custom error so `classify` can tell it apart.
 const DUPLICATE: &str = "kez-duplicate-member:";
 
@@ -137,6 +182,58 @@ impl<'de> de::DeserializeSeed<'de> for StrictSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Member names that sort differently by UTF-16 code units than by UTF-8 bytes or by
+    /// chars (a supplementary character's surrogates sort before U+E000..U+FFFF), and plain
+    /// ones.
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z_]{1,8}",
+            Just("\u{ffff}".to_owned()),
+            Just("\u{e000}".to_owned()),
+            Just("\u{10000}".to_owned()),
+            Just("\u{1f600}x".to_owned()),
+            Just("é".to_owned()),
+        ]
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-1_000_000i64..1_000_000).prop_map(Value::from),
+            "[ -~\u{e9}\u{1f600}\n\t\\\"]{0,24}".prop_map(Value::from),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(name(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Both forms are exactly what canonicalising each object whole gives.
+        #[test]
+        fn canonical_with_member_is_canonical_twice(
+            members in prop::collection::btree_map(name(), value(), 0..8),
+            extra_name in name(),
+            extra in value(),
+        ) {
+            let mut object: Map<String, Value> = members.into_iter().collect();
+            object.remove(&extra_name);
+            let (without, with) = canonical_with_member(&object, (&extra_name, &extra));
+            prop_assert_eq!(&without, &canonical(&object));
+            let mut whole = object.clone();
+            whole.insert(extra_name.clone(), extra.clone());
+            prop_assert_eq!(&with, &canonical(&whole));
+        }
+    }
 
     /// SPEC §3.3: numbers in signed objects are integers within ±(2^53 − 1), at any depth.
     #[test]

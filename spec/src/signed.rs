@@ -102,6 +102,12 @@ impl SignedObject {
         json::canonical(&self.to_value())
     }
 
+    /// [`signing_bytes`](Self::signing_bytes) and [`canonical_bytes`](Self::canonical_bytes)
+    /// together, each member canonicalised once.
+    pub fn canonical_forms(&self) -> (Vec<u8>, Vec<u8>) {
+        json::canonical_with_member(&self.body, ("signature", &self.signature.to_value()))
+    }
+
     /// Reassembles the object as JSON.
     pub fn to_value(&self) -> Value {
         let mut all = self.body.clone();
