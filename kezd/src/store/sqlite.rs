@@ -1,5 +1,6 @@
-//! The embedded backend: one SQLite file in WAL mode, one writer task doing group commit and a
-//! pool of read connections (DESIGN §3 "Durability" and "One machine, then many").
+//! The embedded backend: one SQLite file in WAL mode, one writer task doing group commit, a
+//! checkpointer beside it (`checkpointer`) and a pool of read connections (DESIGN §3
+//! "Durability" and "One machine, then many").
 //!
 //! Writes (register, accept, ack, retention) all go to the single writer task in
 //! [`writer`], which batches whatever is waiting into one transaction and one fsync. Reads go
@@ -7,6 +8,7 @@
 //! because seqs are assigned by the one writer in commit order, a snapshot that contains seq
 //! n+1 of an inbox contains every lower seq that is still stored (see `writer`).
 
+mod checkpointer;
 mod federation;
 mod writer;
 
@@ -90,10 +92,11 @@ pub struct SqliteStore {
     requests: mpsc::Sender<Request>,
     /// Connections for reads, opened with `query_only` so they can never write.
     readers: SqlitePool,
-    /// Tells the writer to stop taking requests and finish the queued ones.
+    /// Tells the writer to stop taking requests and finish the queued ones, and the
+    /// checkpointer to stop.
     shutdown: watch::Sender<bool>,
-    /// The writer task, taken by `close` to wait for it.
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The writer and checkpointer tasks, taken by `close` to wait for them.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SqliteStore {
@@ -126,18 +129,30 @@ impl SqliteStore {
             // alone); on disk, each one would create, write and delete a temporary file.
             .pragma("temp_store", "MEMORY");
 
-        let mut write = base.clone().create_if_missing(true).connect().await?;
+        // Checkpoints run beside the writer, not inside its commits (checkpointer.rs); the
+        // log is truncated back to 64 MiB whenever it restarts after one.
+        let mut write = base
+            .clone()
+            .create_if_missing(true)
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", "67108864")
+            .connect()
+            .await?;
         migrator().run_direct(None, &mut write, false).await?;
 
         let readers = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
-            .connect_with(base.pragma("query_only", "ON"))
+            .connect_with(base.clone().pragma("query_only", "ON"))
             .await?;
 
         let (requests, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let writer = Writer::new(write, queue, shutdown_rx, options.max_batch.max(1));
-        let handle = tokio::spawn(writer.run());
+        let checkpoints = base.clone().connect().await?;
+        let writer = Writer::new(write, queue, shutdown_rx.clone(), options.max_batch.max(1));
+        let tasks = vec![
+            tokio::spawn(writer.run()),
+            tokio::spawn(checkpointer::run(checkpoints, shutdown_rx)),
+        ];
         tracing::info!(
             path = %options.path.display(),
             durability = ?options.durability,
@@ -148,7 +163,7 @@ impl SqliteStore {
             requests,
             readers,
             shutdown,
-            writer: Mutex::new(Some(handle)),
+            tasks: Mutex::new(tasks),
         })
     }
 
@@ -394,11 +409,11 @@ impl Store for SqliteStore {
     /// is safe too — an answered write is already committed — but gives no such wait.
     async fn close(&self) {
         self.shutdown.send_replace(true);
-        let handle = self.writer.lock().await.take();
-        if let Some(handle) = handle
-            && let Err(error) = handle.await
-        {
-            tracing::error!(%error, "sqlite writer task ended abnormally");
+        let tasks = std::mem::take(&mut *self.tasks.lock().await);
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "a sqlite store task ended abnormally");
+            }
         }
         self.readers.close().await;
     }
