@@ -17,13 +17,15 @@
 //!   `synchronous_commit = on` means the commit record is flushed (SPEC §8.6). Crash-only
 //!   durability sets `synchronous_commit = off` on each connection, the documented weaker mode.
 //!
-//! Why a pool and no group-commit writer: PostgreSQL already does group commit across
-//! concurrent transactions (`commit_delay` aside, backends that commit together share WAL
-//! flushes), and a single writer task would serialise the instances' accepts behind one
-//! connection, which is exactly what a cluster is for avoiding.
+//! Accepts go through a group writer per instance ([`group`]): a recipient's counter lock is
+//! held from the increment to the commit, so accepts to one inbox cannot overlap, and writing
+//! them a group per transaction is what lets one inbox take more than one commit's worth of
+//! messages at a time. Every other operation runs on the pool directly; the instances'
+//! writers run side by side, serialised only where their groups share a recipient.
 
 mod accept;
 mod federation;
+mod group;
 mod retention;
 
 use std::collections::HashSet;
@@ -34,6 +36,8 @@ use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, SqlSafeStr};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::rows::{
     MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
@@ -42,6 +46,10 @@ use super::{
     Accepted, Admission, Delivery, Durability, MessageStatus, NewMessage, OutboxItem,
     RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
+
+/// Accepts that may wait for the group writer before callers are held back: overload becomes
+/// backpressure, not memory growth.
+const ACCEPT_QUEUE: usize = 4096;
 
 /// How to open a [`PostgresStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +86,12 @@ impl PostgresOptions {
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Accepts waiting for this instance's group writer (`group`).
+    accepts: mpsc::Sender<group::Pending>,
+    /// Tells the group writer to write what is queued and stop.
+    shutdown: watch::Sender<bool>,
+    /// The group writer, taken by `close` to wait for it.
+    writer: Mutex<Option<JoinHandle<()>>>,
     /// This instance's name in `outbox_leases`: random per open, so a restarted instance does
     /// not inherit the leases of its previous life (they simply expire).
     instance: String,
@@ -105,8 +119,14 @@ impl PostgresStore {
         let mut nonce = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         tracing::info!(durability = ?options.durability, "postgres store open");
+        let (accepts, queue) = mpsc::channel(ACCEPT_QUEUE);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let writer = tokio::spawn(group::run(pool.clone(), queue, shutdown_rx));
         Ok(Self {
             pool,
+            accepts,
+            shutdown,
+            writer: Mutex::new(Some(writer)),
             instance: hex::encode(nonce),
             lease_ms: i64::try_from(options.outbox_lease.as_millis()).unwrap_or(i64::MAX),
         })
@@ -217,7 +237,17 @@ impl Store for PostgresStore {
         message: NewMessage,
         admission: Admission,
     ) -> Result<Accepted, StoreError> {
-        accept::accept(&self.pool, message, admission).await
+        let (reply, answer) = oneshot::channel();
+        let pending = group::Pending {
+            message,
+            admission,
+            reply,
+        };
+        self.accepts
+            .send(pending)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
@@ -340,6 +370,13 @@ impl Store for PostgresStore {
     /// Waits for the connections in use to be returned (so statements in flight finish and
     /// are answered), then closes every connection; later calls fail with `Closed`.
     async fn close(&self) {
+        self.shutdown.send_replace(true);
+        let writer = self.writer.lock().await.take();
+        if let Some(writer) = writer
+            && let Err(error) = writer.await
+        {
+            tracing::error!(%error, "postgres group writer ended abnormally");
+        }
         self.pool.close().await;
     }
 }

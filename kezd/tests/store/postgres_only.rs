@@ -118,6 +118,62 @@ async fn seqs_never_become_visible_out_of_order_over_a_pool() {
     );
 }
 
+/// The same messages accepted at once through both instances' group writers (a client
+/// retrying against another instance, two origins' deliveries): each id is stored once, the
+/// losers are answered as duplicates naming the winner's seq, and the inbox has no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_groups_of_two_instances_store_each_id_once() {
+    const MESSAGES: usize = 300;
+    let Some(db) = Postgres::from_env().await else {
+        return;
+    };
+    let (a, b) = two_instances(&db, Duration::from_secs(60)).await;
+    register_all(&*a, &["alice"]).await;
+    let tasks: Vec<_> = (0..MESSAGES)
+        .flat_map(|n| [(n, a.clone()), (n, b.clone())])
+        .map(|(n, store)| {
+            tokio::spawn(async move {
+                let message = if n % 3 == 0 {
+                    remote(&format!("r{n}"), "b.example", "bob")
+                } else {
+                    local(&format!("m{n}"), "alice", 1)
+                };
+                let id = message.id.clone();
+                (id, store.accept(message).await.expect("accept"))
+            })
+        })
+        .collect();
+    let mut answers: std::collections::HashMap<String, Vec<Accepted>> = Default::default();
+    for task in tasks {
+        let (id, accepted) = task.await.expect("task");
+        answers.entry(id).or_default().push(accepted);
+    }
+    let mut seqs = Vec::new();
+    for (id, pair) in &answers {
+        assert_eq!(pair.len(), 2, "{id}");
+        let fresh: Vec<_> = pair.iter().filter(|a| !a.duplicate).collect();
+        assert_eq!(fresh.len(), 1, "{id} stored once: {pair:?}");
+        assert_eq!(
+            pair[0].seq, pair[1].seq,
+            "{id}: the duplicate names the first seq"
+        );
+        seqs.extend(fresh[0].seq);
+    }
+    seqs.sort_unstable();
+    let locals = (0..MESSAGES).filter(|n| n % 3 != 0).count() as u64;
+    assert_eq!(seqs, (1..=locals).collect::<Vec<_>>());
+    let stored: HashSet<_> = a
+        .inbox("alice", 0, 10_000)
+        .await
+        .expect("inbox")
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(stored.len() as u64, locals);
+    let queued = b.outbox_pending("b.example", 10_000).await.expect("outbox");
+    assert_eq!(queued.len(), MESSAGES.div_ceil(3));
+}
+
 /// What one instance writes, the other reads and deduplicates against.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_users_inboxes_and_message_ids() {
