@@ -1,15 +1,28 @@
 //! A detached response on the bare socket: the head hyper would have written, then each event
-//! as one HTTP/1.1 chunk, flushed at once. The response ends when its events end (the final
+//! as one HTTP/1.1 chunk, flushed at once (with any others already waiting, in one write). The response ends when its events end (the final
 //! chunk, then the connection closes), when the client closes its side, or on a write error.
 
 use std::time::SystemTime;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::Response;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Detached;
+
+/// Ready events written together up to about this many bytes.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// Appends `chunk` as one HTTP/1.1 chunk; an empty one is skipped, as it would end the body.
+fn frame(out: &mut BytesMut, chunk: &[u8]) {
+    if chunk.is_empty() {
+        return;
+    }
+    out.put_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+    out.put_slice(chunk);
+    out.put_slice(b"\r\n");
+}
 
 /// The response head as HTTP/1.1 bytes: status line, the response's headers (names in
 /// lowercase, as hyper writes them), the chunked framing and the date hyper would add.
@@ -57,14 +70,25 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Detached<I> {
                 let _ = self.io.shutdown().await;
                 return;
             };
-            if chunk.is_empty() {
-                continue; // A chunk of length zero would end the body.
-            }
             let mut framed = BytesMut::with_capacity(chunk.len() + 12);
-            framed.put_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-            framed.put_slice(&chunk);
-            framed.put_slice(b"\r\n");
-            if self.write(&framed).await.is_err() {
+            frame(&mut framed, &chunk);
+            // Events that are ready too (a busy inbox) go out in the same write.
+            let mut ended = false;
+            while framed.len() < COALESCE_BYTES {
+                match self.events.next().now_or_never() {
+                    Some(Some(chunk)) => frame(&mut framed, &chunk),
+                    Some(None) => {
+                        ended = true;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if ended {
+                framed.put_slice(b"0\r\n\r\n");
+            }
+            if self.write(&framed).await.is_err() || ended {
+                let _ = self.io.shutdown().await;
                 return;
             }
         }
