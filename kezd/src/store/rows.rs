@@ -1,7 +1,9 @@
 //! Conversions between the database's rows and the store's types, shared by the SQLite and
 //! PostgreSQL backends so both read the same columns into the same values.
 
-use super::{Accepted, MessageStatus, OutboxItem, StoreError, StoredMessage, UserRecord};
+use std::collections::BTreeMap;
+
+use super::{Accepted, Delivery, MessageStatus, OutboxItem, StoreError, StoredMessage, UserRecord};
 
 /// How long after its acceptance a message id is kept beyond the age limit, in both backends:
 /// SPEC §8.7 asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after
@@ -108,4 +110,25 @@ pub(super) fn first_acceptance(seq: Option<i64>) -> Result<Accepted, StoreError>
         seq: seq.map(seq_from_db).transpose()?,
         duplicate: true,
     })
+}
+
+/// What an attempt outcome writes to an outbox row: its state, next attempt and last error.
+pub(super) type OutcomeColumns = (&'static str, Option<i64>, Option<String>);
+
+/// A delivery attempt's outcomes grouped by what they write, so both backends update each
+/// group's rows with one statement (a whole transaction's messages are usually delivered,
+/// or retried for one reason, together).
+pub(super) fn outcome_groups(
+    outcomes: Vec<(String, Delivery)>,
+) -> BTreeMap<OutcomeColumns, Vec<String>> {
+    let mut groups: BTreeMap<OutcomeColumns, Vec<String>> = BTreeMap::new();
+    for (id, outcome) in outcomes {
+        let columns = match outcome {
+            Delivery::Delivered => ("delivered", None, None),
+            Delivery::Failed { code } => ("failed", None, Some(code)),
+            Delivery::Retry { at_ms, error } => ("pending", Some(at_ms), Some(error)),
+        };
+        groups.entry(columns).or_default().push(id);
+    }
+    groups
 }

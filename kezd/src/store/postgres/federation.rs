@@ -102,18 +102,13 @@ pub(super) async fn record(
     }
     .execute(&mut *tx)
     .await?;
-    for (id, outcome) in outcomes {
-        let (state, next, error) = match outcome {
-            Delivery::Delivered => ("delivered", None, None),
-            Delivery::Failed { code } => ("failed", None, Some(code)),
-            Delivery::Retry { at_ms, error } => ("pending", Some(at_ms), Some(error)),
-        };
+    for ((state, next, error), ids) in rows::outcome_groups(outcomes) {
         sqlx::query(
             "UPDATE outbox SET state = $2, next_attempt_at = $3, \
              last_error = COALESCE($4, last_error), attempts = attempts + 1 \
-             WHERE id = $1 AND state = 'pending'",
+             WHERE id = ANY($1) AND state = 'pending'",
         )
-        .bind(&id)
+        .bind(&ids)
         .bind(state)
         .bind(next)
         .bind(error)

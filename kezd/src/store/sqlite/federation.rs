@@ -2,7 +2,7 @@
 //! read pool, and the writes (attempt outcomes, transaction responses) that the group-commit
 //! writer runs for `Request::Federation`.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::store::rows;
 use crate::store::{Delivery, MessageStatus, OutboxItem, StoreError};
@@ -51,24 +51,30 @@ pub(in crate::store) async fn apply(
             .execute(&mut *conn)
             .await?
             .rows_affected();
-            for (id, outcome) in outcomes {
-                let (state, next, error) = match outcome {
-                    Delivery::Delivered => ("delivered", None, None),
-                    Delivery::Failed { code } => ("failed", None, Some(code)),
-                    Delivery::Retry { at_ms, error } => ("pending", Some(at_ms), Some(error)),
-                };
-                changed += sqlx::query(
-                    "UPDATE outbox SET state = ?2, next_attempt_at = ?3, \
-                     last_error = COALESCE(?4, last_error), attempts = attempts + 1 \
-                     WHERE id = ?1 AND state = 'pending'",
-                )
-                .bind(&id)
-                .bind(state)
-                .bind(next)
-                .bind(error)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
+            for ((state, next, error), ids) in rows::outcome_groups(outcomes) {
+                // Far below SQLite's limit of 32,766 parameters per statement.
+                for chunk in ids.chunks(1024) {
+                    let mut update = QueryBuilder::<Sqlite>::new("UPDATE outbox SET state = ");
+                    update
+                        .push_bind(state)
+                        .push(", next_attempt_at = ")
+                        .push_bind(next)
+                        .push(", last_error = COALESCE(")
+                        .push_bind(error.as_deref())
+                        .push(", last_error), attempts = attempts + 1 ")
+                        .push("WHERE state = 'pending' AND id IN (");
+                    let mut list = update.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_str());
+                    }
+                    update.push(")");
+                    changed += update
+                        .build()
+                        .persistent(false)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
+                }
             }
             Ok(changed)
         }
