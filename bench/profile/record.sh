@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Records where kezd's CPU time goes during one kez-bench scenario: perf samples of every
+# running kezd process, a flame graph at docs/flamegraphs/NAME.svg, and the share of samples
+# per category (categories.py). Needs perf (linux-perf) and inferno (`cargo install inferno`);
+# run from the workspace root after `cargo build --release -p kezd -p kez-bench`.
+#
+#   bench/profile/record.sh NAME KEZD_COUNT SECONDS -- SCENARIO [FLAGS...]
+#
+# waits until KEZD_COUNT kezd processes run and two more seconds (the load is generated and
+# signed before the clock starts), then samples for SECONDS. Give the scenario enough messages
+# to outlast the window (e.g. `send --messages 120000`).
+set -euo pipefail
+name=$1 count=$2 secs=$3
+shift 4
+out=target/profile
+mkdir -p "$out" docs/flamegraphs
+target/release/kez-bench "$@" > "$out/$name.txt" 2>&1 &
+bench=$!
+for _ in $(seq 1 300); do
+    [ "$(pgrep -x kezd | wc -l)" -ge "$count" ] && break
+    sleep 0.1
+done
+sleep 2
+pids=$(pgrep -x kezd | paste -sd, -)
+perf record -F 499 -e cpu-clock -g -p "$pids" -o "$out/$name.data" -- sleep "$secs" > /dev/null 2>&1
+wait "$bench" || true
+perf script -i "$out/$name.data" 2> /dev/null | inferno-collapse-perf > "$out/$name.folded"
+inferno-flamegraph --title "kezd: $name" --width 1400 --minwidth 1.5 \
+    < "$out/$name.folded" > "docs/flamegraphs/$name.svg"
+grep -E "throughput|server CPU" "$out/$name.txt" || true
+python3 "$(dirname "$0")/categories.py" "$out/$name.folded"
