@@ -25,7 +25,9 @@ fn frame(out: &mut BytesMut, chunk: &[u8]) {
 }
 
 /// The response head as HTTP/1.1 bytes: status line, the response's headers (names in
-/// lowercase, as hyper writes them), the chunked framing and the date hyper would add.
+/// lowercase, as hyper writes them), the chunked framing and the date hyper would add, and
+/// `connection: close`: the connection ends with the response, so no client should queue
+/// another request behind it.
 pub(super) fn head<B>(response: &Response<B>) -> Bytes {
     let status = response.status();
     let mut head = BytesMut::with_capacity(256);
@@ -40,7 +42,7 @@ pub(super) fn head<B>(response: &Response<B>) -> Bytes {
         head.put_slice(value.as_bytes());
         head.put_slice(b"\r\n");
     }
-    head.put_slice(b"transfer-encoding: chunked\r\ndate: ");
+    head.put_slice(b"transfer-encoding: chunked\r\nconnection: close\r\ndate: ");
     head.put_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
     head.put_slice(b"\r\n\r\n");
     head.freeze()

@@ -38,6 +38,13 @@ async fn stream_carries_a_message(api: &Api, alice: &User, bob: &User) -> http::
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert!(response.headers().contains_key("x-request-id"));
     let version = response.version();
+    // The daemon writes an HTTP/1.1 stream itself, and says the connection ends with it;
+    // hyper serves HTTP/2 streams, which have no connection header.
+    let closes = response
+        .headers()
+        .get("connection")
+        .is_some_and(|v| v == "close");
+    assert_eq!(closes, version == http::Version::HTTP_11, "{version:?}");
     let mut stream = SseStream::new(response);
     stream.expect_retry().await;
     let ready = stream.expect_ready().await;
