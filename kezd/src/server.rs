@@ -237,7 +237,9 @@ where
     loop {
         tokio::select! {
             result = connection.as_mut() => {
-                if let Err(error) = result {
+                if let Err(error) = result
+                    && !handoff.requested()
+                {
                     tracing::debug!(%peer, error = %error, "connection ended with an error");
                 }
                 break;

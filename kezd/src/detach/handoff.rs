@@ -85,6 +85,12 @@ impl<I> Handoff<I> {
         self.requested.store(true, Ordering::Release);
     }
 
+    /// Whether a response was detached: hyper's connection then ends with the wrapper's error,
+    /// which is no error of the connection's.
+    pub(crate) fn requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
     /// After hyper's connection ended: the detached response, if there is one.
     pub(crate) fn detached(&self) -> Option<Detached<I>> {
         let mut parked = self.lock();
