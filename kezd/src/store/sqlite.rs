@@ -33,7 +33,7 @@ use super::{
     StoreError, StoredMessage, UserRecord,
 };
 use federation::FederationWrite;
-use writer::{Request, RetentionChunk, Writer};
+use writer::{Guarded, Request, RetentionChunk, Writer};
 
 /// How far a commit is made durable before `accept` answers (SPEC §8.6).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -212,7 +212,8 @@ fn migrator() -> Migrator {
 #[async_trait]
 impl Store for SqliteStore {
     async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
-        self.write(|reply| Request::Register { user, reply }).await
+        self.write(|reply| Request::Guarded(Guarded::Register { user, reply }))
+            .await
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -272,7 +273,7 @@ impl Store for SqliteStore {
             outcomes,
             backoff,
         };
-        self.write(|reply| Request::Federation { op, reply })
+        self.write(|reply| Request::Guarded(Guarded::Federation { op, reply }))
             .await
             .map(drop)
     }
@@ -302,7 +303,7 @@ impl Store for SqliteStore {
             response,
             now_ms,
         };
-        self.write(|reply| Request::Federation { op, reply })
+        self.write(|reply| Request::Guarded(Guarded::Federation { op, reply }))
             .await
             .map(drop)
     }
@@ -367,10 +368,12 @@ impl Store for SqliteStore {
 
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError> {
         let handle = handle.to_owned();
-        self.write(|reply| Request::Ack {
-            handle,
-            through,
-            reply,
+        self.write(|reply| {
+            Request::Guarded(Guarded::Ack {
+                handle,
+                through,
+                reply,
+            })
         })
         .await
     }
@@ -390,11 +393,13 @@ impl Store for SqliteStore {
         let mut total = 0;
         loop {
             let RetentionChunk { deleted, more } = self
-                .write(|reply| Request::Retention {
-                    older_than_ms,
-                    max_per_inbox,
-                    budget: RETENTION_STEP,
-                    reply,
+                .write(|reply| {
+                    Request::Guarded(Guarded::Retention {
+                        older_than_ms,
+                        max_per_inbox,
+                        budget: RETENTION_STEP,
+                        reply,
+                    })
                 })
                 .await?;
             total += deleted;

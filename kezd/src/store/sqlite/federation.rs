@@ -1,6 +1,6 @@
 //! The SQLite side of federation's storage: reading the outbox and delivery status from the
 //! read pool, and the writes (attempt outcomes, transaction responses) that the group-commit
-//! writer runs for `Request::Federation`.
+//! writer runs for `Guarded::Federation`.
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 

@@ -3,9 +3,10 @@
 //! Why one writer: SQLite allows one writing transaction at a time anyway, and with WAL and
 //! `synchronous=FULL` every commit costs an fsync (about 4.5k commits/s on the reference
 //! machine). The writer takes every request waiting in its queue (up to `max_batch`), runs
-//! them in ONE transaction — each inside its own `SAVEPOINT`, so one failing request (a taken
-//! handle) is rolled back alone, except accepts, which are written in groups (accepts.rs) —
-//! commits once, and only then answers each caller. An answer therefore always means "committed with the configured durability".
+//! them in ONE transaction — accepts in groups (accepts.rs), every other write inside its own
+//! `SAVEPOINT`, so one failing request (a taken handle) is rolled back alone — commits once,
+//! and only then answers each caller. An answer therefore always means "committed with the
+//! configured durability".
 //!
 //! Why seqs become visible in order: seqs are assigned here, by the only writer, from a
 //! per-inbox counter that only moves forward, and all seqs of one transaction become visible
@@ -36,16 +37,24 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// One write, with the channel its caller waits on.
 #[derive(Debug)]
 pub(super) enum Request {
-    /// Store a registration.
-    Register {
-        user: UserRecord,
-        reply: Reply<RegisterOutcome>,
-    },
-    /// Accept a message into an inbox or the outbox.
+    /// Accept a message into an inbox or the outbox: written together with the accepts next
+    /// to it in the batch, without a savepoint (accepts.rs).
     Accept {
         message: NewMessage,
         admission: Admission,
         reply: Reply<Accepted>,
+    },
+    /// Any other write, run inside a savepoint of its own.
+    Guarded(Guarded),
+}
+
+/// A write whose failure is undone alone, by rolling back to its own savepoint.
+#[derive(Debug)]
+pub(super) enum Guarded {
+    /// Store a registration.
+    Register {
+        user: UserRecord,
+        reply: Reply<RegisterOutcome>,
     },
     /// Delete an inbox's messages through a seq.
     Ack {
@@ -123,22 +132,36 @@ impl Answer {
 impl Request {
     fn caller_gone(&self) -> bool {
         match self {
-            Request::Register { reply, .. } => reply.is_closed(),
             Request::Accept { reply, .. } => reply.is_closed(),
-            Request::Ack { reply, .. } | Request::Federation { reply, .. } => reply.is_closed(),
-            Request::Retention { reply, .. } => reply.is_closed(),
+            Request::Guarded(write) => write.caller_gone(),
         }
     }
 
     /// An answer for a request that never ran, to be overwritten by the batch's failure.
     fn unanswered(self) -> Answer {
         match self {
-            Request::Register { reply, .. } => Answer::Register(reply, Err(StoreError::Closed)),
             Request::Accept { reply, .. } => Answer::Accept(reply, Err(StoreError::Closed)),
-            Request::Ack { reply, .. } | Request::Federation { reply, .. } => {
+            Request::Guarded(write) => write.unanswered(),
+        }
+    }
+}
+
+impl Guarded {
+    fn caller_gone(&self) -> bool {
+        match self {
+            Guarded::Register { reply, .. } => reply.is_closed(),
+            Guarded::Ack { reply, .. } | Guarded::Federation { reply, .. } => reply.is_closed(),
+            Guarded::Retention { reply, .. } => reply.is_closed(),
+        }
+    }
+
+    fn unanswered(self) -> Answer {
+        match self {
+            Guarded::Register { reply, .. } => Answer::Register(reply, Err(StoreError::Closed)),
+            Guarded::Ack { reply, .. } | Guarded::Federation { reply, .. } => {
                 Answer::Count(reply, Err(StoreError::Closed))
             }
-            Request::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
+            Guarded::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
         }
     }
 }
@@ -253,7 +276,9 @@ impl Writer {
                         self.accept_group(group, &mut counters, &mut answers)
                             .await?;
                     }
-                    other => self.apply(other, &mut counters, &mut answers).await?,
+                    Request::Guarded(write) => {
+                        self.apply(write, &mut counters, &mut answers).await?
+                    }
                 }
             }
             self.flush_counters(&mut counters).await?;
@@ -312,11 +337,11 @@ impl Writer {
     /// batch must be abandoned. The answer is recorded first, so the caller is answered anyway.
     async fn apply(
         &mut self,
-        request: Request,
+        request: Guarded,
         counters: &mut HashMap<String, Counter>,
         answers: &mut Vec<Answer>,
     ) -> Result<(), sqlx::Error> {
-        if matches!(request, Request::Retention { .. }) {
+        if matches!(request, Guarded::Retention { .. }) {
             // The count phase reads inbox_counters, so it must hold this batch's seqs.
             // Outside the savepoint: a failed retention step must not undo the counters.
             if let Err(error) = self.flush_counters(counters).await {
@@ -329,27 +354,16 @@ impl Writer {
             return Err(error);
         }
         let answer = match request {
-            // commit_batch writes runs of accepts without a savepoint (see accepts.rs); a lone
-            // one here is written the same way, its answer recorded by accept_group.
-            Request::Accept {
-                message,
-                admission,
-                reply,
-            } => {
-                self.accept_group(vec![(message, admission, reply)], counters, answers)
-                    .await?;
-                return exec(&mut self.conn, "RELEASE request").await;
-            }
-            Request::Register { user, reply } => Answer::Register(reply, self.register(user).await),
-            Request::Ack {
+            Guarded::Register { user, reply } => Answer::Register(reply, self.register(user).await),
+            Guarded::Ack {
                 handle,
                 through,
                 reply,
             } => Answer::Count(reply, self.ack(&handle, through).await),
-            Request::Federation { op, reply } => {
+            Guarded::Federation { op, reply } => {
                 Answer::Count(reply, super::federation::apply(&mut self.conn, op).await)
             }
-            Request::Retention {
+            Guarded::Retention {
                 older_than_ms,
                 max_per_inbox,
                 budget,
