@@ -47,6 +47,10 @@ fn benches(c: &mut Criterion) {
     g.bench_function("message_id", |b| {
         b.iter(|| MessageId::of_canonical(black_box(env.canonical.as_bytes())))
     });
+    let primary = env.envelope.from_primary.to_string();
+    g.bench_function("primary_parse", |b| {
+        b.iter(|| kez_spec::Primary::parse(black_box(&primary)))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("e2ee");
