@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use kez_spec::Primary;
+
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::federate::Federate;
@@ -92,6 +94,17 @@ impl AppState {
     /// Remembers a user the store just returned from a registration.
     pub fn remember_user(&self, user: UserRecord) {
         self.inner.users.remember(user);
+    }
+
+    /// The decoded primary with this text, if a sender's envelope verified with it (see
+    /// [`UserCache`]).
+    pub fn known_primary(&self, text: &str) -> Option<Primary> {
+        self.inner.users.primary(text)
+    }
+
+    /// Remembers the primary of a sender whose envelope verified.
+    pub fn remember_primary(&self, primary: Primary) {
+        self.inner.users.remember_primary(primary);
     }
 
     /// The live broker.

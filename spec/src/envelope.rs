@@ -61,11 +61,23 @@ impl SignedEnvelope {
     /// signature member and `alg`. The signature itself is checked by [`Self::verify`], so
     /// callers can first check what they know (is the sender registered?) and answer with the
     /// most useful code.
-    pub fn from_map(mut map: Map<String, Value>) -> Result<Self, Error> {
+    pub fn from_map(map: Map<String, Value>) -> Result<Self, Error> {
+        SignedEnvelope::from_map_with_known(map, |_| None)
+    }
+
+    /// [`Self::from_map`], taking `from_primary` from `known` when it has a key for that
+    /// text: a server that has already decoded a sender's primary need not decode it again
+    /// from every envelope. `known` must only answer with the [`Primary`] whose text
+    /// (`Display`) is exactly the one asked for; a primary's text is canonical (SPEC §2.3),
+    /// so that is the same key `Primary::parse` would give.
+    pub fn from_map_with_known(
+        mut map: Map<String, Value>,
+        known: impl Fn(&str) -> Option<Primary>,
+    ) -> Result<Self, Error> {
         // SPEC §8.1's order: the header and the version are judged before the signature's
         // shape, so a v2 envelope is `unsupported_version` whatever its signature looks like.
         let signature = map.remove("signature");
-        let header = header(Members(&map));
+        let header = header(Members(&map), known);
         if let Some(signature) = signature {
             map.insert("signature".into(), signature);
         }
@@ -96,7 +108,7 @@ impl SignedEnvelope {
 
 /// The envelope's members other than `signature`, in SPEC §8.1's order: type, version,
 /// then the rest.
-fn header(m: Members<'_>) -> Result<Envelope, Error> {
+fn header(m: Members<'_>, known: impl Fn(&str) -> Option<Primary>) -> Result<Envelope, Error> {
     m.expect_type(TYPE)?;
     let v = m.uint("v")?;
     if v != PROTOCOL_VERSION {
@@ -112,7 +124,13 @@ fn header(m: Members<'_>) -> Result<Envelope, Error> {
     }
     Ok(Envelope {
         from: Address::parse(m.str("from")?)?,
-        from_primary: Primary::parse(m.str("from_primary")?)?,
+        from_primary: {
+            let text = m.str("from_primary")?;
+            match known(text) {
+                Some(primary) => primary,
+                None => Primary::parse(text)?,
+            }
+        },
         to: Address::parse(m.str("to")?)?,
         ts_ms: m.uint("ts")?,
         nonce,
@@ -201,6 +219,35 @@ mod tests {
         // Reordered keys give the same id: the id is of the canonical form.
         let compact = serde_json::to_vec(&sample()).expect("serializes");
         assert_eq!(SignedEnvelope::parse(&compact).expect("parses").id, env.id);
+    }
+
+    /// A key the caller already decoded is used for the text it was asked for, and only
+    /// then; the result is the envelope plain parsing gives.
+    #[test]
+    fn known_primaries_stand_in_for_decoding() {
+        let map = |v: Value| match v {
+            Value::Object(map) => map,
+            _ => unreachable!("an envelope is an object"),
+        };
+        let alice_primary = Primary::from(&alice());
+        let asked = std::cell::RefCell::new(Vec::new());
+        let known = |text: &str| {
+            asked.borrow_mut().push(text.to_owned());
+            (text == alice_primary.to_string()).then_some(alice_primary)
+        };
+        let plain = SignedEnvelope::from_map(map(sample())).expect("parses");
+        let with_known = SignedEnvelope::from_map_with_known(map(sample()), known).expect("parses");
+        assert_eq!(with_known, plain);
+        assert!(with_known.verify().is_ok());
+        assert_eq!(*asked.borrow(), [alice_primary.to_string()]);
+        // Text the caller does not know is decoded, and judged, as before.
+        let mut bad = sample();
+        bad["from_primary"] = "ed25519:00".into();
+        let got = SignedEnvelope::from_map_with_known(map(bad), known);
+        assert_eq!(
+            got.map(|_| ()).map_err(|e| e.code()),
+            Err("invalid_primary")
+        );
     }
 
     /// SPEC §6.1: version, type and encodings are checked with their codes.

@@ -4,6 +4,8 @@
 //! (no session, no cookie); the message is committed durably — to the recipient's inbox, or to
 //! the outbox for a remote recipient — before the answer, and published to live streams after.
 
+use std::cell::Cell;
+
 use http::StatusCode;
 use kez_spec::Error as SpecError;
 use kez_spec::envelope::SignedEnvelope;
@@ -25,11 +27,17 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         Some(Value::String(to)) => to,
         _ => return Err(ApiError::malformed("missing string member \"to\"")),
     };
+    let state = ctx.state().clone();
+    // A sender's primary decoded for an earlier send is not decoded again.
+    let decoded = Cell::new(false);
     let envelope = match body.remove("envelope") {
-        Some(Value::Object(map)) => SignedEnvelope::from_map(map)?,
+        Some(Value::Object(map)) => SignedEnvelope::from_map_with_known(map, |text| {
+            let known = state.known_primary(text);
+            decoded.set(known.is_none());
+            known
+        })?,
         _ => return Err(ApiError::malformed("missing object member \"envelope\"")),
     };
-    let state = ctx.state().clone();
     let config = state.config();
     let here = &config.server_name;
     let env = &envelope.envelope;
@@ -46,7 +54,12 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     // here only when checks 5–10 refuse: the stored copy of a duplicate passed them all.
     let now = clock::now_ms();
     let route = match check(&state, &envelope, local, now).await {
-        Ok(route) => route,
+        Ok(route) => {
+            if decoded.get() {
+                state.remember_primary(env.from_primary);
+            }
+            route
+        }
         Err(refusal) => {
             return match state.store().accepted(&envelope.id.to_string()).await? {
                 Some(first) => respond(&envelope, first, local, true),
