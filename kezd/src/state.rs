@@ -84,7 +84,7 @@ impl AppState {
     }
 
     /// The user registered as `handle` (cached; see [`UserCache`]).
-    pub async fn user(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn user(&self, handle: &str) -> Result<Option<Arc<UserRecord>>, StoreError> {
         self.inner
             .users
             .get(self.inner.store.as_ref(), handle)

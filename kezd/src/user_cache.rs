@@ -2,14 +2,15 @@
 //! §4.1: a handle and a primary are bound for good), so a user found once stays valid, on this
 //! instance and on every other instance of a cluster; only users that exist are remembered,
 //! so a handle registered a moment ago elsewhere is never hidden. Every send, poll and stream
-//! looks users up, and without this each lookup is a store round trip.
+//! looks users up, and without this each lookup is a store round trip; users are shared, so a
+//! lookup copies nothing.
 //!
 //! Beside the users, the decoded primaries of senders whose envelopes verified: an envelope
 //! names its sender's primary as text, and decoding it (a point decompression, about 3.5 µs)
 //! on every send is work already done for that sender's last one.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use kez_spec::Primary;
 
@@ -22,7 +23,7 @@ const CAPACITY: usize = 16_384;
 /// Users by handle, and decoded primaries by their text.
 #[derive(Debug, Default)]
 pub struct UserCache {
-    by_handle: Mutex<HashMap<String, UserRecord>>,
+    by_handle: Mutex<HashMap<String, Arc<UserRecord>>>,
     primaries: Mutex<HashMap<String, Primary>>,
 }
 
@@ -37,19 +38,24 @@ impl UserCache {
         &self,
         store: &dyn Store,
         handle: &str,
-    ) -> Result<Option<UserRecord>, StoreError> {
+    ) -> Result<Option<Arc<UserRecord>>, StoreError> {
         if let Some(user) = lock(&self.by_handle).get(handle) {
-            return Ok(Some(user.clone()));
+            return Ok(Some(Arc::clone(user)));
         }
-        let user = store.user_by_handle(handle).await?;
-        if let Some(user) = &user {
-            self.remember(user.clone());
-        }
-        Ok(user)
+        let Some(user) = store.user_by_handle(handle).await? else {
+            return Ok(None);
+        };
+        let user = Arc::new(user);
+        self.remember_shared(Arc::clone(&user));
+        Ok(Some(user))
     }
 
     /// Remembers a user just stored.
     pub fn remember(&self, user: UserRecord) {
+        self.remember_shared(Arc::new(user));
+    }
+
+    fn remember_shared(&self, user: Arc<UserRecord>) {
         let mut users = lock(&self.by_handle);
         if users.len() >= CAPACITY {
             users.clear();
