@@ -248,22 +248,25 @@ impl FederationClient {
             },
             keys.signing_key(),
         );
-        let response = self
+        let request = self
             .http(destination)
             .put(url(destination, &path))
             .header(AUTHORIZATION, auth.to_string())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| match from_reqwest(&e, destination) {
-                FederationError::ForbiddenAddress { .. } => {
-                    DeliveryError::permanent("forbidden_address")
-                }
-                FederationError::NoFederation { .. } => DeliveryError::permanent("no_federation"),
-                other => DeliveryError::transient(other.to_string()),
-            })?;
+            .body(body);
+        let response =
+            send_once_more(request)
+                .await
+                .map_err(|e| match from_reqwest(&e, destination) {
+                    FederationError::ForbiddenAddress { .. } => {
+                        DeliveryError::permanent("forbidden_address")
+                    }
+                    FederationError::NoFederation { .. } => {
+                        DeliveryError::permanent("no_federation")
+                    }
+                    other => DeliveryError::transient(other.to_string()),
+                })?;
         let status = response.status();
         let retry_after = txn::retry_after(response.headers());
         let limit = if status == StatusCode::OK {
@@ -324,11 +327,11 @@ impl FederationClient {
 
     /// GET with the discovery cap; 200 or an error (404 is [`FederationError::NotFound`]).
     async fn get(&self, server: &ServerName, path: &str) -> Result<Answer, FederationError> {
-        let response = self
+        let request = self
             .http(server)
             .get(url(server, path))
-            .header(ACCEPT, "application/json")
-            .send()
+            .header(ACCEPT, "application/json");
+        let response = send_once_more(request)
             .await
             .map_err(|e| from_reqwest(&e, server))?;
         let status = response.status();
@@ -443,14 +446,46 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<By
 /// The federation error behind a reqwest error: our resolver's own error when the failure
 /// came from discovery or the SSRF guard, otherwise `Unavailable` with the whole cause chain.
 fn from_reqwest(e: &reqwest::Error, server: &ServerName) -> FederationError {
+    federation_error_in(e)
+        .unwrap_or_else(|| FederationError::unavailable(format!("{server}: {}", chain(e))))
+}
+
+/// A refusal of this crate's own (the SSRF guard, discovery) carried through reqwest's error.
+fn federation_error_in(e: &reqwest::Error) -> Option<FederationError> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if let Some(fe) = s.downcast_ref::<FederationError>() {
-            return fe.clone();
+            return Some(fe.clone());
         }
         source = s.source();
     }
-    FederationError::unavailable(format!("{server}: {}", chain(e)))
+    None
+}
+
+/// Sends `request`, and once more if it failed before any answer for a reason a new
+/// connection may not have: a pooled connection the peer closed (it restarted, or dropped an
+/// idle connection) fails the request sent on it. Without the repeat, a peer that restarts is
+/// reported unavailable for the first request after, and a receiver defers the envelopes whose
+/// sender it could not look up for a minute. Every request here is idempotent (a GET, a
+/// transaction by its id), so a repeat is answered as the first would have been. Timeouts and
+/// this crate's own refusals are not repeated.
+async fn send_once_more(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let again = request.try_clone();
+    match request.send().await {
+        Err(e)
+            if (e.is_request() || e.is_connect())
+                && !e.is_timeout()
+                && federation_error_in(&e).is_none() =>
+        {
+            match again {
+                Some(again) => again.send().await,
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
 }
 
 /// An error and its causes, `: `-separated (reqwest's own message alone says little).
