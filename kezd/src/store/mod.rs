@@ -64,6 +64,16 @@ pub enum Route {
     },
 }
 
+impl Route {
+    /// The recipient's handle for a local route; `None` for the outbox.
+    pub fn local_handle(&self) -> Option<&str> {
+        match self {
+            Route::Local { handle } => Some(handle),
+            Route::Remote { .. } => None,
+        }
+    }
+}
+
 /// A verified message ready to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {

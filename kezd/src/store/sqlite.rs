@@ -10,6 +10,7 @@
 
 mod checkpointer;
 mod federation;
+mod stored_ids;
 mod writer;
 
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr, Sqlite};
+use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -319,20 +320,14 @@ impl Store for SqliteStore {
 
     async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
         let mut known = HashSet::new();
-        // Far below SQLite's limit of 32,766 parameters per statement.
-        for chunk in ids.chunks(1024) {
-            let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM message_ids WHERE id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(id.as_str());
-            }
-            query.push(")");
-            let found: Vec<String> = query
-                .build_query_scalar()
+        for chunk in ids.chunks(stored_ids::IDS_PER_STATEMENT) {
+            let mut query = stored_ids::query(chunk.iter().map(String::as_str));
+            let found: Vec<(String, Option<i64>)> = query
+                .build_query_as()
                 .persistent(false)
                 .fetch_all(&self.readers)
                 .await?;
-            known.extend(found);
+            known.extend(found.into_iter().map(|(id, _)| id));
         }
         Ok(known)
     }

@@ -134,10 +134,7 @@ async fn write_group(
 ) -> Result<Vec<Outcome>, StoreError> {
     let mut recipients: Vec<&str> = messages
         .iter()
-        .filter_map(|m| match &m.route {
-            Route::Local { handle } => Some(handle.as_str()),
-            Route::Remote { .. } => None,
-        })
+        .filter_map(|m| m.route.local_handle())
         .collect();
     recipients.sort_unstable();
     recipients.dedup();
@@ -240,7 +237,7 @@ async fn write_group(
         .bind(
             by_id
                 .iter()
-                .map(|(m, _)| local_handle(m))
+                .map(|(m, _)| m.route.local_handle())
                 .collect::<Vec<_>>(),
         )
         .bind(by_id.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
@@ -377,12 +374,4 @@ async fn write_group(
     }
     tx.commit().await?;
     Ok(outcomes)
-}
-
-/// The recipient column of `message_ids`: the handle for a local message, none for a remote.
-fn local_handle(message: &NewMessage) -> Option<&str> {
-    match &message.route {
-        Route::Local { handle } => Some(handle.as_str()),
-        Route::Remote { .. } => None,
-    }
 }

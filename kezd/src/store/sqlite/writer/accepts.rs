@@ -19,6 +19,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Answer, Counter, Reply, Writer};
 use crate::store::rows::{clamp_i64, seq_from_db};
+use crate::store::sqlite::stored_ids;
 use crate::store::{Accepted, Admission, NewMessage, Route, StoreError};
 
 /// The most rows one statement carries (six parameters each, far below SQLite's default limit
@@ -136,14 +137,8 @@ impl Writer {
         messages: &'m [NewMessage],
     ) -> Result<HashMap<&'m str, Option<i64>>, sqlx::Error> {
         let mut known = HashMap::with_capacity(messages.len());
-        for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-            let mut query =
-                QueryBuilder::<Sqlite>::new("SELECT id, seq FROM message_ids WHERE id IN (");
-            let mut ids = query.separated(", ");
-            for message in chunk {
-                ids.push_bind(message.id.as_str());
-            }
-            query.push(")");
+        for chunk in messages.chunks(stored_ids::IDS_PER_STATEMENT) {
+            let mut query = stored_ids::query(chunk.iter().map(|m| m.id.as_str()));
             let found: Vec<(String, Option<i64>)> = query
                 .build_query_as()
                 .persistent(false)
@@ -168,12 +163,8 @@ impl Writer {
                 "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ",
             );
             ids.push_values(chunk, |mut row, r| {
-                let recipient = match &r.message.route {
-                    Route::Local { handle } => Some(handle.as_str()),
-                    Route::Remote { .. } => None,
-                };
                 row.push_bind(r.message.id.as_str())
-                    .push_bind(recipient)
+                    .push_bind(r.message.route.local_handle())
                     .push_bind(r.seq)
                     .push_bind(r.message.received_at_ms)
                     .push_bind(r.message.sender.as_str());
@@ -185,10 +176,7 @@ impl Writer {
 
             let local: Vec<(&Row<'_>, &str)> = chunk
                 .iter()
-                .filter_map(|r| match &r.message.route {
-                    Route::Local { handle } => Some((r, handle.as_str())),
-                    Route::Remote { .. } => None,
-                })
+                .filter_map(|r| Some((r, r.message.route.local_handle()?)))
                 .collect();
             if !local.is_empty() {
                 let mut inbox = QueryBuilder::<Sqlite>::new(

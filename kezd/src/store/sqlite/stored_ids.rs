@@ -1,0 +1,24 @@
+//! Which of many message ids are already stored, in one statement: the duplicate check of a
+//! group of accepts (on the writer) and of a received transaction (on the read pool) alike.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+/// The most ids one statement asks about (one parameter each, far below SQLite's default limit
+/// of 32,766); more are asked about in several statements.
+pub(in crate::store::sqlite) const IDS_PER_STATEMENT: usize = 512;
+
+/// `SELECT id, seq FROM message_ids WHERE id IN (…)` for `ids` (at most
+/// [`IDS_PER_STATEMENT`]): the stored ones, each with its first acceptance's seq (none for a
+/// message that went to the outbox). Its parameter count varies, so run it with
+/// `persistent(false)`: it is not worth a place in the prepared-statement cache.
+pub(in crate::store::sqlite) fn query<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+) -> QueryBuilder<Sqlite> {
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT id, seq FROM message_ids WHERE id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    query.push(")");
+    query
+}
