@@ -6,9 +6,10 @@
 //! is in the inbox exactly once when polled; a failed check exits with status 1.
 //!
 //! Scenarios (one per file under `scenario/`): `send`, `idle`, `startup`, `federation`,
-//! `cluster`. Commands and figures: docs/BENCHMARKS.md, section "kez-bench".
+//! `cluster`, and `floor`, which measures the machine's ceiling for sends beside kezd. Commands and figures: docs/BENCHMARKS.md, section "kez-bench".
 
 mod client;
+mod floor;
 mod http;
 mod load;
 mod metrics;
@@ -25,6 +26,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::server::KezdOptions;
+
+/// mimalloc, as in kezd: the floor server (this binary) must allocate as kezd does, and the
+/// load generator shares the cores with the server it measures, so it should spend little.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The KEZ load tool.
 #[derive(Debug, Parser)]
@@ -80,6 +86,15 @@ enum Scenario {
     Federation(scenario::federation::FederationArgs),
     /// Two kezd on PostgreSQL + NATS against one on SQLite, same load.
     Cluster(scenario::cluster::ClusterArgs),
+    /// The machine's ceiling for sends (a server that only parses and verifies) beside kezd.
+    Floor(scenario::floor::FloorArgs),
+    /// Serves as the floor server on 127.0.0.1 (started by `floor`).
+    #[command(hide = true)]
+    FloorServe {
+        /// The port to listen on.
+        #[arg(long)]
+        port: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,7 +115,9 @@ fn main() -> ExitCode {
         options.bin = absolute;
     }
     let result = runtime.block_on(async {
-        if !options.bin.is_file() {
+        // The floor server is the one command that starts no kezd.
+        let needs_kezd = !matches!(cli.scenario, Scenario::FloorServe { .. });
+        if needs_kezd && !options.bin.is_file() {
             anyhow::bail!(
                 "{} is not a file: build it with `cargo build --release -p kezd -p kez-bench`",
                 options.bin.display()
@@ -112,6 +129,8 @@ fn main() -> ExitCode {
             Scenario::Startup(args) => scenario::startup::run(&options, args).await,
             Scenario::Federation(args) => scenario::federation::run(&options, args).await,
             Scenario::Cluster(args) => scenario::cluster::run(&options, args).await,
+            Scenario::Floor(args) => scenario::floor::run(&options, args).await,
+            Scenario::FloorServe { port } => floor::serve(port).await.map(|()| Vec::new()),
         }
     });
     match result {

@@ -2,7 +2,8 @@
 //! latency histogram (request duration by route, store call duration by operation) the count
 //! and the bucket bounds that hold the median and the 99th percentile. Set beside the
 //! client-side send→stream latency, it says whether time went inside the server's handlers
-//! and store or outside them (scheduling, fan-out, the client).
+//! and store or outside them (scheduling, fan-out, the client). Also the count of live-stream
+//! catch-ups: how often a stream read the store because a notification was lost or late.
 
 use std::collections::BTreeMap;
 
@@ -21,21 +22,38 @@ pub struct Series {
     pub p99_le_ms: f64,
 }
 
-/// Scrapes `/metrics` and summarises every non-empty latency histogram, keyed by
-/// `metric{labels}`. Errors give an empty map: the figures are an aid, not a check.
-pub async fn scrape(endpoint: &Endpoint) -> BTreeMap<String, Series> {
+/// What one scrape says.
+#[derive(Debug, Default, Serialize)]
+pub struct Scraped {
+    /// Every non-empty latency histogram, keyed by `metric{labels}`.
+    pub series: BTreeMap<String, Series>,
+    /// `kezd_stream_catch_ups_total`.
+    pub stream_catch_ups: Option<u64>,
+}
+
+/// Scrapes `/metrics`. Errors give an empty result: the figures are an aid, not a check.
+pub async fn scrape(endpoint: &Endpoint) -> Scraped {
     let Ok(response) = endpoint
         .client
         .get(format!("{}/metrics", endpoint.base))
         .send()
         .await
     else {
-        return BTreeMap::new();
+        return Scraped::default();
     };
     let Ok(text) = response.text().await else {
-        return BTreeMap::new();
+        return Scraped::default();
     };
-    summarise(&text)
+    Scraped {
+        series: summarise(&text),
+        stream_catch_ups: counter(&text, "kezd_stream_catch_ups_total"),
+    }
+}
+
+/// The value of an unlabelled counter.
+fn counter(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Parses the cumulative `_bucket` lines of the exposition.
@@ -110,5 +128,12 @@ kezd_store_duration_seconds_bucket{op=\"ack\",le=\"+Inf\"} 0
         assert!((accept.p50_le_ms - 1.0).abs() < 1e-9);
         assert!((accept.p99_le_ms - 2.5).abs() < 1e-9);
         assert!(!s.contains_key("kezd_store_duration_seconds{op=\"ack\"}"));
+    }
+
+    #[test]
+    fn a_counter_is_read_by_its_exact_name() {
+        let text = "# HELP kezd_stream_catch_ups_total x\nkezd_stream_catch_ups_total_other 9\nkezd_stream_catch_ups_total 42\n";
+        assert_eq!(counter(text, "kezd_stream_catch_ups_total"), Some(42));
+        assert_eq!(counter(text, "kezd_missing_total"), None);
     }
 }

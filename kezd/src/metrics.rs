@@ -94,6 +94,8 @@ pub struct Metrics {
     sends_accepted: AtomicU64,
     /// Live streams open now.
     live_streams: AtomicI64,
+    /// Store reads by live streams to fill a gap in their notifications.
+    stream_catch_ups: AtomicU64,
     /// Connections open now.
     connections_open: AtomicI64,
     /// Connections closed at once because the connection limit was reached.
@@ -106,6 +108,16 @@ pub struct Metrics {
 #[derive(Debug)]
 pub struct LiveStreamGuard {
     metrics: Arc<Metrics>,
+}
+
+impl LiveStreamGuard {
+    /// Counts one store read by this stream to fill a gap (a notification lost, or so late
+    /// that waiting for it would cost more than reading it).
+    pub fn count_catch_up(&self) {
+        self.metrics
+            .stream_catch_ups
+            .fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Drop for LiveStreamGuard {
@@ -210,7 +222,7 @@ impl Metrics {
             let labels = format!("op=\"{}\"", escape(op));
             h.render(&mut out, "kezd_store_duration_seconds", &labels);
         });
-        let scalars: [(&str, &str, &str, i128); 4] = [
+        let scalars: [(&str, &str, &str, i128); 5] = [
             (
                 "kezd_sends_accepted_total",
                 "counter",
@@ -222,6 +234,12 @@ impl Metrics {
                 "gauge",
                 "Live streams open.",
                 self.live_streams.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "kezd_stream_catch_ups_total",
+                "counter",
+                "Store reads by live streams to fill a gap in their notifications.",
+                self.stream_catch_ups.load(Ordering::Relaxed).into(),
             ),
             (
                 "kezd_connections_open",

@@ -8,7 +8,8 @@
 //! there is no gap and no duplicate at the switch to live, and a lagging stream is caught up,
 //! never skipped.
 //!
-//! A lost notification is normally revealed by the next one (its seq is not `last + 1`). The
+//! A notification that comes before its predecessors is held a moment for them (`reorder`);
+//! a lost one is normally revealed by the next one (the gap does not fill). The
 //! last message to a recipient has no next one: in a cluster, if the instance that stored it
 //! lost its NATS publish (its own link broke while the others stayed connected), a stream on
 //! another instance would not see it until the recipient got another message. So each
@@ -18,6 +19,8 @@
 //! The stream is a state machine polled by its connection's task (no task of its own), written
 //! to the socket without hyper over HTTP/1.1 (crate::detach): an idle stream costs its socket,
 //! a small task, a broadcast receiver and a timer.
+
+mod reorder;
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -38,6 +41,7 @@ use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth, inbox};
 use crate::metrics::LiveStreamGuard;
 use crate::store::Store;
+use reorder::Reorder;
 
 /// Messages read from the store per catch-up query.
 const PAGE: u32 = 256;
@@ -114,9 +118,10 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         phase: if replay { Phase::Replay } else { Phase::Ready },
         // The reconnection delay comes first (SPEC §8.5).
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
+        reorder: Reorder::default(),
         keep_alive: keep_alive_timer(keep_alive),
         shutdown: Box::pin(shutdown),
-        _guard: state.metrics().live_stream(),
+        guard: state.metrics().live_stream(),
     };
     let events = stream::unfold(live, |mut live| async move {
         let chunk = live.next_chunk().await?;
@@ -164,9 +169,12 @@ struct LiveStream {
     checked: u64,
     phase: Phase,
     pending: VecDeque<Bytes>,
+    /// Notifications ahead of `last + 1`, waiting for the ones before them.
+    reorder: Reorder,
     keep_alive: Interval,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    _guard: LiveStreamGuard,
+    /// Counts the stream as open, and its catch-ups.
+    guard: LiveStreamGuard,
 }
 
 impl LiveStream {
@@ -201,11 +209,17 @@ impl LiveStream {
                     return Some(Bytes::from(ready));
                 }
                 Phase::Live => {
+                    if let Some(next) = self.reorder.next_after(self.last) {
+                        self.last = next.seq;
+                        return Some(event_bytes(&next));
+                    }
                     tokio::select! {
                         () = &mut self.shutdown => return None,
+                        // A gap that did not fill: its notification was lost.
+                        () = self.reorder.expired() => self.catch_up(),
                         _ = self.keep_alive.tick() => {
                             if self.store_is_ahead().await? {
-                                self.phase = Phase::CatchUp;
+                                self.catch_up();
                             } else {
                                 return Some(Bytes::from_static(b": keep-alive\n\n"));
                             }
@@ -216,14 +230,25 @@ impl LiveStream {
                                 self.last = m.seq;
                                 return Some(event_bytes(&m));
                             }
-                            // A gap (a notification is late or was dropped) or a lag: the
-                            // store has everything committed, read from where we are.
-                            Event::Message(_) | Event::Lagged => self.phase = Phase::CatchUp,
+                            Event::Message(early) => {
+                                if !self.reorder.hold(early) {
+                                    self.catch_up();
+                                }
+                            }
+                            // Notifications were dropped: the store has everything committed.
+                            Event::Lagged => self.catch_up(),
                         },
                     }
                 }
             }
         }
+    }
+
+    /// Reads from the store from `last` on, then follows the broker again.
+    fn catch_up(&mut self) {
+        self.guard.count_catch_up();
+        self.reorder.clear();
+        self.phase = Phase::CatchUp;
     }
 
     /// Whether the store holds a seq this stream has not caught up to (a notification was

@@ -33,6 +33,7 @@ use super::{
     Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
     StoreError, StoredMessage, UserRecord,
 };
+use checkpointer::LogRestart;
 use federation::FederationWrite;
 use writer::{Guarded, Request, RetentionChunk, Writer};
 
@@ -149,10 +150,17 @@ impl SqliteStore {
         let (requests, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let checkpoints = base.clone().connect().await?;
-        let writer = Writer::new(write, queue, shutdown_rx.clone(), options.max_batch.max(1));
+        let restart = LogRestart::default();
+        let writer = Writer::new(
+            write,
+            queue,
+            restart.clone(),
+            shutdown_rx.clone(),
+            options.max_batch.max(1),
+        );
         let tasks = vec![
             tokio::spawn(writer.run()),
-            tokio::spawn(checkpointer::run(checkpoints, shutdown_rx)),
+            tokio::spawn(checkpointer::run(checkpoints, restart, shutdown_rx)),
         ];
         tracing::info!(
             path = %options.path.display(),

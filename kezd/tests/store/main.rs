@@ -4,11 +4,12 @@
 //! test creates `kez_test_<random>` and drops it at the end). Without the variable the
 //! PostgreSQL tests pass without running, so `cargo test` needs no database server; with it,
 //! an unreachable server fails them. [`postgres_only`] holds what only a multi-connection,
-//! multi-instance store must prove.
+//! multi-instance store must prove, [`sqlite_only`] what only the SQLite store must.
 
 mod backend;
 mod cases;
 mod postgres_only;
+mod sqlite_only;
 
 /// Generates, for each case, `sqlite::<case>` and `postgres::<case>` tests.
 macro_rules! suite {

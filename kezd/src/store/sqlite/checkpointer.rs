@@ -9,9 +9,19 @@
 //! the copying happens beside the writer rather than inside its commits. Copying less often
 //! also copies a page written many times (an index's last leaf) once instead of many times.
 //!
+//! A checkpoint beside a busy writer never ends the log, though: SQLite starts writing the log
+//! from its beginning again only when a write transaction begins with every frame copied, and
+//! the writer commits again while a checkpoint copies. Under sustained load the log would
+//! grow without bound (every commit then extends the file, and its fsync must also write the
+//! file's new size). So when the log has grown past [`RESTART_FRAMES`], the checkpointer asks
+//! the writer to copy the few frames committed since, between two of its transactions
+//! ([`LogRestart`]): the writer's next transaction then writes the log from the start.
+//!
 //! Durability is unchanged: a commit is durable once it is in the WAL (and fsynced there with
 //! `synchronous=FULL`); a checkpoint only moves committed pages into the main file.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -22,18 +32,44 @@ use tokio::sync::watch;
 /// thousand messages' pages; when nothing was written a checkpoint reads one header.
 const INTERVAL: Duration = Duration::from_millis(250);
 
+/// A log this long (frames of one page each; SQLite's own automatic checkpoint threshold) is
+/// restarted by the writer after the next checkpoint.
+const RESTART_FRAMES: i64 = 1000;
+
+/// The checkpointer's request to the writer to finish a checkpoint, so the log restarts.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LogRestart(Arc<AtomicBool>);
+
+impl LogRestart {
+    fn request(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether a restart was requested since the last call.
+    pub(super) fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
+    }
+}
+
 /// Runs checkpoints until the store closes.
-pub(super) async fn run(mut conn: SqliteConnection, mut shutdown: watch::Receiver<bool>) {
+pub(super) async fn run(
+    mut conn: SqliteConnection,
+    restart: LogRestart,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {
-                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&mut conn)
+                // (busy, frames in the log, frames copied into the database file)
+                match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&mut conn)
                     .await
                 {
-                    tracing::warn!(%error, "sqlite checkpoint failed");
+                    Ok((_, log, _)) if log >= RESTART_FRAMES => restart.request(),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "sqlite checkpoint failed"),
                 }
             }
             // Err means the store was dropped: stop as well.

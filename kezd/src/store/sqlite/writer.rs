@@ -27,6 +27,7 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::checkpointer::LogRestart;
 use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::{Accepted, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord};
@@ -181,6 +182,8 @@ pub(super) struct Writer {
     conn: SqliteConnection,
     /// Where write requests arrive.
     requests: mpsc::Receiver<Request>,
+    /// Set by the checkpointer when the log should start over (checkpointer.rs).
+    restart: LogRestart,
     /// Flips to true when the store is closing.
     shutdown: watch::Receiver<bool>,
     /// The most requests committed in one transaction.
@@ -199,12 +202,14 @@ impl Writer {
     pub(super) fn new(
         conn: SqliteConnection,
         requests: mpsc::Receiver<Request>,
+        restart: LogRestart,
         shutdown: watch::Receiver<bool>,
         max_batch: usize,
     ) -> Self {
         Self {
             conn,
             requests,
+            restart,
             shutdown,
             max_batch,
             counters: HashMap::new(),
@@ -232,9 +237,23 @@ impl Writer {
                 }
             }
             self.commit_batch(std::mem::take(&mut batch)).await;
+            if self.restart.take() {
+                self.finish_checkpoint().await;
+            }
         }
         if let Err(error) = self.conn.close().await {
             tracing::warn!(%error, "closing the sqlite write connection failed");
+        }
+    }
+
+    /// Copies into the database file what was committed since the checkpointer's last pass
+    /// (a few transactions' pages), between two transactions: the next one then writes the
+    /// log from its start (checkpointer.rs). A checkpoint that cannot finish (another one
+    /// running, a reader on an older snapshot) is asked for again by the checkpointer's next
+    /// pass while the log stays long.
+    async fn finish_checkpoint(&mut self) {
+        if let Err(error) = exec(&mut self.conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::debug!(%error, "checkpoint by the writer did not run");
         }
     }
 
