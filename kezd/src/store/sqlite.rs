@@ -22,7 +22,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, SqlSafeStr};
+use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -329,7 +329,8 @@ impl Store for SqliteStore {
     async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
         let mut known = HashSet::new();
         for chunk in ids.chunks(stored_ids::IDS_PER_STATEMENT) {
-            let mut query = stored_ids::query(chunk.iter().map(String::as_str));
+            let mut query = QueryBuilder::new("");
+            stored_ids::push(&mut query, chunk.iter().map(String::as_str));
             let found: Vec<(String, Option<i64>)> = query
                 .build_query_as()
                 .persistent(false)

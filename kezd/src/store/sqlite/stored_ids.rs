@@ -7,18 +7,18 @@ use sqlx::{QueryBuilder, Sqlite};
 /// of 32,766); more are asked about in several statements.
 pub(in crate::store::sqlite) const IDS_PER_STATEMENT: usize = 512;
 
-/// `SELECT id, seq FROM message_ids WHERE id IN (…)` for `ids` (at most
-/// [`IDS_PER_STATEMENT`]): the stored ones, each with its first acceptance's seq (none for a
-/// message that went to the outbox). Its parameter count varies, so run it with
+/// Writes `SELECT id, seq FROM message_ids WHERE id IN (…)` for `ids` (at most
+/// [`IDS_PER_STATEMENT`]) into `query`: the stored ones, each with its first acceptance's seq
+/// (none for a message that went to the outbox). Its parameter count varies, so run it with
 /// `persistent(false)`: it is not worth a place in the prepared-statement cache.
-pub(in crate::store::sqlite) fn query<'a>(
+pub(in crate::store::sqlite) fn push<'a>(
+    query: &mut QueryBuilder<Sqlite>,
     ids: impl IntoIterator<Item = &'a str>,
-) -> QueryBuilder<Sqlite> {
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT id, seq FROM message_ids WHERE id IN (");
+) {
+    query.push("SELECT id, seq FROM message_ids WHERE id IN (");
     let mut list = query.separated(", ");
     for id in ids {
         list.push_bind(id);
     }
     query.push(")");
-    query
 }

@@ -19,6 +19,7 @@
 //! acknowledgements delete every message of an inbox, or after a restart.
 
 mod accepts;
+mod deferred;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use super::checkpointer::LogRestart;
 use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::{Accepted, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord};
+use deferred::Deferred;
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -188,6 +190,8 @@ pub(super) struct Writer {
     shutdown: watch::Receiver<bool>,
     /// The most requests committed in one transaction.
     max_batch: usize,
+    /// Writes of the open transaction not yet sent to SQLite (deferred.rs).
+    deferred: Deferred,
     /// Committed `last_seq` per inbox, loaded from `inbox_counters` on first use. Holds only
     /// committed values: a batch's changes are merged in after its commit succeeds.
     counters: HashMap<String, u64>,
@@ -212,6 +216,7 @@ impl Writer {
             restart,
             shutdown,
             max_batch,
+            deferred: Deferred::default(),
             counters: HashMap::new(),
         }
     }
@@ -265,7 +270,9 @@ impl Writer {
         let mut pending = requests.into_iter().peekable();
 
         let outcome = async {
-            exec(&mut self.conn, "BEGIN IMMEDIATE").await?;
+            self.deferred.push(|q| {
+                q.push("BEGIN IMMEDIATE");
+            });
             while let Some(request) = pending.next() {
                 if request.caller_gone() {
                     continue; // Cancelled before it ran: never acknowledged, so skip it.
@@ -300,8 +307,11 @@ impl Writer {
                     }
                 }
             }
-            self.flush_counters(&mut counters).await?;
-            exec(&mut self.conn, "COMMIT").await
+            self.flush_counters(&mut counters);
+            self.deferred.push(|q| {
+                q.push("COMMIT");
+            });
+            self.flush().await
         }
         .await;
 
@@ -315,6 +325,8 @@ impl Writer {
             }
             Err(error) => {
                 tracing::error!(%error, size, "group commit failed; the batch is rolled back");
+                // Whatever was not sent is part of what is rolled back.
+                drop(self.deferred.take());
                 // The transaction may already be gone (SQLite rolls back by itself on some
                 // I/O errors); a failing ROLLBACK then changes nothing.
                 if let Err(rollback) = exec(&mut self.conn, "ROLLBACK").await {
@@ -332,23 +344,33 @@ impl Writer {
     }
 
     /// Writes the counters this batch moved to `inbox_counters`: once per inbox per batch
-    /// rather than once per message, in the same transaction as the messages.
-    async fn flush_counters(
-        &mut self,
-        counters: &mut HashMap<String, Counter>,
-    ) -> Result<(), sqlx::Error> {
+    /// rather than once per message, in the same transaction as the messages (deferred:
+    /// sent with the next statement or the commit).
+    fn flush_counters(&mut self, counters: &mut HashMap<String, Counter>) {
         for (recipient, counter) in counters.iter_mut().filter(|(_, c)| c.dirty) {
-            sqlx::query(
-                "INSERT INTO inbox_counters (recipient, last_seq) VALUES (?1, ?2) \
-                 ON CONFLICT (recipient) DO UPDATE SET last_seq = excluded.last_seq",
-            )
-            .bind(recipient.as_str())
-            .bind(clamp_i64(counter.last))
-            .execute(&mut self.conn)
-            .await?;
+            self.deferred.push(|q| {
+                q.push("INSERT INTO inbox_counters (recipient, last_seq) VALUES (")
+                    .push_bind(recipient.as_str())
+                    .push(", ")
+                    .push_bind(clamp_i64(counter.last))
+                    .push(") ON CONFLICT (recipient) DO UPDATE SET last_seq = excluded.last_seq");
+            });
             counter.dirty = false;
         }
-        Ok(())
+    }
+
+    /// Sends the deferred writes, if any, before a statement that does not go with them.
+    async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        self.deferred
+            .take()
+            .build()
+            .persistent(false)
+            .execute(&mut self.conn)
+            .await
+            .map(drop)
     }
 
     /// Runs one request inside its own savepoint and records its answer. An `Err` is a failure
@@ -363,12 +385,14 @@ impl Writer {
         if matches!(request, Guarded::Retention { .. }) {
             // The count phase reads inbox_counters, so it must hold this batch's seqs.
             // Outside the savepoint: a failed retention step must not undo the counters.
-            if let Err(error) = self.flush_counters(counters).await {
-                answers.push(request.unanswered());
-                return Err(error);
-            }
+            self.flush_counters(counters);
         }
-        if let Err(error) = exec(&mut self.conn, "SAVEPOINT request").await {
+        // What the request does runs after what the batch deferred, and on its own.
+        let flushed = self.flush().await;
+        if let Err(error) = match flushed {
+            Ok(()) => exec(&mut self.conn, "SAVEPOINT request").await,
+            Err(error) => Err(error),
+        } {
             answers.push(request.unanswered());
             return Err(error);
         }
@@ -458,6 +482,8 @@ impl Writer {
         let last = match self.counters.get(handle) {
             Some(last) => *last,
             None => {
+                // Read inside the transaction, after what it deferred.
+                self.flush().await?;
                 let stored: Option<i64> =
                     sqlx::query_scalar("SELECT last_seq FROM inbox_counters WHERE recipient = ?1")
                         .bind(handle)

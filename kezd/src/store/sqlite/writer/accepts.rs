@@ -5,7 +5,8 @@
 //! reply), and those round trips, not SQLite or the fsync, bound the writer. A group of n
 //! accepts costs one look-up of the ids already known and one `INSERT` per table it touches,
 //! whatever n is; one `INSERT` of many rows is also several times faster inside SQLite than
-//! as many single-row inserts.
+//! as many single-row inserts. The look-up goes with the batch's `BEGIN`, the inserts with its
+//! commit (deferred.rs): two round trips for the whole group.
 //!
 //! The answers are the ones the messages would get one at a time, in order: an id already
 //! stored, or earlier in the same group, is a duplicate answered with the first acceptance's
@@ -14,8 +15,6 @@
 //! committed and every caller is told to retry).
 
 use std::collections::HashMap;
-
-use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Answer, Counter, Reply, Writer};
 use crate::store::rows::{clamp_i64, seq_from_db};
@@ -126,19 +125,22 @@ impl Writer {
                 duplicate: false,
             }));
         }
-        self.insert_rows(&rows).await?;
+        self.insert_rows(&rows);
         Ok(results)
     }
 
     /// The ids of `messages` that are already stored, with their first acceptance's seq (none
-    /// for a message that went to the outbox): one statement for the whole group.
+    /// for a message that went to the outbox): one statement for the whole group, sent with
+    /// whatever the transaction deferred.
     async fn known_ids<'m>(
         &mut self,
         messages: &'m [NewMessage],
     ) -> Result<HashMap<&'m str, Option<i64>>, sqlx::Error> {
         let mut known = HashMap::with_capacity(messages.len());
         for chunk in messages.chunks(stored_ids::IDS_PER_STATEMENT) {
-            let mut query = stored_ids::query(chunk.iter().map(|m| m.id.as_str()));
+            let mut query = self
+                .deferred
+                .then(|q| stored_ids::push(q, chunk.iter().map(|m| m.id.as_str())));
             let found: Vec<(String, Option<i64>)> = query
                 .build_query_as()
                 .persistent(false)
@@ -154,47 +156,39 @@ impl Writer {
         Ok(known)
     }
 
-    /// Writes the group's new messages: their ids, then the inbox and outbox rows, each table
-    /// with one statement per `ROWS_PER_STATEMENT` rows. The statements are built per group
-    /// (their row count varies), so they are not kept in the prepared-statement cache.
-    async fn insert_rows(&mut self, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+    /// Defers the group's new messages: their ids, then the inbox and outbox rows, each table
+    /// with one statement per `ROWS_PER_STATEMENT` rows, sent with the commit.
+    fn insert_rows(&mut self, rows: &[Row<'_>]) {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut ids = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ",
-            );
-            ids.push_values(chunk, |mut row, r| {
-                row.push_bind(r.message.id.as_str())
-                    .push_bind(r.message.route.local_handle())
-                    .push_bind(r.seq)
-                    .push_bind(r.message.received_at_ms)
-                    .push_bind(r.message.sender.as_str());
+            self.deferred.push(|q| {
+                q.push("INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ");
+                q.push_values(chunk, |mut row, r| {
+                    row.push_bind(r.message.id.as_str())
+                        .push_bind(r.message.route.local_handle())
+                        .push_bind(r.seq)
+                        .push_bind(r.message.received_at_ms)
+                        .push_bind(r.message.sender.as_str());
+                });
             });
-            ids.build()
-                .persistent(false)
-                .execute(&mut self.conn)
-                .await?;
 
             let local: Vec<(&Row<'_>, &str)> = chunk
                 .iter()
                 .filter_map(|r| Some((r, r.message.route.local_handle()?)))
                 .collect();
             if !local.is_empty() {
-                let mut inbox = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) ",
-                );
-                inbox.push_values(local, |mut row, (r, handle)| {
-                    row.push_bind(handle)
-                        .push_bind(r.seq)
-                        .push_bind(r.message.id.as_str())
-                        .push_bind(r.message.sender.as_str())
-                        .push_bind(r.message.received_at_ms)
-                        .push_bind(r.message.envelope_json.as_str());
+                self.deferred.push(|q| {
+                    q.push(
+                        "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) ",
+                    );
+                    q.push_values(local, |mut row, (r, handle)| {
+                        row.push_bind(handle)
+                            .push_bind(r.seq)
+                            .push_bind(r.message.id.as_str())
+                            .push_bind(r.message.sender.as_str())
+                            .push_bind(r.message.received_at_ms)
+                            .push_bind(r.message.envelope_json.as_str());
+                    });
                 });
-                inbox
-                    .build()
-                    .persistent(false)
-                    .execute(&mut self.conn)
-                    .await?;
             }
 
             let remote: Vec<(&NewMessage, &str, &str)> = chunk
@@ -208,27 +202,23 @@ impl Writer {
                 .collect();
             if !remote.is_empty() {
                 // Due at once; delivery moves next_attempt_at on failure.
-                let mut outbox = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO outbox (id, destination, recipient, sender, envelope, \
-                     accepted_at, next_attempt_at) ",
-                );
-                outbox.push_values(remote, |mut row, (message, server, address)| {
-                    row.push_bind(message.id.as_str())
-                        .push_bind(server)
-                        .push_bind(address)
-                        .push_bind(message.sender.as_str())
-                        .push_bind(message.envelope_json.as_str())
-                        .push_bind(message.received_at_ms)
-                        .push_bind(message.received_at_ms);
+                self.deferred.push(|q| {
+                    q.push(
+                        "INSERT INTO outbox (id, destination, recipient, sender, envelope, \
+                         accepted_at, next_attempt_at) ",
+                    );
+                    q.push_values(remote, |mut row, (message, server, address)| {
+                        row.push_bind(message.id.as_str())
+                            .push_bind(server)
+                            .push_bind(address)
+                            .push_bind(message.sender.as_str())
+                            .push_bind(message.envelope_json.as_str())
+                            .push_bind(message.received_at_ms)
+                            .push_bind(message.received_at_ms);
+                    });
                 });
-                outbox
-                    .build()
-                    .persistent(false)
-                    .execute(&mut self.conn)
-                    .await?;
             }
         }
-        Ok(())
     }
 }
 
