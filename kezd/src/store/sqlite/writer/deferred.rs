@@ -66,11 +66,15 @@ mod tests {
 
     use super::*;
 
+    async fn memory() -> SqliteConnection {
+        SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("in-memory database")
+    }
+
     #[tokio::test]
     async fn statements_run_in_order_with_their_own_arguments() {
-        let mut conn = SqliteConnection::connect("sqlite::memory:")
-            .await
-            .expect("in-memory database");
+        let mut conn = memory().await;
         let mut deferred = Deferred::default();
         assert!(deferred.is_empty());
         deferred.push(|q| {
@@ -109,9 +113,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_statement_stops_the_ones_after_it() {
-        let mut conn = SqliteConnection::connect("sqlite::memory:")
-            .await
-            .expect("in-memory database");
+        let mut conn = memory().await;
         let mut deferred = Deferred::default();
         deferred.push(|q| {
             q.push("CREATE TABLE t (a INTEGER PRIMARY KEY)");
