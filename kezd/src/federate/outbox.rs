@@ -3,8 +3,7 @@
 //! every message's outcome durably, and on a transient failure backs the whole destination off
 //! (persisted, so a restart does not hammer a peer that is down) and stops. The next attempt is
 //! then a probe: one message, then full transactions again once the peer answers. Several
-//! transactions are in flight to a destination at once, with no sender in two of them; each
-//! slot is refilled as soon as its transaction is answered.
+//! transactions are in flight to a destination at once, with no sender in two of them.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,8 +11,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use federation::{DeliveryError, TxnStatus};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use kez_spec::ServerName;
 use rand_core::{OsRng, RngCore};
 
@@ -103,68 +100,49 @@ async fn deliver(
     // A destination that has been failing gets one message as a probe, not a full batch.
     let mut max = if failures > 0 { 1 } else { MAX_TXN_ENVELOPES };
     let window_ms = i64::try_from(config.federation.retry_window.as_millis()).unwrap_or(i64::MAX);
-    // Transactions in flight, each with its senders: a sender with messages in flight has
-    // its later ones held back until they are answered, so its order holds (SPEC §9.5).
-    let mut flying = FuturesUnordered::new();
-    let server = &server;
-    let mut busy: HashSet<String> = HashSet::new();
-    let mut stopped = false;
     loop {
-        // A slot refills as soon as a transaction is answered, not when all of a round are.
-        let slots = if max == 1 { 1 } else { IN_FLIGHT };
-        if !stopped && flying.len() < slots {
-            let free = slots - flying.len();
-            let pending: Vec<OutboxItem> = store
-                .outbox_pending(destination, (IN_FLIGHT * MAX_TXN_ENVELOPES) as u32)
-                .await?
-                .into_iter()
-                .filter(|item| !busy.contains(&item.sender))
-                .collect();
-            let batch = batch::select(
-                pending,
-                now_ms(),
-                window_ms,
-                free * max,
-                free * MAX_TXN_BYTES,
-            );
-            if !batch.expired.is_empty() {
-                store
-                    .outbox_record(destination, batch.expired, None)
-                    .await?;
-            }
-            for items in batch::split_by_sender(batch.items, free, max) {
-                let senders: Vec<String> = items.iter().map(|i| i.sender.clone()).collect();
-                busy.extend(senders.iter().cloned());
-                flying.push(async move {
-                    let flow = send_one(
-                        config,
-                        store,
-                        federate,
-                        server,
-                        destination,
-                        &items,
-                        failures,
-                    )
-                    .await;
-                    (flow, senders)
-                });
-            }
+        let pending = store
+            .outbox_pending(destination, (IN_FLIGHT * MAX_TXN_ENVELOPES) as u32)
+            .await?;
+        let now = now_ms();
+        let in_flight = if max == 1 { 1 } else { IN_FLIGHT };
+        let batch = batch::select(
+            pending,
+            now,
+            window_ms,
+            in_flight * max,
+            in_flight * MAX_TXN_BYTES,
+        );
+        if !batch.expired.is_empty() {
+            store
+                .outbox_record(destination, batch.expired, None)
+                .await?;
         }
-        let Some((flow, senders)) = flying.next().await else {
+        if batch.items.is_empty() {
             return Ok(());
-        };
-        for sender in &senders {
-            busy.remove(sender);
         }
-        match flow? {
-            // Past a probe, full transactions again.
-            Flow::Continue if failures > 0 && max == 1 => max = MAX_TXN_ENVELOPES,
-            Flow::Continue => {}
-            // Backing off: nothing new is sent; what is in flight is still answered.
-            Flow::Stop => stopped = true,
-            // Smaller for the rest of this delivery.
-            Flow::Shrink => max = (max / 2).max(1),
+        let transactions = batch::split_by_sender(batch.items, in_flight, max);
+        let sent = transactions.iter().map(|items| {
+            send_one(
+                config,
+                store,
+                federate,
+                &server,
+                destination,
+                items,
+                failures,
+            )
+        });
+        let flows = futures_util::future::join_all(sent).await;
+        let mut next_max = MAX_TXN_ENVELOPES;
+        for flow in flows {
+            match flow? {
+                Flow::Continue => {}
+                Flow::Stop => return Ok(()),
+                Flow::Shrink => next_max = (max / 2).max(1),
+            }
         }
+        max = next_max;
     }
 }
 
