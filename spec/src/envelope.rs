@@ -71,22 +71,37 @@ impl SignedEnvelope {
     /// (`Display`) is exactly the one asked for; a primary's text is canonical (SPEC §2.3),
     /// so that is the same key `Primary::parse` would give.
     pub fn from_map_with_known(
-        mut map: Map<String, Value>,
+        map: Map<String, Value>,
         known: impl Fn(&str) -> Option<Primary>,
     ) -> Result<Self, Error> {
+        SignedEnvelope::try_from_map_with_known(map, known).map_err(|(error, _)| error)
+    }
+
+    /// [`Self::from_map_with_known`], giving the object back unchanged when it is refused:
+    /// a federated envelope is answered by the id of what was sent, whether it parses or not
+    /// (SPEC §9.4), and the id of one that parses is computed here with its other canonical
+    /// form, not in a pass of its own.
+    pub fn try_from_map_with_known(
+        map: Map<String, Value>,
+        known: impl Fn(&str) -> Option<Primary>,
+    ) -> Result<Self, (Error, Map<String, Value>)> {
         // SPEC §8.1's order: the header and the version are judged before the signature's
         // shape, so a v2 envelope is `unsupported_version` whatever its signature looks like.
-        let signature = map.remove("signature");
-        let header = header(Members(&map), known);
-        if let Some(signature) = signature {
-            map.insert("signature".into(), signature);
-        }
-        let envelope = header?;
-        let object = SignedObject::from_map(map, false)?;
+        // The header reads only its own members, never `signature`.
+        let envelope = match header(Members(&map), known) {
+            Ok(envelope) => envelope,
+            Err(error) => return Err((error, map)),
+        };
+        let object = SignedObject::try_from_map(map, false)?;
         let (signing_bytes, canonical_bytes) = object.canonical_forms();
         let id = MessageId::of_canonical(&canonical_bytes);
-        let canonical = String::from_utf8(canonical_bytes)
-            .map_err(|_| Error::malformed("canonical form is not UTF-8"))?;
+        let canonical = match String::from_utf8(canonical_bytes) {
+            Ok(canonical) => canonical,
+            Err(_) => {
+                let error = Error::malformed("canonical form is not UTF-8");
+                return Err((error, object.into_map()));
+            }
+        };
         Ok(SignedEnvelope {
             envelope,
             object,
@@ -248,6 +263,42 @@ mod tests {
             got.map(|_| ()).map_err(|e| e.code()),
             Err("invalid_primary")
         );
+    }
+
+    /// A refused envelope comes back as it was sent, whichever check refused it, so its id
+    /// is the id of what was sent; an accepted one has that same id.
+    #[test]
+    fn refused_envelopes_come_back_unchanged() {
+        let map = |v: Value| match v {
+            Value::Object(map) => map,
+            _ => unreachable!("an envelope is an object"),
+        };
+        let accepted =
+            SignedEnvelope::try_from_map_with_known(map(sample()), |_| None).expect("parses");
+        assert_eq!(
+            accepted.id,
+            MessageId::of_canonical(&crate::json::canonical(&sample()))
+        );
+        let mut bad_version = sample();
+        bad_version["v"] = 2.into();
+        let mut bad_sig = sample();
+        bad_sig["signature"]["sig"] = "00".into();
+        let mut no_sig = sample();
+        no_sig.as_object_mut().expect("object").remove("signature");
+        let mut unsafe_int = sample();
+        unsafe_int["extra"] = (1_u64 << 60).into();
+        for (sent, code) in [
+            (bad_version, "unsupported_version"),
+            (bad_sig, "malformed_signature"),
+            (no_sig, "malformed_signature"),
+            (unsafe_int, "malformed_request"),
+        ] {
+            let (error, back) =
+                SignedEnvelope::try_from_map_with_known(map(sent.clone()), |_| None)
+                    .expect_err("refused");
+            assert_eq!(error.code(), code);
+            assert_eq!(Value::Object(back), sent);
+        }
     }
 
     /// SPEC §6.1: version, type and encodings are checked with their codes.

@@ -83,13 +83,33 @@ impl SignedObject {
     }
 
     /// Splits an already parsed object.
-    pub fn from_map(mut body: Map<String, Value>, with_key_id: bool) -> Result<Self, Error> {
-        body.values().try_for_each(json::check_safe_integers)?;
-        let sig = body
-            .remove("signature")
-            .ok_or(Error::MalformedSignature("missing 'signature' member"))?;
-        let signature = SignatureMember::parse(&sig, with_key_id)?;
-        Ok(SignedObject { body, signature })
+    pub fn from_map(body: Map<String, Value>, with_key_id: bool) -> Result<Self, Error> {
+        SignedObject::try_from_map(body, with_key_id).map_err(|(error, _)| error)
+    }
+
+    /// [`Self::from_map`], giving the object back unchanged when it is refused, so that a
+    /// caller can still name it (a federated envelope is answered by the id of what was sent,
+    /// parsed or not).
+    pub fn try_from_map(
+        mut body: Map<String, Value>,
+        with_key_id: bool,
+    ) -> Result<Self, (Error, Map<String, Value>)> {
+        let checked = body
+            .values()
+            .try_for_each(json::check_safe_integers)
+            .and_then(|()| {
+                let sig = body
+                    .get("signature")
+                    .ok_or(Error::MalformedSignature("missing 'signature' member"))?;
+                SignatureMember::parse(sig, with_key_id)
+            });
+        match checked {
+            Ok(signature) => {
+                body.remove("signature");
+                Ok(SignedObject { body, signature })
+            }
+            Err(error) => Err((error, body)),
+        }
     }
 
     /// The bytes the signature covers: JCS of the object minus `signature` (SPEC §3.2).
@@ -106,6 +126,13 @@ impl SignedObject {
     /// together, each member canonicalised once.
     pub fn canonical_forms(&self) -> (Vec<u8>, Vec<u8>) {
         json::canonical_with_member(&self.body, ("signature", &self.signature.to_value()))
+    }
+
+    /// The object's members with `signature` put back: the object as received.
+    pub fn into_map(mut self) -> Map<String, Value> {
+        self.body
+            .insert("signature".into(), self.signature.to_value());
+        self.body
     }
 
     /// Reassembles the object as JSON.

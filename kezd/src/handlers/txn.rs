@@ -114,18 +114,13 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
             body::full(stored),
         ));
     }
-    let envelopes = parse_body(&bytes, &auth.origin)?;
-    // Every envelope's canonical bytes and id first, so the duplicates are found with one
-    // store look-up for the whole transaction.
-    let envelopes: Vec<_> = envelopes
+    // Every envelope parsed, and so named by its id, first, so the duplicates are found with
+    // one store look-up for the whole transaction.
+    let envelopes: Vec<Received> = parse_body(&bytes, &auth.origin)?
         .into_iter()
-        .map(|element| {
-            let canonical = kez_spec::json::canonical(&element);
-            let id = MessageId::of_canonical(&canonical).to_string();
-            (element, canonical.len(), id)
-        })
+        .map(|element| Received::parse(&state, element))
         .collect();
-    let ids: Vec<String> = envelopes.iter().map(|(_, _, id)| id.clone()).collect();
+    let ids: Vec<String> = envelopes.iter().map(|r| r.id.clone()).collect();
     let known = state.store().known_ids(&ids).await?;
     let mut receiver = Receiver {
         state: &state,
@@ -135,13 +130,15 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         now_ms: clock::now_ms(),
     };
     let mut judged = Vec::with_capacity(envelopes.len());
-    for (element, size, id) in envelopes {
-        let verdict = if known.contains(&id) {
+    for received in envelopes {
+        let verdict = if known.contains(&received.id) {
             Verdict::Duplicate
         } else {
-            receiver.judge(element, size, &id).await?
+            receiver
+                .judge(received.size, received.envelope, &received.id)
+                .await?
         };
-        judged.push((id, verdict));
+        judged.push((received.id, verdict));
     }
     let results = receiver.store_accepted(judged).await?;
     let response = json!({ "results": results }).to_string();
@@ -184,6 +181,40 @@ fn parse_body(bytes: &[u8], origin: &ServerName) -> Result<Vec<Value>, ApiError>
         });
     }
     Ok(envelopes)
+}
+
+/// One element of a transaction's `envelopes`, parsed once: its id and canonical size name
+/// it in the answer whether it parses or not (SPEC §9.4), and the primary of a sender seen
+/// before is not decoded again.
+struct Received {
+    id: String,
+    size: usize,
+    /// The envelope, or the code it is rejected with.
+    envelope: Result<SignedEnvelope, &'static str>,
+}
+
+impl Received {
+    fn parse(state: &AppState, element: Value) -> Received {
+        let refused = |element: &Value, code| {
+            let canonical = kez_spec::json::canonical(element);
+            Received {
+                id: MessageId::of_canonical(&canonical).to_string(),
+                size: canonical.len(),
+                envelope: Err(code),
+            }
+        };
+        let Value::Object(map) = element else {
+            return refused(&element, "malformed_request");
+        };
+        match SignedEnvelope::try_from_map_with_known(map, |text| state.known_primary(text)) {
+            Ok(envelope) => Received {
+                id: envelope.id.to_string(),
+                size: envelope.canonical.len(),
+                envelope: Ok(envelope),
+            },
+            Err((error, map)) => refused(&Value::Object(map), error.code()),
+        }
+    }
 }
 
 /// One transaction's per-envelope processing.
@@ -263,16 +294,18 @@ impl Receiver<'_> {
 
     /// Checks one envelope that is not a duplicate (SPEC §9.4). An `Err` is a failure of this
     /// server (the store), which fails the transaction so the origin retries it.
-    async fn judge(&mut self, element: Value, size: usize, id: &str) -> Result<Verdict, ApiError> {
+    async fn judge(
+        &mut self,
+        size: usize,
+        envelope: Result<SignedEnvelope, &'static str>,
+        id: &str,
+    ) -> Result<Verdict, ApiError> {
         if size > kez_spec::envelope::MAX_BYTES {
             return Ok(Verdict::Rejected("payload_too_large"));
         }
-        let Value::Object(map) = element else {
-            return Ok(Verdict::Rejected("malformed_request"));
-        };
-        let envelope = match SignedEnvelope::from_map(map) {
-            Ok(e) => e,
-            Err(e) => return Ok(Verdict::Rejected(e.code())),
+        let envelope = match envelope {
+            Ok(envelope) => envelope,
+            Err(code) => return Ok(Verdict::Rejected(code)),
         };
         let env = &envelope.envelope;
         if env.from.server() != self.origin && !crate::faults::on("ignore_origin_mismatch") {
@@ -301,6 +334,7 @@ impl Receiver<'_> {
         if let Err(e) = envelope.verify() {
             return Ok(Verdict::Rejected(e.code()));
         }
+        self.state.remember_primary(env.from_primary);
         let here = &self.state.config().server_name;
         let recipient = env.to.handle().as_str();
         if env.to.server() != here || self.state.user(recipient).await?.is_none() {
