@@ -124,10 +124,7 @@ async fn sender_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
     let mut acked = HashSet::new();
     let (mut sent_alice, mut sent_carol) = (Vec::new(), Vec::new());
 
-    // b.test looks each sender up at a.test once (SPEC §9.4) and caches the answer. Done here,
-    // before any kill: a look-up that met a.test dead would be remembered as failed for a
-    // minute (SPEC §9.1) and defer that sender for as long — correct, but another test's
-    // subject, and longer than this one waits.
+    // Both senders start with one message each, delivered while both servers are up.
     for (person, sent) in [(&alice, &mut sent_alice), (&carol, &mut sent_carol)] {
         let text = format!("{} first", person.address);
         person.send_queued(&bob, &text).await;
@@ -149,7 +146,11 @@ async fn sender_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
     net.restart("b.test").await.expect("restart b");
 
     // alice keeps sending (up to 40 more) until a.test dies; a.test is killed as soon as
-    // b.test has some of the backlog, i.e. in the middle of delivering it.
+    // b.test has some of the backlog of each sender, i.e. in the middle of delivering it.
+    // Of each sender, because b.test looks a sender up at a.test when its first envelope
+    // arrives (SPEC §9.4), and its restart forgot the earlier answers: a look-up that met
+    // a.test dead would be remembered as failed for a minute (SPEC §9.1) and defer that sender
+    // for as long — correct, but another test's subject, and longer than this one waits.
     let sending = async {
         for n in 0..40 {
             let text = format!("{} live {n}", alice.address);
@@ -168,8 +169,13 @@ async fn sender_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
         }
     };
     let killing = async {
-        net::eventually("b.test receives part of the backlog", || async {
-            (bob.inbox(0).await.len() > 2).then_some(())
+        net::eventually("b.test receives part of each sender's backlog", || async {
+            let texts: Vec<String> = bob.inbox(0).await.into_iter().map(|m| m.2).collect();
+            let has_backlog = |person: &Person| {
+                let prefix = format!("{} backlog", person.address);
+                texts.iter().any(|t| t.starts_with(&prefix))
+            };
+            (has_backlog(&alice) && has_backlog(&carol)).then_some(())
         })
         .await;
         net.kill("a.test").await.expect("kill a");
