@@ -140,6 +140,16 @@ impl Tracker {
         Duration::from_nanos(max.saturating_sub(1))
     }
 
+    /// Every first delivery's time after `t0`.
+    pub fn delivery_times(&self) -> Vec<Duration> {
+        self.delivered_ns
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .filter(|&d| d > 0)
+            .map(|d| Duration::from_nanos(d - 1))
+            .collect()
+    }
+
     /// Earliest first delivery, after `t0` (None if nothing arrived).
     pub fn first_delivery(&self) -> Option<Duration> {
         self.delivered_ns
@@ -547,6 +557,7 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     } else {
         0.0
     };
+    let steady = crate::stats::steady_rate(tracker.delivery_times());
     let ack_rate = if outcome.send_seconds > 0.0 {
         outcome.acked as f64 / outcome.send_seconds
     } else {
@@ -565,6 +576,7 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     report.figure("last_delivery_seconds", last);
     report.figure("acked_per_second", ack_rate);
     report.figure("delivered_per_second", throughput);
+    report.figure("steady_delivered_per_second", steady);
     report.figure("send_to_stream_latency", &latencies);
     report.figure("server_cpu_seconds", cpu);
     report.figure("server_cpu_ms_per_message", cpu_per_msg_ms);
@@ -584,6 +596,11 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     report.line(format!(
         "throughput: {throughput:.0} msg/s delivered to the live stream ({ack_rate:.0}/s acknowledged)"
     ));
+    if let Some(steady) = steady {
+        report.line(format!(
+            "sustained: {steady:.0} msg/s delivered between the 10th and 90th percentile deliveries"
+        ));
+    }
     report.line(format!("send -> stream latency: {}", latencies.line()));
     report.line(format!(
         "server CPU: {cpu:.2} s = {cpu_per_msg_ms:.3} ms/message (per server: {})",

@@ -60,9 +60,35 @@ impl Latencies {
     }
 }
 
+/// The sustained rate of a run: deliveries per second between its 10th and 90th percentile
+/// delivery times, leaving out the pipeline's filling at the start and its last stragglers,
+/// which weigh heavily in a run of a few seconds. None with fewer than ten deliveries.
+pub fn steady_rate(mut delivered_at: Vec<Duration>) -> Option<f64> {
+    let n = delivered_at.len();
+    if n < 10 {
+        return None;
+    }
+    delivered_at.sort_unstable();
+    let (from, to) = (n / 10, n - 1 - n / 10);
+    let span = (delivered_at[to] - delivered_at[from]).as_secs_f64();
+    (span > 0.0).then(|| (to - from) as f64 / span)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slow start and a late straggler do not lower the sustained rate.
+    #[test]
+    fn steady_rate_leaves_out_the_ends() {
+        // 100 deliveries one ms apart from 1 s on, then one at 10 s.
+        let mut times: Vec<Duration> = (0..100).map(|i| Duration::from_millis(1000 + i)).collect();
+        times.push(Duration::from_secs(10));
+        let rate = steady_rate(times).expect("enough deliveries");
+        assert!((rate - 1000.0).abs() < 1.0, "{rate}");
+        assert_eq!(steady_rate(vec![Duration::from_secs(1); 9]), None);
+        assert_eq!(steady_rate(vec![Duration::from_secs(1); 20]), None);
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
