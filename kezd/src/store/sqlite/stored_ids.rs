@@ -9,8 +9,9 @@ pub(in crate::store::sqlite) const IDS_PER_STATEMENT: usize = 512;
 
 /// Writes `SELECT id, seq FROM message_ids WHERE id IN (…)` for `ids` (at most
 /// [`IDS_PER_STATEMENT`]) into `query`: the stored ones, each with its first acceptance's seq
-/// (none for a message that went to the outbox). Its parameter count varies, so run it with
-/// `persistent(false)`: it is not worth a place in the prepared-statement cache.
+/// (none for a message that went to the outbox). Its text varies with the number of ids: the
+/// writer, which asks about groups of a few sizes all day, keeps it prepared; a one-off
+/// question runs it with `persistent(false)`.
 pub(in crate::store::sqlite) fn push<'a>(
     query: &mut QueryBuilder<Sqlite>,
     ids: impl IntoIterator<Item = &'a str>,

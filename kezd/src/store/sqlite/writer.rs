@@ -367,7 +367,6 @@ impl Writer {
         self.deferred
             .take()
             .build()
-            .persistent(false)
             .execute(&mut self.conn)
             .await
             .map(drop)

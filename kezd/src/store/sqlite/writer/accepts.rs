@@ -141,11 +141,8 @@ impl Writer {
             let mut query = self
                 .deferred
                 .then(|q| stored_ids::push(q, chunk.iter().map(|m| m.id.as_str())));
-            let found: Vec<(String, Option<i64>)> = query
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut self.conn)
-                .await?;
+            let found: Vec<(String, Option<i64>)> =
+                query.build_query_as().fetch_all(&mut self.conn).await?;
             for (id, seq) in found {
                 // Borrow the caller's copy of the id, so the map outlives no row.
                 if let Some(message) = chunk.iter().find(|m| m.id == id) {
