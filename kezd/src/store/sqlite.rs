@@ -326,7 +326,11 @@ impl Store for SqliteStore {
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
         let seq: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT seq FROM message_ids WHERE id = ?1")
+            // A remote message's id is in the outbox only (stored_ids.rs).
+            sqlx::query_scalar(
+                "SELECT seq FROM message_ids WHERE id = ?1 \
+                 UNION ALL SELECT NULL FROM outbox WHERE id = ?1 LIMIT 1",
+            )
                 .bind(id)
                 .fetch_optional(&self.readers)
                 .await?;

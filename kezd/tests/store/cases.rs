@@ -384,6 +384,16 @@ pub async fn known_ids_finds_the_remembered_ones(backend: &dyn Backend) {
     let mut known: Vec<_> = known.into_iter().collect();
     known.sort();
     assert_eq!(known, ["m1", "r1"]);
+    // One at a time too: a local id with its seq, a remote one without.
+    let first = |seq| {
+        Some(Accepted {
+            seq,
+            duplicate: true,
+        })
+    };
+    assert_eq!(store.accepted("m1").await.expect("look-up"), first(Some(1)));
+    assert_eq!(store.accepted("r1").await.expect("look-up"), first(None));
+    assert_eq!(store.accepted("unknown0").await.expect("look-up"), None);
     store.close().await;
 }
 

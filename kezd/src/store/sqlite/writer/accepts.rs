@@ -153,26 +153,27 @@ impl Writer {
         Ok(known)
     }
 
-    /// Defers the group's new messages: their ids, then the inbox and outbox rows, each table
-    /// with one statement per `ROWS_PER_STATEMENT` rows, sent with the commit.
+    /// Defers the group's new messages: the ids and inbox rows of local ones, the outbox rows
+    /// of remote ones, each table with one statement per `ROWS_PER_STATEMENT` rows, sent with
+    /// the commit.
     fn insert_rows(&mut self, rows: &[Row<'_>]) {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            self.deferred.push(|q| {
-                q.push("INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ");
-                q.push_values(chunk, |mut row, r| {
-                    row.push_bind(r.message.id.as_str())
-                        .push_bind(r.message.route.local_handle())
-                        .push_bind(r.seq)
-                        .push_bind(r.message.received_at_ms)
-                        .push_bind(r.message.sender.as_str());
-                });
-            });
-
+            // A remote message's id is remembered by its outbox row (stored_ids.rs).
             let local: Vec<(&Row<'_>, &str)> = chunk
                 .iter()
                 .filter_map(|r| Some((r, r.message.route.local_handle()?)))
                 .collect();
             if !local.is_empty() {
+                self.deferred.push(|q| {
+                    q.push("INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ");
+                    q.push_values(&local, |mut row, (r, handle)| {
+                        row.push_bind(r.message.id.as_str())
+                            .push_bind(*handle)
+                            .push_bind(r.seq)
+                            .push_bind(r.message.received_at_ms)
+                            .push_bind(r.message.sender.as_str());
+                    });
+                });
                 self.deferred.push(|q| {
                     q.push(
                         "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) ",
