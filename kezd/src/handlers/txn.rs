@@ -7,6 +7,7 @@
 //! and answered on its own, so one bad envelope never fails the batch. The answer is stored
 //! under (origin, txn id) and replayed verbatim when the origin retries.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use http::StatusCode;
@@ -134,8 +135,14 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         let verdict = if known.contains(&received.id) {
             Verdict::Duplicate
         } else {
+            let Received {
+                size,
+                envelope,
+                decoded,
+                ..
+            } = received;
             receiver
-                .judge(received.size, received.envelope, &received.id)
+                .judge(size, envelope, decoded, &received.id)
                 .await?
         };
         judged.push((received.id, verdict));
@@ -191,6 +198,8 @@ struct Received {
     size: usize,
     /// The envelope, or the code it is rejected with.
     envelope: Result<SignedEnvelope, &'static str>,
+    /// Whether its sender's primary was decoded here, not found among the known ones.
+    decoded: bool,
 }
 
 impl Received {
@@ -201,16 +210,24 @@ impl Received {
                 id: MessageId::of_canonical(&canonical).to_string(),
                 size: canonical.len(),
                 envelope: Err(code),
+                decoded: false,
             }
         };
         let Value::Object(map) = element else {
             return refused(&element, "malformed_request");
         };
-        match SignedEnvelope::try_from_map_with_known(map, |text| state.known_primary(text)) {
+        let decoded = Cell::new(false);
+        let known = |text: &str| {
+            let known = state.known_primary(text);
+            decoded.set(known.is_none());
+            known
+        };
+        match SignedEnvelope::try_from_map_with_known(map, known) {
             Ok(envelope) => Received {
                 id: envelope.id.to_string(),
                 size: envelope.canonical.len(),
                 envelope: Ok(envelope),
+                decoded: decoded.get(),
             },
             Err((error, map)) => refused(&Value::Object(map), error.code()),
         }
@@ -298,6 +315,7 @@ impl Receiver<'_> {
         &mut self,
         size: usize,
         envelope: Result<SignedEnvelope, &'static str>,
+        decoded: bool,
         id: &str,
     ) -> Result<Verdict, ApiError> {
         if size > kez_spec::envelope::MAX_BYTES {
@@ -334,7 +352,9 @@ impl Receiver<'_> {
         if let Err(e) = envelope.verify() {
             return Ok(Verdict::Rejected(e.code()));
         }
-        self.state.remember_primary(env.from_primary);
+        if decoded {
+            self.state.remember_primary(env.from_primary);
+        }
         let here = &self.state.config().server_name;
         let recipient = env.to.handle().as_str();
         if env.to.server() != here || self.state.user(recipient).await?.is_none() {

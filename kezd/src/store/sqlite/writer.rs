@@ -346,17 +346,27 @@ impl Writer {
     /// Writes the counters this batch moved to `inbox_counters`: once per inbox per batch
     /// rather than once per message, in the same transaction as the messages (deferred:
     /// sent with the next statement or the commit).
+    /// One statement for all of them, so that a batch's query text depends on how many
+    /// inboxes it touched, not on which: the writer's prepared statements are found by text.
     fn flush_counters(&mut self, counters: &mut HashMap<String, Counter>) {
-        for (recipient, counter) in counters.iter_mut().filter(|(_, c)| c.dirty) {
-            self.deferred.push(|q| {
-                q.push("INSERT INTO inbox_counters (recipient, last_seq) VALUES (")
-                    .push_bind(recipient.as_str())
-                    .push(", ")
-                    .push_bind(clamp_i64(counter.last))
-                    .push(") ON CONFLICT (recipient) DO UPDATE SET last_seq = excluded.last_seq");
-            });
-            counter.dirty = false;
+        let dirty: Vec<(&str, i64)> = counters
+            .iter_mut()
+            .filter(|(_, c)| c.dirty)
+            .map(|(recipient, counter)| {
+                counter.dirty = false;
+                (recipient.as_str(), clamp_i64(counter.last))
+            })
+            .collect();
+        if dirty.is_empty() {
+            return;
         }
+        self.deferred.push(|q| {
+            q.push("INSERT INTO inbox_counters (recipient, last_seq) ");
+            q.push_values(dirty, |mut row, (recipient, last)| {
+                row.push_bind(recipient).push_bind(last);
+            });
+            q.push(" ON CONFLICT (recipient) DO UPDATE SET last_seq = excluded.last_seq");
+        });
     }
 
     /// Sends the deferred writes, if any, before a statement that does not go with them.
