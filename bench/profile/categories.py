@@ -10,16 +10,20 @@ import sys
 
 CATEGORIES = [
     ("ed25519 verification", ["curve25519_dalek", "ed25519_dalek"]),
-    ("SQLite (statements, WAL, fsync)", ["sqlite3", "sqlx_sqlite", "fsync", "fdatasync", "pwrite"]),
+    ("SQLite (statements, WAL, fsync, sqlx)", ["sqlite3", "sqlx_sqlite", "sqlx_core", "fsync", "fdatasync", "pwrite"]),
     ("PostgreSQL client (sqlx-postgres)", ["sqlx_postgres"]),
     ("TLS (rustls, aws-lc)", ["rustls", "aws_lc"]),
-    ("JSON, JCS, SHA-256, hex", ["serde_json", "serde_jcs", "kez_spec::json", "sha2::", "hexstr"]),
+    ("JSON, JCS, SHA-256, hex, base64", ["serde_json", "serde_jcs", "kez_spec::json", "sha2::", "hexstr", "hex::", "base64::"]),
     ("HTTP (hyper, h2)", ["hyper::", "h2::", "hyper_util"]),
     ("allocator", ["mi_", "malloc", "free", "realloc"]),
     ("network syscalls", ["tcp_", "sock_", "__sys_sendto", "__sys_recvfrom", "writev", "ip_"]),
     ("thread wake-ups and scheduling", ["futex", "finish_task_switch", "schedule", "wake_up", "epoll"]),
+    # Last, so that only time in their own frames counts here; visible only in a kezd built
+    # with frame pointers (otherwise most stacks end before reaching them).
+    ("kezd's own code", ["kezd::"]),
+    ("tokio runtime", ["tokio::"]),
 ]
-OTHER = "other (tokio, kezd's own code, broker, NATS client)"
+OTHER = "other (unattributed frames, broker, NATS client)"
 
 
 def category(frames):

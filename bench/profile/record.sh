@@ -8,7 +8,8 @@
 #
 # waits until KEZD_COUNT kezd processes run and two more seconds (the load is generated and
 # signed before the clock starts), then samples for SECONDS. Give the scenario enough messages
-# to outlast the window (e.g. `send --messages 120000`).
+# to outlast the window (e.g. `send --messages 120000`). With KEZD_NODE=a.test (a testnet
+# node's name), only that node's kezd is sampled: one server of the federation scenario.
 set -euo pipefail
 name=$1 count=$2 secs=$3
 shift 4
@@ -21,7 +22,11 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 sleep 2
-pids=$(pgrep -x kezd | paste -sd, -)
+if [ -n "${KEZD_NODE:-}" ]; then
+    pids=$(pgrep -f "/$KEZD_NODE/kezd.toml" | paste -sd, -)
+else
+    pids=$(pgrep -x kezd | paste -sd, -)
+fi
 perf record -F 499 -e cpu-clock -g -p "$pids" -o "$out/$name.data" -- sleep "$secs" > /dev/null 2>&1
 wait "$bench" || true
 perf script -i "$out/$name.data" 2> /dev/null | inferno-collapse-perf > "$out/$name.folded"
