@@ -1,6 +1,7 @@
 //! Periodic upkeep that no request triggers: forgetting rate-limiter keys that are back to full
-//! (bounding the limiters' memory) and applying the retention policy (SPEC §8.4). One task,
-//! stopped by the shutdown signal.
+//! (bounding the limiters' memory), applying the retention policy (SPEC §8.4) and forgetting
+//! what federation keeps for a week (SPEC §9.4, §9.7). One task, stopped by the shutdown
+//! signal.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,10 @@ use crate::state::AppState;
 /// How often limiter keys are pruned: the shortest limiter window, so a key lives at most
 /// about two windows after its last use.
 const LIMITER_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a finished outbox row (its delivery status, SPEC §9.7) and a received
+/// transaction's response (SPEC §9.4) are kept: both "at least 7 days".
+const FEDERATION_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Starts the upkeep task; it ends when the daemon's shutdown signal is triggered.
 pub fn spawn(state: AppState) -> JoinHandle<()> {
@@ -57,5 +62,18 @@ async fn sweep_retention(state: &AppState) {
         Ok(0) => {}
         Ok(deleted) => tracing::info!(deleted, "retention removed expired messages"),
         Err(error) => tracing::error!(error = ?error, "retention sweep failed: {error}"),
+    }
+    let memory_ms = i64::try_from(FEDERATION_MEMORY.as_millis()).unwrap_or(i64::MAX);
+    let result = state
+        .metrics()
+        .time_store(
+            "forget_federation",
+            store.forget_federation(now_ms.saturating_sub(memory_ms)),
+        )
+        .await;
+    match result {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "forgot finished deliveries and old transactions"),
+        Err(error) => tracing::error!(error = ?error, "forgetting federation rows failed: {error}"),
     }
 }

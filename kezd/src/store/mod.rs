@@ -241,6 +241,11 @@ pub trait Store: Send + Sync + 'static {
         older_than_ms: i64,
         max_per_inbox: u64,
     ) -> Result<u64, StoreError>;
+    /// Forgets what federation keeps only for a while (SPEC §9.4, §9.7): outbox rows that
+    /// finished (delivered or failed) before `before_ms`, with their ids, and the responses to
+    /// transactions received before it. Pending rows stay however old. Returns the rows
+    /// deleted.
+    async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Graceful shutdown: writes already queued are committed and answered, later calls fail
     /// with [`StoreError::Closed`], and the database is released. Calling it again does nothing.
     /// The default does nothing, for stores with nothing to release (test doubles).

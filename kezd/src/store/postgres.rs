@@ -167,6 +167,11 @@ fn migrator() -> Migrator {
             "outbox leases",
             include_str!("../../migrations/postgres/0003_outbox_leases.sql"),
         ),
+        file(
+            4,
+            "federation memory",
+            include_str!("../../migrations/postgres/0004_federation_memory.sql"),
+        ),
     ])
 }
 
@@ -365,6 +370,10 @@ impl Store for PostgresStore {
         max_per_inbox: u64,
     ) -> Result<u64, StoreError> {
         retention::enforce(&self.pool, older_than_ms, max_per_inbox).await
+    }
+
+    async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError> {
+        retention::forget_federation(&self.pool, before_ms).await
     }
 
     /// Waits for the connections in use to be returned (so statements in flight finish and

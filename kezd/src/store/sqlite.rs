@@ -222,6 +222,12 @@ fn migrator() -> Migrator {
             "federation",
             include_str!("../../migrations/sqlite/0002_federation.sql"),
         ),
+        // Version 3 is PostgreSQL's outbox leases, which an SQLite store does not need.
+        file(
+            4,
+            "federation memory",
+            include_str!("../../migrations/sqlite/0004_federation_memory.sql"),
+        ),
     ])
 }
 
@@ -304,6 +310,23 @@ impl Store for SqliteStore {
 
     async fn txn_response(&self, origin: &str, txn_id: &str) -> Result<Option<String>, StoreError> {
         federation::txn_response(&self.readers, origin, txn_id).await
+    }
+
+    /// In steps of [`RETENTION_STEP`] rows per table, each one writer request, so that accepts
+    /// queued behind a large cleanup wait for one step.
+    async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let budget = clamp_i64(RETENTION_STEP);
+        let mut total = 0;
+        loop {
+            let op = FederationWrite::Forget { before_ms, budget };
+            let deleted = self
+                .write(|reply| Request::Guarded(Guarded::Federation { op, reply }))
+                .await?;
+            total += deleted;
+            if deleted < RETENTION_STEP {
+                return Ok(total);
+            }
+        }
     }
 
     async fn save_txn_response(

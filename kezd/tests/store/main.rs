@@ -64,4 +64,5 @@ suite!(
     outbox_outcomes_backoff_and_delivery_status,
     transaction_responses_first_one_wins,
     retention_forgets_old_ids_but_not_those_in_the_outbox,
+    finished_deliveries_and_old_transactions_are_forgotten,
 );

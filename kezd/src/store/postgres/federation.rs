@@ -102,18 +102,21 @@ pub(super) async fn record(
     }
     .execute(&mut *tx)
     .await?;
+    const UPDATE: &str = concat!(
+        "UPDATE outbox SET state = $2, next_attempt_at = $3, \
+         last_error = COALESCE($4, last_error), attempts = attempts + 1, \
+         finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE ",
+        db_now_ms!(),
+        " END WHERE id = ANY($1) AND state = 'pending'"
+    );
     for ((state, next, error), ids) in rows::outcome_groups(outcomes) {
-        sqlx::query(
-            "UPDATE outbox SET state = $2, next_attempt_at = $3, \
-             last_error = COALESCE($4, last_error), attempts = attempts + 1 \
-             WHERE id = ANY($1) AND state = 'pending'",
-        )
-        .bind(&ids)
-        .bind(state)
-        .bind(next)
-        .bind(error)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(UPDATE)
+            .bind(&ids)
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
     }
     const RENEW: &str = concat!(
         "UPDATE outbox_leases SET expires_at = ",

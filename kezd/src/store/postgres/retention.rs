@@ -6,8 +6,7 @@
 use sqlx::postgres::PgPool;
 
 use crate::store::StoreError;
-use crate::store::rows::ID_MEMORY_MS;
-use crate::store::rows::clamp_i64;
+use crate::store::rows::{self, ID_MEMORY_MS, clamp_i64};
 
 /// Rows deleted per step.
 const STEP: u64 = 2_000;
@@ -105,4 +104,33 @@ async fn step(
     }
     tx.commit().await?;
     Ok((deleted, deleted >= budget || ids_forgotten >= budget))
+}
+
+/// Forgets outbox rows that finished before `before_ms` and responses to transactions received
+/// before it, in steps of [`STEP`] rows per table, each its own short transaction. Returns the
+/// rows deleted.
+pub(super) async fn forget_federation(pool: &PgPool, before_ms: i64) -> Result<u64, StoreError> {
+    let budget = clamp_i64(STEP);
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let mut deleted = [0; 2];
+        for (statement, count) in [rows::FORGET_FINISHED_OUTBOX, rows::FORGET_OLD_TXNS]
+            .into_iter()
+            .zip(&mut deleted)
+        {
+            *count = sqlx::query(statement)
+                .bind(before_ms)
+                .bind(budget)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        let [outbox, txns] = deleted;
+        tx.commit().await?;
+        total += outbox + txns;
+        if outbox < STEP && txns < STEP {
+            return Ok(total);
+        }
+    }
 }

@@ -16,6 +16,8 @@ pub(in crate::store) enum FederationWrite {
         outcomes: Vec<(String, Delivery)>,
         backoff: Option<(u32, i64)>,
     },
+    /// One bounded step of forgetting finished outbox rows and old transaction responses.
+    Forget { before_ms: i64, budget: i64 },
     /// The response to a received transaction.
     SaveTxn {
         origin: String,
@@ -36,6 +38,7 @@ pub(in crate::store) async fn apply(
             outcomes,
             backoff,
         } => {
+            let now = i64::try_from(crate::clock::now_ms()).unwrap_or(i64::MAX);
             let mut changed = match backoff {
                 Some((failures, retry_at)) => sqlx::query(
                     "INSERT INTO destinations (destination, failures, retry_at) \
@@ -61,7 +64,9 @@ pub(in crate::store) async fn apply(
                         .push_bind(next)
                         .push(", last_error = COALESCE(")
                         .push_bind(error.as_deref())
-                        .push(", last_error), attempts = attempts + 1 ")
+                        .push(", last_error), finished_at = ")
+                        .push_bind((state != "pending").then_some(now))
+                        .push(", attempts = attempts + 1 ")
                         .push("WHERE state = 'pending' AND id IN (");
                     let mut list = update.separated(", ");
                     for id in chunk {
@@ -77,6 +82,18 @@ pub(in crate::store) async fn apply(
                 }
             }
             Ok(changed)
+        }
+        FederationWrite::Forget { before_ms, budget } => {
+            let mut deleted = 0;
+            for statement in [rows::FORGET_FINISHED_OUTBOX, rows::FORGET_OLD_TXNS] {
+                deleted += sqlx::query(statement)
+                    .bind(before_ms)
+                    .bind(budget)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            }
+            Ok(deleted)
         }
         FederationWrite::SaveTxn {
             origin,
