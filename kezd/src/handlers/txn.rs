@@ -135,15 +135,7 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         let verdict = if known.contains(&received.id) {
             Verdict::Duplicate
         } else {
-            let Received {
-                size,
-                envelope,
-                decoded,
-                ..
-            } = received;
-            receiver
-                .judge(size, envelope, decoded, &received.id)
-                .await?
+            receiver.judge(&received).await?
         };
         judged.push((received.id, verdict));
     }
@@ -311,17 +303,11 @@ impl Receiver<'_> {
 
     /// Checks one envelope that is not a duplicate (SPEC §9.4). An `Err` is a failure of this
     /// server (the store), which fails the transaction so the origin retries it.
-    async fn judge(
-        &mut self,
-        size: usize,
-        envelope: Result<SignedEnvelope, &'static str>,
-        decoded: bool,
-        id: &str,
-    ) -> Result<Verdict, ApiError> {
-        if size > kez_spec::envelope::MAX_BYTES {
+    async fn judge(&mut self, received: &Received) -> Result<Verdict, ApiError> {
+        if received.size > kez_spec::envelope::MAX_BYTES {
             return Ok(Verdict::Rejected("payload_too_large"));
         }
-        let envelope = match envelope {
+        let envelope = match &received.envelope {
             Ok(envelope) => envelope,
             Err(code) => return Ok(Verdict::Rejected(code)),
         };
@@ -352,7 +338,7 @@ impl Receiver<'_> {
         if let Err(e) = envelope.verify() {
             return Ok(Verdict::Rejected(e.code()));
         }
-        if decoded {
+        if received.decoded {
             self.state.remember_primary(env.from_primary);
         }
         let here = &self.state.config().server_name;
@@ -374,7 +360,7 @@ impl Receiver<'_> {
             return Ok(self.defer(sender, "rate_limited", secs));
         }
         let message = NewMessage {
-            id: id.to_owned(),
+            id: received.id.clone(),
             sender,
             route: Route::Local {
                 handle: recipient.to_owned(),
