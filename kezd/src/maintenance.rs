@@ -15,8 +15,10 @@ use crate::state::AppState;
 const LIMITER_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How long a finished outbox row (its delivery status, SPEC §9.7) and a received
-/// transaction's response (SPEC §9.4) are kept: both "at least 7 days".
-const FEDERATION_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// transaction's response (SPEC §9.4) are kept: both "at least 7 days", plus the 600 s by
+/// which a message id must outlive its acceptance (SPEC §8.7; the store's `ID_MEMORY_MS`),
+/// since the outbox row is what remembers a remote message's id.
+const FEDERATION_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600 + 600);
 
 /// Starts the upkeep task; it ends when the daemon's shutdown signal is triggered.
 pub fn spawn(state: AppState) -> JoinHandle<()> {

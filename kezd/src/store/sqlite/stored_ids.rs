@@ -3,8 +3,9 @@
 //!
 //! An id is stored in one of two places: `message_ids` for a message accepted into a local
 //! inbox, and the outbox for one accepted for another server. The outbox's own unique index
-//! on `id` already names every message it ever held (its rows are kept for delivery status),
-//! so a remote message's id is not written a second time into `message_ids`: each of the two
+//! on `id` already names every message it holds (a row is kept while it is pending and for
+//! the delivery status a week after, longer than SPEC §8.7 asks an id to be remembered), so a
+//! remote message's id is not written a second time into `message_ids`: each of the two
 //! is a random-key B-tree, and each insert there dirties one whole page of the log, which made
 //! the id's second copy a fifth of a sending server's disk writes.
 
