@@ -9,3 +9,7 @@ ALTER TABLE outbox ADD COLUMN finished_at INTEGER;
 -- Rows finished before this column existed count from now.
 UPDATE outbox SET finished_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000
 WHERE state <> 'pending';
+
+-- Since this version a remote message's id is remembered by its outbox row alone, no longer
+-- also in message_ids (kezd/src/store/sqlite/stored_ids.rs); rows written before stay until
+-- the retention forgets them.
