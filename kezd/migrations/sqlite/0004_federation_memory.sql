@@ -10,6 +10,10 @@ ALTER TABLE outbox ADD COLUMN finished_at INTEGER;
 UPDATE outbox SET finished_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000
 WHERE state <> 'pending';
 
+-- Finished rows oldest first, for forgetting them: without it each sweep would read the whole
+-- outbox to find none old enough.
+CREATE INDEX outbox_finished ON outbox (finished_at) WHERE state <> 'pending';
+
 -- Since this version a remote message's id is remembered by its outbox row alone, no longer
 -- also in message_ids (kezd/src/store/sqlite/stored_ids.rs); rows written before stay until
 -- the retention forgets them.

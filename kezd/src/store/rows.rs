@@ -12,12 +12,11 @@ use super::{Accepted, Delivery, MessageStatus, OutboxItem, StoreError, StoredMes
 pub(super) const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
 
 /// Deletes at most `$2` outbox rows that finished (delivered or failed) before `$1`, oldest
-/// first by position, which is acceptance order and about the order they finished in; a
-/// pending row on the way is passed over, never deleted. Both databases take it as written:
-/// SQLite numbers `$`-named parameters in the order they first appear.
+/// first along the `outbox_finished` index; pending rows are not in it. Both databases take
+/// it as written: SQLite numbers `$`-named parameters in the order they first appear.
 pub(super) const FORGET_FINISHED_OUTBOX: &str = "DELETE FROM outbox WHERE position IN \
      (SELECT position FROM outbox WHERE state <> 'pending' AND finished_at < $1 \
-     ORDER BY position LIMIT $2)";
+     ORDER BY finished_at LIMIT $2)";
 
 /// Deletes at most `$2` responses to transactions received before `$1`, oldest first.
 pub(super) const FORGET_OLD_TXNS: &str = "DELETE FROM txns WHERE (origin, txn_id) IN \
