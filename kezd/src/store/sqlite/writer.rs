@@ -346,6 +346,7 @@ impl Writer {
     /// Writes the counters this batch moved to `inbox_counters`: once per inbox per batch
     /// rather than once per message, in the same transaction as the messages (deferred:
     /// sent with the next statement or the commit).
+    ///
     /// One statement for all of them, so that a batch's query text depends on how many
     /// inboxes it touched, not on which: the writer's prepared statements are found by text.
     fn flush_counters(&mut self, counters: &mut HashMap<String, Counter>) {
