@@ -348,16 +348,14 @@ impl Store for SqliteStore {
     }
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
-        let seq: Option<Option<i64>> =
-            // A remote message's id is in the outbox only (stored_ids.rs).
-            sqlx::query_scalar(
-                "SELECT seq FROM message_ids WHERE id = ?1 \
-                 UNION ALL SELECT NULL FROM outbox WHERE id = ?1 LIMIT 1",
-            )
-                .bind(id)
-                .fetch_optional(&self.readers)
-                .await?;
-        seq.map(first_acceptance).transpose()
+        let mut query = QueryBuilder::new("");
+        stored_ids::push(&mut query, [id]);
+        let found: Option<(String, Option<i64>)> = query
+            .build_query_as()
+            .persistent(false)
+            .fetch_optional(&self.readers)
+            .await?;
+        found.map(|(_, seq)| first_acceptance(seq)).transpose()
     }
 
     async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
