@@ -221,9 +221,14 @@ impl Kezd {
         Ok(())
     }
 
+    /// Everything kezd has logged in this directory, over all its starts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("kezd.log")).unwrap_or_default()
+    }
+
     /// The last lines of the log, for errors.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("kezd.log")).unwrap_or_default();
+        let text = self.log();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -20,6 +21,7 @@ use kezd::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, St
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    let started = Instant::now();
     // A fault-injection build (cargo feature `faults`, tests only) refuses to start unless
     // KEZ_FAULTS names the faults to enable; see kezd/src/faults.rs.
     #[cfg(feature = "faults")]
@@ -72,7 +74,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve => match run(config, &warnings) {
+        Command::Serve => match run(config, &warnings, started) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("kezd: {error:#}");
@@ -82,7 +84,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()> {
+fn run(config: Config, warnings: &[kezd::config::Warning], started: Instant) -> anyhow::Result<()> {
+    let configured = started.elapsed();
     kezd::logging::init(&config.log)?;
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -96,6 +99,7 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
+        let opening = Instant::now();
         let store: Arc<dyn Store> = match &config.database {
             Database::Sqlite { path } => {
                 let mut options = SqliteOptions::new(path);
@@ -116,6 +120,7 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
                 )
             }
         };
+        let store_open = opening.elapsed();
         // The in-process broker for one kezd; NATS when a cluster shares the fanout. A NATS
         // that cannot be reached at start is a configuration error; later outages only
         // degrade streams to catching up from the store.
@@ -131,9 +136,22 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
+        let federating = Instant::now();
         let federate =
             Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
+        let federation_setup = federating.elapsed();
         let state = AppState::new(config, store.clone(), broker, Some(federate), router)?;
+        // Where a start's time goes (`kez-bench startup` reads this line): the command line
+        // and configuration, the store (connections, migrations), federation (server keys,
+        // the HTTPS clients with the system's root certificates), and the whole start.
+        tracing::info!(
+            target: "kezd::startup",
+            config_ms = ms(configured),
+            store_ms = ms(store_open),
+            federation_ms = ms(federation_setup),
+            ready_ms = ms(started.elapsed()),
+            "ready to serve"
+        );
         let signal = async {
             if let Err(error) = kezd::shutdown::os_signal().await {
                 tracing::error!(%error, "cannot listen for signals; stopping");
@@ -145,6 +163,11 @@ fn run(config: Config, warnings: &[kezd::config::Warning]) -> anyhow::Result<()>
         served?;
         Ok(())
     })
+}
+
+/// A duration in milliseconds, for log fields.
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
 }
 
 /// Reads `KEZ_FAULTS` in a fault-injection build: `Some(exit)` when kezd must not serve

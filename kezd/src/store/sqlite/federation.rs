@@ -73,12 +73,7 @@ pub(in crate::store) async fn apply(
                         list.push_bind(id.as_str());
                     }
                     update.push(")");
-                    changed += update
-                        .build()
-                        .persistent(false)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
+                    changed += update.build().execute(&mut *conn).await?.rows_affected();
                 }
             }
             Ok(changed)

@@ -17,8 +17,8 @@ pub(in crate::store::sqlite) const IDS_PER_STATEMENT: usize = 512;
 
 /// Writes a query for those of `ids` (at most [`IDS_PER_STATEMENT`]) that are already stored,
 /// each with its first acceptance's seq (none for a message that went to the outbox), into
-/// `query`. Its text varies with the number of ids: the writer, which asks about groups of a
-/// few sizes all day, keeps it prepared; a one-off question runs it with `persistent(false)`.
+/// `query`. Its text varies with the number of ids; each connection keeps the sizes it is
+/// asked about prepared.
 pub(in crate::store::sqlite) fn push<'a>(
     query: &mut QueryBuilder<Sqlite>,
     ids: impl IntoIterator<Item = &'a str> + Clone,
