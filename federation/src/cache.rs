@@ -5,8 +5,11 @@
 //! - **TTL clamped to bounds** (SPEC §9.1: [5 min, 24 h] for discovery; server documents use
 //!   [0, 24 h] because a document MUST be refetched at its `valid_until`): a peer cannot make
 //!   us refetch on every request nor pin a stale answer for ever.
-//! - **Negative caching** (1 min by default): a peer that is down, or a name that does not
-//!   exist, costs one lookup per minute, not one per message.
+//! - **Negative caching**: a name that does not exist, or an answer that breaks the protocol,
+//!   is remembered for a minute, so it costs one lookup per minute, not one per message. A
+//!   failure to reach the peer at all is remembered for 5 s, then twice as long each time it
+//!   repeats, up to that minute: a peer that was restarting is asked again within seconds,
+//!   and one that stays down still costs at most a lookup a minute (SPEC §9.1).
 //! - **Single-flight**: when a thousand envelopes from one new origin arrive at once, one
 //!   fetch goes out and every caller waits for its result.
 //! - **Bounded size**: keys come from the network; the oldest-expiring entries are evicted.
@@ -32,16 +35,22 @@ pub struct CachePolicy {
     pub max_ttl: Duration,
     /// Failures are remembered this long.
     pub negative_ttl: Duration,
+    /// A failure to reach the peer ([`FederationError::Unavailable`]) is remembered this long
+    /// at first, twice as long after each such failure in a row, never longer than
+    /// `negative_ttl`.
+    pub unreachable_ttl: Duration,
     /// At most this many entries (in-flight fetches included).
     pub capacity: usize,
 }
 
 impl CachePolicy {
-    /// SPEC §9.1's discovery bounds: [5 min, 24 h], failures 1 min.
+    /// SPEC §9.1's discovery bounds: [5 min, 24 h], failures 1 min, failures to reach the
+    /// peer from 5 s.
     pub const DISCOVERY: CachePolicy = CachePolicy {
         min_ttl: Duration::from_secs(5 * 60),
         max_ttl: Duration::from_secs(24 * 60 * 60),
         negative_ttl: Duration::from_secs(60),
+        unreachable_ttl: Duration::from_secs(5),
         capacity: 10_000,
     };
 
@@ -54,14 +63,31 @@ impl CachePolicy {
     fn clamp(&self, ttl: Duration) -> Duration {
         ttl.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl))
     }
+
+    /// How long a failure is remembered: the `unreachable`th failure in a row to reach the
+    /// peer (1 for the first), or, for `0`, a definitive one.
+    fn failure_ttl(&self, unreachable: u32) -> Duration {
+        if unreachable == 0 {
+            return self.negative_ttl;
+        }
+        let factor = 1u32.checked_shl(unreachable - 1).unwrap_or(u32::MAX);
+        self.unreachable_ttl
+            .saturating_mul(factor)
+            .min(self.negative_ttl)
+    }
 }
 
 /// The result of a fetch as cached: the value or the shared failure.
 type Outcome<V> = Result<V, FederationError>;
 
 enum Slot<V> {
-    /// A finished fetch, good until `expires`.
-    Ready { value: Outcome<V>, expires: Instant },
+    /// A finished fetch, good until `expires`. `unreachable` counts the failures in a row to
+    /// reach the peer that led here (0 after a value or a definitive failure).
+    Ready {
+        value: Outcome<V>,
+        expires: Instant,
+        unreachable: u32,
+    },
     /// A fetch in progress; callers wait for the leader's result on this channel.
     Pending(watch::Receiver<Option<Outcome<V>>>),
 }
@@ -78,8 +104,8 @@ enum Step<V> {
     Hit(Outcome<V>),
     Wait(watch::Receiver<Option<Outcome<V>>>),
     /// Fetch, and publish on the sender. Carries the fresh value a forced refresh replaced,
-    /// to put back if the refresh fails.
-    Lead(watch::Sender<Option<Outcome<V>>>, Option<(V, Instant)>),
+    /// to put back if the refresh fails, and the failures in a row to reach the peer so far.
+    Lead(watch::Sender<Option<Outcome<V>>>, Option<(V, Instant)>, u32),
 }
 
 impl<K, V> TtlCache<K, V>
@@ -98,7 +124,7 @@ where
     /// The cached value for `key`, or the result of `fetch`, which runs only when no fresh
     /// entry exists and no other caller is already fetching this key. `fetch` returns the
     /// value with its time to live (clamped by the policy); a failure is cached for the
-    /// policy's negative TTL.
+    /// policy's negative TTL, a failure to reach the peer for less ([`CachePolicy`]).
     ///
     /// If the leading caller is cancelled, a waiting caller takes over the fetch.
     pub async fn get_or_fetch<F, Fut>(&self, key: &K, fetch: F) -> Outcome<V>
@@ -144,7 +170,7 @@ where
                         return outcome;
                     }
                 }
-                Step::Lead(tx, previous) => {
+                Step::Lead(tx, previous, unreachable) => {
                     let guard = LeaderGuard {
                         cache: self,
                         key,
@@ -160,15 +186,20 @@ where
                     let now = Instant::now();
                     let outcome = match (result, previous) {
                         (Ok((value, ttl)), _) => {
-                            self.finish(key, Ok(value.clone()), now + self.policy.clamp(ttl));
+                            self.finish(key, Ok(value.clone()), now + self.policy.clamp(ttl), 0);
                             Ok(value)
                         }
                         (Err(e), Some((value, expires))) => {
-                            self.finish(key, Ok(value), expires);
+                            self.finish(key, Ok(value), expires, 0);
                             Err(e)
                         }
                         (Err(e), None) => {
-                            self.finish(key, Err(e.clone()), now + self.policy.negative_ttl);
+                            let unreachable = match e {
+                                FederationError::Unavailable { .. } => unreachable + 1,
+                                _ => 0,
+                            };
+                            let expires = now + self.policy.failure_ttl(unreachable);
+                            self.finish(key, Err(e.clone()), expires, unreachable);
                             Err(e)
                         }
                     };
@@ -185,9 +216,25 @@ where
     pub fn peek(&self, key: &K) -> Option<Outcome<V>> {
         let slots = self.lock();
         match slots.get(key) {
-            Some(Slot::Ready { value, expires }) if *expires > Instant::now() => {
+            Some(Slot::Ready { value, expires, .. }) if *expires > Instant::now() => {
                 Some(value.clone())
             }
+            _ => None,
+        }
+    }
+
+    /// How long a cached failure for `key` is still remembered: `None` when the key holds no
+    /// fresh failure. What a caller refused for it can tell the peer as `retry_after`.
+    pub fn failure_expires_in(&self, key: &K) -> Option<Duration> {
+        let slots = self.lock();
+        match slots.get(key) {
+            Some(Slot::Ready {
+                value: Err(_),
+                expires,
+                ..
+            }) => expires
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero()),
             _ => None,
         }
     }
@@ -222,8 +269,9 @@ where
     fn step(&self, key: &K, force: bool) -> Step<V> {
         let mut slots = self.lock();
         let mut previous = None;
+        let mut unreachable = 0;
         match slots.get(key) {
-            Some(Slot::Ready { value, expires }) if *expires > Instant::now() => {
+            Some(Slot::Ready { value, expires, .. }) if *expires > Instant::now() => {
                 if !force {
                     return Step::Hit(value.clone());
                 }
@@ -231,6 +279,10 @@ where
                     previous = Some((v.clone(), *expires));
                 }
             }
+            Some(Slot::Ready {
+                unreachable: before,
+                ..
+            }) => unreachable = *before,
             Some(Slot::Pending(rx)) if rx.has_changed().is_ok() => {
                 return Step::Wait(rx.clone());
             }
@@ -241,12 +293,18 @@ where
         }
         let (tx, rx) = watch::channel(None);
         slots.insert(key.clone(), Slot::Pending(rx));
-        Step::Lead(tx, previous)
+        Step::Lead(tx, previous, unreachable)
     }
 
-    fn finish(&self, key: &K, value: Outcome<V>, expires: Instant) {
-        self.lock()
-            .insert(key.clone(), Slot::Ready { value, expires });
+    fn finish(&self, key: &K, value: Outcome<V>, expires: Instant, unreachable: u32) {
+        self.lock().insert(
+            key.clone(),
+            Slot::Ready {
+                value,
+                expires,
+                unreachable,
+            },
+        );
     }
 }
 
@@ -302,6 +360,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Drop for LeaderGuard<'_, K, V> {
                             Slot::Ready {
                                 value: Ok(value),
                                 expires,
+                                unreachable: 0,
                             },
                         );
                     }
@@ -329,6 +388,7 @@ mod tests {
         min_ttl: Duration::from_millis(200),
         max_ttl: Duration::from_millis(600),
         negative_ttl: Duration::from_millis(300),
+        unreachable_ttl: Duration::from_millis(300),
         capacity: 100,
     };
 
@@ -386,7 +446,7 @@ mod tests {
         let get = || {
             c.get_or_fetch(&key, || async {
                 fetches.fetch_add(1, Ordering::SeqCst);
-                Err(FederationError::unavailable("down"))
+                Err(FederationError::NotFound { what: "k".into() })
             })
         };
         assert!(get().await.is_err());
@@ -396,6 +456,61 @@ mod tests {
         sleep_ms(300).await;
         assert!(get().await.is_err());
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    /// SPEC §9.1: a failure to reach the peer is remembered for 5 s, doubling while it repeats
+    /// up to the negative TTL; an answer (or a definitive failure) starts the count again.
+    #[tokio::test]
+    async fn unreachable_peers_are_asked_again_sooner_and_less_often() {
+        let policy = CachePolicy::DISCOVERY;
+        let ttls: Vec<u64> = (1..=6).map(|n| policy.failure_ttl(n).as_secs()).collect();
+        assert_eq!(ttls, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(policy.failure_ttl(0), policy.negative_ttl);
+        assert_eq!(policy.failure_ttl(u32::MAX), policy.negative_ttl);
+
+        let c: TtlCache<String, u32> = TtlCache::new(CachePolicy {
+            unreachable_ttl: Duration::from_millis(200),
+            negative_ttl: Duration::from_millis(2_000),
+            ..FAST
+        });
+        let fetches = AtomicUsize::new(0);
+        let up = std::sync::atomic::AtomicBool::new(false);
+        let key = "k".to_owned();
+        let get = || {
+            c.get_or_fetch(&key, || async {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                if up.load(Ordering::SeqCst) {
+                    Ok((7, Duration::ZERO))
+                } else {
+                    Err(FederationError::unavailable("connection refused"))
+                }
+            })
+        };
+        // The first failure is remembered 200 ms.
+        assert!(get().await.is_err());
+        let left = c.failure_expires_in(&key).expect("a fresh failure");
+        assert!(left <= Duration::from_millis(200) && left > Duration::from_millis(100));
+        sleep_ms(300).await;
+        // The second 400 ms: still remembered 200 ms later.
+        assert!(get().await.is_err());
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        sleep_ms(200).await;
+        assert!(get().await.is_err());
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        sleep_ms(300).await;
+        // The third 800 ms.
+        assert!(get().await.is_err());
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert!(c.failure_expires_in(&key).expect("fresh") > Duration::from_millis(600));
+        // The peer answers once the failure expires; a later failure counts from one again.
+        up.store(true, Ordering::SeqCst);
+        sleep_ms(900).await;
+        assert_eq!(get().await.ok(), Some(7));
+        assert_eq!(c.failure_expires_in(&key), None);
+        up.store(false, Ordering::SeqCst);
+        c.invalidate(&key);
+        assert!(get().await.is_err());
+        assert!(c.failure_expires_in(&key).expect("fresh") <= Duration::from_millis(200));
     }
 
     /// N concurrent callers of one key share one fetch.

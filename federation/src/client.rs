@@ -159,7 +159,8 @@ impl FederationClient {
     }
 
     /// Verified server document of `server` (SPEC §9.2), cached until min(`valid_until`,
-    /// 24 h); failures negatively cached (1 min); concurrent callers share one fetch.
+    /// 24 h); failures negatively cached (1 min; from 5 s when the server could not be
+    /// reached); concurrent callers share one fetch.
     pub async fn server_document(
         &self,
         server: &ServerName,
@@ -214,12 +215,19 @@ impl FederationClient {
     }
 
     /// WebFinger + handle record of a remote user, registration verified (SPEC §9.4 check
-    /// 5), cached ([5 min, 24 h] by the answer's `Cache-Control: max-age`; failures 1 min).
+    /// 5), cached ([5 min, 24 h] by the answer's `Cache-Control: max-age`; failures 1 min,
+    /// failures to reach the server from 5 s, SPEC §9.1).
     pub async fn lookup(&self, address: &Address) -> Result<Arc<RemoteUser>, FederationError> {
         self.inner
             .users
             .get_or_fetch(address, || self.fetch_user(address))
             .await
+    }
+
+    /// How long a failed [`lookup`](Self::lookup) of `address` is still remembered: no new
+    /// lookup happens before, so a sender refused for it can be told to come back then.
+    pub fn lookup_retry_after(&self, address: &Address) -> Option<Duration> {
+        self.inner.users.failure_expires_in(address)
     }
 
     /// Signed `PUT /v1/federation/txn/<txn_id>` (SPEC §9.3–9.4) with `body` as is.

@@ -43,6 +43,7 @@ mod serve;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -178,6 +179,8 @@ pub(crate) struct Shared {
     behaviour: Mutex<(VecDeque<Behaviour>, Behaviour)>,
     /// Every transaction request, for tests to inspect.
     received: Mutex<Vec<ReceivedTxn>>,
+    /// While set, WebFinger and user records answer 503, as a server that is restarting.
+    lookups_down: AtomicBool,
     /// Accepted envelopes in order of acceptance, and their ids (for `duplicate`).
     accepted: Mutex<(Vec<Value>, HashSet<String>)>,
     /// Verifies incoming requests against the origin's published keys (SPEC §9.3).
@@ -269,6 +272,7 @@ impl RoguePeer {
             users: Mutex::new(BTreeMap::new()),
             behaviour: Mutex::new((VecDeque::new(), options.behaviour)),
             received: Mutex::new(Vec::new()),
+            lookups_down: AtomicBool::new(false),
             accepted: Mutex::new((Vec::new(), HashSet::new())),
             verifier,
         });
@@ -375,6 +379,12 @@ impl RoguePeer {
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         let mut guard = lock(&self.shared.behaviour);
         guard.1 = behaviour;
+    }
+
+    /// Makes WebFinger and user records answer 503 `unavailable` (`true`), or answer again
+    /// (`false`): what a receiver meets when it looks a sender up while the origin restarts.
+    pub fn set_lookups_down(&self, down: bool) {
+        self.shared.lookups_down.store(down, Ordering::SeqCst);
     }
 
     /// Answers for the next transactions, one each, before the default applies again.

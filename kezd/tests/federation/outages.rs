@@ -149,8 +149,8 @@ async fn sender_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
     // b.test has some of the backlog of each sender, i.e. in the middle of delivering it.
     // Of each sender, because b.test looks a sender up at a.test when its first envelope
     // arrives (SPEC §9.4), and its restart forgot the earlier answers: a look-up that met
-    // a.test dead would be remembered as failed for a minute (SPEC §9.1) and defer that sender
-    // for as long — correct, but another test's subject, and longer than this one waits.
+    // a.test dead would be remembered as failed for a few seconds (SPEC §9.1) and defer that
+    // sender for as long — correct, but another test's subject (rogue_sender.rs).
     let sending = async {
         for n in 0..40 {
             let text = format!("{} live {n}", alice.address);

@@ -294,3 +294,48 @@ async fn replayed_transaction_gets_the_stored_answer() {
     );
     net.shutdown().await.expect("shutdown");
 }
+
+/// SPEC §9.1, §9.4 check 5: an envelope whose sender cannot be looked up because the origin
+/// does not answer (here: 503, as while it restarts) is deferred `unavailable` for as long as
+/// the failure is remembered — seconds, not the minute a definitive failure is — and accepted
+/// when sent again after that, once the origin answers.
+#[tokio::test]
+async fn a_sender_whose_server_was_briefly_down_is_accepted_seconds_later() {
+    let (net, bob, rogue) = setup("", RogueOptions::new()).await;
+    rogue.set_lookups_down(true);
+    let envelope = rogue.envelope("mallory", &bob.address, &bob.primary(), "after a restart");
+    let body = rogue.txn_body(std::slice::from_ref(&envelope));
+    let answer = rogue
+        .send_txn("b.test", "restart-1", body.clone(), Sign::Good)
+        .await
+        .expect("send");
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    let result = &answer.1["results"][0];
+    assert_eq!(result["status"], "deferred", "{result}");
+    assert_eq!(result["code"], "unavailable", "{result}");
+    let retry_after = result["retry_after"].as_u64().expect("retry_after");
+    assert!((1..=5).contains(&retry_after), "{result}");
+
+    // The origin answers again; after retry_after the envelope is taken.
+    rogue.set_lookups_down(false);
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    let again = rogue
+        .send_txn(
+            "b.test",
+            "restart-2",
+            rogue.txn_body(&[envelope]),
+            Sign::Good,
+        )
+        .await
+        .expect("send");
+    assert_eq!(statuses(&again.1), [("accepted".to_owned(), None)]);
+    assert_eq!(
+        bob.inbox(0).await,
+        vec![(
+            1,
+            "mallory@rogue.test".to_owned(),
+            "after a restart".to_owned()
+        )]
+    );
+    net.shutdown().await.expect("shutdown");
+}

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -115,6 +116,12 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Answer {
     let query = request.uri().query().unwrap_or("").to_owned();
     match (request.method(), path.as_str()) {
         (&Method::GET, "/.well-known/kez") => answer(StatusCode::OK, &document(shared), &[]),
+        (&Method::GET, p)
+            if (p == "/.well-known/webfinger" || p.starts_with("/v1/u/"))
+                && shared.lookups_down.load(Ordering::SeqCst) =>
+        {
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
         (&Method::GET, "/.well-known/webfinger") => webfinger(shared, &query),
         (&Method::GET, "/v1/healthz") => answer(
             StatusCode::OK,
