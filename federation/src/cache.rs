@@ -195,7 +195,9 @@ where
                         }
                         (Err(e), None) => {
                             let unreachable = match e {
-                                FederationError::Unavailable { .. } => unreachable + 1,
+                                FederationError::Unavailable { .. } => {
+                                    unreachable.saturating_add(1)
+                                }
                                 _ => 0,
                             };
                             let expires = now + self.policy.failure_ttl(unreachable);
@@ -271,18 +273,21 @@ where
         let mut previous = None;
         let mut unreachable = 0;
         match slots.get(key) {
-            Some(Slot::Ready { value, expires, .. }) if *expires > Instant::now() => {
-                if !force {
-                    return Step::Hit(value.clone());
-                }
-                if let Ok(v) = value {
-                    previous = Some((v.clone(), *expires));
-                }
-            }
             Some(Slot::Ready {
+                value,
+                expires,
                 unreachable: before,
-                ..
-            }) => unreachable = *before,
+            }) => {
+                if *expires > Instant::now() {
+                    if !force {
+                        return Step::Hit(value.clone());
+                    }
+                    if let Ok(v) = value {
+                        previous = Some((v.clone(), *expires));
+                    }
+                }
+                unreachable = *before;
+            }
             Some(Slot::Pending(rx)) if rx.has_changed().is_ok() => {
                 return Step::Wait(rx.clone());
             }
