@@ -17,8 +17,9 @@
 //! the writer to copy the few frames committed since, between two of its transactions
 //! ([`LogRestart`]): the writer's next transaction then writes the log from the start.
 //!
-//! Durability is unchanged: a commit is durable once it is in the WAL (and fsynced there with
-//! `synchronous=FULL`); a checkpoint only moves committed pages into the main file.
+//! Durability is unchanged: a commit is durable once it is in the WAL (and fsynced there, by
+//! the writer's flusher with full durability); a checkpoint only moves committed pages into
+//! the main file, and SQLite fsyncs the log before it and the main file after it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,12 +1,13 @@
 //! The group-commit writer: the only task that writes to the SQLite file.
 //!
-//! Why one writer: SQLite allows one writing transaction at a time anyway, and with WAL and
-//! `synchronous=FULL` every commit costs an fsync (about 4.5k commits/s on the reference
+//! Why one writer: SQLite allows one writing transaction at a time anyway, and with full
+//! durability every commit costs an fsync of the log (about 4.5k commits/s on the reference
 //! machine). The writer takes every request waiting in its queue (up to `max_batch`), runs
 //! them in ONE transaction — accepts in groups (accepts.rs), every other write inside its own
 //! `SAVEPOINT`, so one failing request (a taken handle) is rolled back alone — commits once,
-//! and only then answers each caller. An answer therefore always means "committed with the
-//! configured durability".
+//! and only then answers each caller: with full durability, once the log is flushed past the
+//! commit (flusher.rs), while the next batch already runs. An answer therefore always means
+//! "committed with the configured durability".
 //!
 //! Why seqs become visible in order: seqs are assigned here, by the only writer, from a
 //! per-inbox counter that only moves forward, and all seqs of one transaction become visible
@@ -20,6 +21,7 @@
 
 mod accepts;
 mod deferred;
+mod flusher;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::{Accepted, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord};
 use deferred::Deferred;
+pub(super) use flusher::Flusher;
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -195,6 +198,9 @@ pub(super) struct Writer {
     /// Committed `last_seq` per inbox, loaded from `inbox_counters` on first use. Holds only
     /// committed values: a batch's changes are merged in after its commit succeeds.
     counters: HashMap<String, u64>,
+    /// Answers committed batches once the log is flushed (flusher.rs); none when commits are
+    /// answered as they return (crash-only durability).
+    flusher: Option<Flusher>,
 }
 
 /// Runs one statement that returns no rows.
@@ -209,6 +215,7 @@ impl Writer {
         restart: LogRestart,
         shutdown: watch::Receiver<bool>,
         max_batch: usize,
+        flusher: Option<Flusher>,
     ) -> Self {
         Self {
             conn,
@@ -218,6 +225,7 @@ impl Writer {
             max_batch,
             deferred: Deferred::default(),
             counters: HashMap::new(),
+            flusher,
         }
     }
 
@@ -245,6 +253,9 @@ impl Writer {
             if self.restart.take() {
                 self.finish_checkpoint().await;
             }
+        }
+        if let Some(flusher) = self.flusher.take() {
+            flusher.close().await;
         }
         if let Err(error) = self.conn.close().await {
             tracing::warn!(%error, "closing the sqlite write connection failed");
@@ -321,7 +332,10 @@ impl Writer {
                     self.counters.insert(recipient, counter.last);
                 }
                 tracing::trace!(size, "group commit");
-                answers.into_iter().for_each(Answer::send);
+                match &self.flusher {
+                    Some(flusher) => flusher.answer_when_flushed(answers),
+                    None => answers.into_iter().for_each(Answer::send),
+                }
             }
             Err(error) => {
                 tracing::error!(%error, size, "group commit failed; the batch is rolled back");
