@@ -8,9 +8,9 @@
 #
 # waits until KEZD_COUNT kezd processes run and the first of them is busy (the load is
 # generated and signed after the servers start, before the clock starts), then samples for
-# SECONDS. Give the scenario enough messages
-# to outlast the window (e.g. `send --messages 120000`). With KEZD_NODE=a.test (a testnet
-# node's name), only that node's kezd is sampled: one server of the federation scenario.
+# SECONDS. Give the scenario enough messages to outlast the window (e.g. `send --messages
+# 200000`). With KEZD_NODE=a.test (a testnet node's name), only that node's kezd is sampled:
+# one server of the federation scenario.
 set -euo pipefail
 name=$1 count=$2 secs=$3
 shift 4

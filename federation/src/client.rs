@@ -224,10 +224,14 @@ impl FederationClient {
             .await
     }
 
-    /// How long a failed [`lookup`](Self::lookup) of `address` is still remembered: no new
-    /// lookup happens before, so a sender refused for it can be told to come back then.
-    pub fn lookup_retry_after(&self, address: &Address) -> Option<Duration> {
-        self.inner.users.failure_expires_in(address)
+    /// When to ask again after a failed [`lookup`](Self::lookup) of `address`: when its
+    /// failure is forgotten (no new lookup happens before), or, if it is no longer
+    /// remembered, after the shortest time a failure is.
+    pub fn lookup_retry_after(&self, address: &Address) -> Duration {
+        self.inner
+            .users
+            .failure_expires_in(address)
+            .unwrap_or(CachePolicy::DISCOVERY.unreachable_ttl)
     }
 
     /// Signed `PUT /v1/federation/txn/<txn_id>` (SPEC §9.3–9.4) with `body` as is.

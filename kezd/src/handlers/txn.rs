@@ -33,9 +33,6 @@ pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
 /// How far in the future (clock skew).
 const FUTURE_MS: u64 = 300_000;
-/// What a deferred envelope is told when the origin could not be asked about its sender and
-/// the failure is no longer remembered (it is, for 5 s to 1 min: SPEC §9.1).
-const LOOKUP_RETRY_SECS: u64 = 5;
 
 /// Receives a transaction.
 pub async fn put(mut ctx: RequestContext) -> HandlerResult {
@@ -334,13 +331,8 @@ impl Receiver<'_> {
             Err(e) => {
                 tracing::info!(%sender, error = %e, "sender lookup failed; deferring");
                 // Until the failure is forgotten, a retry would meet it again.
-                let secs = self
-                    .federate
-                    .client
-                    .lookup_retry_after(&env.from)
-                    .map_or(LOOKUP_RETRY_SECS, |left| {
-                        left.as_secs() + u64::from(left.subsec_nanos() > 0)
-                    });
+                let left = self.federate.client.lookup_retry_after(&env.from);
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
                 return Ok(self.defer(sender, "unavailable", secs.max(1)));
             }
         }
