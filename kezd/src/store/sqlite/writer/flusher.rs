@@ -115,40 +115,59 @@ mod tests {
         (Answer::Count(tx, Ok(1)), rx)
     }
 
+    /// Waits for a step of the flushing thread, failing the test rather than hanging it.
+    fn next(steps: &Receiver<()>, what: &str) {
+        steps
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{what}"));
+    }
+
     /// No answer leaves before the flush that covers it has returned; one flush answers every
     /// batch handed over before it began.
     #[tokio::test]
     async fn answers_wait_for_the_flush() {
-        // The flush blocks until the test lets it return, one permit per flush.
+        // Each flush says it began, then blocks until the test lets it return (one permit per
+        // flush), then says it returned: the test decides what each flush finds waiting.
         let (permit, permits) = sync_channel::<()>(0);
+        let (began, starts) = channel::<()>();
         let (flushed, flushes) = channel::<()>();
         let flusher = Flusher::spawn(move || {
+            began.send(()).map_err(io::Error::other)?;
             permits.recv().map_err(io::Error::other)?;
             flushed.send(()).map_err(io::Error::other)
         })
         .expect("thread");
         let (first, mut first_rx) = answer();
         flusher.answer_when_flushed(vec![first]);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(first_rx.try_recv().is_err(), "answered before the flush");
-        permit.send(()).expect("flush runs");
-        flushes.recv().expect("flushed");
-        assert!(matches!(first_rx.await, Ok(Ok(1))));
-
-        // Two batches handed over while nothing flushes are answered by one flush.
-        let (second, second_rx) = answer();
-        let (third, third_rx) = answer();
+        next(&starts, "the first flush begins");
+        // Two batches handed over while the first flush runs: neither is covered by it.
+        let (second, mut second_rx) = answer();
+        let (third, mut third_rx) = answer();
         flusher.answer_when_flushed(vec![second]);
         flusher.answer_when_flushed(vec![third]);
         tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(first_rx.try_recv().is_err(), "answered before the flush");
+        permit.send(()).expect("flush runs");
+        next(&flushes, "the first flush returns");
+        assert!(matches!(first_rx.await, Ok(Ok(1))));
+        next(&starts, "the second flush begins");
+        assert!(
+            second_rx.try_recv().is_err(),
+            "answered by an earlier flush"
+        );
+        assert!(third_rx.try_recv().is_err(), "answered by an earlier flush");
         permit.send(()).expect("flush runs");
         assert!(second_rx.await.expect("answered").is_ok());
         assert!(third_rx.await.expect("answered").is_ok());
-        assert!(flushes.try_recv().is_ok());
-        assert!(flushes.try_recv().is_err(), "one flush for both batches");
+        next(&flushes, "the second flush returns");
+        assert!(
+            starts.try_recv().is_err(),
+            "one flush for both batches handed over during the first"
+        );
         // Closing answers what is still waiting, after its flush.
         let (last, last_rx) = answer();
         flusher.answer_when_flushed(vec![last]);
+        next(&starts, "the last flush begins");
         let closing = tokio::spawn(flusher.close());
         permit.send(()).expect("flush runs");
         closing.await.expect("closed");
