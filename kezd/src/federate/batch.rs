@@ -1,8 +1,12 @@
-//! Choosing what one transaction carries (SPEC §9.5): pending messages in acceptance order,
-//! skipping every sender whose earliest pending message is not yet due (its later messages
-//! wait behind it), and expiring what has outlived the retry window.
+//! Choosing what each transaction carries (SPEC §9.5): a destination's pending messages are
+//! read once, in acceptance order, and handed out to a few lanes, each sender always to the
+//! same lane. A lane sends one transaction at a time, so each sender's messages leave in order
+//! while the lanes' transactions are in flight together; a sender whose earliest message is
+//! not due (or was just deferred) waits, with every later message of its own; what has
+//! outlived the retry window expires.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::store::{Delivery, OutboxItem};
 
@@ -15,102 +19,122 @@ pub struct Batch {
     pub expired: Vec<(String, Delivery)>,
 }
 
-/// Picks up to `max` messages from `pending` (acceptance order) at `now_ms`, expiring those
-/// accepted before `now_ms − window_ms`, within `max_bytes` of envelope text.
-pub fn select(
-    pending: Vec<OutboxItem>,
-    now_ms: i64,
-    window_ms: i64,
-    max: usize,
-    max_bytes: usize,
-) -> Batch {
-    let mut held: HashSet<String> = HashSet::new();
-    let mut batch = Batch::default();
-    let mut bytes = 0;
-    for item in pending {
-        if held.contains(&item.sender) {
-            continue;
-        }
-        if now_ms.saturating_sub(item.accepted_at_ms) > window_ms {
-            batch.expired.push((
-                item.id,
-                Delivery::Failed {
-                    code: "unavailable".into(),
-                },
-            ));
-            continue;
-        }
-        if item.next_attempt_at_ms > now_ms {
-            // Not due: this sender's later messages wait behind it.
-            held.insert(item.sender);
-            continue;
-        }
-        if batch.items.len() == max
-            || (bytes + item.envelope_json.len() > max_bytes && !batch.items.is_empty())
-        {
-            break;
-        }
-        bytes += item.envelope_json.len();
-        batch.items.push(item);
-    }
-    batch
+/// What a transaction may carry at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Messages.
+    pub max: usize,
+    /// Envelope text, in bytes (a single larger envelope still goes alone).
+    pub max_bytes: usize,
+    /// Messages accepted before `now_ms − window_ms` expire.
+    pub window_ms: i64,
 }
 
-/// Splits a batch (acceptance order) into at most `count` transactions of at most `max`
-/// messages, each sender's messages all in one transaction and in order (SPEC §9.5). A
-/// sender's messages beyond what fits wait for the next round, with everything after them.
-pub fn split_by_sender(items: Vec<OutboxItem>, count: usize, max: usize) -> Vec<Vec<OutboxItem>> {
-    let mut transactions: Vec<Vec<OutboxItem>> = Vec::new();
-    let mut home: HashMap<String, usize> = HashMap::new();
-    let mut full: HashSet<String> = HashSet::new();
-    for item in items {
-        if full.contains(&item.sender) {
-            continue;
+/// The messages of one destination read so far and not yet handed out.
+#[derive(Debug)]
+pub struct Queue {
+    /// In acceptance order.
+    rows: VecDeque<OutboxItem>,
+    /// How many lanes share the destination.
+    lanes: usize,
+    /// Senders whose remaining messages wait for a later pass: a message of theirs is not
+    /// due, was deferred, or was not recorded.
+    held: HashSet<String>,
+    /// The position of the last row read.
+    cursor: i64,
+}
+
+impl Queue {
+    /// An empty queue for `lanes` lanes (at least 1).
+    pub fn new(lanes: usize) -> Self {
+        Self {
+            rows: VecDeque::new(),
+            lanes: lanes.max(1),
+            held: HashSet::new(),
+            cursor: 0,
         }
-        let slot = match home.get(&item.sender) {
-            Some(&slot) => slot,
-            None => {
-                // A new sender opens a transaction while fewer than `count` exist, else joins
-                // the emptiest one with room.
-                let slot = if transactions.len() < count {
-                    transactions.push(Vec::new());
-                    transactions.len() - 1
-                } else {
-                    let roomiest = transactions
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, t)| t.len() < max)
-                        .min_by_key(|(_, t)| t.len())
-                        .map(|(i, _)| i);
-                    match roomiest {
-                        Some(i) => i,
-                        None => {
-                            full.insert(item.sender);
-                            continue;
-                        }
-                    }
-                };
-                home.insert(item.sender.clone(), slot);
-                slot
-            }
-        };
-        if transactions[slot].len() == max {
-            // This sender's next message must not overtake: hold the rest of its messages.
-            full.insert(item.sender);
-            continue;
-        }
-        transactions[slot].push(item);
     }
-    transactions
+
+    /// Rows held in memory.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The position after which the next read continues.
+    pub fn cursor(&self) -> i64 {
+        self.cursor
+    }
+
+    /// Appends rows read after [`Queue::cursor`], in acceptance order.
+    pub fn extend(&mut self, rows: Vec<OutboxItem>) {
+        if let Some(last) = rows.last() {
+            self.cursor = self.cursor.max(last.position);
+        }
+        self.rows.extend(rows);
+    }
+
+    /// Holds `sender`'s remaining messages until the next pass.
+    pub fn hold(&mut self, sender: &str) {
+        self.held.insert(sender.to_owned());
+    }
+
+    /// Which lane carries `sender`'s messages.
+    pub fn lane_of(&self, sender: &str) -> usize {
+        let mut hasher = DefaultHasher::new();
+        sender.hash(&mut hasher);
+        (hasher.finish() % self.lanes as u64) as usize
+    }
+
+    /// Moves into `batch` the next messages of `lane`'s senders at `now_ms`, in acceptance
+    /// order, until `limits` are reached; the rest stay queued.
+    pub fn take(&mut self, lane: usize, now_ms: i64, limits: Limits, batch: &mut Batch) {
+        let mut bytes: usize = batch.items.iter().map(|i| i.envelope_json.len()).sum();
+        let mut kept = VecDeque::with_capacity(self.rows.len());
+        let mut rows = std::mem::take(&mut self.rows).into_iter();
+        for item in rows.by_ref() {
+            if self.held.contains(&item.sender) {
+                continue;
+            }
+            if self.lane_of(&item.sender) != lane {
+                kept.push_back(item);
+                continue;
+            }
+            if now_ms.saturating_sub(item.accepted_at_ms) > limits.window_ms {
+                batch.expired.push((
+                    item.id,
+                    Delivery::Failed {
+                        code: "unavailable".into(),
+                    },
+                ));
+                continue;
+            }
+            if item.next_attempt_at_ms > now_ms {
+                // Not due: this sender's later messages wait behind it.
+                self.held.insert(item.sender);
+                continue;
+            }
+            let full = batch.items.len() == limits.max
+                || (bytes + item.envelope_json.len() > limits.max_bytes && !batch.items.is_empty());
+            if full {
+                kept.push_back(item);
+                break;
+            }
+            bytes += item.envelope_json.len();
+            batch.items.push(item);
+        }
+        kept.extend(rows);
+        self.rows = kept;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn item(id: &str, sender: &str, next: i64) -> OutboxItem {
+    fn item(position: i64, sender: &str, next: i64) -> OutboxItem {
         OutboxItem {
-            id: id.into(),
+            position,
+            id: position.to_string(),
             sender: sender.into(),
             envelope_json: "{}".into(),
             accepted_at_ms: 0,
@@ -119,76 +143,130 @@ mod tests {
         }
     }
 
+    const ROOMY: Limits = Limits {
+        max: 10,
+        max_bytes: 1 << 20,
+        window_ms: 1_000_000,
+    };
+
+    fn ids(batch: &Batch) -> Vec<i64> {
+        batch.items.iter().map(|i| i.position).collect()
+    }
+
     /// SPEC §9.5: a sender whose first message is not due is held back entirely.
     #[test]
     fn holds_senders_behind_their_earliest_message() {
-        let pending = vec![
-            item("1", "alice", 0),
-            item("2", "bob", 500),
-            item("3", "bob", 0),
-            item("4", "alice", 0),
-            item("5", "carol", 0),
-        ];
-        let batch = select(pending, 100, 1_000_000, 10, 1 << 20);
-        let ids: Vec<&str> = batch.items.iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(ids, ["1", "4", "5"]);
+        let mut queue = Queue::new(1);
+        queue.extend(vec![
+            item(1, "alice", 0),
+            item(2, "bob", 500),
+            item(3, "bob", 0),
+            item(4, "alice", 0),
+            item(5, "carol", 0),
+        ]);
+        let mut batch = Batch::default();
+        queue.take(0, 100, ROOMY, &mut batch);
+        assert_eq!(ids(&batch), [1, 4, 5]);
+        assert_eq!(
+            queue.len(),
+            0,
+            "bob's later message is not kept for this pass"
+        );
+        assert_eq!(queue.cursor(), 5);
     }
 
-    /// SPEC §9.5: every sender in exactly one transaction, its messages in order, none over
-    /// the cap, and a sender cut off by the cap loses nothing but waits.
+    /// Each sender's messages go to one lane only, in order; a lane's transaction that is
+    /// full leaves the rest queued for the next, and other lanes' rows are untouched.
     #[test]
-    fn splits_by_sender_keeping_order() {
-        let senders = ["a", "b", "c", "d", "e", "a", "b", "a", "a", "a"];
-        let items: Vec<OutboxItem> = senders
-            .iter()
-            .enumerate()
-            .map(|(i, s)| item(&i.to_string(), s, 0))
-            .collect();
-        let txns = split_by_sender(items, 2, 3);
-        assert_eq!(txns.len(), 2);
-        let mut seen = HashSet::new();
-        for txn in &txns {
-            assert!(txn.len() <= 3);
-            let ids: Vec<usize> = txn.iter().map(|i| i.id.parse().expect("id")).collect();
-            assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
-            for i in txn {
-                seen.insert(i.sender.clone());
+    fn lanes_partition_senders_and_keep_order() {
+        let senders = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let mut queue = Queue::new(3);
+        queue.extend(
+            (0..48)
+                .map(|i| item(i + 1, senders[i as usize % senders.len()], 0))
+                .collect(),
+        );
+        let limits = Limits { max: 4, ..ROOMY };
+        let mut taken: Vec<Vec<OutboxItem>> = vec![Vec::new(); 3];
+        loop {
+            let mut progressed = false;
+            for (lane, taken) in taken.iter_mut().enumerate() {
+                let mut batch = Batch::default();
+                queue.take(lane, 0, limits, &mut batch);
+                assert!(batch.items.len() <= 4);
+                progressed |= !batch.items.is_empty();
+                taken.extend(batch.items);
+            }
+            if !progressed {
+                break;
             }
         }
-        for txn in &txns {
-            for other in &txns {
-                if !std::ptr::eq(txn, other) {
-                    assert!(
-                        txn.iter()
-                            .all(|i| other.iter().all(|j| j.sender != i.sender))
-                    );
+        assert_eq!(queue.len(), 0);
+        let mut lanes_used = HashSet::new();
+        for (lane, items) in taken.iter().enumerate() {
+            for sender in senders {
+                let positions: Vec<i64> = items
+                    .iter()
+                    .filter(|i| i.sender == sender)
+                    .map(|i| i.position)
+                    .collect();
+                if positions.is_empty() {
+                    continue;
                 }
+                assert_eq!(queue.lane_of(sender), lane);
+                assert_eq!(positions.len(), 6, "{sender}: every message, once");
+                assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+                lanes_used.insert(lane);
             }
         }
-        // "a" is held after its first messages once its transaction is full; nothing later
-        // of "a" is sent ahead of a held one.
-        let a_ids: Vec<usize> = txns
-            .iter()
-            .flatten()
-            .filter(|i| i.sender == "a")
-            .map(|i| i.id.parse().expect("id"))
-            .collect();
-        let expected: Vec<usize> = [0, 5, 7, 8, 9].into_iter().take(a_ids.len()).collect();
-        assert_eq!(a_ids, expected);
+        assert!(lanes_used.len() > 1, "senders spread over lanes");
     }
 
     #[test]
-    fn expires_and_caps() {
-        let mut old = item("old", "alice", 0);
+    fn expires_caps_and_holds_on_request() {
+        let mut old = item(1, "alice", 0);
         old.accepted_at_ms = -10_000;
-        let pending = vec![
+        let mut queue = Queue::new(1);
+        queue.extend(vec![
             old,
-            item("a", "bob", 0),
-            item("b", "bob", 0),
-            item("c", "bob", 0),
-        ];
-        let batch = select(pending, 100, 5_000, 2, 1 << 20);
+            item(2, "bob", 0),
+            item(3, "bob", 0),
+            item(4, "bob", 0),
+        ]);
+        let limits = Limits {
+            max: 2,
+            window_ms: 5_000,
+            ..ROOMY
+        };
+        let mut batch = Batch::default();
+        queue.take(0, 100, limits, &mut batch);
         assert_eq!(batch.expired.len(), 1);
-        assert_eq!(batch.items.len(), 2);
+        assert_eq!(ids(&batch), [2, 3]);
+        assert_eq!(queue.len(), 1);
+        // A deferred sender's remaining messages are dropped from the pass.
+        queue.hold("bob");
+        let mut next = Batch::default();
+        queue.take(0, 100, limits, &mut next);
+        assert!(next.items.is_empty());
+        assert_eq!(queue.len(), 0);
+    }
+
+    /// A transaction never passes its byte cap, except one envelope larger than it alone.
+    #[test]
+    fn bytes_cap_a_transaction() {
+        let mut queue = Queue::new(1);
+        let mut big = item(1, "alice", 0);
+        big.envelope_json = "x".repeat(100);
+        queue.extend(vec![big, item(2, "alice", 0)]);
+        let limits = Limits {
+            max_bytes: 50,
+            ..ROOMY
+        };
+        let mut batch = Batch::default();
+        queue.take(0, 0, limits, &mut batch);
+        assert_eq!(ids(&batch), [1]);
+        let mut next = Batch::default();
+        queue.take(0, 0, limits, &mut next);
+        assert_eq!(ids(&next), [2]);
     }
 }

@@ -2,10 +2,15 @@
 //! one delivery task per destination; each sends transactions until nothing is due, records
 //! every message's outcome durably, and on a transient failure backs the whole destination off
 //! (persisted, so a restart does not hammer a peer that is down) and stops. The next attempt is
-//! then a probe: one message, then full transactions again once the peer answers. Several
-//! transactions are in flight to a destination at once, with no sender in two of them.
+//! then a probe: one message, then full transactions again once the peer answers.
+//!
+//! Several transactions are in flight to a destination at once: its pending messages are read
+//! once, in acceptance order, and carried by a few lanes, each sender always by the same lane
+//! (batch.rs). A lane sends its next transaction as soon as the last one's outcomes are
+//! recorded, so each sender's messages still arrive in order while the peer is never left
+//! waiting for the slowest transaction of a round.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,8 +18,10 @@ use bytes::Bytes;
 use federation::{DeliveryError, TxnStatus};
 use kez_spec::ServerName;
 use rand_core::{OsRng, RngCore};
+use tokio::sync::watch;
 
-use super::{Federate, backoff, batch};
+use super::batch::{Batch, Limits, Queue};
+use super::{Federate, backoff};
 use crate::clock;
 use crate::config::Config;
 use crate::state::AppState;
@@ -24,10 +31,12 @@ use crate::store::{Delivery, OutboxItem, Store, StoreError};
 const MAX_TXN_ENVELOPES: usize = 100;
 /// Envelope text per transaction, below the default 8 MiB `max_txn_bytes`.
 const MAX_TXN_BYTES: usize = 4 * 1024 * 1024;
-/// Transactions in flight to one destination at once. Each carries a disjoint set of senders,
-/// so every sender's messages still arrive in order (SPEC §9.5) while a burst is not drained
-/// one round trip at a time.
+/// Lanes per destination: transactions in flight to it at once, each with its own senders.
 const IN_FLIGHT: usize = 4;
+/// Outbox rows read at a time: a full transaction for every lane.
+const READ: usize = IN_FLIGHT * MAX_TXN_ENVELOPES;
+/// Rows held in memory per destination before reading waits for the lanes to send some.
+const QUEUED_MAX: usize = 2 * READ;
 /// How often the outbox is looked at when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -37,7 +46,9 @@ pub fn spawn(state: AppState, federate: Arc<Federate>) -> tokio::task::JoinHandl
 }
 
 async fn run(state: AppState, federate: Arc<Federate>) {
-    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // Destinations being delivered, each with the channel that tells its delivery that new
+    // messages may have been queued meanwhile.
+    let running: Arc<Mutex<HashMap<String, watch::Sender<()>>>> = Arc::default();
     let shutdown = state.shutdown().signalled();
     tokio::pin!(shutdown);
     let store = state.store().clone();
@@ -56,24 +67,33 @@ async fn run(state: AppState, federate: Arc<Federate>) {
             }
         };
         for destination in destinations {
-            let fresh = running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(destination.clone());
-            if !fresh {
-                continue;
-            }
+            let news = {
+                let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(news) = running.get(&destination) {
+                    news.send_modify(|()| {});
+                    continue;
+                }
+                let (told, news) = watch::channel(());
+                running.insert(destination.clone(), told);
+                news
+            };
             let (state, federate, running) = (state.clone(), federate.clone(), running.clone());
             tokio::spawn(async move {
                 let config = state.config();
                 let store = state.store().as_ref();
-                if let Err(e) = deliver(config, store, &federate, &destination).await {
+                let mut news = news;
+                if let Err(e) = deliver(config, store, &federate, &destination, &mut news).await {
                     tracing::warn!(%destination, error = %e, "delivery stopped on a store error");
                 }
                 running
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&destination);
+                // Messages queued as this delivery ended are looked for again at once rather
+                // than at the next poll.
+                if news.has_changed().unwrap_or(false) {
+                    federate.wake.notify_one();
+                }
             });
         }
     }
@@ -89,6 +109,7 @@ async fn deliver(
     store: &dyn Store,
     federate: &Federate,
     destination: &str,
+    news: &mut watch::Receiver<()>,
 ) -> Result<(), StoreError> {
     let Ok(server) = ServerName::parse(destination) else {
         return fail_all(store, destination, "invalid_server_name").await;
@@ -96,146 +117,327 @@ async fn deliver(
     if !config.federation.permits(&server) {
         return fail_all(store, destination, "origin_blocked").await;
     }
-    let failures = store.destination_failures(destination).await?;
-    // A destination that has been failing gets one message as a probe, not a full batch.
-    let mut max = if failures > 0 { 1 } else { MAX_TXN_ENVELOPES };
-    let window_ms = i64::try_from(config.federation.retry_window.as_millis()).unwrap_or(i64::MAX);
+    let target = Target {
+        config,
+        store,
+        federate,
+        server: &server,
+        destination,
+        failures: store.destination_failures(destination).await?,
+        window_ms: i64::try_from(config.federation.retry_window.as_millis()).unwrap_or(i64::MAX),
+    };
+    // A destination that has been failing gets one message as a probe, not full transactions.
+    if target.failures > 0 && target.pass(1, 1, true, news).await? == End::Stop {
+        return Ok(());
+    }
+    let mut max = MAX_TXN_ENVELOPES;
     loop {
-        let pending = store
-            .outbox_pending(destination, (IN_FLIGHT * MAX_TXN_ENVELOPES) as u32)
-            .await?;
-        let now = now_ms();
-        let in_flight = if max == 1 { 1 } else { IN_FLIGHT };
-        let batch = batch::select(
-            pending,
-            now,
-            window_ms,
-            in_flight * max,
-            in_flight * MAX_TXN_BYTES,
-        );
-        if !batch.expired.is_empty() {
-            store
-                .outbox_record(destination, batch.expired, None)
-                .await?;
+        match target.pass(max, IN_FLIGHT, false, news).await? {
+            End::Drained | End::Stop => return Ok(()),
+            End::Shrink => max = (max / 2).max(1),
         }
-        if batch.items.is_empty() {
-            return Ok(());
-        }
-        let transactions = batch::split_by_sender(batch.items, in_flight, max);
-        let sent = transactions.iter().map(|items| {
-            send_one(
-                config,
-                store,
-                federate,
-                &server,
-                destination,
-                items,
-                failures,
-            )
-        });
-        let flows = futures_util::future::join_all(sent).await;
-        let mut next_max = MAX_TXN_ENVELOPES;
-        for flow in flows {
-            match flow? {
-                Flow::Continue => {}
-                Flow::Stop => return Ok(()),
-                Flow::Shrink => next_max = (max / 2).max(1),
-            }
-        }
-        max = next_max;
     }
 }
 
-/// What a destination's delivery does after one transaction.
-enum Flow {
-    /// Go on with the next messages.
-    Continue,
-    /// The destination failed transiently and is backing off: stop for now.
+/// One destination's delivery.
+struct Target<'a> {
+    config: &'a Config,
+    store: &'a dyn Store,
+    federate: &'a Federate,
+    server: &'a ServerName,
+    destination: &'a str,
+    /// Failures in a row when this delivery began.
+    failures: u32,
+    /// The retry window (SPEC §9.6), in milliseconds.
+    window_ms: i64,
+}
+
+/// Why a pass over a destination's outbox ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Nothing more can be sent now (or the one transaction of a probe was sent).
+    Drained,
+    /// The destination failed transiently and is backing off.
     Stop,
-    /// The destination found the transaction too large: send smaller ones.
+    /// The destination found a transaction too large: send smaller ones.
     Shrink,
 }
 
-/// Sends one transaction and records its messages' outcomes.
-async fn send_one(
-    config: &Config,
-    store: &dyn Store,
-    federate: &Federate,
-    server: &ServerName,
-    destination: &str,
-    items: &[OutboxItem],
-    failures: u32,
-) -> Result<Flow, StoreError> {
-    let body = transaction_body(&config.server_name, items);
-    let fail_all = |code: &str| {
-        items
-            .iter()
-            .map(|i| {
-                (
-                    i.id.clone(),
-                    Delivery::Failed {
-                        code: code.to_owned(),
-                    },
-                )
-            })
-            .collect()
-    };
-    match federate
-        .client
-        .send_transaction(server, &txn_id(), body)
-        .await
-    {
-        Ok(answer) if answer.results.len() == items.len() => {
-            // A deferral's `retry_after` counts from the answer, not from when the
-            // transaction was sent: a slow receiver must not shorten the wait it asked for.
-            let answered = now_ms();
-            let outcomes = items
-                .iter()
-                .zip(answer.results)
-                .map(|(item, result)| (item.id.clone(), outcome(&result, answered)))
-                .collect();
-            store.outbox_record(destination, outcomes, None).await?;
-            Ok(Flow::Continue)
-        }
-        Ok(answer) => {
-            let reason = format!(
-                "{} results for {} envelopes",
-                answer.results.len(),
-                items.len()
-            );
-            back_off(config, store, destination, items, failures, &reason, None).await?;
-            Ok(Flow::Stop)
-        }
-        Err(DeliveryError::Transient {
-            reason,
-            retry_after,
-        }) => {
-            back_off(
-                config,
-                store,
-                destination,
-                items,
-                failures,
-                &reason,
-                retry_after,
-            )
-            .await?;
-            Ok(Flow::Stop)
-        }
-        Err(DeliveryError::Permanent { code }) => {
-            store
-                .outbox_record(destination, fail_all(&code), None)
-                .await?;
-            Ok(Flow::Continue)
-        }
-        Err(DeliveryError::TooLarge) if items.len() > 1 => Ok(Flow::Shrink),
-        Err(DeliveryError::TooLarge) => {
-            store
-                .outbox_record(destination, fail_all("payload_too_large"), None)
-                .await?;
-            Ok(Flow::Continue)
+/// What a lane waits on when it has nothing to send: the pass's progress (a lane answered, or
+/// rows were read), of which it is told through the sender, and news of new messages.
+type Waits<'a> = (
+    &'a watch::Sender<u64>,
+    watch::Receiver<u64>,
+    watch::Receiver<()>,
+);
+
+/// What a pass's lanes share.
+struct Shared {
+    queue: Queue,
+    /// The last read came back short: read again only on news of new messages.
+    drained: bool,
+    /// Lanes with a transaction in flight.
+    sending: usize,
+    /// Set once the pass is to end; lanes finish their transaction in flight and stop.
+    end: Option<End>,
+}
+
+impl Target<'_> {
+    /// Sends transactions of up to `max` messages on `lanes` lanes until nothing more can be
+    /// sent, the peer fails, or (`single`) one transaction was sent. `news` changes when new
+    /// messages may have been queued for the destination.
+    async fn pass(
+        &self,
+        max: usize,
+        lanes: usize,
+        single: bool,
+        news: &mut watch::Receiver<()>,
+    ) -> Result<End, StoreError> {
+        // Whatever was queued before this pass is read by it.
+        news.borrow_and_update();
+        let shared = tokio::sync::Mutex::new(Shared {
+            queue: Queue::new(lanes),
+            drained: false,
+            sending: 0,
+            end: None,
+        });
+        // Bumped whenever a lane's transaction is answered or rows are read, to wake idle lanes.
+        let (progress, watching) = watch::channel(0u64);
+        let limits = Limits {
+            max,
+            max_bytes: MAX_TXN_BYTES,
+            window_ms: self.window_ms,
+        };
+        let runs = (0..lanes).map(|lane| {
+            let waits = (&progress, watching.clone(), news.clone());
+            self.lane(&shared, waits, lane, limits, single)
+        });
+        let results = futures_util::future::join_all(runs).await;
+        results.into_iter().collect::<Result<(), _>>()?;
+        Ok(shared.into_inner().end.unwrap_or(End::Drained))
+    }
+
+    /// One lane: takes its senders' next messages, sends them, records the outcomes, again.
+    /// A lane with nothing to send waits for another's answer or for news of new messages,
+    /// and the pass ends when no lane is sending and nothing is left to read.
+    async fn lane(
+        &self,
+        shared: &tokio::sync::Mutex<Shared>,
+        (progress, mut watching, mut news): Waits<'_>,
+        lane: usize,
+        limits: Limits,
+        single: bool,
+    ) -> Result<(), StoreError> {
+        loop {
+            let mut state = shared.lock().await;
+            if state.end.is_some() {
+                return Ok(());
+            }
+            let mut batch = Batch::default();
+            state.queue.take(lane, now_ms(), limits, &mut batch);
+            let mut read = false;
+            while batch.items.len() < limits.max && !state.drained && state.queue.len() < QUEUED_MAX
+            {
+                let cursor = state.queue.cursor();
+                let rows = match self
+                    .store
+                    .outbox_pending(self.destination, cursor, READ as u32)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        state.end = Some(End::Stop);
+                        progress.send_modify(|n| *n += 1);
+                        return Err(e);
+                    }
+                };
+                read |= !rows.is_empty();
+                state.drained = rows.len() < READ;
+                state.queue.extend(rows);
+                state.queue.take(lane, now_ms(), limits, &mut batch);
+            }
+            if read {
+                progress.send_modify(|n| *n += 1);
+            }
+            if batch.items.is_empty() && batch.expired.is_empty() {
+                if state.sending == 0 && state.drained && state.queue.len() == 0 {
+                    state.end.get_or_insert(End::Drained);
+                    progress.send_modify(|n| *n += 1);
+                    return Ok(());
+                }
+                watching.borrow_and_update();
+                drop(state);
+                // Either fails only once its sender is gone: the pass outlives `progress`,
+                // and a closed `news` (the dispatcher stopped) leaves `progress` to end it.
+                tokio::select! {
+                    _ = watching.changed() => {}
+                    Ok(()) = news.changed() => shared.lock().await.drained = false,
+                }
+                continue;
+            }
+            state.sending += 1;
+            drop(state);
+            let sent = self.send(batch).await;
+            let mut state = shared.lock().await;
+            state.sending -= 1;
+            progress.send_modify(|n| *n += 1);
+            match sent {
+                Ok(Flow::Continue { deferred }) => {
+                    for sender in deferred {
+                        state.queue.hold(&sender);
+                    }
+                }
+                Ok(Flow::Stop) => state.end = Some(End::Stop),
+                Ok(Flow::Shrink { senders }) => {
+                    for sender in senders {
+                        state.queue.hold(&sender);
+                    }
+                    state.end.get_or_insert(End::Shrink);
+                }
+                Err(e) => {
+                    state.end = Some(End::Stop);
+                    return Err(e);
+                }
+            }
+            if single {
+                state.end.get_or_insert(End::Drained);
+            }
         }
     }
+
+    /// Fails what expired and sends the rest as one transaction.
+    async fn send(&self, batch: Batch) -> Result<Flow, StoreError> {
+        if !batch.expired.is_empty() {
+            self.store
+                .outbox_record(self.destination, batch.expired, None)
+                .await?;
+        }
+        if batch.items.is_empty() {
+            return Ok(Flow::Continue {
+                deferred: Vec::new(),
+            });
+        }
+        self.send_transaction(&batch.items).await
+    }
+
+    /// Sends one transaction and records its messages' outcomes.
+    async fn send_transaction(&self, items: &[OutboxItem]) -> Result<Flow, StoreError> {
+        let (store, destination) = (self.store, self.destination);
+        let body = transaction_body(&self.config.server_name, items);
+        let fail_all = |code: &str| {
+            items
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.clone(),
+                        Delivery::Failed {
+                            code: code.to_owned(),
+                        },
+                    )
+                })
+                .collect()
+        };
+        let none_deferred = || Flow::Continue {
+            deferred: Vec::new(),
+        };
+        match self
+            .federate
+            .client
+            .send_transaction(self.server, &txn_id(), body)
+            .await
+        {
+            Ok(answer) if answer.results.len() == items.len() => {
+                // A deferral's `retry_after` counts from the answer, not from when the
+                // transaction was sent: a slow receiver must not shorten the wait it asked for.
+                let answered = now_ms();
+                let mut deferred = Vec::new();
+                let outcomes = items
+                    .iter()
+                    .zip(answer.results)
+                    .map(|(item, result)| {
+                        let outcome = outcome(&result, answered);
+                        if matches!(outcome, Delivery::Retry { .. }) {
+                            deferred.push(item.sender.clone());
+                        }
+                        (item.id.clone(), outcome)
+                    })
+                    .collect();
+                store.outbox_record(destination, outcomes, None).await?;
+                Ok(Flow::Continue { deferred })
+            }
+            Ok(answer) => {
+                let reason = format!(
+                    "{} results for {} envelopes",
+                    answer.results.len(),
+                    items.len()
+                );
+                self.back_off(items, &reason, None).await?;
+                Ok(Flow::Stop)
+            }
+            Err(DeliveryError::Transient {
+                reason,
+                retry_after,
+            }) => {
+                self.back_off(items, &reason, retry_after).await?;
+                Ok(Flow::Stop)
+            }
+            Err(DeliveryError::Permanent { code }) => {
+                store
+                    .outbox_record(destination, fail_all(&code), None)
+                    .await?;
+                Ok(none_deferred())
+            }
+            Err(DeliveryError::TooLarge) if items.len() > 1 => Ok(Flow::Shrink {
+                senders: items.iter().map(|i| i.sender.clone()).collect(),
+            }),
+            Err(DeliveryError::TooLarge) => {
+                store
+                    .outbox_record(destination, fail_all("payload_too_large"), None)
+                    .await?;
+                Ok(none_deferred())
+            }
+        }
+    }
+
+    /// After a transient failure: the transaction's messages are retried later and the
+    /// destination waits for the backoff (or the peer's `Retry-After`, whichever is later).
+    async fn back_off(
+        &self,
+        items: &[OutboxItem],
+        reason: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let destination = self.destination;
+        let failures = self.failures.saturating_add(1);
+        let f = &self.config.federation;
+        let retry_after = retry_after.filter(|_| !crate::faults::on("ignore_retry_after"));
+        let wait = backoff::delay(failures, f.backoff_initial, f.backoff_max)
+            .max(retry_after.unwrap_or_default());
+        let at_ms = now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        tracing::info!(%destination, failures, ?wait, reason, "destination backs off");
+        let outcomes = items
+            .iter()
+            .map(|i| {
+                let error = "unavailable".to_owned();
+                (i.id.clone(), Delivery::Retry { at_ms, error })
+            })
+            .collect();
+        self.store
+            .outbox_record(destination, outcomes, Some((failures, at_ms)))
+            .await
+    }
+}
+
+/// What a lane does after one transaction.
+enum Flow {
+    /// Go on with the next messages; these senders had a message deferred, so their later
+    /// ones wait for a later pass.
+    Continue { deferred: Vec<String> },
+    /// The destination failed transiently and is backing off: stop for now.
+    Stop,
+    /// The destination found the transaction too large: send smaller ones. These senders'
+    /// messages were not sent, so their later ones wait for the next pass.
+    Shrink { senders: Vec<String> },
 }
 
 /// What one per-message result means for the outbox (SPEC §9.4).
@@ -254,40 +456,10 @@ fn outcome(result: &federation::TxnResult, now: i64) -> Delivery {
     }
 }
 
-/// After a transient failure: the batch is retried later and the destination waits for the
-/// backoff (or the peer's `Retry-After`, whichever is later).
-async fn back_off(
-    config: &Config,
-    store: &dyn Store,
-    destination: &str,
-    items: &[OutboxItem],
-    failures: u32,
-    reason: &str,
-    retry_after: Option<Duration>,
-) -> Result<(), StoreError> {
-    let failures = failures.saturating_add(1);
-    let f = &config.federation;
-    let retry_after = retry_after.filter(|_| !crate::faults::on("ignore_retry_after"));
-    let wait = backoff::delay(failures, f.backoff_initial, f.backoff_max)
-        .max(retry_after.unwrap_or_default());
-    let at_ms = now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
-    tracing::info!(%destination, failures, ?wait, reason, "destination backs off");
-    let outcomes = items
-        .iter()
-        .map(|i| {
-            let error = "unavailable".to_owned();
-            (i.id.clone(), Delivery::Retry { at_ms, error })
-        })
-        .collect();
-    store
-        .outbox_record(destination, outcomes, Some((failures, at_ms)))
-        .await
-}
-
 /// Fails every pending message of a destination this server will not deliver to.
 async fn fail_all(store: &dyn Store, destination: &str, code: &str) -> Result<(), StoreError> {
     loop {
-        let pending = store.outbox_pending(destination, 500).await?;
+        let pending = store.outbox_pending(destination, 0, 500).await?;
         if pending.is_empty() {
             return Ok(());
         }

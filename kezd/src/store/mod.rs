@@ -114,6 +114,8 @@ pub struct StoredMessage {
 /// One message waiting in the outbox (SPEC §9.5–§9.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
+    /// Its place in the outbox: positions increase in acceptance order.
+    pub position: i64,
     /// The message id.
     pub id: String,
     /// The sender's address: ordering is per sender.
@@ -204,11 +206,13 @@ pub trait Store: Send + Sync + 'static {
     /// several kezd instances lists each destination to one instance at a time (a claim that
     /// expires if that instance stops delivering), so two never deliver it at once.
     async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
-    /// The oldest `limit` pending messages for `destination`, in acceptance order, due or not
-    /// (a sender's due message must wait behind its earlier one that is not due, SPEC §9.5).
+    /// The oldest `limit` pending messages for `destination` placed after position `after`
+    /// (0 for the first), in acceptance order, due or not (a sender's due message must wait
+    /// behind its earlier one that is not due, SPEC §9.5).
     async fn outbox_pending(
         &self,
         destination: &str,
+        after: i64,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError>;
     /// Records the outcome of an attempt for each message (counting the attempt) and the

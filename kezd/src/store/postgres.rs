@@ -321,9 +321,10 @@ impl Store for PostgresStore {
     async fn outbox_pending(
         &self,
         destination: &str,
+        after: i64,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        federation::pending(&self.pool, destination, limit).await
+        federation::pending(&self.pool, destination, after, limit).await
     }
 
     async fn outbox_record(

@@ -99,12 +99,13 @@ pub(super) fn message_from_row(
 }
 
 /// `id, sender, envelope, accepted_at, attempts, next_attempt_at` of the `outbox` table.
-pub(super) type OutboxRow = (String, String, String, i64, i64, Option<i64>);
+pub(super) type OutboxRow = (i64, String, String, String, i64, i64, Option<i64>);
 
 pub(super) fn outbox_item_from_row(
-    (id, sender, envelope_json, accepted_at_ms, attempts, next): OutboxRow,
+    (position, id, sender, envelope_json, accepted_at_ms, attempts, next): OutboxRow,
 ) -> OutboxItem {
     OutboxItem {
+        position,
         id,
         sender,
         envelope_json,

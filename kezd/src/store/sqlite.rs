@@ -301,9 +301,10 @@ impl Store for SqliteStore {
     async fn outbox_pending(
         &self,
         destination: &str,
+        after: i64,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        federation::pending(&self.readers, destination, limit).await
+        federation::pending(&self.readers, destination, after, limit).await
     }
 
     async fn outbox_record(

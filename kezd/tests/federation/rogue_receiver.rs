@@ -157,3 +157,59 @@ async fn slow_receiver_gets_messages_in_order() {
     }
     net.shutdown().await.expect("shutdown");
 }
+
+/// SPEC §9.5: a transaction the receiver is slow to answer holds back only its own senders'
+/// later messages; other senders' messages, sent while it is open, are delivered meanwhile.
+#[tokio::test]
+async fn a_slow_transaction_holds_back_only_its_own_senders() {
+    let slow = Duration::from_secs(4);
+    let (net, first, rogue) = setup(vec![Behaviour::Slow(slow)]).await;
+    let mut others = Vec::new();
+    for n in 0..7 {
+        others.push(Person::register(&net, &format!("s{n}"), "a.test").await);
+    }
+    // alice's first message opens the transaction the rogue holds for `slow`.
+    let held = send_to_mallory(&first, &rogue, "held").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let behind = send_to_mallory(&first, &rogue, "behind").await;
+    let mut meanwhile = Vec::new();
+    for sender in &others {
+        meanwhile.push(send_to_mallory(sender, &rogue, "meanwhile").await);
+    }
+    let accepted = rogue.wait_accepted(2 + meanwhile.len(), LIVENESS).await;
+    let mut ids: Vec<String> = accepted.iter().map(rogue::message_id).collect();
+    ids.sort();
+    let mut expected = [vec![held.clone(), behind.clone()], meanwhile.clone()].concat();
+    expected.sort();
+    assert_eq!(ids, expected, "every message accepted once");
+
+    let received = rogue.received();
+    let carries = |txn: &ReceivedTxn, id: &str| {
+        txn.body["envelopes"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| rogue::message_id(e) == id))
+    };
+    let slow_txn = received
+        .iter()
+        .find(|t| carries(t, &held))
+        .expect("the held message's transaction");
+    assert!(slow_txn.answered_at - slow_txn.received_at >= slow - Duration::from_millis(5));
+    // alice's next message waited for the answer to her first (her order, SPEC §9.5)...
+    let behind_txn = received
+        .iter()
+        .find(|t| carries(t, &behind))
+        .expect("the later message's transaction");
+    assert!(behind_txn.received_at >= slow_txn.answered_at);
+    // ...while other senders' messages did not.
+    let delivered_meanwhile = received
+        .iter()
+        .filter(|t| t.received_at < slow_txn.answered_at && t.txn_id != slow_txn.txn_id)
+        .filter(|t| meanwhile.iter().any(|id| carries(t, id)))
+        .count();
+    assert!(
+        delivered_meanwhile > 0,
+        "no other sender's message went out while the slow transaction was open"
+    );
+    assert_signed_by_a(&received);
+    net.shutdown().await.expect("shutdown");
+}

@@ -298,7 +298,7 @@ pub async fn a_mixed_group_is_answered_as_one_at_a_time(backend: &dyn Backend) {
     assert_eq!(taken, (2..=13).collect::<Vec<_>>());
     assert_eq!(seqs(&*store, "alice").await, (1..=13).collect::<Vec<_>>());
     let queued = store
-        .outbox_pending("b.example", 100)
+        .outbox_pending("b.example", 0, 100)
         .await
         .expect("pending");
     let mut queued: Vec<_> = queued.into_iter().map(|i| i.id).collect();
@@ -357,7 +357,7 @@ pub async fn admission_runs_for_new_messages_only(backend: &dyn Backend) {
     assert!(store.accepted("r1").await.expect("look-up").is_none());
     assert!(
         store
-            .outbox_pending("b.example", 10)
+            .outbox_pending("b.example", 0, 10)
             .await
             .expect("pending")
             .is_empty()
@@ -625,18 +625,32 @@ pub async fn remote_route_goes_to_the_outbox_once(backend: &dyn Backend) {
             .collect::<Vec<_>>()
     };
     let b = store
-        .outbox_pending("b.example", 10)
+        .outbox_pending("b.example", 0, 10)
         .await
         .expect("pending");
     assert_eq!(summary(b), ["r1", "r3"]);
     let c = store
-        .outbox_pending("c.example", 10)
+        .outbox_pending("c.example", 0, 10)
         .await
         .expect("pending");
     assert_eq!(summary(c), ["r2"]);
-    assert_eq!(
-        store.outbox_pending("b.example", 1).await.expect("pending")[0].id,
-        "r1"
+    // A read continues after the position of the last row of the one before it.
+    let first = store
+        .outbox_pending("b.example", 0, 1)
+        .await
+        .expect("pending");
+    assert_eq!(first[0].id, "r1");
+    let rest = store
+        .outbox_pending("b.example", first[0].position, 10)
+        .await
+        .expect("pending");
+    assert_eq!(summary(rest), ["r3"]);
+    assert!(
+        store
+            .outbox_pending("c.example", i64::MAX, 10)
+            .await
+            .expect("pending")
+            .is_empty()
     );
     let mut due = store.outbox_destinations(1_000).await.expect("due");
     due.sort();
@@ -911,7 +925,7 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
 
     // Only r3 is pending; it is due at 5,000 but the destination waits until 9,000.
     let pending = store
-        .outbox_pending("b.example", 10)
+        .outbox_pending("b.example", 0, 10)
         .await
         .expect("pending");
     let ids: Vec<_> = pending
@@ -968,7 +982,7 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
     );
     assert!(
         store
-            .outbox_pending("b.example", 10)
+            .outbox_pending("b.example", 0, 10)
             .await
             .expect("pending")
             .is_empty()
@@ -1122,7 +1136,7 @@ pub async fn finished_deliveries_and_old_transactions_are_forgotten(backend: &dy
         None
     );
     let pending = store
-        .outbox_pending("b.example", 10)
+        .outbox_pending("b.example", 0, 10)
         .await
         .expect("pending");
     assert_eq!(

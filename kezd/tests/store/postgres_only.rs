@@ -170,7 +170,10 @@ async fn racing_groups_of_two_instances_store_each_id_once() {
         .map(|m| m.id)
         .collect();
     assert_eq!(stored.len() as u64, locals);
-    let queued = b.outbox_pending("b.example", 10_000).await.expect("outbox");
+    let queued = b
+        .outbox_pending("b.example", 0, 10_000)
+        .await
+        .expect("outbox");
     assert_eq!(queued.len(), MESSAGES.div_ceil(3));
 }
 

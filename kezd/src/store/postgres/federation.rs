@@ -66,13 +66,16 @@ pub(super) async fn destinations(
 pub(super) async fn pending(
     pool: &PgPool,
     destination: &str,
+    after: i64,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, StoreError> {
     let rows: Vec<rows::OutboxRow> = sqlx::query_as(
-        "SELECT id, sender, envelope, accepted_at, attempts, next_attempt_at FROM outbox \
-         WHERE destination = $1 AND state = 'pending' ORDER BY position LIMIT $2",
+        "SELECT position, id, sender, envelope, accepted_at, attempts, next_attempt_at \
+         FROM outbox WHERE destination = $1 AND state = 'pending' AND position > $2 \
+         ORDER BY position LIMIT $3",
     )
     .bind(destination)
+    .bind(after)
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;

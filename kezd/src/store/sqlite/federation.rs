@@ -154,13 +154,16 @@ pub(in crate::store) async fn failures(
 pub(in crate::store) async fn pending(
     pool: &SqlitePool,
     destination: &str,
+    after: i64,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, StoreError> {
     let rows: Vec<rows::OutboxRow> = sqlx::query_as(
-        "SELECT id, sender, envelope, accepted_at, attempts, next_attempt_at FROM outbox \
-         WHERE destination = ?1 AND state = 'pending' ORDER BY position LIMIT ?2",
+        "SELECT position, id, sender, envelope, accepted_at, attempts, next_attempt_at \
+         FROM outbox WHERE destination = ?1 AND state = 'pending' AND position > ?2 \
+         ORDER BY position LIMIT ?3",
     )
     .bind(destination)
+    .bind(after)
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
