@@ -37,6 +37,11 @@ const IN_FLIGHT: usize = 4;
 const READ: usize = IN_FLIGHT * MAX_TXN_ENVELOPES;
 /// Rows held in memory per destination before reading waits for the lanes to send some.
 const QUEUED_MAX: usize = 2 * READ;
+/// How long new messages wait for a transaction in flight to be answered before an idle lane
+/// reads them anyway. An answer usually comes sooner, and then they are read together with
+/// whatever else arrived, in fuller transactions; a peer slow to answer one transaction holds
+/// the other lanes' new messages back no longer than this.
+const LINGER: Duration = Duration::from_millis(10);
 /// How often the outbox is looked at when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -176,6 +181,8 @@ struct Shared {
     queue: Queue,
     /// The last read came back short: read again only on news of new messages.
     drained: bool,
+    /// News of new messages came since the last read.
+    news: bool,
     /// Lanes with a transaction in flight.
     sending: usize,
     /// Set once the pass is to end; lanes finish their transaction in flight and stop.
@@ -198,6 +205,7 @@ impl Target<'_> {
         let shared = tokio::sync::Mutex::new(Shared {
             queue: Queue::new(lanes),
             drained: false,
+            news: false,
             sending: 0,
             end: None,
         });
@@ -253,6 +261,7 @@ impl Target<'_> {
                 };
                 read |= !rows.is_empty();
                 state.drained = rows.len() < READ;
+                state.news = false;
                 state.queue.extend(rows);
                 state.queue.take(lane, now_ms(), limits, &mut batch);
             }
@@ -266,12 +275,22 @@ impl Target<'_> {
                     return Ok(());
                 }
                 watching.borrow_and_update();
+                let lingering = state.news && state.sending > 0;
                 drop(state);
-                // Either fails only once its sender is gone: the pass outlives `progress`,
-                // and a closed `news` (the dispatcher stopped) leaves `progress` to end it.
+                // Either channel fails only once its sender is gone: the pass outlives
+                // `progress`, and a closed `news` (the dispatcher stopped) leaves `progress`.
                 tokio::select! {
                     _ = watching.changed() => {}
-                    Ok(()) = news.changed() => shared.lock().await.drained = false,
+                    Ok(()) = news.changed() => {
+                        let mut state = shared.lock().await;
+                        state.news = true;
+                        // With nothing in flight there is no answer to wait for.
+                        state.drained &= state.sending > 0;
+                    }
+                    () = tokio::time::sleep(LINGER), if lingering => {
+                        let mut state = shared.lock().await;
+                        state.drained &= !state.news;
+                    }
                 }
                 continue;
             }
@@ -280,6 +299,8 @@ impl Target<'_> {
             let sent = self.send(batch).await;
             let mut state = shared.lock().await;
             state.sending -= 1;
+            // News that came while this transaction was in flight is read now.
+            state.drained &= !state.news;
             progress.send_modify(|n| *n += 1);
             match sent {
                 Ok(Flow::Continue { deferred }) => {
