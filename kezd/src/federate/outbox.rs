@@ -6,9 +6,10 @@
 //!
 //! Several transactions are in flight to a destination at once: its pending messages are read
 //! once, in acceptance order, and carried by a few lanes, each sender always by the same lane
-//! (batch.rs). A lane sends its next transaction as soon as the last one's outcomes are
-//! recorded, so each sender's messages still arrive in order while the peer is never left
-//! waiting for the slowest transaction of a round.
+//! (batch.rs). A lane sends its next transaction as soon as its last one's outcomes are
+//! recorded, so each sender's messages still arrive in order (SPEC §9.5), no lane waits for
+//! another's answer, and a transaction the peer is slow to answer holds back only its own
+//! lane's senders.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
