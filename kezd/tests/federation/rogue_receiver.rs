@@ -213,3 +213,56 @@ async fn a_slow_transaction_holds_back_only_its_own_senders() {
     assert_signed_by_a(&received);
     net.shutdown().await.expect("shutdown");
 }
+
+/// SPEC §9.6: a transaction the receiver finds too large (413) is sent again in smaller ones,
+/// down to one envelope each, and every message still arrives once, in order.
+#[tokio::test]
+async fn a_transaction_found_too_large_is_sent_again_smaller() {
+    let too_large = Behaviour::Fail {
+        status: 413,
+        retry_after: None,
+    };
+    // The first transaction is held while three more messages queue behind it; the next six
+    // are refused, halving the transaction from 100 envelopes down to one.
+    let mut script = vec![Behaviour::Slow(Duration::from_secs(1))];
+    script.extend(std::iter::repeat_n(too_large, 6));
+    let (net, alice, rogue) = setup(script).await;
+    let mut ids = vec![send_to_mallory(&alice, &rogue, "m0").await];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in 1..4 {
+        ids.push(send_to_mallory(&alice, &rogue, &format!("m{n}")).await);
+    }
+    let accepted = rogue.wait_accepted(ids.len(), LIVENESS).await;
+    let got: Vec<String> = accepted.iter().map(rogue::message_id).collect();
+    assert_eq!(got, ids, "once each, in order");
+    for id in &ids {
+        let status = alice.wait_status(id, "delivered").await;
+        assert_eq!(status["status"], "delivered", "{status}");
+    }
+    let received = rogue.received();
+    let sizes: Vec<(u16, usize)> = received
+        .iter()
+        .map(|t| {
+            let envelopes = t.body["envelopes"].as_array().map_or(0, Vec::len);
+            (t.status, envelopes)
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            (200, 1),
+            (413, 3),
+            (413, 3),
+            (413, 3),
+            (413, 3),
+            (413, 3),
+            (413, 3),
+            (200, 1),
+            (200, 1),
+            (200, 1)
+        ],
+        "refused transactions resent smaller"
+    );
+    assert_signed_by_a(&received);
+    net.shutdown().await.expect("shutdown");
+}
