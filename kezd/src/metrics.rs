@@ -100,6 +100,10 @@ pub struct Metrics {
     connections_open: AtomicI64,
     /// Connections closed at once because the connection limit was reached.
     connections_refused: AtomicU64,
+    /// Transactions sent to other servers, by outcome.
+    federation_txns: Family<&'static str, AtomicU64>,
+    /// Envelopes in answered transactions to other servers, by result.
+    federation_envelopes: Family<&'static str, AtomicU64>,
 }
 
 /// Decrements the live-stream gauge when dropped, so a stream ended any way (client gone,
@@ -195,6 +199,21 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one transaction sent to another server and how it ended: `answered` (a result
+    /// per envelope), `transient` (retried after a backoff), `refused` (failed for good),
+    /// `too_large` (sent again smaller).
+    pub fn federation_txn(&self, outcome: &'static str) {
+        self.federation_txns
+            .with(&outcome, |n| n.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// Counts `n` envelopes of answered transactions with `result`: `delivered`, `deferred` or
+    /// `failed`.
+    pub fn federation_envelopes(&self, result: &'static str, n: u64) {
+        self.federation_envelopes
+            .with(&result, |count| count.fetch_add(n, Ordering::Relaxed));
+    }
+
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -222,6 +241,18 @@ impl Metrics {
             let labels = format!("op=\"{}\"", escape(op));
             h.render(&mut out, "kezd_store_duration_seconds", &labels);
         });
+        render_counters(
+            &mut out,
+            ("kezd_federation_transactions_total", "outcome"),
+            "Transactions sent to other servers, by outcome.",
+            &self.federation_txns,
+        );
+        render_counters(
+            &mut out,
+            ("kezd_federation_envelopes_total", "result"),
+            "Envelopes in answered transactions to other servers, by result.",
+            &self.federation_envelopes,
+        );
         let scalars: [(&str, &str, &str, i128); 5] = [
             (
                 "kezd_sends_accepted_total",
@@ -265,6 +296,24 @@ impl Metrics {
 }
 
 /// Escapes a label value (backslash, quote, newline), as the format requires.
+/// A counter family with one label: `name{label="value"} n` for each value seen.
+fn render_counters(
+    out: &mut String,
+    (name, label): (&str, &str),
+    help: &str,
+    family: &Family<&'static str, AtomicU64>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    family.for_each(|value, n| {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{}\"}} {}",
+            escape(value),
+            n.load(Ordering::Relaxed)
+        );
+    });
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -283,6 +332,10 @@ mod tests {
         metrics.observe_request("/v1/u/{handle}", 200, Duration::from_secs(20));
         metrics.observe_store("accept", Duration::from_micros(700));
         metrics.send_accepted();
+        metrics.federation_txn("answered");
+        metrics.federation_txn("answered");
+        metrics.federation_txn("too_large");
+        metrics.federation_envelopes("delivered", 7);
         let guard = metrics.live_stream();
         let text = metrics.render();
         assert!(
@@ -296,6 +349,10 @@ mod tests {
         ));
         assert!(text.contains("kezd_store_duration_seconds_count{op=\"accept\"} 1"));
         assert!(text.contains("kezd_sends_accepted_total 1"));
+        assert!(text.contains("kezd_federation_transactions_total{outcome=\"answered\"} 2"));
+        assert!(text.contains("kezd_federation_transactions_total{outcome=\"too_large\"} 1"));
+        assert!(text.contains("# TYPE kezd_federation_envelopes_total counter\n"));
+        assert!(text.contains("kezd_federation_envelopes_total{result=\"delivered\"} 7"));
         assert!(text.contains("kezd_live_streams 1"));
         drop(guard);
         assert!(metrics.render().contains("kezd_live_streams 0"));

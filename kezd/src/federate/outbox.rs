@@ -25,6 +25,7 @@ use super::batch::{Batch, Limits, Queue};
 use super::{Federate, backoff};
 use crate::clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::{Delivery, OutboxItem, Store, StoreError};
 
@@ -85,10 +86,14 @@ async fn run(state: AppState, federate: Arc<Federate>) {
             };
             let (state, federate, running) = (state.clone(), federate.clone(), running.clone());
             tokio::spawn(async move {
-                let config = state.config();
-                let store = state.store().as_ref();
+                let on = On {
+                    config: state.config(),
+                    store: state.store().as_ref(),
+                    federate: &federate,
+                    metrics: state.metrics(),
+                };
                 let mut news = news;
-                if let Err(e) = deliver(config, store, &federate, &destination, &mut news).await {
+                if let Err(e) = deliver(on, &destination, &mut news).await {
                     tracing::warn!(%destination, error = %e, "delivery stopped on a store error");
                 }
                 running
@@ -109,11 +114,23 @@ fn now_ms() -> i64 {
     i64::try_from(clock::now_ms()).unwrap_or(i64::MAX)
 }
 
+/// What a delivery works with.
+#[derive(Clone, Copy)]
+struct On<'a> {
+    config: &'a Config,
+    store: &'a dyn Store,
+    federate: &'a Federate,
+    metrics: &'a Metrics,
+}
+
 /// Sends `destination`'s due messages until none are left or the peer fails.
 async fn deliver(
-    config: &Config,
-    store: &dyn Store,
-    federate: &Federate,
+    On {
+        config,
+        store,
+        federate,
+        metrics,
+    }: On<'_>,
     destination: &str,
     news: &mut watch::Receiver<()>,
 ) -> Result<(), StoreError> {
@@ -127,6 +144,7 @@ async fn deliver(
         config,
         store,
         federate,
+        metrics,
         server: &server,
         destination,
         failures: store.destination_failures(destination).await?,
@@ -150,6 +168,7 @@ struct Target<'a> {
     config: &'a Config,
     store: &'a dyn Store,
     federate: &'a Federate,
+    metrics: &'a Metrics,
     server: &'a ServerName,
     destination: &'a str,
     /// Failures in a row when this delivery began.
@@ -373,17 +392,30 @@ impl Target<'_> {
                 // transaction was sent: a slow receiver must not shorten the wait it asked for.
                 let answered = now_ms();
                 let mut deferred = Vec::new();
+                let mut counts = [("delivered", 0), ("deferred", 0), ("failed", 0)];
                 let outcomes = items
                     .iter()
                     .zip(answer.results)
                     .map(|(item, result)| {
                         let outcome = outcome(&result, answered);
-                        if matches!(outcome, Delivery::Retry { .. }) {
-                            deferred.push(item.sender.clone());
-                        }
+                        let slot = match outcome {
+                            Delivery::Delivered => 0,
+                            Delivery::Retry { .. } => {
+                                deferred.push(item.sender.clone());
+                                1
+                            }
+                            Delivery::Failed { .. } => 2,
+                        };
+                        counts[slot].1 += 1;
                         (item.id.clone(), outcome)
                     })
                     .collect();
+                // Counted before the outcomes are recorded, so that whoever sees them recorded
+                // sees them counted.
+                self.metrics.federation_txn("answered");
+                for (result, n) in counts {
+                    self.metrics.federation_envelopes(result, n);
+                }
                 store.outbox_record(destination, outcomes, None).await?;
                 Ok(Flow::Continue { deferred })
             }
@@ -393,6 +425,7 @@ impl Target<'_> {
                     answer.results.len(),
                     items.len()
                 );
+                self.metrics.federation_txn("transient");
                 self.back_off(items, &reason, None).await?;
                 Ok(Flow::Stop)
             }
@@ -400,19 +433,25 @@ impl Target<'_> {
                 reason,
                 retry_after,
             }) => {
+                self.metrics.federation_txn("transient");
                 self.back_off(items, &reason, retry_after).await?;
                 Ok(Flow::Stop)
             }
             Err(DeliveryError::Permanent { code }) => {
+                self.metrics.federation_txn("refused");
                 store
                     .outbox_record(destination, fail_all(&code), None)
                     .await?;
                 Ok(none_deferred())
             }
-            Err(DeliveryError::TooLarge) if items.len() > 1 => Ok(Flow::Shrink {
-                senders: items.iter().map(|i| i.sender.clone()).collect(),
-            }),
+            Err(DeliveryError::TooLarge) if items.len() > 1 => {
+                self.metrics.federation_txn("too_large");
+                Ok(Flow::Shrink {
+                    senders: items.iter().map(|i| i.sender.clone()).collect(),
+                })
+            }
             Err(DeliveryError::TooLarge) => {
+                self.metrics.federation_txn("too_large");
                 store
                     .outbox_record(destination, fail_all("payload_too_large"), None)
                     .await?;

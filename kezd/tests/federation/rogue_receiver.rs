@@ -45,6 +45,22 @@ fn assert_signed_by_a(received: &[ReceivedTxn]) {
     }
 }
 
+/// Each of `series` is a line of `/metrics` on `person`'s server.
+async fn assert_metrics(person: &Person, series: &[&str]) {
+    let metrics = person
+        .http
+        .get(format!("{}/metrics", person.home))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for line in series {
+        assert!(metrics.lines().any(|l| l == *line), "{line} in\n{metrics}");
+    }
+}
+
 /// Waits until the message is accepted by the rogue and `delivered` at home; the requests the
 /// rogue received.
 async fn delivered(alice: &Person, rogue: &RoguePeer, id: &str) -> Vec<ReceivedTxn> {
@@ -70,6 +86,15 @@ async fn retry_after_is_obeyed(status: u16) {
     let received = delivered(&alice, &rogue, &id).await;
     let answered: Vec<u16> = received.iter().map(|t| t.status).collect();
     assert_eq!(answered, [status, 200]);
+    assert_metrics(
+        &alice,
+        &[
+            "kezd_federation_transactions_total{outcome=\"transient\"} 1",
+            "kezd_federation_transactions_total{outcome=\"answered\"} 1",
+            "kezd_federation_envelopes_total{result=\"delivered\"} 1",
+        ],
+    )
+    .await;
     let gap = received[1].received_at - received[0].answered_at;
     assert!(
         gap >= at_least(wait),
@@ -263,6 +288,17 @@ async fn a_transaction_found_too_large_is_sent_again_smaller() {
         ],
         "refused transactions resent smaller"
     );
+    // The operator sees the same on a.test's `/metrics`.
+    assert_metrics(
+        &alice,
+        &[
+            "kezd_federation_transactions_total{outcome=\"answered\"} 4",
+            "kezd_federation_transactions_total{outcome=\"too_large\"} 6",
+            "kezd_federation_envelopes_total{result=\"delivered\"} 4",
+            "kezd_federation_envelopes_total{result=\"failed\"} 0",
+        ],
+    )
+    .await;
     assert_signed_by_a(&received);
     net.shutdown().await.expect("shutdown");
 }
