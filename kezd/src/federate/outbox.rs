@@ -125,15 +125,11 @@ struct On<'a> {
 
 /// Sends `destination`'s due messages until none are left or the peer fails.
 async fn deliver(
-    On {
-        config,
-        store,
-        federate,
-        metrics,
-    }: On<'_>,
+    on: On<'_>,
     destination: &str,
     news: &mut watch::Receiver<()>,
 ) -> Result<(), StoreError> {
+    let On { config, store, .. } = on;
     let Ok(server) = ServerName::parse(destination) else {
         return fail_all(store, destination, "invalid_server_name").await;
     };
@@ -141,10 +137,7 @@ async fn deliver(
         return fail_all(store, destination, "origin_blocked").await;
     }
     let target = Target {
-        config,
-        store,
-        federate,
-        metrics,
+        on,
         server: &server,
         destination,
         failures: store.destination_failures(destination).await?,
@@ -165,10 +158,7 @@ async fn deliver(
 
 /// One destination's delivery.
 struct Target<'a> {
-    config: &'a Config,
-    store: &'a dyn Store,
-    federate: &'a Federate,
-    metrics: &'a Metrics,
+    on: On<'a>,
     server: &'a ServerName,
     destination: &'a str,
     /// Failures in a row when this delivery began.
@@ -268,6 +258,7 @@ impl Target<'_> {
             {
                 let cursor = state.queue.cursor();
                 let rows = match self
+                    .on
                     .store
                     .outbox_pending(self.destination, cursor, READ as u32)
                     .await
@@ -349,7 +340,8 @@ impl Target<'_> {
     /// Fails what expired and sends the rest as one transaction.
     async fn send(&self, batch: Batch) -> Result<Flow, StoreError> {
         if !batch.expired.is_empty() {
-            self.store
+            self.on
+                .store
                 .outbox_record(self.destination, batch.expired, None)
                 .await?;
         }
@@ -363,8 +355,8 @@ impl Target<'_> {
 
     /// Sends one transaction and records its messages' outcomes.
     async fn send_transaction(&self, items: &[OutboxItem]) -> Result<Flow, StoreError> {
-        let (store, destination) = (self.store, self.destination);
-        let body = transaction_body(&self.config.server_name, items);
+        let (store, destination) = (self.on.store, self.destination);
+        let body = transaction_body(&self.on.config.server_name, items);
         let fail_all = |code: &str| {
             items
                 .iter()
@@ -382,6 +374,7 @@ impl Target<'_> {
             deferred: Vec::new(),
         };
         match self
+            .on
             .federate
             .client
             .send_transaction(self.server, &txn_id(), body)
@@ -412,9 +405,9 @@ impl Target<'_> {
                     .collect();
                 // Counted before the outcomes are recorded, so that whoever sees them recorded
                 // sees them counted.
-                self.metrics.federation_txn("answered");
+                self.on.metrics.federation_txn("answered");
                 for (result, n) in counts {
-                    self.metrics.federation_envelopes(result, n);
+                    self.on.metrics.federation_envelopes(result, n);
                 }
                 store.outbox_record(destination, outcomes, None).await?;
                 Ok(Flow::Continue { deferred })
@@ -425,7 +418,7 @@ impl Target<'_> {
                     answer.results.len(),
                     items.len()
                 );
-                self.metrics.federation_txn("transient");
+                self.on.metrics.federation_txn("transient");
                 self.back_off(items, &reason, None).await?;
                 Ok(Flow::Stop)
             }
@@ -433,25 +426,25 @@ impl Target<'_> {
                 reason,
                 retry_after,
             }) => {
-                self.metrics.federation_txn("transient");
+                self.on.metrics.federation_txn("transient");
                 self.back_off(items, &reason, retry_after).await?;
                 Ok(Flow::Stop)
             }
             Err(DeliveryError::Permanent { code }) => {
-                self.metrics.federation_txn("refused");
+                self.on.metrics.federation_txn("refused");
                 store
                     .outbox_record(destination, fail_all(&code), None)
                     .await?;
                 Ok(none_deferred())
             }
             Err(DeliveryError::TooLarge) if items.len() > 1 => {
-                self.metrics.federation_txn("too_large");
+                self.on.metrics.federation_txn("too_large");
                 Ok(Flow::Shrink {
                     senders: items.iter().map(|i| i.sender.clone()).collect(),
                 })
             }
             Err(DeliveryError::TooLarge) => {
-                self.metrics.federation_txn("too_large");
+                self.on.metrics.federation_txn("too_large");
                 store
                     .outbox_record(destination, fail_all("payload_too_large"), None)
                     .await?;
@@ -470,7 +463,7 @@ impl Target<'_> {
     ) -> Result<(), StoreError> {
         let destination = self.destination;
         let failures = self.failures.saturating_add(1);
-        let f = &self.config.federation;
+        let f = &self.on.config.federation;
         let retry_after = retry_after.filter(|_| !crate::faults::on("ignore_retry_after"));
         let wait = backoff::delay(failures, f.backoff_initial, f.backoff_max)
             .max(retry_after.unwrap_or_default());
@@ -483,7 +476,8 @@ impl Target<'_> {
                 (i.id.clone(), Delivery::Retry { at_ms, error })
             })
             .collect();
-        self.store
+        self.on
+            .store
             .outbox_record(destination, outcomes, Some((failures, at_ms)))
             .await
     }
