@@ -1,9 +1,11 @@
 //! Choosing what each transaction carries (SPEC §9.5): a destination's pending messages are
-//! read once, in acceptance order, and handed out to a few lanes, each sender always to the
-//! same lane. A lane sends one transaction at a time, so each sender's messages leave in order
-//! while the lanes' transactions are in flight together; a sender whose earliest message is
-//! not due (or was just deferred) waits, with every later message of its own; what has
-//! outlived the retry window expires.
+//! read once, in acceptance order, and handed out to a few lanes, each sender to the same lane
+//! (by a hash of the sender), so that the lanes' transactions, in flight together, carry
+//! different senders. A sender's messages are in at most one transaction in flight at a time,
+//! so they leave in order; while a lane's transaction is stuck, its other senders' messages go
+//! with whichever lane is free. A sender whose earliest message is not due (or was just
+//! deferred) waits, with every later message of its own; what has outlived the retry window
+//! expires.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -17,6 +19,18 @@ pub struct Batch {
     pub items: Vec<OutboxItem>,
     /// Past the retry window: fail them with their last error.
     pub expired: Vec<(String, Delivery)>,
+}
+
+impl Batch {
+    /// The senders whose messages it carries, each once.
+    pub fn senders(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.items
+            .iter()
+            .filter(|i| seen.insert(i.sender.as_str()))
+            .map(|i| i.sender.clone())
+            .collect()
+    }
 }
 
 /// What a transaction may carry at most.
@@ -35,8 +49,10 @@ pub struct Limits {
 pub struct Queue {
     /// In acceptance order.
     rows: VecDeque<OutboxItem>,
-    /// How many lanes share the destination.
-    lanes: usize,
+    /// Per lane: its transaction in flight is stuck, and any lane may carry its senders.
+    stuck: Vec<bool>,
+    /// Senders with messages in a transaction in flight: their next ones wait for its answer.
+    sending: HashSet<String>,
     /// Senders whose remaining messages wait for a later pass: a message of theirs is not
     /// due, was deferred, or was not recorded.
     held: HashSet<String>,
@@ -49,7 +65,8 @@ impl Queue {
     pub fn new(lanes: usize) -> Self {
         Self {
             rows: VecDeque::new(),
-            lanes: lanes.max(1),
+            stuck: vec![false; lanes.max(1)],
+            sending: HashSet::new(),
             held: HashSet::new(),
             cursor: 0,
         }
@@ -78,15 +95,42 @@ impl Queue {
         self.held.insert(sender.to_owned());
     }
 
-    /// Which lane carries `sender`'s messages.
+    /// Which lane carries `sender`'s messages while that lane is not stuck.
     pub fn lane_of(&self, sender: &str) -> usize {
         let mut hasher = DefaultHasher::new();
         sender.hash(&mut hasher);
-        (hasher.finish() % self.lanes as u64) as usize
+        (hasher.finish() % self.stuck.len() as u64) as usize
     }
 
-    /// Moves into `batch` the next messages of `lane`'s senders at `now_ms`, in acceptance
-    /// order, until `limits` are reached; the rest stay queued.
+    /// `lane`'s transaction in flight is stuck: until [`Queue::answered`], its other senders'
+    /// messages may go with any lane.
+    pub fn stuck(&mut self, lane: usize) {
+        self.stuck[lane] = true;
+    }
+
+    /// `lane`'s transaction, which carried `senders`, was answered: their next messages may go,
+    /// and the lane carries its own senders again.
+    pub fn answered(&mut self, lane: usize, senders: &[String]) {
+        self.stuck[lane] = false;
+        for sender in senders {
+            self.sending.remove(sender);
+        }
+    }
+
+    /// Holds `senders` until a later pass and drops their queued messages: a transaction of
+    /// theirs is stuck, and while their messages fill the queue nobody else's are read. How
+    /// many were dropped.
+    pub fn shed(&mut self, senders: &[String]) -> usize {
+        self.held.extend(senders.iter().cloned());
+        let before = self.rows.len();
+        let held = &self.held;
+        self.rows.retain(|item| !held.contains(&item.sender));
+        before - self.rows.len()
+    }
+
+    /// Moves into `batch` the next messages, in acceptance order, of `lane`'s senders and of
+    /// stuck lanes' senders, each with none in flight, until `limits` are reached; the rest
+    /// stay queued. Their senders are then in flight until [`Queue::answered`].
     pub fn take(&mut self, lane: usize, now_ms: i64, limits: Limits, batch: &mut Batch) {
         let mut bytes: usize = batch.items.iter().map(|i| i.envelope_json.len()).sum();
         let mut kept = VecDeque::with_capacity(self.rows.len());
@@ -95,7 +139,8 @@ impl Queue {
             if self.held.contains(&item.sender) {
                 continue;
             }
-            if self.lane_of(&item.sender) != lane {
+            let owner = self.lane_of(&item.sender);
+            if self.sending.contains(&item.sender) || (owner != lane && !self.stuck[owner]) {
                 kept.push_back(item);
                 continue;
             }
@@ -124,6 +169,7 @@ impl Queue {
         }
         kept.extend(rows);
         self.rows = kept;
+        self.sending.extend(batch.senders());
     }
 }
 
@@ -175,8 +221,9 @@ mod tests {
         assert_eq!(queue.cursor(), 5);
     }
 
-    /// Each sender's messages go to one lane only, in order; a lane's transaction that is
-    /// full leaves the rest queued for the next, and other lanes' rows are untouched.
+    /// Each sender's messages go with one lane only, in order, every one once; a lane's
+    /// transaction that is full leaves the rest queued for its next, and other lanes' rows are
+    /// untouched.
     #[test]
     fn lanes_partition_senders_and_keep_order() {
         let senders = ["a", "b", "c", "d", "e", "f", "g", "h"];
@@ -189,16 +236,21 @@ mod tests {
         let limits = Limits { max: 4, ..ROOMY };
         let mut taken: Vec<Vec<OutboxItem>> = vec![Vec::new(); 3];
         loop {
-            let mut progressed = false;
-            for (lane, taken) in taken.iter_mut().enumerate() {
-                let mut batch = Batch::default();
-                queue.take(lane, 0, limits, &mut batch);
-                assert!(batch.items.len() <= 4);
-                progressed |= !batch.items.is_empty();
-                taken.extend(batch.items);
-            }
-            if !progressed {
+            // The three lanes' transactions are in flight together, then answered.
+            let flights: Vec<Batch> = (0..3)
+                .map(|lane| {
+                    let mut batch = Batch::default();
+                    queue.take(lane, 0, limits, &mut batch);
+                    batch
+                })
+                .collect();
+            if flights.iter().all(|b| b.items.is_empty()) {
                 break;
+            }
+            for (lane, batch) in flights.into_iter().enumerate() {
+                assert!(batch.items.len() <= 4);
+                queue.answered(lane, &batch.senders());
+                taken[lane].extend(batch.items);
             }
         }
         assert_eq!(queue.len(), 0);
@@ -220,6 +272,55 @@ mod tests {
             }
         }
         assert!(lanes_used.len() > 1, "senders spread over lanes");
+    }
+
+    /// While a lane is stuck, its senders not in the stuck transaction go with another lane,
+    /// in order; its senders in it wait for the answer; once answered, the lane carries its
+    /// own senders again, except one still in flight elsewhere.
+    #[test]
+    fn a_stuck_lanes_other_senders_go_with_a_free_lane() {
+        let mut queue = Queue::new(2);
+        let on = |lane: usize| {
+            (0..100)
+                .map(|n| format!("s{n}"))
+                .filter(|s| queue.lane_of(s) == lane)
+                .take(2)
+                .collect::<Vec<_>>()
+        };
+        let (zero, one) = (on(0), on(1));
+        let (a, b, c) = (&zero[0], &zero[1], &one[0]);
+        queue.extend(vec![
+            item(1, a, 0),
+            item(2, b, 0),
+            item(3, a, 0),
+            item(4, b, 0),
+            item(5, c, 0),
+            item(6, b, 0),
+        ]);
+        let one_each = Limits { max: 1, ..ROOMY };
+        let mut stuck = Batch::default();
+        queue.take(0, 0, one_each, &mut stuck);
+        assert_eq!(ids(&stuck), [1]);
+        let mut free = Batch::default();
+        queue.take(1, 0, ROOMY, &mut free);
+        assert_eq!(
+            ids(&free),
+            [5],
+            "only its own senders while lane 0 is not stuck"
+        );
+        queue.answered(1, &free.senders());
+        queue.stuck(0);
+        let mut free = Batch::default();
+        queue.take(1, 0, Limits { max: 2, ..ROOMY }, &mut free);
+        assert_eq!(ids(&free), [2, 4], "b goes on; a waits for her answer");
+        queue.answered(0, &stuck.senders());
+        let mut back = Batch::default();
+        queue.take(0, 0, ROOMY, &mut back);
+        assert_eq!(ids(&back), [3], "b is still in flight on lane 1");
+        queue.answered(1, &free.senders());
+        let mut last = Batch::default();
+        queue.take(0, 0, ROOMY, &mut last);
+        assert_eq!(ids(&last), [6]);
     }
 
     #[test]
@@ -244,11 +345,46 @@ mod tests {
         assert_eq!(ids(&batch), [2, 3]);
         assert_eq!(queue.len(), 1);
         // A deferred sender's remaining messages are dropped from the pass.
+        queue.answered(0, &batch.senders());
         queue.hold("bob");
         let mut next = Batch::default();
         queue.take(0, 100, limits, &mut next);
         assert!(next.items.is_empty());
         assert_eq!(queue.len(), 0);
+    }
+
+    /// Shed senders leave the queue for the pass, messages read later included; the other
+    /// senders' messages stay, in order.
+    #[test]
+    fn shed_senders_wait_for_the_next_pass() {
+        let mut queue = Queue::new(1);
+        let senders = ["a", "b", "c", "d"];
+        let rows = |from: i64| -> Vec<OutboxItem> {
+            (from..from + 8)
+                .map(|i| item(i, senders[i as usize % senders.len()], 0))
+                .collect()
+        };
+        queue.extend(rows(1));
+        let mut stuck = Batch::default();
+        queue.take(0, 0, Limits { max: 1, ..ROOMY }, &mut stuck);
+        assert_eq!(stuck.senders(), ["b"]);
+        queue.stuck(0);
+        assert_eq!(queue.shed(&stuck.senders()), 1, "b's queued message");
+        queue.extend(rows(9));
+        let mut next = Batch::default();
+        queue.take(0, 0, ROOMY, &mut next);
+        assert_eq!(ids(&next), [2, 3, 4, 6, 7, 8, 10, 11, 12, 14]);
+        queue.answered(0, &stuck.senders());
+        queue.answered(0, &next.senders());
+        queue.extend(rows(17));
+        let mut last = Batch::default();
+        queue.take(0, 0, ROOMY, &mut last);
+        assert_eq!(
+            ids(&last),
+            [15, 16, 18, 19, 20, 22, 23, 24],
+            "b held after its answer"
+        );
+        assert_eq!(queue.cursor(), 24);
     }
 
     /// A transaction never passes its byte cap, except one envelope larger than it alone.
@@ -265,6 +401,7 @@ mod tests {
         let mut batch = Batch::default();
         queue.take(0, 0, limits, &mut batch);
         assert_eq!(ids(&batch), [1]);
+        queue.answered(0, &batch.senders());
         let mut next = Batch::default();
         queue.take(0, 0, limits, &mut next);
         assert_eq!(ids(&next), [2]);

@@ -4,12 +4,14 @@
 //! (persisted, so a restart does not hammer a peer that is down) and stops. The next attempt is
 //! then a probe: one message, then full transactions again once the peer answers.
 //!
-//! Several transactions are in flight to a destination at once: its pending messages are read
-//! once, in acceptance order, and carried by a few lanes, each sender always by the same lane
+//! Several transactions are in flight to a destination at once: its pending messages are
+//! read once, in acceptance order, and carried by a few lanes, each sender by the same lane
 //! (batch.rs). A lane sends its next transaction as soon as its last one's outcomes are
-//! recorded, so each sender's messages still arrive in order (SPEC §9.5), no lane waits for
-//! another's answer, and a transaction the peer is slow to answer holds back only its own
-//! lane's senders.
+//! recorded, so each sender's messages still arrive in order (SPEC §9.5) and no lane waits
+//! for another's answer. A transaction the peer is slow to answer holds back only its own
+//! senders: after a second, its lane's other senders go with the free lanes, and should its
+//! own senders' later messages fill the queue, they are dropped from memory and wait for the
+//! next pass, so that everyone else's can still be read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +22,7 @@ use federation::{DeliveryError, TxnStatus};
 use kez_spec::ServerName;
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::batch::{Batch, Limits, Queue};
 use super::{Federate, backoff};
@@ -33,7 +36,7 @@ use crate::store::{Delivery, OutboxItem, Store, StoreError};
 const MAX_TXN_ENVELOPES: usize = 100;
 /// Envelope text per transaction, below the default 8 MiB `max_txn_bytes`.
 const MAX_TXN_BYTES: usize = 4 * 1024 * 1024;
-/// Lanes per destination: transactions in flight to it at once, each with its own senders.
+/// Lanes per destination: transactions in flight to it at once.
 const IN_FLIGHT: usize = 4;
 /// Outbox rows read at a time: a full transaction for every lane.
 const READ: usize = IN_FLIGHT * MAX_TXN_ENVELOPES;
@@ -44,6 +47,10 @@ const QUEUED_MAX: usize = 2 * READ;
 /// whatever else arrived, in fuller transactions; a peer slow to answer one transaction holds
 /// the other lanes' new messages back no longer than this.
 const LINGER: Duration = Duration::from_millis(10);
+/// How long a transaction may be in flight before it counts as stuck: its lane's other senders
+/// go with the free lanes, and its own senders' queued messages give way, when they fill the
+/// queue, to everyone else's. Answers usually take milliseconds.
+const STUCK: Duration = Duration::from_secs(1);
 /// How often the outbox is looked at when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -152,6 +159,7 @@ async fn deliver(
         match target.pass(max, IN_FLIGHT, false, news).await? {
             End::Drained | End::Stop => return Ok(()),
             End::Shrink => max = (max / 2).max(1),
+            End::Again => {}
         }
     }
 }
@@ -176,6 +184,9 @@ enum End {
     Stop,
     /// The destination found a transaction too large: send smaller ones.
     Shrink,
+    /// A stuck transaction's senders were held back (`STUCK`) and it is now answered: a new
+    /// pass sends their messages.
+    Again,
 }
 
 /// What a lane waits on when it has nothing to send: the pass's progress (a lane answered, or
@@ -193,10 +204,60 @@ struct Shared {
     drained: bool,
     /// News of new messages came since the last read.
     news: bool,
-    /// Lanes with a transaction in flight.
-    sending: usize,
+    /// Each lane's transaction in flight.
+    flights: Vec<Option<Flight>>,
     /// Set once the pass is to end; lanes finish their transaction in flight and stop.
     end: Option<End>,
+}
+
+/// A transaction in flight.
+struct Flight {
+    sent_at: Instant,
+    /// The senders whose messages it carries.
+    senders: Vec<String>,
+    /// In flight for `STUCK`: its lane's other senders go with the free lanes.
+    stuck: bool,
+    /// Its senders' queued messages were dropped to make way: they wait for a new pass.
+    shed: bool,
+}
+
+impl Shared {
+    /// Lanes with a transaction in flight.
+    fn sending(&self) -> usize {
+        self.flights.iter().flatten().count()
+    }
+
+    /// Marks every transaction in flight for `STUCK` as stuck, so that its lane's other
+    /// senders go with the free lanes, and when the queue is full, holds back its senders,
+    /// dropping their queued messages; whether anything changed.
+    fn make_way(&mut self, now: Instant) -> bool {
+        let full = self.queue.len() >= QUEUED_MAX;
+        let mut changed = false;
+        for (lane, flight) in self.flights.iter_mut().enumerate() {
+            let Some(flight) = flight.as_mut().filter(|f| f.sent_at + STUCK <= now) else {
+                continue;
+            };
+            if !flight.stuck {
+                flight.stuck = true;
+                self.queue.stuck(lane);
+                changed = true;
+            }
+            if full && self.queue.shed(&flight.senders) > 0 {
+                flight.shed = true;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// When the next transaction in flight becomes stuck, if one is yet to.
+    fn next_stuck(&self) -> Option<Instant> {
+        let flights = self.flights.iter().flatten();
+        flights
+            .filter(|f| !f.stuck)
+            .map(|f| f.sent_at + STUCK)
+            .min()
+    }
 }
 
 impl Target<'_> {
@@ -216,7 +277,7 @@ impl Target<'_> {
             queue: Queue::new(lanes),
             drained: false,
             news: false,
-            sending: 0,
+            flights: (0..lanes).map(|_| None).collect(),
             end: None,
         });
         // Bumped whenever a lane's transaction is answered or rows are read, to wake idle lanes.
@@ -235,7 +296,8 @@ impl Target<'_> {
         Ok(shared.into_inner().end.unwrap_or(End::Drained))
     }
 
-    /// One lane: takes its senders' next messages, sends them, records the outcomes, again.
+    /// One lane: takes the next messages of its senders (and of stuck lanes' senders), sends
+    /// them, records the outcomes, again.
     /// A lane with nothing to send waits for another's answer or for news of new messages,
     /// and the pass ends when no lane is sending and nothing is left to read.
     async fn lane(
@@ -280,13 +342,19 @@ impl Target<'_> {
                 progress.send_modify(|n| *n += 1);
             }
             if batch.items.is_empty() && batch.expired.is_empty() {
-                if state.sending == 0 && state.drained && state.queue.len() == 0 {
+                if state.sending() == 0 && state.drained && state.queue.len() == 0 {
                     state.end.get_or_insert(End::Drained);
                     progress.send_modify(|n| *n += 1);
                     return Ok(());
                 }
+                // Queued messages that wait only for a stuck transaction's lane, or that fill
+                // the queue behind it, go another way now, or once the next becomes stuck.
+                if state.make_way(Instant::now()) {
+                    continue;
+                }
+                let stuck_at = state.next_stuck().filter(|_| state.queue.len() > 0);
                 watching.borrow_and_update();
-                let lingering = state.news && state.sending > 0;
+                let lingering = state.news && state.sending() > 0;
                 drop(state);
                 // Either channel fails only once its sender is gone: the pass outlives
                 // `progress`, and a closed `news` (the dispatcher stopped) leaves `progress`.
@@ -296,20 +364,27 @@ impl Target<'_> {
                         let mut state = shared.lock().await;
                         state.news = true;
                         // With nothing in flight there is no answer to wait for.
-                        state.drained &= state.sending > 0;
+                        state.drained &= state.sending() > 0;
                     }
                     () = tokio::time::sleep(LINGER), if lingering => {
                         let mut state = shared.lock().await;
                         state.drained &= !state.news;
                     }
+                    () = tokio::time::sleep_until(stuck_at.unwrap_or_else(Instant::now)),
+                        if stuck_at.is_some() => {}
                 }
                 continue;
             }
-            state.sending += 1;
+            state.flights[lane] = Some(Flight {
+                sent_at: Instant::now(),
+                senders: batch.senders(),
+                stuck: false,
+                shed: false,
+            });
             drop(state);
             let sent = self.send(batch).await;
             let mut state = shared.lock().await;
-            state.sending -= 1;
+            let flight = state.flights[lane].take();
             // News that came while this transaction was in flight is read now.
             state.drained &= !state.news;
             progress.send_modify(|n| *n += 1);
@@ -329,6 +404,13 @@ impl Target<'_> {
                 Err(e) => {
                     state.end = Some(End::Stop);
                     return Err(e);
+                }
+            }
+            if let Some(flight) = flight {
+                state.queue.answered(lane, &flight.senders);
+                // The senders it gave up wait for a new pass.
+                if flight.shed {
+                    state.end.get_or_insert(End::Again);
                 }
             }
             if single {

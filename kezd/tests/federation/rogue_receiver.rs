@@ -11,7 +11,12 @@ use super::net::{self, LIVENESS, Person};
 
 /// a.test with alice, and a rogue peer with mallory answering as `script` says, then accepting.
 async fn setup(script: Vec<Behaviour>) -> (Testnet, Person, RoguePeer) {
-    let net = net::start(&["a.test"], "").await;
+    setup_with("", script).await
+}
+
+/// As [`setup`], with `extra` TOML in a.test's configuration.
+async fn setup_with(extra: &str, script: Vec<Behaviour>) -> (Testnet, Person, RoguePeer) {
+    let net = net::start(&["a.test"], extra).await;
     let alice = Person::register(&net, "alice", "a.test").await;
     let rogue = RoguePeer::start(&net, "rogue.test", RogueOptions::new())
         .await
@@ -226,14 +231,87 @@ async fn a_slow_transaction_holds_back_only_its_own_senders() {
         .expect("the later message's transaction");
     assert!(behind_txn.received_at >= slow_txn.answered_at);
     // ...while other senders' messages did not.
-    let delivered_meanwhile = received
+    for id in &meanwhile {
+        assert!(
+            received.iter().any(|t| t.received_at < slow_txn.answered_at
+                && t.txn_id != slow_txn.txn_id
+                && carries(t, id)),
+            "another sender's message waited for the slow transaction"
+        );
+    }
+    assert_signed_by_a(&received);
+    net.shutdown().await.expect("shutdown");
+}
+
+/// SPEC §9.5: a transaction held so long that its own sender's later messages fill what the
+/// outbox reads ahead for the destination (800) still holds back only that sender: once it
+/// has been open a second, those messages make way, the other senders' are read and
+/// delivered while it stays open, and the held sender's all follow its answer, once and in
+/// order.
+#[tokio::test]
+async fn a_stuck_transaction_with_a_long_queue_behind_it_holds_back_only_its_sender() {
+    let slow = Duration::from_secs(10);
+    let limits = "[rate]\nsender_per_minute = 1000000\nrecipient_per_minute = 1000000\n";
+    let (net, alice, rogue) = setup_with(limits, vec![Behaviour::Slow(slow)]).await;
+    let mut others = Vec::new();
+    for n in 0..7 {
+        others.push(Person::register(&net, &format!("s{n}"), "a.test").await);
+    }
+    let mut hers = vec![send_to_mallory(&alice, &rogue, "held").await];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in 0..1000 {
+        hers.push(send_to_mallory(&alice, &rogue, &format!("behind {n}")).await);
+    }
+    let mut meanwhile = Vec::new();
+    for sender in &others {
+        meanwhile.push(send_to_mallory(sender, &rogue, "meanwhile").await);
+    }
+    let accepted = rogue
+        .wait_accepted(hers.len() + meanwhile.len(), LIVENESS)
+        .await;
+    let ids: Vec<String> = accepted.iter().map(rogue::message_id).collect();
+    let in_her_order: Vec<&String> = ids.iter().filter(|id| hers.contains(id)).collect();
+    assert_eq!(
+        in_her_order,
+        hers.iter().collect::<Vec<_>>(),
+        "hers once, in order"
+    );
+    let mut theirs: Vec<&String> = ids.iter().filter(|id| meanwhile.contains(id)).collect();
+    theirs.sort();
+    meanwhile.sort();
+    assert_eq!(
+        theirs,
+        meanwhile.iter().collect::<Vec<_>>(),
+        "theirs once each"
+    );
+    assert_eq!(ids.len(), hers.len() + meanwhile.len(), "nothing else");
+
+    let received = rogue.received();
+    let carried = |txn: &ReceivedTxn| -> Vec<String> {
+        txn.body["envelopes"]
+            .as_array()
+            .map(|e| e.iter().map(rogue::message_id).collect())
+            .unwrap_or_default()
+    };
+    let slow_txn = received
+        .iter()
+        .find(|t| carried(t).contains(&hers[0]))
+        .expect("the held message's transaction");
+    assert!(slow_txn.answered_at - slow_txn.received_at >= slow - Duration::from_millis(5));
+    let before_the_answer: Vec<String> = received
         .iter()
         .filter(|t| t.received_at < slow_txn.answered_at && t.txn_id != slow_txn.txn_id)
-        .filter(|t| meanwhile.iter().any(|id| carries(t, id)))
-        .count();
+        .flat_map(carried)
+        .collect();
+    for id in &meanwhile {
+        assert!(
+            before_the_answer.contains(id),
+            "another sender's message waited for the stuck transaction"
+        );
+    }
     assert!(
-        delivered_meanwhile > 0,
-        "no other sender's message went out while the slow transaction was open"
+        hers[1..].iter().all(|id| !before_the_answer.contains(id)),
+        "her later messages waited for her first"
     );
     assert_signed_by_a(&received);
     net.shutdown().await.expect("shutdown");
