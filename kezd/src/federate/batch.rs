@@ -1,11 +1,12 @@
 //! Choosing what each transaction carries (SPEC §9.5): a destination's pending messages are
-//! read once, in acceptance order, and handed out to a few lanes, each sender to the same lane
-//! (by a hash of the sender), so that the lanes' transactions, in flight together, carry
-//! different senders. A sender's messages are in at most one transaction in flight at a time,
-//! so they leave in order; while a lane's transaction is stuck, its other senders' messages go
-//! with whichever lane is free. A sender whose earliest message is not due (or was just
-//! deferred) waits, with every later message of its own; what has outlived the retry window
-//! expires.
+//! read once, in acceptance order, and handed out to a few lanes. A backlog is shared out by
+//! sender, each sender to the same lane (by a hash of the sender), so that the lanes'
+//! transactions, in flight together, carry different senders; a few messages go together in
+//! one transaction whatever their lanes, unless a sender's lane is sending; while a lane's
+//! transaction is stuck, its other senders' messages go with whichever lane is free. Either
+//! way a sender's messages are in at most one transaction in flight at a time, so they leave
+//! in order. A sender whose earliest message is not due (or was just deferred) waits, with
+//! every later message of its own; what has outlived the retry window expires.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -49,8 +50,8 @@ pub struct Limits {
 pub struct Queue {
     /// In acceptance order.
     rows: VecDeque<OutboxItem>,
-    /// Per lane: its transaction in flight is stuck, and any lane may carry its senders.
-    stuck: Vec<bool>,
+    /// What each lane is doing.
+    lanes: Vec<Lane>,
     /// Senders with messages in a transaction in flight: their next ones wait for its answer.
     sending: HashSet<String>,
     /// Senders whose remaining messages wait for a later pass: a message of theirs is not
@@ -65,7 +66,7 @@ impl Queue {
     pub fn new(lanes: usize) -> Self {
         Self {
             rows: VecDeque::new(),
-            stuck: vec![false; lanes.max(1)],
+            lanes: vec![Lane::Idle; lanes.max(1)],
             sending: HashSet::new(),
             held: HashSet::new(),
             cursor: 0,
@@ -95,23 +96,23 @@ impl Queue {
         self.held.insert(sender.to_owned());
     }
 
-    /// Which lane carries `sender`'s messages while that lane is not stuck.
+    /// Which lane carries `sender`'s messages of a backlog while that lane is not stuck.
     pub fn lane_of(&self, sender: &str) -> usize {
         let mut hasher = DefaultHasher::new();
         sender.hash(&mut hasher);
-        (hasher.finish() % self.stuck.len() as u64) as usize
+        (hasher.finish() % self.lanes.len() as u64) as usize
     }
 
     /// `lane`'s transaction in flight is stuck: until [`Queue::answered`], its other senders'
     /// messages may go with any lane.
     pub fn stuck(&mut self, lane: usize) {
-        self.stuck[lane] = true;
+        self.lanes[lane] = Lane::Stuck;
     }
 
     /// `lane`'s transaction, which carried `senders`, was answered: their next messages may go,
     /// and the lane carries its own senders again.
     pub fn answered(&mut self, lane: usize, senders: &[String]) {
-        self.stuck[lane] = false;
+        self.lanes[lane] = Lane::Idle;
         for sender in senders {
             self.sending.remove(sender);
         }
@@ -128,11 +129,16 @@ impl Queue {
         before - self.rows.len()
     }
 
-    /// Moves into `batch` the next messages, in acceptance order, of `lane`'s senders and of
-    /// stuck lanes' senders, each with none in flight, until `limits` are reached; the rest
-    /// stay queued. Their senders are then in flight until [`Queue::answered`].
+    /// Moves into `batch` the next messages, in acceptance order, of `lane`'s senders, of stuck
+    /// lanes' senders and, when only a few are queued, of idle lanes' senders, each with none
+    /// in flight, until `limits` are reached; the rest stay queued. Their senders are then in
+    /// flight until [`Queue::answered`].
     pub fn take(&mut self, lane: usize, now_ms: i64, limits: Limits, batch: &mut Batch) {
         let mut bytes: usize = batch.items.iter().map(|i| i.envelope_json.len()).sum();
+        // A few messages go together whatever their lanes: one transaction instead of several
+        // small ones, each a request, a signature and two commits. A backlog is shared out by
+        // lane, so that the lanes carry it side by side.
+        let few = self.rows.len() * self.lanes.len() <= limits.max;
         let mut kept = VecDeque::with_capacity(self.rows.len());
         let mut rows = std::mem::take(&mut self.rows).into_iter();
         for item in rows.by_ref() {
@@ -140,7 +146,13 @@ impl Queue {
                 continue;
             }
             let owner = self.lane_of(&item.sender);
-            if self.sending.contains(&item.sender) || (owner != lane && !self.stuck[owner]) {
+            let ours = owner == lane
+                || match self.lanes[owner] {
+                    Lane::Idle => few,
+                    Lane::Sending => false,
+                    Lane::Stuck => true,
+                };
+            if self.sending.contains(&item.sender) || !ours {
                 kept.push_back(item);
                 continue;
             }
@@ -169,8 +181,22 @@ impl Queue {
         }
         kept.extend(rows);
         self.rows = kept;
+        if !batch.items.is_empty() {
+            self.lanes[lane] = Lane::Sending;
+        }
         self.sending.extend(batch.senders());
     }
+}
+
+/// What a lane is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Nothing in flight: a few of its senders' messages may go with another lane.
+    Idle,
+    /// A transaction in flight: its senders wait for it.
+    Sending,
+    /// Its transaction in flight is stuck: any lane may carry its other senders.
+    Stuck,
 }
 
 #[cfg(test)]
@@ -194,6 +220,15 @@ mod tests {
         max_bytes: 1 << 20,
         window_ms: 1_000_000,
     };
+
+    /// `n` senders whose messages `lane` carries.
+    fn on(queue: &Queue, lane: usize, n: usize) -> Vec<String> {
+        (0..100)
+            .map(|n| format!("s{n}"))
+            .filter(|s| queue.lane_of(s) == lane)
+            .take(n)
+            .collect()
+    }
 
     fn ids(batch: &Batch) -> Vec<i64> {
         batch.items.iter().map(|i| i.position).collect()
@@ -221,11 +256,11 @@ mod tests {
         assert_eq!(queue.cursor(), 5);
     }
 
-    /// Each sender's messages go with one lane only, in order, every one once; a lane's
-    /// transaction that is full leaves the rest queued for its next, and other lanes' rows are
-    /// untouched.
+    /// A backlog is shared out by lane, each sender's messages with its own lane; a lane's
+    /// transaction that is full leaves the rest queued for its next; every message goes once,
+    /// each sender's in order.
     #[test]
-    fn lanes_partition_senders_and_keep_order() {
+    fn lanes_share_a_backlog_by_sender_and_keep_order() {
         let senders = ["a", "b", "c", "d", "e", "f", "g", "h"];
         let mut queue = Queue::new(3);
         queue.extend(
@@ -234,44 +269,70 @@ mod tests {
                 .collect(),
         );
         let limits = Limits { max: 4, ..ROOMY };
-        let mut taken: Vec<Vec<OutboxItem>> = vec![Vec::new(); 3];
+        let mut sent: Vec<OutboxItem> = Vec::new();
+        let mut lanes_used = HashSet::new();
         loop {
             // The three lanes' transactions are in flight together, then answered.
-            let flights: Vec<Batch> = (0..3)
-                .map(|lane| {
-                    let mut batch = Batch::default();
-                    queue.take(lane, 0, limits, &mut batch);
-                    batch
-                })
-                .collect();
+            let mut flights = Vec::new();
+            for lane in 0..3 {
+                let backlog = queue.len() * 3 > limits.max;
+                let mut batch = Batch::default();
+                queue.take(lane, 0, limits, &mut batch);
+                assert!(batch.items.len() <= 4);
+                if backlog {
+                    for item in &batch.items {
+                        assert_eq!(queue.lane_of(&item.sender), lane, "{}", item.position);
+                        lanes_used.insert(lane);
+                    }
+                }
+                flights.push(batch);
+            }
             if flights.iter().all(|b| b.items.is_empty()) {
                 break;
             }
             for (lane, batch) in flights.into_iter().enumerate() {
-                assert!(batch.items.len() <= 4);
                 queue.answered(lane, &batch.senders());
-                taken[lane].extend(batch.items);
+                sent.extend(batch.items);
             }
         }
         assert_eq!(queue.len(), 0);
-        let mut lanes_used = HashSet::new();
-        for (lane, items) in taken.iter().enumerate() {
-            for sender in senders {
-                let positions: Vec<i64> = items
-                    .iter()
-                    .filter(|i| i.sender == sender)
-                    .map(|i| i.position)
-                    .collect();
-                if positions.is_empty() {
-                    continue;
-                }
-                assert_eq!(queue.lane_of(sender), lane);
-                assert_eq!(positions.len(), 6, "{sender}: every message, once");
-                assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
-                lanes_used.insert(lane);
-            }
-        }
         assert!(lanes_used.len() > 1, "senders spread over lanes");
+        for sender in senders {
+            let positions: Vec<i64> = sent
+                .iter()
+                .filter(|i| i.sender == sender)
+                .map(|i| i.position)
+                .collect();
+            assert_eq!(positions.len(), 6, "{sender}: every message, once");
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        }
+    }
+
+    /// A few messages go in one transaction whatever their senders' lanes, except the senders
+    /// of a lane that is sending, which wait for it.
+    #[test]
+    fn a_few_messages_go_together() {
+        let mut queue = Queue::new(2);
+        let (a, b) = (&on(&queue, 0, 1)[0], &on(&queue, 1, 1)[0]);
+        queue.extend(vec![item(1, a, 0), item(2, b, 0)]);
+        let mut both = Batch::default();
+        queue.take(1, 0, ROOMY, &mut both);
+        assert_eq!(
+            ids(&both),
+            [1, 2],
+            "one transaction for both lanes' senders"
+        );
+        queue.extend(vec![item(3, b, 0), item(4, a, 0)]);
+        let mut none = Batch::default();
+        queue.take(0, 0, ROOMY, &mut none);
+        assert!(
+            none.items.is_empty(),
+            "a is in flight, and b's lane is sending"
+        );
+        queue.answered(1, &both.senders());
+        let mut next = Batch::default();
+        queue.take(0, 0, ROOMY, &mut next);
+        assert_eq!(ids(&next), [3, 4]);
     }
 
     /// While a lane is stuck, its senders not in the stuck transaction go with another lane,
@@ -280,14 +341,7 @@ mod tests {
     #[test]
     fn a_stuck_lanes_other_senders_go_with_a_free_lane() {
         let mut queue = Queue::new(2);
-        let on = |lane: usize| {
-            (0..100)
-                .map(|n| format!("s{n}"))
-                .filter(|s| queue.lane_of(s) == lane)
-                .take(2)
-                .collect::<Vec<_>>()
-        };
-        let (zero, one) = (on(0), on(1));
+        let (zero, one) = (on(&queue, 0, 2), on(&queue, 1, 1));
         let (a, b, c) = (&zero[0], &zero[1], &one[0]);
         queue.extend(vec![
             item(1, a, 0),
@@ -306,7 +360,7 @@ mod tests {
         assert_eq!(
             ids(&free),
             [5],
-            "only its own senders while lane 0 is not stuck"
+            "only its own senders while lane 0 is sending"
         );
         queue.answered(1, &free.senders());
         queue.stuck(0);

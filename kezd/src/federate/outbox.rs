@@ -5,8 +5,8 @@
 //! then a probe: one message, then full transactions again once the peer answers.
 //!
 //! Several transactions are in flight to a destination at once: its pending messages are
-//! read once, in acceptance order, and carried by a few lanes, each sender by the same lane
-//! (batch.rs). A lane sends its next transaction as soon as its last one's outcomes are
+//! read once, in acceptance order, and carried by a few lanes, a backlog shared out by sender
+//! and a few messages together (batch.rs). A lane sends its next transaction as soon as its last one's outcomes are
 //! recorded, so each sender's messages still arrive in order (SPEC §9.5) and no lane waits
 //! for another's answer. A transaction the peer is slow to answer holds back only its own
 //! senders: after a second, its lane's other senders go with the free lanes, and should its
