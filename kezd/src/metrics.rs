@@ -1,6 +1,8 @@
 //! Counters for operators, served at `/metrics` in the Prometheus text format. Written with
 //! atomics rather than a metrics crate: a handful of series, all labelled by bounded sets
-//! (route patterns, never raw paths; status codes; store operation names).
+//! (route patterns, never raw paths; status codes; store operation names). The outbox's
+//! gauges are counted in the store at each scrape instead (`render_outbox`), so that every
+//! instance sharing a database reports the same backlog.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,6 +10,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use crate::store::OutboxBacklog;
 
 /// Upper bounds (seconds) of the latency histogram buckets: from sub-millisecond reads to
 /// multi-second fsync stalls.
@@ -286,13 +290,42 @@ impl Metrics {
             ),
         ];
         for (name, kind, help, value) in scalars {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+            scalar(&mut out, (name, kind), help, value);
         }
         out
     }
+}
+
+/// Appends the outbox's gauges, as the store counted them for this scrape.
+pub fn render_outbox(out: &mut String, backlog: OutboxBacklog) {
+    let gauges = [
+        (
+            "kezd_federation_outbox_pending",
+            "Messages waiting to be delivered to other servers.",
+            backlog.pending,
+        ),
+        (
+            "kezd_federation_outbox_destinations",
+            "Servers that messages wait for.",
+            backlog.destinations,
+        ),
+        (
+            "kezd_federation_destinations_failing",
+            "Servers backing off after failed deliveries.",
+            backlog.failing,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        scalar(out, (name, "gauge"), help, value);
+    }
+}
+
+/// One series without labels, with its help and type.
+fn scalar(out: &mut String, (name, kind): (&str, &str), help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 /// Escapes a label value (backslash, quote, newline), as the format requires.
@@ -356,6 +389,21 @@ mod tests {
         assert!(text.contains("kezd_live_streams 1"));
         drop(guard);
         assert!(metrics.render().contains("kezd_live_streams 0"));
+    }
+
+    #[test]
+    fn renders_the_outbox_gauges() {
+        let mut text = String::new();
+        let backlog = OutboxBacklog {
+            pending: 12,
+            destinations: 3,
+            failing: 1,
+        };
+        render_outbox(&mut text, backlog);
+        assert!(text.contains("# TYPE kezd_federation_outbox_pending gauge\n"));
+        assert!(text.contains("\nkezd_federation_outbox_pending 12\n"));
+        assert!(text.contains("\nkezd_federation_outbox_destinations 3\n"));
+        assert!(text.contains("\nkezd_federation_destinations_failing 1\n"));
     }
 
     #[test]

@@ -1,18 +1,24 @@
-//! `GET /metrics`: the Prometheus text exposition of [`crate::metrics::Metrics`]. Outside
-//! `/v1/` because it is for the operator's scraper, not for clients (operators who do not want
-//! it public filter it at their proxy).
+//! `GET /metrics`: the Prometheus text exposition of [`crate::metrics::Metrics`] and of the
+//! outbox's backlog. Outside `/v1/` because it is for the operator's scraper, not for clients
+//! (operators who do not want it public filter it at their proxy).
 
 use http::StatusCode;
 
-use crate::body;
 use crate::context::{HandlerResult, RequestContext};
+use crate::{body, metrics};
 
 /// The exposition format's media type, version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /metrics`.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
-    let text = ctx.state().metrics().render();
+    let state = ctx.state();
+    let mut text = state.metrics().render();
+    // Counted in the store at each scrape; without it the scrape still has everything else.
+    match state.store().outbox_backlog().await {
+        Ok(backlog) => metrics::render_outbox(&mut text, backlog),
+        Err(error) => tracing::warn!(%error, "the outbox backlog for /metrics was not counted"),
+    }
     Ok(body::response(
         StatusCode::OK,
         CONTENT_TYPE,

@@ -149,6 +149,17 @@ pub enum Delivery {
     },
 }
 
+/// What waits in the outbox: the operator's view of outbound federation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Messages waiting to be delivered to another server.
+    pub pending: u64,
+    /// The destinations they wait for.
+    pub destinations: u64,
+    /// Destinations backing off after failed attempts (SPEC §9.6).
+    pub failing: u64,
+}
+
 /// A message's delivery status (SPEC §9.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageStatus {
@@ -226,6 +237,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The destination's consecutive failures so far (0 when it is healthy).
     async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError>;
+    /// What waits in the outbox, over every destination.
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
     /// The delivery status of a message this server accepted from one of its users.
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError>;
     /// The stored response to transaction `txn_id` from `origin` (SPEC §9.4 idempotency).

@@ -40,11 +40,12 @@ use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::rows::{
-    MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
+    MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
+    outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Delivery, Durability, MessageStatus, NewMessage, OutboxItem,
-    RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Delivery, Durability, MessageStatus, NewMessage, OutboxBacklog,
+    OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
 
 /// Accepts that may wait for the group writer before callers are held back: overload becomes
@@ -345,6 +346,11 @@ impl Store for PostgresStore {
 
     async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError> {
         federation::failures(&self.pool, destination).await
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let row = sqlx::query_as(OUTBOX_BACKLOG).fetch_one(&self.pool).await?;
+        Ok(outbox_backlog(row))
     }
 
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {

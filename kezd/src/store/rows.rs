@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{Accepted, Delivery, MessageStatus, OutboxItem, StoreError, StoredMessage, UserRecord};
+use super::{
+    Accepted, Delivery, MessageStatus, OutboxBacklog, OutboxItem, StoreError, StoredMessage,
+    UserRecord,
+};
 
 /// How long after its acceptance a message id is kept beyond the age limit, in both backends:
 /// SPEC §8.7 asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after
@@ -21,6 +24,22 @@ pub(super) const FORGET_FINISHED_OUTBOX: &str = "DELETE FROM outbox WHERE positi
 /// Deletes at most `$2` responses to transactions received before `$1`, oldest first.
 pub(super) const FORGET_OLD_TXNS: &str = "DELETE FROM txns WHERE (origin, txn_id) IN \
      (SELECT origin, txn_id FROM txns WHERE received_at < $1 ORDER BY received_at LIMIT $2)";
+
+/// Pending outbox messages, the destinations they wait for, and the destinations backing off;
+/// the first two along the `outbox_pending` index, which holds pending rows only.
+pub(super) const OUTBOX_BACKLOG: &str = "SELECT \
+     (SELECT count(*) FROM outbox WHERE state = 'pending'), \
+     (SELECT count(DISTINCT destination) FROM outbox WHERE state = 'pending'), \
+     (SELECT count(*) FROM destinations WHERE failures > 0)";
+
+pub(super) fn outbox_backlog((pending, destinations, failing): (i64, i64, i64)) -> OutboxBacklog {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    OutboxBacklog {
+        pending: count(pending),
+        destinations: count(destinations),
+        failing: count(failing),
+    }
+}
 
 /// Seqs and limits are u64 in the API and 64-bit signed integers in both databases. Values
 /// past i64::MAX cannot exist there, so clamping keeps "greater than" / "at most" comparisons

@@ -27,11 +27,12 @@ use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::rows::{
-    MessageRow, UserRow, clamp_i64, first_acceptance, message_from_row, seq_from_db, user_from_row,
+    MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
+    outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxItem, RegisterOutcome, Store,
-    StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxBacklog, OutboxItem,
+    RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
 use checkpointer::LogRestart;
 use federation::FederationWrite;
@@ -325,6 +326,13 @@ impl Store for SqliteStore {
 
     async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError> {
         federation::failures(&self.readers, destination).await
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let row = sqlx::query_as(OUTBOX_BACKLOG)
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(outbox_backlog(row))
     }
 
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {

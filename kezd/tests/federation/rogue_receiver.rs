@@ -50,9 +50,9 @@ fn assert_signed_by_a(received: &[ReceivedTxn]) {
     }
 }
 
-/// Each of `series` is a line of `/metrics` on `person`'s server.
-async fn assert_metrics(person: &Person, series: &[&str]) {
-    let metrics = person
+/// `/metrics` of `person`'s server.
+async fn metrics(person: &Person) -> String {
+    person
         .http
         .get(format!("{}/metrics", person.home))
         .send()
@@ -60,7 +60,12 @@ async fn assert_metrics(person: &Person, series: &[&str]) {
         .expect("metrics")
         .text()
         .await
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// Each of `series` is a line of `/metrics` on `person`'s server.
+async fn assert_metrics(person: &Person, series: &[&str]) {
+    let metrics = metrics(person).await;
     for line in series {
         assert!(metrics.lines().any(|l| l == *line), "{line} in\n{metrics}");
     }
@@ -88,6 +93,20 @@ async fn retry_after_is_obeyed(status: u16) {
     }])
     .await;
     let id = send_to_mallory(&alice, &rogue, "patience").await;
+    // While it waits, the operator sees one message queued for one failing destination.
+    let waiting = [
+        "kezd_federation_outbox_pending 1",
+        "kezd_federation_outbox_destinations 1",
+        "kezd_federation_destinations_failing 1",
+    ];
+    net::eventually("the backlog on /metrics", || async {
+        let metrics = metrics(&alice).await;
+        waiting
+            .iter()
+            .all(|line| metrics.lines().any(|l| l == *line))
+            .then_some(())
+    })
+    .await;
     let received = delivered(&alice, &rogue, &id).await;
     let answered: Vec<u16> = received.iter().map(|t| t.status).collect();
     assert_eq!(answered, [status, 200]);
@@ -97,6 +116,9 @@ async fn retry_after_is_obeyed(status: u16) {
             "kezd_federation_transactions_total{outcome=\"transient\"} 1",
             "kezd_federation_transactions_total{outcome=\"answered\"} 1",
             "kezd_federation_envelopes_total{result=\"delivered\"} 1",
+            "kezd_federation_outbox_pending 0",
+            "kezd_federation_outbox_destinations 0",
+            "kezd_federation_destinations_failing 0",
         ],
     )
     .await;

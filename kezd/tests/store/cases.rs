@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use kezd::limits::{Exceeded, Limit};
 use kezd::store::{
-    Accepted, Admission, Delivery, MessageStatus, NewMessage, RegisterOutcome, Route, Store,
-    StoreError, UserRecord,
+    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxBacklog, RegisterOutcome,
+    Route, Store, StoreError, UserRecord,
 };
 
 use crate::backend::Backend;
@@ -993,6 +993,57 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
             .await
             .expect("due")
             .is_empty()
+    );
+}
+
+/// What the operator's gauges read: pending messages, the destinations they wait for, and
+/// the destinations backing off, as outcomes are recorded.
+pub async fn outbox_backlog_counts_pending_destinations_and_failing(backend: &dyn Backend) {
+    let store = backend.open().await;
+    let backlog = || async { store.outbox_backlog().await.expect("backlog") };
+    let counts = |pending, destinations, failing| OutboxBacklog {
+        pending,
+        destinations,
+        failing,
+    };
+    assert_eq!(backlog().await, counts(0, 0, 0));
+    for (id, destination) in [
+        ("r1", "b.example"),
+        ("r2", "b.example"),
+        ("r3", "c.example"),
+    ] {
+        store
+            .accept(remote(id, destination, "bob"))
+            .await
+            .expect("accept");
+    }
+    assert_eq!(backlog().await, counts(3, 2, 0));
+    let retry = Delivery::Retry {
+        at_ms: 5_000,
+        error: "unavailable".into(),
+    };
+    store
+        .outbox_record("c.example", vec![("r3".into(), retry)], Some((1, 5_000)))
+        .await
+        .expect("record");
+    assert_eq!(backlog().await, counts(3, 2, 1), "r3 still waits");
+    store
+        .outbox_record("b.example", vec![("r1".into(), Delivery::Delivered)], None)
+        .await
+        .expect("record");
+    assert_eq!(backlog().await, counts(2, 2, 1));
+    store
+        .outbox_record("b.example", vec![("r2".into(), Delivery::Delivered)], None)
+        .await
+        .expect("record");
+    store
+        .outbox_record("c.example", vec![("r3".into(), Delivery::Delivered)], None)
+        .await
+        .expect("record");
+    assert_eq!(
+        backlog().await,
+        counts(0, 0, 0),
+        "success clears the backoff"
     );
 }
 
