@@ -328,7 +328,6 @@ fn scalar(out: &mut String, (name, kind): (&str, &str), help: &str, value: impl 
     );
 }
 
-/// Escapes a label value (backslash, quote, newline), as the format requires.
 /// A counter family with one label: `name{label="value"} n` for each value seen.
 fn render_counters(
     out: &mut String,
@@ -347,6 +346,7 @@ fn render_counters(
     });
 }
 
+/// Escapes a label value (backslash, quote, newline), as the format requires.
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")

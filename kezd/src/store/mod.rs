@@ -150,7 +150,7 @@ pub enum Delivery {
 }
 
 /// What waits in the outbox: the operator's view of outbound federation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxBacklog {
     /// Messages waiting to be delivered to another server.
     pub pending: u64,
