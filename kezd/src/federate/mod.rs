@@ -7,7 +7,8 @@ mod backoff;
 mod batch;
 pub mod outbox;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use federation::{ClientConfig, FederationClient, LiveKeys};
 use tokio::sync::Notify;
@@ -25,6 +26,18 @@ pub struct Federate {
     /// Woken when a message is queued for a remote recipient, so delivery starts at once
     /// instead of at the next poll of the outbox.
     pub wake: Notify,
+    /// Destinations this instance is backing off from, each with the retry time it set and
+    /// the time before which the peer asked not to be sent anything (its `Retry-After`, SPEC
+    /// §9.6; 0 if it asked nothing). Kept in memory only: after a restart, or on another
+    /// instance of a cluster, a destination simply waits for its backoff.
+    backoffs: Mutex<HashMap<String, Backoff>>,
+}
+
+/// A backoff of this instance's, in Unix milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    retry_at: i64,
+    asked_until: i64,
 }
 
 impl Federate {
@@ -47,6 +60,42 @@ impl Federate {
             keys,
             client,
             wake: Notify::new(),
+            backoffs: Mutex::default(),
         })
+    }
+
+    /// `destination` failed and waits until `retry_at`; `asked_until` is when its own
+    /// `Retry-After` ends (0 if none).
+    pub fn backing_off(&self, destination: &str, retry_at: i64, asked_until: i64) {
+        let backoff = Backoff {
+            retry_at,
+            asked_until,
+        };
+        self.backoffs().insert(destination.to_owned(), backoff);
+    }
+
+    /// `destination` answered a transaction: it is no longer backing off.
+    pub fn answered(&self, destination: &str) {
+        let mut backoffs = self.backoffs();
+        if !backoffs.is_empty() {
+            backoffs.remove(destination);
+        }
+    }
+
+    /// `origin` sent a signed request at `now`, so it is up: if this instance is backing off
+    /// from it on its own schedule alone (any `Retry-After` of the peer's has passed), the
+    /// retry time to bring forward, forgotten here.
+    pub fn up(&self, origin: &str, now: i64) -> Option<i64> {
+        let mut backoffs = self.backoffs();
+        let backoff = backoffs.get(origin).copied()?;
+        if backoff.asked_until > now || backoff.retry_at <= now {
+            return None;
+        }
+        backoffs.remove(origin);
+        Some(backoff.retry_at)
+    }
+
+    fn backoffs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Backoff>> {
+        self.backoffs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -492,6 +492,7 @@ impl Target<'_> {
                     self.on.metrics.federation_envelopes(result, n);
                 }
                 store.outbox_record(destination, outcomes, None).await?;
+                self.on.federate.answered(destination);
                 Ok(Flow::Continue { deferred })
             }
             Ok(answer) => {
@@ -549,7 +550,12 @@ impl Target<'_> {
         let retry_after = retry_after.filter(|_| !crate::faults::on("ignore_retry_after"));
         let wait = backoff::delay(failures, f.backoff_initial, f.backoff_max)
             .max(retry_after.unwrap_or_default());
-        let at_ms = now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        let now = now_ms();
+        let later = |wait: Duration| {
+            now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+        };
+        let at_ms = later(wait);
+        let asked_until = retry_after.map_or(0, later);
         tracing::info!(%destination, failures, ?wait, reason, "destination backs off");
         let outcomes = items
             .iter()
@@ -561,7 +567,11 @@ impl Target<'_> {
         self.on
             .store
             .outbox_record(destination, outcomes, Some((failures, at_ms)))
-            .await
+            .await?;
+        self.on
+            .federate
+            .backing_off(destination, at_ms, asked_until);
+        Ok(())
     }
 }
 

@@ -105,6 +105,15 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
     }
 
     let origin = auth.origin.to_string();
+    // A signed request shows the origin is up: a backoff of ours from it ends now.
+    let now = i64::try_from(clock::now_ms()).unwrap_or(i64::MAX);
+    if let Some(retry_at) = federate.up(&origin, now) {
+        match state.store().outbox_wake(&origin, retry_at, now).await {
+            Ok(true) => federate.wake.notify_one(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%origin, %error, "waking a destination failed"),
+        }
+    }
     let stored = state.store().txn_response(&origin, &txn_id).await?;
     if let Some(stored) = stored.filter(|_| !crate::faults::on("txn_replay_reprocesses")) {
         return Ok(body::response(

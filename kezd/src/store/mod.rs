@@ -239,6 +239,14 @@ pub trait Store: Send + Sync + 'static {
     async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError>;
     /// What waits in the outbox, over every destination.
     async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
+    /// Ends `destination`'s backoff now, if it still waits for `retry_at_ms`, with the
+    /// messages that backoff put off; whether it did.
+    async fn outbox_wake(
+        &self,
+        destination: &str,
+        retry_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// The delivery status of a message this server accepted from one of its users.
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError>;
     /// The stored response to transaction `txn_id` from `origin` (SPEC §9.4 idempotency).

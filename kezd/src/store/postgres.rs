@@ -353,6 +353,15 @@ impl Store for PostgresStore {
         Ok(outbox_backlog(row))
     }
 
+    async fn outbox_wake(
+        &self,
+        destination: &str,
+        retry_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        federation::wake(&self.pool, destination, retry_at_ms, now_ms).await
+    }
+
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
         federation::status(&self.pool, id).await
     }

@@ -41,6 +41,16 @@ pub(super) fn outbox_backlog((pending, destinations, failing): (i64, i64, i64)) 
     }
 }
 
+/// Wakes a destination that backs off on this server's own schedule: `$1` now, `$2` the
+/// destination, `$3` the retry time its backoff set. The backoff, and the messages it put off
+/// to that time, are due now; a backoff set again since (another retry time) is left alone,
+/// and so are messages the peer itself deferred (their own retry times).
+pub(super) const WAKE_DESTINATION: [&str; 2] = [
+    "UPDATE destinations SET retry_at = $1 WHERE destination = $2 AND retry_at = $3",
+    "UPDATE outbox SET next_attempt_at = $1 \
+     WHERE destination = $2 AND state = 'pending' AND next_attempt_at = $3",
+];
+
 /// Seqs and limits are u64 in the API and 64-bit signed integers in both databases. Values
 /// past i64::MAX cannot exist there, so clamping keeps "greater than" / "at most" comparisons
 /// exact.

@@ -335,6 +335,23 @@ impl Store for SqliteStore {
         Ok(outbox_backlog(row))
     }
 
+    async fn outbox_wake(
+        &self,
+        destination: &str,
+        retry_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let op = FederationWrite::Wake {
+            destination: destination.to_owned(),
+            retry_at: retry_at_ms,
+            now_ms,
+        };
+        let woken = self
+            .write(|reply| Request::Guarded(Guarded::Federation { op, reply }))
+            .await?;
+        Ok(woken > 0)
+    }
+
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
         federation::status(&self.readers, id).await
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kez_testnet::Testnet;
-use kez_testnet::rogue::{self, Behaviour, ReceivedTxn, RogueOptions, RoguePeer};
+use kez_testnet::rogue::{self, Behaviour, ReceivedTxn, RogueOptions, RoguePeer, Sign};
 
 use super::net::{self, LIVENESS, Person};
 
@@ -94,19 +94,7 @@ async fn retry_after_is_obeyed(status: u16) {
     .await;
     let id = send_to_mallory(&alice, &rogue, "patience").await;
     // While it waits, the operator sees one message queued for one failing destination.
-    let waiting = [
-        "kezd_federation_outbox_pending 1",
-        "kezd_federation_outbox_destinations 1",
-        "kezd_federation_destinations_failing 1",
-    ];
-    net::eventually("the backlog on /metrics", || async {
-        let metrics = metrics(&alice).await;
-        waiting
-            .iter()
-            .all(|line| metrics.lines().any(|l| l == *line))
-            .then_some(())
-    })
-    .await;
+    wait_backing_off(&alice).await;
     let received = delivered(&alice, &rogue, &id).await;
     let answered: Vec<u16> = received.iter().map(|t| t.status).collect();
     assert_eq!(answered, [status, 200]);
@@ -128,6 +116,83 @@ async fn retry_after_is_obeyed(status: u16) {
         "the retry came {gap:?} after a Retry-After of {wait} s"
     );
     assert_signed_by_a(&received);
+    net.shutdown().await.expect("shutdown");
+}
+
+/// Waits until a.test's `/metrics` shows one message queued for one failing destination.
+async fn wait_backing_off(alice: &Person) {
+    let waiting = [
+        "kezd_federation_outbox_pending 1",
+        "kezd_federation_outbox_destinations 1",
+        "kezd_federation_destinations_failing 1",
+    ];
+    net::eventually("the backlog on /metrics", || async {
+        let metrics = metrics(alice).await;
+        waiting
+            .iter()
+            .all(|line| metrics.lines().any(|l| l == *line))
+            .then_some(())
+    })
+    .await;
+}
+
+/// The rogue peer sends alice a signed transaction, which a.test accepts.
+async fn rogue_writes_to(alice: &Person, rogue: &RoguePeer, txn_id: &str) {
+    let envelope = rogue.envelope("mallory", &alice.address, &alice.primary(), "I am back");
+    let body = rogue.txn_body(&[envelope]);
+    let (status, answer) = rogue
+        .send_txn("a.test", txn_id, body, Sign::Good)
+        .await
+        .expect("send");
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// A destination backing off on a.test's own schedule (here 48–84 s after one failure) is
+/// retried as soon as it sends a.test a signed transaction: it is evidently up.
+#[tokio::test]
+async fn a_failing_peer_that_writes_to_us_is_retried_at_once() {
+    let slow_backoff = "[federation]\nbackoff_initial_secs = 60\nbackoff_max_secs = 60\n";
+    let (net, alice, rogue) = setup_with(
+        slow_backoff,
+        vec![Behaviour::Fail {
+            status: 500,
+            retry_after: None,
+        }],
+    )
+    .await;
+    let id = send_to_mallory(&alice, &rogue, "are you there").await;
+    wait_backing_off(&alice).await;
+    rogue_writes_to(&alice, &rogue, "back-1").await;
+    let received = delivered(&alice, &rogue, &id).await;
+    let answered: Vec<u16> = received.iter().map(|t| t.status).collect();
+    assert_eq!(answered, [500, 200]);
+    let gap = received[1].received_at - received[0].answered_at;
+    assert!(
+        gap < Duration::from_secs(40),
+        "retried {gap:?} after the failure"
+    );
+    net.shutdown().await.expect("shutdown");
+}
+
+/// SPEC §9.6: a peer that asked for time with `Retry-After` gets it, even if it writes to
+/// a.test meanwhile.
+#[tokio::test]
+async fn a_peer_that_asked_for_time_gets_it_even_if_it_writes_to_us() {
+    let wait = 4;
+    let (net, alice, rogue) = setup(vec![Behaviour::Fail {
+        status: 503,
+        retry_after: Some(wait),
+    }])
+    .await;
+    let id = send_to_mallory(&alice, &rogue, "patience").await;
+    wait_backing_off(&alice).await;
+    rogue_writes_to(&alice, &rogue, "back-1").await;
+    let received = delivered(&alice, &rogue, &id).await;
+    let gap = received[1].received_at - received[0].answered_at;
+    assert!(
+        gap >= at_least(wait),
+        "the retry came {gap:?} after a Retry-After of {wait} s"
+    );
     net.shutdown().await.expect("shutdown");
 }
 

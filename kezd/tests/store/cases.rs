@@ -67,6 +67,16 @@ pub async fn accept_new(store: &dyn Store, message: NewMessage) -> u64 {
     accepted.seq.expect("local seq")
 }
 
+/// Queues messages `ids` for bob at `destination`.
+pub async fn queue_remote(store: &dyn Store, destination: &str, ids: &[&str]) {
+    for id in ids {
+        store
+            .accept(remote(id, destination, "bob"))
+            .await
+            .expect("accept");
+    }
+}
+
 pub async fn seqs(store: &dyn Store, handle: &str) -> Vec<u64> {
     let page = store.inbox(handle, 0, 10_000).await.expect("inbox");
     page.iter().map(|m| m.seq).collect()
@@ -835,12 +845,7 @@ pub async fn crash_only_durability_opens_and_stores(backend: &dyn Backend) {
 pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) {
     let store = backend.open().await;
     register_all(&*store, &["alice"]).await;
-    for id in ["r1", "r2", "r3"] {
-        store
-            .accept(remote(id, "b.example", "bob"))
-            .await
-            .expect("accept");
-    }
+    queue_remote(&*store, "b.example", &["r1", "r2", "r3"]).await;
     store.accept(local("l1", "alice", 5)).await.expect("accept");
     let queued = |attempts, next, error: Option<&str>| MessageStatus {
         sender: "alice@kez.test".into(),
@@ -1007,16 +1012,8 @@ pub async fn outbox_backlog_counts_pending_destinations_and_failing(backend: &dy
         failing,
     };
     assert_eq!(backlog().await, counts(0, 0, 0));
-    for (id, destination) in [
-        ("r1", "b.example"),
-        ("r2", "b.example"),
-        ("r3", "c.example"),
-    ] {
-        store
-            .accept(remote(id, destination, "bob"))
-            .await
-            .expect("accept");
-    }
+    queue_remote(&*store, "b.example", &["r1", "r2"]).await;
+    queue_remote(&*store, "c.example", &["r3"]).await;
     assert_eq!(backlog().await, counts(3, 2, 0));
     let retry = Delivery::Retry {
         at_ms: 5_000,
@@ -1045,6 +1042,65 @@ pub async fn outbox_backlog_counts_pending_destinations_and_failing(backend: &dy
         counts(0, 0, 0),
         "success clears the backoff"
     );
+}
+
+/// Waking a destination ends the backoff it is in and brings forward the messages that
+/// backoff put off, not those the peer deferred itself; a stale retry time wakes nothing.
+pub async fn a_destination_woken_is_due_at_once(backend: &dyn Backend) {
+    let store = backend.open().await;
+    queue_remote(&*store, "b.example", &["r1", "r2", "r3"]).await;
+    let retry = |at_ms| Delivery::Retry {
+        at_ms,
+        error: "unavailable".into(),
+    };
+    // r1 waits for the backoff (9,000); the peer deferred r3 itself, to 7,000.
+    store
+        .outbox_record(
+            "b.example",
+            vec![("r1".into(), retry(9_000)), ("r3".into(), retry(7_000))],
+            Some((1, 9_000)),
+        )
+        .await
+        .expect("record");
+    let due = || async { store.outbox_destinations(2_000).await.expect("due") };
+    assert!(due().await.is_empty());
+    let wake = |retry_at| {
+        let store = &store;
+        async move {
+            store
+                .outbox_wake("b.example", retry_at, 2_000)
+                .await
+                .expect("wake")
+        }
+    };
+    assert!(!wake(8_000).await, "not the backoff it is in");
+    assert!(due().await.is_empty());
+    assert!(wake(9_000).await);
+    assert_eq!(due().await, ["b.example"]);
+    let next: Vec<(String, i64)> = store
+        .outbox_pending("b.example", 0, 10)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|i| (i.id, i.next_attempt_at_ms))
+        .collect();
+    assert_eq!(
+        next,
+        [
+            ("r1".to_owned(), 2_000),
+            ("r2".to_owned(), 1_000),
+            ("r3".to_owned(), 7_000)
+        ]
+    );
+    assert_eq!(
+        store
+            .destination_failures("b.example")
+            .await
+            .expect("failures"),
+        1,
+        "its failures stay: the next attempt is a probe"
+    );
+    assert!(!wake(9_000).await, "woken once");
 }
 
 pub async fn transaction_responses_first_one_wins(backend: &dyn Backend) {
@@ -1123,12 +1179,7 @@ pub async fn retention_forgets_old_ids_but_not_those_in_the_outbox(backend: &dyn
 
 pub async fn finished_deliveries_and_old_transactions_are_forgotten(backend: &dyn Backend) {
     let store = backend.open().await;
-    for id in ["r1", "r2", "r3"] {
-        store
-            .accept(remote(id, "b.example", "bob"))
-            .await
-            .expect("accept");
-    }
+    queue_remote(&*store, "b.example", &["r1", "r2", "r3"]).await;
     let finished = vec![
         ("r1".into(), Delivery::Delivered),
         (

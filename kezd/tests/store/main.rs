@@ -63,6 +63,7 @@ suite!(
     crash_only_durability_opens_and_stores,
     outbox_outcomes_backoff_and_delivery_status,
     outbox_backlog_counts_pending_destinations_and_failing,
+    a_destination_woken_is_due_at_once,
     transaction_responses_first_one_wins,
     retention_forgets_old_ids_but_not_those_in_the_outbox,
     finished_deliveries_and_old_transactions_are_forgotten,

@@ -137,6 +137,34 @@ pub(super) async fn record(
 }
 
 /// A destination's consecutive failures.
+/// Ends a destination's own backoff early, in one transaction (`rows::WAKE_DESTINATION`).
+pub(super) async fn wake(
+    pool: &PgPool,
+    destination: &str,
+    retry_at: i64,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let [backoff, messages] = rows::WAKE_DESTINATION;
+    let woken = sqlx::query(backoff)
+        .bind(now_ms)
+        .bind(destination)
+        .bind(retry_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if woken > 0 {
+        sqlx::query(messages)
+            .bind(now_ms)
+            .bind(destination)
+            .bind(retry_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(woken > 0)
+}
+
 pub(super) async fn failures(pool: &PgPool, destination: &str) -> Result<u32, StoreError> {
     let failures: Option<i64> =
         sqlx::query_scalar("SELECT failures FROM destinations WHERE destination = $1")

@@ -16,6 +16,12 @@ pub(in crate::store) enum FederationWrite {
         outcomes: Vec<(String, Delivery)>,
         backoff: Option<(u32, i64)>,
     },
+    /// A destination's own backoff ended early (`rows::WAKE_DESTINATION`).
+    Wake {
+        destination: String,
+        retry_at: i64,
+        now_ms: i64,
+    },
     /// One bounded step of forgetting finished outbox rows and old transaction responses.
     Forget { before_ms: i64, budget: i64 },
     /// The response to a received transaction.
@@ -27,7 +33,7 @@ pub(in crate::store) enum FederationWrite {
     },
 }
 
-/// Runs a federation write; returns the rows changed.
+/// Runs a federation write; returns the rows changed (for `Wake`, the destinations woken).
 pub(in crate::store) async fn apply(
     conn: &mut SqliteConnection,
     write: FederationWrite,
@@ -77,6 +83,29 @@ pub(in crate::store) async fn apply(
                 }
             }
             Ok(changed)
+        }
+        FederationWrite::Wake {
+            destination,
+            retry_at,
+            now_ms,
+        } => {
+            let [backoff, messages] = rows::WAKE_DESTINATION;
+            let woken = sqlx::query(backoff)
+                .bind(now_ms)
+                .bind(&destination)
+                .bind(retry_at)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if woken > 0 {
+                sqlx::query(messages)
+                    .bind(now_ms)
+                    .bind(&destination)
+                    .bind(retry_at)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(woken)
         }
         FederationWrite::Forget { before_ms, budget } => {
             let mut deleted = 0;
