@@ -136,7 +136,6 @@ pub(super) async fn record(
     Ok(())
 }
 
-/// A destination's consecutive failures.
 /// Ends a destination's own backoff early, in one transaction (`rows::WAKE_DESTINATION`).
 pub(super) async fn wake(
     pool: &PgPool,
@@ -165,6 +164,7 @@ pub(super) async fn wake(
     Ok(woken > 0)
 }
 
+/// A destination's consecutive failures.
 pub(super) async fn failures(pool: &PgPool, destination: &str) -> Result<u32, StoreError> {
     let failures: Option<i64> =
         sqlx::query_scalar("SELECT failures FROM destinations WHERE destination = $1")
