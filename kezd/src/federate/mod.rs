@@ -76,10 +76,7 @@ impl Federate {
 
     /// `destination` answered a transaction: it is no longer backing off.
     pub fn answered(&self, destination: &str) {
-        let mut backoffs = self.backoffs();
-        if !backoffs.is_empty() {
-            backoffs.remove(destination);
-        }
+        self.backoffs().remove(destination);
     }
 
     /// `origin` sent a signed request at `now`, so it is up: if this instance is backing off
