@@ -570,9 +570,18 @@ def is_server_name(s) -> bool:
     labels = host.split(".")
     if not all(LABEL_RE.match(label) for label in labels):
         return False
-    if labels[-1].isdigit():
-        return False  # IP literals are not server names (§2.2: last label all digits)
+    if ends_in_a_number(labels[-1]):
+        return False  # IP literals are not server names (§2.2)
     return True
+
+
+def ends_in_a_number(last: str) -> bool:
+    """WHATWG URL "ends in a number": all ASCII digits, or 0x/0X and zero or more hex digits."""
+    if last and all(c in "0123456789" for c in last):
+        return True
+    if last[:2] in ("0x", "0X"):
+        return all(c in "0123456789abcdefABCDEF" for c in last[2:])
+    return False
 
 
 def is_address(a) -> bool:
@@ -1195,6 +1204,30 @@ def check_kez_identities(doc, rep):
     _run_items(rep, _items(doc, "invalid_primaries", rep), bad, seen)
 
 
+def check_kez_server_names(doc, rep):
+    seen = set()
+
+    def judged(valid, error, code):
+        if not isinstance(valid, bool) or (not valid and not isinstance(error, str)):
+            raise VectorFormatError("valid must be a boolean, and an invalid item needs an error")
+        if valid:
+            return None if code is None else f"checker refuses a valid item ({code})"
+        if code is None:
+            return f"expected {error}, checker accepts it"
+        return None if code == error else f"expected {error}, checker says {code}"
+
+    def name(v):
+        ok = is_server_name(v["server_name"])
+        return judged(v["valid"], v.get("error"), None if ok else "invalid_server_name")
+
+    def address(v):
+        ok = is_address(v["address"])
+        return judged(v["valid"], v.get("error"), None if ok else "invalid_address")
+
+    _run_items(rep, _items(doc, "server_names", rep), name, seen)
+    _run_items(rep, _items(doc, "addresses", rep), address, seen)
+
+
 def check_kez_signed_objects(doc, rep):
     def one(v):
         pub = unhex(v["public_key"], "public_key", 32)
@@ -1368,6 +1401,7 @@ KEZ = {
     "kez-auth.json": check_kez_auth,
     "kez-seal.json": check_kez_seal,
     "kez-s2s.json": check_kez_s2s,
+    "kez-server-names.json": check_kez_server_names,
 }
 
 

@@ -1,5 +1,12 @@
 //! Server names (SPEC §2.2): lowercase DNS names in A-label form with an optional `:port`.
 //! On the wire a name must already be normalised; [`ServerName::normalize`] is for user input.
+//!
+//! A server name is something another party makes this server connect to, so it must be a
+//! name that only DNS can turn into an address. URL parsers (WHATWG, and `inet_aton` before
+//! them) read a host whose last label "ends in a number" as an IPv4 address in decimal, octal
+//! or hex, in one to four parts (`0x7f000001`, `127.1`, `0177.0.0.0x1`), and would connect to
+//! it without asking any resolver, past the SSRF guard of §9.8. Refusing every such host here,
+//! and IPv6 literals, makes the name itself unable to carry an address.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +27,7 @@ pub struct ServerName {
 impl ServerName {
     /// Parses a name exactly as it must appear on the wire.
     pub fn parse(s: &str) -> Result<Self, Error> {
+        refuse_ipv6_literal(s)?;
         let (host, port) = match s.rsplit_once(':') {
             Some((host, port)) => (host, Some(parse_port(port)?)),
             None => (s, None),
@@ -36,6 +44,7 @@ impl ServerName {
     /// and then parses it strictly.
     pub fn normalize(input: &str) -> Result<Self, Error> {
         let input = input.trim();
+        refuse_ipv6_literal(input)?;
         let (host, port) = match input.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (input, None),
@@ -77,7 +86,20 @@ fn parse_port(port: &str) -> Result<u16, Error> {
     }
 }
 
-fn check_host(host: &str) -> Result<(), Error> {
+/// `[::1]`, `[::1]:443`: the bracketed form URLs give IPv6 literals. (Unbracketed ones fail
+/// the label grammar on their `:`.)
+fn refuse_ipv6_literal(s: &str) -> Result<(), Error> {
+    if s.starts_with('[') {
+        return Err(Error::InvalidServerName(
+            "IPv6 literals are not server names",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a host without a port against SPEC §2.2: what a server name's host part, and an SRV
+/// target (§9.1), must be.
+pub fn check_host(host: &str) -> Result<(), Error> {
     if host.is_empty() || host.len() > 253 {
         return Err(Error::InvalidServerName("length must be 1-253"));
     }
@@ -102,15 +124,25 @@ fn check_host(host: &str) -> Result<(), Error> {
             ));
         }
     }
-    // An all-numeric last label would make the name an IP literal (or look like one).
-    if host
-        .rsplit('.')
-        .next()
-        .is_some_and(|tld| tld.bytes().all(|c| c.is_ascii_digit()))
-    {
-        return Err(Error::InvalidServerName("IP literals are not server names"));
+    if ends_in_a_number(host) {
+        return Err(Error::InvalidServerName(
+            "a host whose last label is a number is an IP address, not a server name",
+        ));
     }
     Ok(())
+}
+
+/// The WHATWG URL Standard's "ends in a number" test: the last label is all decimal digits
+/// (decimal or octal), or `0x`/`0X` followed by zero or more hex digits. A URL parser reads
+/// exactly these hosts as IPv4 addresses, in every spelling `inet_aton` accepts.
+fn ends_in_a_number(host: &str) -> bool {
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let decimal = !last.is_empty() && last.bytes().all(|c| c.is_ascii_digit());
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
+    decimal || hex
 }
 
 impl FromStr for ServerName {
@@ -154,6 +186,7 @@ mod tests {
             "kez.lat:65536",
             "kez.lat:",
             "127.0.0.1",
+            "127.0.0.1:8448",
             "bücher.example",
             "a_b.example",
             &format!("{}.example", "a".repeat(64)),
@@ -166,6 +199,64 @@ mod tests {
         }
         let s = ServerName::parse("localhost:6969").expect("valid");
         assert_eq!((s.host(), s.port()), ("localhost", Some(6969)));
+    }
+
+    /// SPEC §2.2: every spelling a URL parser or `inet_aton` reads as an IPv4 address, and
+    /// IPv6 literals, are refused, with or without a port; names that merely contain digits or
+    /// hex-looking labels before the last one are names.
+    #[test]
+    fn numbers_are_not_names() {
+        for bad in [
+            "0x7f000001",
+            "0x7f000001:6379",
+            "127.0.0.0x1",
+            "0177.0.0.0x1",
+            "0x0",
+            "0x",
+            "a.0x",
+            "169.254.169.0xfe",
+            "0xa9fea9fe",
+            "2130706433",
+            "017700000001",
+            "127.1",
+            "127.0.1",
+            "10.0.0.1",
+            "0300.0250.0.1",
+            "0",
+            "a.b.123",
+            "example.0xdeadbeef",
+            "[::1]",
+            "[::1]:443",
+            "[::ffff:127.0.0.1]",
+            "[64:ff9b::7f00:1]:8448",
+            "::1",
+            "127.0.0.1.",
+            "0x7f000001.",
+        ] {
+            assert_eq!(
+                ServerName::parse(bad).map_err(|e| e.code()),
+                Err("invalid_server_name"),
+                "{bad:?}"
+            );
+            assert!(ServerName::normalize(bad).is_err(), "normalize({bad:?})");
+        }
+        for ok in [
+            "0x7f000001.example",
+            "127.0.0.1.nip.example",
+            "a1",
+            "1a",
+            "0xg",
+            "x0",
+            "node-1.test",
+            "123.example:443",
+        ] {
+            assert!(ServerName::parse(ok).is_ok(), "{ok}");
+        }
+        // Uppercase `0X` is refused on the wire as uppercase; user input is lowercased first.
+        assert!(ServerName::normalize("0X7F000001").is_err());
+        assert!(check_host("0x7f000001").is_err());
+        assert!(check_host("node-b.test").is_ok());
+        assert!(check_host("node-b.test:1").is_err(), "a host has no port");
     }
 
     /// SPEC §2.2: user input is normalised before the strict parse.

@@ -397,3 +397,15 @@ fn kez_s2s() {
         expect(v, got);
     }
 }
+
+/// SPEC §2.2, §2.4: server names and addresses, IP addresses in every spelling refused.
+#[test]
+fn kez_server_names() {
+    let doc = load("kez-server-names.json");
+    for v in items(&doc, "server_names") {
+        expect(v, ServerName::parse(s(v, "server_name")).map(|_| ()));
+    }
+    for v in items(&doc, "addresses") {
+        expect(v, kez_spec::Address::parse(s(v, "address")).map(|_| ()));
+    }
+}
