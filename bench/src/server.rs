@@ -34,6 +34,8 @@ pub fn rate_table() -> toml::Table {
         "recipient_per_minute",
         "first_contacts_per_hour",
         "origin_per_minute",
+        "remote_lookups_per_minute",
+        "remote_lookups_per_server_per_minute",
     ] {
         rate.insert(key.into(), i64::from(UNLIMITED).into());
     }

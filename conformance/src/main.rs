@@ -272,8 +272,8 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
 }
 
 /// About how many registrations and requests one full run makes per server.
-const REGISTRATIONS_PER_RUN: u64 = 200;
-const REQUESTS_PER_RUN: u64 = 600;
+const REGISTRATIONS_PER_RUN: u64 = 270;
+const REQUESTS_PER_RUN: u64 = 800;
 
 /// Warns when a server's published limits are below what a full run needs from one address:
 /// its cases would then fail with 429 rate_limited (see the README).
@@ -285,7 +285,7 @@ fn warn_limits(server: &kez_conformance::server::Server) {
     {
         eprintln!(
             "kez-conformance: warning: {} publishes register_per_hour = {} and client_per_minute \
-             = {}; a full run registers about {REGISTRATIONS_PER_RUN} accounts and makes about \
+             = {}; a full run attempts about {REGISTRATIONS_PER_RUN} registrations and makes about \
              {REQUESTS_PER_RUN} requests from this address, so expect 429 rate_limited failures \
              unless the suite's address gets higher limits (see conformance/README.md)",
             server.name,

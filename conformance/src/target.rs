@@ -32,6 +32,8 @@ sender_per_minute = 1000000
 recipient_per_minute = 40
 first_contacts_per_hour = 1000000
 origin_per_minute = 1000000
+remote_lookups_per_minute = 1000000
+remote_lookups_per_server_per_minute = 1000000
 [stream]
 keep_alive_secs = 1
 [federation]

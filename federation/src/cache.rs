@@ -225,6 +225,17 @@ where
         }
     }
 
+    /// True when `get_or_fetch(key)` would run a fetch now: no fresh entry is cached and no
+    /// fetch is in flight to join. Lets a caller charge a budget only for work that goes out.
+    pub fn would_fetch(&self, key: &K) -> bool {
+        let slots = self.lock();
+        match slots.get(key) {
+            Some(Slot::Ready { expires, .. }) => *expires <= Instant::now(),
+            Some(Slot::Pending(rx)) => rx.has_changed().is_err(),
+            None => true,
+        }
+    }
+
     /// How long a cached failure for `key` is still remembered: `None` when the key holds no
     /// fresh failure. What a caller refused for it can tell the peer as `retry_after`.
     pub fn failure_expires_in(&self, key: &K) -> Option<Duration> {
@@ -601,5 +612,40 @@ mod tests {
         }
         assert!(c.peek(&9).is_some());
         assert!(c.peek(&0).is_none());
+    }
+
+    /// `would_fetch` is true exactly when a `get_or_fetch` would go out: nothing cached, or
+    /// only an expired entry; false for a fresh value, a fresh failure, or a fetch to join.
+    #[tokio::test]
+    async fn would_fetch_only_when_nothing_fresh_or_in_flight() {
+        let c = Arc::new(TtlCache::new(FAST));
+        let (ok, bad) = ("ok".to_owned(), "bad".to_owned());
+        assert!(c.would_fetch(&ok));
+        c.get_or_fetch(&ok, || async { Ok((1, MIN)) }).await.ok();
+        assert!(!c.would_fetch(&ok), "a fresh value");
+        c.get_or_fetch(&bad, || async {
+            Err(FederationError::NotFound { what: "bad".into() })
+        })
+        .await
+        .ok();
+        assert!(!c.would_fetch(&bad), "a fresh failure");
+        sleep_ms(700).await;
+        assert!(c.would_fetch(&ok) && c.would_fetch(&bad), "expired");
+        let (go, gate) = tokio::sync::oneshot::channel::<()>();
+        let leader = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.get_or_fetch(&"slow".to_owned(), || async {
+                    let _ = gate.await;
+                    Ok((2, MIN))
+                })
+                .await
+            })
+        };
+        while c.would_fetch(&"slow".to_owned()) {
+            tokio::task::yield_now().await;
+        }
+        let _ = go.send(());
+        assert_eq!(leader.await.ok().and_then(Result::ok), Some(2));
     }
 }

@@ -7,10 +7,31 @@
 //! followed, bodies are capped while they are read, and every request has a connect and a
 //! total timeout. TLS verification uses the system roots plus the configured extra roots and
 //! cannot be turned off.
+//!
+//! # Only addresses the guarded resolver returned are connected to
+//!
+//! hyper's connector asks the resolver only when the URL's host is not already an address: a
+//! host that parses as an IP literal is connected to at once. And the URL parser reads far more
+//! than dotted quads as addresses (`0x7f000001`, `127.1`, `0177.0.0.0x1` all become
+//! `127.0.0.1`). So the guard holds only if no URL this client sends has an address for a host.
+//! Two things make that so, both before reqwest sees a request:
+//!
+//! - the host of every URL is a server name, and SPEC §2.2 refuses any name a URL parser could
+//!   read as an address (`ServerName` cannot hold one);
+//! - every URL is built by [`url`], which checks that the parsed URL's host is a domain name
+//!   (the parser's own verdict, not ours) and equal to the server name's host; anything else
+//!   is refused as a forbidden address, without a connection.
+//!
+//! A reqwest connector layer was considered and not used as the guard: in reqwest 0.13 a layer
+//! gets the destination as an opaque value and sees the connection only after the TCP and TLS
+//! handshakes, which is too late — the connection itself is the port scan. Checking the URL
+//! before the request is the one point that precedes every connection; the resolver then
+//! checks every address it returns (`resolve.rs`), and those are the only addresses hyper
+//! connects to.
 
 use std::collections::HashMap;
 use std::error::Error as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -224,6 +245,18 @@ impl FederationClient {
             .await
     }
 
+    /// True when a [`lookup`](Self::lookup) of `address` would fetch from its server now (no
+    /// fresh answer or failure cached, no fetch in flight to join): what a caller that rations
+    /// outbound requests charges for (SPEC §13.2).
+    pub fn lookup_would_fetch(&self, address: &Address) -> bool {
+        self.inner.users.would_fetch(address)
+    }
+
+    /// True when [`server_document`](Self::server_document) for `server` would fetch it now.
+    pub fn document_would_fetch(&self, server: &ServerName) -> bool {
+        self.inner.documents.would_fetch(server)
+    }
+
     /// When to ask again after a failed [`lookup`](Self::lookup) of `address`: when its
     /// failure is forgotten (no new lookup happens before), or, if it is no longer
     /// remembered, after the shortest time a failure is.
@@ -262,7 +295,10 @@ impl FederationClient {
         );
         let request = self
             .http(destination)
-            .put(url(destination, &path))
+            .put(
+                url(destination, &path)
+                    .map_err(|_| DeliveryError::permanent("forbidden_address"))?,
+            )
             .header(AUTHORIZATION, auth.to_string())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
@@ -341,7 +377,7 @@ impl FederationClient {
     async fn get(&self, server: &ServerName, path: &str) -> Result<Answer, FederationError> {
         let request = self
             .http(server)
-            .get(url(server, path))
+            .get(url(server, path)?)
             .header(ACCEPT, "application/json");
         let response = send_once_more(request)
             .await
@@ -415,9 +451,41 @@ impl std::fmt::Debug for FederationClient {
 }
 
 /// `https://<server name><path>`: the server name, with its port if it has one, is the URL
-/// authority, so it is what TLS verifies and what `Host` says.
-fn url(server: &ServerName, path_and_query: &str) -> String {
-    format!("https://{server}{path_and_query}")
+/// authority, so it is what TLS verifies and what `Host` says. Refused unless the URL parser
+/// reads the host as the server name's domain (see the module documentation).
+fn url(server: &ServerName, path_and_query: &str) -> Result<reqwest::Url, FederationError> {
+    domain_url(server.as_str(), server.host(), path_and_query)
+}
+
+/// `https://<authority><path>` when its parsed host is the domain `host`; an address, or any
+/// other host, is [`FederationError::ForbiddenAddress`] (or `Invalid` when it does not parse).
+fn domain_url(
+    authority: &str,
+    host: &str,
+    path_and_query: &str,
+) -> Result<reqwest::Url, FederationError> {
+    let text = format!("https://{authority}{path_and_query}");
+    let url = reqwest::Url::parse(&text)
+        .map_err(|e| FederationError::invalid(format!("{text}: not a URL: {e}")))?;
+    if url.domain() == Some(host) && host.parse::<IpAddr>().is_err() {
+        return Ok(url);
+    }
+    let literal = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .and_then(|h| h.parse::<IpAddr>().ok());
+    match literal {
+        Some(addr) => {
+            tracing::warn!(authority, %addr, "refusing a URL whose host is an address (SSRF guard)");
+            Err(FederationError::ForbiddenAddress {
+                host: authority.to_owned(),
+                addr,
+            })
+        }
+        None => Err(FederationError::invalid(format!(
+            "{text}: the host is not the domain {host}"
+        ))),
+    }
 }
 
 /// Why a body could not be read in full.
@@ -523,4 +591,40 @@ fn max_age(headers: &HeaderMap) -> Duration {
         .find_map(|n| n.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC §2.2, §9.8: a URL whose host the parser reads as an address never reaches reqwest,
+    /// whatever the spelling; a domain does.
+    #[test]
+    fn only_domain_hosts_make_urls() {
+        for (authority, host) in [
+            ("0x7f000001", "0x7f000001"),
+            ("0x7f000001:6379", "0x7f000001"),
+            ("127.1", "127.1"),
+            ("0177.0.0.0x1:8448", "0177.0.0.0x1"),
+            ("169.254.169.0xfe", "169.254.169.0xfe"),
+            ("2130706433", "2130706433"),
+            ("127.0.0.1.", "127.0.0.1."),
+            ("[::1]:443", "[::1]"),
+            ("[::ffff:127.0.0.1]", "[::ffff:127.0.0.1]"),
+            ("[64:ff9b::a9fe:a9fe]", "[64:ff9b::a9fe:a9fe]"),
+        ] {
+            match domain_url(authority, host, "/.well-known/kez") {
+                Err(FederationError::ForbiddenAddress { addr, .. }) => {
+                    assert!(crate::ssrf::is_forbidden(addr), "{authority} → {addr}");
+                }
+                other => panic!("{authority}: expected ForbiddenAddress, got {other:?}"),
+            }
+        }
+        let url = domain_url("b.test:8448", "b.test", "/x?y=1").expect("a domain");
+        assert_eq!(url.as_str(), "https://b.test:8448/x?y=1");
+        assert!(matches!(
+            domain_url("B.test", "b.test.evil", "/"),
+            Err(FederationError::Invalid { .. })
+        ));
+    }
 }

@@ -9,7 +9,8 @@
 //! Answers are cached (SPEC §9.1: TTL clamped to [5 min, 24 h], failures 1 min) with
 //! single-flight (`cache.rs`). The SRV set is cached, not one ordering of it, so every new
 //! connection draws its own weighted order. This module does not judge addresses: the SSRF
-//! guard runs where addresses become connections (`resolve.rs`).
+//! guard runs where addresses become connections (`resolve.rs`). It does judge names: only a
+//! §2.2 host is ever resolved, so no SRV target reaches a connection as an address literal.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -194,8 +195,12 @@ impl Discovery {
             .await
     }
 
-    /// The A and AAAA addresses of `host`, cached.
+    /// The A and AAAA addresses of `host`, cached. `host` must be a host name of SPEC §2.2:
+    /// an SRV target that is an address in any spelling (`127.0.0.1`, `0x7f000001`) is
+    /// refused here, never parsed as one (SPEC §9.8), so every address comes from DNS.
     pub async fn addresses(&self, host: &str) -> Result<Arc<[IpAddr]>, FederationError> {
+        kez_spec::server_name::check_host(host)
+            .map_err(|e| FederationError::invalid(format!("{host:?} is not a host name: {e}")))?;
         let key = host.to_owned();
         self.hosts
             .get_or_fetch(&key, || async {

@@ -200,3 +200,67 @@ async fn guarded_resolver() {
         vec!["127.0.0.20:0".parse::<SocketAddr>().expect("addr")]
     );
 }
+
+/// SPEC §9.8: an SRV target is a name; one that is an address in any spelling is refused as
+/// an invalid answer, never parsed as an address nor connected to, and a valid target beside
+/// it is still used. (Allowing private addresses changes nothing: it is a name rule.)
+#[tokio::test]
+async fn srv_targets_that_are_addresses_are_refused() {
+    let dns = zone().await;
+    for target in [
+        "127.0.0.1",
+        "0x7f000001",
+        "127.1",
+        "169.254.169.0xfe",
+        "2130706433",
+    ] {
+        dns.srv("_kez._tcp.literal.test", 0, 0, 8448, target).await;
+    }
+    dns.srv("_kez._tcp.mixed.test", 0, 0, 8448, "0x7f000001")
+        .await;
+    dns.srv("_kez._tcp.mixed.test", 1, 0, 8449, "plain.test")
+        .await;
+    let d = Arc::new(Discovery::new(Some(dns.addr)).expect("discovery"));
+    for allow_private in [false, true] {
+        let resolver = GuardedResolver::new(d.clone(), allow_private, Mode::Discovered);
+        match resolver.addresses("literal.test").await {
+            Err(FederationError::Invalid { reason }) => {
+                assert!(reason.contains("not a host name"), "{reason}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+    let lax = GuardedResolver::new(d.clone(), true, Mode::Discovered);
+    assert_eq!(
+        lax.addresses("mixed.test").await.expect("the valid target"),
+        vec!["127.0.0.20:8449".parse::<SocketAddr>().expect("addr")]
+    );
+    assert!(d.addresses("0x7f000001").await.is_err());
+    assert!(d.addresses("[::1]").await.is_err());
+}
+
+/// SPEC §9.8: AAAA answers that embed a forbidden IPv4 address (mapped, compatible, NAT64,
+/// 6to4) are refused like the IPv4 address itself.
+#[tokio::test]
+async fn aaaa_forms_of_forbidden_ipv4_are_refused() {
+    let dns = zone().await;
+    for (owner, v6) in [
+        ("mapped.test", "::ffff:127.0.0.1"),
+        ("compat.test", "::10.0.0.1"),
+        ("nat64.test", "64:ff9b::a9fe:a9fe"),
+        ("sixtofour.test", "2002:c0a8:101::1"),
+    ] {
+        dns.addr(owner, ip(v6)).await;
+    }
+    let d = Arc::new(Discovery::new(Some(dns.addr)).expect("discovery"));
+    let strict = GuardedResolver::new(d, false, Mode::Direct);
+    for owner in ["mapped.test", "compat.test", "nat64.test", "sixtofour.test"] {
+        assert!(
+            matches!(
+                strict.addresses(owner).await,
+                Err(FederationError::ForbiddenAddress { .. })
+            ),
+            "{owner}"
+        );
+    }
+}

@@ -287,6 +287,12 @@ pub struct RateLimits {
     pub first_contacts_per_hour: NonZeroU32,
     /// Envelopes per minute accepted from one origin server (SPEC §11).
     pub origin_per_minute: NonZeroU32,
+    /// Look-ups at other servers made on a client's word, per client address per minute
+    /// (SPEC §11, §13.2): what one party can make this server fetch.
+    pub remote_lookups_per_minute: NonZeroU32,
+    /// The same look-ups per destination host per minute: what many parties together can make
+    /// this server send to one host.
+    pub remote_lookups_per_server_per_minute: NonZeroU32,
 }
 
 /// Accepted distance between a signed timestamp and this server's clock.
@@ -576,6 +582,14 @@ impl Config {
                 raw.rate.first_contacts_per_hour,
             )?,
             origin_per_minute: nonzero_u32("rate.origin_per_minute", raw.rate.origin_per_minute)?,
+            remote_lookups_per_minute: nonzero_u32(
+                "rate.remote_lookups_per_minute",
+                raw.rate.remote_lookups_per_minute,
+            )?,
+            remote_lookups_per_server_per_minute: nonzero_u32(
+                "rate.remote_lookups_per_server_per_minute",
+                raw.rate.remote_lookups_per_server_per_minute,
+            )?,
         };
         let federation = federation(raw.federation)?;
         let skew = Skews {
@@ -678,6 +692,12 @@ impl Config {
                 recipient_per_minute: self.rate.recipient_per_minute.get().into(),
                 first_contacts_per_hour: self.rate.first_contacts_per_hour.get().into(),
                 origin_per_minute: self.rate.origin_per_minute.get().into(),
+                remote_lookups_per_minute: self.rate.remote_lookups_per_minute.get().into(),
+                remote_lookups_per_server_per_minute: self
+                    .rate
+                    .remote_lookups_per_server_per_minute
+                    .get()
+                    .into(),
             },
             skew: raw::RawSkew {
                 registration_secs: self.skew.registration.as_secs(),

@@ -53,6 +53,10 @@ pub enum Limit {
     FirstContacts,
     /// Envelopes per origin server.
     Origin,
+    /// Outbound look-ups made on a client's word, per client address.
+    RemoteLookups,
+    /// Outbound look-ups made on a client's word, per destination host.
+    RemoteLookupsPerServer,
 }
 
 impl Limit {
@@ -65,6 +69,8 @@ impl Limit {
             Limit::Recipient => "recipient",
             Limit::FirstContacts => "first_contacts",
             Limit::Origin => "origin",
+            Limit::RemoteLookups => "remote_lookups",
+            Limit::RemoteLookupsPerServer => "remote_lookups_per_server",
         }
     }
 }
@@ -106,6 +112,12 @@ pub struct Limiters {
     contacts: Mutex<HashMap<(String, String), Instant>>,
     /// Envelopes received over federation, by origin server name.
     origin: DefaultKeyedRateLimiter<String>,
+    /// Look-ups at other servers on an unauthenticated client's word, by client address: what
+    /// one party can make this server fetch (SPEC §13.2).
+    remote_lookups: DefaultKeyedRateLimiter<IpAddr>,
+    /// The same look-ups by destination host (the server name without its port, so that
+    /// cycling ports gives no fresh budget): what all parties together can aim at one host.
+    remote_lookups_per_server: DefaultKeyedRateLimiter<String>,
     /// The limiters' clock, to turn a refusal's instant into a wait.
     clock: DefaultClock,
 }
@@ -124,6 +136,12 @@ impl Limiters {
                 rates.first_contacts_per_hour,
             )),
             origin: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.origin_per_minute)),
+            remote_lookups: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
+                rates.remote_lookups_per_minute,
+            )),
+            remote_lookups_per_server: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
+                rates.remote_lookups_per_server_per_minute,
+            )),
             contacts: Mutex::default(),
             clock: DefaultClock::default(),
         }
@@ -187,6 +205,19 @@ impl Limiters {
         self.check(&self.origin, &origin.to_owned(), Limit::Origin)
     }
 
+    /// Counts one look-up that `client` makes this server send to `host` (SPEC §11, §13.2).
+    /// Callers count only look-ups that would go out: a cached answer costs nothing. The
+    /// client's quota is checked first, so a client over its own quota spends nothing of the
+    /// destination's, which other clients share.
+    pub fn check_remote_lookup(&self, client: IpAddr, host: &str) -> Result<(), Exceeded> {
+        self.check(&self.remote_lookups, &client, Limit::RemoteLookups)?;
+        self.check(
+            &self.remote_lookups_per_server,
+            &host.to_owned(),
+            Limit::RemoteLookupsPerServer,
+        )
+    }
+
     /// Forgets keys whose limits are back to full, bounding memory to the keys active within
     /// one window. Called periodically by the maintenance task.
     pub fn retain_recent(&self) {
@@ -194,7 +225,7 @@ impl Limiters {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, last| last.elapsed() < CONVERSATION_MEMORY);
-        for limiter in [&self.client, &self.register] {
+        for limiter in [&self.client, &self.register, &self.remote_lookups] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -203,6 +234,7 @@ impl Limiters {
             &self.recipient,
             &self.first_contacts,
             &self.origin,
+            &self.remote_lookups_per_server,
         ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -246,6 +278,8 @@ mod tests {
             recipient_per_minute: n,
             first_contacts_per_hour: n,
             origin_per_minute: n,
+            remote_lookups_per_minute: n,
+            remote_lookups_per_server_per_minute: n,
         }
     }
 
@@ -307,5 +341,34 @@ mod tests {
         limiters.check_sender("a@x").expect("first");
         limiters.retain_recent();
         assert_eq!(limiters.tracked_keys(), 1, "a key mid-window is kept");
+    }
+
+    /// SPEC §11, §13.2: remote look-ups are limited per client address and per destination
+    /// host (ports do not split a host); a client over its own quota spends none of the host's.
+    #[test]
+    fn remote_lookups_per_client_and_per_host() {
+        let limiters = Limiters::new(&RateLimits {
+            remote_lookups_per_minute: NonZeroU32::new(2).expect("non-zero"),
+            ..rates(3)
+        });
+        let (a, b): (IpAddr, IpAddr) = (
+            "192.0.2.1".parse().expect("ip"),
+            "192.0.2.2".parse().expect("ip"),
+        );
+        assert!(limiters.check_remote_lookup(a, "x.test").is_ok());
+        assert!(limiters.check_remote_lookup(a, "y.test").is_ok());
+        let refused = limiters
+            .check_remote_lookup(a, "x.test")
+            .expect_err("a's third");
+        assert_eq!(refused.limit, Limit::RemoteLookups);
+        assert!(refused.retry_after > Duration::ZERO);
+        // x.test has been charged once (a's refused attempt cost it nothing): two more fit.
+        assert!(limiters.check_remote_lookup(b, "x.test").is_ok());
+        assert!(limiters.check_remote_lookup(b, "x.test").is_ok());
+        let refused = limiters
+            .check_remote_lookup("192.0.2.3".parse().expect("ip"), "x.test")
+            .expect_err("x.test's fourth");
+        assert_eq!(refused.limit, Limit::RemoteLookupsPerServer);
+        assert_eq!(ApiError::from(refused).code(), "rate_limited");
     }
 }

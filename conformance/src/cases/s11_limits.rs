@@ -13,7 +13,7 @@ pub fn cases() -> Vec<Case> {
         Case::single(
             "s11.published",
             &["§11", "§9.2"],
-            "limits.rate publishes the six per-period limits as positive integers",
+            "limits.rate publishes the eight per-period limits as positive integers",
             |s| Box::pin(published(s)),
         ),
         Case::single(
@@ -37,6 +37,8 @@ async fn published(s: Single) -> CaseResult {
         "recipient_per_minute",
         "origin_per_minute",
         "first_contacts_per_hour",
+        "remote_lookups_per_minute",
+        "remote_lookups_per_server_per_minute",
     ] {
         check!(
             s.server

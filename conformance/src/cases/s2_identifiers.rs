@@ -1,7 +1,16 @@
-//! SPEC §2, identifiers: the handle grammar (§2.1) and the primary's encoding and curve checks
-//! (§2.3), as the lookup endpoints apply them. Registration applies them too (§4.1's cases).
+//! SPEC §2, identifiers: the handle grammar (§2.1), server names that cannot carry an IP
+//! address (§2.2, from `spec/vectors/kez-server-names.json`), and the primary's encoding and
+//! curve checks (§2.3), as the lookup endpoints apply them. Registration applies them too
+//! (§4.1's cases).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::case::Fail;
 use crate::case::{Case, CaseResult, Single};
+use crate::user::{User, json_bytes, now_ms};
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
@@ -12,6 +21,16 @@ pub fn cases() -> Vec<Case> {
             "GET /v1/u/ answers 400 invalid_handle for every handle that breaks §2.1 (uppercase, \
              leading or trailing punctuation, '..', 33 characters) and 404 for valid unknown ones",
             |s| Box::pin(handle_grammar(s)),
+        ),
+        Case::single(
+            "s2.server_name.numeric",
+            &["§2.2", "§2.4", "§4.1", "§9.8", "§13.2"],
+            "a server name whose last label ends in a number (every decimal, octal, hex and \
+             mixed IPv4 spelling) or an IPv6 literal is refused before any connection: \
+             GET /v1/u/bob@<it> is 400 invalid_address, a registration naming it 400 \
+             wrong_server (§4.1 step 5), a send to bob@<it> 400 invalid_address; with a port, a \
+             listener of the suite's on 127.0.0.1 sees no connection",
+            |s| Box::pin(server_name_numeric(s)),
         ),
         Case::single(
             "s2.primary.invalid",
@@ -59,6 +78,72 @@ async fn handle_grammar(s: Single) -> CaseResult {
             .await?
             .expect_error(404, "unknown_handle")?;
     }
+    Ok(())
+}
+
+/// The server names of `spec/vectors/kez-server-names.json` that §2.2 refuses.
+fn invalid_server_names() -> Vec<String> {
+    let doc: Value =
+        serde_json::from_str(include_str!("../../../spec/vectors/kez-server-names.json"))
+            .unwrap_or(Value::Null);
+    doc["server_names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["valid"] == false)
+        .filter_map(|v| v["server_name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn server_name_numeric(s: Single) -> CaseResult {
+    let names = invalid_server_names();
+    if names.is_empty() {
+        fail!("spec/vectors/kez-server-names.json lists no invalid server names");
+    }
+    // A server under test on this machine would connect here if it read a name as 127.0.0.1.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Fail::Fail(format!("binding a listener: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Fail::Fail(e.to_string()))?
+        .port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let watch = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let alice = s.server.new_user().await?;
+    let bob = User::generate(&s.server);
+    for name in &names {
+        for server in [name.clone(), format!("{name}:{port}")] {
+            let address = format!("{}@{server}", bob.handle);
+            s.server
+                .get(&format!("/v1/u/{address}"))
+                .await?
+                .expect_error(400, "invalid_address")?;
+            let mut registration = bob.registration_fields(now_ms());
+            registration.insert("server".into(), json!(server));
+            bob.register_raw(json_bytes(&bob.sign(registration)))
+                .await?
+                .expect_error(400, "wrong_server")?;
+            let mut envelope = alice.envelope_fields(&bob.peer(), "to a number");
+            envelope.insert("to".into(), json!(address));
+            let body = json!({"to": address, "envelope": alice.sign(envelope)});
+            alice
+                .send_raw(json_bytes(&body))
+                .await?
+                .expect_error(400, "invalid_address")?;
+        }
+    }
+    watch.abort();
+    check!(
+        accepted.load(Ordering::SeqCst) == 0,
+        "the server connected to 127.0.0.1:{port}, named by a numeric server name"
+    );
     Ok(())
 }
 

@@ -76,6 +76,8 @@ pub const KEYS: &[Key] = &[
     key("inbox.page_default", Kind::Uint),
     key("inbox.page_max", Kind::Uint),
     key("rate.origin_per_minute", Kind::Uint),
+    key("rate.remote_lookups_per_minute", Kind::Uint),
+    key("rate.remote_lookups_per_server_per_minute", Kind::Uint),
     key("federation.resolver", Kind::Str),
     key("federation.extra_roots", Kind::StrList),
     key("federation.allow_private_addresses", Kind::Bool),

@@ -145,6 +145,10 @@ pub struct RawRate {
     pub first_contacts_per_hour: u64,
     /// Envelopes per minute accepted from one origin server.
     pub origin_per_minute: u64,
+    /// Outbound look-ups made on a client's word, per client address per minute.
+    pub remote_lookups_per_minute: u64,
+    /// Outbound look-ups made on a client's word, per destination host per minute.
+    pub remote_lookups_per_server_per_minute: u64,
 }
 
 /// `[skew]`.
@@ -250,6 +254,8 @@ impl Default for RawRate {
             recipient_per_minute: 600,
             first_contacts_per_hour: 100,
             origin_per_minute: 6000,
+            remote_lookups_per_minute: 30,
+            remote_lookups_per_server_per_minute: 60,
         }
     }
 }

@@ -77,6 +77,13 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
             origin: auth.origin.to_string(),
         });
     }
+    // The origin is only a claim until its signature is checked with a key fetched from it,
+    // so that fetch is a look-up on an unauthenticated client's word (SPEC §13.2).
+    if federate.client.document_would_fetch(&auth.origin) {
+        state
+            .limiters()
+            .check_remote_lookup(ctx.client_addr(), auth.origin.host())?;
+    }
     let key = federate
         .client
         .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))

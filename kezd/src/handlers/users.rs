@@ -4,6 +4,13 @@
 //! the claim without trusting this server's word for it. `GET /v1/u/bob@other.example` looks a
 //! remote user up through this server (WebFinger and the record at their server, registration
 //! verified, cached), so a browser app only ever talks to its own server.
+//!
+//! That look-up makes this server send requests on an unauthenticated client's word, so a
+//! look-up that would go out is rationed per client address and per destination host
+//! (`[rate] remote_lookups_per_minute`, `remote_lookups_per_server_per_minute`, SPEC §11,
+//! §13.2): nobody can use the server to reflect requests at another host. A cached answer
+//! costs nothing. Addresses whose server is an IP address in any spelling never get here:
+//! they are `invalid_address` (SPEC §2.2).
 
 use http::StatusCode;
 use kez_spec::{Address, Handle, Primary};
@@ -16,7 +23,8 @@ use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// `GET /v1/u/{handle}`: 400 `invalid_handle`, 404 `unknown_handle`; with an address, the
-/// record from its server (404 `unknown_handle`, 503 `unavailable` when it cannot be reached).
+/// record from its server (400 `invalid_address`, 404 `unknown_handle`, 429 `rate_limited`
+/// past the remote look-up limits, 503 `unavailable` when it cannot be reached).
 pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
     let text: String = ctx.param("handle")?;
     let handle = match text.split_once('@') {
@@ -69,6 +77,11 @@ async fn remote(ctx: &RequestContext, address: &Address) -> HandlerResult {
     let federate = ctx.state().federate().ok_or_else(unknown)?;
     if !ctx.state().config().federation.permits(address.server()) {
         return Err(unknown());
+    }
+    if federate.client.lookup_would_fetch(address) {
+        ctx.state()
+            .limiters()
+            .check_remote_lookup(ctx.client_addr(), address.server().host())?;
     }
     match federate.client.lookup(address).await {
         Ok(user) => body::json(StatusCode::OK, &user.record),

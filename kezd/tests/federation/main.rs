@@ -10,6 +10,8 @@
 //! | `rogue_receiver` | a receiver answering 5xx, 429/503 with `Retry-After`, deferring |
 //! | `outages` | peers down, a sender killed mid-backlog, a flood deferred by rate limits |
 //! | `refusals` | destinations never delivered to: bad certificates, forbidden addresses |
+//! | `ssrf` | every spelling of a forbidden address, at every entry point that connects out |
+//! | `reflection` | remote look-ups rationed per client address and per destination host |
 //! | `keys` | `kezd keys rotate` on a running server |
 
 mod net;
@@ -17,6 +19,8 @@ mod net;
 mod delivery;
 mod keys;
 mod outages;
+mod reflection;
 mod refusals;
 mod rogue_receiver;
 mod rogue_sender;
+mod ssrf;

@@ -25,11 +25,13 @@ pub async fn start(names: &[&str], extra: &str) -> Testnet {
 }
 
 /// The options every test node gets — quick retries (a peer that was down is probed again
-/// within a second or two), client limits out of the way — with `extra` TOML merged over them
-/// table by table, so `extra` may have its own `[federation]` or `[rate]`.
+/// within a second or two), client limits out of the way (every node and test client shares
+/// the address 127.0.0.1) — with `extra` TOML merged over them table by table, so `extra` may
+/// have its own `[federation]` or `[rate]`.
 pub fn options(extra: &str) -> NodeOptions {
     let mut config: toml::Table = "[federation]\nbackoff_initial_secs = 1\nbackoff_max_secs = 2\n\
-         [rate]\nclient_per_minute = 1000000\nregister_per_hour = 1000000\n"
+         [rate]\nclient_per_minute = 1000000\nregister_per_hour = 1000000\n\
+         remote_lookups_per_minute = 1000000\nremote_lookups_per_server_per_minute = 1000000\n"
         .parse()
         .expect("base TOML");
     let extra: toml::Table = extra.parse().expect("extra TOML");
