@@ -6,14 +6,14 @@
 //! | module | SPEC | why it exists |
 //! | --- | --- | --- |
 //! | [`ssrf`] | §9.8 | the address ranges federation must never connect to |
-//! | [`discovery`] | §9.1 | server name → SRV targets (priority, weighted random) or `name:443` |
+//! | [`discovery`] | §9.1 | server name → SRV targets (priority, weighted random) or `name:443`; only §2.2 host names are resolved |
 //! | [`resolve`] | §9.1, §9.8 | reqwest resolver: connect to the SRV target while TLS and `Host` name the server; every address checked by the SSRF guard, and only checked addresses connected to |
 //! | [`cache`] | §9.1 | TTL cache: clamped TTLs, negative caching, single-flight, bounded size |
 //! | [`keys`] | §9.2 | this server's signing keys on disk (0600), rotation, reloading after a rotation |
 //! | [`document`] | §9.2 | the signed server document: sign, verify, key validity |
 //! | [`user`] | §4.2, §4.4, §9.4 | verifying a remote user's WebFinger answer and handle record |
 //! | [`txn`] | §9.4, §9.6 | transaction results and what each HTTP answer means for delivery |
-//! | [`client`] | §9 | the HTTPS client: documents, origin keys, lookups, signed transactions |
+//! | [`client`] | §9, §9.8 | the HTTPS client: documents, origin keys, lookups, signed transactions; no URL whose host is an address reaches reqwest |
 //! | [`error`] | | typed errors: [`FederationError`], [`DeliveryError`] |
 //!
 //! # TLS crypto provider
