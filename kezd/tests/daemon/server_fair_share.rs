@@ -169,47 +169,64 @@ async fn an_http2_connection_with_an_open_stream_is_not_idle() {
     assert_eq!(metric(&server, "kezd_connections_idle_closed_total"), 0);
 }
 
-#[tokio::test]
-async fn a_stream_whose_client_stopped_reading_is_cut_off() {
+/// A daemon with a short write deadline, and bob's inbox filled with about 7 MB of
+/// near-limit envelopes from alice: more than the socket buffers on both sides of a
+/// connection hold (the daemon's send buffer grows to 4 MiB at most on Linux).
+async fn full_inbox(edit: impl FnOnce(&mut kezd::config::RawConfig)) -> (TestServer, User) {
     let server = start(|raw| {
         raw.http.write_timeout_ms = 500;
         raw.rate.sender_per_minute = 1_000;
+        edit(raw);
     })
     .await;
     let api = Api::of(&server);
     let (alice, bob) = (User::new("alice", 1), User::new("bob", 2));
     api.register_ok(&alice).await;
     api.register_ok(&bob).await;
-    // About 7 MB of near-limit envelopes: more than the socket buffers on both sides hold
-    // (the daemon's send buffer grows to 4 MiB at most on Linux).
-    let text = "k".repeat(180_000);
-    for _ in 0..30 {
+    let text = "k".repeat(STALLED_TEXT);
+    for _ in 0..STALLED_MESSAGES {
         api.send_ok(&alice.envelope(&bob, now_ms(), &text)).await;
     }
+    (server, bob)
+}
 
-    // A client with a small receive buffer that asks for the replay and reads nothing.
+/// Messages in [`full_inbox`], and the text in each.
+const STALLED_MESSAGES: usize = 30;
+const STALLED_TEXT: usize = 180_000;
+
+/// Sends `request` from a client with a small receive buffer that then reads nothing; waits
+/// for the daemon to cut it off at the write deadline, then checks the connection is closed
+/// short of the whole answer.
+async fn stalled_reader_is_cut_off(server: &TestServer, request: &str) {
     let socket = TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("small buffer");
     let mut client = socket.connect(server.addr).await.expect("connect");
+    client.write_all(request.as_bytes()).await.expect("write");
+
+    until(Duration::from_secs(20), "the write deadline", || {
+        metric(server, "kezd_write_timeouts_total") == 1
+    })
+    .await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut received))
+        .await
+        .expect("the connection is closed");
+    assert!(
+        read.is_err() || received.len() < STALLED_MESSAGES * STALLED_TEXT,
+        "the whole answer arrived: {} bytes",
+        received.len()
+    );
+}
+
+#[tokio::test]
+async fn a_stream_whose_client_stopped_reading_is_cut_off() {
+    let (server, bob) = full_inbox(|_| {}).await;
     let auth = bob.stream_credential(Some(0), common::kez::now_secs());
     let request = format!(
         "GET /v1/inbox/{}/stream?since=0&auth={auth} HTTP/1.1\r\nHost: x\r\n\r\n",
         bob.handle
     );
-    client.write_all(request.as_bytes()).await.expect("write");
-    until(Duration::from_secs(10), "the stream opens", || {
-        server
-            .state
-            .metrics()
-            .render()
-            .contains("kezd_live_streams 1")
-    })
-    .await;
-
-    until(Duration::from_secs(20), "the write deadline", || {
-        metric(&server, "kezd_write_timeouts_total") == 1
-    })
-    .await;
+    stalled_reader_is_cut_off(&server, &request).await;
     until(Duration::from_secs(5), "the stream ends", || {
         server
             .state
@@ -218,15 +235,16 @@ async fn a_stream_whose_client_stopped_reading_is_cut_off() {
             .contains("kezd_live_streams 0")
     })
     .await;
-    // The connection is closed: what the client had not read ends, short of the replay.
-    let mut received = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut received))
-        .await
-        .expect("the connection is closed");
-    let replay = 30 * 180_000;
-    assert!(
-        read.is_err() || received.len() < replay,
-        "the whole replay arrived: {} bytes",
-        received.len()
+}
+
+#[tokio::test]
+async fn a_page_hyper_writes_to_a_client_that_stopped_reading_is_cut_off() {
+    // One page holding the whole inbox, so the answer is larger than the socket buffers.
+    let (server, bob) = full_inbox(|raw| raw.inbox.page_max_bytes = 64 << 20).await;
+    let auth = bob.poll_credential(0, common::kez::now_secs());
+    let request = format!(
+        "GET /v1/inbox/{}?limit=500 HTTP/1.1\r\nHost: x\r\nX-Kez-Auth: {auth}\r\n\r\n",
+        bob.handle
     );
+    stalled_reader_is_cut_off(&server, &request).await;
 }
