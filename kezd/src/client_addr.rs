@@ -31,6 +31,21 @@ impl FromIterator<Cidr> for TrustedProxies {
     }
 }
 
+/// The address group `addr` is counted in for per-address caps: an IPv4 address as itself,
+/// an IPv6 address by its first `ipv6_prefix_len` bits (the rest cleared), since one
+/// subscriber is given a whole network and can pick any address in it.
+pub fn group(addr: IpAddr, ipv6_prefix_len: u8) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(ipv6_prefix_len.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+        v4 => v4,
+    }
+}
+
 /// The client's address for a request that arrived from `peer`.
 ///
 /// `Forwarded` (RFC 7239) is preferred over `X-Forwarded-For` when both are present; every
@@ -124,6 +139,18 @@ mod tests {
             map.append(*name, value.parse().expect("test header"));
         }
         map
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_prefix_and_ipv4_is_not() {
+        assert_eq!(group(ip("2001:db8:1:2:aaaa::1"), 64), ip("2001:db8:1:2::"));
+        assert_eq!(
+            group(ip("2001:db8:1:2:aaaa::1"), 128),
+            ip("2001:db8:1:2:aaaa::1")
+        );
+        assert_eq!(group(ip("2001:db8::1"), 0), ip("::"));
+        assert_eq!(group(ip("192.0.2.7"), 64), ip("192.0.2.7"));
+        assert_eq!(group(ip("::ffff:192.0.2.7"), 64), ip("192.0.2.7"));
     }
 
     #[test]

@@ -270,6 +270,16 @@ pub struct HttpLimits {
     pub max_message_bytes: NonZeroUsize,
     /// Time in-flight requests and streams get to finish after a shutdown signal.
     pub drain_timeout: Duration,
+    /// Connections open at once per client address group (see `ipv6_prefix_len`); over it, a
+    /// new connection from that group is closed at once. Trusted proxies are not capped.
+    pub max_connections_per_address: NonZeroUsize,
+    /// IPv6 clients are counted by this many leading bits (one subscriber's network).
+    pub ipv6_prefix_len: u8,
+    /// A connection with no request or response in progress for this long is closed
+    /// (HTTP/2 with GOAWAY).
+    pub idle_timeout: Duration,
+    /// A connection whose writes make no progress for this long is closed.
+    pub write_timeout: Duration,
 }
 
 /// Spam limits (SPEC §11), each a count per window per key.
@@ -311,6 +321,10 @@ pub struct Skews {
 pub struct StreamSettings {
     /// Interval of `: keep-alive` comments (SPEC §8.5: 15 s).
     pub keep_alive: Duration,
+    /// Streams open at once per handle, on this instance.
+    pub max_per_handle: NonZeroUsize,
+    /// Streams open at once per client address group, on this instance.
+    pub max_per_address: NonZeroUsize,
 }
 
 /// How this server federates (SPEC §9).
@@ -361,6 +375,8 @@ pub struct InboxPaging {
     pub page_default: NonZeroU32,
     /// Largest page; a larger `limit` is capped to it.
     pub page_max: NonZeroU32,
+    /// Largest page body in bytes; a page always holds at least one message.
+    pub page_max_bytes: NonZeroUsize,
 }
 
 /// A configuration that loaded, with what deserves a warning in the log.
@@ -568,6 +584,16 @@ impl Config {
             max_body_bytes: nonzero_usize("http.max_body_bytes", raw.http.max_body_bytes)?,
             max_message_bytes: nonzero_usize("http.max_message_bytes", raw.http.max_message_bytes)?,
             drain_timeout: Duration::from_millis(raw.http.drain_timeout_ms),
+            max_connections_per_address: nonzero_usize(
+                "http.max_connections_per_address",
+                raw.http.max_connections_per_address,
+            )?,
+            ipv6_prefix_len: u8::try_from(raw.http.ipv6_prefix_len)
+                .ok()
+                .filter(|bits| *bits <= 128)
+                .ok_or_else(|| invalid("http.ipv6_prefix_len", "must be 0 … 128"))?,
+            idle_timeout: positive_millis("http.idle_timeout_ms", raw.http.idle_timeout_ms)?,
+            write_timeout: positive_millis("http.write_timeout_ms", raw.http.write_timeout_ms)?,
         };
         let rate = RateLimits {
             client_per_minute: nonzero_u32("rate.client_per_minute", raw.rate.client_per_minute)?,
@@ -599,6 +625,8 @@ impl Config {
         };
         let stream = StreamSettings {
             keep_alive: positive_secs("stream.keep_alive_secs", raw.stream.keep_alive_secs)?,
+            max_per_handle: nonzero_usize("stream.max_per_handle", raw.stream.max_per_handle)?,
+            max_per_address: nonzero_usize("stream.max_per_address", raw.stream.max_per_address)?,
         };
         let retention = Retention {
             max_age: positive_secs("retention.max_age_secs", raw.retention.max_age_secs)?,
@@ -612,6 +640,7 @@ impl Config {
         let inbox = InboxPaging {
             page_default: nonzero_u32("inbox.page_default", raw.inbox.page_default)?,
             page_max: nonzero_u32("inbox.page_max", raw.inbox.page_max)?,
+            page_max_bytes: nonzero_usize("inbox.page_max_bytes", raw.inbox.page_max_bytes)?,
         };
         if inbox.page_default > inbox.page_max {
             return Err(invalid(
@@ -684,6 +713,10 @@ impl Config {
                 max_body_bytes: as_u64(self.http.max_body_bytes.get()),
                 max_message_bytes: as_u64(self.http.max_message_bytes.get()),
                 drain_timeout_ms: millis(self.http.drain_timeout),
+                max_connections_per_address: as_u64(self.http.max_connections_per_address.get()),
+                ipv6_prefix_len: self.http.ipv6_prefix_len.into(),
+                idle_timeout_ms: millis(self.http.idle_timeout),
+                write_timeout_ms: millis(self.http.write_timeout),
             },
             rate: raw::RawRate {
                 client_per_minute: self.rate.client_per_minute.get().into(),
@@ -706,6 +739,8 @@ impl Config {
             },
             stream: raw::RawStream {
                 keep_alive_secs: self.stream.keep_alive.as_secs(),
+                max_per_handle: as_u64(self.stream.max_per_handle.get()),
+                max_per_address: as_u64(self.stream.max_per_address.get()),
             },
             retention: raw::RawRetention {
                 max_age_secs: self.retention.max_age.as_secs(),
@@ -715,6 +750,7 @@ impl Config {
             inbox: raw::RawInbox {
                 page_default: self.inbox.page_default.get().into(),
                 page_max: self.inbox.page_max.get().into(),
+                page_max_bytes: as_u64(self.inbox.page_max_bytes.get()),
             },
             federation: self.federation_raw(),
         }

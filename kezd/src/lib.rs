@@ -17,6 +17,9 @@
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
 //! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
+//! - [`slots`]: connections and streams open at once, capped per client address and per
+//!   handle; [`idle`]: when a connection has nothing in progress (closed after the idle
+//!   timeout); [`write_deadline`]: a connection whose client stopped reading is closed.
 //! - [`detach`]: live streams written to the socket without hyper once their response is
 //!   decided, so an idle stream holds none of hyper's buffers.
 //! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`].
@@ -58,6 +61,7 @@ pub mod faults {
     }
 }
 pub mod handlers;
+pub mod idle;
 pub mod limits;
 pub mod logging;
 pub mod maintenance;
@@ -68,10 +72,12 @@ pub mod router;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod slots;
 pub mod state;
 pub mod static_files;
 pub mod store;
 pub mod tls;
 pub mod user_cache;
+pub mod write_deadline;
 
 pub use server::serve;

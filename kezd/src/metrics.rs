@@ -104,6 +104,14 @@ pub struct Metrics {
     connections_open: AtomicI64,
     /// Connections closed at once because the connection limit was reached.
     connections_refused: AtomicU64,
+    /// Connections closed at once because their client address had its share open.
+    connections_refused_per_address: AtomicU64,
+    /// Connections closed after the idle timeout with nothing in progress.
+    connections_idle_closed: AtomicU64,
+    /// Connections closed because the client read nothing for the write timeout.
+    write_timeouts: AtomicU64,
+    /// Live streams refused at the per-handle or per-address cap.
+    streams_refused: AtomicU64,
     /// Transactions sent to other servers, by outcome.
     federation_txns: Family<&'static str, AtomicU64>,
     /// Envelopes in answered transactions to other servers, by result.
@@ -203,6 +211,27 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A connection was refused at the per-address cap.
+    pub fn connection_refused_per_address(&self) {
+        self.connections_refused_per_address
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed for idling.
+    pub fn connection_idle_closed(&self) {
+        self.connections_idle_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was cut off at the write deadline.
+    pub fn write_timed_out(&self) {
+        self.write_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A live stream was refused at a stream cap.
+    pub fn stream_refused(&self) {
+        self.streams_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts one transaction sent to another server and how it ended: `answered` (a result
     /// per envelope), `transient` (retried after a backoff), `refused` (failed for good),
     /// `too_large` (sent again smaller).
@@ -257,7 +286,7 @@ impl Metrics {
             "Envelopes in answered transactions to other servers, by result.",
             &self.federation_envelopes,
         );
-        let scalars: [(&str, &str, &str, i128); 5] = [
+        let scalars: [(&str, &str, &str, i128); 9] = [
             (
                 "kezd_sends_accepted_total",
                 "counter",
@@ -287,6 +316,32 @@ impl Metrics {
                 "counter",
                 "Connections closed at the connection limit.",
                 self.connections_refused.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "kezd_connections_refused_per_address_total",
+                "counter",
+                "Connections closed at the per-address connection cap.",
+                self.connections_refused_per_address
+                    .load(Ordering::Relaxed)
+                    .into(),
+            ),
+            (
+                "kezd_connections_idle_closed_total",
+                "counter",
+                "Connections closed after the idle timeout.",
+                self.connections_idle_closed.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "kezd_write_timeouts_total",
+                "counter",
+                "Connections closed because the client stopped reading.",
+                self.write_timeouts.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "kezd_streams_refused_total",
+                "counter",
+                "Live streams refused at the per-handle or per-address cap.",
+                self.streams_refused.load(Ordering::Relaxed).into(),
             ),
         ];
         for (name, kind, help, value) in scalars {

@@ -1,14 +1,21 @@
 //! The accept loop and each connection's life. Hostile peers are bounded here, before any
-//! request exists: a semaphore caps open connections (over it, a new connection is closed at
-//! once), and a deadline covers the TLS handshake and the first request head, after which
-//! hyper's own header timeout covers each later head (so a slowloris client that sends a
-//! few bytes at a time, or nothing at all, is dropped). Shutdown stops accepting, lets every
+//! request exists: a semaphore caps open connections, and a count per client address caps
+//! what one party may hold (IPv6 by `ipv6_prefix_len` network; over either cap, a new
+//! connection is closed at once: a refusal must cost nothing, and an HTTP answer would cost a
+//! TLS handshake and a request head read first). A trusted proxy's connections are not capped
+//! by its own address, since it carries everyone; the clients behind it are bounded per
+//! request by their forwarded address (rate limits, stream caps) and together by
+//! `max_connections`. A deadline covers the TLS handshake and the first request head, after
+//! which hyper's own header timeout covers each later head (so a slowloris client that sends a
+//! few bytes at a time, or nothing at all, is dropped). A connection with nothing in progress
+//! for the idle timeout is closed (crate::idle), and one whose client stops reading is closed
+//! at the write deadline (crate::write_deadline). Shutdown stops accepting, lets every
 //! connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by closing when idle),
 //! tells streams through [`Shutdown`](crate::shutdown::Shutdown), and bounds the wait.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -24,12 +31,16 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::client_addr;
 use crate::config::HttpLimits;
 use crate::detach::{Detached, Handoff};
+use crate::idle::{Activity, Tracked};
 use crate::maintenance;
 use crate::service;
+use crate::slots::{Slot, Slots};
 use crate::state::AppState;
 use crate::tls::{self, TlsError};
+use crate::write_deadline::WriteDeadline;
 
 /// Why the daemon could not serve.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +71,7 @@ pub async fn serve(
     let tls = state.config().tls.as_ref().map(tls::acceptor).transpose()?;
     let builder = Arc::new(connection_builder(&limits));
     let permits = Arc::new(Semaphore::new(limits.max_connections.get()));
+    let per_address = Slots::new(limits.max_connections_per_address.get());
     let mut connections = JoinSet::new();
     let upkeep = maintenance::spawn(state.clone());
     let delivery = state
@@ -83,6 +95,11 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(address_slot) = address_slot(&per_address, &state, peer.ip()) else {
+                        state.metrics().connection_refused_per_address();
+                        tracing::debug!(%peer, "per-address connection cap reached; closing");
+                        continue;
+                    };
                     let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                         state.metrics().connection_refused();
                         tracing::debug!(%peer, "connection limit reached; closing");
@@ -94,7 +111,7 @@ pub async fn serve(
                         tls.clone(),
                         state.clone(),
                         Arc::clone(&builder),
-                        permit,
+                        (permit, address_slot),
                     ));
                 }
                 Err(error) => {
@@ -137,6 +154,21 @@ pub async fn serve(
     Ok(())
 }
 
+/// The connection's place under its client address's cap: `Ok(None)` for a trusted proxy
+/// (not capped by its own address), `Err` when the address has its share open.
+fn address_slot(
+    per_address: &Slots<IpAddr>,
+    state: &AppState,
+    peer: IpAddr,
+) -> Result<Option<Slot<IpAddr>>, ()> {
+    let config = state.config();
+    if config.trusted_proxies.contains(peer) {
+        return Ok(None);
+    }
+    let group = client_addr::group(peer, config.http.ipv6_prefix_len);
+    per_address.try_take(&group).map(Some).ok_or(())
+}
+
 fn connection_builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -160,13 +192,20 @@ async fn connection(
     tls: Option<TlsAcceptor>,
     state: AppState,
     builder: Arc<Builder<TokioExecutor>>,
-    _permit: OwnedSemaphorePermit,
+    _places: (OwnedSemaphorePermit, Option<Slot<IpAddr>>),
 ) {
     let _open = state.metrics().connection();
     // Small responses and SSE events should leave at once, not wait for Nagle.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
+    // Below TLS, so the deadline is on what the client actually reads, for hyper's responses
+    // and detached streams alike.
+    let stream = WriteDeadline::new(
+        stream,
+        state.config().http.write_timeout,
+        Arc::clone(state.metrics()),
+    );
     let deadline = Instant::now() + state.config().http.header_read_timeout;
     // hyper's connection (and the handshake) run in their own allocation, so a connection
     // that goes on as a detached stream holds none of their memory.
@@ -208,6 +247,8 @@ where
 {
     let handoff = Handoff::new();
     let got_request = Arc::new(AtomicBool::new(false));
+    let activity = Activity::new();
+    let mut busy = activity.watch();
     let service = {
         let state = state.clone();
         let got_request = Arc::clone(&got_request);
@@ -216,13 +257,16 @@ where
             got_request.store(true, Ordering::Relaxed);
             let state = state.clone();
             let handoff = Arc::clone(&handoff);
+            // In progress until the response body is dropped (or this future, if the client
+            // gives up first).
+            let in_progress = activity.begin();
             async move {
                 let http1_1 = request.version() == Version::HTTP_11;
                 let mut response = service::handle(state, peer, request).await;
                 if http1_1 {
                     handoff.detach(&mut response);
                 }
-                Ok::<_, Infallible>(response)
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_progress)))
             }
         })
     };
@@ -232,6 +276,10 @@ where
     tokio::pin!(stop);
     let first_head = tokio::time::sleep_until(deadline);
     tokio::pin!(first_head);
+    let idle_timeout = state.config().http.idle_timeout;
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
+    let mut watching = true;
     let mut draining = false;
     let mut awaiting_first = true;
     loop {
@@ -245,6 +293,20 @@ where
                 break;
             }
             () = &mut stop, if !draining => {
+                connection.as_mut().graceful_shutdown();
+                draining = true;
+            }
+            changed = busy.changed(), if watching => match changed {
+                // The last request in progress ended: the idle clock starts again.
+                Ok(()) if *busy.borrow_and_update() == 0 => {
+                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                }
+                Ok(()) => {}
+                Err(_) => watching = false,
+            },
+            () = &mut idle, if !draining && *busy.borrow() == 0 => {
+                tracing::debug!(%peer, "idle for the idle timeout: closing");
+                state.metrics().connection_idle_closed();
                 connection.as_mut().graceful_shutdown();
                 draining = true;
             }

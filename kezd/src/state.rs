@@ -1,6 +1,7 @@
 //! The daemon's shared state, passed to every handler as one cheap clone of an `Arc` — no
 //! globals, so a test can run several daemons in one process, each with its own state.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use kez_spec::Primary;
@@ -12,6 +13,7 @@ use crate::limits::Limiters;
 use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::shutdown::Shutdown;
+use crate::slots::Slots;
 use crate::static_files::{StaticFiles, StaticFilesError};
 use crate::store::{Store, StoreError, UserRecord};
 use crate::user_cache::UserCache;
@@ -45,6 +47,11 @@ struct Inner {
     router: Router,
     /// The browser app, when a web directory is configured.
     static_files: Option<StaticFiles>,
+    /// Live streams open on this instance, per handle (`[stream] max_per_handle`).
+    streams_per_handle: Slots<String>,
+    /// Live streams open on this instance, per client address group (`[stream]
+    /// max_per_address`).
+    streams_per_address: Slots<IpAddr>,
 }
 
 impl AppState {
@@ -65,6 +72,8 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 limiters: Limiters::new(&config.rate),
+                streams_per_handle: Slots::new(config.stream.max_per_handle.get()),
+                streams_per_address: Slots::new(config.stream.max_per_address.get()),
                 config,
                 store,
                 broker,
@@ -140,6 +149,16 @@ impl AppState {
     /// The routing table.
     pub fn router(&self) -> &Router {
         &self.inner.router
+    }
+
+    /// Live streams open per handle.
+    pub fn streams_per_handle(&self) -> &Slots<String> {
+        &self.inner.streams_per_handle
+    }
+
+    /// Live streams open per client address group.
+    pub fn streams_per_address(&self) -> &Slots<IpAddr> {
+        &self.inner.streams_per_address
     }
 
     /// The browser app's files, if served.

@@ -228,7 +228,11 @@ async fn an_outage_lags_subscribers_and_the_store_fills_the_gap() {
             }
             Some(Event::Message(_) | Event::Lagged) => {
                 lagged = true;
-                for m in store.inbox("alice", last, 100).await.expect("inbox") {
+                for m in store
+                    .inbox("alice", last, 100, usize::MAX)
+                    .await
+                    .expect("inbox")
+                {
                     assert_eq!(m.seq, last + 1, "the store has no gap");
                     last = m.seq;
                     delivered.push(m.seq);

@@ -51,7 +51,9 @@ fn the_example_file_documents_every_key() {
         // Settings are `key = value`, possibly commented out as `# key = value`.
         let setting = line.strip_prefix("# ").unwrap_or(line);
         if let Some((key, _)) = setting.split_once(" = ")
-            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
             documented.push(if section.is_empty() {
                 key.to_owned()

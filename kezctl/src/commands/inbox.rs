@@ -58,10 +58,12 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
             }
             received.push(m);
         }
-        // next_since only moves forward; a server that says otherwise is not followed.
+        // next_since only moves forward; a server that says otherwise is not followed. A page
+        // shorter than `limit` may have been cut by the server's byte bound (SPEC §8.2): only
+        // an empty one means the inbox is read.
         let advanced = next > cursor;
         cursor = cursor.max(next);
-        if items.len() < limit as usize || !advanced {
+        if items.is_empty() || !advanced {
             break;
         }
     }

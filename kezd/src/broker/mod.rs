@@ -41,10 +41,25 @@ impl Published {
 /// One message as a poll page item and as an SSE `data:` line (SPEC §8.2, §8.5): the same JSON
 /// in both places, with the stored canonical envelope embedded as is, not re-serialised.
 pub fn inbox_item_json(message: &StoredMessage) -> String {
-    format!(
+    let mut out = String::with_capacity(ITEM_OVERHEAD + message.envelope_json.len());
+    push_inbox_item(&mut out, message);
+    out
+}
+
+/// Bytes an item takes beyond its envelope, at most: the member names, a 16-digit seq, a
+/// 64-hex-digit id, a 16-digit time, and the separator before it in a page.
+pub const ITEM_OVERHEAD: usize = 160;
+
+/// Appends [`inbox_item_json`]'s text to `out`, so a page or an event is built in one buffer
+/// instead of being copied from one.
+pub fn push_inbox_item(out: &mut String, message: &StoredMessage) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         r#"{{"seq":{},"id":"{}","received_at":{},"envelope":{}}}"#,
         message.seq, message.id, message.received_at_ms, message.envelope_json
-    )
+    );
 }
 
 /// What a subscription yields.

@@ -127,6 +127,14 @@ pub struct RawHttp {
     pub max_message_bytes: u64,
     /// Time in-flight requests get to finish at shutdown.
     pub drain_timeout_ms: u64,
+    /// Open connections per client address (IPv6: per `ipv6_prefix_len` network).
+    pub max_connections_per_address: u64,
+    /// Leading bits of an IPv6 client address counted as one address.
+    pub ipv6_prefix_len: u64,
+    /// Time a connection with no request in progress stays open (HTTP/1 and HTTP/2).
+    pub idle_timeout_ms: u64,
+    /// Time a connection may make no write progress before it is closed.
+    pub write_timeout_ms: u64,
 }
 
 /// `[rate]`.
@@ -169,6 +177,10 @@ pub struct RawSkew {
 pub struct RawStream {
     /// Interval of SSE keep-alive comments.
     pub keep_alive_secs: u64,
+    /// Live streams open at once per handle.
+    pub max_per_handle: u64,
+    /// Live streams open at once per client address.
+    pub max_per_address: u64,
 }
 
 /// `[retention]`.
@@ -191,6 +203,8 @@ pub struct RawInbox {
     pub page_default: u64,
     /// Largest page; larger `limit`s are capped.
     pub page_max: u64,
+    /// Largest page body in bytes (at least one message is always returned).
+    pub page_max_bytes: u64,
 }
 
 /// The subject prefix of the prototype's `kez.chat.inbox.<handle>`.
@@ -241,6 +255,16 @@ impl Default for RawHttp {
             max_body_bytes: 65_536,
             max_message_bytes: 262_144,
             drain_timeout_ms: 10_000,
+            // An office or a carrier-grade NAT puts many honest clients behind one address;
+            // 256 is far above what one person's devices open (a browser opens at most 6 per
+            // host over HTTP/1.1) and far below `max_connections`, so one address can hold
+            // at most 1/40 of the server.
+            max_connections_per_address: 256,
+            // A /64 is the smallest network an ISP assigns to one subscriber (RFC 6177): a
+            // single client can use any of its 2^64 addresses.
+            ipv6_prefix_len: 64,
+            idle_timeout_ms: 60_000,
+            write_timeout_ms: 30_000,
         }
     }
 }
@@ -274,6 +298,9 @@ impl Default for RawStream {
     fn default() -> Self {
         RawStream {
             keep_alive_secs: 15,
+            // A person's devices and tabs; more is a leak or an attack.
+            max_per_handle: 8,
+            max_per_address: 64,
         }
     }
 }
@@ -293,6 +320,9 @@ impl Default for RawInbox {
         RawInbox {
             page_default: 100,
             page_max: 500,
+            // Four near-limit envelopes (SPEC §6.5: 256 KiB each), or hundreds of ordinary
+            // ones: the page a client holds in memory stays small whatever `limit` says.
+            page_max_bytes: 1_048_576,
         }
     }
 }

@@ -8,12 +8,15 @@ use http::StatusCode;
 use kez_spec::auth::AuthRequest;
 
 use crate::body;
-use crate::broker::inbox_item_json;
+use crate::broker::{ITEM_OVERHEAD, push_inbox_item};
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth};
 
 /// The largest cursor or count a request may carry (I-JSON safe integers, SPEC §8.2).
 const MAX_SAFE: u64 = kez_spec::clock::MAX_SAFE_INTEGER;
+
+/// The page's JSON around its items, at most: `{"messages":[` and `],"next_since":<16 digits>}`.
+const PAGE_OVERHEAD: usize = 48;
 
 /// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1.
 pub fn cursor(ctx: &RequestContext, name: &str) -> Result<Option<u64>, ApiError> {
@@ -44,23 +47,44 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
         },
     };
     auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
+    let max_bytes = paging.page_max_bytes.get();
     let messages = ctx
         .state()
         .store()
-        .inbox(handle.as_str(), since, limit)
+        .inbox(handle.as_str(), since, limit, max_bytes)
         .await?;
-    let next_since = messages.last().map_or(since, |m| m.seq);
+    // The store bounded the envelopes; the page's own JSON around them is bounded here, so
+    // the whole body stays within `page_max_bytes` (or is one message). `next_since` is the
+    // last message included: the client continues from there (SPEC §8.2).
+    let mut page = String::with_capacity(
+        max_bytes.min(
+            messages
+                .iter()
+                .map(|m| m.envelope_json.len() + ITEM_OVERHEAD)
+                .sum::<usize>()
+                + PAGE_OVERHEAD,
+        ),
+    );
+    page.push_str(r#"{"messages":["#);
+    let mut next_since = since;
+    for (n, message) in messages.iter().enumerate() {
+        if n > 0 {
+            let size = page.len() + message.envelope_json.len() + ITEM_OVERHEAD + PAGE_OVERHEAD;
+            if size > max_bytes {
+                break;
+            }
+            page.push(',');
+        }
+        // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
+        push_inbox_item(&mut page, message);
+        next_since = message.seq;
+    }
     let next_since = if crate::faults::on("poll_wrong_next_since") {
         since
     } else {
         next_since
     };
-    // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
-    let items: Vec<String> = messages.iter().map(inbox_item_json).collect();
-    let page = format!(
-        r#"{{"messages":[{}],"next_since":{next_since}}}"#,
-        items.join(",")
-    );
+    page.push_str(&format!(r#"],"next_since":{next_since}}}"#));
     Ok(body::response(
         StatusCode::OK,
         "application/json",

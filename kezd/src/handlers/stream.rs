@@ -18,11 +18,22 @@
 //!
 //! The stream is a state machine polled by its connection's task (no task of its own), written
 //! to the socket without hyper over HTTP/1.1 (crate::detach): an idle stream costs its socket,
-//! a small task, a broadcast receiver and a timer.
+//! a small task, a broadcast receiver and a timer. It is pulled, never pushed: the next event
+//! is made only when the writer asks for it, and a replay or catch-up reads the store one page
+//! at a time (bounded by `[inbox] page_max_bytes` as well as by count), the next page only
+//! once the previous one was handed to the writer. So a client that reads slowly holds at most
+//! one page and one write in memory, and one that stops reading is cut off by the
+//! connection's write deadline.
+//!
+//! Streams open at once are capped per handle and per client address (`[stream]
+//! max_per_handle`, `max_per_address`; SPEC §8.5 allows both): one more is refused with 429
+//! `rate_limited` after its credential is checked. Behind a trusted proxy the client address
+//! is the forwarded one. The counts are per instance.
 
 mod reorder;
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,16 +46,24 @@ use kez_spec::auth::AuthRequest;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::body;
-use crate::broker::{Event, Published, Subscription, inbox_item_json};
+use crate::broker::{Event, ITEM_OVERHEAD, Published, Subscription, push_inbox_item};
+use crate::client_addr;
 use crate::detach::Detachable;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth, inbox};
 use crate::metrics::LiveStreamGuard;
+use crate::slots::Slot;
 use crate::store::Store;
 use reorder::Reorder;
 
-/// Messages read from the store per catch-up query.
+/// Messages read from the store per catch-up query, at most (`[inbox] page_max_bytes` bounds
+/// their size).
 const PAGE: u32 = 256;
+
+/// How long a client refused for too many streams is asked to wait: streams last long, so
+/// there is no moment a slot is known to free; this keeps a reconnecting client from
+/// hammering the server.
+const STREAM_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Opens a stream.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
@@ -92,6 +111,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     auth::verify(&ctx, &handle, request, Some(&credential)).await?;
 
     let state = ctx.state().clone();
+    let slots = take_slots(&ctx, &handle)?;
     // Subscribe first: whatever commits after this point is either in the store read below or
     // announced to this subscription (or both — duplicates are dropped by seq).
     let subscription = state.broker().subscribe(handle.as_str()).await;
@@ -122,6 +142,8 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         keep_alive: keep_alive_timer(keep_alive),
         shutdown: Box::pin(shutdown),
         guard: state.metrics().live_stream(),
+        page_max_bytes: state.config().inbox.page_max_bytes.get(),
+        _slots: slots,
     };
     let events = stream::unfold(live, |mut live| async move {
         let chunk = live.next_chunk().await?;
@@ -136,6 +158,37 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     // Tells buffering reverse proxies (nginx) to pass events through as they are written.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// A stream's places under the per-handle and per-address caps, freed when it ends.
+struct StreamSlots {
+    _handle: Slot<String>,
+    _address: Slot<IpAddr>,
+}
+
+/// Takes the stream's places, or refuses with 429 when either cap is full.
+fn take_slots(ctx: &RequestContext, handle: &Handle) -> Result<StreamSlots, ApiError> {
+    let state = ctx.state();
+    let address = client_addr::group(ctx.client_addr(), state.config().http.ipv6_prefix_len);
+    let refused = |limit| {
+        state.metrics().stream_refused();
+        ApiError::RateLimited {
+            limit,
+            retry_after: STREAM_RETRY_AFTER,
+        }
+    };
+    let by_handle = state
+        .streams_per_handle()
+        .try_take(&handle.as_str().to_owned())
+        .ok_or_else(|| refused("streams per handle"))?;
+    let by_address = state
+        .streams_per_address()
+        .try_take(&address)
+        .ok_or_else(|| refused("streams per address"))?;
+    Ok(StreamSlots {
+        _handle: by_handle,
+        _address: by_address,
+    })
 }
 
 fn keep_alive_timer(period: Duration) -> Interval {
@@ -175,6 +228,10 @@ struct LiveStream {
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Counts the stream as open, and its catch-ups.
     guard: LiveStreamGuard,
+    /// Bytes of envelopes read from the store at once, at most (one message if larger).
+    page_max_bytes: usize,
+    /// Held for the stream's life: its places under the stream caps.
+    _slots: StreamSlots,
 }
 
 impl LiveStream {
@@ -266,11 +323,12 @@ impl LiveStream {
         Some(ahead)
     }
 
-    /// Reads one page after `last` into `pending`; false when there was nothing more.
+    /// Reads one page after `last` into `pending`, one event per message; false when there
+    /// was nothing more (an empty page).
     async fn read_page(&mut self) -> Option<bool> {
         let page = match self
             .store
-            .inbox(self.handle.as_str(), self.last, PAGE)
+            .inbox(self.handle.as_str(), self.last, PAGE, self.page_max_bytes)
             .await
         {
             Ok(page) => page,
@@ -283,19 +341,35 @@ impl LiveStream {
             return Some(false);
         };
         self.last = newest.seq;
-        let mut chunk = String::new();
-        for message in &page {
-            chunk.push_str(&event_text(message.seq, &inbox_item_json(message)));
+        for message in page {
+            let mut event =
+                String::with_capacity(EVENT_OVERHEAD + ITEM_OVERHEAD + message.envelope_json.len());
+            event_head(&mut event, message.seq);
+            push_inbox_item(&mut event, &message);
+            event.push_str("\n\n");
+            // The message's own copy is freed as soon as its event exists.
+            drop(message);
+            self.pending.push_back(Bytes::from(event));
         }
-        self.pending.push_back(Bytes::from(chunk));
-        Some(page.len() == PAGE as usize)
+        // A page shorter than asked may have been cut by bytes: read on until one is empty.
+        Some(true)
     }
 }
 
-fn event_text(seq: u64, data: &str) -> String {
-    format!("id: {seq}\nevent: message\ndata: {data}\n\n")
+/// An event's lines around its data, at most: `id: <16 digits>`, `event: message`, `data: `.
+const EVENT_OVERHEAD: usize = 48;
+
+/// The lines of a message event up to its data.
+fn event_head(out: &mut String, seq: u64) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "id: {seq}\nevent: message\ndata: ");
 }
 
 fn event_bytes(message: &Published) -> Bytes {
-    Bytes::from(event_text(message.seq, &message.data))
+    let mut event = String::with_capacity(EVENT_OVERHEAD + message.data.len());
+    event_head(&mut event, message.seq);
+    event.push_str(&message.data);
+    event.push_str("\n\n");
+    Bytes::from(event)
 }

@@ -202,12 +202,17 @@ pub trait Store: Send + Sync + 'static {
     /// Which of `ids` this server remembers accepting: a received transaction's duplicates
     /// (SPEC §9.4) found with one look-up instead of one per envelope.
     async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError>;
-    /// Messages of `handle`'s inbox with seq > `since`, ascending, at most `limit`.
+    /// Messages of `handle`'s inbox with seq > `since`, ascending: at most `limit`, and only as
+    /// many as fit in `max_bytes` of envelope text — but always the first one, however large,
+    /// so a reader paging on always advances. Envelopes past the byte bound are not read from
+    /// the database at all (SPEC §8.2 allows the short page), so a page of large envelopes
+    /// costs its bound in memory, not `limit` envelopes.
     async fn inbox(
         &self,
         handle: &str,
         since: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
     /// The highest seq ever assigned in `handle`'s inbox (0 if none), acknowledged or not.
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError>;

@@ -6,12 +6,14 @@
 //! | --- | --- |
 //! | `server_http` | the HTTP surface every route shares: health, JSON errors, methods |
 //! | `server_limits` | body and header limits, timeouts, connection caps against hostile peers |
+//! | `server_fair_share` | connections per address, idle HTTP/2 connections, stalled readers |
 //! | `server_shutdown` | graceful shutdown: in-flight requests, refused connections, streams |
 //! | `server_tls` | HTTPS from PEM files, HTTP/2 by ALPN |
 //! | `static_files` | the browser app's files, content types and caching |
 //! | `api_users` | registration, lookup, reverse lookup, WebFinger |
 //! | `api_messages` | sending, polling and acknowledging |
 //! | `api_stream` | the live inbox stream (SSE) |
+//! | `api_bounded` | stream caps per handle and address, poll pages bounded in bytes |
 //! | `api_stream_transport` | the stream over HTTP/1.1 (off hyper) and HTTP/2, with TLS |
 //! | `api_concurrency` | many senders to one recipient |
 //! | `api_durability` | acknowledged sends across a crash of the real binary |
@@ -20,6 +22,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod api_bounded;
 mod api_concurrency;
 mod api_durability;
 mod api_messages;
@@ -27,6 +30,7 @@ mod api_openapi;
 mod api_stream;
 mod api_stream_transport;
 mod api_users;
+mod server_fair_share;
 mod server_http;
 mod server_limits;
 mod server_shutdown;

@@ -78,7 +78,10 @@ pub async fn queue_remote(store: &dyn Store, destination: &str, ids: &[&str]) {
 }
 
 pub async fn seqs(store: &dyn Store, handle: &str) -> Vec<u64> {
-    let page = store.inbox(handle, 0, 10_000).await.expect("inbox");
+    let page = store
+        .inbox(handle, 0, 10_000, usize::MAX)
+        .await
+        .expect("inbox");
     page.iter().map(|m| m.seq).collect()
 }
 
@@ -155,7 +158,10 @@ pub async fn local_seqs_start_at_one_per_recipient(backend: &dyn Backend) {
     assert_eq!(store.latest_seq("bob").await.expect("latest"), 2);
     assert_eq!(store.latest_seq("nobody").await.expect("latest"), 0);
 
-    let page = store.inbox("alice", 0, 10).await.expect("inbox");
+    let page = store
+        .inbox("alice", 0, 10, usize::MAX)
+        .await
+        .expect("inbox");
     assert_eq!(page[1].id, "a2");
     assert_eq!(page[1].received_at_ms, 1);
     assert_eq!(page[1].envelope_json, local("a2", "alice", 1).envelope_json);
@@ -437,7 +443,10 @@ pub async fn inbox_pages_by_since_and_limit(backend: &dyn Backend) {
     let page = |since, limit| {
         let store = &store;
         async move {
-            let messages = store.inbox("alice", since, limit).await.expect("inbox");
+            let messages = store
+                .inbox("alice", since, limit, usize::MAX)
+                .await
+                .expect("inbox");
             messages.iter().map(|m| m.seq).collect::<Vec<_>>()
         }
     };
@@ -448,13 +457,60 @@ pub async fn inbox_pages_by_since_and_limit(backend: &dyn Backend) {
     assert!(page(u64::MAX, 100).await.is_empty());
     assert!(page(0, 0).await.is_empty());
     let ids: Vec<_> = store
-        .inbox("alice", 4, 2)
+        .inbox("alice", 4, 2, usize::MAX)
         .await
         .expect("inbox")
         .into_iter()
         .map(|m| m.id)
         .collect();
     assert_eq!(ids, ["a5", "a6"]);
+}
+
+/// A page is bounded in envelope bytes as well as in count: it ends at the last envelope that
+/// fits, always holds the first however large, and paging on from its last seq reads every
+/// message once (SPEC §8.2).
+pub async fn inbox_pages_are_bounded_in_bytes(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice"]).await;
+    // Envelopes of 1,000 bytes, and one of 5,000 in the middle.
+    let sized = |n: usize, size: usize| {
+        let mut message = local(&format!("a{n}"), "alice", 1);
+        // `{"p":"` + padding + `","n":` + three digits + `}`.
+        let pad = size - 16;
+        message.envelope_json = format!(r#"{{"p":"{}","n":{n:03}}}"#, "x".repeat(pad));
+        assert_eq!(message.envelope_json.len(), size);
+        message
+    };
+    for n in 1..=10 {
+        accept_new(&*store, sized(n, if n == 4 { 5_000 } else { 1_000 })).await;
+    }
+    let page = |since, limit, max_bytes| {
+        let store = &store;
+        async move {
+            let messages = store
+                .inbox("alice", since, limit, max_bytes)
+                .await
+                .expect("inbox");
+            messages.iter().map(|m| m.seq).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(0, 100, 3_000).await, [1, 2, 3], "exactly full");
+    assert_eq!(page(0, 100, 2_999).await, [1, 2]);
+    assert_eq!(page(0, 2, 3_000).await, [1, 2], "the count still bounds");
+    assert_eq!(page(3, 100, 3_000).await, [4], "a larger first one alone");
+    assert_eq!(page(3, 100, 1).await, [4]);
+    assert_eq!(page(4, 100, 3_000).await, [5, 6, 7]);
+    assert!(page(10, 100, 3_000).await.is_empty());
+
+    let mut since = 0;
+    let mut seen = Vec::new();
+    loop {
+        let got = page(since, 100, 2_500).await;
+        let Some(last) = got.last() else { break };
+        since = *last;
+        seen.extend(got);
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<u64>>(), "every message once");
 }
 
 pub async fn ack_deletes_exactly_through_the_seq_and_counts(backend: &dyn Backend) {
@@ -566,7 +622,7 @@ pub async fn retention_larger_than_one_step_finishes(backend: &dyn Backend) {
     // What should stay: per inbox, the newest 100 (by seq) of the 250 recent messages.
     let mut keep = Vec::new();
     for to in ["alice", "bob"] {
-        let all = store.inbox(to, 0, 10_000).await.expect("inbox");
+        let all = store.inbox(to, 0, 10_000, usize::MAX).await.expect("inbox");
         let recent: Vec<u64> = all
             .iter()
             .filter(|m| m.received_at_ms == 1_000)
@@ -692,7 +748,10 @@ pub async fn accepted_messages_survive_close_and_reopen(backend: &dyn Backend) {
         store.user_by_handle("alice").await.expect("lookup"),
         Some(user("alice", 1))
     );
-    let page = store.inbox("alice", 0, 10).await.expect("inbox");
+    let page = store
+        .inbox("alice", 0, 10, usize::MAX)
+        .await
+        .expect("inbox");
     let ids: Vec<_> = page.iter().map(|m| (m.seq, m.id.as_str())).collect();
     assert_eq!(ids, [(1, "m1"), (2, "m2")]);
     assert_eq!(accept_new(&*store, local("m3", "alice", 3)).await, 3);
@@ -731,7 +790,10 @@ pub async fn concurrent_accepts_are_read_in_order_exactly_once(backend: &dyn Bac
                 // Read the flag before polling: an empty page after every writer was
                 // answered means everything committed has been seen.
                 let done = writers_done.load(Ordering::Acquire);
-                let page = store.inbox("alice", since, 64).await.expect("inbox");
+                let page = store
+                    .inbox("alice", since, 64, usize::MAX)
+                    .await
+                    .expect("inbox");
                 for message in &page {
                     assert_eq!(message.seq, since + 1, "gap after seq {since}");
                     since = message.seq;
@@ -781,7 +843,7 @@ pub async fn concurrent_accepts_are_read_in_order_exactly_once(backend: &dyn Bac
         let got: Vec<u64> = accepted.iter().map(|(_, seq)| *seq).collect();
         let expected: Vec<u64> = (1..=u64::try_from(got.len()).expect("len")).collect();
         assert_eq!(got, expected, "{to}: seqs must be exactly 1..=N");
-        let stored = store.inbox(to, 0, 10_000).await.expect("inbox");
+        let stored = store.inbox(to, 0, 10_000, usize::MAX).await.expect("inbox");
         let stored: Vec<_> = stored.into_iter().map(|m| (m.id, m.seq)).collect();
         assert_eq!(&stored, accepted, "{to}: stored rows are the accepted ones");
     }

@@ -51,6 +51,7 @@ suite!(
     known_ids_finds_the_remembered_ones,
     seqs_are_not_reused_after_ack_deletes_everything,
     inbox_pages_by_since_and_limit,
+    inbox_pages_are_bounded_in_bytes,
     ack_deletes_exactly_through_the_seq_and_counts,
     retention_by_age_deletes_only_older_messages,
     retention_by_count_keeps_the_newest_per_inbox,

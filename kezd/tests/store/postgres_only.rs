@@ -51,7 +51,10 @@ async fn seqs_never_become_visible_out_of_order_over_a_pool() {
                 let (mut since, mut pages) = (0u64, 0u64);
                 loop {
                     let finished = done.load(Ordering::Acquire);
-                    let page = store.inbox("alice", since, 3 + r).await.expect("inbox");
+                    let page = store
+                        .inbox("alice", since, 3 + r, usize::MAX)
+                        .await
+                        .expect("inbox");
                     for message in &page {
                         assert_eq!(
                             message.seq,
@@ -163,7 +166,7 @@ async fn racing_groups_of_two_instances_store_each_id_once() {
     let locals = (0..MESSAGES).filter(|n| n % 3 != 0).count() as u64;
     assert_eq!(seqs, (1..=locals).collect::<Vec<_>>());
     let stored: HashSet<_> = a
-        .inbox("alice", 0, 10_000)
+        .inbox("alice", 0, 10_000, usize::MAX)
         .await
         .expect("inbox")
         .into_iter()
@@ -196,7 +199,7 @@ async fn two_instances_share_users_inboxes_and_message_ids() {
         }
     );
     let ids: Vec<_> = a
-        .inbox("alice", 0, 10)
+        .inbox("alice", 0, 10, usize::MAX)
         .await
         .expect("inbox")
         .into_iter()
