@@ -79,6 +79,35 @@ async fn streams_are_capped_per_client_address_across_handles() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_streams_are_counted_by_the_forwarded_address() {
+    let server = start(|raw| {
+        raw.trusted_proxies = vec!["127.0.0.1".into()];
+        raw.stream.max_per_address = 1;
+    })
+    .await;
+    let api = Api::of(&server);
+    let (alice, bob) = (User::new("alice", 1), User::new("bob", 2));
+    api.register_ok(&alice).await;
+    api.register_ok(&bob).await;
+    let forwarded = |user: &User, client: &str| {
+        let auth = user.stream_credential(None, now_secs());
+        api.http
+            .get(api.url(&format!("/v1/inbox/{}/stream?auth={auth}", user.handle)))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+
+    // Two clients behind the one proxy each get their own share…
+    let first = forwarded(&alice, "198.51.100.1").await.expect("answered");
+    assert_eq!(first.status(), 200);
+    let second = forwarded(&bob, "198.51.100.2").await.expect("answered");
+    assert_eq!(second.status(), 200);
+    // …and one of them is still held to it.
+    let third = forwarded(&bob, "198.51.100.1").await.expect("answered");
+    expect_error(third, 429, "rate_limited").await;
+}
+
+#[tokio::test]
 async fn a_page_of_large_envelopes_is_bounded_in_bytes_and_paging_reads_each_once() {
     let page_max_bytes = 600_000;
     let server = start(|raw| {
