@@ -6,6 +6,7 @@ use std::sync::Arc;
 use kez_spec::Primary;
 
 use crate::broker::Broker;
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::federate::Federate;
 use crate::limits::Limiters;
@@ -39,6 +40,8 @@ struct Inner {
     limiters: Limiters,
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
+    /// The cap on request and response bytes in memory.
+    budget: Budget,
     /// Triggered when the daemon stops; long-lived streams select on it.
     shutdown: Shutdown,
     /// The routing table.
@@ -65,6 +68,7 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 limiters: Limiters::new(&config.rate),
+                budget: Budget::new(config.http.max_inflight_bytes),
                 config,
                 store,
                 broker,
@@ -130,6 +134,12 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The memory budget every request body, and every response built in memory, holds its
+    /// bytes against.
+    pub fn budget(&self) -> &Budget {
+        &self.inner.budget
     }
 
     /// The shutdown signal: select on `shutdown().signalled()` in anything long-lived.
