@@ -461,18 +461,15 @@ pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
             HeaderValue::from(retry_after_secs(wait)),
         );
     }
-    match error {
-        ApiError::MethodNotAllowed { allow } => {
-            let list = allow
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            if let Ok(value) = HeaderValue::from_str(&list) {
-                headers.insert(header::ALLOW, value);
-            }
+    if let ApiError::MethodNotAllowed { allow } = error {
+        let list = allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&list) {
+            headers.insert(header::ALLOW, value);
         }
-        _ => {}
     }
     response
 }
