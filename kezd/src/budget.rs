@@ -11,7 +11,7 @@
 //!
 //! How each kind of work uses it:
 //! - A request body reserves its declared length before the first byte is read, or, when
-//!   chunked, grows its reservation as data arrives ([`crate::body::read_limited`]).
+//!   chunked, grows its reservation as data arrives ([`crate::request_body::read`]).
 //! - A response built in memory (a poll page, a transaction's answer) reserves its size
 //!   before it is built or as it grows ([`Reservation::try_grow`]), then travels with the body
 //!   ([`crate::body::reserved`]) so the bytes stay counted until hyper drops the body.

@@ -294,6 +294,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_already_here_is_read_even_when_stopping() {
+        let budget = Budget::new(1 << 20);
+        let read = read(
+            Full::new(Bytes::from_static(b"complete")),
+            rules(1024),
+            &budget,
+            std::future::ready(()),
+        )
+        .await
+        .expect("served, not refused");
+        assert_eq!(read.bytes, Bytes::from_static(b"complete"));
+    }
+
+    #[tokio::test]
     async fn a_stop_answers_a_body_still_arriving() {
         let stalled = stream::pending::<Result<Frame<Bytes>, std::io::Error>>();
         let budget = Budget::new(1 << 20);

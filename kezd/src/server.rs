@@ -2,9 +2,12 @@
 //! request exists: a semaphore caps open connections (over it, a new connection is closed at
 //! once), and a deadline covers the TLS handshake and the first request head, after which
 //! hyper's own header timeout covers each later head (so a slowloris client that sends a
-//! few bytes at a time, or nothing at all, is dropped). Shutdown stops accepting, lets every
-//! connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by closing when idle),
-//! tells streams through [`Shutdown`](crate::shutdown::Shutdown), and bounds the wait.
+//! few bytes at a time, or nothing at all, is dropped); HTTP/2 flow control and stream limits
+//! bound what a peer can make a connection hold before its requests are read. Shutdown stops
+//! accepting, lets every connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by
+//! closing when idle; a request body still arriving is answered at once, see
+//! [`request_body`](crate::request_body)), tells streams through
+//! [`Shutdown`](crate::shutdown::Shutdown), and bounds the wait.
 
 use std::convert::Infallible;
 use std::future::Future;
