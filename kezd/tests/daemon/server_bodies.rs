@@ -1,7 +1,8 @@
 //! Request bodies against hostile senders (SPEC §10, §13.6): a body that arrives too slowly
 //! gets 408 `request_timeout` and its connection is closed, a body that does not fit the memory
 //! budget gets 503 `unavailable` with `Retry-After`, the budget's gauges on `/metrics` follow
-//! what is held, and a shutdown answers a body still arriving instead of waiting for it.
+//! what is held, a shutdown answers a body still arriving instead of waiting for it, and
+//! HTTP/2's small flow-control window still carries large bodies.
 
 use crate::common;
 
@@ -258,4 +259,27 @@ async fn a_shutdown_answers_a_body_still_arriving() {
         "{:?}",
         stopping.elapsed()
     );
+}
+
+#[tokio::test]
+async fn large_bodies_flow_through_the_small_http2_window() {
+    // The window is 64 KiB per connection and stream: kezd must keep reading (and so granting
+    // window) for bodies far larger, several at once on one connection.
+    let server = server(|_| {}).await;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let sizes = [262_144_usize, 1_000_000, 3 * 1024 * 1024];
+    let sends = sizes.map(|len| {
+        let request = h2.post(server.url("/test/body")).body(vec![b'a'; len]);
+        async move { (len, request.send().await.expect("request")) }
+    });
+    for (len, response) in futures_util::future::join_all(sends).await {
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+        assert_eq!(common::json(response).await["len"], len);
+    }
+    gauge_reaches(&server, "kezd_inflight_bytes", 0).await;
 }
