@@ -115,7 +115,7 @@ impl FederationError {
 /// The fate of one transaction (SPEC §9.6), as the outbox must act on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// Try again later: connection failures, timeouts, TLS failures, 5xx, 401, 429, 503, a
+    /// Try again later: connection failures, timeouts, TLS failures, 5xx, 401, 408, 429, 503, a
     /// redirect, an unreadable answer. Nothing may be sent to the destination before
     /// `retry_after` when it is set (the peer's `Retry-After`).
     #[error("transient delivery failure: {reason}")]

@@ -83,9 +83,10 @@ pub fn error_code(body: &[u8]) -> Option<String> {
     plausible.then(|| code.to_owned())
 }
 
-/// What a non-200 answer to a transaction means (SPEC §9.6): 413 re-batch; 401, 429, 5xx
-/// and anything unexpected (a redirect, which is never followed) transient with the peer's
-/// `Retry-After`; 403 and every other 4xx permanent with the body's code.
+/// What a non-200 answer to a transaction means (SPEC §9.6): 413 re-batch; 401, 408 (the body
+/// arrived too slowly: a slow link, not a bad transaction), 429, 5xx and anything unexpected (a
+/// redirect, which is never followed) transient with the peer's `Retry-After`; 403 and every
+/// other 4xx permanent with the body's code.
 pub fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> DeliveryError {
     let code = error_code(body);
     if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -99,6 +100,7 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) 
         return transient(format!("HTTP {status}: redirects are not followed"));
     }
     if status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
     {
@@ -139,6 +141,10 @@ mod tests {
         ));
         assert!(matches!(
             classify(s(401), None, &body("unknown_key")),
+            DeliveryError::Transient { .. }
+        ));
+        assert!(matches!(
+            classify(s(408), None, &body("request_timeout")),
             DeliveryError::Transient { .. }
         ));
         assert!(matches!(

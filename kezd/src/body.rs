@@ -1,17 +1,19 @@
-//! Bodies both ways. Responses use one boxed type that is either bytes in memory or a stream
-//! (the live stream's SSE), so every handler has the same return type. Requests are read with
-//! a limit enforced while reading: a declared length over it is refused before any byte is
-//! read, and a chunked body is cut off as soon as it passes the limit, so a client can never
-//! make the daemon buffer more than the route allows.
+//! Response bodies: one boxed type that is either bytes in memory or a stream (the live
+//! stream's SSE), so every handler has the same return type, optionally holding its bytes
+//! against the memory budget. Request bodies are read by [`crate::request_body`].
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited, StreamBody};
-use hyper::body::{Body, Frame};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::{Body, Frame, SizeHint};
 use serde::Serialize;
 
+use crate::budget::Reservation;
 use crate::error::ApiError;
 
 /// The error type of response bodies, as hyper expects: a stream that fails mid-way is
@@ -79,50 +81,61 @@ pub fn json_with_type<T: Serialize + ?Sized>(
     Ok(response(status, content_type, full(bytes)))
 }
 
-/// Reads a whole request body of at most `limit` bytes.
-///
-/// A declared length over the limit fails before reading; otherwise reading stops at the
-/// first frame that passes the limit, so at most `limit` bytes are kept (plus the one frame
-/// in flight, which hyper bounds by its read buffer).
-pub async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let too_large = ApiError::PayloadTooLarge { limit };
-    let declared = body.size_hint().lower();
-    if usize::try_from(declared).map_or(true, |n| n > limit) {
-        return Err(too_large);
+/// `body`, holding `reservation` until hyper drops it (sent, or the client gone): a response
+/// built in memory stays counted in the budget ([`crate::budget`]) while it waits to be
+/// written.
+pub fn reserved(body: ResponseBody, reservation: Reservation) -> ResponseBody {
+    Reserved {
+        body,
+        _reservation: reservation,
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large),
-        Err(error) => Err(ApiError::malformed(format!(
-            "the request body could not be read: {error}"
-        ))),
+    .boxed_unsync()
+}
+
+/// A response body and the budget's hold on its bytes.
+struct Reserved {
+    /// The body, polled through.
+    body: ResponseBody,
+    /// Dropped with the body.
+    _reservation: Reservation,
+}
+
+impl Body for Reserved {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::stream;
+    use crate::budget::Budget;
 
     #[tokio::test]
-    async fn reads_up_to_the_limit_and_refuses_past_it() {
-        let ok = read_limited(Full::new(Bytes::from_static(b"12345")), 5).await;
-        assert_eq!(ok.ok(), Some(Bytes::from_static(b"12345")));
-        let over = read_limited(Full::new(Bytes::from_static(b"123456")), 5).await;
-        assert!(matches!(over, Err(ApiError::PayloadTooLarge { limit: 5 })));
-    }
-
-    #[tokio::test]
-    async fn stops_reading_a_stream_at_the_limit() {
-        // An endless body: reading must stop by itself once the limit is passed.
-        let endless = stream::repeat_with(|| {
-            Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(&[0u8; 1024])))
-        });
-        let result = read_limited(StreamBody::new(endless), 10_000).await;
-        assert!(matches!(result, Err(ApiError::PayloadTooLarge { .. })));
+    async fn a_reserved_body_holds_its_bytes_until_dropped() {
+        let budget = Budget::new(100);
+        let body = reserved(
+            full(Bytes::from_static(b"page")),
+            budget.try_reserve(4).expect("fits"),
+        );
+        assert_eq!(budget.in_use(), 4);
+        assert_eq!(body.size_hint().exact(), Some(4));
+        let bytes = body.collect().await.expect("body").to_bytes();
+        assert_eq!(bytes, Bytes::from_static(b"page"));
+        assert_eq!(budget.in_use(), 0, "collecting consumed and dropped it");
     }
 }

@@ -280,6 +280,15 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// A connection whose writes make no progress for this long is closed.
     pub write_timeout: Duration,
+    /// Time a request body gets to arrive in full, from when kezd starts reading it; later
+    /// bodies get 408 `request_timeout` and their connection is closed.
+    pub body_timeout: Duration,
+    /// Slowest average rate (bytes per second) a body may arrive at once its grace is over
+    /// ([`crate::request_body`]); 0 for no minimum rate.
+    pub body_min_bytes_per_sec: u64,
+    /// Request and response bytes in memory at once ([`crate::budget`]); at least the
+    /// largest body a route accepts, so every acceptable request can fit.
+    pub max_inflight_bytes: u64,
 }
 
 /// Spam limits (SPEC §11), each a count per window per key.
@@ -594,7 +603,26 @@ impl Config {
                 .ok_or_else(|| invalid("http.ipv6_prefix_len", "must be 0 … 128"))?,
             idle_timeout: positive_millis("http.idle_timeout_ms", raw.http.idle_timeout_ms)?,
             write_timeout: positive_millis("http.write_timeout_ms", raw.http.write_timeout_ms)?,
+            body_timeout: positive_millis("http.body_timeout_ms", raw.http.body_timeout_ms)?,
+            body_min_bytes_per_sec: raw.http.body_min_bytes_per_sec,
+            max_inflight_bytes: raw.http.max_inflight_bytes,
         };
+        let largest_body = [
+            http.max_body_bytes.get(),
+            http.max_message_bytes.get(),
+            crate::handlers::txn::MAX_BYTES,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(usize::MAX);
+        if u64::try_from(largest_body).map_or(true, |n| http.max_inflight_bytes < n) {
+            return Err(invalid(
+                "http.max_inflight_bytes",
+                format!(
+                    "must hold the largest request body a route accepts ({largest_body} bytes)"
+                ),
+            ));
+        }
         let rate = RateLimits {
             client_per_minute: nonzero_u32("rate.client_per_minute", raw.rate.client_per_minute)?,
             register_per_hour: nonzero_u32("rate.register_per_hour", raw.rate.register_per_hour)?,
@@ -717,6 +745,9 @@ impl Config {
                 ipv6_prefix_len: self.http.ipv6_prefix_len.into(),
                 idle_timeout_ms: millis(self.http.idle_timeout),
                 write_timeout_ms: millis(self.http.write_timeout),
+                body_timeout_ms: millis(self.http.body_timeout),
+                body_min_bytes_per_sec: self.http.body_min_bytes_per_sec,
+                max_inflight_bytes: self.http.max_inflight_bytes,
             },
             rate: raw::RawRate {
                 client_per_minute: self.rate.client_per_minute.get().into(),

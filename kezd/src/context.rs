@@ -13,9 +13,11 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Response, Uri};
 use hyper::body::Incoming;
 
-use crate::body::{self, ResponseBody};
+use crate::body::ResponseBody;
+use crate::budget::Reservation;
 use crate::error::ApiError;
 use crate::percent;
+use crate::request_body::{self, ReadRules};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 
@@ -57,6 +59,9 @@ pub struct RequestContext {
     body: Option<Incoming>,
     /// The route's body limit.
     body_limit: usize,
+    /// The budget's hold on the body once read: the bytes stay counted until the handler
+    /// is done with the request.
+    body_reservation: Option<Reservation>,
 }
 
 impl RequestContext {
@@ -77,6 +82,7 @@ impl RequestContext {
             request_id,
             body: Some(body),
             body_limit,
+            body_reservation: None,
         }
     }
 
@@ -184,13 +190,19 @@ impl RequestContext {
         self.body_limit
     }
 
-    /// Reads the whole body, refusing with `payload_too_large` as soon as it passes the
-    /// route's limit. The body can be read once; a second call is a handler bug (`internal`).
+    /// Reads the whole body by [`crate::request_body`]: `payload_too_large` as soon as it
+    /// passes the route's limit, `request_timeout` when it arrives too slowly, `unavailable`
+    /// when the memory budget is full or the daemon stops. The body can be read once; a second
+    /// call is a handler bug (`internal`).
     pub async fn body_bytes(&mut self) -> Result<Bytes, ApiError> {
         let body = self
             .body
             .take()
             .ok_or_else(|| ApiError::internal("request body read twice"))?;
-        body::read_limited(body, self.body_limit).await
+        let rules = ReadRules::new(&self.state.config().http, self.body_limit);
+        let stop = self.state.shutdown().signalled();
+        let read = request_body::read(body, rules, self.state.budget(), stop).await?;
+        self.body_reservation = Some(read.reservation);
+        Ok(read.bytes)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
 use crate::body::{self, ResponseBody};
+use crate::budget::OverBudget;
 use crate::store::StoreError;
 
 /// Who made a request whose signature or timestamp failed: SPEC §10 answers a client with 400
@@ -205,6 +206,16 @@ pub enum ApiError {
         /// The route's limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive by its deadline or fell under the minimum rate
+    /// ([`crate::request_body`]). The connection is closed after the answer: its unread rest
+    /// cannot be skipped.
+    #[error("the request body did not arrive in time: {received} bytes in {waited:?}")]
+    RequestTimeout {
+        /// Body bytes received before the deadline.
+        received: usize,
+        /// Time spent waiting for them.
+        waited: Duration,
+    },
     /// A rate limit was reached. The response carries `Retry-After`.
     #[error("rate limited by the {limit} limit; retry after {retry_after:?}")]
     RateLimited {
@@ -278,6 +289,7 @@ impl ApiError {
             ApiError::HandleTaken { .. } => "handle_taken",
             ApiError::PrimaryTaken { .. } => "primary_taken",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal { .. } => "internal",
             ApiError::Store(e) => match e {
@@ -314,6 +326,7 @@ impl ApiError {
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "handle_taken" | "primary_taken" => StatusCode::CONFLICT,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "request_timeout" => StatusCode::REQUEST_TIMEOUT,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
@@ -331,6 +344,14 @@ impl ApiError {
                 ApiError::Store(e) => e.to_string(),
                 other => other.to_string(),
             },
+        }
+    }
+}
+
+impl From<OverBudget> for ApiError {
+    fn from(refused: OverBudget) -> Self {
+        ApiError::Unavailable {
+            reason: refused.to_string(),
         }
     }
 }
@@ -405,6 +426,10 @@ impl From<std::convert::Infallible> for ApiError {
     }
 }
 
+/// What every 503 asks a client to wait (SPEC §10): a full store, a budget or a shutdown
+/// clears in seconds, and a client of a cluster reaches another instance at once.
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(2);
+
 /// Whole seconds for `Retry-After`, rounded up and at least 1: a client that waits exactly
 /// this long must not be refused again for a fraction of a second.
 pub fn retry_after_secs(wait: Duration) -> u64 {
@@ -425,24 +450,26 @@ pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    match error {
-        ApiError::RateLimited { retry_after, .. } => {
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(*retry_after)),
-            );
+    let retry_after = match error {
+        ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+        _ if error.status() == StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_AFTER),
+        _ => None,
+    };
+    if let Some(wait) = retry_after {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(wait)),
+        );
+    }
+    if let ApiError::MethodNotAllowed { allow } = error {
+        let list = allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&list) {
+            headers.insert(header::ALLOW, value);
         }
-        ApiError::MethodNotAllowed { allow } => {
-            let list = allow
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            if let Ok(value) = HeaderValue::from_str(&list) {
-                headers.insert(header::ALLOW, value);
-            }
-        }
-        _ => {}
     }
     response
 }
@@ -608,6 +635,14 @@ mod tests {
                 413,
             ),
             (
+                ApiError::RequestTimeout {
+                    received: 1,
+                    waited: Duration::from_secs(1),
+                },
+                "request_timeout",
+                408,
+            ),
+            (
                 ApiError::RateLimited {
                     limit: "client",
                     retry_after: Duration::from_millis(1),
@@ -672,6 +707,22 @@ mod tests {
             retry_after: Duration::from_millis(1500),
         });
         assert_eq!(limited.headers()[header::RETRY_AFTER], "2");
+        for (error, _, status) in every_code() {
+            // SPEC §10: 503 answers SHOULD carry Retry-After; kezd's always do.
+            if status == 503 {
+                assert_eq!(error_response(&error).headers()[header::RETRY_AFTER], "2");
+            }
+        }
+        let over_budget = ApiError::from(OverBudget {
+            requested: 2,
+            in_use: 1,
+            limit: 2,
+        });
+        assert_eq!(over_budget.code(), "unavailable");
+        assert_eq!(
+            error_response(&over_budget).headers()[header::RETRY_AFTER],
+            "2"
+        );
         let not_allowed = error_response(&ApiError::MethodNotAllowed {
             allow: vec![Method::GET, Method::HEAD],
         });

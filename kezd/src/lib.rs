@@ -13,7 +13,9 @@
 //! - [`service`], [`router`], [`context`]: one request's path through the daemon and the
 //!   interface handlers are written against.
 //! - [`error`]: [`error::ApiError`], every SPEC §10 code, and the one function that turns it
-//!   into a response; [`body`]: response bodies (full or streaming) and limited request reads.
+//!   into a response; [`body`]: response bodies (full or streaming); [`request_body`]: request
+//!   bodies read within a limit, a deadline and a minimum rate; [`budget`]: the cap on bytes
+//!   in memory for requests and responses in flight.
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
 //! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
@@ -33,6 +35,7 @@
 
 pub mod body;
 pub mod broker;
+pub mod budget;
 pub mod cidr;
 pub mod cli;
 pub mod client_addr;
@@ -67,6 +70,7 @@ pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod percent;
+pub mod request_body;
 pub mod request_id;
 pub mod router;
 pub mod server;

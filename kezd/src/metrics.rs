@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::budget::Budget;
 use crate::store::OutboxBacklog;
 
 /// Upper bounds (seconds) of the latency histogram buckets: from sub-millisecond reads to
@@ -375,6 +376,22 @@ pub fn render_outbox(out: &mut String, backlog: OutboxBacklog) {
     }
 }
 
+/// Appends the memory budget's gauges: bytes held now and the cap (`[http] max_inflight_bytes`).
+pub fn render_inflight(out: &mut String, budget: &Budget) {
+    scalar(
+        out,
+        ("kezd_inflight_bytes", "gauge"),
+        "Request and response bytes held in memory now.",
+        budget.in_use(),
+    );
+    scalar(
+        out,
+        ("kezd_inflight_bytes_budget", "gauge"),
+        "The most request and response bytes held in memory at once.",
+        budget.limit(),
+    );
+}
+
 /// One series without labels, with its help and type.
 fn scalar(out: &mut String, (name, kind): (&str, &str), help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(
@@ -459,6 +476,17 @@ mod tests {
         assert!(text.contains("\nkezd_federation_outbox_pending 12\n"));
         assert!(text.contains("\nkezd_federation_outbox_destinations 3\n"));
         assert!(text.contains("\nkezd_federation_destinations_failing 1\n"));
+    }
+
+    #[test]
+    fn renders_the_inflight_gauges() {
+        let budget = Budget::new(1000);
+        let held = budget.try_reserve(300).expect("fits");
+        let mut text = String::new();
+        render_inflight(&mut text, &budget);
+        assert!(text.contains("# TYPE kezd_inflight_bytes gauge\nkezd_inflight_bytes 300\n"));
+        assert!(text.contains("\nkezd_inflight_bytes_budget 1000\n"));
+        drop(held);
     }
 
     #[test]

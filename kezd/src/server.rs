@@ -7,11 +7,14 @@
 //! request by their forwarded address (rate limits, stream caps) and together by
 //! `max_connections`. A deadline covers the TLS handshake and the first request head, after
 //! which hyper's own header timeout covers each later head (so a slowloris client that sends a
-//! few bytes at a time, or nothing at all, is dropped). A connection with nothing in progress
-//! for the idle timeout is closed (crate::idle), and one whose client stops reading is closed
-//! at the write deadline (crate::write_deadline). Shutdown stops accepting, lets every
-//! connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by closing when idle),
-//! tells streams through [`Shutdown`](crate::shutdown::Shutdown), and bounds the wait.
+//! few bytes at a time, or nothing at all, is dropped); HTTP/2 flow control and stream limits
+//! bound what a peer can make a connection hold before its requests are read. A connection
+//! with nothing in progress for the idle timeout is closed (crate::idle), and one whose client
+//! stops reading is closed at the write deadline (crate::write_deadline). Shutdown stops
+//! accepting, lets every connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by
+//! closing when idle; a request body still arriving is answered at once, see
+//! [`request_body`](crate::request_body)), tells streams through
+//! [`Shutdown`](crate::shutdown::Shutdown), and bounds the wait.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,6 +56,18 @@ pub enum ServeError {
 /// HTTP/2 pings an idle connection this often and drops it if unanswered, so dead peers do
 /// not hold connection slots forever.
 const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// HTTP/2 flow-control window, for the connection and for each stream: the most request body
+/// bytes a peer can send before kezd reads them. The protocol's own initial window: kezd reads
+/// a body as it arrives, so a 256 KiB message still flows at 64 KiB per round trip.
+const H2_WINDOW: u32 = 64 * 1024;
+
+/// HTTP/2 requests in flight at once on one connection: a browser tab needs a few (a stream
+/// and some polls); a client with more opens another connection, which the caps see.
+const H2_MAX_STREAMS: u32 = 32;
+
+/// Largest HTTP/2 request head (decoded header list), the same 8 KiB as an HTTP/1 head.
+const H2_MAX_HEAD: u32 = 8 * 1024;
 
 /// Pause after a failed `accept` (typically: out of file descriptors), so the loop does not
 /// spin while connections close and free some.
@@ -182,7 +197,14 @@ fn connection_builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(H2_KEEP_ALIVE)
-        .keep_alive_timeout(H2_KEEP_ALIVE);
+        .keep_alive_timeout(H2_KEEP_ALIVE)
+        // What a peer can make one connection hold before kezd reads it (deploy/README.md,
+        // "Memory under hostile traffic"): hyper's defaults (1 MiB of window, 200 streams of
+        // 16 KiB heads) would let an HTTP/2 connection cost up to 4 MiB outside the budget.
+        .initial_connection_window_size(H2_WINDOW)
+        .initial_stream_window_size(H2_WINDOW)
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEAD);
     builder
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use kez_spec::Primary;
 
 use crate::broker::Broker;
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::federate::Federate;
 use crate::limits::Limiters;
@@ -41,6 +42,8 @@ struct Inner {
     limiters: Limiters,
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
+    /// The cap on request and response bytes in memory.
+    budget: Budget,
     /// Triggered when the daemon stops; long-lived streams select on it.
     shutdown: Shutdown,
     /// The routing table.
@@ -74,6 +77,7 @@ impl AppState {
                 limiters: Limiters::new(&config.rate),
                 streams_per_handle: Slots::new(config.stream.max_per_handle.get()),
                 streams_per_address: Slots::new(config.stream.max_per_address.get()),
+                budget: Budget::new(config.http.max_inflight_bytes),
                 config,
                 store,
                 broker,
@@ -139,6 +143,12 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The memory budget every request body, and every response built in memory, holds its
+    /// bytes against.
+    pub fn budget(&self) -> &Budget {
+        &self.inner.budget
     }
 
     /// The shutdown signal: select on `shutdown().signalled()` in anything long-lived.

@@ -135,6 +135,12 @@ pub struct RawHttp {
     pub idle_timeout_ms: u64,
     /// Time a connection may make no write progress before it is closed.
     pub write_timeout_ms: u64,
+    /// Time a request body gets to arrive, from when kezd starts reading it.
+    pub body_timeout_ms: u64,
+    /// Slowest average rate a request body may arrive at after a short grace; 0 for none.
+    pub body_min_bytes_per_sec: u64,
+    /// Request and response bytes held in memory at once, all connections together.
+    pub max_inflight_bytes: u64,
 }
 
 /// `[rate]`.
@@ -265,6 +271,15 @@ impl Default for RawHttp {
             ipv6_prefix_len: 64,
             idle_timeout_ms: 60_000,
             write_timeout_ms: 30_000,
+            // 256 KiB (the largest message) in 60 s is 35 kbit/s: a phone on a poor 2G link
+            // still gets a message through, and a slow body holds its slot a minute at most.
+            body_timeout_ms: 60_000,
+            // A trickler is cut off after a few seconds; an honest client is far faster, and
+            // the rate is an average since the read began, so a stall that catches up passes.
+            body_min_bytes_per_sec: 1024,
+            // A thousand largest messages or 32 largest transactions at once, far above an
+            // honest load, and small enough for a 1 GB machine to stay up under any flood.
+            max_inflight_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `GET /metrics`: the Prometheus text exposition of [`crate::metrics::Metrics`] and of the
-//! outbox's backlog. Outside `/v1/` because it is for the operator's scraper, not for clients
+//! `GET /metrics`: the Prometheus text exposition of [`crate::metrics::Metrics`], of the
+//! memory budget and of the outbox's backlog. Outside `/v1/` because it is for the operator's scraper, not for clients
 //! (operators who do not want it public filter it at their proxy).
 
 use http::StatusCode;
@@ -14,6 +14,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let state = ctx.state();
     let mut text = state.metrics().render();
+    metrics::render_inflight(&mut text, state.budget());
     // Counted in the store at each scrape; without it the scrape still has everything else.
     match state.store().outbox_backlog().await {
         Ok(backlog) => metrics::render_outbox(&mut text, backlog),

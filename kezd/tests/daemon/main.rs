@@ -5,6 +5,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | `server_http` | the HTTP surface every route shares: health, JSON errors, methods |
+//! | `server_bodies` | request bodies: read deadline, minimum rate, memory budget, shutdown |
 //! | `server_limits` | body and header limits, timeouts, connection caps against hostile peers |
 //! | `server_fair_share` | connections per address, idle HTTP/2 connections, stalled readers |
 //! | `server_shutdown` | graceful shutdown: in-flight requests, refused connections, streams |
@@ -31,6 +32,7 @@ mod api_stream;
 mod api_stream_transport;
 mod api_users;
 mod server_fair_share;
+mod server_bodies;
 mod server_http;
 mod server_limits;
 mod server_shutdown;
