@@ -676,6 +676,16 @@ impl Config {
                 "must not exceed inbox.page_max",
             ));
         }
+        // A poll holds the envelopes it read and the page it builds from them at once
+        // (handlers::inbox), both against the budget: a budget smaller would refuse every poll.
+        if u64::try_from(inbox.page_max_bytes.get())
+            .map_or(true, |n| n.saturating_mul(2) > http.max_inflight_bytes)
+        {
+            return Err(invalid(
+                "inbox.page_max_bytes",
+                "twice it must fit http.max_inflight_bytes (a poll holds the envelopes and the page)",
+            ));
+        }
         Ok(Config {
             federation,
             bind,

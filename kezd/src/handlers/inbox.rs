@@ -48,6 +48,13 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     };
     auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
     let max_bytes = paging.page_max_bytes.get();
+    // The envelopes read and the page built from them are both in memory until the page is
+    // built: held against the budget before the store is read (a full budget answers 503 at
+    // once), then only the page until hyper has written it (crate::budget).
+    let mut held = ctx
+        .state()
+        .budget()
+        .try_reserve(2 * u64::try_from(max_bytes).unwrap_or(u64::MAX / 2))?;
     let messages = ctx
         .state()
         .store()
@@ -85,10 +92,12 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
         next_since
     };
     page.push_str(&format!(r#"],"next_since":{next_since}}}"#));
+    drop(messages);
+    held.shrink_to(u64::try_from(page.len()).unwrap_or(u64::MAX));
     Ok(body::response(
         StatusCode::OK,
         "application/json",
-        body::full(page),
+        body::reserved(body::full(page), held),
     ))
 }
 

@@ -1,6 +1,6 @@
 //! `GET /metrics`: the Prometheus text exposition of [`crate::metrics::Metrics`], of the
-//! memory budget and of the outbox's backlog. Outside `/v1/` because it is for the operator's scraper, not for clients
-//! (operators who do not want it public filter it at their proxy).
+//! memory budget and of the outbox's backlog. Outside `/v1/` because it is for the operator's
+//! scraper, not for clients (operators who do not want it public filter it at their proxy).
 
 use http::StatusCode;
 

@@ -47,6 +47,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::body;
 use crate::broker::{Event, ITEM_OVERHEAD, Published, Subscription, push_inbox_item};
+use crate::budget::Reservation;
 use crate::client_addr;
 use crate::detach::Detachable;
 use crate::error::ApiError;
@@ -143,6 +144,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         shutdown: Box::pin(shutdown),
         guard: state.metrics().live_stream(),
         page_max_bytes: state.config().inbox.page_max_bytes.get(),
+        held: state.budget().empty(),
         _slots: slots,
     };
     let events = stream::unfold(live, |mut live| async move {
@@ -230,6 +232,10 @@ struct LiveStream {
     guard: LiveStreamGuard,
     /// Bytes of envelopes read from the store at once, at most (one message if larger).
     page_max_bytes: usize,
+    /// The events read from the store and not yet handed to the writer, held against the
+    /// memory budget (crate::budget): every open stream may replay at once, and only the
+    /// budget bounds them together.
+    held: Reservation,
     /// Held for the stream's life: its places under the stream caps.
     _slots: StreamSlots,
 }
@@ -240,6 +246,8 @@ impl LiveStream {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {
+                let left = self.held.bytes().saturating_sub(len_u64(chunk.len()));
+                self.held.shrink_to(left);
                 return Some(chunk);
             }
             match self.phase {
@@ -340,6 +348,15 @@ impl LiveStream {
         let Some(newest) = page.last() else {
             return Some(false);
         };
+        let size: usize = page
+            .iter()
+            .map(|m| EVENT_OVERHEAD + ITEM_OVERHEAD + m.envelope_json.len())
+            .sum();
+        if let Err(refused) = self.held.try_grow(len_u64(size)) {
+            // The client resumes from its Last-Event-ID when room is back and loses nothing.
+            tracing::warn!(error = %refused, "live stream ends: memory budget full");
+            return None;
+        }
         self.last = newest.seq;
         for message in page {
             let mut event =
@@ -354,6 +371,11 @@ impl LiveStream {
         // A page shorter than asked may have been cut by bytes: read on until one is empty.
         Some(true)
     }
+}
+
+/// A length as the budget counts it.
+fn len_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// An event's lines around its data, at most: `id: <16 digits>`, `event: message`, `data: `.

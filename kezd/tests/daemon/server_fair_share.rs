@@ -202,6 +202,13 @@ async fn stalled_reader_is_cut_off(server: &TestServer, request: &str) {
     socket.set_recv_buffer_size(4096).expect("small buffer");
     let mut client = socket.connect(server.addr).await.expect("connect");
     client.write_all(request.as_bytes()).await.expect("write");
+    // What waits to be written is held against the memory budget meanwhile.
+    until(
+        Duration::from_secs(20),
+        "the answer held in the budget",
+        || server.state.budget().in_use() > 0,
+    )
+    .await;
 
     until(Duration::from_secs(20), "the write deadline", || {
         metric(server, "kezd_write_timeouts_total") == 1
@@ -216,6 +223,10 @@ async fn stalled_reader_is_cut_off(server: &TestServer, request: &str) {
         "the whole answer arrived: {} bytes",
         received.len()
     );
+    until(Duration::from_secs(10), "the budget given back", || {
+        server.state.budget().in_use() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
