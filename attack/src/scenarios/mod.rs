@@ -1,0 +1,23 @@
+//! The attacks, one file each, named for the attack; [`all`] is the registry, in the order
+//! the suite runs them (cheap and quick first, so a broken kezd fails fast).
+
+pub mod connection_exhaustion;
+pub mod http_layer_errors;
+pub mod request_smuggling;
+pub mod slow_heads;
+pub mod stream_caps;
+pub mod trickled_bodies;
+
+use crate::scenario::Scenario;
+
+/// Every scenario, in run order.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        http_layer_errors::SCENARIO,
+        request_smuggling::SCENARIO,
+        slow_heads::SCENARIO,
+        trickled_bodies::SCENARIO,
+        stream_caps::SCENARIO,
+        connection_exhaustion::SCENARIO,
+    ]
+}
