@@ -2,7 +2,11 @@
 //! the suite runs them (cheap and quick first, so a broken kezd fails fast).
 
 pub mod connection_exhaustion;
+pub mod deep_json;
+pub mod encoded_handle_path;
 pub mod http_layer_errors;
+pub mod huge_query;
+pub mod numeric_server_names;
 pub mod request_smuggling;
 pub mod slow_heads;
 pub mod stream_caps;
@@ -15,6 +19,10 @@ pub fn all() -> Vec<Scenario> {
     vec![
         http_layer_errors::SCENARIO,
         request_smuggling::SCENARIO,
+        huge_query::SCENARIO,
+        deep_json::SCENARIO,
+        encoded_handle_path::SCENARIO,
+        numeric_server_names::SCENARIO,
         slow_heads::SCENARIO,
         trickled_bodies::SCENARIO,
         stream_caps::SCENARIO,
