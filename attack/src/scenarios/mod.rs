@@ -11,6 +11,7 @@ pub mod request_smuggling;
 pub mod slow_heads;
 pub mod stream_caps;
 pub mod trickled_bodies;
+pub mod unread_responses;
 
 use crate::scenario::Scenario;
 
@@ -27,5 +28,6 @@ pub fn all() -> Vec<Scenario> {
         trickled_bodies::SCENARIO,
         stream_caps::SCENARIO,
         connection_exhaustion::SCENARIO,
+        unread_responses::SCENARIO,
     ]
 }
