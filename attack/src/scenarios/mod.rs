@@ -4,6 +4,7 @@
 pub mod connection_exhaustion;
 pub mod deep_json;
 pub mod encoded_handle_path;
+pub mod h2_rapid_reset;
 pub mod http_layer_errors;
 pub mod huge_query;
 pub mod numeric_server_names;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Scenario> {
         trickled_bodies::SCENARIO,
         stream_caps::SCENARIO,
         connection_exhaustion::SCENARIO,
+        h2_rapid_reset::SCENARIO,
         unread_responses::SCENARIO,
     ]
 }
