@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,6 +140,15 @@ impl Daemon {
             );
         }
         Ok(())
+    }
+
+    /// SIGTERM, then waits for kezd to drain and exit (SIGKILL after kez-testnet's stop
+    /// timeout); returns the exit status.
+    pub async fn stop(&mut self) -> Result<ExitStatus, Fail> {
+        self.net
+            .stop(NAME)
+            .await
+            .map_err(|e| Fail::Fail(format!("stopping kezd: {e}")))
     }
 
     /// The last lines of kezd's log, for failure messages.

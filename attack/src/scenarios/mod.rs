@@ -9,6 +9,7 @@ pub mod http_layer_errors;
 pub mod huge_query;
 pub mod numeric_server_names;
 pub mod request_smuggling;
+pub mod shutdown_stuck_bodies;
 pub mod slow_heads;
 pub mod stream_caps;
 pub mod trickled_bodies;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Scenario> {
         numeric_server_names::SCENARIO,
         slow_heads::SCENARIO,
         trickled_bodies::SCENARIO,
+        shutdown_stuck_bodies::SCENARIO,
         stream_caps::SCENARIO,
         connection_exhaustion::SCENARIO,
         h2_rapid_reset::SCENARIO,
