@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kez_conformance::server::Server;
-use kez_conformance::user::User;
 use kez_conformance::{Fail, fail};
 use kez_testnet::{NodeOptions, Testnet};
 
@@ -115,11 +114,6 @@ impl Daemon {
     /// on the attacker's address never hide what kezd reports.
     pub fn observer(&self) -> &Arc<Server> {
         &self.observer
-    }
-
-    /// A registered account on `server` (one of this daemon's views).
-    pub async fn user(server: &Arc<Server>) -> Result<User, Fail> {
-        server.new_user().await
     }
 
     /// Fails unless the process is still running (not exited, not a zombie) and answers

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::daemon::Daemon;
@@ -58,7 +59,6 @@ async fn attack(env: Env) -> Outcome {
     for _ in 0..ATTACKER_CONNECTIONS {
         match wire::connect_from(ATTACKER, daemon.addr(), None).await {
             Ok(mut stream) => {
-                use tokio::io::AsyncWriteExt;
                 // An unfinished head: the connection is busy, not idle.
                 let _ = stream.write_all(b"GET /v1/healthz HTTP/1.1\r\n").await;
                 attackers.push(stream);

@@ -29,7 +29,7 @@ fn run(env: Env) -> RunFuture {
 
 async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, &[]).await?;
-    let user = Daemon::user(daemon.server()).await?;
+    let user = daemon.server().new_user().await?;
     let handle = user.handle.as_str();
     // The first character percent-encoded: the same handle once decoded.
     let Some(first) = handle.bytes().next() else {

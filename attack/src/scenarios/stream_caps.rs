@@ -46,9 +46,9 @@ async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, SETTINGS).await?;
     let server = daemon.server().clone();
     let users = [
-        Daemon::user(&server).await?,
-        Daemon::user(&server).await?,
-        Daemon::user(&server).await?,
+        server.new_user().await?,
+        server.new_user().await?,
+        server.new_user().await?,
     ];
     let mut open: Vec<Sse> = Vec::new();
 
