@@ -149,11 +149,13 @@ async fn attack(env: Env) -> Outcome {
     for entry in [Entry::Lookup, Entry::Send, Entry::Txn] {
         let mut refused = 0usize;
         let mut first_failure = None;
+        let mut let_through = Vec::new();
         for host in LOOPBACK {
             let name = format!("{host}:{}", trap.port);
             match probe(&daemon, &sender, entry, &name).await? {
                 None => refused += 1,
                 Some(reason) => {
+                    let_through.push(*host);
                     first_failure.get_or_insert(reason);
                 }
             }
@@ -167,6 +169,7 @@ async fn attack(env: Env) -> Outcome {
                 match probe(&daemon, &sender, entry, &name).await? {
                     None => refused_elsewhere += 1,
                     Some(reason) => {
+                        let_through.push(*host);
                         first_failure.get_or_insert(reason);
                     }
                 }
@@ -186,7 +189,10 @@ async fn attack(env: Env) -> Outcome {
             }
         );
         if let Some(reason) = first_failure {
-            failures.push(format!("{line}; first: {reason}"));
+            failures.push(format!(
+                "{line}; not refused: {}; first: {reason}",
+                let_through.join(" ")
+            ));
         } else if !loopback_held {
             failures.push(line.clone());
         }
