@@ -63,9 +63,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     {
         let ran = tokio::select! {
             ran = scenario::run(s, env.clone()) => ran,
-            _ = tokio::signal::ctrl_c() => {
+            () = interrupted() => {
                 // Dropping the scenario kills its kezd.
-                eprintln!("interrupted");
+                eprintln!("interrupted; {passed} passed, {failed} failed before");
                 return Ok(ExitCode::from(130));
             }
         };
@@ -93,4 +93,21 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Ctrl-C, or SIGTERM (what CI's `timeout` sends): the scenario in progress is dropped, which
+/// kills its kezd, so no kezd outlives the suite.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
