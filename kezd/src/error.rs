@@ -213,6 +213,15 @@ pub enum ApiError {
         /// How long until a request can succeed.
         retry_after: Duration,
     },
+    /// This server has as much of this kind of work in flight as it takes on (SPEC §13.6);
+    /// the response carries `Retry-After`.
+    #[error("overloaded: {what}; retry after {retry_after:?}")]
+    Overloaded {
+        /// What is full, for the log and the message.
+        what: &'static str,
+        /// When to come back.
+        retry_after: Duration,
+    },
     /// This server failed; the details are logged, the client sees none.
     #[error("internal error: {detail}")]
     Internal {
@@ -279,6 +288,7 @@ impl ApiError {
             ApiError::PrimaryTaken { .. } => "primary_taken",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Overloaded { .. } => "overloaded",
             ApiError::Internal { .. } => "internal",
             ApiError::Store(e) => match e {
                 StoreError::HandleTaken { .. } => "handle_taken",
@@ -316,7 +326,7 @@ impl ApiError {
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable" | "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -426,7 +436,7 @@ pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
         HeaderValue::from_static("application/json"),
     );
     match error {
-        ApiError::RateLimited { retry_after, .. } => {
+        ApiError::RateLimited { retry_after, .. } | ApiError::Overloaded { retry_after, .. } => {
             headers.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs(*retry_after)),
@@ -615,6 +625,14 @@ mod tests {
                 "rate_limited",
                 429,
             ),
+            (
+                ApiError::Overloaded {
+                    what: "transactions in flight",
+                    retry_after: Duration::from_millis(1),
+                },
+                "overloaded",
+                503,
+            ),
             (ApiError::internal("x"), "internal", 500),
             (ApiError::Unavailable { reason: s() }, "unavailable", 503),
             (
@@ -672,6 +690,11 @@ mod tests {
             retry_after: Duration::from_millis(1500),
         });
         assert_eq!(limited.headers()[header::RETRY_AFTER], "2");
+        let overloaded = error_response(&ApiError::Overloaded {
+            what: "transactions in flight",
+            retry_after: Duration::from_secs(5),
+        });
+        assert_eq!(overloaded.headers()[header::RETRY_AFTER], "5");
         let not_allowed = error_response(&ApiError::MethodNotAllowed {
             allow: vec![Method::GET, Method::HEAD],
         });
