@@ -355,8 +355,15 @@ pub struct Federation {
     pub backoff_initial: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
-    /// Total timeout of one outbound request.
+    /// Total timeout of one outbound request; also the most time one transaction spends
+    /// looking its senders up (SPEC §9.4).
     pub request_timeout: Duration,
+    /// Transactions one origin may have in flight here at once; more get 429 (SPEC §9.4).
+    pub max_inflight_txns_per_origin: NonZeroUsize,
+    /// Transactions all origins together may have in flight here at once; more get 503.
+    pub max_inflight_txns: NonZeroUsize,
+    /// Sender look-ups one transaction runs at once (SPEC §9.4 check 5).
+    pub sender_lookup_concurrency: NonZeroUsize,
 }
 
 impl Federation {
@@ -814,6 +821,9 @@ impl Config {
             backoff_initial_secs: f.backoff_initial.as_secs(),
             backoff_max_secs: f.backoff_max.as_secs(),
             request_timeout_secs: f.request_timeout.as_secs(),
+            max_inflight_txns_per_origin: as_u64(f.max_inflight_txns_per_origin.get()),
+            max_inflight_txns: as_u64(f.max_inflight_txns.get()),
+            sender_lookup_concurrency: as_u64(f.sender_lookup_concurrency.get()),
         }
     }
 
@@ -865,6 +875,15 @@ fn federation(raw: raw::RawFederation) -> Result<Federation, ConfigError> {
         request_timeout: positive_secs(
             "federation.request_timeout_secs",
             raw.request_timeout_secs,
+        )?,
+        max_inflight_txns_per_origin: nonzero_usize(
+            "federation.max_inflight_txns_per_origin",
+            raw.max_inflight_txns_per_origin,
+        )?,
+        max_inflight_txns: nonzero_usize("federation.max_inflight_txns", raw.max_inflight_txns)?,
+        sender_lookup_concurrency: nonzero_usize(
+            "federation.sender_lookup_concurrency",
+            raw.sender_lookup_concurrency,
         )?,
     })
 }

@@ -1,5 +1,5 @@
 //! What a handler receives: the shared state, the request's method, URI and headers, the
-//! decoded path parameters, the client's address, the request id, and the body behind a
+//! path parameters (as sent, never decoded: SPEC §7.7), the client's address, the request id, and the body behind a
 //! reader that enforces the route's limit. Parameters and query values parse straight into
 //! the handler's own types, so a handler never holds an unchecked string it could forget to
 //! validate.
@@ -24,7 +24,8 @@ use crate::state::AppState;
 /// What every handler returns.
 pub type HandlerResult = Result<Response<ResponseBody>, ApiError>;
 
-/// Path parameters by name, percent-decoded, in pattern order.
+/// Path parameters by name, each the segment as sent (never percent-decoded), in pattern
+/// order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathParams(Vec<(&'static str, String)>);
 
@@ -49,7 +50,7 @@ pub struct RequestContext {
     state: AppState,
     /// Method, URI, version, headers.
     parts: Parts,
-    /// Decoded path parameters.
+    /// Path parameters, as sent.
     params: PathParams,
     /// The client's address (forwarded only from trusted proxies).
     client: IpAddr,
@@ -143,7 +144,7 @@ impl RequestContext {
             .map_err(Into::into)
     }
 
-    /// Every path parameter, decoded.
+    /// Every path parameter, as sent.
     pub fn params(&self) -> &PathParams {
         &self.params
     }

@@ -224,6 +224,15 @@ pub enum ApiError {
         /// How long until a request can succeed.
         retry_after: Duration,
     },
+    /// This server has as much of this kind of work in flight as it takes on (SPEC §13.6);
+    /// the response carries `Retry-After`.
+    #[error("overloaded: {what}; retry after {retry_after:?}")]
+    Overloaded {
+        /// What is full, for the log and the message.
+        what: &'static str,
+        /// When to come back.
+        retry_after: Duration,
+    },
     /// This server failed; the details are logged, the client sees none.
     #[error("internal error: {detail}")]
     Internal {
@@ -291,6 +300,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Overloaded { .. } => "overloaded",
             ApiError::Internal { .. } => "internal",
             ApiError::Store(e) => match e {
                 StoreError::HandleTaken { .. } => "handle_taken",
@@ -329,7 +339,7 @@ impl ApiError {
             "request_timeout" => StatusCode::REQUEST_TIMEOUT,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable" | "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -451,7 +461,9 @@ pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
         HeaderValue::from_static("application/json"),
     );
     let retry_after = match error {
-        ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+        ApiError::RateLimited { retry_after, .. } | ApiError::Overloaded { retry_after, .. } => {
+            Some(*retry_after)
+        }
         _ if error.status() == StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_AFTER),
         _ => None,
     };
@@ -650,6 +662,14 @@ mod tests {
                 "rate_limited",
                 429,
             ),
+            (
+                ApiError::Overloaded {
+                    what: "transactions in flight",
+                    retry_after: Duration::from_millis(1),
+                },
+                "overloaded",
+                503,
+            ),
             (ApiError::internal("x"), "internal", 500),
             (ApiError::Unavailable { reason: s() }, "unavailable", 503),
             (
@@ -710,7 +730,11 @@ mod tests {
         for (error, _, status) in every_code() {
             // SPEC §10: 503 answers SHOULD carry Retry-After; kezd's always do.
             if status == 503 {
-                assert_eq!(error_response(&error).headers()[header::RETRY_AFTER], "2");
+                assert!(
+                    error_response(&error)
+                        .headers()
+                        .contains_key(header::RETRY_AFTER)
+                );
             }
         }
         let over_budget = ApiError::from(OverBudget {
@@ -723,6 +747,11 @@ mod tests {
             error_response(&over_budget).headers()[header::RETRY_AFTER],
             "2"
         );
+        let overloaded = error_response(&ApiError::Overloaded {
+            what: "transactions in flight",
+            retry_after: Duration::from_secs(5),
+        });
+        assert_eq!(overloaded.headers()[header::RETRY_AFTER], "5");
         let not_allowed = error_response(&ApiError::MethodNotAllowed {
             allow: vec![Method::GET, Method::HEAD],
         });

@@ -1,5 +1,6 @@
-//! Percent-decoding of path segments and query components, strict, because the input is an
-//! attacker's: a malformed escape or invalid UTF-8 is an error, never guessed at.
+//! Percent-decoding of query components and static file paths, strict, because the input is
+//! an attacker's: a malformed escape or invalid UTF-8 is an error, never guessed at. API path
+//! parameters are never decoded (router.rs, SPEC §7.7).
 
 /// Why a component could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,7 +14,7 @@ pub enum DecodeError {
 }
 
 /// Decodes `%XX` escapes; with `plus_as_space`, `+` becomes a space (query strings, as browsers
-/// encode them), otherwise `+` stays itself (paths).
+/// encode them), otherwise `+` stays itself (file paths).
 pub fn decode(input: &str, plus_as_space: bool) -> Result<String, DecodeError> {
     if !(input.contains('%') || plus_as_space && input.contains('+')) {
         return Ok(input.to_owned());

@@ -2,6 +2,11 @@
 //! literal or `{name}` parameters (`/v1/inbox/{handle}/stream`), matched exactly — no
 //! trailing-slash or case folding, so every resource has one URL. A framework would do this,
 //! but the whole table is a dozen routes and owning it keeps the request path readable.
+//!
+//! A parameter is the segment exactly as sent, never percent-decoded (SPEC §7.7): credentials
+//! sign the path as sent, so `/v1/inbox/%61lice` must not be taken for alice's inbox; and no
+//! handle, address, primary, message id or txn id has a character a client needs to escape.
+//! A segment with an escape in it is simply not a valid value of its type.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -12,8 +17,6 @@ use futures_util::future::BoxFuture;
 use http::Method;
 
 use crate::context::{HandlerResult, PathParams, RequestContext};
-use crate::error::ApiError;
-use crate::percent;
 
 /// A handler as stored: any `async fn(RequestContext) -> HandlerResult`, boxed.
 pub type Handler = Arc<dyn Fn(RequestContext) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
@@ -40,7 +43,7 @@ impl std::fmt::Debug for Endpoint {
 enum Segment {
     /// Must equal the request's segment byte for byte (undecoded).
     Literal(&'static str),
-    /// Matches any non-empty segment; its percent-decoded value is the parameter.
+    /// Matches any non-empty segment; the segment as sent is the parameter.
     Param(&'static str),
 }
 
@@ -64,7 +67,7 @@ pub enum Match<'r> {
         endpoint: &'r Endpoint,
         /// The matched pattern.
         pattern: &'static str,
-        /// The decoded path parameters.
+        /// The path parameters, as sent.
         params: PathParams,
     },
     /// The path matched, the method did not.
@@ -155,11 +158,10 @@ impl Router {
     }
 
     /// Finds what `method path` runs. `HEAD` runs the `GET` endpoint when the route has no
-    /// `HEAD` of its own (hyper sends no body for `HEAD`). Fails only when a parameter's
-    /// percent-encoding is malformed.
-    pub fn lookup(&self, method: &Method, path: &str) -> Result<Match<'_>, ApiError> {
+    /// `HEAD` of its own (hyper sends no body for `HEAD`).
+    pub fn lookup(&self, method: &Method, path: &str) -> Match<'_> {
         let Some((route, raw_params)) = self.find(path) else {
-            return Ok(Match::NotFound);
+            return Match::NotFound;
         };
         let endpoint = route.endpoint(method).or_else(|| {
             (*method == Method::HEAD)
@@ -167,22 +169,20 @@ impl Router {
                 .flatten()
         });
         let Some(endpoint) = endpoint else {
-            return Ok(Match::MethodNotAllowed {
+            return Match::MethodNotAllowed {
                 pattern: route.pattern,
                 allow: route.allowed(),
-            });
+            };
         };
         let mut params = PathParams::default();
         for (name, raw) in raw_params {
-            let value = percent::decode(raw, false)
-                .map_err(|e| ApiError::malformed(format!("path parameter {name}: {e}")))?;
-            params.push(name, value);
+            params.push(name, raw.to_owned());
         }
-        Ok(Match::Found {
+        Match::Found {
             endpoint,
             pattern: route.pattern,
             params,
-        })
+        }
     }
 
     /// The pattern and methods of the route matching `path`, for `OPTIONS`.
@@ -296,18 +296,43 @@ mod tests {
     #[test]
     fn matches_literals_and_parameters() {
         let router = table();
-        match router.lookup(&Method::GET, "/v1/inbox/al%69ce/stream") {
-            Ok(Match::Found {
+        match router.lookup(&Method::GET, "/v1/inbox/alice/stream") {
+            Match::Found {
                 pattern, params, ..
-            }) => {
+            } => {
                 assert_eq!(pattern, "/v1/inbox/{handle}/stream");
                 assert_eq!(params.get("handle"), Some("alice"));
             }
             other => panic!("{other:?}"),
         }
-        match router.lookup(&Method::POST, "/v1/messages") {
-            Ok(Match::Found { endpoint, .. }) => assert_eq!(endpoint.body_limit, usize::MAX),
+        match router.lookup(&Method::GET, "/v1/u/bob@b.example:8443") {
+            Match::Found { params, .. } => {
+                assert_eq!(params.get("handle"), Some("bob@b.example:8443"));
+            }
             other => panic!("{other:?}"),
+        }
+        match router.lookup(&Method::POST, "/v1/messages") {
+            Match::Found { endpoint, .. } => assert_eq!(endpoint.body_limit, usize::MAX),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// SPEC §7.7: a parameter is the segment as sent; an escape, well-formed or not, stays in
+    /// it, for the handler's type to refuse.
+    #[test]
+    fn parameters_are_never_percent_decoded() {
+        let router = table();
+        for (path, sent) in [
+            ("/v1/inbox/%61lice", "%61lice"),
+            ("/v1/inbox/al%69ce/stream", "al%69ce"),
+            ("/v1/u/bob%40b.example", "bob%40b.example"),
+            ("/v1/u/%zz", "%zz"),
+            ("/v1/u/%ff", "%ff"),
+        ] {
+            match router.lookup(&Method::GET, path) {
+                Match::Found { params, .. } => assert_eq!(params.get("handle"), Some(sent)),
+                other => panic!("{path}: {other:?}"),
+            }
         }
     }
 
@@ -323,21 +348,20 @@ mod tests {
             "/v1/messages/",
         ] {
             assert!(
-                matches!(router.lookup(&Method::GET, path), Ok(Match::NotFound)),
+                matches!(router.lookup(&Method::GET, path), Match::NotFound),
                 "{path}"
             );
         }
         match router.lookup(&Method::DELETE, "/v1/u/alice") {
-            Ok(Match::MethodNotAllowed { allow, .. }) => {
+            Match::MethodNotAllowed { allow, .. } => {
                 assert_eq!(allow, vec![Method::GET, Method::HEAD]);
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             router.lookup(&Method::HEAD, "/v1/u/alice"),
-            Ok(Match::Found { .. })
+            Match::Found { .. }
         ));
-        assert!(router.lookup(&Method::GET, "/v1/u/%zz").is_err());
     }
 
     #[test]

@@ -107,11 +107,7 @@ async fn dispatch(
         };
     }
 
-    let found = match state.router().lookup(method, path) {
-        Ok(found) => found,
-        Err(error) => return (label::UNMATCHED, Err(error)),
-    };
-    match found {
+    match state.router().lookup(method, path) {
         Match::Found {
             endpoint,
             pattern,

@@ -14,7 +14,9 @@
 //!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
 //!   in the past);
 //! - `GET /.well-known/webfinger` and `GET /v1/u/{handle}` for the users made with
-//!   [`RoguePeer::user`], with their signed registrations;
+//!   [`RoguePeer::user`], with their signed registrations; WebFinger can be held open on
+//!   purpose ([`RoguePeer::hold_lookups`]), as a slow origin, and its requests are counted
+//!   ([`RoguePeer::lookup_counts`]);
 //! - `PUT /v1/federation/txn/{id}`: answered as the current [`Behaviour`] says; every request is
 //!   recorded ([`RoguePeer::received`]) with the verdict on its `Authorization` header, and
 //!   envelopes it accepts are kept once each ([`RoguePeer::accepted`]).
@@ -38,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+mod held;
 mod send;
 mod serve;
 
@@ -58,7 +61,8 @@ use tokio::task::JoinHandle;
 use crate::error::TestnetError;
 use crate::testnet::Testnet;
 
-pub use send::{Sign, SignAs, envelope_as, message_id, tamper, txn_body};
+pub use held::{Held, LookupCounts};
+pub use send::{Sign, SignAs, TxnAnswer, envelope_as, message_id, tamper, txn_body};
 pub use serve::ReceivedTxn;
 
 /// How the rogue answers `PUT /v1/federation/txn/{id}`.
@@ -181,6 +185,8 @@ pub(crate) struct Shared {
     received: Mutex<Vec<ReceivedTxn>>,
     /// While set, WebFinger and user records answer 503, as a server that is restarting.
     lookups_down: AtomicBool,
+    /// Which WebFinger requests wait, and how many are in flight.
+    lookups: held::Lookups,
     /// Accepted envelopes in order of acceptance, and their ids (for `duplicate`).
     accepted: Mutex<(Vec<Value>, HashSet<String>)>,
     /// Verifies incoming requests against the origin's published keys (SPEC §9.3).
@@ -273,6 +279,7 @@ impl RoguePeer {
             behaviour: Mutex::new((VecDeque::new(), options.behaviour)),
             received: Mutex::new(Vec::new()),
             lookups_down: AtomicBool::new(false),
+            lookups: held::Lookups::default(),
             accepted: Mutex::new((Vec::new(), HashSet::new())),
             verifier,
         });
@@ -385,6 +392,22 @@ impl RoguePeer {
     /// (`false`): what a receiver meets when it looks a sender up while the origin restarts.
     pub fn set_lookups_down(&self, down: bool) {
         self.shared.lookups_down.store(down, Ordering::SeqCst);
+    }
+
+    /// Holds the user look-ups `held` names open from now on (their WebFinger requests wait),
+    /// and releases every other: a slow origin, as a receiver looking senders up meets it.
+    pub fn hold_lookups(&self, held: Held) {
+        self.shared.lookups.hold(held);
+    }
+
+    /// How many user look-ups are in flight, were at most at once, and began.
+    pub fn lookup_counts(&self) -> LookupCounts {
+        self.shared.lookups.counts()
+    }
+
+    /// Counts the peak and the look-ups begun afresh from now.
+    pub fn reset_lookup_counts(&self) {
+        self.shared.lookups.reset();
     }
 
     /// Answers for the next transactions, one each, before the default applies again.

@@ -49,6 +49,14 @@ pub fn cases() -> Vec<Case> {
             |s| Box::pin(ack_credentials(s)),
         ),
         Case::single(
+            "s7.paths.as_sent",
+            &["§7.7", "§7.1", "§2.1"],
+            "a path segment is never percent-decoded into a handle: the owner's valid poll \
+             credential on /v1/inbox/ with a letter of the handle escaped is 401 \
+             unauthorized, and /v1/u/ with it escaped is 400 invalid_handle",
+            |s| Box::pin(paths_as_sent(s)),
+        ),
+        Case::single(
             "s7.cross_endpoint",
             &["§7.7", "§13.1", "§3.6"],
             "no credential replays on another endpoint, handle, or request shape: poll, stream, \
@@ -143,6 +151,32 @@ async fn poll_failures(s: Single) -> CaseResult {
         .get_with("/v1/inbox/Not.Valid-", &[("x-kez-auth", good.as_str())])
         .await?;
     expect_code(resp, 401, "unauthorized", "invalid handle in the path")?;
+    Ok(())
+}
+
+async fn paths_as_sent(s: Single) -> CaseResult {
+    let user = s.server.new_user().await?;
+    let good = user.credential(poll(&user.handle, 0));
+    let handle = user.handle.as_str();
+    // The first letter as `%XX`: the same handle, if it were ever decoded.
+    let escaped = format!("%{:02X}{}", handle.as_bytes()[0], &handle[1..]);
+    let resp = s
+        .server
+        .get_with(
+            &format!("/v1/inbox/{escaped}"),
+            &[("x-kez-auth", good.as_str())],
+        )
+        .await?;
+    expect_code(
+        resp,
+        401,
+        "unauthorized",
+        "an escaped handle in the inbox path",
+    )?;
+    let resp = s.server.get(&format!("/v1/u/{escaped}")).await?;
+    expect_code(resp, 400, "invalid_handle", "an escaped handle in /v1/u/")?;
+    // The same credential on the path it signs is good.
+    user.poll_with("", Some(&good)).await?.expect(200)?;
     Ok(())
 }
 

@@ -97,6 +97,9 @@ pub const KEYS: &[Key] = &[
     key("federation.backoff_initial_secs", Kind::Uint),
     key("federation.backoff_max_secs", Kind::Uint),
     key("federation.request_timeout_secs", Kind::Uint),
+    key("federation.max_inflight_txns_per_origin", Kind::Uint),
+    key("federation.max_inflight_txns", Kind::Uint),
+    key("federation.sender_lookup_concurrency", Kind::Uint),
 ];
 
 /// The key with this dotted path.

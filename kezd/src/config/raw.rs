@@ -73,6 +73,12 @@ pub struct RawFederation {
     pub backoff_max_secs: u64,
     /// Total timeout of one outbound request, in seconds.
     pub request_timeout_secs: u64,
+    /// Transactions one origin may have in flight here at once.
+    pub max_inflight_txns_per_origin: u64,
+    /// Transactions all origins together may have in flight here at once.
+    pub max_inflight_txns: u64,
+    /// Sender look-ups one transaction runs at once.
+    pub sender_lookup_concurrency: u64,
 }
 
 impl Default for RawFederation {
@@ -87,6 +93,9 @@ impl Default for RawFederation {
             backoff_initial_secs: 30,
             backoff_max_secs: 3600,
             request_timeout_secs: 30,
+            max_inflight_txns_per_origin: 4,
+            max_inflight_txns: 32,
+            sender_lookup_concurrency: 8,
         }
     }
 }

@@ -6,6 +6,7 @@
 mod backoff;
 mod batch;
 pub mod outbox;
+pub mod txn_slots;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +15,7 @@ use federation::{ClientConfig, FederationClient, LiveKeys};
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use txn_slots::TxnSlots;
 
 /// What federation needs at run time, shared by the handlers and the outbox.
 pub struct Federate {
@@ -31,6 +33,8 @@ pub struct Federate {
     /// §9.6; 0 if it asked nothing). Kept in memory only: after a restart, or on another
     /// instance of a cluster, a destination simply waits for its backoff.
     backoffs: Mutex<HashMap<String, Backoff>>,
+    /// Incoming transactions in flight, capped per origin and in total (SPEC §9.4).
+    pub txn_slots: TxnSlots,
 }
 
 /// A backoff of this instance's, in Unix milliseconds.
@@ -61,6 +65,10 @@ impl Federate {
             client,
             wake: Notify::new(),
             backoffs: Mutex::default(),
+            txn_slots: TxnSlots::new(
+                f.max_inflight_txns_per_origin.get(),
+                f.max_inflight_txns.get(),
+            ),
         })
     }
 

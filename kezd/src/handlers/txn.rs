@@ -6,9 +6,16 @@
 //! origin publishes for them, signed, for a local recipient, in its window, within limits —
 //! and answered on its own, so one bad envelope never fails the batch. The answer is stored
 //! under (origin, txn id) and replayed verbatim when the origin retries.
+//!
+//! What one origin can make this server hold is bounded: its transactions in flight are
+//! capped from the moment its `Authorization` header is read, before the body (txn_slots.rs),
+//! and its senders are looked up together within one bound (senders.rs).
+
+mod senders;
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use http::StatusCode;
 use kez_spec::envelope::SignedEnvelope;
@@ -20,7 +27,7 @@ use crate::body;
 use crate::broker::Published;
 use crate::clock;
 use crate::error::{ApiError, Caller};
-use crate::federate::Federate;
+use crate::federate::txn_slots::Refused;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
 use crate::store::{NewMessage, Route, StoredMessage};
@@ -33,6 +40,10 @@ pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
 /// How far in the future (clock skew).
 const FUTURE_MS: u64 = 300_000;
+/// `Retry-After` of a transaction refused because too many are in flight: long enough that an
+/// origin does not spin on the refusal, short next to a look-up timeout, which is what holds
+/// the places it waits for.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Receives a transaction.
 pub async fn put(mut ctx: RequestContext) -> HandlerResult {
@@ -84,6 +95,11 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
             .limiters()
             .check_remote_lookup(ctx.client_addr(), auth.origin.host())?;
     }
+    // Held until the answer is written, whichever way this function returns.
+    let _slot = federate
+        .txn_slots
+        .try_take(auth.origin.as_str())
+        .map_err(busy)?;
     let key = federate
         .client
         .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))
@@ -137,10 +153,18 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         .collect();
     let ids: Vec<String> = envelopes.iter().map(|r| r.id.clone()).collect();
     let known = state.store().known_ids(&ids).await?;
+    let settings = &state.config().federation;
+    let senders = senders::look_up(
+        &federate.client,
+        to_look_up(&envelopes, &known, &auth.origin),
+        settings.sender_lookup_concurrency.get(),
+        settings.request_timeout,
+    )
+    .await;
     let mut receiver = Receiver {
         state: &state,
-        federate: &federate,
         origin: &auth.origin,
+        senders,
         deferred: HashMap::new(),
         now_ms: clock::now_ms(),
     };
@@ -165,6 +189,38 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         "application/json",
         body::full(response),
     ))
+}
+
+/// The answer when no place is free: the origin comes back later (SPEC §9.4, §9.6).
+fn busy(refused: Refused) -> ApiError {
+    match refused {
+        Refused::Origin => ApiError::RateLimited {
+            limit: "transactions in flight per origin",
+            retry_after: BUSY_RETRY_AFTER,
+        },
+        Refused::Total => ApiError::Overloaded {
+            what: "transactions in flight",
+            retry_after: BUSY_RETRY_AFTER,
+        },
+    }
+}
+
+/// The distinct senders whose envelopes reach check 5 (SPEC §9.4): new, parsed, within the
+/// size limit, and of the origin.
+fn to_look_up(
+    envelopes: &[Received],
+    known: &HashSet<String>,
+    origin: &ServerName,
+) -> Vec<kez_spec::Address> {
+    let mut seen = HashSet::new();
+    envelopes
+        .iter()
+        .filter(|r| r.size <= kez_spec::envelope::MAX_BYTES && !known.contains(&r.id))
+        .filter_map(|r| r.envelope.as_ref().ok())
+        .map(|envelope| &envelope.envelope.from)
+        .filter(|from| from.server() == origin && seen.insert(from.to_string()))
+        .cloned()
+        .collect()
 }
 
 /// kez-spec's verdicts on a server request, answered with server statuses (401, SPEC §9.3).
@@ -243,8 +299,9 @@ impl Received {
 /// One transaction's per-envelope processing.
 struct Receiver<'a> {
     state: &'a AppState,
-    federate: &'a Federate,
     origin: &'a ServerName,
+    /// What the origin said about each sender looked up (check 5).
+    senders: HashMap<String, senders::Sender>,
     /// Senders with a deferred envelope in this transaction, and what it was told: their
     /// later envelopes are deferred the same way so order holds (SPEC §9.4).
     deferred: HashMap<String, (String, u64)>,
@@ -333,24 +390,17 @@ impl Receiver<'_> {
         if let Some((code, secs)) = self.deferred.get(&sender) {
             return Ok(Verdict::Deferred(code.clone(), *secs));
         }
-        match self.federate.client.lookup(&env.from).await {
-            Ok(user) if user.primary == env.from_primary => {}
-            // Not a user there, or the origin's answer about them does not hold up (a record
-            // whose registration fails to verify): either way not a sender of that origin.
-            Ok(_)
-            | Err(
-                federation::FederationError::NotFound { .. }
-                | federation::FederationError::Invalid { .. },
-            ) => {
+        match self.senders.get(&sender) {
+            Some(senders::Sender::Publishes(primary)) if *primary == env.from_primary => {}
+            Some(senders::Sender::Publishes(_) | senders::Sender::Unknown) => {
                 return Ok(Verdict::Rejected("unknown_sender"));
             }
-            Err(e) => {
-                tracing::info!(%sender, error = %e, "sender lookup failed; deferring");
-                // Until the failure is forgotten, a retry would meet it again.
-                let left = self.federate.client.lookup_retry_after(&env.from);
-                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                return Ok(self.defer(sender, "unavailable", secs.max(1)));
+            Some(senders::Sender::Unreachable { retry_after }) => {
+                let secs = *retry_after;
+                return Ok(self.defer(sender, "unavailable", secs));
             }
+            // Every sender reaching this check was looked up: a miss is a bug here.
+            None => return Err(ApiError::internal("a sender was not looked up")),
         }
         if let Err(e) = envelope.verify() {
             return Ok(Verdict::Rejected(e.code()));

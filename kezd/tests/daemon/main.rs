@@ -19,6 +19,7 @@
 //! | `api_concurrency` | many senders to one recipient |
 //! | `api_durability` | acknowledged sends across a crash of the real binary |
 //! | `api_openapi` | `spec/openapi.yaml` against the daemon |
+//! | `api_paths` | path parameters as sent, never percent-decoded into handles |
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -28,6 +29,7 @@ mod api_concurrency;
 mod api_durability;
 mod api_messages;
 mod api_openapi;
+mod api_paths;
 mod api_stream;
 mod api_stream_transport;
 mod api_users;

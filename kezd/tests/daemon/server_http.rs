@@ -173,8 +173,10 @@ async fn echo_params(ctx: RequestContext) -> HandlerResult {
     )
 }
 
+/// Query values are decoded; a path parameter is the segment as sent, escapes and all (SPEC
+/// §7.7), for the handler's type to accept or refuse.
 #[tokio::test]
-async fn path_and_query_parameters_are_decoded_and_checked() {
+async fn path_parameters_are_as_sent_and_query_parameters_decoded() {
     let server = TestServer::start_with(config(|_| {}), |router| {
         router.route(Method::GET, "/test/echo/{handle}", echo_params)
     })
@@ -187,13 +189,12 @@ async fn path_and_query_parameters_are_decoded_and_checked() {
     assert_eq!(ok.status(), 200);
     assert_eq!(
         json(ok).await,
-        serde_json::json!({"handle": "alice", "since": 7, "auth": "1700000000:ab"})
+        serde_json::json!({"handle": "al%69ce", "since": 7, "auth": "1700000000:ab"})
     );
     for bad in [
         "/test/echo/alice?since=x",
         "/test/echo/alice?since=1&since=2",
         "/test/echo/alice?auth=%zz",
-        "/test/echo/%ff",
     ] {
         let response = client().get(server.url(bad)).send().await.expect("request");
         assert_eq!(response.status(), 400, "{bad}");

@@ -9,6 +9,7 @@
 //! | `rogue_sender` | request and envelope checks against forged, stale, misaddressed, replayed input |
 //! | `rogue_receiver` | a receiver answering 5xx, 429/503 with `Retry-After`, deferring |
 //! | `outages` | peers down, a sender killed mid-backlog, a flood deferred by rate limits |
+//! | `slow_origin` | a peer slow to answer look-ups: transactions in flight and look-ups bounded |
 //! | `refusals` | destinations never delivered to: bad certificates, forbidden addresses |
 //! | `ssrf` | every spelling of a forbidden address, at every entry point that connects out |
 //! | `reflection` | remote look-ups rationed per client address and per destination host |
@@ -23,4 +24,5 @@ mod reflection;
 mod refusals;
 mod rogue_receiver;
 mod rogue_sender;
+mod slow_origin;
 mod ssrf;

@@ -12,6 +12,17 @@ use serde_json::{Value, json};
 use super::{RoguePeer, random_key};
 use crate::error::TestnetError;
 
+/// A receiver's answer to a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Retry-After` header, as sent.
+    pub retry_after: Option<String>,
+    /// The body, parsed (`Value::Null` when it is not JSON).
+    pub body: Value,
+}
+
 /// How [`RoguePeer::send_txn`] signs the request's `Authorization` header.
 #[derive(Debug, Clone)]
 pub enum Sign {
@@ -64,6 +75,20 @@ impl RoguePeer {
         body: Vec<u8>,
         sign: Sign,
     ) -> Result<(u16, Value), TestnetError> {
+        let answer = self
+            .send_txn_answer(destination, txn_id, body, sign)
+            .await?;
+        Ok((answer.status, answer.body))
+    }
+
+    /// As [`send_txn`](Self::send_txn), with the answer's `Retry-After` too.
+    pub async fn send_txn_answer(
+        &self,
+        destination: &str,
+        txn_id: &str,
+        body: Vec<u8>,
+        sign: Sign,
+    ) -> Result<TxnAnswer, TestnetError> {
         let addr = self.node_addr(destination)?;
         let path = format!("/v1/federation/txn/{txn_id}");
         let header = self.authorization(destination, &path, &body, sign)?;
@@ -76,11 +101,17 @@ impl RoguePeer {
             .send()
             .await?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = response.bytes().await?;
-        Ok((
+        Ok(TxnAnswer {
             status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        ))
+            retry_after,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
     }
 
     /// The `Authorization` header value for `PUT path` with `body` to `destination`.

@@ -122,7 +122,10 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Answer {
         {
             error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
-        (&Method::GET, "/.well-known/webfinger") => webfinger(shared, &query),
+        (&Method::GET, "/.well-known/webfinger") => {
+            let _in_flight = shared.lookups.enter(resource_handle(&query)).await;
+            webfinger(shared, &query)
+        }
         (&Method::GET, "/v1/healthz") => answer(
             StatusCode::OK,
             &json!({"server": shared.name.as_str(), "status": "ok", "version": "kez-testnet-rogue"}),
@@ -163,16 +166,23 @@ pub(super) fn document(shared: &Shared) -> Value {
     }
 }
 
+/// The `acct:<handle>@<name>` of a WebFinger query, if it is one.
+fn resource(query: &str) -> Option<(&str, &str)> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("resource="))?
+        .strip_prefix("acct:")?
+        .split_once('@')
+}
+
+/// The handle a WebFinger query asks about (empty when it names none).
+fn resource_handle(query: &str) -> &str {
+    resource(query).map_or("", |(handle, _)| handle)
+}
+
 /// `GET /.well-known/webfinger?resource=acct:<handle>@<name>` (SPEC §4.4).
 fn webfinger(shared: &Shared, query: &str) -> Answer {
-    let resource = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("resource="))
-        .unwrap_or("");
-    let Some((handle, server)) = resource
-        .strip_prefix("acct:")
-        .and_then(|address| address.split_once('@'))
-    else {
+    let Some((handle, server)) = resource(query) else {
         return error(StatusCode::BAD_REQUEST, "malformed_request");
     };
     let users = lock(&shared.users);
