@@ -15,7 +15,8 @@
 //! - [`error`]: [`error::ApiError`], every SPEC §10 code, and the one function that turns it
 //!   into a response; [`body`]: response bodies (full or streaming) and limited request reads.
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
-//! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
+//! - [`limits`]: the spam limits (SPEC §11), and [`conversation`]: which of them a send counts
+//!   against; [`metrics`]: Prometheus counters;
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
 //! - [`detach`]: live streams written to the socket without hyper once their response is
 //!   decided, so an idle stream holds none of hyper's buffers.
@@ -36,6 +37,7 @@ pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod conversation;
 pub mod cors;
 pub mod detach;
 pub mod error;

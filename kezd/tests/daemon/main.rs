@@ -14,6 +14,7 @@
 //! | `api_stream` | the live inbox stream (SSE) |
 //! | `api_stream_transport` | the stream over HTTP/1.1 (off hyper) and HTTP/2, with TLS |
 //! | `api_concurrency` | many senders to one recipient |
+//! | `api_first_contacts` | conversations and the §11 limits they choose, across a restart |
 //! | `api_durability` | acknowledged sends across a crash of the real binary |
 //! | `api_openapi` | `spec/openapi.yaml` against the daemon |
 
@@ -22,6 +23,7 @@ mod common;
 
 mod api_concurrency;
 mod api_durability;
+mod api_first_contacts;
 mod api_messages;
 mod api_openapi;
 mod api_stream;
