@@ -62,7 +62,7 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
     if args.honest == 0 || args.honest > 250 || args.recipients == 0 {
         bail!("--honest must be 1..=250 and --recipients at least 1");
     }
-    if args.honest % args.recipients != 0 {
+    if !args.honest.is_multiple_of(args.recipients) {
         bail!("--recipients must divide --honest");
     }
     let mut report = Report::new("flood");
