@@ -126,7 +126,7 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
             tokio::spawn(flood_task(
                 target.clone(),
                 flood_msgs.clone(),
-                k,
+                (k, args.flood_connections),
                 stop.clone(),
             ))
         })
@@ -298,7 +298,7 @@ async fn honest_phase(target: &Target, senders: usize, msgs: Vec<Msg>, rate: f64
 async fn flood_task(
     target: Target,
     msgs: Arc<Vec<Bytes>>,
-    k: usize,
+    (k, connections): (usize, usize),
     stop: Arc<AtomicBool>,
 ) -> Answers {
     let mut answers = Answers::default();
@@ -327,7 +327,8 @@ async fn flood_task(
             }
             Err(_) => answers.errors += 1,
         }
-        j += 1;
+        // Connection k sends envelopes k, k + connections, …: no two send the same one.
+        j += connections;
     }
     answers
 }
