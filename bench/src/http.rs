@@ -3,7 +3,7 @@
 //! a pooled client's bookkeeping: a task owns its connection and sends pre-serialized bodies
 //! one after another, as a client with one request in flight would.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
 use anyhow::{Context, Result, bail};
@@ -12,7 +12,7 @@ use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// A body as a stream of chunks: what the SSE reader consumes, for plain and TLS streams.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
@@ -23,16 +23,26 @@ pub struct Conn<B> {
     host: String,
 }
 
-/// Opens a connection (TCP_NODELAY, as any latency-sensitive client would).
-async fn connect<B>(addr: SocketAddr, host: &str) -> Result<Conn<B>>
+/// Opens a connection (TCP_NODELAY, as any latency-sensitive client would), from `local`
+/// when given: a loopback address other than 127.0.0.1 makes kezd see another client.
+async fn connect<B>(addr: SocketAddr, host: &str, local: Option<IpAddr>) -> Result<Conn<B>>
 where
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let tcp = TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
+    let tcp = match local {
+        None => TcpStream::connect(addr).await,
+        Some(local) => {
+            let socket = match local {
+                IpAddr::V4(_) => TcpSocket::new_v4()?,
+                IpAddr::V6(_) => TcpSocket::new_v6()?,
+            };
+            socket.bind(SocketAddr::new(local, 0))?;
+            socket.connect(addr).await
+        }
+    }
+    .with_context(|| format!("connecting to {addr}"))?;
     tcp.set_nodelay(true)?;
     let (sender, connection) = http1::handshake(TokioIo::new(tcp)).await?;
     tokio::spawn(async move {
@@ -49,7 +59,12 @@ where
 impl Conn<Full<Bytes>> {
     /// A connection for POSTs.
     pub async fn open(addr: SocketAddr, host: &str) -> Result<Self> {
-        connect(addr, host).await
+        connect(addr, host, None).await
+    }
+
+    /// A connection for POSTs from the client address `local`.
+    pub async fn open_from(addr: SocketAddr, host: &str, local: IpAddr) -> Result<Self> {
+        connect(addr, host, Some(local)).await
     }
 
     /// `POST path` with a JSON body; the status and the whole answer.
@@ -68,7 +83,7 @@ impl Conn<Full<Bytes>> {
 
 /// One GET on a fresh connection: the status and body (health checks, start-up timing).
 pub async fn get_once(addr: SocketAddr, host: &str, path: &str) -> Result<(u16, Bytes)> {
-    let mut conn: Conn<Empty<Bytes>> = connect(addr, host).await?;
+    let mut conn: Conn<Empty<Bytes>> = connect(addr, host, None).await?;
     let request = http::Request::get(path)
         .header(http::header::HOST, &conn.host)
         .body(Empty::new())?;
@@ -81,7 +96,7 @@ pub async fn get_once(addr: SocketAddr, host: &str, path: &str) -> Result<(u16, 
 /// Opens an event stream on its own connection (a stream holds its connection for its whole
 /// life); the body as a chunk stream after checking the 200.
 pub async fn open_stream(addr: SocketAddr, host: &str, path_and_query: &str) -> Result<ByteStream> {
-    let mut conn: Conn<Empty<Bytes>> = connect(addr, host).await?;
+    let mut conn: Conn<Empty<Bytes>> = connect(addr, host, None).await?;
     let request = http::Request::get(path_and_query)
         .header(http::header::HOST, &conn.host)
         .header(http::header::ACCEPT, "text/event-stream")

@@ -6,7 +6,8 @@
 //! is in the inbox exactly once when polled; a failed check exits with status 1.
 //!
 //! Scenarios (one per file under `scenario/`): `send`, `idle`, `startup`, `federation`,
-//! `cluster`, and `floor`, which measures the machine's ceiling for sends beside kezd. Commands and figures: docs/BENCHMARKS.md, section "kez-bench".
+//! `cluster`, `flood` (honest latency beside a flooding client, kezd on its default limits),
+//! and `floor`, which measures the machine's ceiling for sends beside kezd. Commands and figures: docs/BENCHMARKS.md, section "kez-bench".
 
 mod client;
 mod floor;
@@ -86,6 +87,9 @@ enum Scenario {
     Federation(scenario::federation::FederationArgs),
     /// Two kezd on PostgreSQL + NATS against one on SQLite, same load.
     Cluster(scenario::cluster::ClusterArgs),
+    /// One client address flooding sends while honest senders on other addresses send at a
+    /// steady rate: honest latency alone and under the flood (SPEC §11).
+    Flood(scenario::flood::FloodArgs),
     /// The machine's ceiling for sends (a server that only parses and verifies) beside kezd.
     Floor(scenario::floor::FloorArgs),
     /// Serves as the floor server on 127.0.0.1 (started by `floor`).
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
             Scenario::Startup(args) => scenario::startup::run(&options, args).await,
             Scenario::Federation(args) => scenario::federation::run(&options, args).await,
             Scenario::Cluster(args) => scenario::cluster::run(&options, args).await,
+            Scenario::Flood(args) => scenario::flood::run(&options, args).await,
             Scenario::Floor(args) => scenario::floor::run(&options, args).await,
             Scenario::FloorServe { port } => floor::serve(port).await.map(|()| Vec::new()),
         }

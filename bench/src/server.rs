@@ -32,6 +32,7 @@ pub fn rate_table() -> toml::Table {
         "register_per_hour",
         "sender_per_minute",
         "recipient_per_minute",
+        "recipient_strangers_per_minute",
         "first_contacts_per_hour",
         "origin_per_minute",
         "remote_lookups_per_minute",

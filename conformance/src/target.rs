@@ -5,8 +5,8 @@
 //! own accounts), keep-alives every second (so §8.5's keep-alive is checked in a second, not
 //! 15), and federation retries after one second with a two-second request timeout (so the
 //! rogue-receiver cases see backoff, timeouts and `Retry-After` within a few seconds). Two
-//! settings exist to be provoked: 40 messages per recipient per minute (the rate-limit cases;
-//! no other case sends that many to one recipient) and a deny list of `blocked<n>.test` origins
+//! settings exist to be provoked: 40 messages per recipient per minute, from its contacts and
+//! from strangers each (the rate-limit cases; no other case sends that many to one recipient) and a deny list of `blocked<n>.test` origins
 //! (the origin-policy case starts rogues with those names).
 
 use std::path::Path;
@@ -30,6 +30,7 @@ client_per_minute = 1000000
 register_per_hour = 1000000
 sender_per_minute = 1000000
 recipient_per_minute = 40
+recipient_strangers_per_minute = 40
 first_contacts_per_hour = 1000000
 origin_per_minute = 1000000
 remote_lookups_per_minute = 1000000

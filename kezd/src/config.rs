@@ -300,8 +300,12 @@ pub struct RateLimits {
     pub register_per_hour: NonZeroU32,
     /// Sends per sender address per minute.
     pub sender_per_minute: NonZeroU32,
-    /// Messages per recipient per minute.
+    /// Messages per recipient per minute from its contacts: senders it has written to
+    /// (SPEC §11).
     pub recipient_per_minute: NonZeroU32,
+    /// Messages per recipient per minute from everyone else, a separate budget so strangers
+    /// cannot lock an inbox against its contacts (SPEC §11).
+    pub recipient_strangers_per_minute: NonZeroU32,
     /// New sender→recipient pairs per sender per hour.
     pub first_contacts_per_hour: NonZeroU32,
     /// Envelopes per minute accepted from one origin server (SPEC §11).
@@ -638,6 +642,10 @@ impl Config {
                 "rate.recipient_per_minute",
                 raw.rate.recipient_per_minute,
             )?,
+            recipient_strangers_per_minute: nonzero_u32(
+                "rate.recipient_strangers_per_minute",
+                raw.rate.recipient_strangers_per_minute,
+            )?,
             first_contacts_per_hour: nonzero_u32(
                 "rate.first_contacts_per_hour",
                 raw.rate.first_contacts_per_hour,
@@ -771,6 +779,11 @@ impl Config {
                 register_per_hour: self.rate.register_per_hour.get().into(),
                 sender_per_minute: self.rate.sender_per_minute.get().into(),
                 recipient_per_minute: self.rate.recipient_per_minute.get().into(),
+                recipient_strangers_per_minute: self
+                    .rate
+                    .recipient_strangers_per_minute
+                    .get()
+                    .into(),
                 first_contacts_per_hour: self.rate.first_contacts_per_hour.get().into(),
                 origin_per_minute: self.rate.origin_per_minute.get().into(),
                 remote_lookups_per_minute: self.rate.remote_lookups_per_minute.get().into(),

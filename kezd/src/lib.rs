@@ -17,7 +17,8 @@
 //!   bodies read within a limit, a deadline and a minimum rate; [`budget`]: the cap on bytes
 //!   in memory for requests and responses in flight.
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
-//! - [`limits`]: the spam limits (SPEC §11); [`metrics`]: Prometheus counters;
+//! - [`limits`]: the spam limits (SPEC §11), and [`conversation`]: which of them a send counts
+//!   against; [`metrics`]: Prometheus counters;
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
 //! - [`slots`]: connections and streams open at once, capped per client address and per
 //!   handle; [`idle`]: when a connection has nothing in progress (closed after the idle
@@ -42,6 +43,7 @@ pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod conversation;
 pub mod cors;
 pub mod detach;
 pub mod error;

@@ -1,20 +1,25 @@
-//! The spam limits of SPEC §11 as keyed rate limiters (governor's GCRA: a steady rate with a
-//! burst of one window's quota). The client limit is checked for every request by the
-//! service; the others are checked by handlers, which know the sender and the recipient.
-//! Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker cycling through
-//! addresses or senders cannot grow memory without bound.
+//! The spam limits of SPEC §11 as keyed rate limiters (a steady rate with a burst of one
+//! window's quota). The client and registration limits are checked for every request by the
+//! service, one key each, with governor's GCRA. A send counts against several limits at once
+//! (sender, one of the recipient's two budgets, first contacts, origin server), and a send
+//! refused by one of them must spend nothing of the others, so those use [`gcra`], which
+//! checks them all and spends only when all admit. Which of them apply is decided by the
+//! conversation between sender and recipient (kezd/src/conversation.rs), which the store
+//! remembers. Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker
+//! cycling through addresses or senders cannot grow memory without bound.
 //!
-//! # In a cluster the limits are per instance
+//! # In a cluster the counters are per instance
 //!
-//! The limiters live in this process's memory; kezd instances sharing a PostgreSQL database
-//! and NATS do not share them. Each instance enforces the configured quotas on what reaches
-//! *it*, so behind a load balancer that spreads one client over N instances, that client (or
-//! sender, recipient, origin server) gets up to N times every quota: N × `client_per_minute`,
-//! N × `sender_per_minute`, N × `first_contacts_per_hour`, and so on. That is the whole gain:
-//! a bounded multiple fixed by the operator's instance count, never an unlimited rate, and
-//! the envelope and registration checks are unchanged.
+//! The counters live in this process's memory; kezd instances sharing a PostgreSQL database
+//! and NATS do not share them (the conversations that decide which counters a send uses are
+//! shared: they are in the database). Each instance enforces the configured quotas on what
+//! reaches *it*, so behind a load balancer that spreads one client over N instances, that
+//! client (or sender, recipient, origin server) gets up to N times every quota: N ×
+//! `client_per_minute`, N × `sender_per_minute`, N × `first_contacts_per_hour`, and so on.
+//! That is the whole gain: a bounded multiple fixed by the operator's instance count, never
+//! an unlimited rate, and the envelope and registration checks are unchanged.
 //!
-//! Shared limits were not built on purpose: a counter in PostgreSQL or NATS would put a
+//! Shared counters were not built on purpose: a counter in PostgreSQL or NATS would put a
 //! network round trip (and a write, for the database) in front of every request, including
 //! the ones it refuses — the cheap rejection that makes a limit useful under a flood — and
 //! would make rate limiting fail when the shared service is slow. Operators compensate
@@ -23,20 +28,21 @@
 //! client address to one instance (sticky routing by address, e.g. a hash of the client IP at
 //! the load balancer), so the per-address limits hold exactly as configured.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+mod gcra;
+
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::config::RateLimits;
+use crate::conversation::Conversation;
 use crate::error::ApiError;
+use gcra::KeyedGcra;
 
-/// How long a conversation is remembered for the first-contact quota: its window.
-const CONVERSATION_MEMORY: Duration = Duration::from_secs(3600);
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// Which limit refused a request: named in logs and in the error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +53,10 @@ pub enum Limit {
     Register,
     /// Sends per sender.
     Sender,
-    /// Messages per recipient.
+    /// Messages per recipient from its contacts.
     Recipient,
+    /// Messages per recipient from senders it has not written to.
+    RecipientStrangers,
     /// New conversations per sender.
     FirstContacts,
     /// Envelopes per origin server.
@@ -67,6 +75,7 @@ impl Limit {
             Limit::Register => "register",
             Limit::Sender => "sender",
             Limit::Recipient => "recipient",
+            Limit::RecipientStrangers => "recipient_strangers",
             Limit::FirstContacts => "first_contacts",
             Limit::Origin => "origin",
             Limit::RemoteLookups => "remote_lookups",
@@ -94,6 +103,20 @@ impl From<Exceeded> for ApiError {
     }
 }
 
+/// One send to count (SPEC §11): who writes to whom, what the store remembers of their
+/// conversation, and for a federated envelope the origin server it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Send<'a> {
+    /// The sender's address.
+    pub sender: &'a str,
+    /// The recipient's address.
+    pub recipient: &'a str,
+    /// What the store remembers of the two directions between them.
+    pub conversation: Conversation,
+    /// The origin server of a received transaction; `None` for a local send.
+    pub origin: Option<&'a str>,
+}
+
 /// Every keyed limiter of the daemon.
 #[derive(Debug)]
 pub struct Limiters {
@@ -102,23 +125,23 @@ pub struct Limiters {
     /// `POST /v1/register`, by client address.
     register: DefaultKeyedRateLimiter<IpAddr>,
     /// Sends, by sender address.
-    sender: DefaultKeyedRateLimiter<String>,
-    /// Messages, by recipient address.
-    recipient: DefaultKeyedRateLimiter<String>,
+    sender: KeyedGcra,
+    /// Messages from the recipient's contacts, by recipient address.
+    recipient: KeyedGcra,
+    /// Messages from everyone else, by recipient address: a separate budget, so that senders
+    /// the recipient never wrote to cannot use up the one of those it did.
+    strangers: KeyedGcra,
     /// First contacts, by sender address.
-    first_contacts: DefaultKeyedRateLimiter<String>,
-    /// (sender, recipient) pairs that wrote within the last hour, and when they last did: a
-    /// message in a known conversation is not a first contact.
-    contacts: Mutex<HashMap<(String, String), Instant>>,
+    first_contacts: KeyedGcra,
     /// Envelopes received over federation, by origin server name.
-    origin: DefaultKeyedRateLimiter<String>,
+    origin: KeyedGcra,
     /// Look-ups at other servers on an unauthenticated client's word, by client address: what
     /// one party can make this server fetch (SPEC §13.2).
     remote_lookups: DefaultKeyedRateLimiter<IpAddr>,
     /// The same look-ups by destination host (the server name without its port, so that
     /// cycling ports gives no fresh budget): what all parties together can aim at one host.
-    remote_lookups_per_server: DefaultKeyedRateLimiter<String>,
-    /// The limiters' clock, to turn a refusal's instant into a wait.
+    remote_lookups_per_server: KeyedGcra,
+    /// The governor limiters' clock, to turn a refusal's instant into a wait.
     clock: DefaultClock,
 }
 
@@ -128,21 +151,18 @@ impl Limiters {
         Limiters {
             client: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.client_per_minute)),
             register: DefaultKeyedRateLimiter::keyed(Quota::per_hour(rates.register_per_hour)),
-            sender: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.sender_per_minute)),
-            recipient: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
-                rates.recipient_per_minute,
-            )),
-            first_contacts: DefaultKeyedRateLimiter::keyed(Quota::per_hour(
-                rates.first_contacts_per_hour,
-            )),
-            origin: DefaultKeyedRateLimiter::keyed(Quota::per_minute(rates.origin_per_minute)),
+            sender: KeyedGcra::new(rates.sender_per_minute, MINUTE),
+            recipient: KeyedGcra::new(rates.recipient_per_minute, MINUTE),
+            strangers: KeyedGcra::new(rates.recipient_strangers_per_minute, MINUTE),
+            first_contacts: KeyedGcra::new(rates.first_contacts_per_hour, HOUR),
+            origin: KeyedGcra::new(rates.origin_per_minute, MINUTE),
             remote_lookups: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
                 rates.remote_lookups_per_minute,
             )),
-            remote_lookups_per_server: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
+            remote_lookups_per_server: KeyedGcra::new(
                 rates.remote_lookups_per_server_per_minute,
-            )),
-            contacts: Mutex::default(),
+                MINUTE,
+            ),
             clock: DefaultClock::default(),
         }
     }
@@ -157,52 +177,31 @@ impl Limiters {
         self.check(&self.register, &client, Limit::Register)
     }
 
-    /// Counts one send by `sender` (an address, `alice@kez.lat`).
-    pub fn check_sender(&self, sender: &str) -> Result<(), Exceeded> {
-        self.check(&self.sender, &sender.to_owned(), Limit::Sender)
-    }
-
-    /// Counts one message to `recipient` (an address).
-    pub fn check_recipient(&self, recipient: &str) -> Result<(), Exceeded> {
-        self.check(&self.recipient, &recipient.to_owned(), Limit::Recipient)
-    }
-
-    /// Counts a message from `sender` to `recipient` against the first-contact quota (SPEC §11)
-    /// unless the two have exchanged a message, in either direction, within the last hour.
-    /// Conversations are remembered per instance, like every limit here.
-    pub fn check_contact(&self, sender: &str, recipient: &str) -> Result<(), Exceeded> {
-        let now = Instant::now();
-        {
-            let mut seen = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
-            let reply = (recipient.to_owned(), sender.to_owned());
-            if seen.contains_key(&reply) {
-                return Ok(());
-            }
-            if let Some(last) = seen.get_mut(&(sender.to_owned(), recipient.to_owned())) {
-                *last = now;
-                return Ok(());
-            }
+    /// Counts `send` against every limit that applies to it, or, when one of them refuses it,
+    /// against none (SPEC §11): the sender's, the recipient's budget for its contacts or the
+    /// one for strangers, the sender's first contacts when neither has written to the other,
+    /// and the origin server's for a federated envelope.
+    pub fn admit_send(&self, send: &Send<'_>) -> Result<(), Exceeded> {
+        let recipient = if send.conversation.from_contact() {
+            (&self.recipient, Limit::Recipient)
+        } else {
+            (&self.strangers, Limit::RecipientStrangers)
+        };
+        let mut charges = vec![
+            (&self.sender, send.sender, Limit::Sender),
+            (recipient.0, send.recipient, recipient.1),
+        ];
+        if send.conversation.is_first_contact() {
+            charges.push((&self.first_contacts, send.sender, Limit::FirstContacts));
         }
-        self.check_first_contact(sender)?;
-        self.contacts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((sender.to_owned(), recipient.to_owned()), now);
-        Ok(())
-    }
-
-    /// Counts one new conversation opened by `sender`.
-    pub fn check_first_contact(&self, sender: &str) -> Result<(), Exceeded> {
-        self.check(
-            &self.first_contacts,
-            &sender.to_owned(),
-            Limit::FirstContacts,
-        )
-    }
-
-    /// Counts one envelope received from `origin` (a server name).
-    pub fn check_origin(&self, origin: &str) -> Result<(), Exceeded> {
-        self.check(&self.origin, &origin.to_owned(), Limit::Origin)
+        if let Some(origin) = send.origin {
+            charges.push((&self.origin, origin, Limit::Origin));
+        }
+        let keys: Vec<(&KeyedGcra, &str)> = charges.iter().map(|&(l, k, _)| (l, k)).collect();
+        gcra::spend_all(&keys, Instant::now()).map_err(|(index, retry_after)| Exceeded {
+            limit: charges[index].2,
+            retry_after,
+        })
     }
 
     /// Counts one look-up that `client` makes this server send to `host` (SPEC §11, §13.2).
@@ -211,49 +210,49 @@ impl Limiters {
     /// destination's, which other clients share.
     pub fn check_remote_lookup(&self, client: IpAddr, host: &str) -> Result<(), Exceeded> {
         self.check(&self.remote_lookups, &client, Limit::RemoteLookups)?;
-        self.check(
-            &self.remote_lookups_per_server,
-            &host.to_owned(),
-            Limit::RemoteLookupsPerServer,
+        gcra::spend_all(&[(&self.remote_lookups_per_server, host)], Instant::now()).map_err(
+            |(_, retry_after)| Exceeded {
+                limit: Limit::RemoteLookupsPerServer,
+                retry_after,
+            },
         )
     }
 
     /// Forgets keys whose limits are back to full, bounding memory to the keys active within
     /// one window. Called periodically by the maintenance task.
     pub fn retain_recent(&self) {
-        self.contacts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, last| last.elapsed() < CONVERSATION_MEMORY);
         for limiter in [&self.client, &self.register, &self.remote_lookups] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        for limiter in [
-            &self.sender,
-            &self.recipient,
-            &self.first_contacts,
-            &self.origin,
-            &self.remote_lookups_per_server,
-        ] {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+        let now = Instant::now();
+        self.remote_lookups_per_server.retain_recent(now);
+        for limiter in self.sends() {
+            limiter.retain_recent(now);
         }
     }
 
     /// Keys currently remembered, over all limiters (for tests and metrics).
     pub fn tracked_keys(&self) -> usize {
-        self.client.len()
-            + self.register.len()
-            + self.sender.len()
-            + self.recipient.len()
-            + self.first_contacts.len()
+        self.client.len() + self.register.len() + self.sends().map(KeyedGcra::len).sum::<usize>()
     }
 
-    fn check<K: Clone + Hash + Eq>(
+    /// The limiters a send counts against.
+    fn sends(&self) -> impl Iterator<Item = &KeyedGcra> {
+        [
+            &self.sender,
+            &self.recipient,
+            &self.strangers,
+            &self.first_contacts,
+            &self.origin,
+        ]
+        .into_iter()
+    }
+
+    fn check(
         &self,
-        limiter: &DefaultKeyedRateLimiter<K>,
-        key: &K,
+        limiter: &DefaultKeyedRateLimiter<IpAddr>,
+        key: &IpAddr,
         limit: Limit,
     ) -> Result<(), Exceeded> {
         limiter.check_key(key).map_err(|not_until| Exceeded {
@@ -276,12 +275,35 @@ mod tests {
             register_per_hour: n,
             sender_per_minute: n,
             recipient_per_minute: n,
+            recipient_strangers_per_minute: n,
             first_contacts_per_hour: n,
             origin_per_minute: n,
             remote_lookups_per_minute: n,
             remote_lookups_per_server_per_minute: n,
         }
     }
+
+    fn send<'a>(sender: &'a str, recipient: &'a str, conversation: Conversation) -> Send<'a> {
+        Send {
+            sender,
+            recipient,
+            conversation,
+            origin: None,
+        }
+    }
+
+    const FIRST: Conversation = Conversation {
+        sent_ms: None,
+        replied_ms: None,
+    };
+    const FOLLOW_UP: Conversation = Conversation {
+        sent_ms: Some(1),
+        replied_ms: None,
+    };
+    const FROM_CONTACT: Conversation = Conversation {
+        sent_ms: Some(1),
+        replied_ms: Some(1),
+    };
 
     #[test]
     fn refuses_past_the_burst_with_a_wait() {
@@ -298,49 +320,101 @@ mod tests {
         assert!(limiters.check_client(other).is_ok(), "keys are independent");
     }
 
-    #[test]
-    fn each_helper_uses_its_own_limiter() {
-        let limiters = Limiters::new(&rates(1));
-        assert!(limiters.check_sender("a@x").is_ok());
-        assert_eq!(
-            limiters.check_sender("a@x").map_err(|e| e.limit),
-            Err(Limit::Sender)
-        );
-        assert!(
-            limiters.check_recipient("a@x").is_ok(),
-            "recipient is separate"
-        );
-        assert!(limiters.check_first_contact("a@x").is_ok());
-        let hourly = limiters.check_first_contact("a@x").expect_err("over");
-        assert!(
-            hourly.retry_after > Duration::from_secs(3000),
-            "an hourly window"
-        );
-        assert_eq!(ApiError::from(hourly).code(), "rate_limited");
-    }
-
-    /// SPEC §11: only new conversations count; replies and follow-ups are free.
+    /// SPEC §11: only new conversations count as first contacts, with an hourly window.
     #[test]
     fn first_contacts_count_new_conversations_only() {
-        let limiters = Limiters::new(&rates(1));
-        assert!(limiters.check_contact("a@x", "b@y").is_ok());
+        let mut rates = rates(100);
+        rates.first_contacts_per_hour = NonZeroU32::MIN;
+        let limiters = Limiters::new(&rates);
+        assert!(limiters.admit_send(&send("a@x", "b@y", FIRST)).is_ok());
+        assert!(limiters.admit_send(&send("a@x", "b@y", FOLLOW_UP)).is_ok());
         assert!(
-            limiters.check_contact("a@x", "b@y").is_ok(),
-            "same conversation"
+            limiters
+                .admit_send(&send("a@x", "c@z", FROM_CONTACT))
+                .is_ok()
         );
-        assert!(limiters.check_contact("b@y", "a@x").is_ok(), "a reply");
         let refused = limiters
-            .check_contact("a@x", "c@z")
+            .admit_send(&send("a@x", "d@z", FIRST))
             .expect_err("a second new one");
         assert_eq!(refused.limit, Limit::FirstContacts);
+        assert!(
+            refused.retry_after > Duration::from_secs(3000),
+            "an hourly window"
+        );
+        assert_eq!(ApiError::from(refused).code(), "rate_limited");
+    }
+
+    /// SPEC §11: a recipient's contacts and strangers have separate budgets.
+    #[test]
+    fn strangers_cannot_spend_the_contacts_budget() {
+        let mut rates = rates(100);
+        rates.recipient_strangers_per_minute = NonZeroU32::MIN;
+        let limiters = Limiters::new(&rates);
+        assert!(limiters.admit_send(&send("s1@x", "v@y", FIRST)).is_ok());
+        let refused = limiters
+            .admit_send(&send("s2@x", "v@y", FOLLOW_UP))
+            .expect_err("the strangers' budget is spent");
+        assert_eq!(refused.limit, Limit::RecipientStrangers);
+        assert!(
+            limiters
+                .admit_send(&send("friend@x", "v@y", FROM_CONTACT))
+                .is_ok()
+        );
+    }
+
+    /// SPEC §11: a send refused by one limit spends nothing of the others.
+    #[test]
+    fn a_refused_send_spends_nothing() {
+        let mut rates = rates(2);
+        rates.first_contacts_per_hour = NonZeroU32::MIN;
+        let limiters = Limiters::new(&rates);
+        assert!(limiters.admit_send(&send("a@x", "b@y", FIRST)).is_ok());
+        for _ in 0..5 {
+            let refused = limiters
+                .admit_send(&send("a@x", "c@y", FIRST))
+                .expect_err("spent");
+            assert_eq!(refused.limit, Limit::FirstContacts);
+        }
+        assert!(
+            limiters
+                .admit_send(&send("a@x", "b@y", FROM_CONTACT))
+                .is_ok(),
+            "the refusals left the sender's second send"
+        );
+        assert_eq!(
+            limiters
+                .admit_send(&send("a@x", "b@y", FROM_CONTACT))
+                .map_err(|e| e.limit),
+            Err(Limit::Sender)
+        );
+    }
+
+    #[test]
+    fn the_origin_counts_federated_envelopes() {
+        let limiters = Limiters::new(&rates(1));
+        let mut federated = send("a@x", "b@y", FROM_CONTACT);
+        federated.origin = Some("x");
+        assert!(limiters.admit_send(&federated).is_ok());
+        federated.sender = "c@x";
+        federated.recipient = "d@y";
+        assert_eq!(
+            limiters.admit_send(&federated).map_err(|e| e.limit),
+            Err(Limit::Origin)
+        );
     }
 
     #[test]
     fn retain_recent_keeps_keys_that_are_still_limited() {
         let limiters = Limiters::new(&Config::default().rate);
-        limiters.check_sender("a@x").expect("first");
+        limiters
+            .admit_send(&send("a@x", "b@y", FOLLOW_UP))
+            .expect("first");
         limiters.retain_recent();
-        assert_eq!(limiters.tracked_keys(), 1, "a key mid-window is kept");
+        assert_eq!(
+            limiters.tracked_keys(),
+            2,
+            "the sender's and recipient's keys are kept"
+        );
     }
 
     /// SPEC §11, §13.2: remote look-ups are limited per client address and per destination

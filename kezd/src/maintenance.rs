@@ -1,7 +1,7 @@
 //! Periodic upkeep that no request triggers: forgetting rate-limiter keys that are back to full
-//! (bounding the limiters' memory), applying the retention policy (SPEC §8.4) and forgetting
-//! what federation keeps for a week (SPEC §9.4, §9.7). One task, stopped by the shutdown
-//! signal.
+//! (bounding the limiters' memory), applying the retention policy (SPEC §8.4), forgetting
+//! what federation keeps for a week (SPEC §9.4, §9.7) and conversations a year old (SPEC §11).
+//! One task, stopped by the shutdown signal.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -77,5 +77,18 @@ async fn sweep_retention(state: &AppState) {
         Ok(0) => {}
         Ok(deleted) => tracing::info!(deleted, "forgot finished deliveries and old transactions"),
         Err(error) => tracing::error!(error = ?error, "forgetting federation rows failed: {error}"),
+    }
+    let memory_ms = i64::try_from(crate::conversation::MEMORY.as_millis()).unwrap_or(i64::MAX);
+    let result = state
+        .metrics()
+        .time_store(
+            "forget_conversations",
+            store.forget_conversations(now_ms.saturating_sub(memory_ms)),
+        )
+        .await;
+    match result {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "forgot conversations silent for a year"),
+        Err(error) => tracing::error!(error = ?error, "forgetting conversations failed: {error}"),
     }
 }

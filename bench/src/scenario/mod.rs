@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod federation;
+pub mod flood;
 pub mod floor;
 pub mod idle;
 pub mod send;

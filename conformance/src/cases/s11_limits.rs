@@ -1,11 +1,13 @@
 //! SPEC §11, limits: every limit is published in the server document's `limits.rate` (the
 //! document case checks presence), and the published numbers are what the server enforces
 //! where the suite can observe it cheaply: the body limit (§6.5's case) and the inbox page
-//! maximum (§8.2's case). Of the rate limits, only the per-recipient one is provoked, and only
-//! when it is small (as on spawned nodes): it locks out one fresh recipient, not the suite's
-//! address.
+//! maximum (§8.2's case). Of the rate limits, the recipient's two budgets are provoked, and
+//! only when they are small (as on spawned nodes): each locks out one fresh recipient, not the
+//! suite's address. The strangers' case is the §11 promise that senders a recipient never wrote
+//! to cannot make the server refuse the messages of one it did.
 
 use crate::case::{Case, CaseResult, Single};
+use crate::user::User;
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
@@ -13,15 +15,25 @@ pub fn cases() -> Vec<Case> {
         Case::single(
             "s11.published",
             &["§11", "§9.2"],
-            "limits.rate publishes the eight per-period limits as positive integers",
+            "limits.rate publishes the nine per-period limits as positive integers, and \
+             limits.conversations.memory how long a conversation is remembered",
             |s| Box::pin(published(s)),
         ),
         Case::single(
             "s11.recipient_limit",
             &["§11", "§10"],
-            "sends beyond the published recipient_per_minute are 429 rate_limited with a \
-             Retry-After in seconds (run when the limit is 100 or less, as under --spawn)",
+            "sends from a contact (the recipient wrote to them) beyond the published \
+             recipient_per_minute are 429 rate_limited with a Retry-After in seconds (run when \
+             the limit is 100 or less, as under --spawn)",
             |s| Box::pin(recipient_limit(s)),
+        ),
+        Case::single(
+            "s11.strangers_cannot_lock_an_inbox",
+            &["§11", "§10"],
+            "once senders the recipient never wrote to have used recipient_strangers_per_minute, \
+             the next stranger gets 429 rate_limited and a contact still gets through (run when \
+             the limit is 100 or less)",
+            |s| Box::pin(strangers_cannot_lock_an_inbox(s)),
         ),
     ]
 }
@@ -31,23 +43,37 @@ async fn published(s: Single) -> CaseResult {
         skip!("the server serves no /.well-known/kez, where the limits are published");
     }
     for key in [
-        "client_per_minute",
-        "register_per_hour",
-        "sender_per_minute",
-        "recipient_per_minute",
-        "origin_per_minute",
-        "first_contacts_per_hour",
-        "remote_lookups_per_minute",
-        "remote_lookups_per_server_per_minute",
+        "rate/client_per_minute",
+        "rate/register_per_hour",
+        "rate/sender_per_minute",
+        "rate/recipient_per_minute",
+        "rate/recipient_strangers_per_minute",
+        "rate/origin_per_minute",
+        "rate/first_contacts_per_hour",
+        "rate/remote_lookups_per_minute",
+        "rate/remote_lookups_per_server_per_minute",
+        "conversations/memory",
     ] {
         check!(
-            s.server
-                .limit(&format!("/rate/{key}"))
-                .is_some_and(|v| v > 0),
-            "limits.rate.{key} must be a positive integer: {}",
+            s.server.limit(&format!("/{key}")).is_some_and(|v| v > 0),
+            "limits.{} must be a positive integer: {}",
+            key.replace('/', "."),
             s.server.document["limits"]
         );
     }
+    Ok(())
+}
+
+/// Expects `resp` to be a 429 `rate_limited` with a Retry-After in whole seconds.
+fn expect_limited(resp: crate::server::Resp, what: &str) -> CaseResult {
+    let retry_after = resp.header("retry-after").map(str::to_owned);
+    super::expect_code(resp, 429, "rate_limited", what)?;
+    check!(
+        retry_after
+            .as_deref()
+            .is_some_and(|v| v.parse::<u64>().is_ok_and(|n| n > 0)),
+        "a 429 must carry Retry-After in seconds, got {retry_after:?}"
+    );
     Ok(())
 }
 
@@ -65,18 +91,48 @@ async fn recipient_limit(s: Single) -> CaseResult {
         );
     }
     let (alice, bob) = super::two_users(&s.server).await?;
+    // Bob writes to alice first, which makes her one of his contacts.
+    bob.send_ok(&alice.peer(), "hello alice").await?;
     for i in 0..limit {
         alice.send_ok(&bob.peer(), &format!("n{i}")).await?;
     }
     let env = alice.envelope(&bob.peer(), "one too many");
-    let resp = alice.send(&env).await?;
-    let retry_after = resp.header("retry-after").map(str::to_owned);
-    super::expect_code(resp, 429, "rate_limited", "the send past the limit")?;
-    check!(
-        retry_after
-            .as_deref()
-            .is_some_and(|v| v.parse::<u64>().is_ok_and(|n| n > 0)),
-        "a 429 must carry Retry-After in seconds, got {retry_after:?}"
-    );
+    expect_limited(alice.send(&env).await?, "the send past the limit")
+}
+
+async fn strangers_cannot_lock_an_inbox(s: Single) -> CaseResult {
+    let (Some(limit), Some(contacts)) = (
+        s.server.limit("/rate/recipient_strangers_per_minute"),
+        s.server.limit("/rate/recipient_per_minute"),
+    ) else {
+        skip!("the server publishes no recipient_strangers_per_minute");
+    };
+    let registrations = s.server.limit("/rate/register_per_hour").unwrap_or(0);
+    if limit > 100 || contacts < 2 || registrations < limit + 3 {
+        skip!(
+            "recipient_strangers_per_minute is {limit} (register_per_hour {registrations}): \
+             too many senders to register cheaply"
+        );
+    }
+    let (victim, friend) = super::two_users(&s.server).await?;
+    victim.send_ok(&friend.peer(), "hello friend").await?;
+    let mut strangers: Vec<User> = Vec::new();
+    for _ in 0..=limit {
+        strangers.push(s.server.new_user().await?);
+    }
+    let Some((last, flood)) = strangers.split_last() else {
+        fail!("no strangers were registered");
+    };
+    for (i, stranger) in flood.iter().enumerate() {
+        stranger
+            .send_ok(&victim.peer(), &format!("stranger {i}"))
+            .await?;
+    }
+    let env = last.envelope(&victim.peer(), "one stranger too many");
+    expect_limited(
+        last.send(&env).await?,
+        "a stranger past the strangers' budget",
+    )?;
+    friend.send_ok(&victim.peer(), "still here").await?;
     Ok(())
 }

@@ -562,11 +562,12 @@ async fn origin_blocked(r: Rogue) -> CaseResult {
 }
 
 async fn rate_limited(r: Rogue) -> CaseResult {
-    let Some(limit) = r.server.limit("/rate/recipient_per_minute") else {
-        fail!("the server publishes no recipient_per_minute");
+    // Mallory is a stranger to bob (he never wrote to her): the strangers' budget (§11).
+    let Some(limit) = r.server.limit("/rate/recipient_strangers_per_minute") else {
+        fail!("the server publishes no recipient_strangers_per_minute");
     };
     if limit > 100 {
-        skip!("recipient_per_minute is {limit}: too many messages to provoke it cheaply");
+        skip!("recipient_strangers_per_minute is {limit}: too many messages to provoke it cheaply");
     }
     let rogue = r.start(RogueOptions::new()).await?;
     let (bob, carol) = super::two_users(&r.server).await?;

@@ -139,7 +139,9 @@ async fn document(s: Single) -> CaseResult {
         "/rate/sender_per_minute",
         "/rate/origin_per_minute",
         "/rate/recipient_per_minute",
+        "/rate/recipient_strangers_per_minute",
         "/rate/first_contacts_per_hour",
+        "/conversations/memory",
         "/retention/max_age",
         "/retention/max_per_inbox",
     ] {

@@ -72,6 +72,7 @@ pub const KEYS: &[Key] = &[
     key("rate.register_per_hour", Kind::Uint),
     key("rate.sender_per_minute", Kind::Uint),
     key("rate.recipient_per_minute", Kind::Uint),
+    key("rate.recipient_strangers_per_minute", Kind::Uint),
     key("rate.first_contacts_per_hour", Kind::Uint),
     key("skew.registration_secs", Kind::Uint),
     key("skew.auth_secs", Kind::Uint),

@@ -162,8 +162,10 @@ pub struct RawRate {
     pub register_per_hour: u64,
     /// Sends per sender per minute.
     pub sender_per_minute: u64,
-    /// Messages per recipient per minute.
+    /// Messages per recipient per minute from its contacts.
     pub recipient_per_minute: u64,
+    /// Messages per recipient per minute from senders it has not written to.
+    pub recipient_strangers_per_minute: u64,
     /// New conversations per sender per hour.
     pub first_contacts_per_hour: u64,
     /// Envelopes per minute accepted from one origin server.
@@ -300,6 +302,7 @@ impl Default for RawRate {
             register_per_hour: 10,
             sender_per_minute: 120,
             recipient_per_minute: 600,
+            recipient_strangers_per_minute: 60,
             first_contacts_per_hour: 100,
             origin_per_minute: 6000,
             remote_lookups_per_minute: 30,

@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 use crate::body;
 use crate::broker::Published;
 use crate::clock;
+use crate::conversation;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
+use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
 
@@ -74,15 +76,23 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         envelope_json: envelope.canonical.clone(),
         received_at_ms: i64::try_from(now).unwrap_or(i64::MAX),
     };
+    let (from, to) = (env.from.to_string(), env.to.to_string());
+    // Which limits check 11 counts the send against (SPEC §11).
+    let conversation = state
+        .metrics()
+        .time_store("conversation", state.store().conversation(&from, &to))
+        .await?;
     let admission = {
         let state = state.clone();
-        let (from, to) = (env.from.to_string(), env.to.to_string());
+        let (from, to) = (from.clone(), to.clone());
         // Check 11, run by the store once it knows the message is new.
         Admission::new(move || {
-            let limits = state.limiters();
-            limits.check_sender(&from)?;
-            limits.check_recipient(&to)?;
-            limits.check_contact(&from, &to)
+            state.limiters().admit_send(&Send {
+                sender: &from,
+                recipient: &to,
+                conversation,
+                origin: None,
+            })
         })
     };
     let accepted = state
@@ -92,6 +102,9 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
             state.store().accept_admitted(message.clone(), admission),
         )
         .await?;
+    if !accepted.duplicate && conversation.needs_record(message.received_at_ms) {
+        conversation::record(&state, vec![(from, to)], message.received_at_ms).await;
+    }
     if let (Some(seq), false, Route::Local { handle }) =
         (accepted.seq, accepted.duplicate, &message.route)
     {

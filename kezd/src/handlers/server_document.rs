@@ -42,9 +42,13 @@ fn limits(state: &AppState) -> serde_json::Value {
             "sender_per_minute": c.rate.sender_per_minute.get(),
             "origin_per_minute": c.rate.origin_per_minute.get(),
             "recipient_per_minute": c.rate.recipient_per_minute.get(),
+            "recipient_strangers_per_minute": c.rate.recipient_strangers_per_minute.get(),
             "first_contacts_per_hour": c.rate.first_contacts_per_hour.get(),
             "remote_lookups_per_minute": c.rate.remote_lookups_per_minute.get(),
             "remote_lookups_per_server_per_minute": c.rate.remote_lookups_per_server_per_minute.get(),
+        },
+        "conversations": {
+            "memory": crate::conversation::MEMORY.as_secs(),
         },
         "retention": {
             "max_age": c.retention.max_age.as_secs(),

@@ -26,9 +26,11 @@ use serde_json::{Value, json};
 use crate::body;
 use crate::broker::Published;
 use crate::clock;
+use crate::conversation::{self, Conversation};
 use crate::error::{ApiError, Caller};
 use crate::federate::txn_slots::Refused;
 use crate::handlers::{HandlerResult, RequestContext};
+use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{NewMessage, Route, StoredMessage};
 
@@ -166,6 +168,7 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         origin: &auth.origin,
         senders,
         deferred: HashMap::new(),
+        conversations: HashMap::new(),
         now_ms: clock::now_ms(),
     };
     let mut judged = Vec::with_capacity(envelopes.len());
@@ -305,13 +308,18 @@ struct Receiver<'a> {
     /// Senders with a deferred envelope in this transaction, and what it was told: their
     /// later envelopes are deferred the same way so order holds (SPEC §9.4).
     deferred: HashMap<String, (String, u64)>,
+    /// Conversations looked up for this transaction's envelopes, `(sender, recipient)`, as
+    /// they stand after its envelopes admitted so far: a sender's second envelope to a
+    /// recipient is no first contact, though neither is stored yet (SPEC §11).
+    conversations: HashMap<(String, String), Conversation>,
     now_ms: u64,
 }
 
 /// A per-envelope verdict before it is written out.
 enum Verdict {
-    /// Passed every check: to be stored with the transaction's other accepted envelopes.
-    Store(Box<NewMessage>),
+    /// Passed every check: to be stored with the transaction's other accepted envelopes, and
+    /// its conversation `(sender, recipient)` recorded when that is due.
+    Store(Box<NewMessage>, Option<(String, String)>),
     Duplicate,
     Rejected(&'static str),
     Deferred(String, u64),
@@ -325,19 +333,21 @@ impl Receiver<'_> {
     async fn store_accepted(&self, judged: Vec<(String, Verdict)>) -> Result<Vec<Value>, ApiError> {
         let store = self.state.store();
         let accepts = judged.iter().filter_map(|(_, verdict)| match verdict {
-            Verdict::Store(message) => Some(store.accept((**message).clone())),
+            Verdict::Store(message, _) => Some(store.accept((**message).clone())),
             _ => None,
         });
         let mut stored = futures_util::future::join_all(accepts).await.into_iter();
         let mut results = Vec::with_capacity(judged.len());
+        let mut conversations = Vec::new();
         for (id, verdict) in judged {
             results.push(match verdict {
-                Verdict::Store(message) => {
+                Verdict::Store(message, record) => {
                     let accepted = stored
                         .next()
                         .ok_or_else(|| ApiError::internal("an accept went missing"))??;
                     match accepted.seq.filter(|_| !accepted.duplicate) {
                         Some(seq) => {
+                            conversations.extend(record);
                             self.publish(*message, seq).await;
                             json!({"id": id, "status": "accepted"})
                         }
@@ -351,6 +361,8 @@ impl Receiver<'_> {
                 }
             });
         }
+        let now_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX);
+        conversation::record(self.state, conversations, now_ms).await;
         Ok(results)
     }
 
@@ -416,16 +428,34 @@ impl Receiver<'_> {
         if kez_spec::clock::check_range(env.ts_ms, self.now_ms, PAST_MS, FUTURE_MS).is_err() {
             return Ok(Verdict::Rejected("stale_timestamp"));
         }
-        let limits = self.state.limiters();
-        let limited = limits
-            .check_origin(self.origin.as_str())
-            .and_then(|()| limits.check_sender(&sender))
-            .and_then(|()| limits.check_recipient(&env.to.to_string()))
-            .and_then(|()| limits.check_contact(&sender, &env.to.to_string()));
+        let pair = (sender.clone(), env.to.to_string());
+        let conversation = match self.conversations.get(&pair) {
+            Some(conversation) => *conversation,
+            None => {
+                let look_up = self.state.store().conversation(&pair.0, &pair.1);
+                self.state
+                    .metrics()
+                    .time_store("conversation", look_up)
+                    .await?
+            }
+        };
+        let limited = self.state.limiters().admit_send(&Send {
+            sender: &pair.0,
+            recipient: &pair.1,
+            conversation,
+            origin: Some(self.origin.as_str()),
+        });
         if let Err(exceeded) = limited {
             let secs = crate::error::retry_after_secs(exceeded.retry_after);
             return Ok(self.defer(sender, "rate_limited", secs));
         }
+        let now_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX);
+        let record = conversation.needs_record(now_ms).then(|| pair.clone());
+        let admitted = Conversation {
+            sent_ms: Some(now_ms),
+            ..conversation
+        };
+        self.conversations.insert(pair, admitted);
         let message = NewMessage {
             id: received.id.clone(),
             sender,
@@ -435,7 +465,7 @@ impl Receiver<'_> {
             envelope_json: envelope.canonical.clone(),
             received_at_ms: i64::try_from(self.now_ms).unwrap_or(i64::MAX),
         };
-        Ok(Verdict::Store(Box::new(message)))
+        Ok(Verdict::Store(Box::new(message), record))
     }
 
     fn defer(&mut self, sender: String, code: &str, secs: u64) -> Verdict {

@@ -11,6 +11,7 @@
 //! - A message id is stored once; accepting it again reports the first acceptance.
 
 mod admission;
+mod conversations;
 mod error;
 mod postgres;
 mod rows;
@@ -24,6 +25,8 @@ pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+
+use crate::conversation::Conversation;
 
 /// A user as stored: the validated fields of a registration plus the signed object itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +279,19 @@ pub trait Store: Send + Sync + 'static {
     /// transactions received before it. Pending rows stay however old. Returns the rows
     /// deleted.
     async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// What this server remembers of the two directions between `sender` and `recipient`
+    /// (SPEC §11, kezd/src/conversation.rs).
+    async fn conversation(&self, sender: &str, recipient: &str)
+    -> Result<Conversation, StoreError>;
+    /// Records that a message from each `(sender, recipient)` was accepted at `at_ms`; a
+    /// record never moves back in time.
+    async fn record_conversations(
+        &self,
+        pairs: Vec<(String, String)>,
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Forgets the conversations last recorded before `before_ms`; returns how many.
+    async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Graceful shutdown: writes already queued are committed and answered, later calls fail
     /// with [`StoreError::Closed`], and the database is released. Calling it again does nothing.
     /// The default does nothing, for stores with nothing to release (test doubles).

@@ -39,6 +39,9 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::conversation::Conversation;
+
+use super::conversations;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
@@ -172,6 +175,11 @@ fn migrator() -> Migrator {
             4,
             "federation memory",
             include_str!("../../migrations/postgres/0004_federation_memory.sql"),
+        ),
+        file(
+            5,
+            "conversations",
+            include_str!("../../migrations/postgres/0005_conversations.sql"),
         ),
     ])
 }
@@ -401,6 +409,45 @@ impl Store for PostgresStore {
 
     async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError> {
         retention::forget_federation(&self.pool, before_ms).await
+    }
+
+    async fn conversation(
+        &self,
+        sender: &str,
+        recipient: &str,
+    ) -> Result<Conversation, StoreError> {
+        let rows = sqlx::query_as(conversations::LOOK_UP)
+            .bind(sender)
+            .bind(recipient)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(conversations::from_rows(sender, recipient, rows))
+    }
+
+    /// One transaction, the pairs in sorted order so that two concurrent records lock their
+    /// common rows in the same order and cannot deadlock.
+    async fn record_conversations(
+        &self,
+        mut pairs: Vec<(String, String)>,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut tx = self.pool.begin().await?;
+        for (sender, recipient) in &pairs {
+            sqlx::query(conversations::RECORD)
+                .bind(sender)
+                .bind(recipient)
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError> {
+        retention::forget_conversations(&self.pool, before_ms).await
     }
 
     /// Waits for the connections in use to be returned (so statements in flight finish and

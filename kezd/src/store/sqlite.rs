@@ -9,6 +9,7 @@
 //! n+1 of an inbox contains every lower seq that is still stored (see `writer`).
 
 mod checkpointer;
+mod conversations;
 mod federation;
 mod stored_ids;
 mod writer;
@@ -26,6 +27,9 @@ use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::conversation::Conversation;
+
+use super::conversations as statements;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
@@ -35,6 +39,7 @@ use super::{
     RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
 use checkpointer::LogRestart;
+use conversations::ConversationWrite;
 use federation::FederationWrite;
 use writer::{Flusher, Guarded, Request, RetentionChunk, Writer};
 
@@ -251,6 +256,11 @@ fn migrator() -> Migrator {
             "federation memory",
             include_str!("../../migrations/sqlite/0004_federation_memory.sql"),
         ),
+        file(
+            5,
+            "conversations",
+            include_str!("../../migrations/sqlite/0005_conversations.sql"),
+        ),
     ])
 }
 
@@ -393,6 +403,46 @@ impl Store for SqliteStore {
         self.write(|reply| Request::Guarded(Guarded::Federation { op, reply }))
             .await
             .map(drop)
+    }
+
+    async fn conversation(
+        &self,
+        sender: &str,
+        recipient: &str,
+    ) -> Result<Conversation, StoreError> {
+        let rows = sqlx::query_as(statements::LOOK_UP)
+            .bind(sender)
+            .bind(recipient)
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(statements::from_rows(sender, recipient, rows))
+    }
+
+    async fn record_conversations(
+        &self,
+        pairs: Vec<(String, String)>,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let op = ConversationWrite::Record { pairs, at_ms };
+        self.write(|reply| Request::Guarded(Guarded::Conversations { op, reply }))
+            .await
+            .map(drop)
+    }
+
+    /// In steps of [`RETENTION_STEP`] rows, each one writer request, like the retention.
+    async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let budget = clamp_i64(RETENTION_STEP);
+        let mut total = 0;
+        loop {
+            let op = ConversationWrite::Forget { before_ms, budget };
+            let deleted = self
+                .write(|reply| Request::Guarded(Guarded::Conversations { op, reply }))
+                .await?;
+            total += deleted;
+            if deleted < RETENTION_STEP {
+                return Ok(total);
+            }
+        }
     }
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {

@@ -89,7 +89,7 @@ impl Options {
              [stream]\nkeep_alive_secs = {}\n\
              [rate]\nclient_per_minute = 1000000\nregister_per_hour = 1000000\n\
              sender_per_minute = 1000000\nrecipient_per_minute = 1000000\n\
-             first_contacts_per_hour = 1000000\n{}\n",
+             recipient_strangers_per_minute = 1000000\nfirst_contacts_per_hour = 1000000\n{}\n",
             quote(&self.server_name),
             quote(&data_dir.display().to_string()),
             quote(&self.database_url),

@@ -49,10 +49,32 @@ impl TestServer {
 
     /// Starts a daemon whose routes are the standard ones plus what `extend` adds.
     pub async fn start_with(config: Config, extend: impl FnOnce(Router) -> Router) -> Self {
+        Self::start_in(config, extend, tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// Stops the daemon, then starts a new one with the same config on the same store (on a new
+    /// port): what the new one knows is what the store kept.
+    pub async fn restart(mut self) -> Self {
+        self.signal_stop();
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("serve returns after shutdown")
+            .expect("serve task did not panic")
+            .expect("serve ends cleanly");
+        self.state.store().close().await;
+        let config = self.state.config().clone();
+        Self::start_in(config, |router| router, self._data).await
+    }
+
+    /// Starts a daemon whose store lives in `data`.
+    async fn start_in(
+        config: Config,
+        extend: impl FnOnce(Router) -> Router,
+        data: tempfile::TempDir,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let router = extend(kezd::handlers::routes(&config));
-        let data = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(SqliteOptions::new(data.path().join("kezd.db")))
             .await
             .expect("open store");

@@ -107,6 +107,7 @@ async fn concurrent_senders_one_recipient() {
     let server = start(|raw| {
         raw.rate.sender_per_minute = 1_000_000;
         raw.rate.recipient_per_minute = 1_000_000;
+        raw.rate.recipient_strangers_per_minute = 1_000_000;
     })
     .await;
     let api = Api::of(&server);

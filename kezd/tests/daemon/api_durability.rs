@@ -55,6 +55,7 @@ async fn start_kezd(data: &Path) -> Daemon {
             .args(["--set", "rate.register_per_hour=1000000"])
             .args(["--set", "rate.sender_per_minute=1000000"])
             .args(["--set", "rate.recipient_per_minute=1000000"])
+            .args(["--set", "rate.recipient_strangers_per_minute=1000000"])
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

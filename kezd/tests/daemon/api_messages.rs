@@ -270,12 +270,17 @@ async fn sender_flood_is_rate_limited_with_retry_after() {
     );
 }
 
-/// SPEC §11: messages per recipient are limited too, whoever sends them.
+/// SPEC §11: messages per recipient from its contacts are limited too, whichever contact
+/// sends them (strangers have a budget of their own: api_first_contacts.rs).
 #[tokio::test]
 async fn recipient_flood_is_rate_limited() {
     let (_server, api, alice, bob) = alice_and_bob(|raw| raw.rate.recipient_per_minute = 2).await;
     let carol = User::new("carol", 3);
     api.register_ok(&carol).await;
+    api.send_ok(&bob.envelope(&alice, now_ms(), "to alice"))
+        .await;
+    api.send_ok(&bob.envelope(&carol, now_ms(), "to carol"))
+        .await;
     api.send_ok(&alice.envelope(&bob, now_ms(), "a")).await;
     api.send_ok(&carol.envelope(&bob, now_ms(), "c")).await;
     let refused = api.send(&carol.envelope(&bob, now_ms(), "c2")).await;

@@ -15,6 +15,7 @@ async fn alice_and_bob(
     let server = start(|raw| {
         raw.rate.sender_per_minute = 100_000;
         raw.rate.recipient_per_minute = 100_000;
+        raw.rate.recipient_strangers_per_minute = 100_000;
         edit(raw);
     })
     .await;

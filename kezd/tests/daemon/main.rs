@@ -17,6 +17,7 @@
 //! | `api_bounded` | stream caps per handle and address, poll pages bounded in bytes |
 //! | `api_stream_transport` | the stream over HTTP/1.1 (off hyper) and HTTP/2, with TLS |
 //! | `api_concurrency` | many senders to one recipient |
+//! | `api_first_contacts` | conversations and the §11 limits they choose, across a restart |
 //! | `api_durability` | acknowledged sends across a crash of the real binary |
 //! | `api_openapi` | `spec/openapi.yaml` against the daemon |
 //! | `api_paths` | path parameters as sent, never percent-decoded into handles |
@@ -27,6 +28,7 @@ mod common;
 mod api_bounded;
 mod api_concurrency;
 mod api_durability;
+mod api_first_contacts;
 mod api_messages;
 mod api_openapi;
 mod api_paths;

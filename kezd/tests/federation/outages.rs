@@ -116,7 +116,8 @@ async fn peer_down_for_a_while_then_everything_arrives_once_in_order() {
 #[tokio::test]
 async fn sender_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
     // Spam limits out of the way: what is counted here is messages, not refusals.
-    let limits = "[rate]\nsender_per_minute = 100000\nrecipient_per_minute = 100000";
+    let limits = "[rate]\nsender_per_minute = 100000\nrecipient_per_minute = 100000\n\
+                  recipient_strangers_per_minute = 100000";
     let mut net = net::start(&["a.test", "b.test"], limits).await;
     let alice = Person::register(&net, "alice", "a.test").await;
     let carol = Person::register(&net, "carol", "a.test").await;

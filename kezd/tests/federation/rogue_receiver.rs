@@ -338,7 +338,8 @@ async fn a_slow_transaction_holds_back_only_its_own_senders() {
 #[tokio::test]
 async fn a_stuck_transaction_with_a_long_queue_behind_it_holds_back_only_its_sender() {
     let slow = Duration::from_secs(10);
-    let limits = "[rate]\nsender_per_minute = 1000000\nrecipient_per_minute = 1000000\n";
+    let limits = "[rate]\nsender_per_minute = 1000000\nrecipient_per_minute = 1000000\n\
+                  recipient_strangers_per_minute = 1000000\n";
     let (net, alice, rogue) = setup_with(limits, vec![Behaviour::Slow(slow)]).await;
     let mut others = Vec::new();
     for n in 0..7 {

@@ -16,6 +16,7 @@ use kezd::store::{
 };
 
 use crate::backend::Backend;
+pub use crate::conversations::conversations_are_kept_per_direction_and_forgotten_when_old;
 
 /// A user whose primary is derived from `key`, so distinct keys give distinct primaries.
 pub fn user(handle: &str, key: u8) -> UserRecord {

@@ -8,6 +8,7 @@
 
 mod backend;
 mod cases;
+mod conversations;
 mod postgres_only;
 mod sqlite_only;
 
@@ -68,4 +69,5 @@ suite!(
     transaction_responses_first_one_wins,
     retention_forgets_old_ids_but_not_those_in_the_outbox,
     finished_deliveries_and_old_transactions_are_forgotten,
+    conversations_are_kept_per_direction_and_forgotten_when_old,
 );

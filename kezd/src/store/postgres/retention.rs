@@ -1,4 +1,4 @@
-//! The retention policy (SPEC §8.4) on PostgreSQL: the same bounded steps as the SQLite store,
+//! The retention policy (SPEC §8.4), and forgetting old conversations (§11), on PostgreSQL: the same bounded steps as the SQLite store,
 //! each its own short transaction, so a large cleanup never holds locks that accepts wait on
 //! for long. Accepts and retention touch different rows of `inbox_counters` (retention only
 //! reads it), so they do not block each other at all.
@@ -6,6 +6,7 @@
 use sqlx::postgres::PgPool;
 
 use crate::store::StoreError;
+use crate::store::conversations;
 use crate::store::rows::{self, ID_MEMORY_MS, clamp_i64};
 
 /// Rows deleted per step.
@@ -130,6 +131,24 @@ pub(super) async fn forget_federation(pool: &PgPool, before_ms: i64) -> Result<u
         tx.commit().await?;
         total += outbox + txns;
         if outbox < STEP && txns < STEP {
+            return Ok(total);
+        }
+    }
+}
+
+/// Forgets conversations last recorded before `before_ms` (SPEC §11), in steps of [`STEP`]
+/// rows, each its own statement. Returns the rows deleted.
+pub(super) async fn forget_conversations(pool: &PgPool, before_ms: i64) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(conversations::FORGET)
+            .bind(before_ms)
+            .bind(clamp_i64(STEP))
+            .execute(pool)
+            .await?
+            .rows_affected();
+        total += deleted;
+        if deleted < STEP {
             return Ok(total);
         }
     }

@@ -31,6 +31,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::checkpointer::LogRestart;
+use super::conversations::ConversationWrite;
 use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::{Accepted, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord};
@@ -71,6 +72,11 @@ pub(super) enum Guarded {
     /// A federation write (attempt outcomes, a transaction's response).
     Federation {
         op: FederationWrite,
+        reply: Reply<u64>,
+    },
+    /// A conversation write (SPEC §11).
+    Conversations {
+        op: ConversationWrite,
         reply: Reply<u64>,
     },
     /// One bounded step of the retention policy.
@@ -156,7 +162,9 @@ impl Guarded {
     fn caller_gone(&self) -> bool {
         match self {
             Guarded::Register { reply, .. } => reply.is_closed(),
-            Guarded::Ack { reply, .. } | Guarded::Federation { reply, .. } => reply.is_closed(),
+            Guarded::Ack { reply, .. }
+            | Guarded::Federation { reply, .. }
+            | Guarded::Conversations { reply, .. } => reply.is_closed(),
             Guarded::Retention { reply, .. } => reply.is_closed(),
         }
     }
@@ -164,9 +172,9 @@ impl Guarded {
     fn unanswered(self) -> Answer {
         match self {
             Guarded::Register { reply, .. } => Answer::Register(reply, Err(StoreError::Closed)),
-            Guarded::Ack { reply, .. } | Guarded::Federation { reply, .. } => {
-                Answer::Count(reply, Err(StoreError::Closed))
-            }
+            Guarded::Ack { reply, .. }
+            | Guarded::Federation { reply, .. }
+            | Guarded::Conversations { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
             Guarded::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
         }
     }
@@ -429,6 +437,9 @@ impl Writer {
             } => Answer::Count(reply, self.ack(&handle, through).await),
             Guarded::Federation { op, reply } => {
                 Answer::Count(reply, super::federation::apply(&mut self.conn, op).await)
+            }
+            Guarded::Conversations { op, reply } => {
+                Answer::Count(reply, super::conversations::apply(&mut self.conn, op).await)
             }
             Guarded::Retention {
                 older_than_ms,

@@ -1,0 +1,84 @@
+//! Conversations (SPEC §11, `kezd::conversation`) as every backend keeps them: per direction,
+//! never moving back in time, kept across a reopen, forgotten only when old.
+
+use kezd::conversation::Conversation;
+use kezd::store::Store;
+
+use crate::backend::Backend;
+
+async fn look_up(store: &dyn Store, sender: &str, recipient: &str) -> Conversation {
+    store
+        .conversation(sender, recipient)
+        .await
+        .expect("look-up")
+}
+
+async fn record(store: &dyn Store, pairs: &[(&str, &str)], at_ms: i64) {
+    let pairs = pairs
+        .iter()
+        .map(|&(s, r)| (s.to_owned(), r.to_owned()))
+        .collect();
+    store
+        .record_conversations(pairs, at_ms)
+        .await
+        .expect("record");
+}
+
+const fn seen(sent_ms: Option<i64>, replied_ms: Option<i64>) -> Conversation {
+    Conversation {
+        sent_ms,
+        replied_ms,
+    }
+}
+
+pub async fn conversations_are_kept_per_direction_and_forgotten_when_old(backend: &dyn Backend) {
+    let store = backend.open().await;
+    assert_eq!(look_up(&*store, "a@x", "b@y").await, seen(None, None));
+    // The same pair twice in one call is one record.
+    record(&*store, &[("a@x", "b@y"), ("a@x", "b@y")], 1_000).await;
+    assert_eq!(
+        look_up(&*store, "a@x", "b@y").await,
+        seen(Some(1_000), None)
+    );
+    assert_eq!(
+        look_up(&*store, "b@y", "a@x").await,
+        seen(None, Some(1_000)),
+        "seen from the other side, a reply"
+    );
+    record(&*store, &[("a@x", "b@y")], 500).await;
+    assert_eq!(
+        look_up(&*store, "a@x", "b@y").await,
+        seen(Some(1_000), None),
+        "a record never moves back"
+    );
+    record(&*store, &[("b@y", "a@x"), ("a@x", "b@y")], 2_000).await;
+    assert_eq!(
+        look_up(&*store, "a@x", "b@y").await,
+        seen(Some(2_000), Some(2_000))
+    );
+    record(&*store, &[("c@x", "c@x")], 5).await;
+    assert_eq!(
+        look_up(&*store, "c@x", "c@x").await,
+        seen(Some(5), Some(5)),
+        "writing to oneself is both directions"
+    );
+    store.close().await;
+    drop(store);
+
+    let store = backend.open().await;
+    assert_eq!(
+        look_up(&*store, "a@x", "b@y").await,
+        seen(Some(2_000), Some(2_000)),
+        "kept across a reopen"
+    );
+    assert_eq!(
+        store.forget_conversations(2_000).await.expect("forget"),
+        1,
+        "only the conversation recorded before 2,000 goes"
+    );
+    assert_eq!(look_up(&*store, "c@x", "c@x").await, seen(None, None));
+    assert_eq!(
+        look_up(&*store, "a@x", "b@y").await,
+        seen(Some(2_000), Some(2_000))
+    );
+}
