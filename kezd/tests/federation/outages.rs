@@ -206,8 +206,13 @@ async fn sender_killed_mid_backlog_loses_nothing_and_repeats_nothing() {
 /// and everything arrives later, once, each sender's messages in order.
 #[tokio::test]
 async fn flood_is_deferred_and_delivered_later_in_order() {
+    // a.test counts its senders' messages to bob as strangers' (he never wrote to them,
+    // SPEC §11): its budget is raised so that what is provoked is b.test's origin limit.
     let net = net::start_nodes(vec![
-        ("a.test", net::options("")),
+        (
+            "a.test",
+            net::options("[rate]\nrecipient_strangers_per_minute = 1000"),
+        ),
         ("b.test", net::options("[rate]\norigin_per_minute = 60")),
     ])
     .await;
