@@ -6,6 +6,7 @@
 
 use http::StatusCode;
 use kez_spec::auth::AuthRequest;
+use kez_spec::cursor::Cursor;
 
 use crate::body;
 use crate::broker::inbox_item_json;
@@ -15,12 +16,9 @@ use crate::handlers::{HandlerResult, RequestContext, auth};
 /// The largest cursor or count a request may carry (I-JSON safe integers, SPEC §8.2).
 const MAX_SAFE: u64 = kez_spec::clock::MAX_SAFE_INTEGER;
 
-/// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1.
+/// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1 (SPEC §8.2).
 pub fn cursor(ctx: &RequestContext, name: &str) -> Result<Option<u64>, ApiError> {
-    match ctx.query::<u64>(name)? {
-        Some(n) if n > MAX_SAFE => Err(ApiError::malformed(format!("{name} is too large"))),
-        other => Ok(other),
-    }
+    Ok(ctx.query::<Cursor>(name)?.map(|c| c.0))
 }
 
 /// Polls the inbox.
