@@ -13,6 +13,7 @@
 //! | [`document`] | §9.2 | the signed server document: sign, verify, key validity |
 //! | [`user`] | §4.2, §4.4, §9.4 | verifying a remote user's WebFinger answer and handle record |
 //! | [`txn`] | §9.4, §9.6 | transaction results and what each HTTP answer means for delivery |
+//! | [`txn_body`] | §9.4 | a received transaction's body, each element named by the id of what was sent |
 //! | [`client`] | §9, §9.8 | the HTTPS client: documents, origin keys, lookups, signed transactions; no URL whose host is an address reaches reqwest |
 //! | [`error`] | | typed errors: [`FederationError`], [`DeliveryError`] |
 //!
@@ -35,6 +36,7 @@ pub mod keys;
 pub mod resolve;
 pub mod ssrf;
 pub mod txn;
+pub mod txn_body;
 pub mod user;
 
 pub use client::{ClientConfig, FederationClient};

@@ -7,6 +7,7 @@
 //! | module | SPEC | what |
 //! | --- | --- | --- |
 //! | [`handle`], [`server_name`], [`primary`], [`address`], [`key_id`], [`message_id`] | §2 | identifiers as newtypes that cannot hold invalid values |
+//! | [`cursor`] | §7.4, §8.2 | `since`, `limit` and `Last-Event-ID` values |
 //! | [`json`] | §3.2–§3.3 | strict JSON (duplicate members rejected) and JCS canonical bytes |
 //! | [`signed`] | §3 | signed objects: the `signature` member, signing bytes, strict verification |
 //! | [`registration`] | §4.1 | the signed registration |
@@ -22,6 +23,7 @@
 pub mod address;
 pub mod auth;
 pub mod clock;
+pub mod cursor;
 pub mod e2ee;
 pub mod envelope;
 pub mod error;

@@ -6,6 +6,7 @@
 
 use http::StatusCode;
 use kez_spec::auth::AuthRequest;
+use kez_spec::cursor::Cursor;
 
 use crate::body;
 use crate::broker::{ITEM_OVERHEAD, push_inbox_item};
@@ -18,12 +19,9 @@ const MAX_SAFE: u64 = kez_spec::clock::MAX_SAFE_INTEGER;
 /// The page's JSON around its items, at most: `{"messages":[` and `],"next_since":<16 digits>}`.
 const PAGE_OVERHEAD: usize = 48;
 
-/// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1.
+/// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1 (SPEC §8.2).
 pub fn cursor(ctx: &RequestContext, name: &str) -> Result<Option<u64>, ApiError> {
-    match ctx.query::<u64>(name)? {
-        Some(n) if n > MAX_SAFE => Err(ApiError::malformed(format!("{name} is too large"))),
-        other => Ok(other),
-    }
+    Ok(ctx.query::<Cursor>(name)?.map(|c| c.0))
 }
 
 /// Polls the inbox.

@@ -43,6 +43,7 @@ use futures_util::stream;
 use http::{HeaderValue, StatusCode, header};
 use kez_spec::Handle;
 use kez_spec::auth::AuthRequest;
+use kez_spec::cursor::Cursor;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::body;
@@ -81,15 +82,13 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     let since = inbox::cursor(&ctx, "since")?;
     let last_event_id = match ctx.headers().get("last-event-id") {
         None => None,
+        // The same grammar as `since` (SPEC §7.4, §8.2).
         Some(v) => Some(
-            // Decimal digits only, as for `since` (SPEC §8.2): `u64::from_str` alone would
-            // also take a leading `+`.
             v.to_str()
                 .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .filter(|n| *n <= kez_spec::clock::MAX_SAFE_INTEGER)
-                .ok_or_else(|| ApiError::malformed("Last-Event-ID must be a seq"))?,
+                .and_then(|s| Cursor::parse(s).ok())
+                .ok_or_else(|| ApiError::malformed("Last-Event-ID must be a seq"))?
+                .0,
         ),
     };
     let cursor = match (since, last_event_id) {

@@ -17,10 +17,11 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use federation::txn_body::{TxnBody, TxnElement};
 use http::StatusCode;
+use kez_spec::ServerName;
 use kez_spec::envelope::SignedEnvelope;
 use kez_spec::s2s::{RequestParts, ServerAuth};
-use kez_spec::{MessageId, ServerName};
 use serde_json::{Value, json};
 
 use crate::body;
@@ -233,31 +234,25 @@ fn server_error(e: kez_spec::Error) -> ApiError {
 
 /// The body's envelopes, after its shape and the origin are checked.
 fn parse_body(bytes: &[u8], origin: &ServerName) -> Result<Vec<Value>, ApiError> {
-    let mut body = kez_spec::json::parse_object(bytes)?;
-    match body.remove("origin") {
-        Some(Value::String(o))
-            if o == origin.as_str() || crate::faults::on("ignore_body_origin") => {}
-        Some(Value::String(o)) => {
-            return Err(ApiError::malformed(format!(
-                "body origin {o} differs from the Authorization origin"
-            )));
-        }
-        _ => return Err(ApiError::malformed("missing string member \"origin\"")),
+    let body = TxnBody::parse(bytes)?;
+    if body.origin != origin.as_str() && !crate::faults::on("ignore_body_origin") {
+        return Err(ApiError::malformed(format!(
+            "body origin {} differs from the Authorization origin",
+            body.origin
+        )));
     }
-    let Some(Value::Array(envelopes)) = body.remove("envelopes") else {
-        return Err(ApiError::malformed("missing array member \"envelopes\""));
-    };
-    if envelopes.len() > MAX_ENVELOPES && !crate::faults::on("txn_accepts_too_many_envelopes") {
+    if body.envelopes.len() > MAX_ENVELOPES && !crate::faults::on("txn_accepts_too_many_envelopes")
+    {
         return Err(ApiError::PayloadTooLarge {
             limit: MAX_ENVELOPES,
         });
     }
-    Ok(envelopes)
+    Ok(body.envelopes)
 }
 
-/// One element of a transaction's `envelopes`, parsed once: its id and canonical size name
-/// it in the answer whether it parses or not (SPEC §9.4), and the primary of a sender seen
-/// before is not decoded again.
+/// One element of a transaction's `envelopes`, parsed once (federation's [`TxnElement`]), and
+/// whether the primary of its sender was decoded here: a sender seen before is not decoded
+/// again.
 struct Received {
     id: String,
     size: usize,
@@ -269,32 +264,18 @@ struct Received {
 
 impl Received {
     fn parse(state: &AppState, element: Value) -> Received {
-        let refused = |element: &Value, code| {
-            let canonical = kez_spec::json::canonical(element);
-            Received {
-                id: MessageId::of_canonical(&canonical).to_string(),
-                size: canonical.len(),
-                envelope: Err(code),
-                decoded: false,
-            }
-        };
-        let Value::Object(map) = element else {
-            return refused(&element, "malformed_request");
-        };
         let decoded = Cell::new(false);
         let known = |text: &str| {
             let known = state.known_primary(text);
             decoded.set(known.is_none());
             known
         };
-        match SignedEnvelope::try_from_map_with_known(map, known) {
-            Ok(envelope) => Received {
-                id: envelope.id.to_string(),
-                size: envelope.canonical.len(),
-                envelope: Ok(envelope),
-                decoded: decoded.get(),
-            },
-            Err((error, map)) => refused(&Value::Object(map), error.code()),
+        let element = TxnElement::parse(element, known);
+        Received {
+            id: element.id.to_string(),
+            size: element.size,
+            decoded: decoded.get() && element.envelope.is_ok(),
+            envelope: element.envelope,
         }
     }
 }

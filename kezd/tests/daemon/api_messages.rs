@@ -461,7 +461,15 @@ async fn inbox_auth_failures() {
         expect_error(response, 401, "unauthorized").await;
     }
     let valid = bob.poll_credential(0, now);
-    for query in ["?since=x", "?since=-1", "?limit=0", "?since=1&since=1"] {
+    // `%2B0` decodes to `+0`, which `u64::from_str` would read as 0 (SPEC §8.2: decimal only).
+    for query in [
+        "?since=x",
+        "?since=-1",
+        "?since=%2B0",
+        "?limit=0",
+        "?limit=%2B1",
+        "?since=1&since=1",
+    ] {
         expect_error(
             api.poll_raw("bob", query, Some(&valid)).await,
             400,

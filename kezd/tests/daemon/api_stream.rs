@@ -200,6 +200,7 @@ async fn stream_parameter_errors() {
         (format!("?since=2&auth={auth}"), Some("3")),
         (format!("?since=x&auth={auth}"), None),
         (format!("?since=-1&auth={auth}"), None),
+        (format!("?since=%2B2&auth={auth}"), None),
         (format!("?auth={auth}"), Some("abc")),
         (format!("?auth={auth}"), Some("+2")),
         (format!("?auth={auth}"), Some("2.0")),
