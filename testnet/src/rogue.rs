@@ -46,7 +46,7 @@ mod serve;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -80,6 +80,10 @@ pub enum Behaviour {
     },
     /// Waits this long, then answers as [`Behaviour::Accept`].
     Slow(Duration),
+    /// Waits until the test calls [`RoguePeer::release_held`], then answers as
+    /// [`Behaviour::Accept`]: a transaction held for as long as the test needs, whatever the
+    /// machine's speed.
+    Held,
     /// Accepts the first `accept_first` envelopes and defers the rest with `rate_limited` and
     /// `retry_after` (deferring every later envelope keeps each sender's order, SPEC §9.4).
     Defer {
@@ -189,6 +193,9 @@ pub(crate) struct Shared {
     lookups: held::Lookups,
     /// Accepted envelopes in order of acceptance, and their ids (for `duplicate`).
     accepted: Mutex<(Vec<Value>, HashSet<String>)>,
+    /// Transactions answering [`Behaviour::Held`] wait for this to turn true; the count is of
+    /// those waiting now.
+    held_txns: (tokio::sync::watch::Sender<bool>, AtomicUsize),
     /// Verifies incoming requests against the origin's published keys (SPEC §9.3).
     verifier: FederationClient,
 }
@@ -281,6 +288,7 @@ impl RoguePeer {
             lookups_down: AtomicBool::new(false),
             lookups: held::Lookups::default(),
             accepted: Mutex::new((Vec::new(), HashSet::new())),
+            held_txns: (tokio::sync::watch::Sender::new(false), AtomicUsize::new(0)),
             verifier,
         });
         let task = tokio::spawn(serve::run(listener, acceptor, shared.clone()));
@@ -408,6 +416,24 @@ impl RoguePeer {
     /// Counts the peak and the look-ups begun afresh from now.
     pub fn reset_lookup_counts(&self) {
         self.shared.lookups.reset();
+    }
+
+    /// Answers every transaction held by [`Behaviour::Held`], now and from now on.
+    pub fn release_held(&self) {
+        self.shared.held_txns.0.send_replace(true);
+    }
+
+    /// Waits until `n` transactions are held by [`Behaviour::Held`]; false if not within
+    /// `timeout`.
+    pub async fn wait_held(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.shared.held_txns.1.load(Ordering::SeqCst) < n {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// Answers for the next transactions, one each, before the default applies again.

@@ -274,6 +274,15 @@ async fn txn(shared: &Shared, request: Request<Incoming>) -> Answer {
             tokio::time::sleep(delay).await;
             results(shared, &body, usize::MAX, 0)
         }
+        Behaviour::Held => {
+            let (release, holding) = &shared.held_txns;
+            let mut released = release.subscribe();
+            holding.fetch_add(1, Ordering::SeqCst);
+            // The sender is gone only when the rogue is dropped, which ends this task too.
+            let _ = released.wait_for(|released| *released).await;
+            holding.fetch_sub(1, Ordering::SeqCst);
+            results(shared, &body, usize::MAX, 0)
+        }
         Behaviour::Accept => results(shared, &body, usize::MAX, 0),
         Behaviour::Defer {
             accept_first,
