@@ -85,30 +85,37 @@ pub fn json_with_type<T: Serialize + ?Sized>(
 /// built in memory stays counted in the budget ([`crate::budget`]) while it waits to be
 /// written.
 pub fn reserved(body: ResponseBody, reservation: Reservation) -> ResponseBody {
-    Reserved {
-        body,
-        _reservation: reservation,
-    }
-    .boxed_unsync()
+    Holding::new(body, reservation).boxed_unsync()
 }
 
-/// A response body and the budget's hold on its bytes.
-struct Reserved {
+/// A response body that keeps `G` until hyper drops it: whatever must last exactly as long as
+/// the response (a hold on the memory budget, a connection's count of requests in progress).
+pub struct Holding<G> {
     /// The body, polled through.
     body: ResponseBody,
     /// Dropped with the body.
-    _reservation: Reservation,
+    _guard: G,
 }
 
-impl Body for Reserved {
+impl<G> Holding<G> {
+    /// `body`, keeping `guard` alive with it.
+    pub fn new(body: ResponseBody, guard: G) -> Self {
+        Holding {
+            body,
+            _guard: guard,
+        }
+    }
+}
+
+impl<G: Unpin> Body for Holding<G> {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -9,14 +9,7 @@
 //! HTTP/1.1 keep-alive connections are also closed sooner by hyper's header timeout: after a
 //! response, hyper waits for the next request head under `[http] header_read_timeout_ms`.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::watch;
-
-use crate::body::{BoxError, ResponseBody};
 
 /// One connection's count of requests in progress.
 pub struct Activity {
@@ -62,39 +55,6 @@ impl Drop for Busy {
     }
 }
 
-/// A response body that keeps its request counted as in progress until hyper drops it.
-pub struct Tracked {
-    body: ResponseBody,
-    _busy: Busy,
-}
-
-impl Tracked {
-    /// `body`, counted by `busy`.
-    pub fn new(body: ResponseBody, busy: Busy) -> Self {
-        Tracked { body, _busy: busy }
-    }
-}
-
-impl Body for Tracked {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,7 +64,7 @@ mod tests {
         let activity = Activity::new();
         let watch = activity.watch();
         let first = activity.begin();
-        let body = Tracked::new(crate::body::empty(), activity.begin());
+        let body = crate::body::Holding::new(crate::body::empty(), activity.begin());
         assert_eq!(*watch.borrow(), 2);
         drop(first);
         assert_eq!(*watch.borrow(), 1);

@@ -34,10 +34,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::body::Holding;
 use crate::client_addr;
 use crate::config::HttpLimits;
 use crate::detach::{Detached, Handoff};
-use crate::idle::{Activity, Tracked};
+use crate::idle::Activity;
 use crate::maintenance;
 use crate::service;
 use crate::slots::{Slot, Slots};
@@ -288,7 +289,7 @@ where
                 if http1_1 {
                     handoff.detach(&mut response);
                 }
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_progress)))
+                Ok::<_, Infallible>(response.map(|body| Holding::new(body, in_progress)))
             }
         })
     };
