@@ -2,15 +2,12 @@
 //!
 //! A transaction holds up to 8 MiB of body, its parsed envelopes and its sender look-ups for
 //! as long as the origin's user look-ups take. Without a cap, an origin that is slow to answer
-//! (or a party claiming to be it) can keep any number of them in memory at once. A slot is
-//! taken as soon as the `Authorization` header names the origin, before the body is read, so
-//! the cap bounds body memory too; it is given back when the request ends, however it ends
-//! (the [`TxnSlot`] guard is dropped with the handler's future).
-//!
-//! The origin named in the header is not yet authenticated when its slot is taken (the
-//! signature covers the body). Someone claiming an origin can therefore spend that origin's
-//! slots, but only for as long as a body may take to arrive; the total cap keeps the memory
-//! bound whatever the claims.
+//! can keep any number of them in memory at once. A slot is taken once the transaction's
+//! signature is verified, so only the origin itself can spend its share (the signature covers
+//! the body, so a slot taken on the header's word alone could be held by anyone naming the
+//! origin); it is given back when the request ends, however it ends (the [`TxnSlot`] guard is
+//! dropped with the handler's future). Before that, a body is bounded like every request's:
+//! held against the memory budget and read within the body deadline and minimum rate.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -8,8 +8,9 @@
 //! under (origin, txn id) and replayed verbatim when the origin retries.
 //!
 //! What one origin can make this server hold is bounded: its transactions in flight are
-//! capped from the moment its `Authorization` header is read, before the body (txn_slots.rs),
-//! and its senders are looked up together within one bound (senders.rs).
+//! capped from the moment its signature is verified (txn_slots.rs; before that a body is
+//! bounded like every request's, by the memory budget and the body deadline), and its senders
+//! are looked up together within one bound (senders.rs).
 
 mod senders;
 
@@ -98,11 +99,6 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
             .limiters()
             .check_remote_lookup(ctx.client_addr(), auth.origin.host())?;
     }
-    // Held until the answer is written, whichever way this function returns.
-    let _slot = federate
-        .txn_slots
-        .try_take(auth.origin.as_str())
-        .map_err(busy)?;
     let key = federate
         .client
         .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))
@@ -129,6 +125,13 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         auth.verify(parts, here, &key, now_s, skew)
             .map_err(server_error)?;
     }
+    // Taken once the origin is proven, so no party can spend another origin's share; until
+    // then the body is bounded like every request's (the memory budget, the body deadline).
+    // Held until the answer is written, whichever way this function returns.
+    let _slot = federate
+        .txn_slots
+        .try_take(auth.origin.as_str())
+        .map_err(busy)?;
 
     let origin = auth.origin.to_string();
     // A signed request shows the origin is up: a backoff of ours from it ends now.

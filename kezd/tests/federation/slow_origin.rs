@@ -77,7 +77,7 @@ fn assert_refused(answer: &TxnAnswer, status: u16, code: &str) {
 
 /// SPEC §9.4, §13.6: with 2 transactions per origin and 3 in all, while an origin's two are
 /// held (their sender look-ups wait at the origin) its third is 429 `rate_limited` with
-/// `Retry-After`, before its body is read; while a second origin holds the third place, its
+/// `Retry-After`; while a second origin holds the third place, its
 /// next is 503 `overloaded` with `Retry-After`. Once the look-ups are answered, the held ones
 /// are accepted and the refused ones, sent again with the same ids, too: nothing is lost.
 #[tokio::test]
@@ -235,5 +235,48 @@ async fn a_sender_held_past_the_bound_is_deferred_alone() {
     .await;
     let texts: Vec<String> = bob.inbox(0).await.into_iter().map(|m| m.2).collect();
     assert_eq!(texts, ["ann 1", "ben 1", "ann 2", "stuck 1", "stuck 2"]);
+    net.shutdown().await.expect("shutdown");
+}
+
+/// SPEC §9.4, §13.6: a transaction counts against its origin's share only once its signature
+/// is verified. A body held open half-way in the origin's name (anyone who saw one of its
+/// headers could replay it) spends none of the share: with one place per origin, the
+/// origin's own next transaction is taken while the held one still waits for its body.
+#[tokio::test]
+async fn a_body_held_open_in_an_origins_name_spends_none_of_its_share() {
+    let (net, bob) = b_with("max_inflight_txns_per_origin = 1").await;
+    let origin = rogue(&net, "slow.test").await;
+    let held_body =
+        origin.txn_body(&[origin.envelope("ann", &bob.address, &bob.primary(), "held")]);
+    let (release, gate) = tokio::sync::oneshot::channel();
+    let held = origin.send_txn_held("b.test", "held", held_body, gate);
+    let probe = async {
+        // b is reading the held body: its first half is in b's memory budget.
+        net::eventually("b reads the held body", || async {
+            let metrics = bob
+                .http
+                .get(format!("{}/metrics", bob.home))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            metrics
+                .lines()
+                .filter_map(|l| l.strip_prefix("kezd_inflight_bytes "))
+                .any(|n| n != "0")
+                .then_some(())
+        })
+        .await;
+        let own = send(&origin, &bob, "own", &[("ben", "own")]).await;
+        let _ = release.send(());
+        own
+    };
+    let (held, own) = tokio::join!(held, probe);
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(statuses(&own), accepted(1));
+    let held = held.expect("held transaction answered");
+    assert_eq!(statuses(&held), accepted(1));
     net.shutdown().await.expect("shutdown");
 }

@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_util::StreamExt;
 use kez_spec::envelope::Envelope;
 use kez_spec::s2s::{Parties, RequestParts, ServerAuth};
 use kez_spec::{Address, KeyId, MessageId, Primary, ServerName, SigningKey};
@@ -89,9 +90,45 @@ impl RoguePeer {
         body: Vec<u8>,
         sign: Sign,
     ) -> Result<TxnAnswer, TestnetError> {
-        let addr = self.node_addr(destination)?;
         let path = format!("/v1/federation/txn/{txn_id}");
         let header = self.authorization(destination, &path, &body, sign)?;
+        self.put_txn(destination, &path, header, body.into()).await
+    }
+
+    /// As [`send_txn_answer`](Self::send_txn_answer) signed correctly, but the body stops
+    /// half-way until `gate` fires or is dropped: a request held open in this origin's name, as
+    /// anyone who saw one of its headers could hold one (chunked, so the receiver reads the
+    /// first half at once).
+    pub async fn send_txn_held(
+        &self,
+        destination: &str,
+        txn_id: &str,
+        body: Vec<u8>,
+        gate: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<TxnAnswer, TestnetError> {
+        let path = format!("/v1/federation/txn/{txn_id}");
+        let header = self.authorization(destination, &path, &body, Sign::Good)?;
+        let mut first = bytes::Bytes::from(body);
+        let rest = first.split_off(first.len() / 2);
+        let halves = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]).chain(
+            futures_util::stream::once(async move {
+                let _ = gate.await;
+                Ok(rest)
+            }),
+        );
+        let body = reqwest::Body::wrap_stream(halves);
+        self.put_txn(destination, &path, header, body).await
+    }
+
+    /// Sends `PUT path` with `header` and `body` to `destination`, and reads the answer.
+    async fn put_txn(
+        &self,
+        destination: &str,
+        path: &str,
+        header: String,
+        body: reqwest::Body,
+    ) -> Result<TxnAnswer, TestnetError> {
+        let addr = self.node_addr(destination)?;
         let response = self
             .http
             .put(format!("https://{destination}:{}{path}", addr.port()))
