@@ -81,15 +81,32 @@ pub fn json_with_type<T: Serialize + ?Sized>(
     Ok(response(status, content_type, full(bytes)))
 }
 
-/// `body`, holding `reservation` until hyper drops it (sent, or the client gone): a response
-/// built in memory stays counted in the budget ([`crate::budget`]) while it waits to be
-/// written.
-pub fn reserved(body: ResponseBody, reservation: Reservation) -> ResponseBody {
-    Holding::new(body, reservation).boxed_unsync()
+/// `data` as bytes that keep `reservation` until the last of them is dropped: a response built
+/// in memory stays counted in the budget ([`crate::budget`]) until it is written, not only
+/// until hyper takes it from the body (which for bytes in memory is at once).
+pub fn reserved(data: Vec<u8>, reservation: Reservation) -> Bytes {
+    Bytes::from_owner(Reserved {
+        data,
+        _reservation: reservation,
+    })
+}
+
+/// Bytes and the budget's hold on them.
+struct Reserved {
+    /// The bytes.
+    data: Vec<u8>,
+    /// Dropped with the bytes.
+    _reservation: Reservation,
+}
+
+impl AsRef<[u8]> for Reserved {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
 }
 
 /// A response body that keeps `G` until hyper drops it: whatever must last exactly as long as
-/// the response (a hold on the memory budget, a connection's count of requests in progress).
+/// the response (a connection's count of requests in progress).
 pub struct Holding<G> {
     /// The body, polled through.
     body: ResponseBody,
@@ -133,16 +150,15 @@ mod tests {
     use crate::budget::Budget;
 
     #[tokio::test]
-    async fn a_reserved_body_holds_its_bytes_until_dropped() {
+    async fn reserved_bytes_hold_the_budget_until_the_last_copy_is_dropped() {
         let budget = Budget::new(100);
-        let body = reserved(
-            full(Bytes::from_static(b"page")),
-            budget.try_reserve(4).expect("fits"),
-        );
+        let page = reserved(b"page".to_vec(), budget.try_reserve(4).expect("fits"));
+        let body = full(page.clone());
         assert_eq!(budget.in_use(), 4);
-        assert_eq!(body.size_hint().exact(), Some(4));
-        let bytes = body.collect().await.expect("body").to_bytes();
-        assert_eq!(bytes, Bytes::from_static(b"page"));
-        assert_eq!(budget.in_use(), 0, "collecting consumed and dropped it");
+        let written = body.collect().await.expect("body").to_bytes();
+        assert_eq!(written, Bytes::from_static(b"page"));
+        assert_eq!(budget.in_use(), 4, "taken from the body, not yet written");
+        drop((page, written));
+        assert_eq!(budget.in_use(), 0, "the last copy gone");
     }
 }

@@ -13,8 +13,8 @@
 //! - A request body reserves its declared length before the first byte is read, or, when
 //!   chunked, grows its reservation as data arrives ([`crate::request_body::read`]).
 //! - A response built in memory (a poll page, a transaction's answer) reserves its size
-//!   before it is built or as it grows ([`Reservation::try_grow`]), then travels with the body
-//!   ([`crate::body::reserved`]) so the bytes stay counted until hyper drops the body.
+//!   before it is built or as it grows ([`Reservation::try_grow`]), then travels with its bytes
+//!   ([`crate::body::reserved`]) so the bytes stay counted until they are written.
 //! - A streamed response reserves each batch while it holds it and shrinks
 //!   ([`Reservation::shrink_to`]) or drops the reservation once the batch is written.
 //!

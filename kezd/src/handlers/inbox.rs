@@ -95,7 +95,7 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     Ok(body::response(
         StatusCode::OK,
         "application/json",
-        body::reserved(body::full(page), held),
+        body::full(body::reserved(page.into_bytes(), held)),
     ))
 }
 

@@ -8,6 +8,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
+use common::kez::{Api, User, now_secs};
 use common::{RawResponse, TestServer, client, config, read_response};
 use http::{Method, StatusCode};
 use kezd::body;
@@ -282,4 +283,38 @@ async fn large_bodies_flow_through_the_small_http2_window() {
         assert_eq!(common::json(response).await["len"], len);
     }
     gauge_reaches(&server, "kezd_inflight_bytes", 0).await;
+}
+
+/// SPEC §8.2, §13.6: a poll holds its envelopes and its page against the same budget as
+/// bodies. With the budget just large enough for one poll (twice `page_max_bytes`), a poll is
+/// answered while nothing else is held, refused 503 with `Retry-After` while a body holds a
+/// little of the budget, and answered again once that body is gone.
+#[tokio::test]
+async fn a_poll_is_held_against_the_budget() {
+    let server = server(|raw| {
+        raw.http.max_inflight_bytes = BUDGET;
+        raw.inbox.page_max_bytes = BUDGET / 2;
+    })
+    .await;
+    let bob = User::new("bob", 2);
+    Api::of(&server).register_ok(&bob).await;
+    let poll = || async {
+        client()
+            .get(server.url(&format!("/v1/inbox/{}", bob.handle)))
+            .header("x-kez-auth", bob.poll_credential(0, now_secs()))
+            .send()
+            .await
+            .expect("poll")
+    };
+    assert_eq!(poll().await.status(), 200);
+
+    let held = start_body(&server, "Content-Length: 1000", b"x").await;
+    gauge_reaches(&server, "kezd_inflight_bytes", 1000).await;
+    let refused = poll().await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+
+    drop(held);
+    gauge_reaches(&server, "kezd_inflight_bytes", 0).await;
+    assert_eq!(poll().await.status(), 200);
 }
