@@ -1,4 +1,4 @@
-//! The federation crate's errors.
+//! The kez-federation crate's errors.
 //!
 //! Two enums because callers act on two different questions. [`FederationError`] answers
 //! "could I learn something about a peer?" (its document, a key, a user): kezd turns it into

@@ -10,11 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use common::dns::TestDns;
 use common::https::{Ca, Handler, Reply, STREAM, Seen, TestServer, json, serve};
-use federation::{
+use http::StatusCode;
+use kez_federation::{
     ClientConfig, DeliveryError, FederationClient, FederationError, ServerDocument, ServerKeys,
     TxnStatus,
 };
-use http::StatusCode;
 use kez_spec::registration::Registration;
 use kez_spec::s2s::{RequestParts, ServerAuth};
 use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey, VerifyingKey};

@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use common::dns::TestDns;
-use federation::FederationError;
-use federation::discovery::{Discovery, SrvAnswer, Target};
-use federation::resolve::{GuardedResolver, Mode};
+use kez_federation::FederationError;
+use kez_federation::discovery::{Discovery, SrvAnswer, Target};
+use kez_federation::resolve::{GuardedResolver, Mode};
 use kez_spec::ServerName;
 
 fn ip(s: &str) -> IpAddr {

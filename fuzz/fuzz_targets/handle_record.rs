@@ -2,7 +2,7 @@
 //! (§9.4 check 5): `user::verify_record`, which decides which primary signs that user's mail.
 #![no_main]
 
-use federation::user::verify_record;
+use kez_federation::user::verify_record;
 use kez_fuzz::{NOW_MS, object, respelled, str_member};
 use kez_spec::Address;
 use libfuzzer_sys::fuzz_target;

@@ -2,7 +2,7 @@
 //! results body when 200, otherwise `txn::classify` of status, `Retry-After` and error body.
 #![no_main]
 
-use federation::txn::{self, TxnResults};
+use kez_federation::txn::{self, TxnResults};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

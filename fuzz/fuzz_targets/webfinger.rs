@@ -3,7 +3,7 @@
 //! record is fetched from.
 #![no_main]
 
-use federation::user::{parse_webfinger, record_path};
+use kez_federation::user::{parse_webfinger, record_path};
 use kez_fuzz::{object, respelled, str_member};
 use kez_spec::Address;
 use libfuzzer_sys::fuzz_target;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use federation::discovery::Discovery;
-use federation::resolve::{GuardedResolver, Mode};
+use kez_federation::discovery::Discovery;
+use kez_federation::resolve::{GuardedResolver, Mode};
 
 use kez_spec::auth::Credential;
 use kez_spec::{Address, Handle, MessageId, Primary, ServerName};

@@ -1,4 +1,4 @@
-//! Finding other servers the way servers do: the `federation` crate's discovery (DNS SRV, then
+//! Finding other servers the way servers do: the `kez-federation` crate's discovery (DNS SRV, then
 //! A/AAAA, SPEC §9.1) and its HTTPS client (TLS valid for the server name, WebFinger, the
 //! verified handle record and server document). kezctl uses it for addresses that are not on
 //! the identity's home server, and `doctor` uses it to see a server as a peer does.
@@ -11,8 +11,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use federation::discovery::Discovery;
-use federation::{ClientConfig, FederationClient, FederationError, ServerKeys};
+use kez_federation::discovery::Discovery;
+use kez_federation::{ClientConfig, FederationClient, FederationError, ServerKeys};
 use kez_spec::{Address, ServerName};
 
 use crate::client::ClientOptions;

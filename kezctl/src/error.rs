@@ -32,8 +32,8 @@ pub mod exit {
 }
 
 /// A discovery failure as a sentence.
-fn describe_federation(e: &federation::FederationError) -> String {
-    use federation::FederationError as F;
+fn describe_federation(e: &kez_federation::FederationError) -> String {
+    use kez_federation::FederationError as F;
     match e {
         F::NotFound { what } => format!("not found: {what}"),
         F::Unavailable { reason } => format!("cannot reach the server (via discovery): {reason}"),
@@ -62,7 +62,7 @@ pub enum CliError {
     Client(#[from] ClientError),
     /// Discovery or a remote lookup failed (SPEC §9.1, §4.4).
     #[error("{}", describe_federation(.0))]
-    Federation(federation::FederationError),
+    Federation(kez_federation::FederationError),
     /// Data from the network failed verification (a handle record, a registration).
     #[error("verification failed: {0}")]
     Verification(String),
@@ -100,7 +100,9 @@ impl CliError {
             CliError::Client(e) if e.is_refusal() => exit::REFUSED,
             CliError::Client(_) => exit::UNREACHABLE,
             CliError::Federation(e) if crate::discover::is_refusal(e) => exit::REFUSED,
-            CliError::Federation(federation::FederationError::Invalid { .. }) => exit::VERIFICATION,
+            CliError::Federation(kez_federation::FederationError::Invalid { .. }) => {
+                exit::VERIFICATION
+            }
             CliError::Federation(_) => exit::UNREACHABLE,
             CliError::Verification(_) | CliError::BadMessages(_) => exit::VERIFICATION,
             CliError::DoctorFailed(_) => exit::DOCTOR_FAILED,
@@ -119,7 +121,7 @@ impl CliError {
             CliError::Client(e) if e.is_refusal() => "refused",
             CliError::Client(_) => "unreachable",
             CliError::Federation(e) if crate::discover::is_refusal(e) => "refused",
-            CliError::Federation(federation::FederationError::Invalid { .. }) => "verification",
+            CliError::Federation(kez_federation::FederationError::Invalid { .. }) => "verification",
             CliError::Federation(_) => "unreachable",
             CliError::Verification(_) => "verification",
             CliError::BadMessages(_) => "bad_messages",

@@ -16,7 +16,7 @@
 //! | [`message`] | composing sealed, signed envelopes; checking and opening received ones |
 //! | [`lookup`] | resolving addresses and primaries to verified handle records |
 //! | [`sender_keys`] | checking that a message was signed with its sender's registered key (SPEC §6.6) |
-//! | [`discover`] | the `federation` crate's discovery and HTTPS client, for other servers |
+//! | [`discover`] | the `kez-federation` crate's discovery and HTTPS client, for other servers |
 //! | [`sse`] | the Server-Sent Events parser of the live stream |
 //! | [`output`] | human text or `--json` |
 //! | [`commands`] | one file per command |

@@ -2,7 +2,7 @@
 //! the binaries users run, talking HTTP, with the exit codes and output scripts rely on.
 //!
 //! Cross-server tests (whois of a remote address, status queued → delivered, doctor over DNS
-//! and TLS) belong in `tests/federation.rs` once the federation crate and the testnet land;
+//! and TLS) belong in `tests/federation.rs` once the kez-federation crate and the testnet land;
 //! see `common` for where they plug in.
 
 mod common;
@@ -400,7 +400,7 @@ fn help_and_completions() {
 }
 
 /// `doctor` against a development server (plain HTTP, explicit port): every step it can run
-/// without the federation crate passes or is skipped with its reason, and with an identity
+/// without the kez-federation crate passes or is skipped with its reason, and with an identity
 /// registered there, the signed round trip passes.
 #[test]
 fn doctor_on_a_local_server() {

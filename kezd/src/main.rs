@@ -62,8 +62,8 @@ fn main() -> ExitCode {
                 eprintln!("kezd: warning: {warning}");
             }
             // Only the key file changes; a running daemon notices the new file on its next
-            // use of the keys (federation::LiveKeys), so no signal or restart is needed.
-            match federation::ServerKeys::rotate(&config.data_dir) {
+            // use of the keys (kez_federation::LiveKeys), so no signal or restart is needed.
+            match kez_federation::ServerKeys::rotate(&config.data_dir) {
                 Ok(keys) => {
                     println!("{}", keys.key_id());
                     ExitCode::SUCCESS

@@ -26,7 +26,7 @@ use crate::error::DnsError;
 pub const ZONE: &str = "test.";
 
 /// TTL of every record. Short, so that a resolver's own cache does not hide a record changed
-/// at run time for long; the caching policy under test is the federation crate's, not DNS's.
+/// at run time for long; the caching policy under test is the kez-federation crate's, not DNS's.
 pub const TTL_SECS: u32 = 1;
 
 /// How long a TCP client may stay idle before the server closes the connection.

@@ -10,7 +10,7 @@
 //! and publishes the same DNS records as a node (`SRV _kez._tcp.<name>` → `node-<name>`, A
 //! records to 127.0.0.1), so kezd discovers and verifies it exactly like a real server. It
 //! serves:
-//! - `GET /.well-known/kez`: its document, signed with [`federation::ServerDocument::sign`]
+//! - `GET /.well-known/kez`: its document, signed with [`kez_federation::ServerDocument::sign`]
 //!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
 //!   in the past);
 //! - `GET /.well-known/webfinger` and `GET /v1/u/{handle}` for the users made with
@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use federation::{ClientConfig, FederationClient, ServerKeys};
+use kez_federation::{ClientConfig, FederationClient, ServerKeys};
 use kez_spec::registration::Registration;
 use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey};
 use rand_core::{OsRng, RngCore};
@@ -501,7 +501,7 @@ impl RogueKeys {
     }
 }
 
-fn rogue_keys_error(e: federation::FederationError) -> TestnetError {
+fn rogue_keys_error(e: kez_federation::FederationError) -> TestnetError {
     TestnetError::Rogue(format!("server keys: {e}"))
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use federation::{ClientConfig, FederationClient, ServerKeys};
+use kez_federation::{ClientConfig, FederationClient, ServerKeys};
 use kez_spec::{KeyId, ServerName};
 use kez_testnet::Testnet;
 use kez_testnet::rogue::{RogueOptions, RoguePeer};

@@ -8,7 +8,7 @@
 //! where the chosen identity is registered on that server, a real signed round trip: a sealed
 //! message to itself, its delivery status, and reading it back verified and decrypted.
 //!
-//! DNS goes through the `federation` crate's discovery (`--resolver` picks the DNS server);
+//! DNS goes through the `kez-federation` crate's discovery (`--resolver` picks the DNS server);
 //! without `--server`, every HTTPS request connects where discovery says, with the certificate
 //! checked for the server name, and the server document is fetched and verified by the
 //! federation client itself, exactly as a peer server would.
@@ -17,7 +17,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use federation::discovery::{Discovery, SRV_PREFIX, SrvAnswer};
+use kez_federation::discovery::{Discovery, SRV_PREFIX, SrvAnswer};
 use kez_spec::ServerName;
 use kez_spec::auth::AuthRequest;
 use serde::Serialize;
@@ -402,10 +402,10 @@ async fn document(report: &mut Report, client: &Client, name: &ServerName, limit
     }
 }
 
-/// SPEC §9.2's receiver checks, exactly as a peer runs them (the federation crate's verifier),
+/// SPEC §9.2's receiver checks, exactly as a peer runs them (the kez-federation crate's verifier),
 /// summarised for the report.
 pub fn check_document(body: &[u8], name: &ServerName, now: u64) -> Result<String, String> {
-    let doc = federation::ServerDocument::verify(body, name, now).map_err(|e| e.to_string())?;
+    let doc = kez_federation::ServerDocument::verify(body, name, now).map_err(|e| e.to_string())?;
     let ids: Vec<&str> = doc.verify_keys.keys().map(|k| k.as_str()).collect();
     Ok(format!(
         "protocol {}, keys {ids:?}, valid {} more min",
@@ -626,11 +626,11 @@ mod tests {
     /// its keys listed; another name or a tampered document fails.
     #[test]
     fn server_documents() {
-        let keys = federation::ServerKeys::generate();
+        let keys = kez_federation::ServerKeys::generate();
         let name = ServerName::parse("b.example").expect("valid");
         let now = 1_764_100_000_000;
-        let doc =
-            federation::ServerDocument::sign(&keys, &name, "kezd/test", json!({}), now).to_string();
+        let doc = kez_federation::ServerDocument::sign(&keys, &name, "kezd/test", json!({}), now)
+            .to_string();
         let summary = check_document(doc.as_bytes(), &name, now).expect("valid");
         assert!(summary.contains(keys.key_id().as_str()), "{summary}");
         let other = ServerName::parse("c.example").expect("valid");

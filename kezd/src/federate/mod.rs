@@ -1,6 +1,6 @@
 //! kezd's side of federation (SPEC §9): the server's identity and client for peers, and the
 //! outbox delivery that turns queued messages into signed transactions. Discovery, keys,
-//! signing and the HTTPS client live in the `federation` crate; this module wires them to the
+//! signing and the HTTPS client live in the `kez-federation` crate; this module wires them to the
 //! store and the configuration.
 
 mod backoff;
@@ -11,7 +11,7 @@ pub mod txn_slots;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use federation::{ClientConfig, FederationClient, LiveKeys};
+use kez_federation::{ClientConfig, FederationClient, LiveKeys};
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -46,7 +46,7 @@ struct Backoff {
 
 impl Federate {
     /// Loads (or creates) the server keys and builds the client from the configuration.
-    pub fn new(config: &Config) -> Result<Self, federation::FederationError> {
+    pub fn new(config: &Config) -> Result<Self, kez_federation::FederationError> {
         let keys = Arc::new(LiveKeys::open(&config.data_dir)?);
         let f = &config.federation;
         let client = FederationClient::with_live_keys(

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use federation::{DeliveryError, TxnStatus};
+use kez_federation::{DeliveryError, TxnStatus};
 use kez_spec::ServerName;
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
@@ -588,7 +588,7 @@ enum Flow {
 }
 
 /// What one per-message result means for the outbox (SPEC §9.4).
-fn outcome(result: &federation::TxnResult, now: i64) -> Delivery {
+fn outcome(result: &kez_federation::TxnResult, now: i64) -> Delivery {
     let code = || result.code.clone().unwrap_or_else(|| "unavailable".into());
     match result.status {
         TxnStatus::Accepted | TxnStatus::Duplicate => Delivery::Delivered,

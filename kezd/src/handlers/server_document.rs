@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// Serves the document, signed now.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let federate = ctx.state().federate().ok_or(ApiError::NotFound)?;
-    let document = federation::ServerDocument::sign(
+    let document = kez_federation::ServerDocument::sign(
         &federate.keys.current(),
         &ctx.state().config().server_name,
         &format!("kezd/{}", env!("CARGO_PKG_VERSION")),

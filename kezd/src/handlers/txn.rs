@@ -18,8 +18,8 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use federation::txn_body::{TxnBody, TxnElement};
 use http::StatusCode;
+use kez_federation::txn_body::{TxnBody, TxnElement};
 use kez_spec::ServerName;
 use kez_spec::envelope::SignedEnvelope;
 use kez_spec::s2s::{RequestParts, ServerAuth};
@@ -104,7 +104,7 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))
         .await
         .map_err(|e| match e {
-            federation::FederationError::UnknownKey { .. } => ApiError::UnknownKey {
+            kez_federation::FederationError::UnknownKey { .. } => ApiError::UnknownKey {
                 key_id: auth.key_id.to_string(),
             },
             other => ApiError::Unavailable {

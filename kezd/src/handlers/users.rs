@@ -85,7 +85,7 @@ async fn remote(ctx: &RequestContext, address: &Address) -> HandlerResult {
     }
     match federate.client.lookup(address).await {
         Ok(user) => body::json(StatusCode::OK, &user.record),
-        Err(federation::FederationError::NotFound { .. }) => Err(unknown()),
+        Err(kez_federation::FederationError::NotFound { .. }) => Err(unknown()),
         Err(e) => Err(ApiError::Unavailable {
             reason: format!("looking up {address}: {e}"),
         }),

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use federation::ServerKeys;
+use kez_federation::ServerKeys;
 use kez_testnet::rogue::{self, RogueOptions, RoguePeer, Sign, SignAs};
 use serde_json::Value;
 
@@ -59,8 +59,8 @@ async fn rotated_key_is_used_at_once_and_the_old_one_until_its_expiry() {
     // The operator's copy of the key that is about to be retired (a test can read it).
     let saved = tempfile::tempdir().expect("tempdir");
     std::fs::copy(
-        a.data_dir().join(federation::keys::FILE_NAME),
-        saved.path().join(federation::keys::FILE_NAME),
+        a.data_dir().join(kez_federation::keys::FILE_NAME),
+        saved.path().join(kez_federation::keys::FILE_NAME),
     )
     .expect("copy the key file");
     let old = ServerKeys::load_or_create(saved.path()).expect("old keys");

@@ -147,7 +147,7 @@ pub(super) fn document(shared: &Shared) -> Value {
     let now = now_ms();
     let limits = json!({"max_txn_envelopes": 100, "max_txn_bytes": MAX_TXN_BYTES});
     let signed =
-        federation::ServerDocument::sign(keys, &shared.name, "kez-testnet-rogue", limits, now);
+        kez_federation::ServerDocument::sign(keys, &shared.name, "kez-testnet-rogue", limits, now);
     match shared.document {
         DocumentKeys::Current => signed,
         DocumentKeys::Expired => {
@@ -348,7 +348,7 @@ async fn check_auth(
         .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))
         .await
         .map_err(|e| match e {
-            federation::FederationError::UnknownKey { .. } => "unknown_key".to_owned(),
+            kez_federation::FederationError::UnknownKey { .. } => "unknown_key".to_owned(),
             other => format!("unavailable: {other}"),
         })?;
     let parts = RequestParts {

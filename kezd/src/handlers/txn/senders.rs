@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use federation::{FederationClient, FederationError};
 use futures_util::StreamExt;
+use kez_federation::{FederationClient, FederationError};
 use kez_spec::{Address, Primary};
 
 /// What the origin says about one sender.
