@@ -289,6 +289,9 @@ pub struct HttpLimits {
     /// Request and response bytes in memory at once ([`crate::budget`]); at least the
     /// largest body a route accepts, so every acceptable request can fit.
     pub max_inflight_bytes: u64,
+    /// The part of `max_inflight_bytes` one client address may hold ([`crate::budget`]);
+    /// at least the largest body a route accepts and twice a poll page.
+    pub max_inflight_bytes_per_address: u64,
 }
 
 /// Spam limits (SPEC §11), each a count per window per key.
@@ -617,6 +620,7 @@ impl Config {
             body_timeout: positive_millis("http.body_timeout_ms", raw.http.body_timeout_ms)?,
             body_min_bytes_per_sec: raw.http.body_min_bytes_per_sec,
             max_inflight_bytes: raw.http.max_inflight_bytes,
+            max_inflight_bytes_per_address: raw.http.max_inflight_bytes_per_address,
         };
         let largest_body = [
             http.max_body_bytes.get(),
@@ -626,13 +630,21 @@ impl Config {
         .into_iter()
         .max()
         .unwrap_or(usize::MAX);
-        if u64::try_from(largest_body).map_or(true, |n| http.max_inflight_bytes < n) {
-            return Err(invalid(
-                "http.max_inflight_bytes",
-                format!(
-                    "must hold the largest request body a route accepts ({largest_body} bytes)"
-                ),
-            ));
+        for (key, bytes) in [
+            ("http.max_inflight_bytes", http.max_inflight_bytes),
+            (
+                "http.max_inflight_bytes_per_address",
+                http.max_inflight_bytes_per_address,
+            ),
+        ] {
+            if u64::try_from(largest_body).map_or(true, |n| bytes < n) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "must hold the largest request body a route accepts ({largest_body} bytes)"
+                    ),
+                ));
+            }
         }
         let rate = RateLimits {
             client_per_minute: nonzero_u32("rate.client_per_minute", raw.rate.client_per_minute)?,
@@ -693,12 +705,15 @@ impl Config {
         }
         // A poll holds the envelopes it read and the page it builds from them at once
         // (handlers::inbox), both against the budget: a budget smaller would refuse every poll.
-        if u64::try_from(inbox.page_max_bytes.get())
-            .map_or(true, |n| n.saturating_mul(2) > http.max_inflight_bytes)
-        {
+        if u64::try_from(inbox.page_max_bytes.get()).map_or(true, |n| {
+            n.saturating_mul(2)
+                > http
+                    .max_inflight_bytes
+                    .min(http.max_inflight_bytes_per_address)
+        }) {
             return Err(invalid(
                 "inbox.page_max_bytes",
-                "twice it must fit http.max_inflight_bytes (a poll holds the envelopes and the page)",
+                "twice it must fit http.max_inflight_bytes and its per-address share (a poll holds the envelopes and the page)",
             ));
         }
         Ok(Config {
@@ -773,6 +788,7 @@ impl Config {
                 body_timeout_ms: millis(self.http.body_timeout),
                 body_min_bytes_per_sec: self.http.body_min_bytes_per_sec,
                 max_inflight_bytes: self.http.max_inflight_bytes,
+                max_inflight_bytes_per_address: self.http.max_inflight_bytes_per_address,
             },
             rate: raw::RawRate {
                 client_per_minute: self.rate.client_per_minute.get().into(),

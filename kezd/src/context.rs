@@ -14,7 +14,7 @@ use http::{HeaderMap, Method, Response, Uri};
 use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
-use crate::budget::Reservation;
+use crate::budget::{Budget, Reservation};
 use crate::error::ApiError;
 use crate::percent;
 use crate::request_body::{self, ReadRules};
@@ -118,6 +118,15 @@ impl RequestContext {
         self.parts.headers.get(name)?.to_str().ok()
     }
 
+    /// The memory budget as this client sees it: what it holds counts against the total and
+    /// against its address's share ([`crate::budget`]).
+    pub fn budget(&self) -> Budget {
+        let prefix = self.state.config().http.ipv6_prefix_len;
+        self.state
+            .budget()
+            .for_client(crate::client_addr::group(self.client, prefix))
+    }
+
     /// The client's address, for per-address limits and logs.
     pub fn client_addr(&self) -> IpAddr {
         self.client
@@ -202,7 +211,7 @@ impl RequestContext {
             .ok_or_else(|| ApiError::internal("request body read twice"))?;
         let rules = ReadRules::new(&self.state.config().http, self.body_limit);
         let stop = self.state.shutdown().signalled();
-        let read = request_body::read(body, rules, self.state.budget(), stop).await?;
+        let read = request_body::read(body, rules, &self.budget(), stop).await?;
         self.body_reservation = Some(read.reservation);
         Ok(read.bytes)
     }

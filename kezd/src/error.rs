@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
 use crate::body::{self, ResponseBody};
-use crate::budget::OverBudget;
+use crate::budget::{OverBudget, Scope};
 use crate::store::StoreError;
 
 /// Who made a request whose signature or timestamp failed: SPEC §10 answers a client with 400
@@ -360,8 +360,16 @@ impl ApiError {
 
 impl From<OverBudget> for ApiError {
     fn from(refused: OverBudget) -> Self {
-        ApiError::Unavailable {
-            reason: refused.to_string(),
+        match refused.scope {
+            Scope::Total => ApiError::Unavailable {
+                reason: refused.to_string(),
+            },
+            // The client's own requests in flight fill its share; they end within the body
+            // deadline or as they are written.
+            Scope::Client => ApiError::RateLimited {
+                limit: "in-flight bytes per address",
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+            },
         }
     }
 }
@@ -738,6 +746,7 @@ mod tests {
             }
         }
         let over_budget = ApiError::from(OverBudget {
+            scope: Scope::Total,
             requested: 2,
             in_use: 1,
             limit: 2,

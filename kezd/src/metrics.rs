@@ -390,6 +390,12 @@ pub fn render_inflight(out: &mut String, budget: &Budget) {
         "The most request and response bytes held in memory at once.",
         budget.limit(),
     );
+    scalar(
+        out,
+        ("kezd_inflight_clients", "gauge"),
+        "Client addresses holding request or response bytes in memory now, each within its share.",
+        budget.clients(),
+    );
 }
 
 /// One series without labels, with its help and type.

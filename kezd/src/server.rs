@@ -10,7 +10,11 @@
 //! few bytes at a time, or nothing at all, is dropped); HTTP/2 flow control and stream limits
 //! bound what a peer can make a connection hold before its requests are read. A connection
 //! with nothing in progress for the idle timeout is closed (crate::idle), and one whose client
-//! stops reading is closed at the write deadline (crate::write_deadline). Shutdown stops
+//! stops reading is closed at the write deadline (crate::write_deadline). An HTTP/2 client
+//! that answers pings but never opens a stream's flow-control window makes progress on the
+//! socket and has no request in progress once its response is buffered: the idle GOAWAY
+//! reaches it, and a connection still open the write timeout after that is dropped, with the
+//! response bytes held for it. Shutdown stops
 //! accepting, lets every connection finish its in-flight requests (HTTP/2 by GOAWAY, HTTP/1 by
 //! closing when idle; a request body still arriving is answered at once, see
 //! [`request_body`](crate::request_body)), tells streams through
@@ -302,6 +306,13 @@ where
     let idle_timeout = state.config().http.idle_timeout;
     let idle = tokio::time::sleep(idle_timeout);
     tokio::pin!(idle);
+    // After an idle GOAWAY, the streams still open get the write timeout to finish. An HTTP/2
+    // client that answers pings but never opens its flow-control window would otherwise hold
+    // the connection, and the response bytes buffered for it, for good.
+    let write_timeout = state.config().http.write_timeout;
+    let closing = tokio::time::sleep(write_timeout);
+    tokio::pin!(closing);
+    let mut idle_closed = false;
     let mut watching = true;
     let mut draining = false;
     let mut awaiting_first = true;
@@ -332,6 +343,12 @@ where
                 state.metrics().connection_idle_closed();
                 connection.as_mut().graceful_shutdown();
                 draining = true;
+                idle_closed = true;
+                closing.as_mut().reset(Instant::now() + write_timeout);
+            }
+            () = &mut closing, if idle_closed => {
+                tracing::debug!(%peer, "streams still stalled after the idle GOAWAY: closing");
+                break;
             }
             () = &mut first_head, if awaiting_first => {
                 if !got_request.load(Ordering::Relaxed) {

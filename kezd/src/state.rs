@@ -77,7 +77,10 @@ impl AppState {
                 limiters: Limiters::new(&config.rate),
                 streams_per_handle: Slots::new(config.stream.max_per_handle.get()),
                 streams_per_address: Slots::new(config.stream.max_per_address.get()),
-                budget: Budget::new(config.http.max_inflight_bytes),
+                budget: Budget::with_client_share(
+                    config.http.max_inflight_bytes,
+                    config.http.max_inflight_bytes_per_address,
+                ),
                 config,
                 store,
                 broker,

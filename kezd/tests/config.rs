@@ -117,6 +117,10 @@ fn bad_values_are_errors_naming_the_key() {
         ("[log]\nlevel = \"info,[\"", "log.level"),
         ("http = 5", "http"),
         ("[skew]\nauth_secs = 0", "skew.auth_secs"),
+        (
+            "[http]\nmax_inflight_bytes_per_address = 1048576",
+            "http.max_inflight_bytes_per_address",
+        ),
     ];
     for (text, key) in cases {
         let error = load_text(text).expect_err(text).to_string();

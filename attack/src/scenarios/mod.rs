@@ -1,6 +1,7 @@
 //! The attacks, one file each, named for the attack; [`all`] is the registry, in the order
 //! the suite runs them (cheap and quick first, so a broken kezd fails fast).
 
+pub mod budget_share;
 pub mod connection_exhaustion;
 pub mod deep_json;
 pub mod encoded_handle_path;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Scenario> {
         numeric_server_names::SCENARIO,
         slow_heads::SCENARIO,
         trickled_bodies::SCENARIO,
+        budget_share::SCENARIO,
         shutdown_stuck_bodies::SCENARIO,
         stream_caps::SCENARIO,
         connection_exhaustion::SCENARIO,

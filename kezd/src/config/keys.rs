@@ -68,6 +68,7 @@ pub const KEYS: &[Key] = &[
     key("http.body_timeout_ms", Kind::Uint),
     key("http.body_min_bytes_per_sec", Kind::Uint),
     key("http.max_inflight_bytes", Kind::Uint),
+    key("http.max_inflight_bytes_per_address", Kind::Uint),
     key("rate.client_per_minute", Kind::Uint),
     key("rate.register_per_hour", Kind::Uint),
     key("rate.sender_per_minute", Kind::Uint),

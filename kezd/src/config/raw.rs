@@ -150,6 +150,8 @@ pub struct RawHttp {
     pub body_min_bytes_per_sec: u64,
     /// Request and response bytes held in memory at once, all connections together.
     pub max_inflight_bytes: u64,
+    /// The part of it one client address may hold (IPv6 grouped by `ipv6_prefix_len`).
+    pub max_inflight_bytes_per_address: u64,
 }
 
 /// `[rate]`.
@@ -291,6 +293,10 @@ impl Default for RawHttp {
             // A thousand largest messages or 32 largest transactions at once, far above an
             // honest load, and small enough for a 1 GB machine to stay up under any flood.
             max_inflight_bytes: 256 * 1024 * 1024,
+            // An eighth: a party on one address must take eight to fill the budget, and a
+            // peer server still fits four largest transactions at once (its share of
+            // `federation.max_inflight_txns_per_origin`).
+            max_inflight_bytes_per_address: 32 * 1024 * 1024,
         }
     }
 }

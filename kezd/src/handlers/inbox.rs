@@ -50,7 +50,6 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     // built: held against the budget before the store is read (a full budget answers 503 at
     // once), then only the page until hyper has written it (crate::budget).
     let mut held = ctx
-        .state()
         .budget()
         .try_reserve(2 * u64::try_from(max_bytes).unwrap_or(u64::MAX / 2))?;
     let messages = ctx

@@ -143,7 +143,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         shutdown: Box::pin(shutdown),
         guard: state.metrics().live_stream(),
         page_max_bytes: state.config().inbox.page_max_bytes.get(),
-        held: state.budget().empty(),
+        held: ctx.budget().empty(),
         _slots: slots,
     };
     let events = stream::unfold(live, |mut live| async move {

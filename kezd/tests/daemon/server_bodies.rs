@@ -1,11 +1,14 @@
 //! Request bodies against hostile senders (SPEC §10, §13.6): a body that arrives too slowly
 //! gets 408 `request_timeout` and its connection is closed, a body that does not fit the memory
-//! budget gets 503 `unavailable` with `Retry-After`, the budget's gauges on `/metrics` follow
-//! what is held, a shutdown answers a body still arriving instead of waiting for it, and
-//! HTTP/2's small flow-control window still carries large bodies.
+//! budget gets 503 `unavailable` with `Retry-After`, one address past its share of the budget
+//! gets 429 while others still fit, the budget's gauges on `/metrics` follow what is held, a
+//! shutdown answers a body still arriving instead of waiting for it, HTTP/2's small
+//! flow-control window still carries large bodies, and an HTTP/2 response stalled by a window
+//! that never opens is cut off.
 
 use crate::common;
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::kez::{Api, User, now_secs};
@@ -15,7 +18,7 @@ use kezd::body;
 use kezd::config::RawConfig;
 use kezd::handlers::{HandlerResult, RequestContext};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// The smallest budget a configuration accepts: the largest body a route takes (a federation
 /// transaction).
@@ -27,22 +30,53 @@ async fn count_body(mut ctx: RequestContext) -> HandlerResult {
     body::json(StatusCode::OK, &serde_json::json!({ "len": bytes.len() }))
 }
 
-/// A server with `POST /test/body`, which reads up to 8 MiB.
+/// Answers [`BIG_RESPONSE`] bytes built in memory and held against the budget until written,
+/// as a poll page is.
+async fn big_response(ctx: RequestContext) -> HandlerResult {
+    let held = ctx.budget().try_reserve(BIG_RESPONSE as u64)?;
+    let bytes = body::reserved(vec![b'a'; BIG_RESPONSE], held);
+    Ok(body::response(
+        StatusCode::OK,
+        "application/octet-stream",
+        body::full(bytes),
+    ))
+}
+
+/// Far more than an HTTP/2 flow-control window.
+const BIG_RESPONSE: usize = 1024 * 1024;
+
+/// A server with `POST /test/body`, which reads up to 8 MiB, and `GET /test/big`.
 async fn server(edit: impl FnOnce(&mut RawConfig)) -> TestServer {
     TestServer::start_with(config(edit), |router| {
-        router.route_with_body_limit(
-            Method::POST,
-            "/test/body",
-            std::num::NonZeroUsize::new(BUDGET as usize).expect("non-zero"),
-            count_body,
-        )
+        router
+            .route_with_body_limit(
+                Method::POST,
+                "/test/body",
+                std::num::NonZeroUsize::new(BUDGET as usize).expect("non-zero"),
+                count_body,
+            )
+            .route(Method::GET, "/test/big", big_response)
     })
     .await
 }
 
 /// Opens a connection and sends a request head with `framing` and the first body bytes.
 async fn start_body(server: &TestServer, framing: &str, first: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    start_body_from(server, Ipv4Addr::LOCALHOST, framing, first).await
+}
+
+/// [`start_body`] from the client address `source` (any 127.x address reaches the server).
+async fn start_body_from(
+    server: &TestServer,
+    source: Ipv4Addr,
+    framing: &str,
+    first: &[u8],
+) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(source.into(), 0))
+        .expect("bind the client address");
+    let mut stream = socket.connect(server.addr).await.expect("connect");
     let head = format!("POST /test/body HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n");
     stream.write_all(head.as_bytes()).await.expect("head");
     stream.write_all(first).await.expect("first bytes");
@@ -208,6 +242,49 @@ async fn a_body_over_the_budget_gets_503_with_retry_after_and_the_gauges_follow(
 }
 
 #[tokio::test]
+async fn one_address_holds_only_its_share_of_the_budget_and_gets_429_past_it() {
+    let server = server(|raw| {
+        // Three addresses holding 6 MiB each fit; a fourth does not.
+        raw.http.max_inflight_bytes = 20 * 1024 * 1024;
+        raw.http.max_inflight_bytes_per_address = BUDGET;
+    })
+    .await;
+    let held_len: u64 = 6 * 1024 * 1024;
+    let framing = format!("Content-Length: {held_len}");
+    let first = Ipv4Addr::LOCALHOST;
+    let _held = start_body_from(&server, first, &framing, b"x").await;
+    gauge_reaches(&server, "kezd_inflight_bytes", held_len).await;
+
+    // The same address again: over its share, refused before a byte is read, with 429.
+    let mut refused = start_body_from(&server, first, &framing, b"").await;
+    let response = answer(&mut refused, Duration::from_secs(5)).await;
+    assert_eq!(response.status, 429, "{}", response.head);
+    assert_eq!(error_code(&response), "rate_limited");
+    assert!(response.header("retry-after").is_some());
+
+    // Two other addresses each hold as much: the total has room for them.
+    let _second = start_body_from(&server, Ipv4Addr::new(127, 0, 0, 2), &framing, b"x").await;
+    let _third = start_body_from(&server, Ipv4Addr::new(127, 0, 0, 3), &framing, b"x").await;
+    gauge_reaches(&server, "kezd_inflight_bytes", 3 * held_len).await;
+    assert_eq!(gauge(&server, "kezd_inflight_clients").await, 3);
+
+    // A small body from the first address still fits what is left of its share.
+    let small = client()
+        .post(server.url("/test/body"))
+        .body(vec![b'a'; 1000])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(small.status(), 200);
+
+    // A fourth address: its share is free, but the total is not.
+    let mut full = start_body_from(&server, Ipv4Addr::new(127, 0, 0, 4), &framing, b"").await;
+    let response = answer(&mut full, Duration::from_secs(5)).await;
+    assert_eq!(response.status, 503, "{}", response.head);
+    assert_eq!(error_code(&response), "unavailable");
+}
+
+#[tokio::test]
 async fn a_chunked_body_growing_past_the_budget_gets_503() {
     let server = server(|raw| raw.http.max_inflight_bytes = BUDGET).await;
     let held_len: u64 = 6 * 1024 * 1024;
@@ -282,6 +359,38 @@ async fn large_bodies_flow_through_the_small_http2_window() {
         assert_eq!(response.status(), 200);
         assert_eq!(common::json(response).await["len"], len);
     }
+    gauge_reaches(&server, "kezd_inflight_bytes", 0).await;
+}
+
+/// An HTTP/2 client that answers pings but never opens its window for a response: once the
+/// response is buffered nothing is in progress, the idle GOAWAY comes, and the connection is
+/// dropped the write timeout after it, giving back the bytes held for the response.
+#[tokio::test]
+async fn an_http2_stream_stalled_by_its_window_is_cut_off_and_its_bytes_come_back() {
+    let server = server(|raw| {
+        raw.http.idle_timeout_ms = 300;
+        raw.http.write_timeout_ms = 300;
+    })
+    .await;
+    let tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let (mut h2, connection) = h2::client::Builder::new()
+        .initial_window_size(1024)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .expect("HTTP/2 handshake");
+    // Driven in its own task, which answers the server's pings: a live peer.
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get(server.url("/test/big"))
+        .body(())
+        .expect("request");
+    let (response, _) = h2.send_request(request, true).expect("stream");
+    let response = response.await.expect("response head");
+    assert_eq!(response.status(), 200);
+    // The body is never read, so its window never opens past the first KiB.
+    let _stalled = response.into_body();
+    gauge_reaches(&server, "kezd_inflight_bytes", BIG_RESPONSE as u64).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), connection).await;
+    assert!(ended.is_ok(), "the server closed the stalled connection");
     gauge_reaches(&server, "kezd_inflight_bytes", 0).await;
 }
 

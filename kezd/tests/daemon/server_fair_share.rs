@@ -251,7 +251,12 @@ async fn a_stream_whose_client_stopped_reading_is_cut_off() {
 #[tokio::test]
 async fn a_page_hyper_writes_to_a_client_that_stopped_reading_is_cut_off() {
     // One page holding the whole inbox, so the answer is larger than the socket buffers.
-    let (server, bob) = full_inbox(|raw| raw.inbox.page_max_bytes = 64 << 20).await;
+    // A page larger than socket buffers can absorb; twice it must fit one address's share.
+    let (server, bob) = full_inbox(|raw| {
+        raw.inbox.page_max_bytes = 64 << 20;
+        raw.http.max_inflight_bytes_per_address = raw.http.max_inflight_bytes;
+    })
+    .await;
     let auth = bob.poll_credential(0, common::kez::now_secs());
     let request = format!(
         "GET /v1/inbox/{}?limit=500 HTTP/1.1\r\nHost: x\r\nX-Kez-Auth: {auth}\r\n\r\n",
