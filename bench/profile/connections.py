@@ -111,6 +111,8 @@ def main():
                 "--set", "http.body_timeout_ms=600000",
                 "--set", "http.body_min_bytes_per_sec=0",
                 "--set", "rate.client_per_minute=1000000",
+                # Every connection comes from 127.0.0.1: lift the per-address cap.
+                "--set", f"http.max_connections_per_address={args.count + 10}",
             ]
             if args.tls:
                 command += ["--tls-cert", args.tls[0], "--tls-key", args.tls[1]]

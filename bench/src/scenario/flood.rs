@@ -52,6 +52,11 @@ pub struct FloodArgs {
     /// Connections of the flooding client, each with one request in flight.
     #[arg(long, default_value_t = 32)]
     flood_connections: usize,
+    /// The flood's aggregate rate, requests/s, spread over its connections; 0 (the default)
+    /// for as fast as answers come. A paced flood models an attacker on another machine:
+    /// unpaced, the flooding client here takes the CPU it competes for with kezd.
+    #[arg(long, default_value_t = 0.0)]
+    flood_rate: f64,
     /// Seconds of each phase (unloaded, then under the flood).
     #[arg(long, default_value_t = 30)]
     seconds: u64,
@@ -71,6 +76,7 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
     report.param("honest_rate", args.honest_rate);
     report.param("flood_handles", args.flood_handles);
     report.param("flood_connections", args.flood_connections);
+    report.param("flood_rate", args.flood_rate);
     report.param("seconds", args.seconds);
     report.param("durability", options.durability.as_str());
 
@@ -127,6 +133,7 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
                 target.clone(),
                 flood_msgs.clone(),
                 (k, args.flood_connections),
+                pace(args.flood_rate, args.flood_connections),
                 stop.clone(),
             ))
         })
@@ -293,19 +300,36 @@ async fn honest_phase(target: &Target, senders: usize, msgs: Vec<Msg>, rate: f64
     })
 }
 
-/// One flooding connection: sends as fast as answers come until `stop`, reconnecting when
-/// kezd closes the connection (as it may after refusing a request whose body it did not read).
+/// The interval between one flooding connection's requests for an aggregate `rate` over
+/// `connections`; `None` for as fast as answers come.
+fn pace(rate: f64, connections: usize) -> Option<Duration> {
+    (rate > 0.0).then(|| Duration::from_secs_f64(connections as f64 / rate))
+}
+
+/// One flooding connection: sends as fast as answers come (or one request per `every`) until
+/// `stop`, reconnecting when kezd closes the connection (as it may after refusing a request
+/// whose body it did not read). A paced connection that falls behind sends at once, without
+/// bursting to catch up.
 async fn flood_task(
     target: Target,
     msgs: Arc<Vec<Bytes>>,
     (k, connections): (usize, usize),
+    every: Option<Duration>,
     stop: Arc<AtomicBool>,
 ) -> Answers {
     let mut answers = Answers::default();
     let local = IpAddr::V4(FLOODER);
     let mut conn = None;
     let mut j = k;
+    let mut ticks = every.map(|every| {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     while !stop.load(Ordering::Relaxed) {
+        if let Some(ticks) = ticks.as_mut() {
+            ticks.tick().await;
+        }
         let mut open = match conn.take() {
             Some(open) => open,
             None => match target.connect(local).await {
