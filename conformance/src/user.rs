@@ -4,7 +4,7 @@
 //! built with kez-spec, so the suite signs exactly what the SPEC says and nothing from kezd.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kez_spec::auth::AuthRequest;
 use kez_spec::envelope::Envelope;
@@ -18,12 +18,7 @@ use crate::case::Fail;
 use crate::server::{Resp, Server};
 use crate::sse::Sse;
 
-/// Now, Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use kez_spec::clock::now_ms;
 
 /// Now, Unix seconds.
 pub fn now_s() -> u64 {

@@ -13,6 +13,7 @@
 //! | [`registration`] | §4.1 | the signed registration |
 //! | [`envelope`] | §6.1, §6.4 | the signed envelope and its message id |
 //! | [`e2ee`] | §6.2 | ed25519 → x25519, seal and open |
+//! | [`plaintext`] | §6.3 | what is sealed: `{"text":…}` |
 //! | [`auth`] | §7 | client request-auth strings and credentials |
 //! | [`s2s`] | §9.3 | server-to-server request signing |
 //! | [`server_document`] | §9.2 | the signed server document: sign, verify, key validity |
@@ -36,6 +37,7 @@ mod hexstr;
 pub mod json;
 pub mod key_id;
 pub mod message_id;
+pub mod plaintext;
 pub mod primary;
 pub mod registration;
 pub mod s2s;

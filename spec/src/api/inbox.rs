@@ -41,6 +41,18 @@ impl<'a> InboxItem<'a> {
     }
 }
 
+impl InboxItem<'_> {
+    /// The item, owning what it borrowed.
+    pub fn into_owned(self) -> InboxItem<'static> {
+        InboxItem {
+            seq: self.seq,
+            id: Cow::Owned(self.id.into_owned()),
+            received_at: self.received_at,
+            envelope: Cow::Owned(self.envelope.into_owned()),
+        }
+    }
+}
+
 /// A poll answer: the messages after `since`, and where the next poll continues.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InboxPage<'a> {
