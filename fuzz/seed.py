@@ -98,7 +98,7 @@ def main() -> None:
         # txn_answer's status is 100 + the first two bytes (big-endian) mod 900.
         write("txn_answer", (status - 100).to_bytes(2, "big") + body.encode())
 
-    # A server document as kezd signs it (federation/src/document.rs), with the s2s vectors'
+    # A server document as kezd signs it (spec/src/server_document.rs), with the s2s vectors'
     # server key, one retired key and limits.
     server_seed = s2s[0]["server_seed"]
     document = {

@@ -4,17 +4,19 @@
 //! HTTPS). Everything signed here is made before a scenario's clock starts.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
+use kez_spec::api::inbox::InboxPage;
+use kez_spec::api::send::SendRequest;
 use kez_spec::auth::AuthRequest;
 use kez_spec::envelope::{Envelope, SignedEnvelope};
 use kez_spec::registration::Registration;
 use kez_spec::{Address, Handle, Primary, ServerName, SigningKey};
 use rand_core::{OsRng, RngCore};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::http::{self, ByteStream};
 
@@ -24,12 +26,7 @@ pub const SETUP_CONCURRENCY: usize = 32;
 /// Plaintext size of every message: the ~500-byte messages the performance targets name.
 pub const PLAINTEXT_BYTES: usize = 500;
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use kez_spec::clock::now_ms;
 
 /// Where a scenario sends requests: a base URL with a client for setup, and, for plain HTTP,
 /// the socket address the hot path connects to directly.
@@ -253,7 +250,7 @@ fn build_one(
     while text.len() < PLAINTEXT_BYTES - 12 {
         text.push_str("lorem ipsum ");
     }
-    let plaintext = serde_json::to_vec(&json!({ "text": text }))?;
+    let plaintext = kez_spec::plaintext::Plaintext::bytes(&text);
     let envelope = Envelope::seal(
         &from.key,
         from.address.clone(),
@@ -268,7 +265,10 @@ fn build_one(
         .context("own envelope parses")?
         .id
         .to_string();
-    let body = serde_json::to_vec(&json!({ "to": to.address.to_string(), "envelope": envelope }))?;
+    let body = serde_json::to_vec(&SendRequest {
+        to: to.address.to_string(),
+        envelope,
+    })?;
     Ok(Msg {
         sender,
         recipient,
@@ -297,17 +297,15 @@ pub async fn poll_all(endpoint: &Endpoint, ident: &Ident) -> Result<Vec<(u64, St
         if status != 200 {
             bail!("polling {handle} answered {status}");
         }
-        let page: Value = response.json().await?;
-        let messages = page["messages"].as_array().context("messages")?;
-        if messages.is_empty() {
+        let bytes = response.bytes().await?;
+        let page: InboxPage<'_> = serde_json::from_slice(&bytes).context("an inbox page")?;
+        if page.messages.is_empty() {
             return Ok(items);
         }
-        for m in messages {
-            let seq = m["seq"].as_u64().context("seq")?;
-            let id = m["id"].as_str().context("id")?.to_owned();
-            items.push((seq, id));
+        for m in &page.messages {
+            items.push((m.seq, m.id.clone().into_owned()));
         }
-        let next = page["next_since"].as_u64().context("next_since")?;
+        let next = page.next_since;
         if next <= since {
             // A server that does not advance the cursor would otherwise be polled forever.
             bail!("polling {handle}: next_since {next} does not advance past {since}");

@@ -27,8 +27,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use kez_spec::Primary;
+use kez_spec::api::error_body::ErrorBody;
+use kez_spec::api::send::{SendAnswer, SendRequest, SendStatus};
 use kez_spec::envelope::SignedEnvelope;
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 /// What the floor server keeps between requests.
@@ -68,13 +69,21 @@ impl Floor {
             Ok(collected) => match self.accept(&collected.to_bytes()) {
                 Ok(id) => {
                     let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-                    (201, json!({"id": id, "seq": seq, "status": "stored"}))
+                    let answer = SendAnswer {
+                        id,
+                        seq: Some(seq),
+                        status: SendStatus::Stored,
+                        duplicate: None,
+                    };
+                    (201, serde_json::to_vec(&answer))
                 }
-                Err(reason) => (400, json!({"error": reason})),
+                Err(reason) => (400, refusal(reason)),
             },
-            Err(e) => (400, json!({"error": e.to_string()})),
+            Err(e) => (400, refusal(e.to_string())),
         };
-        let mut response = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+        // Two strings and a number always serialise.
+        let body = body.unwrap_or_default();
+        let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -85,10 +94,7 @@ impl Floor {
 
     /// Parses and verifies one `POST /v1/messages` body; the message id.
     fn accept(&self, body: &[u8]) -> Result<String, String> {
-        let mut map = kez_spec::json::parse_object(body).map_err(|e| e.to_string())?;
-        let Some(Value::Object(envelope)) = map.remove("envelope") else {
-            return Err("missing object member \"envelope\"".into());
-        };
+        let SendRequest { envelope, .. } = SendRequest::parse(body).map_err(|e| e.to_string())?;
         let decoded = Cell::new(false);
         let envelope = SignedEnvelope::from_map_with_known(envelope, |text| {
             let known = self
@@ -109,4 +115,12 @@ impl Floor {
         }
         Ok(envelope.id.to_string())
     }
+}
+
+/// The SPEC §10 body of a refused send, with the reason as its message.
+fn refusal(reason: String) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&ErrorBody {
+        error: "malformed_request".into(),
+        message: reason,
+    })
 }

@@ -27,7 +27,6 @@
 //! with that reason, it cannot hang the suite. Cases are independent (each registers its own
 //! accounts) and run in parallel up to a bound.
 
-pub mod backend;
 #[macro_use]
 pub mod case;
 pub mod cases;

@@ -54,7 +54,7 @@ struct RunArgs {
     /// than N): `sqlite` (the default) or `postgres=postgres://user@host/db` (a database is
     /// created per node and dropped afterwards).
     #[arg(long = "backend", value_name = "sqlite|postgres=URL")]
-    backends: Vec<kez_conformance::backend::Backend>,
+    backends: Vec<kez_testnet::backend::Backend>,
     /// The kezd binary for --spawn (default: build the workspace's, or $KEZD_BIN).
     #[arg(long, value_name = "PATH")]
     kezd: Option<PathBuf>,

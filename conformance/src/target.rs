@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use kez_testnet::{NodeOptions, Testnet};
 
-use crate::backend::{Backend, CreatedDatabase};
+use kez_testnet::backend::{Backend, CreatedDatabase};
 
 use crate::server::Server;
 

@@ -4,26 +4,23 @@
 //! built with kez-spec, so the suite signs exactly what the SPEC says and nothing from kezd.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use kez_spec::api::ack::AckRequest;
 use kez_spec::auth::AuthRequest;
 use kez_spec::envelope::Envelope;
 use kez_spec::registration::Registration;
 use kez_spec::{Address, Handle, MessageId, Primary, SigningKey};
 use rand_core::{OsRng, RngCore};
 use reqwest::Method;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::case::Fail;
 use crate::server::{Resp, Server};
 use crate::sse::Sse;
 
-/// Now, Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use kez_spec::clock::now_ms;
 
 /// Now, Unix seconds.
 pub fn now_s() -> u64 {
@@ -179,6 +176,7 @@ impl User {
     /// `POST /v1/messages` with `{"to": envelope.to, "envelope": envelope}`.
     pub async fn send(&self, envelope: &Value) -> Result<Resp, Fail> {
         let to = envelope.get("to").cloned().unwrap_or(Value::Null);
+        // `to` as the envelope has it, whatever that is: cases send malformed envelopes too.
         self.send_raw(json_bytes(&json!({ "to": to, "envelope": envelope })))
             .await
     }
@@ -283,11 +281,8 @@ impl User {
             handle: &self.handle,
             through,
         });
-        self.ack_with(
-            json_bytes(&json!({ "through": through })),
-            Some(&credential),
-        )
-        .await
+        self.ack_with(json_bytes(&AckRequest { through }), Some(&credential))
+            .await
     }
 
     /// `GET /v1/messages/<id>/status` with `X-KEZ-Auth: credential` (when given).
@@ -335,8 +330,9 @@ impl User {
 }
 
 /// Compact JSON bytes of a value.
-pub fn json_bytes(value: &Value) -> Vec<u8> {
-    value.to_string().into_bytes()
+pub fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // Values, maps and kez-spec's request types always serialise.
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 /// The sequence numbers of poll items or stream message data, in order.

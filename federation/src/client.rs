@@ -37,7 +37,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kez_spec::api::handle_record::{RemoteUser, verify_record};
+use kez_spec::api::txn::{TxnResults, is_valid_txn_id};
+use kez_spec::api::webfinger::{parse_webfinger, record_path};
+use kez_spec::clock::now_ms;
 use kez_spec::s2s::{Parties, RequestParts, ServerAuth};
+use kez_spec::server_document::{FEDERATION_PATH, ServerDocument};
 use kez_spec::{Address, KeyId, ServerName, VerifyingKey};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
 use reqwest::{StatusCode, redirect};
@@ -45,12 +50,10 @@ use tokio::time::Instant;
 
 use crate::cache::{CachePolicy, TtlCache};
 use crate::discovery::Discovery;
-use crate::document::{FEDERATION_PATH, ServerDocument};
 use crate::keys::LiveKeys;
 use crate::resolve::{GuardedResolver, Mode};
-use crate::txn::{self, TxnResults};
-use crate::user::{self, RemoteUser};
-use crate::{DeliveryError, FederationError, ServerKeys, now_ms};
+use crate::txn;
+use crate::{DeliveryError, FederationError, ServerKeys};
 
 /// Discovery answers (documents, WebFinger, handle records) are cut off past this (SPEC §9.1).
 pub const DISCOVERY_BODY_LIMIT: usize = 64 * 1024;
@@ -274,7 +277,7 @@ impl FederationClient {
         txn_id: &str,
         body: Bytes,
     ) -> Result<TxnResults, DeliveryError> {
-        if !txn::is_valid_txn_id(txn_id) {
+        if !is_valid_txn_id(txn_id) {
             return Err(DeliveryError::permanent("malformed_request"));
         }
         let path = format!("{FEDERATION_PATH}/txn/{txn_id}");
@@ -348,7 +351,8 @@ impl FederationClient {
     ) -> Result<(Arc<ServerDocument>, Duration), FederationError> {
         let answer = self.get(server, "/.well-known/kez").await?;
         let now = now_ms();
-        let doc = ServerDocument::verify(&answer.body, server, now)?;
+        let doc = ServerDocument::verify(&answer.body, server, now)
+            .map_err(|e| FederationError::from_peer("server document", e))?;
         let ttl = Duration::from_millis(doc.valid_until_ms.saturating_sub(now));
         Ok((Arc::new(doc), ttl))
     }
@@ -366,10 +370,12 @@ impl FederationClient {
                 &format!("/.well-known/webfinger?resource=acct:{address}"),
             )
             .await?;
-        let wf = user::parse_webfinger(&finger.body, address)?;
-        let path = user::record_path(&wf.record_href, server, address.handle().as_str());
+        let wf = parse_webfinger(&finger.body, address)
+            .map_err(|e| FederationError::from_peer("", e))?;
+        let path = record_path(&wf.record_href, server, address.handle().as_str());
         let record = self.get(server, &path).await?;
-        let user = user::verify_record(&record.body, address, wf.primary.as_deref(), now_ms())?;
+        let user = verify_record(&record.body, address, wf.primary.as_deref(), now_ms())
+            .map_err(|e| FederationError::from_peer("", e))?;
         Ok((Arc::new(user), max_age(&record.headers)))
     }
 

@@ -96,6 +96,17 @@ impl FederationError {
         }
     }
 
+    /// A peer's answer that kez-spec refused, as [`FederationError::Invalid`]; `what` names the
+    /// answer when the refusal does not.
+    pub fn from_peer(what: &str, refusal: kez_spec::Error) -> Self {
+        match refusal {
+            kez_spec::Error::Malformed(reason) if what.is_empty() => Self::invalid(reason),
+            kez_spec::Error::Malformed(reason) => Self::invalid(format!("{what}: {reason}")),
+            other if what.is_empty() => Self::invalid(other.to_string()),
+            other => Self::invalid(format!("{what}: {other}")),
+        }
+    }
+
     /// Shorthand for [`FederationError::Io`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         FederationError::Io {

@@ -23,11 +23,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use kez_spec::{KeyId, SigningKey, VerifyingKey};
+use kez_spec::clock::now_ms;
+use kez_spec::server_document::ServerDocument;
+use kez_spec::{KeyId, ServerName, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::{FederationError, now_ms};
+use crate::FederationError;
 
 /// The key file's name inside the data directory.
 pub const FILE_NAME: &str = "server-keys.json";
@@ -181,6 +183,29 @@ impl ServerKeys {
         self.old
             .iter()
             .filter(move |k| k.expired_at_ms.saturating_add(OLD_KEY_RETENTION_MS) >= now_ms)
+    }
+
+    /// This server's document (SPEC §9.2) for `server` at `now_ms`, signed with the current key
+    /// and listing the retired keys still published.
+    pub fn sign_document<L: serde::Serialize>(
+        &self,
+        server: &ServerName,
+        version: &str,
+        limits: &L,
+        now_ms: u64,
+    ) -> Result<serde_json::Value, kez_spec::Error> {
+        let old = self
+            .old_verify_keys(now_ms)
+            .map(|k| (&k.id, k.key, k.expired_at_ms));
+        ServerDocument::sign(
+            &self.signing,
+            &self.key_id,
+            old,
+            server,
+            version,
+            limits,
+            now_ms,
+        )
     }
 
     /// Writes `<dir>/server-keys.json` atomically with mode 0600.

@@ -1,62 +1,14 @@
-//! Transactions on the wire (SPEC §9.4) and what their answers mean for delivery (§9.6).
+//! What the answers to a transaction mean for delivery (SPEC §9.6).
 //!
-//! The result types are shared by both ends: kezd serialises them when it answers a
-//! transaction and the client parses them. [`classify`] is the one place that turns an HTTP
-//! answer into a [`DeliveryError`], kept free of I/O so every status is tested directly.
+//! The transaction's wire shapes (id rule, body, results) are kez-spec's `api::txn`: kezd
+//! answers with them and the client parses them. [`classify`] is the one place that turns an
+//! HTTP answer into a [`DeliveryError`], kept free of I/O so every status is tested directly.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use crate::DeliveryError;
-
-/// The results of one transaction, one per envelope, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TxnResults {
-    /// One result per envelope of the transaction, in the order sent.
-    pub results: Vec<TxnResult>,
-}
-
-/// The receiver's verdict on one envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TxnResult {
-    /// The message id of the element as received (SPEC §6.4).
-    pub id: String,
-    /// What happened to it.
-    pub status: TxnStatus,
-    /// The error code; present exactly when `rejected` or `deferred`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// Seconds before the envelope may be sent again; present exactly when `deferred`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
-
-/// SPEC §9.4's four outcomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TxnStatus {
-    /// Stored durably by the receiver.
-    Accepted,
-    /// Already held by the receiver.
-    Duplicate,
-    /// Refused for good.
-    Rejected,
-    /// Send again, in a later transaction, after `retry_after`.
-    Deferred,
-}
-
-/// True for a transaction id SPEC §9.4 allows: 1–64 of `[A-Za-z0-9._-]`. `.` and `..` are
-/// refused too: URL handling would normalise them away from the signed path.
-pub fn is_valid_txn_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && id != "."
-        && id != ".."
-}
 
 /// `Retry-After` in seconds (SPEC §10 uses seconds only; an HTTP date is ignored).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -70,25 +22,12 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// The SPEC §10 `error` code of a JSON error body, if it has one.
-pub fn error_code(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let code = value.get("error")?.as_str()?;
-    // Codes are short snake_case words; anything else is not worth storing as a code.
-    let plausible = !code.is_empty()
-        && code.len() <= 64
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    plausible.then(|| code.to_owned())
-}
-
 /// What a non-200 answer to a transaction means (SPEC §9.6): 413 re-batch; 401, 408 (the body
 /// arrived too slowly: a slow link, not a bad transaction), 429, 5xx and anything unexpected (a
 /// redirect, which is never followed) transient with the peer's `Retry-After`; 403 and every
 /// other 4xx permanent with the body's code.
 pub fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> DeliveryError {
-    let code = error_code(body);
+    let code = kez_spec::api::error_body::code_of(body);
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         return DeliveryError::TooLarge;
     }
@@ -171,26 +110,5 @@ mod tests {
             classify(s(404), None, b"<html>"),
             DeliveryError::permanent("http_404")
         );
-    }
-
-    /// SPEC §9.4: transaction ids.
-    #[test]
-    fn txn_ids() {
-        for ok in ["a", "a.example-000017", "A_b.c-9", &"x".repeat(64)] {
-            assert!(is_valid_txn_id(ok), "{ok}");
-        }
-        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(65), "a?b"] {
-            assert!(!is_valid_txn_id(bad), "{bad}");
-        }
-    }
-
-    /// SPEC §9.4: the results shape, both directions.
-    #[test]
-    fn results_json() {
-        let text = r#"{"results":[{"id":"a","status":"accepted"},{"id":"b","status":"deferred","code":"rate_limited","retry_after":30}]}"#;
-        let parsed: TxnResults = serde_json::from_str(text).expect("parses");
-        assert_eq!(parsed.results[1].status, TxnStatus::Deferred);
-        assert_eq!(parsed.results[1].retry_after, Some(30));
-        assert_eq!(serde_json::to_string(&parsed).expect("json"), text);
     }
 }

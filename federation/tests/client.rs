@@ -5,26 +5,21 @@ mod common;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::dns::TestDns;
 use common::https::{Ca, Handler, Reply, STREAM, Seen, TestServer, json, serve};
 use http::StatusCode;
 use kez_federation::{
-    ClientConfig, DeliveryError, FederationClient, FederationError, ServerDocument, ServerKeys,
-    TxnStatus,
+    ClientConfig, DeliveryError, FederationClient, FederationError, ServerKeys, TxnStatus,
 };
+use kez_spec::api::handle_record::HandleRecord;
+use kez_spec::api::limits::Limits;
+use kez_spec::clock::now_ms;
 use kez_spec::registration::Registration;
 use kez_spec::s2s::{RequestParts, ServerAuth};
 use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey, VerifyingKey};
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
-}
 
 fn name(s: &str) -> ServerName {
     ServerName::parse(s).expect("server name")
@@ -90,13 +85,17 @@ fn peer(keys: Arc<ServerKeys>, origin_key: VerifyingKey) -> Handler {
         match (req.method.as_str(), path) {
             ("GET", "/.well-known/kez") => json(
                 StatusCode::OK,
-                &ServerDocument::sign(
-                    &keys,
-                    &here,
-                    "test/1",
-                    serde_json::json!({"max_txn_envelopes": 100}),
-                    now_ms(),
-                ),
+                &keys
+                    .sign_document(
+                        &here,
+                        "test/1",
+                        &Limits {
+                            max_txn_envelopes: 100,
+                            ..Limits::default()
+                        },
+                        now_ms(),
+                    )
+                    .expect("signs"),
             ),
             ("GET", p) if p.starts_with("/.well-known/webfinger?resource=acct:") => {
                 let address = p.trim_start_matches("/.well-known/webfinger?resource=acct:");
@@ -166,11 +165,15 @@ fn record(handle: &str, server: &ServerName, reg_server: &ServerName) -> serde_j
         ts_ms: now_ms() - 86_400_000,
     }
     .sign(&key);
-    serde_json::json!({
-        "handle": handle, "server": server.as_str(), "address": format!("{handle}@{server}"),
-        "primary": Primary::from(&key).to_string(), "registered_at": now_ms(),
-        "registration": reg,
+    serde_json::to_value(HandleRecord {
+        handle: handle.to_owned(),
+        server: server.to_string(),
+        address: format!("{handle}@{server}"),
+        primary: Primary::from(&key).to_string(),
+        registered_at: now_ms(),
+        registration: reg,
     })
+    .expect("json")
 }
 
 fn user_key(handle: &str) -> SigningKey {

@@ -1,8 +1,8 @@
 //! Handle records (SPEC §4.2) as federation checks a peer's answer for one of its users
-//! (§9.4 check 5): `user::verify_record`, which decides which primary signs that user's mail.
+//! (§9.4 check 5): `handle_record::verify_record`, which decides which primary signs that user's mail.
 #![no_main]
 
-use kez_federation::user::verify_record;
+use kez_spec::api::handle_record::verify_record;
 use kez_fuzz::{NOW_MS, object, respelled, str_member};
 use kez_spec::Address;
 use libfuzzer_sys::fuzz_target;

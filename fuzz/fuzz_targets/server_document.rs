@@ -2,7 +2,7 @@
 //! `ServerDocument::verify`, and the key validity rules behind every signed request.
 #![no_main]
 
-use kez_federation::ServerDocument;
+use kez_spec::server_document::{self, ServerDocument};
 use kez_fuzz::{NOW_MS, fuzz_key, fuzz_key_id, object, respelled, str_member, uint_member};
 use kez_spec::ServerName;
 use kez_spec::signed::{self, SignedObject};
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(doc) = &verdict {
         assert_eq!(&doc.server, &expected);
-        assert!(doc.ts_ms <= now.saturating_add(kez_federation::document::MAX_FUTURE_MS));
+        assert!(doc.ts_ms <= now.saturating_add(server_document::MAX_FUTURE_MS));
         assert!(doc.valid_until_ms >= now);
         // The key that signed it is one the document lists as current.
         let object = SignedObject::parse(data, true).expect("verified, so parses");

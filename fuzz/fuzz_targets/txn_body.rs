@@ -2,7 +2,7 @@
 //! then each element through `TxnElement::parse`, which names it in the answer.
 #![no_main]
 
-use kez_federation::txn_body::{TxnBody, TxnElement};
+use kez_spec::api::txn_body::{TxnBody, TxnElement};
 use kez_fuzz::respelled;
 use kez_spec::MessageId;
 use libfuzzer_sys::fuzz_target;

@@ -1,9 +1,9 @@
 //! WebFinger JRDs (SPEC §4.4, RFC 7033) as federation reads a peer's answer about one of its
-//! users: `user::parse_webfinger`, then `user::record_path`, which decides where the handle
+//! users: `webfinger::parse_webfinger`, then `webfinger::record_path`, which decides where the handle
 //! record is fetched from.
 #![no_main]
 
-use kez_federation::user::{parse_webfinger, record_path};
+use kez_spec::api::webfinger::{parse_webfinger, record_path};
 use kez_fuzz::{object, respelled, str_member};
 use kez_spec::Address;
 use libfuzzer_sys::fuzz_target;

@@ -11,9 +11,13 @@ use std::time::Duration;
 use kez_federation::discovery::Discovery;
 use kez_federation::resolve::{GuardedResolver, Mode};
 
+use kez_spec::api::ack::{AckAnswer, AckRequest};
+use kez_spec::api::inbox::{InboxItem, InboxPage};
+use kez_spec::api::send::{SendAnswer, SendRequest, SendStatus};
 use kez_spec::auth::Credential;
 use kez_spec::{Address, Handle, MessageId, Primary, ServerName};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// The largest response body read (an inbox page of 100 envelopes of at most 256 KiB each
 /// fits; anything bigger is not a KEZ answer).
@@ -395,20 +399,25 @@ impl Client {
     /// `POST /v1/messages` (SPEC §8.1).
     pub async fn send(&self, to: &Address, envelope: &Value) -> Result<SendResult, ClientError> {
         let url = self.url("/v1/messages");
-        let body = json!({ "to": to.to_string(), "envelope": envelope });
+        let body = SendRequest {
+            to: to.to_string(),
+            envelope,
+        };
         let (_, v) = self.call(self.http.post(&url).json(&body), &url).await?;
-        let id = v.get("id").and_then(Value::as_str);
-        let status = v.get("status").and_then(Value::as_str);
-        match (id, status) {
-            (Some(id), Some(status)) => Ok(SendResult {
-                id: id.to_owned(),
-                status: status.to_owned(),
-                seq: v.get("seq").and_then(Value::as_u64),
-                duplicate: v.get("duplicate").and_then(Value::as_bool) == Some(true),
+        match SendAnswer::deserialize(v) {
+            Ok(answer) => Ok(SendResult {
+                id: answer.id,
+                status: match answer.status {
+                    SendStatus::Stored => "stored",
+                    SendStatus::Queued => "queued",
+                }
+                .to_owned(),
+                seq: answer.seq,
+                duplicate: answer.duplicate == Some(true),
             }),
-            _ => Err(ClientError::Protocol {
+            Err(e) => Err(ClientError::Protocol {
                 url,
-                reason: "the send answer lacks id or status".into(),
+                reason: format!("the send answer is not SPEC §8.1's: {e}"),
             }),
         }
     }
@@ -420,16 +429,14 @@ impl Client {
         since: u64,
         limit: u32,
         credential: &Credential,
-    ) -> Result<(Vec<Value>, u64), ClientError> {
+    ) -> Result<(Vec<InboxItem<'static>>, u64), ClientError> {
         let path = format!("/v1/inbox/{handle}?since={since}&limit={limit}");
         let v = self.get(&path, Some(credential)).await?;
-        let messages = v.get("messages").and_then(Value::as_array).cloned();
-        let next = v.get("next_since").and_then(Value::as_u64);
-        match (messages, next) {
-            (Some(messages), Some(next)) => Ok((messages, next)),
-            _ => Err(ClientError::Protocol {
+        match InboxPage::deserialize(v) {
+            Ok(page) => Ok((page.messages, page.next_since)),
+            Err(e) => Err(ClientError::Protocol {
                 url: self.url(&path),
-                reason: "the inbox answer lacks messages or next_since".into(),
+                reason: format!("the inbox answer is not SPEC §8.2's: {e}"),
             }),
         }
     }
@@ -446,9 +453,9 @@ impl Client {
             .http
             .post(&url)
             .header(AUTH_HEADER, credential.to_string())
-            .json(&json!({ "through": through }));
+            .json(&AckRequest { through });
         let (_, v) = self.call(request, &url).await?;
-        Ok(v.get("deleted").and_then(Value::as_u64).unwrap_or(0))
+        Ok(AckAnswer::deserialize(v).map_or(0, |a| a.deleted))
     }
 
     /// `GET /v1/messages/<id>/status` (SPEC §9.7).

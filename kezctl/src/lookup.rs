@@ -8,7 +8,7 @@
 //! WebFinger and the handle record over HTTPS, SPEC §9.1, §4.4) exactly as servers find each
 //! other.
 
-use kez_spec::registration::Registration;
+use kez_spec::api::handle_record;
 use kez_spec::{Address, Primary, ServerName};
 use serde::Serialize;
 use serde_json::Value;
@@ -96,55 +96,36 @@ pub async fn primary(client: &Client, primary: &Primary) -> Result<Record, CliEr
     Ok(record)
 }
 
-/// Checks a handle record (SPEC §4.2): its members agree with each other and with the signed
-/// registration, whose signature verifies (any age: it may be years old).
+/// Checks a handle record (SPEC §4.2) with kez-spec's rule, the one servers apply to a
+/// peer's (§9.4 check 5): its members name the address it claims, and its signed registration
+/// (any age: it may be years old) binds that address to the record's primary.
 pub fn verify_record(value: &Value, via: &str) -> Result<(Record, Primary), CliError> {
     let bad = |what: &str| CliError::Verification(format!("handle record from {via}: {what}"));
-    let s = |k: &str| {
-        value
-            .get(k)
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(&format!("no {k:?}")))
-    };
-    let (handle, server, address, primary) =
-        (s("handle")?, s("server")?, s("address")?, s("primary")?);
-    let server_name = ServerName::parse(server).map_err(|_| bad("invalid server"))?;
-    let primary_parsed = Primary::parse(primary).map_err(|_| bad("invalid primary"))?;
-    if address != format!("{handle}@{server}") {
-        return Err(bad("address is not handle@server"));
-    }
-    let registration = value
-        .get("registration")
-        .ok_or_else(|| bad("no signed registration"))?;
-    let verified = Registration::verify(
-        registration.to_string().as_bytes(),
-        &server_name,
-        0,
-        u64::MAX,
-    )
-    .map_err(|e| bad(&format!("the registration does not verify ({})", e.code())))?;
-    let reg = verified.registration;
-    if reg.handle.as_str() != handle || reg.primary != primary_parsed {
-        return Err(bad(
-            "the signed registration names another handle or primary than the record",
-        ));
-    }
+    let claimed = value
+        .get("address")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("no \"address\""))?;
+    let address = Address::parse(claimed).map_err(|_| bad("invalid address"))?;
+    let bytes = serde_json::to_vec(value).map_err(|e| bad(&e.to_string()))?;
+    let verified =
+        handle_record::verify_record(&bytes, &address, None, 0).map_err(|e| bad(&e.to_string()))?;
     Ok((
         Record {
-            address: address.to_owned(),
-            handle: handle.to_owned(),
-            server: server.to_owned(),
-            primary: primary.to_owned(),
+            address: address.to_string(),
+            handle: address.handle().to_string(),
+            server: address.server().to_string(),
+            primary: verified.primary.to_string(),
             registered_at: value.get("registered_at").and_then(Value::as_u64),
             resolved_via: via.to_owned(),
         },
-        primary_parsed,
+        verified.primary,
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kez_spec::registration::Registration;
     use kez_spec::{Handle, SigningKey};
 
     fn record(key: &SigningKey, handle: &str, claimed_primary: &Primary) -> Value {

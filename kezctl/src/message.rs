@@ -4,6 +4,7 @@
 //! `from_primary`, `to` being this identity, decryption, and the §6.3 plaintext shape. Anything
 //! that fails is a [`Received`] with a failure, never text that looks genuine.
 
+use kez_spec::api::inbox::InboxItem;
 use kez_spec::envelope::{Envelope, SignedEnvelope};
 use kez_spec::{Address, MessageId, Primary, SigningKey};
 use rand_core::{OsRng, RngCore};
@@ -21,7 +22,7 @@ pub struct Composed {
 
 /// The §6.3 plaintext for `text`.
 pub fn plaintext(text: &str) -> Vec<u8> {
-    serde_json::json!({ "text": text }).to_string().into_bytes()
+    kez_spec::plaintext::Plaintext::bytes(text)
 }
 
 /// Seals `text` from `sender` (whose address is `from`) to `to`, whose primary is
@@ -148,13 +149,11 @@ impl Received {
 }
 
 /// Checks and opens one inbox item (SPEC §8.2's item shape) for `me`.
-pub fn open_item(item: &Value, me: &SigningKey, my_address: &Address) -> Received {
-    let seq = item.get("seq").and_then(Value::as_u64).unwrap_or(0);
-    let received_at = item.get("received_at").and_then(Value::as_u64);
+pub fn open_item(item: &InboxItem<'_>, me: &SigningKey, my_address: &Address) -> Received {
     let mut out = Received {
-        seq,
+        seq: item.seq,
         id: None,
-        received_at,
+        received_at: Some(item.received_at),
         from: None,
         from_primary: None,
         ts: None,
@@ -165,7 +164,7 @@ pub fn open_item(item: &Value, me: &SigningKey, my_address: &Address) -> Receive
         out.failure = Some(failure);
         out
     };
-    let Some(map) = item.get("envelope").and_then(Value::as_object) else {
+    let Ok(map) = kez_spec::json::parse_object(item.envelope.get().as_bytes()) else {
         return fail(
             out,
             Failure::Malformed {
@@ -173,7 +172,7 @@ pub fn open_item(item: &Value, me: &SigningKey, my_address: &Address) -> Receive
             },
         );
     };
-    let envelope = match SignedEnvelope::from_map(map.clone()) {
+    let envelope = match SignedEnvelope::from_map(map) {
         Ok(e) => e,
         Err(e) => {
             return fail(
@@ -233,8 +232,11 @@ mod tests {
         file["vectors"].as_array().expect("vectors array").clone()
     }
 
-    fn item(envelope: &Value) -> Value {
-        serde_json::json!({"seq": 1, "id": "x", "received_at": 1, "envelope": envelope})
+    fn item(envelope: &Value) -> InboxItem<'static> {
+        let text = serde_json::to_string(envelope).expect("json");
+        InboxItem::borrowed(1, "x", 1, &text)
+            .expect("json")
+            .into_owned()
     }
 
     /// SPEC §6.2, spec/vectors/kez-seal.json: kezctl's composing produces exactly the vector
@@ -344,7 +346,7 @@ mod tests {
             Some(Failure::NotForMe { .. })
         ));
         assert!(matches!(
-            open_item(&serde_json::json!({"seq": 1, "envelope": 5}), &bob, &b).failure,
+            open_item(&item(&serde_json::json!(5)), &bob, &b).failure,
             Some(Failure::Malformed { .. })
         ));
     }

@@ -11,19 +11,13 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{Kezd, LIVENESS, Persona};
 use kez_spec::envelope::Envelope;
 use kez_spec::{Address, Primary, SigningKey};
 use serde_json::{Value, json};
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use kez_spec::clock::now_ms;
 
 /// The `id` line kezctl send prints first.
 fn sent_id(stdout: &str) -> String {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
+use kez_spec::api::error_body::ErrorBody;
 
 use crate::body::{self, ResponseBody};
 use crate::budget::{OverBudget, Scope};
@@ -457,11 +458,13 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 
 /// The one mapping from an error to its response.
 pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
-    let payload = serde_json::json!({
-        "error": error.code(),
-        "message": error.public_message(),
-    });
-    let mut response = Response::new(body::full(payload.to_string()));
+    let payload = ErrorBody {
+        error: error.code().to_owned(),
+        message: error.public_message(),
+    };
+    // Two strings always serialise; the empty body is never sent.
+    let payload = serde_json::to_vec(&payload).unwrap_or_default();
+    let mut response = Response::new(body::full(payload));
     *response.status_mut() = error.status();
     let headers = response.headers_mut();
     headers.insert(

@@ -3,7 +3,7 @@
 //! what federation keeps for a week (SPEC §9.4, §9.7) and conversations a year old (SPEC §11).
 //! One task, stopped by the shutdown signal.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -47,9 +47,7 @@ fn interval(period: Duration) -> tokio::time::Interval {
 
 async fn sweep_retention(state: &AppState) {
     let retention = &state.config().retention;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now_ms = i64::try_from(crate::clock::now_ms()).unwrap_or(i64::MAX);
     let max_age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
     let older_than_ms = now_ms.saturating_sub(max_age_ms);
     let store = state.store();

@@ -1,7 +1,18 @@
-//! Timestamp windows. The crate never reads a clock: callers pass `now`, so the same check runs
-//! in servers, clients, tests and vectors with any time they choose.
+//! Timestamps: the windows they are judged in, and the one reading of the wall clock KEZ's
+//! crates share. The checks never read the clock themselves: callers pass `now`, so the same
+//! check runs in servers, clients, tests and vectors with any time they choose.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::Error;
+
+/// Unix milliseconds now, the unit of every protocol timestamp (SPEC §3.3). A system clock
+/// before 1970 reads as 0, which no window accepts.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// Accepts `ts` when `|now − ts| ≤ window` (all in one unit), else [`Error::StaleTimestamp`].
 pub fn check_window(ts: u64, now: u64, window: u64) -> Result<(), Error> {

@@ -1,8 +1,8 @@
 //! `kez-spec`: KEZ protocol v1 in code — the one place where the daemon, the command line,
 //! federation, the conformance suite and the tests agree byte for byte on what crosses the wire.
 //!
-//! It is pure: no I/O, no clock (every check that depends on time takes `now` as an argument),
-//! no async. Each module implements one part of `spec/SPEC.md` and names its section:
+//! It is pure: no I/O, no async, and no check reads the clock (every check that depends on time
+//! takes `now` as an argument; [`clock::now_ms`] is there for callers to pass). Each module implements one part of `spec/SPEC.md` and names its section:
 //!
 //! | module | SPEC | what |
 //! | --- | --- | --- |
@@ -13,14 +13,19 @@
 //! | [`registration`] | §4.1 | the signed registration |
 //! | [`envelope`] | §6.1, §6.4 | the signed envelope and its message id |
 //! | [`e2ee`] | §6.2 | ed25519 → x25519, seal and open |
+//! | [`plaintext`] | §6.3 | what is sealed: `{"text":…}` |
 //! | [`auth`] | §7 | client request-auth strings and credentials |
 //! | [`s2s`] | §9.3 | server-to-server request signing |
+//! | [`server_document`] | §9.2 | the signed server document: sign, verify, key validity |
+//! | [`api`] | §4, §8, §9.4, §9.7, §10 | every endpoint's request and response bodies |
+//! | [`clock`] | §3.3 | timestamp windows, and the one reading of the wall clock |
 //! | [`error`] | §10 | one error enum with stable codes |
 //!
 //! The test vectors in `spec/vectors/` are checked by this crate's tests and, independently, by
 //! `spec/crosscheck/check_vectors.py`.
 
 pub mod address;
+pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod cursor;
@@ -32,9 +37,11 @@ mod hexstr;
 pub mod json;
 pub mod key_id;
 pub mod message_id;
+pub mod plaintext;
 pub mod primary;
 pub mod registration;
 pub mod s2s;
+pub mod server_document;
 pub mod server_name;
 pub mod signed;
 

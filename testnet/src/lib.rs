@@ -12,6 +12,7 @@
 //! - [`testnet`]: [`Testnet`] and its builder, which tie the three together.
 //! - [`rogue`]: [`RoguePeer`], an in-process KEZ server that misbehaves on purpose, as sender
 //!   and as receiver, for the federation and conformance tests.
+//! - [`backend`]: SQLite or PostgreSQL per node, and the PostgreSQL databases created for them.
 //! - [`error`]: [`TestnetError`] and [`DnsError`].
 //!
 //! # The kezd binary, not the library
@@ -62,6 +63,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backend;
 pub mod ca;
 pub mod dns;
 pub mod error;

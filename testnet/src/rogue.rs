@@ -10,7 +10,7 @@
 //! and publishes the same DNS records as a node (`SRV _kez._tcp.<name>` → `node-<name>`, A
 //! records to 127.0.0.1), so kezd discovers and verifies it exactly like a real server. It
 //! serves:
-//! - `GET /.well-known/kez`: its document, signed with [`kez_federation::ServerDocument::sign`]
+//! - `GET /.well-known/kez`: its document, signed with [`kez_spec::server_document::ServerDocument::sign`]
 //!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
 //!   in the past);
 //! - `GET /.well-known/webfinger` and `GET /v1/u/{handle}` for the users made with
@@ -340,7 +340,7 @@ impl RoguePeer {
             return user.key.clone();
         }
         let key = random_key();
-        let now = crate::rogue::send::now_ms();
+        let now = kez_spec::clock::now_ms();
         let registration = Registration {
             // Invariant: tests pass literal handles; an invalid one is a bug in the test.
             handle: Handle::parse(handle).expect("a valid handle"),

@@ -88,8 +88,4 @@ async fn key_options_shape_the_document() {
     assert!(doc.key_at(&key("ed25519:k2"), now).is_some());
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+use kez_spec::clock::now_ms;

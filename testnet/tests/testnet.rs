@@ -4,7 +4,6 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
@@ -334,15 +333,12 @@ async fn records_change_while_the_server_runs() {
 /// A registration for `alice` on `server`, signed with a fixed key.
 fn registration(server: &str) -> serde_json::Value {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let ts_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis();
+    let ts_ms = kez_spec::clock::now_ms();
     kez_spec::registration::Registration {
         handle: kez_spec::Handle::parse("alice").expect("handle"),
         server: kez_spec::ServerName::parse(server).expect("server"),
         primary: kez_spec::Primary::from_bytes(&key.verifying_key().to_bytes()).expect("primary"),
-        ts_ms: u64::try_from(ts_ms).expect("ms"),
+        ts_ms,
     }
     .sign(&key)
 }

@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kez_conformance::user::{Peer, User, json_bytes, random_key};
 use kez_conformance::{Fail, fail};
@@ -315,9 +315,7 @@ fn request(method: &str, host: &str, path: &str, headers: &[&str], body: &[u8]) 
 }
 
 fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    kez_spec::clock::now_ms() / 1000
 }
 
 /// A listener on 127.0.0.1 that records the peers it accepts and closes them at once.

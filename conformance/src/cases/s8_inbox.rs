@@ -3,6 +3,7 @@
 //! numbers without gaps, acknowledging (§8.3), retention's published policy (§8.4), and the
 //! message-id memory that keeps resends idempotent after deletion (§8.7).
 
+use kez_spec::api::send::SendRequest;
 use serde_json::{Value, json};
 
 use super::{expect_code, two_users};
@@ -123,7 +124,10 @@ async fn send_stored(s: Single) -> CaseResult {
 async fn send_to_rule(s: Single) -> CaseResult {
     let (alice, bob) = two_users(&s.server).await?;
     let env = alice.envelope(&bob.peer(), "to");
-    let body = json!({"to": bob.handle.as_str(), "envelope": env});
+    let body = SendRequest {
+        to: bob.handle.to_string(),
+        envelope: &env,
+    };
     alice.send_raw(json_bytes(&body)).await?.expect(201)?;
     let carol = s.server.new_user().await?;
     let env = alice.envelope(&bob.peer(), "to2");

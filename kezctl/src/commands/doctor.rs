@@ -28,7 +28,7 @@ use crate::context::Context;
 use crate::discover::Discoverer;
 use crate::error::CliError;
 use crate::message;
-use crate::output::now_ms;
+use kez_spec::clock::now_ms;
 
 /// A step's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -629,7 +629,9 @@ mod tests {
         let keys = kez_federation::ServerKeys::generate();
         let name = ServerName::parse("b.example").expect("valid");
         let now = 1_764_100_000_000;
-        let doc = kez_federation::ServerDocument::sign(&keys, &name, "kezd/test", json!({}), now)
+        let doc = keys
+            .sign_document(&name, "kezd/test", &json!({}), now)
+            .expect("signs")
             .to_string();
         let summary = check_document(doc.as_bytes(), &name, now).expect("valid");
         assert!(summary.contains(keys.key_id().as_str()), "{summary}");

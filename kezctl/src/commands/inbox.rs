@@ -9,8 +9,9 @@ use serde_json::json;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::message::{self, Received};
-use crate::output::{Output, format_ms, now_ms};
+use crate::output::{Output, format_ms};
 use crate::sender_keys::SenderKeys;
+use kez_spec::clock::now_ms;
 
 /// More pages than this in one run means something is wrong (a server that never ends).
 const MAX_PAGES: usize = 10_000;

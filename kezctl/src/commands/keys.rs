@@ -17,7 +17,8 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::keyfile::KeyFile;
 use crate::keystore::{KeystoreError, check_name};
-use crate::output::{format_ms, now_ms};
+use crate::output::format_ms;
+use kez_spec::clock::now_ms;
 
 /// Runs a `keys` subcommand.
 pub fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {

@@ -13,9 +13,11 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::keyfile::Home;
 use crate::message;
-use crate::output::now_ms;
 use crate::sender_keys::SenderKeys;
 use crate::sse::{Event, Parser};
+use kez_spec::api::inbox::InboxItem;
+use kez_spec::clock::now_ms;
+use serde::Deserialize;
 
 /// The server sends a keep-alive at least every 15 s (SPEC §8.5); three missed ones mean the
 /// connection is dead even if TCP has not noticed.
@@ -115,7 +117,10 @@ async fn handle_message(
     senders: &mut SenderKeys,
     event: &Event,
 ) -> Option<u64> {
-    let item = match kez_spec::json::parse_strict(event.data.as_bytes()) {
+    let item = kez_spec::json::parse_strict(event.data.as_bytes()).and_then(|value| {
+        InboxItem::deserialize(value).map_err(|e| kez_spec::Error::malformed(e.to_string()))
+    });
+    let item = match item {
         Ok(item) => item,
         Err(e) => {
             ctx.out.status(format!(

@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::keyfile::Home;
 use crate::lookup;
-use crate::output::now_ms;
+use kez_spec::clock::now_ms;
 
 /// Registers `address` for the chosen identity.
 pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {

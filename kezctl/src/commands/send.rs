@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::lookup;
 use crate::message;
-use crate::output::now_ms;
+use kez_spec::clock::now_ms;
 
 /// Sends `text` (or stdin) to `to`.
 pub async fn run(ctx: &Context, to: &Address, text: Option<String>) -> Result<(), CliError> {

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::CliError;
-use crate::output::{format_ms, now_ms};
+use crate::output::format_ms;
+use kez_spec::clock::now_ms;
 
 /// Prints the status of `id`.
 pub async fn run(ctx: &Context, id: &MessageId) -> Result<(), CliError> {

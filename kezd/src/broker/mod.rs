@@ -16,6 +16,7 @@ pub use nats::{NatsBroker, NatsError, PUBLISH_WAIT};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kez_spec::api::inbox::{ITEM_OVERHEAD, InboxItem};
 
 use crate::store::StoredMessage;
 
@@ -30,36 +31,36 @@ pub struct Published {
 
 impl Published {
     /// Renders a stored message for publishing.
-    pub fn new(message: &StoredMessage) -> Self {
-        Published {
+    pub fn new(message: &StoredMessage) -> Result<Self, serde_json::Error> {
+        let mut data = Vec::with_capacity(ITEM_OVERHEAD + message.envelope_json.len());
+        push_inbox_item(&mut data, message)?;
+        // serde_json writes UTF-8 only.
+        let data = String::from_utf8(data).map_err(serde::ser::Error::custom)?;
+        Ok(Published {
             seq: message.seq,
-            data: inbox_item_json(message).into(),
-        }
+            data: data.into(),
+        })
     }
 }
 
-/// One message as a poll page item and as an SSE `data:` line (SPEC §8.2, §8.5): the same JSON
-/// in both places, with the stored canonical envelope embedded as is, not re-serialised.
-pub fn inbox_item_json(message: &StoredMessage) -> String {
-    let mut out = String::with_capacity(ITEM_OVERHEAD + message.envelope_json.len());
-    push_inbox_item(&mut out, message);
-    out
+/// Appends one message as a poll page item and as an SSE `data:` line (SPEC §8.2, §8.5): the
+/// same JSON in both places (kez-spec's [`InboxItem`]), with the stored canonical envelope
+/// embedded as is, not re-serialised.
+pub fn push_inbox_item(
+    out: &mut Vec<u8>,
+    message: &StoredMessage,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(out, &inbox_item(message)?)
 }
 
-/// Bytes an item takes beyond its envelope, at most: the member names, a 16-digit seq, a
-/// 64-hex-digit id, a 16-digit time, and the separator before it in a page.
-pub const ITEM_OVERHEAD: usize = 160;
-
-/// Appends [`inbox_item_json`]'s text to `out`, so a page or an event is built in one buffer
-/// instead of being copied from one.
-pub fn push_inbox_item(out: &mut String, message: &StoredMessage) {
-    use std::fmt::Write as _;
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        r#"{{"seq":{},"id":"{}","received_at":{},"envelope":{}}}"#,
-        message.seq, message.id, message.received_at_ms, message.envelope_json
-    );
+/// A stored message as kez-spec's [`InboxItem`], borrowing it.
+pub fn inbox_item(message: &StoredMessage) -> Result<InboxItem<'_>, serde_json::Error> {
+    InboxItem::borrowed(
+        message.seq,
+        &message.id,
+        u64::try_from(message.received_at_ms).unwrap_or(0),
+        &message.envelope_json,
+    )
 }
 
 /// What a subscription yields.

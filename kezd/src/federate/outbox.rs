@@ -20,7 +20,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use kez_federation::{DeliveryError, TxnStatus};
 use kez_spec::ServerName;
+use kez_spec::api::txn_body::OutgoingTxn;
 use rand_core::{OsRng, RngCore};
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -33,7 +35,7 @@ use crate::state::AppState;
 use crate::store::{Delivery, OutboxItem, Store, StoreError};
 
 /// Envelopes per transaction (SPEC §9.4's default `max_txn_envelopes`).
-const MAX_TXN_ENVELOPES: usize = 100;
+const MAX_TXN_ENVELOPES: usize = kez_spec::api::txn::MAX_ENVELOPES;
 /// Envelope text per transaction, below the default 8 MiB `max_txn_bytes`.
 const MAX_TXN_BYTES: usize = 4 * 1024 * 1024;
 /// Lanes per destination: transactions in flight to it at once.
@@ -455,6 +457,16 @@ impl Target<'_> {
         let none_deferred = || Flow::Continue {
             deferred: Vec::new(),
         };
+        let body = match body {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(%destination, %error, "a stored envelope is not JSON");
+                store
+                    .outbox_record(destination, fail_all("internal"), None)
+                    .await?;
+                return Ok(none_deferred());
+            }
+        };
         match self
             .on
             .federate
@@ -618,25 +630,21 @@ async fn fail_all(store: &dyn Store, destination: &str, code: &str) -> Result<()
     }
 }
 
-/// `{"origin": …, "envelopes": [ … ]}` with the stored canonical envelopes embedded as they
-/// are, not parsed and re-serialised.
-fn transaction_body(origin: &ServerName, items: &[OutboxItem]) -> Bytes {
-    let mut body = format!(r#"{{"origin":"{origin}","envelopes":["#);
-    let reversed: Vec<&OutboxItem> = items.iter().rev().collect();
-    let ordered: Vec<&OutboxItem> = items.iter().collect();
-    let items = if crate::faults::on("reverse_txn_order") {
-        reversed
-    } else {
-        ordered
-    };
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&item.envelope_json);
+/// kez-spec's [`OutgoingTxn`] with the stored canonical envelopes embedded as they are, not
+/// parsed and re-serialised.
+fn transaction_body(origin: &ServerName, items: &[OutboxItem]) -> Result<Bytes, serde_json::Error> {
+    let mut envelopes = items
+        .iter()
+        .map(|item| serde_json::from_str::<&RawValue>(&item.envelope_json))
+        .collect::<Result<Vec<_>, _>>()?;
+    if crate::faults::on("reverse_txn_order") {
+        envelopes.reverse();
     }
-    body.push_str("]}");
-    Bytes::from(body)
+    let txn = OutgoingTxn {
+        origin: origin.as_str(),
+        envelopes: &envelopes,
+    };
+    serde_json::to_vec(&txn).map(Bytes::from)
 }
 
 /// A fresh transaction id: unique per attempt, so a destination's stored answer to an earlier

@@ -3,27 +3,19 @@
 //! fast and truthful about the process being up, even while the store is slow.
 
 use http::StatusCode;
-use serde::Serialize;
+use kez_spec::api::health::{self, Health};
 
 use crate::body;
 use crate::context::{HandlerResult, RequestContext};
-
-/// The response body.
-#[derive(Debug, Serialize)]
-struct Health<'a> {
-    server: &'a str,
-    status: &'static str,
-    version: &'static str,
-}
 
 /// `GET /v1/healthz` → `{"server","status":"ok","version"}`.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     body::json(
         StatusCode::OK,
         &Health {
-            server: ctx.state().config().server_name.as_str(),
-            status: "ok",
-            version: env!("CARGO_PKG_VERSION"),
+            server: ctx.state().config().server_name.to_string(),
+            status: health::OK.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
         },
     )
 }

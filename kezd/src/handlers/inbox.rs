@@ -8,16 +8,13 @@ use http::StatusCode;
 use kez_spec::auth::AuthRequest;
 use kez_spec::cursor::Cursor;
 
+use kez_spec::api::ack::{AckAnswer, AckRequest};
+use kez_spec::api::inbox::{ITEM_OVERHEAD, PAGE_OVERHEAD, PageWriter};
+
 use crate::body;
-use crate::broker::{ITEM_OVERHEAD, push_inbox_item};
+use crate::broker::inbox_item;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth};
-
-/// The largest cursor or count a request may carry (I-JSON safe integers, SPEC §8.2).
-const MAX_SAFE: u64 = kez_spec::clock::MAX_SAFE_INTEGER;
-
-/// The page's JSON around its items, at most: `{"messages":[` and `],"next_since":<16 digits>}`.
-const PAGE_OVERHEAD: usize = 48;
 
 /// A cursor query parameter: a non-negative decimal no larger than 2^53 − 1 (SPEC §8.2).
 pub fn cursor(ctx: &RequestContext, name: &str) -> Result<Option<u64>, ApiError> {
@@ -60,7 +57,7 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     // The store bounded the envelopes; the page's own JSON around them is bounded here, so
     // the whole body stays within `page_max_bytes` (or is one message). `next_since` is the
     // last message included: the client continues from there (SPEC §8.2).
-    let mut page = String::with_capacity(
+    let mut page = PageWriter::with_capacity(
         max_bytes.min(
             messages
                 .iter()
@@ -69,18 +66,17 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
                 + PAGE_OVERHEAD,
         ),
     );
-    page.push_str(r#"{"messages":["#);
     let mut next_since = since;
-    for (n, message) in messages.iter().enumerate() {
-        if n > 0 {
+    for message in &messages {
+        if !page.is_empty() {
             let size = page.len() + message.envelope_json.len() + ITEM_OVERHEAD + PAGE_OVERHEAD;
             if size > max_bytes {
                 break;
             }
-            page.push(',');
         }
         // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
-        push_inbox_item(&mut page, message);
+        page.push(&inbox_item(message).map_err(stored_not_json)?)
+            .map_err(stored_not_json)?;
         next_since = message.seq;
     }
     let next_since = if crate::faults::on("poll_wrong_next_since") {
@@ -88,27 +84,20 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     } else {
         next_since
     };
-    page.push_str(&format!(r#"],"next_since":{next_since}}}"#));
+    let page = page.finish(next_since).map_err(stored_not_json)?;
     drop(messages);
     held.shrink_to(u64::try_from(page.len()).unwrap_or(u64::MAX));
     Ok(body::response(
         StatusCode::OK,
         "application/json",
-        body::full(body::reserved(page.into_bytes(), held)),
+        body::full(body::reserved(page, held)),
     ))
 }
 
 /// Acknowledges (deletes) through a seq.
 pub async fn ack(mut ctx: RequestContext) -> HandlerResult {
     let bytes = ctx.body_bytes().await?;
-    // An object with an integer `through`; members v1 does not define are ignored (SPEC §1).
-    let through = kez_spec::json::parse_object(&bytes)?
-        .get("through")
-        .and_then(serde_json::Value::as_u64)
-        .filter(|n| *n <= MAX_SAFE)
-        .ok_or_else(|| {
-            ApiError::malformed("body must be {\"through\":<n>}, n an integer in 0 … 2^53 − 1")
-        })?;
+    let AckRequest { through } = AckRequest::parse(&bytes)?;
     let handle = auth::path_handle(&ctx)?;
     let request = AuthRequest::Ack {
         handle: &handle,
@@ -117,5 +106,10 @@ pub async fn ack(mut ctx: RequestContext) -> HandlerResult {
     auth::verify(&ctx, &handle, request, ctx.header("x-kez-auth")).await?;
     let through = through + u64::from(crate::faults::on("ack_deletes_one_extra"));
     let deleted = ctx.state().store().ack(handle.as_str(), through).await?;
-    body::json(StatusCode::OK, &serde_json::json!({ "deleted": deleted }))
+    body::json(StatusCode::OK, &AckAnswer { deleted })
+}
+
+/// A stored envelope that is not JSON: the store is damaged, not the request.
+fn stored_not_json(e: serde_json::Error) -> ApiError {
+    ApiError::internal(format!("a stored envelope is not JSON: {e}"))
 }

@@ -8,8 +8,8 @@ use std::cell::Cell;
 
 use http::StatusCode;
 use kez_spec::Error as SpecError;
+use kez_spec::api::send::{SendAnswer, SendRequest, SendStatus};
 use kez_spec::envelope::SignedEnvelope;
-use serde_json::{Value, json};
 
 use crate::body;
 use crate::broker::Published;
@@ -24,22 +24,15 @@ use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
 /// Accepts a message for delivery.
 pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     let bytes = ctx.body_bytes().await?;
-    let mut body = kez_spec::json::parse_object(&bytes)?;
-    let to = match body.remove("to") {
-        Some(Value::String(to)) => to,
-        _ => return Err(ApiError::malformed("missing string member \"to\"")),
-    };
+    let SendRequest { to, envelope } = SendRequest::parse(&bytes)?;
     let state = ctx.state().clone();
     // A sender's primary decoded for an earlier send is not decoded again.
     let decoded = Cell::new(false);
-    let envelope = match body.remove("envelope") {
-        Some(Value::Object(map)) => SignedEnvelope::from_map_with_known(map, |text| {
-            let known = state.known_primary(text);
-            decoded.set(known.is_none());
-            known
-        })?,
-        _ => return Err(ApiError::malformed("missing object member \"envelope\"")),
-    };
+    let envelope = SignedEnvelope::from_map_with_known(envelope, |text| {
+        let known = state.known_primary(text);
+        decoded.set(known.is_none());
+        known
+    })?;
     let config = state.config();
     let here = &config.server_name;
     let env = &envelope.envelope;
@@ -115,10 +108,11 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
             received_at_ms: message.received_at_ms,
             envelope_json: message.envelope_json,
         };
-        state
-            .broker()
-            .publish(handle, Published::new(&stored))
-            .await;
+        match Published::new(&stored) {
+            Ok(published) => state.broker().publish(handle, published).await,
+            // Streams find the message in the store at their next read: it is durable.
+            Err(error) => tracing::warn!(%error, "a stored message could not be published"),
+        }
     } else if !accepted.duplicate {
         state.metrics().send_accepted();
         if let Some(federate) = state.federate() {
@@ -188,14 +182,18 @@ fn respond(
     local: bool,
     duplicate: bool,
 ) -> HandlerResult {
-    let id = envelope.id.to_string();
-    let mut answer = match (local, accepted.seq) {
-        (true, Some(seq)) => json!({"id": id, "seq": seq, "status": "stored"}),
-        _ => json!({"id": id, "status": "queued"}),
+    let (seq, stored) = match (local, accepted.seq) {
+        (true, Some(seq)) => (Some(seq), SendStatus::Stored),
+        _ => (None, SendStatus::Queued),
     };
     let duplicate = duplicate && !crate::faults::on("resend_not_marked_duplicate");
+    let answer = SendAnswer {
+        id: envelope.id.to_string(),
+        seq,
+        status: stored,
+        duplicate: duplicate.then_some(true),
+    };
     let status = if duplicate {
-        answer["duplicate"] = true.into();
         StatusCode::OK
     } else if local {
         StatusCode::CREATED

@@ -6,7 +6,7 @@
 //! after `kezd keys rotate` already publishes the new key and lists the old one as retired.
 
 use http::StatusCode;
-use serde_json::json;
+use kez_spec::api::limits::{ConversationLimits, Limits, RateLimits, RetentionLimits};
 
 use crate::body;
 use crate::clock;
@@ -17,42 +17,50 @@ use crate::state::AppState;
 /// Serves the document, signed now.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let federate = ctx.state().federate().ok_or(ApiError::NotFound)?;
-    let document = kez_federation::ServerDocument::sign(
-        &federate.keys.current(),
+    let document = federate.keys.current().sign_document(
         &ctx.state().config().server_name,
         &format!("kezd/{}", env!("CARGO_PKG_VERSION")),
-        limits(ctx.state()),
+        &limits(ctx.state()),
         clock::now_ms(),
-    );
+    )?;
     body::json(StatusCode::OK, &document)
 }
 
 /// The limits this server enforces, as SPEC §9.2 publishes them.
-fn limits(state: &AppState) -> serde_json::Value {
+fn limits(state: &AppState) -> Limits {
     let c = state.config();
-    json!({
-        "max_envelope_bytes": kez_spec::envelope::MAX_BYTES,
-        "max_body_bytes": c.http.max_message_bytes.get(),
-        "max_txn_envelopes": super::txn::MAX_ENVELOPES,
-        "max_txn_bytes": super::txn::MAX_BYTES,
-        "inbox_page_max": c.inbox.page_max.get(),
-        "rate": {
-            "client_per_minute": c.rate.client_per_minute.get(),
-            "register_per_hour": c.rate.register_per_hour.get(),
-            "sender_per_minute": c.rate.sender_per_minute.get(),
-            "origin_per_minute": c.rate.origin_per_minute.get(),
-            "recipient_per_minute": c.rate.recipient_per_minute.get(),
-            "recipient_strangers_per_minute": c.rate.recipient_strangers_per_minute.get(),
-            "first_contacts_per_hour": c.rate.first_contacts_per_hour.get(),
-            "remote_lookups_per_minute": c.rate.remote_lookups_per_minute.get(),
-            "remote_lookups_per_server_per_minute": c.rate.remote_lookups_per_server_per_minute.get(),
+    let n = |v: u32| u64::from(v);
+    Limits {
+        max_envelope_bytes: len(kez_spec::envelope::MAX_BYTES),
+        max_body_bytes: len(c.http.max_message_bytes.get()),
+        max_txn_envelopes: len(super::txn::MAX_ENVELOPES),
+        max_txn_bytes: len(super::txn::MAX_BYTES),
+        inbox_page_max: n(c.inbox.page_max.get()),
+        rate: RateLimits {
+            client_per_minute: n(c.rate.client_per_minute.get()),
+            register_per_hour: n(c.rate.register_per_hour.get()),
+            sender_per_minute: n(c.rate.sender_per_minute.get()),
+            origin_per_minute: n(c.rate.origin_per_minute.get()),
+            recipient_per_minute: n(c.rate.recipient_per_minute.get()),
+            recipient_strangers_per_minute: n(c.rate.recipient_strangers_per_minute.get()),
+            first_contacts_per_hour: n(c.rate.first_contacts_per_hour.get()),
+            remote_lookups_per_minute: n(c.rate.remote_lookups_per_minute.get()),
+            remote_lookups_per_server_per_minute: n(c
+                .rate
+                .remote_lookups_per_server_per_minute
+                .get()),
         },
-        "conversations": {
-            "memory": crate::conversation::MEMORY.as_secs(),
+        conversations: ConversationLimits {
+            memory: crate::conversation::MEMORY.as_secs(),
         },
-        "retention": {
-            "max_age": c.retention.max_age.as_secs(),
-            "max_per_inbox": c.retention.max_per_inbox.get(),
+        retention: RetentionLimits {
+            max_age: c.retention.max_age.as_secs(),
+            max_per_inbox: c.retention.max_per_inbox.get(),
         },
-    })
+    }
+}
+
+/// A size as the document publishes it.
+fn len(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }

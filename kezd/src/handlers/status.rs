@@ -4,9 +4,9 @@
 //! the last error), delivered, or failed. Only the sender may ask.
 
 use http::StatusCode;
+use kez_spec::api::status::MessageStatus;
 use kez_spec::auth::AuthRequest;
 use kez_spec::{Address, MessageId};
-use serde_json::json;
 
 use crate::body;
 use crate::error::ApiError;
@@ -38,12 +38,14 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     }
     body::json(
         StatusCode::OK,
-        &json!({
-            "id": id.to_string(),
-            "status": status.status,
-            "attempts": status.attempts,
-            "next_attempt_at": status.next_attempt_at_ms,
-            "error": status.error,
-        }),
+        &MessageStatus {
+            id: id.to_string(),
+            status: status.status.to_owned(),
+            attempts: u64::from(status.attempts),
+            next_attempt_at: status
+                .next_attempt_at_ms
+                .and_then(|t| u64::try_from(t).ok()),
+            error: status.error,
+        },
     )
 }

@@ -47,7 +47,7 @@ use kez_spec::cursor::Cursor;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::body;
-use crate::broker::{Event, ITEM_OVERHEAD, Published, Subscription, push_inbox_item};
+use crate::broker::{Event, Published, Subscription, push_inbox_item};
 use crate::budget::Reservation;
 use crate::client_addr;
 use crate::detach::Detachable;
@@ -56,6 +56,7 @@ use crate::handlers::{HandlerResult, RequestContext, auth, inbox};
 use crate::metrics::LiveStreamGuard;
 use crate::slots::Slot;
 use crate::store::Store;
+use kez_spec::api::inbox::ITEM_OVERHEAD;
 use reorder::Reorder;
 
 /// Messages read from the store per catch-up query, at most (`[inbox] page_max_bytes` bounds
@@ -359,10 +360,13 @@ impl LiveStream {
         self.last = newest.seq;
         for message in page {
             let mut event =
-                String::with_capacity(EVENT_OVERHEAD + ITEM_OVERHEAD + message.envelope_json.len());
+                Vec::with_capacity(EVENT_OVERHEAD + ITEM_OVERHEAD + message.envelope_json.len());
             event_head(&mut event, message.seq);
-            push_inbox_item(&mut event, &message);
-            event.push_str("\n\n");
+            if let Err(error) = push_inbox_item(&mut event, &message) {
+                tracing::warn!(%error, "live stream ends: a stored envelope is not JSON");
+                return None;
+            }
+            event.extend_from_slice(b"\n\n");
             // The message's own copy is freed as soon as its event exists.
             drop(message);
             self.pending.push_back(Bytes::from(event));
@@ -381,16 +385,16 @@ fn len_u64(n: usize) -> u64 {
 const EVENT_OVERHEAD: usize = 48;
 
 /// The lines of a message event up to its data.
-fn event_head(out: &mut String, seq: u64) {
-    use std::fmt::Write as _;
-    // Writing to a String cannot fail.
+fn event_head(out: &mut Vec<u8>, seq: u64) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
     let _ = write!(out, "id: {seq}\nevent: message\ndata: ");
 }
 
 fn event_bytes(message: &Published) -> Bytes {
-    let mut event = String::with_capacity(EVENT_OVERHEAD + message.data.len());
+    let mut event = Vec::with_capacity(EVENT_OVERHEAD + message.data.len());
     event_head(&mut event, message.seq);
-    event.push_str(&message.data);
-    event.push_str("\n\n");
+    event.extend_from_slice(message.data.as_bytes());
+    event.extend_from_slice(b"\n\n");
     Bytes::from(event)
 }

@@ -19,11 +19,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use http::StatusCode;
-use kez_federation::txn_body::{TxnBody, TxnElement};
 use kez_spec::ServerName;
+use kez_spec::api::txn::{TxnResult, TxnResults, TxnStatus, is_valid_txn_id};
+use kez_spec::api::txn_body::{TxnBody, TxnElement};
 use kez_spec::envelope::SignedEnvelope;
 use kez_spec::s2s::{RequestParts, ServerAuth};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::body;
 use crate::broker::Published;
@@ -36,10 +37,8 @@ use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{NewMessage, Route, StoredMessage};
 
-/// Envelopes per transaction (SPEC §9.4).
-pub const MAX_ENVELOPES: usize = 100;
-/// Transaction body size (SPEC §9.4), the route's body limit.
-pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Envelopes per transaction, and the body size that is the route's body limit (SPEC §9.4).
+pub use kez_spec::api::txn::{MAX_BYTES, MAX_ENVELOPES};
 /// How far in the past a federated envelope may be: it may have waited in an outbox.
 const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
 /// How far in the future (clock skew).
@@ -54,12 +53,10 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
     let state = ctx.state().clone();
     let federate = state.federate().ok_or(ApiError::NotFound)?.clone();
     let txn_id: String = ctx.param("txn_id")?;
-    let txn_ok = (1..=64).contains(&txn_id.len())
-        && txn_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !txn_ok {
-        return Err(ApiError::malformed("txn id must be 1-64 of [A-Za-z0-9._-]"));
+    if !is_valid_txn_id(&txn_id) {
+        return Err(ApiError::malformed(
+            "txn id must be 1-64 of [A-Za-z0-9._-], and not . or ..",
+        ));
     }
     let header = ctx
         .header("authorization")
@@ -185,7 +182,8 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         judged.push((received.id, verdict));
     }
     let results = receiver.store_accepted(judged).await?;
-    let response = json!({ "results": results }).to_string();
+    let response = serde_json::to_string(&TxnResults { results })
+        .map_err(|e| ApiError::internal(format!("transaction results: {e}")))?;
     let now_ms = i64::try_from(clock::now_ms()).unwrap_or(i64::MAX);
     state
         .store()
@@ -314,7 +312,10 @@ impl Receiver<'_> {
     /// commits instead of waiting for one fsync each; they are handed to the store in
     /// transaction order, which keeps each sender's order (SPEC §9.5). Then publishes them and
     /// writes each envelope's result (SPEC §9.4).
-    async fn store_accepted(&self, judged: Vec<(String, Verdict)>) -> Result<Vec<Value>, ApiError> {
+    async fn store_accepted(
+        &self,
+        judged: Vec<(String, Verdict)>,
+    ) -> Result<Vec<TxnResult>, ApiError> {
         let store = self.state.store();
         let accepts = judged.iter().filter_map(|(_, verdict)| match verdict {
             Verdict::Store(message, _) => Some(store.accept((**message).clone())),
@@ -333,16 +334,14 @@ impl Receiver<'_> {
                         Some(seq) => {
                             conversations.extend(record);
                             self.publish(*message, seq).await;
-                            json!({"id": id, "status": "accepted"})
+                            TxnResult::plain(id, TxnStatus::Accepted)
                         }
-                        None => json!({"id": id, "status": "duplicate"}),
+                        None => TxnResult::plain(id, TxnStatus::Duplicate),
                     }
                 }
-                Verdict::Duplicate => json!({"id": id, "status": "duplicate"}),
-                Verdict::Rejected(code) => json!({"id": id, "status": "rejected", "code": code}),
-                Verdict::Deferred(code, secs) => {
-                    json!({"id": id, "status": "deferred", "code": code, "retry_after": secs})
-                }
+                Verdict::Duplicate => TxnResult::plain(id, TxnStatus::Duplicate),
+                Verdict::Rejected(code) => TxnResult::rejected(id, code),
+                Verdict::Deferred(code, secs) => TxnResult::deferred(id, &code, secs),
             });
         }
         let now_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX);
@@ -362,10 +361,11 @@ impl Receiver<'_> {
             received_at_ms: message.received_at_ms,
             envelope_json: message.envelope_json.clone(),
         };
-        self.state
-            .broker()
-            .publish(handle, Published::new(&stored))
-            .await;
+        match Published::new(&stored) {
+            Ok(published) => self.state.broker().publish(handle, published).await,
+            // Streams find the message in the store at their next read: it is durable.
+            Err(error) => tracing::warn!(%error, "a stored message could not be published"),
+        }
     }
 
     /// Checks one envelope that is not a duplicate (SPEC §9.4). An `Err` is a failure of this

@@ -13,8 +13,9 @@
 //! they are `invalid_address` (SPEC §2.2).
 
 use http::StatusCode;
+use kez_spec::api::handle_record::HandleRecord;
 use kez_spec::{Address, Handle, Primary};
-use serde_json::{Value, json};
+use serde_json::value::RawValue;
 
 use crate::body;
 use crate::error::ApiError;
@@ -92,17 +93,21 @@ async fn remote(ctx: &RequestContext, address: &Address) -> HandlerResult {
     }
 }
 
-/// The handle record of SPEC §4.2, shared with registration's response.
-pub fn record(state: &AppState, user: &UserRecord) -> Result<Value, ApiError> {
+/// The handle record of SPEC §4.2, shared with registration's response; the registration is
+/// written as stored.
+pub fn record(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<HandleRecord<Box<RawValue>>, ApiError> {
     let server = &state.config().server_name;
-    let registration: Value = serde_json::from_str(&user.registration_json)
+    let registration = RawValue::from_string(user.registration_json.clone())
         .map_err(|e| ApiError::internal(format!("stored registration is not JSON: {e}")))?;
-    Ok(json!({
-        "handle": user.handle,
-        "server": server.as_str(),
-        "address": format!("{}@{}", user.handle, server),
-        "primary": user.primary,
-        "registered_at": user.registered_at_ms,
-        "registration": registration,
-    }))
+    Ok(HandleRecord {
+        handle: user.handle.clone(),
+        server: server.to_string(),
+        address: format!("{}@{}", user.handle, server),
+        primary: user.primary.clone(),
+        registered_at: u64::try_from(user.registered_at_ms).unwrap_or(0),
+        registration,
+    })
 }

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 use kez_spec::Address;
-use serde_json::json;
+use kez_spec::api::webfinger::Jrd;
 
 use crate::body;
 use crate::error::ApiError;
@@ -33,15 +33,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         .await?
         .ok_or_else(unknown)?;
     let href = format!("{}/v1/u/{}", config.public_base_url.as_str(), user.handle);
-    let jrd = json!({
-        "subject": format!("acct:{address}"),
-        "aliases": [href],
-        "links": [{"rel": "self", "type": "application/json", "href": href}],
-        "properties": {
-            "https://kez.lat/ns/primary": user.primary,
-            "https://kez.lat/ns/server": config.server_name.as_str(),
-        },
-    });
+    let jrd = Jrd::new(&address, href, &user.primary);
     if crate::faults::on("webfinger_wrong_content_type") {
         return body::json(StatusCode::OK, &jrd);
     }

@@ -42,10 +42,7 @@ pub async fn start(edit: impl FnOnce(&mut RawConfig)) -> TestServer {
     TestServer::start(api_config(edit)).await
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    kezd::clock::now_ms()
-}
+pub use kez_spec::clock::now_ms;
 
 /// Unix seconds now.
 pub fn now_secs() -> u64 {

@@ -14,6 +14,7 @@
 //! | `ssrf` | every spelling of a forbidden address, at every entry point that connects out |
 //! | `reflection` | remote look-ups rationed per client address and per destination host |
 //! | `keys` | `kezd keys rotate` on a running server |
+//! | `txn_ids` | transaction ids outside the grammar, `.` and `..` included, refused before the signature |
 
 mod net;
 
@@ -26,3 +27,4 @@ mod rogue_receiver;
 mod rogue_sender;
 mod slow_origin;
 mod ssrf;
+mod txn_ids;

@@ -3,7 +3,7 @@
 //! through the home server, poll the inbox, follow the live stream, ask for delivery status.
 
 use std::pin::Pin;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -74,11 +74,7 @@ where
     }
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use kez_spec::clock::now_ms;
 
 /// A person with a home server on the testnet.
 pub struct Person {

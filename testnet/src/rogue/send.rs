@@ -1,9 +1,8 @@
 //! The rogue as a sender: transactions signed well or badly on purpose (SPEC §9.3), and the
 //! envelopes that go in them — its own users', other servers' users' (forged), tampered ones.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use futures_util::StreamExt;
+use kez_spec::clock::now_ms;
 use kez_spec::envelope::Envelope;
 use kez_spec::s2s::{Parties, RequestParts, ServerAuth};
 use kez_spec::{Address, KeyId, MessageId, Primary, ServerName, SigningKey};
@@ -56,13 +55,6 @@ pub struct SignAs {
     pub key: SigningKey,
     /// The header's `ts`, Unix seconds.
     pub ts: u64,
-}
-
-/// Now, Unix milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RoguePeer {

@@ -20,10 +20,12 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::send::{message_id, now_ms};
+use super::send::message_id;
 use super::{Behaviour, DocumentKeys, Shared, lock};
 use crate::ca::IssuedCert;
 use crate::error::TestnetError;
+use kez_spec::clock::now_ms;
+use kez_spec::server_document::ServerDocument;
 
 /// Largest transaction body read (SPEC §9.4's default `max_txn_bytes`).
 const MAX_TXN_BYTES: usize = 8 * 1024 * 1024;
@@ -146,8 +148,20 @@ pub(super) fn document(shared: &Shared) -> Value {
     let keys = &keys.current;
     let now = now_ms();
     let limits = json!({"max_txn_envelopes": 100, "max_txn_bytes": MAX_TXN_BYTES});
-    let signed =
-        kez_federation::ServerDocument::sign(keys, &shared.name, "kez-testnet-rogue", limits, now);
+    let old = keys
+        .old_verify_keys(now)
+        .map(|k| (&k.id, k.key, k.expired_at_ms));
+    let signed = ServerDocument::sign(
+        keys.signing_key(),
+        keys.key_id(),
+        old,
+        &shared.name,
+        "kez-testnet-rogue",
+        &limits,
+        now,
+    )
+    // Signing a JSON object cannot fail; if it did, a string is a document every peer refuses.
+    .unwrap_or_else(|e| Value::String(e.to_string()));
     match shared.document {
         DocumentKeys::Current => signed,
         DocumentKeys::Expired => {

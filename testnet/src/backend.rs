@@ -1,7 +1,8 @@
-//! Storage backends for spawned nodes (`--backend`): the suite judges kezd on the embedded
-//! SQLite default and on PostgreSQL alike, one backend per node, so a mixed pair proves that
-//! the two stores federate and answer the same way. Each PostgreSQL node gets a database of
-//! its own, created before it starts and dropped after the run.
+//! Storage backends for spawned nodes (the conformance suite's `--backend`): kezd is judged on
+//! the embedded SQLite default and on PostgreSQL alike, one backend per node, so a mixed pair
+//! proves that the two stores federate and answer the same way. Each PostgreSQL node gets a
+//! database of its own, created before it starts and dropped after the run. Creating it is
+//! the testnet's work, which starts the nodes, so the suite itself needs no database client.
 
 use sqlx::{Connection, PgConnection};
 

@@ -4,9 +4,21 @@
 //! Kept apart from the receiving handler, and free of I/O, so that what a peer's bytes turn
 //! into is exercised directly (by tests and the fuzz targets) exactly as kezd sees it.
 
-use kez_spec::envelope::SignedEnvelope;
-use kez_spec::{Error, MessageId, Primary};
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::envelope::SignedEnvelope;
+use crate::{Error, MessageId, Primary};
+
+/// A transaction body as the sending server writes it. `E` is an envelope as the sender holds
+/// it: a [`Value`], or its stored canonical JSON as a `RawValue`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutgoingTxn<'a, E> {
+    /// The sending server's name.
+    pub origin: &'a str,
+    /// The envelopes, in the order they are to be judged.
+    pub envelopes: &'a [E],
+}
 
 /// A transaction body whose shape has been checked; the elements are not parsed yet.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +33,7 @@ impl TxnBody {
     /// Parses strict JSON (SPEC §3.3) that must be an object with a string `origin` and an
     /// array `envelopes`; other members are ignored (SPEC §1).
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
-        let mut body = kez_spec::json::parse_object(bytes)?;
+        let mut body = crate::json::parse_object(bytes)?;
         let Some(Value::String(origin)) = body.remove("origin") else {
             return Err(Error::malformed("missing string member \"origin\""));
         };
@@ -49,7 +61,7 @@ impl TxnElement {
     /// [`SignedEnvelope::from_map_with_known`]).
     pub fn parse(element: Value, known: impl Fn(&str) -> Option<Primary>) -> Self {
         let refused = |element: &Value, code| {
-            let canonical = kez_spec::json::canonical(element);
+            let canonical = crate::json::canonical(element);
             TxnElement {
                 id: MessageId::of_canonical(&canonical),
                 size: canonical.len(),
@@ -108,7 +120,7 @@ mod tests {
                 "unsupported_version",
             ),
         ] {
-            let canonical = kez_spec::json::canonical(&element);
+            let canonical = crate::json::canonical(&element);
             let got = TxnElement::parse(element, |_| None);
             assert_eq!(got.id, MessageId::of_canonical(&canonical));
             assert_eq!(got.size, canonical.len());

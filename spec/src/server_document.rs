@@ -1,17 +1,19 @@
 //! The signed server document served at `/.well-known/kez` (SPEC §9.2): who a server is,
 //! where its federation API lives, its limits, and the keys that verify what it signs.
 //!
-//! Signing builds the JSON from [`ServerKeys`]; verifying applies every check SPEC §9.2 puts
-//! on a receiver, and [`ServerDocument::key_at`] applies the key validity rules, which are
-//! what stop a stolen retired key from signing new requests.
+//! Signing writes the document from the keys a server holds; verifying applies every check
+//! SPEC §9.2 puts on a receiver, and [`ServerDocument::key_at`] applies the key validity rules,
+//! which are what stop a stolen retired key from signing new requests. Where the keys live and
+//! how documents are fetched and cached is federation's business, not this module's.
 
 use std::collections::BTreeMap;
 
-use kez_spec::signed::{self, SignedObject};
-use kez_spec::{KeyId, Primary, ServerName, VerifyingKey};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{FederationError, ServerKeys};
+use crate::signed::{self, SignedObject};
+use crate::{Error, KeyId, Primary, ServerName, VerifyingKey};
 
 /// The document's `type` (SPEC §3.6).
 pub const TYPE: &str = "server";
@@ -67,49 +69,54 @@ pub struct ServerDocument {
 }
 
 impl ServerDocument {
-    /// Builds and signs this server's document at `now_ms` with the current key.
-    pub fn sign(
-        keys: &ServerKeys,
+    /// Writes and signs a server's document at `now_ms` with its current key `key` (named
+    /// `key_id`), listing `old_keys` — `(id, key, expired_at)` — as retired. `limits` is
+    /// normally [`Limits`](crate::api::limits::Limits).
+    pub fn sign<'a, L: Serialize>(
+        key: &SigningKey,
+        key_id: &KeyId,
+        old_keys: impl IntoIterator<Item = (&'a KeyId, VerifyingKey, u64)>,
         server: &ServerName,
         version: &str,
-        limits: Value,
+        limits: &L,
         now_ms: u64,
-    ) -> Value {
-        let mut verify_keys = Map::new();
-        verify_keys.insert(
-            keys.key_id().to_string(),
-            serde_json::json!({
-                "key": hex::encode(keys.verify_key().as_bytes()),
-                "valid_until": now_ms.saturating_add(KEY_VALIDITY_MS),
-            }),
-        );
-        let old_verify_keys: Map<String, Value> = keys
-            .old_verify_keys(now_ms)
-            .map(|k| {
-                (
-                    k.id.to_string(),
-                    serde_json::json!({
-                        "key": hex::encode(k.key.as_bytes()),
-                        "expired_at": k.expired_at_ms,
-                    }),
-                )
+    ) -> Result<Value, Error> {
+        let verify_keys = BTreeMap::from([(
+            key_id.as_str(),
+            KeyEntry {
+                key: hex::encode(key.verifying_key().as_bytes()),
+                valid_until: Some(now_ms.saturating_add(KEY_VALIDITY_MS)),
+                expired_at: None,
+            },
+        )]);
+        let old_verify_keys = old_keys
+            .into_iter()
+            .map(|(id, key, expired_at)| {
+                let entry = KeyEntry {
+                    key: hex::encode(key.as_bytes()),
+                    valid_until: None,
+                    expired_at: Some(expired_at),
+                };
+                (id.as_str(), entry)
             })
             .collect();
-        let mut body = Map::new();
-        body.insert("type".into(), TYPE.into());
-        body.insert("server".into(), server.as_str().into());
-        body.insert("version".into(), version.into());
-        body.insert("protocol".into(), kez_spec::PROTOCOL_VERSION.into());
-        body.insert("federation".into(), FEDERATION_PATH.into());
-        body.insert("ts".into(), now_ms.into());
-        body.insert(
-            "valid_until".into(),
-            now_ms.saturating_add(DOCUMENT_VALIDITY_MS).into(),
-        );
-        body.insert("limits".into(), limits);
-        body.insert("verify_keys".into(), Value::Object(verify_keys));
-        body.insert("old_verify_keys".into(), Value::Object(old_verify_keys));
-        signed::sign(body, keys.signing_key(), Some(keys.key_id().clone()))
+        let body = Unsigned {
+            kind: TYPE,
+            server: server.as_str(),
+            version,
+            protocol: crate::PROTOCOL_VERSION,
+            federation: FEDERATION_PATH,
+            ts: now_ms,
+            valid_until: now_ms.saturating_add(DOCUMENT_VALIDITY_MS),
+            limits,
+            verify_keys,
+            old_verify_keys,
+        };
+        match serde_json::to_value(body) {
+            Ok(Value::Object(body)) => Ok(signed::sign(body, key, Some(key_id.clone()))),
+            Ok(_) => Err(Error::malformed("server document: not an object")),
+            Err(e) => Err(Error::malformed(format!("server document: {e}"))),
+        }
     }
 
     /// Parses and checks a received document (SPEC §9.2): strict JSON, `type` `"server"`,
@@ -120,19 +127,18 @@ impl ServerDocument {
         bytes: &[u8],
         expected: &ServerName,
         now_ms: u64,
-    ) -> Result<ServerDocument, FederationError> {
-        let spec = |e: kez_spec::Error| FederationError::invalid(format!("server document: {e}"));
-        let invalid = |what: &str| FederationError::invalid(format!("server document: {what}"));
-        let obj = SignedObject::parse(bytes, true).map_err(spec)?;
-        obj.members().expect_type(TYPE).map_err(spec)?;
-        let server = obj.members().str("server").map_err(spec)?;
+    ) -> Result<ServerDocument, Error> {
+        let invalid = |what: &str| Error::malformed(what.to_owned());
+        let obj = SignedObject::parse(bytes, true)?;
+        obj.members().expect_type(TYPE)?;
+        let server = obj.members().str("server")?;
         if server != expected.as_str() {
             return Err(invalid(&format!(
                 "it is for {server:?}, fetched for {expected:?}"
             )));
         }
-        let ts_ms = obj.members().uint("ts").map_err(spec)?;
-        let valid_until_ms = obj.members().uint("valid_until").map_err(spec)?;
+        let ts_ms = obj.members().uint("ts")?;
+        let valid_until_ms = obj.members().uint("valid_until")?;
         if ts_ms > now_ms.saturating_add(MAX_FUTURE_MS) {
             return Err(invalid("'ts' is in the future"));
         }
@@ -169,16 +175,15 @@ impl ServerDocument {
         let signer = verify_keys
             .get(key_id)
             .ok_or_else(|| invalid("signed by a key not in 'verify_keys'"))?;
-        signed::verify_bytes(&signer.key, &obj.signing_bytes(), &obj.signature.sig)
-            .map_err(spec)?;
-        let federation = obj.members().str("federation").map_err(spec)?;
+        signed::verify_bytes(&signer.key, &obj.signing_bytes(), &obj.signature.sig)?;
+        let federation = obj.members().str("federation")?;
         if !federation.starts_with('/') {
             return Err(invalid("'federation' must be an absolute path"));
         }
         Ok(ServerDocument {
             server: expected.clone(),
-            version: obj.members().str("version").map_err(spec)?.to_owned(),
-            protocol: obj.members().uint("protocol").map_err(spec)?,
+            version: obj.members().str("version")?.to_owned(),
+            protocol: obj.members().uint("protocol")?,
             federation: federation.to_owned(),
             ts_ms,
             valid_until_ms,
@@ -208,6 +213,32 @@ impl ServerDocument {
     }
 }
 
+/// The document as signed, minus its signature: the wire shape of SPEC §9.2.
+#[derive(Serialize)]
+struct Unsigned<'a, L> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    server: &'a str,
+    version: &'a str,
+    protocol: u64,
+    federation: &'static str,
+    ts: u64,
+    valid_until: u64,
+    limits: &'a L,
+    verify_keys: BTreeMap<&'a str, KeyEntry>,
+    old_verify_keys: BTreeMap<&'a str, KeyEntry>,
+}
+
+/// An entry of `verify_keys` (with `valid_until`) or `old_verify_keys` (with `expired_at`).
+#[derive(Serialize)]
+struct KeyEntry {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_until: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired_at: Option<u64>,
+}
+
 /// Parses `{"<key id>": {"key": "<64 hex>", "<time_member>": <ms>}, ...}`. Keys must be
 /// canonical, non-small-order points (the rule SPEC §2.3 applies to primaries), so a key
 /// that some verifier would treat differently is refused up front.
@@ -234,7 +265,7 @@ fn key_map(
         let time = entry
             .get(time_member)
             .and_then(Value::as_u64)
-            .filter(|t| *t <= kez_spec::clock::MAX_SAFE_INTEGER)
+            .filter(|t| *t <= crate::clock::MAX_SAFE_INTEGER)
             .ok_or_else(|| format!("'{time_member}' must be an integer"))?;
         out.insert(id, (key, time));
     }
@@ -251,31 +282,50 @@ mod tests {
         ServerName::parse(s).expect("valid name")
     }
 
-    fn signed(keys: &ServerKeys, server: &str) -> Vec<u8> {
+    fn id(s: &str) -> KeyId {
+        KeyId::parse(s).expect("valid key id")
+    }
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn signed_with(
+        current: &SigningKey,
+        old: &[(KeyId, VerifyingKey, u64)],
+        server: &str,
+    ) -> Vec<u8> {
         let doc = ServerDocument::sign(
-            keys,
+            current,
+            &id("ed25519:k2"),
+            old.iter().map(|(id, k, at)| (id, *k, *at)),
             &name(server),
             "kezd/0.1.0",
-            serde_json::json!({"max_txn_envelopes": 100}),
+            &serde_json::json!({"max_txn_envelopes": 100}),
             NOW,
-        );
+        )
+        .expect("signs");
         serde_json::to_vec(&doc).expect("serializes")
+    }
+
+    fn signed(current: &SigningKey, server: &str) -> Vec<u8> {
+        signed_with(current, &[], server)
     }
 
     /// SPEC §9.2: what is signed verifies, with every member read back.
     #[test]
     fn round_trip() {
-        let keys = ServerKeys::generate();
-        let doc = ServerDocument::verify(&signed(&keys, "b.example"), &name("b.example"), NOW)
+        let k = key(1);
+        let doc = ServerDocument::verify(&signed(&k, "b.example"), &name("b.example"), NOW)
             .expect("verifies");
         assert_eq!(doc.server, name("b.example"));
         assert_eq!(doc.protocol, 1);
         assert_eq!(doc.federation, "/v1/federation");
         assert_eq!(doc.valid_until_ms, NOW + DOCUMENT_VALIDITY_MS);
         assert_eq!(doc.limits["max_txn_envelopes"], 100);
-        let k = &doc.verify_keys[keys.key_id()];
-        assert_eq!(k.key, keys.verify_key());
-        assert_eq!(k.valid_until_ms, NOW + KEY_VALIDITY_MS);
+        let v = &doc.verify_keys[&id("ed25519:k2")];
+        assert_eq!(v.key, k.verifying_key());
+        assert_eq!(v.valid_until_ms, NOW + KEY_VALIDITY_MS);
         assert!(doc.old_verify_keys.is_empty());
     }
 
@@ -283,17 +333,17 @@ mod tests {
     /// document, or a signature by a key not listed is refused.
     #[test]
     fn refusals() {
-        let keys = ServerKeys::generate();
-        let text = String::from_utf8(signed(&keys, "b.example")).expect("utf-8");
+        let k = key(1);
+        let text = String::from_utf8(signed(&k, "b.example")).expect("utf-8");
         let verify = |t: &str, expected: &str, now| {
             ServerDocument::verify(t.as_bytes(), &name(expected), now)
         };
         assert!(verify(&text, "b.example", NOW).is_ok());
         let tampered = text.replace("kezd/0.1.0", "kezd/0.1.1");
-        assert!(matches!(
+        assert_eq!(
             verify(&tampered, "b.example", NOW),
-            Err(FederationError::Invalid { .. })
-        ));
+            Err(Error::InvalidSignature)
+        );
         assert!(verify(&text, "c.example", NOW).is_err());
         assert!(verify(&text, "b.example", NOW - MAX_FUTURE_MS - 1).is_err());
         assert!(verify(&text, "b.example", NOW - MAX_FUTURE_MS).is_ok());
@@ -301,10 +351,10 @@ mod tests {
         let wrong_type = text.replace("\"type\":\"server\"", "\"type\":\"envelope\"");
         assert!(verify(&wrong_type, "b.example", NOW).is_err());
         // Signed with a key listed under another id.
-        let other = ServerKeys::generate();
+        let other = key(2);
         let mut doc: Value = serde_json::from_str(&text).expect("json");
         doc["verify_keys"] = serde_json::json!({
-            "ed25519:k1": {"key": hex::encode(other.verify_key().as_bytes()), "valid_until": NOW}
+            "ed25519:k1": {"key": hex::encode(other.verifying_key().as_bytes()), "valid_until": NOW}
         });
         let resigned = serde_json::to_string(&doc).expect("json");
         assert!(verify(&resigned, "b.example", NOW).is_err());
@@ -317,26 +367,32 @@ mod tests {
     /// was signed up to its `expired_at`, never after.
     #[test]
     fn key_validity() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let first = ServerKeys::load_or_create(dir.path()).expect("create");
+        let (first, current) = (key(1), key(2));
         let rotated_at = NOW - 1000;
-        let keys = ServerKeys::rotate_at(dir.path(), rotated_at).expect("rotate");
-        let doc = ServerDocument::verify(&signed(&keys, "b.example"), &name("b.example"), NOW)
-            .expect("verifies");
-        let (cur, old) = (keys.key_id(), first.key_id());
-        assert_eq!(doc.key_at(cur, NOW), Some(keys.verify_key()));
+        let old = [(id("ed25519:k1"), first.verifying_key(), rotated_at)];
+        let doc = ServerDocument::verify(
+            &signed_with(&current, &old, "b.example"),
+            &name("b.example"),
+            NOW,
+        )
+        .expect("verifies");
+        let (cur, old) = (id("ed25519:k2"), id("ed25519:k1"));
+        assert_eq!(doc.key_at(&cur, NOW), Some(current.verifying_key()));
         assert_eq!(
-            doc.key_at(cur, NOW + KEY_VALIDITY_MS),
-            Some(keys.verify_key())
+            doc.key_at(&cur, NOW + KEY_VALIDITY_MS),
+            Some(current.verifying_key())
         );
-        assert_eq!(doc.key_at(cur, NOW + KEY_VALIDITY_MS + 1), None);
-        assert_eq!(doc.key_at(old, rotated_at - 1), Some(first.verify_key()));
-        assert_eq!(doc.key_at(old, rotated_at), Some(first.verify_key()));
-        assert_eq!(doc.key_at(old, rotated_at + 1), None);
-        assert_eq!(doc.key_at(old, NOW), None);
-        let unknown = KeyId::parse("ed25519:k9").expect("valid");
+        assert_eq!(doc.key_at(&cur, NOW + KEY_VALIDITY_MS + 1), None);
+        assert_eq!(
+            doc.key_at(&old, rotated_at - 1),
+            Some(first.verifying_key())
+        );
+        assert_eq!(doc.key_at(&old, rotated_at), Some(first.verifying_key()));
+        assert_eq!(doc.key_at(&old, rotated_at + 1), None);
+        assert_eq!(doc.key_at(&old, NOW), None);
+        let unknown = id("ed25519:k9");
         assert_eq!(doc.key_at(&unknown, NOW), None);
         assert!(!doc.knows_key(&unknown));
-        assert!(doc.knows_key(old));
+        assert!(doc.knows_key(&old));
     }
 }
