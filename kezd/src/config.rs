@@ -20,7 +20,7 @@ pub use sources::{FlagSetting, Sources};
 
 use crate::cidr::Cidr;
 use crate::client_addr::TrustedProxies;
-pub use crate::store::Durability;
+pub use crate::durability::Durability;
 use kez_spec::ServerName;
 
 /// The validated configuration. Every field is already in the form its users need.

@@ -369,7 +369,10 @@ impl From<OverBudget> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Refused(exceeded) => exceeded.into(),
+            StoreError::Refused(refusal) => ApiError::RateLimited {
+                limit: refusal.limit,
+                retry_after: refusal.retry_after,
+            },
             other => ApiError::Store(other),
         }
     }

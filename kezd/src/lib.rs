@@ -46,6 +46,7 @@ pub mod context;
 pub mod conversation;
 pub mod cors;
 pub mod detach;
+pub mod durability;
 pub mod error;
 pub mod federate;
 // Fault injection for the conformance suite's self-test; see `faults.rs`. Test builds only.

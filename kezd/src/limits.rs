@@ -39,6 +39,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::config::RateLimits;
 use crate::conversation::Conversation;
 use crate::error::ApiError;
+use crate::store::Refusal;
 use gcra::KeyedGcra;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -97,6 +98,17 @@ pub struct Exceeded {
 impl From<Exceeded> for ApiError {
     fn from(exceeded: Exceeded) -> Self {
         ApiError::RateLimited {
+            limit: exceeded.limit.name(),
+            retry_after: exceeded.retry_after,
+        }
+    }
+}
+
+/// How the store, which runs a send's limits at the moment it writes (store/admission.rs),
+/// reports a refusal without knowing the limits.
+impl From<Exceeded> for Refusal {
+    fn from(exceeded: Exceeded) -> Self {
+        Refusal {
             limit: exceeded.limit.name(),
             retry_after: exceeded.retry_after,
         }

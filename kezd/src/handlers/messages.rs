@@ -87,12 +87,15 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         let (from, to) = (from.clone(), to.clone());
         // Check 11, run by the store once it knows the message is new.
         Admission::new(move || {
-            state.limiters().admit_send(&Send {
-                sender: &from,
-                recipient: &to,
-                conversation,
-                origin: None,
-            })
+            state
+                .limiters()
+                .admit_send(&Send {
+                    sender: &from,
+                    recipient: &to,
+                    conversation,
+                    origin: None,
+                })
+                .map_err(Into::into)
         })
     };
     let accepted = state
@@ -103,7 +106,13 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         )
         .await?;
     if !accepted.duplicate && conversation.needs_record(message.received_at_ms) {
-        conversation::record(&state, vec![(from, to)], message.received_at_ms).await;
+        conversation::record(
+            state.store().as_ref(),
+            state.metrics(),
+            vec![(from, to)],
+            message.received_at_ms,
+        )
+        .await;
     }
     if let (Some(seq), false, Route::Local { handle }) =
         (accepted.seq, accepted.duplicate, &message.route)

@@ -346,7 +346,14 @@ impl Receiver<'_> {
             });
         }
         let now_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX);
-        conversation::record(self.state, conversations, now_ms).await;
+        let state = self.state;
+        conversation::record(
+            state.store().as_ref(),
+            state.metrics(),
+            conversations,
+            now_ms,
+        )
+        .await;
         Ok(results)
     }
 

@@ -17,16 +17,16 @@ mod postgres;
 mod rows;
 mod sqlite;
 
-pub use admission::Admission;
+pub use crate::durability::Durability;
+pub use admission::{Admission, Refusal};
+pub use conversations::Conversation;
 pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-
-use crate::conversation::Conversation;
 
 /// A user as stored: the validated fields of a registration plus the signed object itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +280,7 @@ pub trait Store: Send + Sync + 'static {
     /// deleted.
     async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// What this server remembers of the two directions between `sender` and `recipient`
-    /// (SPEC §11, kezd/src/conversation.rs).
+    /// (SPEC §11).
     async fn conversation(&self, sender: &str, recipient: &str)
     -> Result<Conversation, StoreError>;
     /// Records that a message from each `(sender, recipient)` was accepted at `at_ms`; a

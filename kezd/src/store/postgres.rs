@@ -39,16 +39,14 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::conversation::Conversation;
-
 use super::conversations;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Delivery, Durability, MessageStatus, NewMessage, OutboxBacklog,
-    OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Conversation, Delivery, Durability, MessageStatus, NewMessage,
+    OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
 
 /// Accepts that may wait for the group writer before callers are held back: overload becomes

@@ -27,35 +27,19 @@ use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::conversation::Conversation;
-
 use super::conversations as statements;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxBacklog, OutboxItem,
-    RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Conversation, Delivery, Durability, MessageStatus, NewMessage,
+    OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
 use checkpointer::LogRestart;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use writer::{Flusher, Guarded, Request, RetentionChunk, Writer};
-
-/// How far a commit is made durable before `accept` answers (SPEC §8.6).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Durability {
-    /// Every commit is fsynced before it is acknowledged, so an acknowledged message survives
-    /// a power loss. The default. The fsync of the log runs beside the writer rather than
-    /// inside each COMMIT (writer/flusher.rs): `synchronous=NORMAL` and an explicit flush.
-    #[default]
-    Full,
-    /// WAL with `synchronous=NORMAL` and no flush before answering: a commit survives a crash
-    /// of kezd but the last commits may be lost on power loss or an OS crash. Only ever an
-    /// explicit operator choice.
-    CrashOnly,
-}
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
