@@ -621,7 +621,7 @@ impl Config {
         let largest_body = [
             http.max_body_bytes.get(),
             http.max_message_bytes.get(),
-            crate::handlers::txn::MAX_BYTES,
+            crate::txn_limits::MAX_BYTES,
         ]
         .into_iter()
         .max()

@@ -12,8 +12,8 @@
 //!   certificate; [`shutdown`] carries the stop signal to every task and stream.
 //! - [`service`], [`router`], [`context`]: one request's path through the daemon and the
 //!   interface handlers are written against.
-//! - [`error`]: [`error::ApiError`], every SPEC §10 code, and the one function that turns it
-//!   into a response; [`body`]: response bodies (full or streaming); [`request_body`]: request
+//! - [`error`]: [`error::ApiError`], every SPEC §10 code and its status;
+//!   [`error_response`]: the one function that turns it into a response; [`body`]: response bodies (full or streaming); [`request_body`]: request
 //!   bodies read within a limit, a deadline and a minimum rate; [`budget`]: the cap on bytes
 //!   in memory for requests and responses in flight.
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
@@ -48,6 +48,7 @@ pub mod cors;
 pub mod detach;
 pub mod durability;
 pub mod error;
+pub mod error_response;
 pub mod federate;
 // Fault injection for the conformance suite's self-test; see `faults.rs`. Test builds only.
 #[cfg(all(feature = "faults", not(debug_assertions)))]
@@ -84,6 +85,7 @@ pub mod state;
 pub mod static_files;
 pub mod store;
 pub mod tls;
+pub mod txn_limits;
 pub mod user_cache;
 pub mod write_deadline;
 

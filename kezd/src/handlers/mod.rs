@@ -93,7 +93,8 @@ pub fn routes(config: &Config) -> Router {
         .route_with_body_limit(
             Method::PUT,
             "/v1/federation/txn/{txn_id}",
-            std::num::NonZeroUsize::new(txn::MAX_BYTES).unwrap_or(config.http.max_message_bytes),
+            std::num::NonZeroUsize::new(crate::txn_limits::MAX_BYTES)
+                .unwrap_or(config.http.max_message_bytes),
             txn::put,
         )
 }

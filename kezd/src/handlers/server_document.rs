@@ -33,8 +33,8 @@ fn limits(state: &AppState) -> serde_json::Value {
     json!({
         "max_envelope_bytes": kez_spec::envelope::MAX_BYTES,
         "max_body_bytes": c.http.max_message_bytes.get(),
-        "max_txn_envelopes": super::txn::MAX_ENVELOPES,
-        "max_txn_bytes": super::txn::MAX_BYTES,
+        "max_txn_envelopes": crate::txn_limits::MAX_ENVELOPES,
+        "max_txn_bytes": crate::txn_limits::MAX_BYTES,
         "inbox_page_max": c.inbox.page_max.get(),
         "rate": {
             "client_per_minute": c.rate.client_per_minute.get(),

@@ -35,11 +35,8 @@ use crate::handlers::{HandlerResult, RequestContext};
 use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{NewMessage, Route, StoredMessage};
+use crate::txn_limits::MAX_ENVELOPES;
 
-/// Envelopes per transaction (SPEC §9.4).
-pub const MAX_ENVELOPES: usize = 100;
-/// Transaction body size (SPEC §9.4), the route's body limit.
-pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 /// How far in the past a federated envelope may be: it may have waited in an outbox.
 const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
 /// How far in the future (clock skew).
