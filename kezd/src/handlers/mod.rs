@@ -55,6 +55,7 @@ pub mod healthz;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
+mod origin_auth;
 pub mod register;
 pub mod server_document;
 pub mod status;
