@@ -2,8 +2,8 @@
 //! window's quota). The client and registration limits are checked for every request by the
 //! service, one key each, with governor's GCRA. A send counts against several limits at once
 //! (sender, one of the recipient's two budgets, first contacts, origin server), and a send
-//! refused by one of them must spend nothing of the others, so those use [`gcra`], which
-//! checks them all and spends only when all admit. Which of them apply is decided by the
+//! refused by one of them must spend nothing of the others, so those use limits/gcra.rs,
+//! which checks them all and spends only when all admit. Which of them apply is decided by the
 //! conversation between sender and recipient (kezd/src/conversation.rs), which the store
 //! remembers. Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker
 //! cycling through addresses or senders cannot grow memory without bound.

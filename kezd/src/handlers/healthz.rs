@@ -16,7 +16,8 @@ struct Health<'a> {
     version: &'static str,
 }
 
-/// `GET /v1/healthz` → `{"server","status":"ok","version"}`.
+/// `GET /v1/healthz` → `{"server","status":"ok","version"}`. Calls no store method: a
+/// health check answers while the store is busy.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     body::json(
         StatusCode::OK,

@@ -14,7 +14,8 @@ use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
 
-/// Serves the document, signed now.
+/// Serves the document, signed now (SPEC §9.2). Calls no store method: the keys are
+/// federation's.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let federate = ctx.state().federate().ok_or(ApiError::NotFound)?;
     let document = kez_federation::ServerDocument::sign(
