@@ -34,19 +34,19 @@
 //! - [`state`]: [`state::AppState`], the handle every handler receives; [`user_cache`]:
 //!   registered users remembered in memory (registrations never change). The routing table
 //!   ([`handlers::routes`]) is handed to [`serve`] beside the state, not kept in it.
+//! - [`faults`]: deliberate protocol violations for the conformance suite's self-test, only
+//!   with the `faults` cargo feature (never in a release); otherwise a constant `false`.
 //!
 //! # Layers
 //!
 //! Each module uses only those below it (`.ci/import_cycles.py` checks that no two reach each
-//! other): the [`store`] (with [`clock`], [`faults`], [`durability`]) is the ground floor and
-//! knows nothing of HTTP or configuration; above it [`config`], [`metrics`], [`broker`],
-//! [`conversation`], [`limits`], [`user_cache`]; then [`error`] and [`body`] (errors know
-//! nothing of bodies; [`error_response`] joins them), [`request_body`], [`federate`];
-//! then [`state`] and [`context`]; then [`router`] and [`handlers`]; then [`service`] and
-//! [`server`]. A store error becomes HTTP only at the edge, in [`error`]'s
-//! `From<StoreError> for ApiError`.
-//! - [`faults`]: deliberate protocol violations for the conformance suite's self-test, only
-//!   with the `faults` cargo feature (never in a release); otherwise a constant `false`.
+//! other). The ground floor knows no other module ([`clock`], [`faults`], [`durability`],
+//! [`budget`], [`shutdown`], [`txn_limits`], …); the [`store`] stands on it alone and knows
+//! nothing of HTTP, configuration or limits. Above it: [`config`], [`error`], [`metrics`],
+//! [`broker`], [`user_cache`]; then [`body`], [`conversation`], [`federate`]; then [`limits`],
+//! [`request_body`], [`error_response`] (errors know nothing of bodies); then [`state`];
+//! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`]. A
+//! store error becomes HTTP only at that edge, in [`error`]'s `From<StoreError> for ApiError`.
 //!
 //! # Where SPEC sections live
 //!

@@ -1,4 +1,6 @@
 //! The handlers, one file per resource, and [`routes`], the table that binds them to paths.
+//! Credentials are checked in one place each: `auth.rs` for clients (SPEC §7), `origin_auth.rs`
+//! for servers (SPEC §9.3).
 //!
 //! # Writing a handler
 //!
