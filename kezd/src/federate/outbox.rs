@@ -151,37 +151,6 @@ pub async fn origin_is_up(federate: &Federate, store: &dyn Store, origin: &str) 
     }
 }
 
-/// Waits, the lock released, until the pass progresses, news of new messages comes, a
-/// lingering lane's pause ends, or the next transaction in flight becomes stuck.
-async fn idle(
-    shared: &tokio::sync::Mutex<Shared>,
-    state: tokio::sync::MutexGuard<'_, Shared>,
-    watching: &mut watch::Receiver<u64>,
-    news: &mut watch::Receiver<()>,
-) {
-    let stuck_at = state.next_stuck().filter(|_| state.queue.len() > 0);
-    watching.borrow_and_update();
-    let lingering = state.news && state.sending() > 0;
-    drop(state);
-    // Either channel fails only once its sender is gone: the pass outlives `progress`, and a
-    // closed `news` (the dispatcher stopped) leaves `progress`.
-    tokio::select! {
-        _ = watching.changed() => {}
-        Ok(()) = news.changed() => {
-            let mut state = shared.lock().await;
-            state.news = true;
-            // With nothing in flight there is no answer to wait for.
-            state.drained &= state.sending() > 0;
-        }
-        () = tokio::time::sleep(LINGER), if lingering => {
-            let mut state = shared.lock().await;
-            state.drained &= !state.news;
-        }
-        () = tokio::time::sleep_until(stuck_at.unwrap_or_else(Instant::now)),
-            if stuck_at.is_some() => {}
-    }
-}
-
 fn now_ms() -> i64 {
     i64::try_from(clock::now_ms()).unwrap_or(i64::MAX)
 }
@@ -326,50 +295,6 @@ impl Shared {
             .map(|f| f.sent_at + STUCK)
             .min()
     }
-
-    /// Takes in lane `lane`'s answer: its senders' held messages, the pass's end when the
-    /// destination stopped or wants smaller transactions, and a new pass for shed senders.
-    fn settle(
-        &mut self,
-        lane: usize,
-        sent: Result<Flow, StoreError>,
-        single: bool,
-        progress: &watch::Sender<u64>,
-    ) -> Result<(), StoreError> {
-        let flight = self.flights[lane].take();
-        // News that came while this transaction was in flight is read now.
-        self.drained &= !self.news;
-        progress.send_modify(|n| *n += 1);
-        match sent {
-            Ok(Flow::Continue { deferred }) => {
-                for sender in deferred {
-                    self.queue.hold(&sender);
-                }
-            }
-            Ok(Flow::Stop) => self.end = Some(End::Stop),
-            Ok(Flow::Shrink { senders }) => {
-                for sender in senders {
-                    self.queue.hold(&sender);
-                }
-                self.end.get_or_insert(End::Shrink);
-            }
-            Err(e) => {
-                self.end = Some(End::Stop);
-                return Err(e);
-            }
-        }
-        if let Some(flight) = flight {
-            self.queue.answered(lane, &flight.senders);
-            // The senders it gave up wait for a new pass.
-            if flight.shed {
-                self.end.get_or_insert(End::Again);
-            }
-        }
-        if single {
-            self.end.get_or_insert(End::Drained);
-        }
-        Ok(())
-    }
 }
 
 impl Target<'_> {
@@ -427,8 +352,32 @@ impl Target<'_> {
             }
             let mut batch = Batch::default();
             state.queue.take(lane, now_ms(), limits, &mut batch);
-            self.fill(&mut state, &mut batch, lane, limits, progress)
-                .await?;
+            let mut read = false;
+            while batch.items.len() < limits.max && !state.drained && state.queue.len() < QUEUED_MAX
+            {
+                let cursor = state.queue.cursor();
+                let rows = match self
+                    .on
+                    .store
+                    .outbox_pending(self.destination, cursor, READ as u32)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        state.end = Some(End::Stop);
+                        progress.send_modify(|n| *n += 1);
+                        return Err(e);
+                    }
+                };
+                read |= !rows.is_empty();
+                state.drained = rows.len() < READ;
+                state.news = false;
+                state.queue.extend(rows);
+                state.queue.take(lane, now_ms(), limits, &mut batch);
+            }
+            if read {
+                progress.send_modify(|n| *n += 1);
+            }
             if batch.items.is_empty() && batch.expired.is_empty() {
                 if state.sending() == 0 && state.drained && state.queue.len() == 0 {
                     state.end.get_or_insert(End::Drained);
@@ -437,8 +386,29 @@ impl Target<'_> {
                 }
                 // Queued messages that wait only for a stuck transaction's lane, or that fill
                 // the queue behind it, go another way now, or once the next becomes stuck.
-                if !state.make_way(Instant::now()) {
-                    idle(shared, state, &mut watching, &mut news).await;
+                if state.make_way(Instant::now()) {
+                    continue;
+                }
+                let stuck_at = state.next_stuck().filter(|_| state.queue.len() > 0);
+                watching.borrow_and_update();
+                let lingering = state.news && state.sending() > 0;
+                drop(state);
+                // Either channel fails only once its sender is gone: the pass outlives
+                // `progress`, and a closed `news` (the dispatcher stopped) leaves `progress`.
+                tokio::select! {
+                    _ = watching.changed() => {}
+                    Ok(()) = news.changed() => {
+                        let mut state = shared.lock().await;
+                        state.news = true;
+                        // With nothing in flight there is no answer to wait for.
+                        state.drained &= state.sending() > 0;
+                    }
+                    () = tokio::time::sleep(LINGER), if lingering => {
+                        let mut state = shared.lock().await;
+                        state.drained &= !state.news;
+                    }
+                    () = tokio::time::sleep_until(stuck_at.unwrap_or_else(Instant::now)),
+                        if stuck_at.is_some() => {}
                 }
                 continue;
             }
@@ -450,47 +420,40 @@ impl Target<'_> {
             });
             drop(state);
             let sent = self.send(batch).await;
-            shared.lock().await.settle(lane, sent, single, progress)?;
-        }
-    }
-
-    /// Reads more of the destination's outbox into the queue while `batch` has room and the
-    /// queue is not full, taking this lane's share of it; tells the other lanes when rows were
-    /// read. A store error ends the pass.
-    async fn fill(
-        &self,
-        state: &mut Shared,
-        batch: &mut Batch,
-        lane: usize,
-        limits: Limits,
-        progress: &watch::Sender<u64>,
-    ) -> Result<(), StoreError> {
-        let mut read = false;
-        while batch.items.len() < limits.max && !state.drained && state.queue.len() < QUEUED_MAX {
-            let cursor = state.queue.cursor();
-            let rows = match self
-                .on
-                .store
-                .outbox_pending(self.destination, cursor, READ as u32)
-                .await
-            {
-                Ok(rows) => rows,
+            let mut state = shared.lock().await;
+            let flight = state.flights[lane].take();
+            // News that came while this transaction was in flight is read now.
+            state.drained &= !state.news;
+            progress.send_modify(|n| *n += 1);
+            match sent {
+                Ok(Flow::Continue { deferred }) => {
+                    for sender in deferred {
+                        state.queue.hold(&sender);
+                    }
+                }
+                Ok(Flow::Stop) => state.end = Some(End::Stop),
+                Ok(Flow::Shrink { senders }) => {
+                    for sender in senders {
+                        state.queue.hold(&sender);
+                    }
+                    state.end.get_or_insert(End::Shrink);
+                }
                 Err(e) => {
                     state.end = Some(End::Stop);
-                    progress.send_modify(|n| *n += 1);
                     return Err(e);
                 }
-            };
-            read |= !rows.is_empty();
-            state.drained = rows.len() < READ;
-            state.news = false;
-            state.queue.extend(rows);
-            state.queue.take(lane, now_ms(), limits, batch);
+            }
+            if let Some(flight) = flight {
+                state.queue.answered(lane, &flight.senders);
+                // The senders it gave up wait for a new pass.
+                if flight.shed {
+                    state.end.get_or_insert(End::Again);
+                }
+            }
+            if single {
+                state.end.get_or_insert(End::Drained);
+            }
         }
-        if read {
-            progress.send_modify(|n| *n += 1);
-        }
-        Ok(())
     }
 
     /// Fails what expired and sends the rest as one transaction.
