@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use crate::state::AppState;
+use crate::metrics::Metrics;
+pub use crate::store::Conversation;
+use crate::store::Store;
 
 /// How long a conversation is remembered after its last recorded message (SPEC §11).
 pub const MEMORY: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -20,15 +22,8 @@ pub const MEMORY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// bound on how early it can be forgotten, traded against one write per message.
 const REFRESH_MS: i64 = 24 * 3600 * 1000;
 
-/// What the server remembers about the two directions between a sender and a recipient.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Conversation {
-    /// When a message from the sender to the recipient was last recorded, Unix milliseconds.
-    pub sent_ms: Option<i64>,
-    /// When a message from the recipient to the sender was last recorded, Unix milliseconds.
-    pub replied_ms: Option<i64>,
-}
-
+// The record is the store's (it only remembers); what a record means for a send is decided
+// here, beside the rest of SPEC §11's rules.
 impl Conversation {
     /// Neither has written to the other: the send counts against the sender's
     /// `first_contacts_per_hour`.
@@ -53,15 +48,19 @@ impl Conversation {
 /// Records accepted messages' conversations, `(sender, recipient)` each. The messages are
 /// already accepted, so a failure is logged, not returned: it costs at most one more first
 /// contact later, never a message.
-pub async fn record(state: &AppState, pairs: Vec<(String, String)>, now_ms: i64) {
+pub async fn record(
+    store: &dyn Store,
+    metrics: &Metrics,
+    pairs: Vec<(String, String)>,
+    now_ms: i64,
+) {
     if pairs.is_empty() {
         return;
     }
-    let result = state
-        .metrics()
+    let result = metrics
         .time_store(
             "record_conversations",
-            state.store().record_conversations(pairs, now_ms),
+            store.record_conversations(pairs, now_ms),
         )
         .await;
     if let Err(error) = result {

@@ -1,13 +1,12 @@
-//! Every error a client can receive, as one enum with structured fields, and the one function
-//! that turns it into a response (SPEC §10): `{"error": code, "message": text}` with the code's
-//! status. Clients match on the code, never on the message; internal details stay in the log.
+//! Every error a client can receive, as one enum with structured fields, and the one mapping
+//! of each to its stable code and HTTP status (SPEC §10). Clients match on the code, never on
+//! the message; internal details stay in the log. The response itself is written by
+//! [`crate::error_response`], so this module knows nothing of bodies.
 
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Response, StatusCode, header};
-use kez_spec::api::error_body::ErrorBody;
+use http::{Method, StatusCode};
 
-use crate::body::{self, ResponseBody};
 use crate::budget::{OverBudget, Scope};
 use crate::store::StoreError;
 
@@ -347,7 +346,7 @@ impl ApiError {
 
     /// The text for the client: the error's display, except for server failures, whose
     /// details are for the log only.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self.code() {
             "internal" => "internal server error".to_owned(),
             "unavailable" => "service unavailable, retry later".to_owned(),
@@ -378,7 +377,10 @@ impl From<OverBudget> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Refused(exceeded) => exceeded.into(),
+            StoreError::Refused(refusal) => ApiError::RateLimited {
+                limit: refusal.limit,
+                retry_after: refusal.retry_after,
+            },
             other => ApiError::Store(other),
         }
     }
@@ -456,53 +458,25 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     secs.max(1)
 }
 
-/// The one mapping from an error to its response.
-pub fn error_response(error: &ApiError) -> Response<ResponseBody> {
-    let payload = ErrorBody {
-        error: error.code().to_owned(),
-        message: error.public_message(),
-    };
-    // Two strings always serialise; the empty body is never sent.
-    let payload = serde_json::to_vec(&payload).unwrap_or_default();
-    let mut response = Response::new(body::full(payload));
-    *response.status_mut() = error.status();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let retry_after = match error {
-        ApiError::RateLimited { retry_after, .. } | ApiError::Overloaded { retry_after, .. } => {
-            Some(*retry_after)
-        }
-        _ if error.status() == StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_AFTER),
-        _ => None,
-    };
-    if let Some(wait) = retry_after {
-        headers.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(retry_after_secs(wait)),
-        );
-    }
-    if let ApiError::MethodNotAllowed { allow } = error {
-        let list = allow
-            .iter()
-            .map(Method::as_str)
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Ok(value) = HeaderValue::from_str(&list) {
-            headers.insert(header::ALLOW, value);
-        }
-    }
-    response
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// One error per SPEC §10 row, with the status the table gives it.
-    fn every_code() -> Vec<(ApiError, &'static str, u16)> {
+    pub(crate) fn every_code() -> Vec<(ApiError, &'static str, u16)> {
+        [
+            malformed_requests(),
+            refused_credentials(),
+            missing_things(),
+            conflicts_and_failures(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The 400s of malformed requests and signatures.
+    fn malformed_requests() -> Vec<(ApiError, &'static str, u16)> {
         let s = String::new;
         vec![
             (ApiError::malformed("x"), "malformed_request", 400),
@@ -591,6 +565,13 @@ mod tests {
                 "unsupported_version",
                 400,
             ),
+        ]
+    }
+
+    /// Refused credentials and senders.
+    fn refused_credentials() -> Vec<(ApiError, &'static str, u16)> {
+        let s = String::new;
+        vec![
             (ApiError::MissingAuth, "missing_auth", 400),
             (ApiError::Unauthorized { reason: "x" }, "unauthorized", 401),
             (
@@ -622,6 +603,13 @@ mod tests {
                 "sender_not_of_origin",
                 403,
             ),
+        ]
+    }
+
+    /// What does not exist or is not allowed.
+    fn missing_things() -> Vec<(ApiError, &'static str, u16)> {
+        let s = String::new;
+        vec![
             (ApiError::NotFound, "not_found", 404),
             (
                 ApiError::UnknownHandle { handle: s() },
@@ -646,6 +634,13 @@ mod tests {
                 "method_not_allowed",
                 405,
             ),
+        ]
+    }
+
+    /// Conflicts, limits and server failures.
+    fn conflicts_and_failures() -> Vec<(ApiError, &'static str, u16)> {
+        let s = String::new;
+        vec![
             (ApiError::HandleTaken { handle: s() }, "handle_taken", 409),
             (
                 ApiError::PrimaryTaken { primary: s() },
@@ -713,61 +708,6 @@ mod tests {
             assert_eq!(error.code(), code, "{error:?}");
             assert_eq!(error.status().as_u16(), status, "{error:?}");
         }
-    }
-
-    #[tokio::test]
-    async fn responses_carry_code_message_and_headers() {
-        use http_body_util::BodyExt;
-        for (error, code, status) in every_code() {
-            let response = error_response(&error);
-            assert_eq!(response.status().as_u16(), status);
-            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-            assert_eq!(json["error"], code);
-            assert!(json["message"].is_string());
-            assert_eq!(json.as_object().map(|o| o.len()), Some(2));
-        }
-        let limited = error_response(&ApiError::RateLimited {
-            limit: "client",
-            retry_after: Duration::from_millis(1500),
-        });
-        assert_eq!(limited.headers()[header::RETRY_AFTER], "2");
-        for (error, _, status) in every_code() {
-            // SPEC §10: 503 answers SHOULD carry Retry-After; kezd's always do.
-            if status == 503 {
-                assert!(
-                    error_response(&error)
-                        .headers()
-                        .contains_key(header::RETRY_AFTER)
-                );
-            }
-        }
-        let over_budget = ApiError::from(OverBudget {
-            scope: Scope::Total,
-            requested: 2,
-            in_use: 1,
-            limit: 2,
-        });
-        assert_eq!(over_budget.code(), "unavailable");
-        assert_eq!(
-            error_response(&over_budget).headers()[header::RETRY_AFTER],
-            "2"
-        );
-        let overloaded = error_response(&ApiError::Overloaded {
-            what: "transactions in flight",
-            retry_after: Duration::from_secs(5),
-        });
-        assert_eq!(overloaded.headers()[header::RETRY_AFTER], "5");
-        let not_allowed = error_response(&ApiError::MethodNotAllowed {
-            allow: vec![Method::GET, Method::HEAD],
-        });
-        assert_eq!(not_allowed.headers()[header::ALLOW], "GET, HEAD");
     }
 
     #[test]

@@ -12,10 +12,14 @@
 //!   certificate; [`shutdown`] carries the stop signal to every task and stream.
 //! - [`service`], [`router`], [`context`]: one request's path through the daemon and the
 //!   interface handlers are written against.
-//! - [`error`]: [`error::ApiError`], every SPEC §10 code, and the one function that turns it
-//!   into a response; [`body`]: response bodies (full or streaming); [`request_body`]: request
+//! - [`error`]: [`error::ApiError`], every SPEC §10 code and its status;
+//!   [`error_response`]: the one function that turns it into a response; [`body`]: response
+//!   bodies (full or streaming); [`request_body`]: request
 //!   bodies read within a limit, a deadline and a minimum rate; [`budget`]: the cap on bytes
 //!   in memory for requests and responses in flight.
+//! - [`durability`]: what a commit promises, the operator's choice read by [`config`] and kept
+//!   by the [`store`]. The size of a federation transaction (SPEC §9.4) is kez-spec's
+//!   (`kez_spec::api::txn`).
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
 //! - [`limits`]: the spam limits (SPEC §11), and [`conversation`]: which of them a send counts
 //!   against; [`metrics`]: Prometheus counters;
@@ -30,9 +34,47 @@
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
 //!   reading of wall-clock time.
 //! - [`state`]: [`state::AppState`], the handle every handler receives; [`user_cache`]:
-//!   registered users remembered in memory (registrations never change).
+//!   registered users remembered in memory (registrations never change). The routing table
+//!   ([`handlers::routes`]) is handed to [`serve`] beside the state, not kept in it.
 //! - [`faults`]: deliberate protocol violations for the conformance suite's self-test, only
 //!   with the `faults` cargo feature (never in a release); otherwise a constant `false`.
+//!
+//! # Layers
+//!
+//! Each module uses only those below it (`.ci/import_cycles.py` checks that no two reach each
+//! other). The ground floor knows no other module ([`clock`], [`faults`], [`durability`],
+//! [`budget`], [`shutdown`], …); the [`store`] stands on it alone and knows
+//! nothing of HTTP, configuration or limits. Above it: [`config`], [`error`], [`metrics`],
+//! [`broker`], [`user_cache`]; then [`body`], [`conversation`], [`federate`]; then [`limits`],
+//! [`request_body`], [`error_response`] (errors know nothing of bodies); then [`state`];
+//! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`]. A
+//! store error becomes HTTP only at that edge, in [`error`]'s `From<StoreError> for ApiError`.
+//!
+//! # Where SPEC sections live
+//!
+//! | SPEC | module |
+//! | --- | --- |
+//! | §2 identifiers, §3 signed objects, §6 envelope | `kez-spec`, used by every handler |
+//! | §4.1 registration | [`handlers::register`] → [`store::Store::register`] |
+//! | §4.2 handle record, §4.3 reverse lookup | [`handlers::users`], [`user_cache`] |
+//! | §4.4 WebFinger | [`handlers::webfinger`] |
+//! | §4.5 health, §4.6 metrics | [`handlers::healthz`], [`handlers::metrics`], [`metrics`] |
+//! | §7 client request authentication | `handlers/auth.rs` |
+//! | §8.1 send | [`handlers::messages`] → [`store::Store::accept_admitted`] |
+//! | §8.2 inbox, §8.3 acknowledge | [`handlers::inbox`] → `Store::inbox`, `Store::ack` |
+//! | §8.4 retention | [`maintenance`] → [`store::Store::enforce_retention`] |
+//! | §8.5 live stream | [`handlers::stream`], [`broker`], [`detach`] |
+//! | §8.6 durability, §8.7 message id memory | [`store`], [`durability`] |
+//! | §9.1 discovery, §9.8 SSRF guard | `kez-federation`, wired in [`federate`] |
+//! | §9.2 server document | [`handlers::server_document`], [`federate`] (keys) |
+//! | §9.3 request signing | `handlers/origin_auth.rs` (received), [`federate::outbox`] (sent) |
+//! | §9.4 transactions | [`handlers::txn`], [`federate::txn_slots`] |
+//! | §9.5 ordering, §9.6 retries | [`federate::outbox`] |
+//! | §9.7 delivery status | [`handlers::status`] → [`store::Store::message_status`] |
+//! | §9.9 origin policy | [`config::Federation::permits`] |
+//! | §10 errors | [`error`], [`error_response`] |
+//! | §11 limits and spam | [`limits`], [`conversation`], [`store::Admission`] |
+//! | §13.6 denial of service, §13.7 proxies | [`server`], [`budget`], [`slots`], [`client_addr`] |
 
 pub mod body;
 pub mod broker;
@@ -46,7 +88,9 @@ pub mod context;
 pub mod conversation;
 pub mod cors;
 pub mod detach;
+pub mod durability;
 pub mod error;
+pub mod error_response;
 pub mod federate;
 // Fault injection for the conformance suite's self-test; see `faults.rs`. Test builds only.
 #[cfg(all(feature = "faults", not(debug_assertions)))]

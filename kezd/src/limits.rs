@@ -2,8 +2,8 @@
 //! window's quota). The client and registration limits are checked for every request by the
 //! service, one key each, with governor's GCRA. A send counts against several limits at once
 //! (sender, one of the recipient's two budgets, first contacts, origin server), and a send
-//! refused by one of them must spend nothing of the others, so those use [`gcra`], which
-//! checks them all and spends only when all admit. Which of them apply is decided by the
+//! refused by one of them must spend nothing of the others, so those use limits/gcra.rs,
+//! which checks them all and spends only when all admit. Which of them apply is decided by the
 //! conversation between sender and recipient (kezd/src/conversation.rs), which the store
 //! remembers. Keys are evicted by [`Limiters::retain_recent`] on a timer, so an attacker
 //! cycling through addresses or senders cannot grow memory without bound.
@@ -39,6 +39,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::config::RateLimits;
 use crate::conversation::Conversation;
 use crate::error::ApiError;
+use crate::store::Refusal;
 use gcra::KeyedGcra;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -97,6 +98,17 @@ pub struct Exceeded {
 impl From<Exceeded> for ApiError {
     fn from(exceeded: Exceeded) -> Self {
         ApiError::RateLimited {
+            limit: exceeded.limit.name(),
+            retry_after: exceeded.retry_after,
+        }
+    }
+}
+
+/// How the store, which runs a send's limits at the moment it writes (store/admission.rs),
+/// reports a refusal without knowing the limits.
+impl From<Exceeded> for Refusal {
+    fn from(exceeded: Exceeded) -> Self {
+        Refusal {
             limit: exceeded.limit.name(),
             retry_after: exceeded.retry_after,
         }

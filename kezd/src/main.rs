@@ -140,7 +140,7 @@ fn run(config: Config, warnings: &[kezd::config::Warning], started: Instant) -> 
         let federate =
             Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
         let federation_setup = federating.elapsed();
-        let state = AppState::new(config, store.clone(), broker, Some(federate), router)?;
+        let state = AppState::new(config, store.clone(), broker, Some(federate))?;
         // Where a start's time goes (`kez-bench startup` reads this line): the command line
         // and configuration, the store (connections, migrations), federation (server keys,
         // the HTTPS clients with the system's root certificates), and the whole start.
@@ -157,7 +157,7 @@ fn run(config: Config, warnings: &[kezd::config::Warning], started: Instant) -> 
                 tracing::error!(%error, "cannot listen for signals; stopping");
             }
         };
-        let served = kezd::serve(listener, state, signal).await;
+        let served = kezd::serve(listener, state, router, signal).await;
         // Connections are drained: commit what is queued and release the database.
         store.close().await;
         served?;

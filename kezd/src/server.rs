@@ -42,8 +42,10 @@ use crate::body::Holding;
 use crate::client_addr;
 use crate::config::HttpLimits;
 use crate::detach::{Detached, Handoff};
+use crate::federate::outbox::{self, Outbox};
 use crate::idle::Activity;
 use crate::maintenance;
+use crate::router::Router;
 use crate::service;
 use crate::slots::{Slot, Slots};
 use crate::state::AppState;
@@ -85,8 +87,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    router: Router,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let router = Arc::new(router);
     let limits = state.config().http.clone();
     let tls = state.config().tls.as_ref().map(tls::acceptor).transpose()?;
     let builder = Arc::new(connection_builder(&limits));
@@ -94,9 +98,16 @@ pub async fn serve(
     let per_address = Slots::new(limits.max_connections_per_address.get());
     let mut connections = JoinSet::new();
     let upkeep = maintenance::spawn(state.clone());
-    let delivery = state
-        .federate()
-        .map(|federate| crate::federate::outbox::spawn(state.clone(), federate.clone()));
+    let delivery = state.federate().map(|federate| {
+        let outbox = Outbox {
+            server_name: state.config().server_name.clone(),
+            settings: state.config().federation.clone(),
+            store: state.store().clone(),
+            federate: federate.clone(),
+            metrics: state.metrics().clone(),
+        };
+        outbox::spawn(outbox, state.shutdown().signalled())
+    });
     tokio::pin!(shutdown);
 
     let address = listener
@@ -130,6 +141,7 @@ pub async fn serve(
                         peer,
                         tls.clone(),
                         state.clone(),
+                        Arc::clone(&router),
                         Arc::clone(&builder),
                         (permit, address_slot),
                     ));
@@ -218,6 +230,7 @@ async fn connection(
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     state: AppState,
+    router: Arc<Router>,
     builder: Arc<Builder<TokioExecutor>>,
     _places: (OwnedSemaphorePermit, Option<Slot<IpAddr>>),
 ) {
@@ -238,7 +251,7 @@ async fn connection(
     // that goes on as a detached stream holds none of their memory.
     match tls {
         None => {
-            let detached = Box::pin(drive(stream, peer, state, &builder, deadline)).await;
+            let detached = Box::pin(drive(stream, peer, state, router, &builder, deadline)).await;
             if let Some(detached) = detached {
                 detached.serve().await;
             }
@@ -247,7 +260,8 @@ async fn connection(
             let handshake = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream)));
             match handshake.await {
                 Ok(Ok(stream)) => {
-                    let detached = Box::pin(drive(stream, peer, state, &builder, deadline)).await;
+                    let detached =
+                        Box::pin(drive(stream, peer, state, router, &builder, deadline)).await;
                     if let Some(detached) = detached {
                         detached.serve().await;
                     }
@@ -266,6 +280,7 @@ async fn drive<I>(
     io: I,
     peer: SocketAddr,
     state: AppState,
+    router: Arc<Router>,
     builder: &Builder<TokioExecutor>,
     deadline: Instant,
 ) -> Option<Detached<I>>
@@ -283,13 +298,14 @@ where
         service_fn(move |request| {
             got_request.store(true, Ordering::Relaxed);
             let state = state.clone();
+            let router = Arc::clone(&router);
             let handoff = Arc::clone(&handoff);
             // In progress until the response body is dropped (or this future, if the client
             // gives up first).
             let in_progress = activity.begin();
             async move {
                 let http1_1 = request.version() == Version::HTTP_11;
-                let mut response = service::handle(state, peer, request).await;
+                let mut response = service::handle(state, &router, peer, request).await;
                 if http1_1 {
                     handoff.detach(&mut response);
                 }

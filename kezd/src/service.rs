@@ -16,9 +16,10 @@ use crate::body::ResponseBody;
 use crate::client_addr;
 use crate::context::{HandlerResult, RequestContext};
 use crate::cors;
-use crate::error::{self, ApiError};
+use crate::error::ApiError;
+use crate::error_response::error_response;
 use crate::request_id::{self, RequestId};
-use crate::router::Match;
+use crate::router::{Match, Router};
 use crate::state::AppState;
 use crate::static_files;
 
@@ -35,6 +36,7 @@ mod label {
 /// Answers one request. Never fails: every error becomes its response here.
 pub async fn handle(
     state: AppState,
+    router: &Router,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
@@ -49,7 +51,7 @@ pub async fn handle(
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", id = %request_id);
 
-    let (route, result) = dispatch(&state, request, client, &request_id)
+    let (route, result) = dispatch(&state, router, request, client, &request_id)
         .instrument(span.clone())
         .await;
     let mut response = match result {
@@ -58,7 +60,7 @@ pub async fn handle(
             if error.status().is_server_error() {
                 span.in_scope(|| tracing::error!(error = ?error, "{error}"));
             }
-            error::error_response(&error)
+            error_response(&error)
         }
     };
 
@@ -87,6 +89,7 @@ pub async fn handle(
 
 async fn dispatch(
     state: &AppState,
+    router: &Router,
     request: Request<Incoming>,
     client: std::net::IpAddr,
     request_id: &RequestId,
@@ -98,7 +101,7 @@ async fn dispatch(
     let method = request.method();
 
     if method == Method::OPTIONS {
-        return match state.router().allowed(path) {
+        return match router.allowed(path) {
             Some((pattern, allow)) if cors::is_api_path(path) => {
                 (pattern, Ok(cors::preflight(&allow)))
             }
@@ -107,7 +110,7 @@ async fn dispatch(
         };
     }
 
-    match state.router().lookup(method, path) {
+    match router.lookup(method, path) {
         Match::Found {
             endpoint,
             pattern,

@@ -12,7 +12,6 @@ use crate::config::Config;
 use crate::federate::Federate;
 use crate::limits::Limiters;
 use crate::metrics::Metrics;
-use crate::router::Router;
 use crate::shutdown::Shutdown;
 use crate::slots::Slots;
 use crate::static_files::{StaticFiles, StaticFilesError};
@@ -46,8 +45,6 @@ struct Inner {
     budget: Budget,
     /// Triggered when the daemon stops; long-lived streams select on it.
     shutdown: Shutdown,
-    /// The routing table.
-    router: Router,
     /// The browser app, when a web directory is configured.
     static_files: Option<StaticFiles>,
     /// Live streams open on this instance, per handle (`[stream] max_per_handle`).
@@ -58,14 +55,14 @@ struct Inner {
 }
 
 impl AppState {
-    /// State for a daemon with this configuration, store and routing table (usually
-    /// [`crate::handlers::routes`]). Fails when the configured web directory is unusable.
+    /// State for a daemon with this configuration, store, broker and federation. Fails when
+    /// the configured web directory is unusable. The routing table is not part of it: it is
+    /// handed to [`crate::serve`] beside the state, since handlers are reached through it.
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
         broker: Arc<dyn Broker>,
         federate: Option<Arc<Federate>>,
-        router: Router,
     ) -> Result<Self, StaticFilesError> {
         let static_files = config
             .web_dir
@@ -88,7 +85,6 @@ impl AppState {
                 federate,
                 metrics: Arc::new(Metrics::new()),
                 shutdown: Shutdown::new(),
-                router,
                 static_files,
             }),
         })
@@ -157,11 +153,6 @@ impl AppState {
     /// The shutdown signal: select on `shutdown().signalled()` in anything long-lived.
     pub fn shutdown(&self) -> &Shutdown {
         &self.inner.shutdown
-    }
-
-    /// The routing table.
-    pub fn router(&self) -> &Router {
-        &self.inner.router
     }
 
     /// Live streams open per handle.

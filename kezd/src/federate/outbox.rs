@@ -29,15 +29,15 @@ use tokio::time::Instant;
 use super::batch::{Batch, Limits, Queue};
 use super::{Federate, backoff};
 use crate::clock;
-use crate::config::Config;
+use crate::config::Federation as FederationSettings;
 use crate::metrics::Metrics;
-use crate::state::AppState;
 use crate::store::{Delivery, OutboxItem, Store, StoreError};
 
 /// Envelopes per transaction (SPEC §9.4's default `max_txn_envelopes`).
 const MAX_TXN_ENVELOPES: usize = kez_spec::api::txn::MAX_ENVELOPES;
-/// Envelope text per transaction, below the default 8 MiB `max_txn_bytes`.
-const MAX_TXN_BYTES: usize = 4 * 1024 * 1024;
+/// Envelope text per transaction, half the default `max_txn_bytes`: room for the JSON around
+/// the envelopes.
+const MAX_TXN_BYTES: usize = kez_spec::api::txn::MAX_BYTES / 2;
 /// Lanes per destination: transactions in flight to it at once.
 const IN_FLIGHT: usize = 4;
 /// Outbox rows read at a time: a full transaction for every lane.
@@ -56,18 +56,36 @@ const STUCK: Duration = Duration::from_secs(1);
 /// How often the outbox is looked at when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Starts delivery for a daemon with federation; it ends with the daemon's shutdown signal.
-pub fn spawn(state: AppState, federate: Arc<Federate>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(state, federate))
+/// What delivery works with: the parts of the daemon it uses, and nothing more.
+pub struct Outbox {
+    /// This server's name: the origin of every transaction.
+    pub server_name: ServerName,
+    /// Which destinations may be sent to, the retry window and the backoff's bounds.
+    pub settings: FederationSettings,
+    /// Where the outbox is kept.
+    pub store: Arc<dyn Store>,
+    /// The keys and the client for peers, and the wake-up for new messages.
+    pub federate: Arc<Federate>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
-async fn run(state: AppState, federate: Arc<Federate>) {
+/// Starts delivery for a daemon with federation; it ends when `shutdown` completes.
+pub fn spawn(
+    outbox: Outbox,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(Arc::new(outbox), shutdown))
+}
+
+async fn run(outbox: Arc<Outbox>, shutdown: impl Future<Output = ()>) {
     // Destinations being delivered, each with the channel that tells its delivery that new
     // messages may have been queued meanwhile.
     let running: Arc<Mutex<HashMap<String, watch::Sender<()>>>> = Arc::default();
-    let shutdown = state.shutdown().signalled();
     tokio::pin!(shutdown);
-    let store = state.store().clone();
+    let Outbox {
+        store, federate, ..
+    } = outbox.as_ref();
     loop {
         tokio::select! {
             () = &mut shutdown => return,
@@ -93,13 +111,14 @@ async fn run(state: AppState, federate: Arc<Federate>) {
                 running.insert(destination.clone(), told);
                 news
             };
-            let (state, federate, running) = (state.clone(), federate.clone(), running.clone());
+            let (outbox, running) = (outbox.clone(), running.clone());
             tokio::spawn(async move {
                 let on = On {
-                    config: state.config(),
-                    store: state.store().as_ref(),
-                    federate: &federate,
-                    metrics: state.metrics(),
+                    server_name: &outbox.server_name,
+                    settings: &outbox.settings,
+                    store: outbox.store.as_ref(),
+                    federate: &outbox.federate,
+                    metrics: &outbox.metrics,
                 };
                 let mut news = news;
                 if let Err(e) = deliver(on, &destination, &mut news).await {
@@ -112,10 +131,25 @@ async fn run(state: AppState, federate: Arc<Federate>) {
                 // Messages queued as this delivery ended are looked for again at once rather
                 // than at the next poll.
                 if news.has_changed().unwrap_or(false) {
-                    federate.wake.notify_one();
+                    outbox.federate.wake.notify_one();
                 }
             });
         }
+    }
+}
+
+/// `origin` sent a signed request, so it is up: if this instance is backing off from it on
+/// its own schedule alone, the backoff ends now, with the messages it put off, and delivery is
+/// woken for them (SPEC §9.6). A failure is logged: the backoff then simply runs its course.
+pub async fn origin_is_up(federate: &Federate, store: &dyn Store, origin: &str) {
+    let now = now_ms();
+    let Some(retry_at) = federate.up(origin, now) else {
+        return;
+    };
+    match store.outbox_wake(origin, retry_at, now).await {
+        Ok(true) => federate.wake.notify_one(),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%origin, %error, "waking a destination failed"),
     }
 }
 
@@ -126,7 +160,8 @@ fn now_ms() -> i64 {
 /// What a delivery works with.
 #[derive(Clone, Copy)]
 struct On<'a> {
-    config: &'a Config,
+    server_name: &'a ServerName,
+    settings: &'a FederationSettings,
     store: &'a dyn Store,
     federate: &'a Federate,
     metrics: &'a Metrics,
@@ -138,11 +173,13 @@ async fn deliver(
     destination: &str,
     news: &mut watch::Receiver<()>,
 ) -> Result<(), StoreError> {
-    let On { config, store, .. } = on;
+    let On {
+        settings, store, ..
+    } = on;
     let Ok(server) = ServerName::parse(destination) else {
         return fail_all(store, destination, "invalid_server_name").await;
     };
-    if !config.federation.permits(&server) {
+    if !settings.permits(&server) {
         return fail_all(store, destination, "origin_blocked").await;
     }
     let target = Target {
@@ -150,7 +187,7 @@ async fn deliver(
         server: &server,
         destination,
         failures: store.destination_failures(destination).await?,
-        window_ms: i64::try_from(config.federation.retry_window.as_millis()).unwrap_or(i64::MAX),
+        window_ms: i64::try_from(settings.retry_window.as_millis()).unwrap_or(i64::MAX),
     };
     // A destination that has been failing gets one message as a probe, not full transactions.
     if target.failures > 0 && target.pass(1, 1, true, news).await? == End::Stop {
@@ -440,7 +477,7 @@ impl Target<'_> {
     /// Sends one transaction and records its messages' outcomes.
     async fn send_transaction(&self, items: &[OutboxItem]) -> Result<Flow, StoreError> {
         let (store, destination) = (self.on.store, self.destination);
-        let body = transaction_body(&self.on.config.server_name, items);
+        let body = transaction_body(self.on.server_name, items);
         let fail_all = |code: &str| {
             items
                 .iter()
@@ -558,7 +595,7 @@ impl Target<'_> {
     ) -> Result<(), StoreError> {
         let destination = self.destination;
         let failures = self.failures.saturating_add(1);
-        let f = &self.on.config.federation;
+        let f = self.on.settings;
         let retry_after = retry_after.filter(|_| !crate::faults::on("ignore_retry_after"));
         let wait = backoff::delay(failures, f.backoff_initial, f.backoff_max)
             .max(retry_after.unwrap_or_default());

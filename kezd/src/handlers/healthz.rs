@@ -8,7 +8,8 @@ use kez_spec::api::health::{self, Health};
 use crate::body;
 use crate::context::{HandlerResult, RequestContext};
 
-/// `GET /v1/healthz` → `{"server","status":"ok","version"}`.
+/// `GET /v1/healthz` → `{"server","status":"ok","version"}`. Calls no store method: a
+/// health check answers while the store is busy.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     body::json(
         StatusCode::OK,

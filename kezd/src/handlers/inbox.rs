@@ -21,7 +21,11 @@ pub fn cursor(ctx: &RequestContext, name: &str) -> Result<Option<u64>, ApiError>
     Ok(ctx.query::<Cursor>(name)?.map(|c| c.0))
 }
 
-/// Polls the inbox.
+/// Polls the inbox (SPEC §8.2): the credential's user through the user cache
+/// ([`Store::user_by_handle`]), then [`Store::inbox`].
+///
+/// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
+/// [`Store::inbox`]: crate::store::Store::inbox
 pub async fn poll(ctx: RequestContext) -> HandlerResult {
     let since = cursor(&ctx, "since")?.unwrap_or(0);
     let paging = &ctx.state().config().inbox;
@@ -94,7 +98,9 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
     ))
 }
 
-/// Acknowledges (deletes) through a seq.
+/// Acknowledges (deletes) through a seq (SPEC §8.3): [`Store::ack`].
+///
+/// [`Store::ack`]: crate::store::Store::ack
 pub async fn ack(mut ctx: RequestContext) -> HandlerResult {
     let bytes = ctx.body_bytes().await?;
     let AckRequest { through } = AckRequest::parse(&bytes)?;

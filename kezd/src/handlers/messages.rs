@@ -14,14 +14,22 @@ use kez_spec::envelope::SignedEnvelope;
 use crate::body;
 use crate::broker::Published;
 use crate::clock;
-use crate::conversation;
+use crate::conversation::{self, Conversation};
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
 
-/// Accepts a message for delivery.
+/// Accepts a message for delivery (SPEC §8.1): the sender and recipient through the user
+/// cache ([`Store::user_by_handle`]), [`Store::conversation`], then [`Store::accept_admitted`]
+/// ([`Store::accepted`] for a resend out of its window) and [`Store::record_conversations`].
+///
+/// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
+/// [`Store::conversation`]: crate::store::Store::conversation
+/// [`Store::accept_admitted`]: crate::store::Store::accept_admitted
+/// [`Store::accepted`]: crate::store::Store::accepted
+/// [`Store::record_conversations`]: crate::store::Store::record_conversations
 pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     let bytes = ctx.body_bytes().await?;
     let SendRequest { to, envelope } = SendRequest::parse(&bytes)?;
@@ -75,19 +83,7 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         .metrics()
         .time_store("conversation", state.store().conversation(&from, &to))
         .await?;
-    let admission = {
-        let state = state.clone();
-        let (from, to) = (from.clone(), to.clone());
-        // Check 11, run by the store once it knows the message is new.
-        Admission::new(move || {
-            state.limiters().admit_send(&Send {
-                sender: &from,
-                recipient: &to,
-                conversation,
-                origin: None,
-            })
-        })
-    };
+    let admission = admission(&state, &from, &to, conversation);
     let accepted = state
         .metrics()
         .time_store(
@@ -96,7 +92,13 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         )
         .await?;
     if !accepted.duplicate && conversation.needs_record(message.received_at_ms) {
-        conversation::record(&state, vec![(from, to)], message.received_at_ms).await;
+        conversation::record(
+            state.store().as_ref(),
+            state.metrics(),
+            vec![(from, to)],
+            message.received_at_ms,
+        )
+        .await;
     }
     if let (Some(seq), false, Route::Local { handle }) =
         (accepted.seq, accepted.duplicate, &message.route)
@@ -172,6 +174,23 @@ async fn check(
     }
     Ok(Route::Local {
         handle: handle.to_owned(),
+    })
+}
+
+/// Check 11 (SPEC §11), run by the store once it knows the message is new.
+fn admission(state: &AppState, from: &str, to: &str, conversation: Conversation) -> Admission {
+    let state = state.clone();
+    let (from, to) = (from.to_owned(), to.to_owned());
+    Admission::new(move || {
+        state
+            .limiters()
+            .admit_send(&Send {
+                sender: &from,
+                recipient: &to,
+                conversation,
+                origin: None,
+            })
+            .map_err(Into::into)
     })
 }
 

@@ -10,7 +10,9 @@ use crate::{body, metrics};
 /// The exposition format's media type, version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// `GET /metrics`.
+/// `GET /metrics` (SPEC §4.6): the counters, and [`Store::outbox_backlog`].
+///
+/// [`Store::outbox_backlog`]: crate::store::Store::outbox_backlog
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let state = ctx.state();
     let mut text = state.metrics().render();

@@ -1,4 +1,6 @@
 //! The handlers, one file per resource, and [`routes`], the table that binds them to paths.
+//! Credentials are checked in one place each: `auth.rs` for clients (SPEC §7), `origin_auth.rs`
+//! for servers (SPEC §9.3).
 //!
 //! # Writing a handler
 //!
@@ -55,6 +57,7 @@ pub mod healthz;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
+mod origin_auth;
 pub mod register;
 pub mod server_document;
 pub mod status;
@@ -93,7 +96,8 @@ pub fn routes(config: &Config) -> Router {
         .route_with_body_limit(
             Method::PUT,
             "/v1/federation/txn/{txn_id}",
-            std::num::NonZeroUsize::new(txn::MAX_BYTES).unwrap_or(config.http.max_message_bytes),
+            std::num::NonZeroUsize::new(kez_spec::api::txn::MAX_BYTES)
+                .unwrap_or(config.http.max_message_bytes),
             txn::put,
         )
 }

@@ -12,7 +12,9 @@ use crate::clock;
 use crate::handlers::{HandlerResult, RequestContext, users};
 use crate::store::{RegisterOutcome, UserRecord};
 
-/// Registers a handle.
+/// Registers a handle (SPEC §4.1): [`Store::register`].
+///
+/// [`Store::register`]: crate::store::Store::register
 pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     ctx.state().limiters().check_register(ctx.client_addr())?;
     let bytes = ctx.body_bytes().await?;

@@ -14,7 +14,8 @@ use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
 
-/// Serves the document, signed now.
+/// Serves the document, signed now (SPEC §9.2). Calls no store method: the keys are
+/// federation's.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let federate = ctx.state().federate().ok_or(ApiError::NotFound)?;
     let document = federate.keys.current().sign_document(
@@ -33,8 +34,8 @@ fn limits(state: &AppState) -> Limits {
     Limits {
         max_envelope_bytes: len(kez_spec::envelope::MAX_BYTES),
         max_body_bytes: len(c.http.max_message_bytes.get()),
-        max_txn_envelopes: len(super::txn::MAX_ENVELOPES),
-        max_txn_bytes: len(super::txn::MAX_BYTES),
+        max_txn_envelopes: len(kez_spec::api::txn::MAX_ENVELOPES),
+        max_txn_bytes: len(kez_spec::api::txn::MAX_BYTES),
         inbox_page_max: n(c.inbox.page_max.get()),
         rate: RateLimits {
             client_per_minute: n(c.rate.client_per_minute.get()),

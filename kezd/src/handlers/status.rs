@@ -12,7 +12,9 @@ use crate::body;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth};
 
-/// Answers a message's delivery status.
+/// Answers a message's delivery status (SPEC §9.7): [`Store::message_status`].
+///
+/// [`Store::message_status`]: crate::store::Store::message_status
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let id: MessageId = ctx.param("id")?;
     let unknown = || ApiError::UnknownMessage { id: id.to_string() };

@@ -68,7 +68,13 @@ const PAGE: u32 = 256;
 /// hammering the server.
 const STREAM_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// Opens a stream.
+/// Opens a stream (SPEC §8.5): the credential's user through the user cache
+/// ([`Store::user_by_handle`]), [`Store::latest_seq`] where no cursor is given, and
+/// [`Store::inbox`] for every catch-up from storage.
+///
+/// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
+/// [`Store::latest_seq`]: crate::store::Store::latest_seq
+/// [`Store::inbox`]: crate::store::Store::inbox
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let credential: String = ctx
         .query("auth")?

@@ -23,22 +23,22 @@ use kez_spec::ServerName;
 use kez_spec::api::txn::{TxnResult, TxnResults, TxnStatus, is_valid_txn_id};
 use kez_spec::api::txn_body::{TxnBody, TxnElement};
 use kez_spec::envelope::SignedEnvelope;
-use kez_spec::s2s::{RequestParts, ServerAuth};
 use serde_json::Value;
 
 use crate::body;
 use crate::broker::Published;
 use crate::clock;
 use crate::conversation::{self, Conversation};
-use crate::error::{ApiError, Caller};
+use crate::error::ApiError;
+use crate::federate::outbox;
 use crate::federate::txn_slots::Refused;
+use crate::handlers::origin_auth::{self, Authenticated};
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{NewMessage, Route, StoredMessage};
+use kez_spec::api::txn::MAX_ENVELOPES;
 
-/// Envelopes per transaction, and the body size that is the route's body limit (SPEC §9.4).
-pub use kez_spec::api::txn::{MAX_BYTES, MAX_ENVELOPES};
 /// How far in the past a federated envelope may be: it may have waited in an outbox.
 const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
 /// How far in the future (clock skew).
@@ -48,7 +48,19 @@ const FUTURE_MS: u64 = 300_000;
 /// the places it waits for.
 const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// Receives a transaction.
+/// Receives a transaction, in SPEC §9.3–§9.5's order: the origin proven (origin_auth.rs), a place
+/// in flight taken, a retry answered from [`Store::txn_response`], the envelopes judged one by one
+/// (duplicates found with [`Store::known_ids`], senders looked up, recipients through the user
+/// cache, [`Store::conversation`] for the limits counted), the accepted ones stored with
+/// [`Store::accept`] and their conversations with [`Store::record_conversations`], and the answer
+/// kept with [`Store::save_txn_response`].
+///
+/// [`Store::txn_response`]: crate::store::Store::txn_response
+/// [`Store::known_ids`]: crate::store::Store::known_ids
+/// [`Store::conversation`]: crate::store::Store::conversation
+/// [`Store::accept`]: crate::store::Store::accept
+/// [`Store::record_conversations`]: crate::store::Store::record_conversations
+/// [`Store::save_txn_response`]: crate::store::Store::save_txn_response
 pub async fn put(mut ctx: RequestContext) -> HandlerResult {
     let state = ctx.state().clone();
     let federate = state.federate().ok_or(ApiError::NotFound)?.clone();
@@ -58,70 +70,8 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
             "txn id must be 1-64 of [A-Za-z0-9._-], and not . or ..",
         ));
     }
-    let header = ctx
-        .header("authorization")
-        .ok_or_else(|| ApiError::S2sUnauthorized {
-            reason: "missing Authorization".into(),
-        })?
-        .to_owned();
-    let auth = ServerAuth::parse(&header).map_err(server_error)?;
-    let here = &state.config().server_name;
-    let here = if crate::faults::on("accept_wrong_destination") {
-        &auth.destination
-    } else {
-        here
-    };
-    if &auth.destination != here {
-        return Err(ApiError::WrongDestination {
-            destination: auth.destination.to_string(),
-        });
-    }
-    let now_s = clock::now_secs();
-    let skew = kez_spec::s2s::DEFAULT_SKEW_SECS;
-    let skew = if crate::faults::on("accept_stale_s2s") {
-        u64::MAX
-    } else {
-        skew
-    };
-    kez_spec::clock::check_window(auth.ts, now_s, skew).map_err(server_error)?;
-    if !state.config().federation.permits(&auth.origin) {
-        return Err(ApiError::OriginBlocked {
-            origin: auth.origin.to_string(),
-        });
-    }
-    // The origin is only a claim until its signature is checked with a key fetched from it,
-    // so that fetch is a look-up on an unauthenticated client's word (SPEC §13.2).
-    if federate.client.document_would_fetch(&auth.origin) {
-        state
-            .limiters()
-            .check_remote_lookup(ctx.client_addr(), auth.origin.host())?;
-    }
-    let key = federate
-        .client
-        .origin_key(&auth.origin, &auth.key_id, auth.ts.saturating_mul(1000))
-        .await
-        .map_err(|e| match e {
-            kez_federation::FederationError::UnknownKey { .. } => ApiError::UnknownKey {
-                key_id: auth.key_id.to_string(),
-            },
-            other => ApiError::Unavailable {
-                reason: format!("origin's keys: {other}"),
-            },
-        })?;
-    let bytes = ctx.body_bytes().await?;
-    let path_and_query = ctx
-        .uri()
-        .path_and_query()
-        .map_or_else(|| ctx.path().to_owned(), |pq| pq.as_str().to_owned());
-    let parts = RequestParts {
-        method: "PUT",
-        path_and_query: &path_and_query,
-        body: &bytes,
-    };
-    if !crate::faults::on("skip_s2s_signature_check") {
-        auth.verify(parts, here, &key, now_s, skew)
-            .map_err(server_error)?;
-    }
+    // §9.3: the request is the origin's, signed for this server.
+    let Authenticated { auth, body: bytes } = origin_auth::verify(&mut ctx, &federate).await?;
     // Taken once the origin is proven, so no party can spend another origin's share; until
     // then the body is bounded like every request's (the memory budget, the body deadline).
     // Held until the answer is written, whichever way this function returns.
@@ -132,14 +82,8 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
 
     let origin = auth.origin.to_string();
     // A signed request shows the origin is up: a backoff of ours from it ends now.
-    let now = i64::try_from(clock::now_ms()).unwrap_or(i64::MAX);
-    if let Some(retry_at) = federate.up(&origin, now) {
-        match state.store().outbox_wake(&origin, retry_at, now).await {
-            Ok(true) => federate.wake.notify_one(),
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%origin, %error, "waking a destination failed"),
-        }
-    }
+    outbox::origin_is_up(&federate, state.store().as_ref(), &origin).await;
+    // §9.4: a retried transaction is answered as it was the first time.
     let stored = state.store().txn_response(&origin, &txn_id).await?;
     if let Some(stored) = stored.filter(|_| !crate::faults::on("txn_replay_reprocesses")) {
         return Ok(body::response(
@@ -172,6 +116,7 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         conversations: HashMap::new(),
         now_ms: clock::now_ms(),
     };
+    // §9.4: each envelope judged on its own, so one bad envelope never fails the batch.
     let mut judged = Vec::with_capacity(envelopes.len());
     for received in envelopes {
         let verdict = if known.contains(&received.id) {
@@ -182,6 +127,7 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         judged.push((received.id, verdict));
     }
     let results = receiver.store_accepted(judged).await?;
+    // §9.4: the answer is kept, for the origin's retries.
     let response = serde_json::to_string(&TxnResults { results })
         .map_err(|e| ApiError::internal(format!("transaction results: {e}")))?;
     let now_ms = i64::try_from(clock::now_ms()).unwrap_or(i64::MAX);
@@ -226,11 +172,6 @@ fn to_look_up(
         .filter(|from| from.server() == origin && seen.insert(from.to_string()))
         .cloned()
         .collect()
-}
-
-/// kez-spec's verdicts on a server request, answered with server statuses (401, SPEC §9.3).
-fn server_error(e: kez_spec::Error) -> ApiError {
-    ApiError::from_spec(e, Caller::Server)
 }
 
 /// The body's envelopes, after its shape and the origin are checked.
@@ -345,7 +286,14 @@ impl Receiver<'_> {
             });
         }
         let now_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX);
-        conversation::record(self.state, conversations, now_ms).await;
+        let state = self.state;
+        conversation::record(
+            state.store().as_ref(),
+            state.metrics(),
+            conversations,
+            now_ms,
+        )
+        .await;
         Ok(results)
     }
 

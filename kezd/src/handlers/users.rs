@@ -23,9 +23,12 @@ use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
 use crate::store::UserRecord;
 
-/// `GET /v1/u/{handle}`: 400 `invalid_handle`, 404 `unknown_handle`; with an address, the
-/// record from its server (400 `invalid_address`, 404 `unknown_handle`, 429 `rate_limited`
-/// past the remote look-up limits, 503 `unavailable` when it cannot be reached).
+/// `GET /v1/u/{handle}`: 400 `invalid_handle`, 404 `unknown_handle`; with an address, the record
+/// from its server (400 `invalid_address`, 404 `unknown_handle`, 429 `rate_limited` past the remote
+/// look-up limits, 503 `unavailable` when it cannot be reached). A local handle:
+/// [`Store::user_by_handle`].
+///
+/// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
 pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
     let text: String = ctx.param("handle")?;
     let handle = match text.split_once('@') {
@@ -56,7 +59,10 @@ pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
     body::json(StatusCode::OK, &record(ctx.state(), &user)?)
 }
 
-/// `GET /v1/by-primary/{primary}`: 400 `invalid_primary`, 404 `unknown_primary`.
+/// `GET /v1/by-primary/{primary}`: 400 `invalid_primary`, 404 `unknown_primary`;
+/// [`Store::user_by_primary`].
+///
+/// [`Store::user_by_primary`]: crate::store::Store::user_by_primary
 pub async fn by_primary(ctx: RequestContext) -> HandlerResult {
     let primary: Primary = ctx.param("primary")?;
     let user = ctx

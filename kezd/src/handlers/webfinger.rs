@@ -10,7 +10,9 @@ use crate::body;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 
-/// Resolves an `acct:` resource to a JRD.
+/// Resolves an `acct:` resource to a JRD (SPEC §4.4): [`Store::user_by_handle`].
+///
+/// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let resource: String = ctx
         .query("resource")?

@@ -1,7 +1,15 @@
-//! The statements behind conversations (kezd/src/conversation.rs, SPEC §11), the same text on
-//! both backends, and the reading of their rows.
+//! What the store remembers of conversations (SPEC §11; the rules that read it are in
+//! kezd/src/conversation.rs): the record, the statements behind it, the same text on both
+//! backends, and the reading of their rows.
 
-use crate::conversation::Conversation;
+/// What the server remembers about the two directions between a sender and a recipient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conversation {
+    /// When a message from the sender to the recipient was last recorded, Unix milliseconds.
+    pub sent_ms: Option<i64>,
+    /// When a message from the recipient to the sender was last recorded, Unix milliseconds.
+    pub replied_ms: Option<i64>,
+}
 
 /// Both directions between `$1` (the sender) and `$2` (the recipient), by primary key.
 pub(super) const LOOK_UP: &str = "SELECT sender, last_at FROM conversations \

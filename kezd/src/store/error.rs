@@ -31,7 +31,7 @@ pub enum StoreError {
     },
     /// A new message's admission check refused it (a rate limit); nothing was stored.
     #[error("refused: {0}")]
-    Refused(#[source] crate::limits::Exceeded),
+    Refused(#[source] super::Refusal),
     /// The store was closed, or its writer stopped; nothing more can be written.
     #[error("the store is closed")]
     Closed,

@@ -16,17 +16,18 @@ mod error;
 mod postgres;
 mod rows;
 mod sqlite;
+mod statements;
 
-pub use admission::Admission;
+pub use crate::durability::Durability;
+pub use admission::{Admission, Refusal};
+pub use conversations::Conversation;
 pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-
-use crate::conversation::Conversation;
 
 /// A user as stored: the validated fields of a registration plus the signed object itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,19 +182,19 @@ pub struct MessageStatus {
 /// The storage operations kezd needs. Every method is safe to call concurrently.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a registration; the handle and the primary are each unique.
+    /// Stores a registration; the handle and the primary are each unique (SPEC §4.1).
     async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError>;
-    /// Looks a user up by handle.
+    /// Looks a user up by handle (SPEC §4.2).
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Looks a user up by primary (`ed25519:<hex>`).
+    /// Looks a user up by primary (`ed25519:<hex>`, SPEC §4.3).
     async fn user_by_primary(&self, primary: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Durably accepts a message (see the module invariants).
+    /// Durably accepts a message (SPEC §8.1, §8.6; see the module invariants).
     async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
         self.accept_admitted(message, Admission::always()).await
     }
     /// Durably accepts a message if it is a duplicate (answered as one, `admission` never
     /// run) or if `admission` admits it; otherwise stores nothing and returns
-    /// [`StoreError::Refused`].
+    /// [`StoreError::Refused`] (SPEC §8.1 check 11, §11).
     async fn accept_admitted(
         &self,
         message: NewMessage,
@@ -217,13 +218,16 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         max_bytes: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
-    /// The highest seq ever assigned in `handle`'s inbox (0 if none), acknowledged or not.
+    /// The highest seq ever assigned in `handle`'s inbox (0 if none), acknowledged or not:
+    /// where a live stream without a cursor starts (SPEC §8.5).
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError>;
-    /// Deletes `handle`'s messages with seq ≤ `through`; returns how many were deleted.
+    /// Deletes `handle`'s messages with seq ≤ `through`; returns how many were deleted
+    /// (SPEC §8.3).
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError>;
     /// Destinations with outbox messages due at `now_ms` and not backing off. A store shared by
     /// several kezd instances lists each destination to one instance at a time (a claim that
-    /// expires if that instance stops delivering), so two never deliver it at once.
+    /// expires if that instance stops delivering), so two never deliver it at once (SPEC §9.5,
+    /// §9.6).
     async fn outbox_destinations(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
     /// The oldest `limit` pending messages for `destination` placed after position `after`
     /// (0 for the first), in acceptance order, due or not (a sender's due message must wait
@@ -236,30 +240,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<OutboxItem>, StoreError>;
     /// Records the outcome of an attempt for each message (counting the attempt) and the
     /// destination's backoff state: `(failures, retry_at_ms)` after a failed attempt, `None`
-    /// after a success, which clears it.
+    /// after a success, which clears it (SPEC §9.6, §9.7).
     async fn outbox_record(
         &self,
         destination: &str,
         outcomes: Vec<(String, Delivery)>,
         backoff: Option<(u32, i64)>,
     ) -> Result<(), StoreError>;
-    /// The destination's consecutive failures so far (0 when it is healthy).
+    /// The destination's consecutive failures so far (0 when it is healthy; SPEC §9.6).
     async fn destination_failures(&self, destination: &str) -> Result<u32, StoreError>;
-    /// What waits in the outbox, over every destination.
+    /// What waits in the outbox, over every destination (the metrics of SPEC §4.6).
     async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
     /// Ends `destination`'s backoff now, if it still waits for `retry_at_ms`, with the
-    /// messages that backoff put off; whether it did.
+    /// messages that backoff put off; whether it did (SPEC §9.6).
     async fn outbox_wake(
         &self,
         destination: &str,
         retry_at_ms: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
-    /// The delivery status of a message this server accepted from one of its users.
+    /// The delivery status of a message this server accepted from one of its users (SPEC §9.7).
     async fn message_status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError>;
     /// The stored response to transaction `txn_id` from `origin` (SPEC §9.4 idempotency).
     async fn txn_response(&self, origin: &str, txn_id: &str) -> Result<Option<String>, StoreError>;
-    /// Stores the response to a transaction; the first stored response wins.
+    /// Stores the response to a transaction; the first stored response wins (SPEC §9.4).
     async fn save_txn_response(
         &self,
         origin: &str,
@@ -280,20 +284,21 @@ pub trait Store: Send + Sync + 'static {
     /// deleted.
     async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// What this server remembers of the two directions between `sender` and `recipient`
-    /// (SPEC §11, kezd/src/conversation.rs).
+    /// (SPEC §11).
     async fn conversation(&self, sender: &str, recipient: &str)
     -> Result<Conversation, StoreError>;
     /// Records that a message from each `(sender, recipient)` was accepted at `at_ms`; a
-    /// record never moves back in time.
+    /// record never moves back in time (SPEC §11).
     async fn record_conversations(
         &self,
         pairs: Vec<(String, String)>,
         at_ms: i64,
     ) -> Result<(), StoreError>;
-    /// Forgets the conversations last recorded before `before_ms`; returns how many.
+    /// Forgets the conversations last recorded before `before_ms`; returns how many (SPEC §11).
     async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Graceful shutdown: writes already queued are committed and answered, later calls fail
     /// with [`StoreError::Closed`], and the database is released. Calling it again does nothing.
+    /// Acknowledged writes stay durable through it (SPEC §8.6).
     /// The default does nothing, for stores with nothing to release (test doubles).
     async fn close(&self) {}
 }

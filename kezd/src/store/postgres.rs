@@ -39,17 +39,16 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::conversation::Conversation;
-
 use super::conversations;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Delivery, Durability, MessageStatus, NewMessage, OutboxBacklog,
-    OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Conversation, Delivery, Durability, MessageStatus, NewMessage,
+    OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
+use crate::store::statements;
 
 /// Accepts that may wait for the group writer before callers are held back: overload becomes
 /// backpressure, not memory growth.
@@ -289,37 +288,23 @@ impl Store for PostgresStore {
         limit: u32,
         max_bytes: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        // One statement, so one snapshot: with seqs committed in order (see `accept`), the
-        // page is a prefix of the committed seqs above `since`, never a set with a hole that a
-        // later commit fills. The inner query sizes the first `limit` envelopes by
-        // `octet_length` (read from the TOAST header, not the text); the page ends at the last
-        // one within `max_bytes` (or is the first alone), and only its rows' envelopes are read.
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT seq, id, received_at, envelope FROM messages \
-             WHERE recipient = $1 AND seq > $2 AND seq <= ( \
-               SELECT MAX(seq) FROM ( \
-                 SELECT seq, size, SUM(size) OVER (ORDER BY seq) AS total FROM ( \
-                   SELECT seq, octet_length(envelope) AS size FROM messages \
-                   WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3 \
-                 ) AS first \
-               ) AS sized WHERE total <= $4 OR total = size \
-             ) ORDER BY seq",
-        )
-        .bind(handle)
-        .bind(clamp_i64(since))
-        .bind(i64::from(limit))
-        .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
+        // With seqs committed in order (see `accept`), the one snapshot of the statement is a
+        // prefix of the committed seqs.
+        let rows: Vec<MessageRow> = sqlx::query_as(statements::INBOX_PAGE)
+            .bind(handle)
+            .bind(clamp_i64(since))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(message_from_row).collect()
     }
 
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM inbox_counters WHERE recipient = $1")
-                .bind(handle)
-                .fetch_optional(&self.pool)
-                .await?;
+        let last: Option<i64> = sqlx::query_scalar(statements::LATEST_SEQ)
+            .bind(handle)
+            .fetch_optional(&self.pool)
+            .await?;
         last.map_or(Ok(0), seq_from_db)
     }
 

@@ -27,35 +27,20 @@ use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::conversation::Conversation;
-
 use super::conversations as statements;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxBacklog, OutboxItem,
-    RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, Admission, Conversation, Delivery, Durability, MessageStatus, NewMessage,
+    OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
 };
+use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use writer::{Flusher, Guarded, Request, RetentionChunk, Writer};
-
-/// How far a commit is made durable before `accept` answers (SPEC §8.6).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Durability {
-    /// Every commit is fsynced before it is acknowledged, so an acknowledged message survives
-    /// a power loss. The default. The fsync of the log runs beside the writer rather than
-    /// inside each COMMIT (writer/flusher.rs): `synchronous=NORMAL` and an explicit flush.
-    #[default]
-    Full,
-    /// WAL with `synchronous=NORMAL` and no flush before answering: a commit survives a crash
-    /// of kezd but the last commits may be lost on power loss or an OS crash. Only ever an
-    /// explicit operator choice.
-    CrashOnly,
-}
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,7 +355,7 @@ impl Store for SqliteStore {
         federation::txn_response(&self.readers, origin, txn_id).await
     }
 
-    /// In steps of [`RETENTION_STEP`] rows per table, each one writer request, so that accepts
+    /// In steps of `RETENTION_STEP` rows per table, each one writer request, so that accepts
     /// queued behind a large cleanup wait for one step.
     async fn forget_federation(&self, before_ms: i64) -> Result<u64, StoreError> {
         let budget = clamp_i64(RETENTION_STEP);
@@ -429,7 +414,7 @@ impl Store for SqliteStore {
             .map(drop)
     }
 
-    /// In steps of [`RETENTION_STEP`] rows, each one writer request, like the retention.
+    /// In steps of `RETENTION_STEP` rows, each one writer request, like the retention.
     async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError> {
         let budget = clamp_i64(RETENTION_STEP);
         let mut total = 0;
@@ -472,37 +457,21 @@ impl Store for SqliteStore {
         limit: u32,
         max_bytes: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        // One statement, so one WAL snapshot: the page is a prefix of the committed seqs above
-        // `since`, never a set with a hole that a later commit fills. The inner query sizes
-        // the first `limit` envelopes by `octet_length`, which SQLite answers from the record
-        // header without reading the text; the page ends at the last one within `max_bytes` (or
-        // is the first alone), and only those rows' envelopes are read.
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT seq, id, received_at, envelope FROM messages \
-             WHERE recipient = ?1 AND seq > ?2 AND seq <= ( \
-               SELECT MAX(seq) FROM ( \
-                 SELECT seq, size, SUM(size) OVER (ORDER BY seq) AS total FROM ( \
-                   SELECT seq, octet_length(envelope) AS size FROM messages \
-                   WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3 \
-                 ) AS first \
-               ) AS sized WHERE total <= ?4 OR total = size \
-             ) ORDER BY seq",
-        )
-        .bind(handle)
-        .bind(clamp_i64(since))
-        .bind(i64::from(limit))
-        .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
-        .fetch_all(&self.readers)
-        .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(INBOX_PAGE)
+            .bind(handle)
+            .bind(clamp_i64(since))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+            .fetch_all(&self.readers)
+            .await?;
         rows.into_iter().map(message_from_row).collect()
     }
 
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM inbox_counters WHERE recipient = ?1")
-                .bind(handle)
-                .fetch_optional(&self.readers)
-                .await?;
+        let last: Option<i64> = sqlx::query_scalar(LATEST_SEQ)
+            .bind(handle)
+            .fetch_optional(&self.readers)
+            .await?;
         last.map_or(Ok(0), seq_from_db)
     }
 

@@ -78,16 +78,10 @@ impl TestServer {
         let store = SqliteStore::open(SqliteOptions::new(data.path().join("kezd.db")))
             .await
             .expect("open store");
-        let state = AppState::new(
-            config,
-            Arc::new(store),
-            Arc::new(LocalBroker::new()),
-            None,
-            router,
-        )
-        .expect("state");
+        let state = AppState::new(config, Arc::new(store), Arc::new(LocalBroker::new()), None)
+            .expect("state");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(kezd::serve(listener, state.clone(), async move {
+        let task = tokio::spawn(kezd::serve(listener, state.clone(), router, async move {
             let _ = stopped.await;
         }));
         TestServer {

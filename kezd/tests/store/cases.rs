@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kezd::limits::{Exceeded, Limit};
 use kezd::store::{
-    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxBacklog, RegisterOutcome,
-    Route, Store, StoreError, UserRecord,
+    Accepted, Admission, Delivery, MessageStatus, NewMessage, OutboxBacklog, Refusal,
+    RegisterOutcome, Route, Store, StoreError, UserRecord,
 };
 
 use crate::backend::Backend;
@@ -337,8 +336,8 @@ pub async fn admission_runs_for_new_messages_only(backend: &dyn Backend) {
         let ran = Arc::clone(ran);
         Admission::new(move || {
             ran.fetch_add(1, Ordering::SeqCst);
-            Err(Exceeded {
-                limit: Limit::Sender,
+            Err(Refusal {
+                limit: "sender",
                 retry_after: Duration::from_secs(7),
             })
         })
@@ -365,7 +364,7 @@ pub async fn admission_runs_for_new_messages_only(backend: &dyn Backend) {
     for message in [local("m2", "alice", 2), remote("r1", "b.example", "bob")] {
         let refused = store.accept_admitted(message, refusing(&ran)).await;
         assert!(
-            matches!(&refused, Err(StoreError::Refused(e)) if e.limit == Limit::Sender),
+            matches!(&refused, Err(StoreError::Refused(e)) if e.limit == "sender"),
             "{refused:?}"
         );
     }

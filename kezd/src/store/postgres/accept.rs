@@ -41,9 +41,8 @@
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{Error, Transaction};
 
-use crate::limits::Exceeded;
 use crate::store::rows::seq_from_db;
-use crate::store::{Accepted, Admission, NewMessage, Route, StoreError};
+use crate::store::{Accepted, Admission, NewMessage, Refusal, Route, StoreError};
 
 /// What the transaction found.
 enum Claim {
@@ -52,7 +51,7 @@ enum Claim {
     /// The id was already accepted: roll back (undoing the counter increment) and report.
     Duplicate(Accepted),
     /// The id was new but its admission check refused it: roll back, store nothing.
-    Refused(Exceeded),
+    Refused(Refusal),
 }
 
 /// Durably accepts `message` (see the module doc and the `Store` invariants).

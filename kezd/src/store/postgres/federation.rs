@@ -19,6 +19,7 @@
 use sqlx::postgres::PgPool;
 
 use crate::store::rows;
+use crate::store::statements;
 use crate::store::{Delivery, MessageStatus, OutboxItem, StoreError};
 
 /// The database's clock in Unix milliseconds, as SQL text for `concat!`: leases expire by one
@@ -177,20 +178,17 @@ pub(super) async fn failures(pool: &PgPool, destination: &str) -> Result<u32, St
 /// A message's delivery status: from the outbox for a remote recipient, else from the id
 /// memory (a local recipient's message is `stored` from its acceptance on).
 pub(super) async fn status(pool: &PgPool, id: &str) -> Result<Option<MessageStatus>, StoreError> {
-    let outbox: Option<rows::OutboxStatusRow> = sqlx::query_as(
-        "SELECT sender, state, attempts, next_attempt_at, last_error FROM outbox WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let outbox: Option<rows::OutboxStatusRow> = sqlx::query_as(statements::OUTBOX_STATUS)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     if let Some(row) = outbox {
         return Ok(Some(rows::outbox_status(row)));
     }
-    let local: Option<(Option<String>, Option<i64>)> =
-        sqlx::query_as("SELECT sender, seq FROM message_ids WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+    let local: Option<(Option<String>, Option<i64>)> = sqlx::query_as(statements::LOCAL_STATUS)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     Ok(local.and_then(rows::local_status))
 }
 
@@ -200,13 +198,11 @@ pub(super) async fn txn_response(
     origin: &str,
     txn_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT response FROM txns WHERE origin = $1 AND txn_id = $2")
-            .bind(origin)
-            .bind(txn_id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(sqlx::query_scalar(statements::TXN_RESPONSE)
+        .bind(origin)
+        .bind(txn_id)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Stores a transaction's response; the first stored response wins (also against another

@@ -32,7 +32,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::postgres::PgPool;
+use sqlx::Transaction;
+use sqlx::postgres::{PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::accept;
@@ -140,39 +141,81 @@ async fn write_group(
     recipients.dedup();
     let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
 
-    if !recipients.is_empty() {
-        sqlx::query(
-            "INSERT INTO inbox_counters (recipient, last_seq) \
-             SELECT handle, 0 FROM users WHERE handle = ANY($1) \
-             ON CONFLICT (recipient) DO NOTHING",
-        )
-        .bind(&recipients)
-        .execute(pool)
-        .await?;
-    }
+    create_counters(pool, &recipients).await?;
     let mut tx = pool.begin().await?;
-    let mut counters: HashMap<String, i64> = if recipients.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as::<_, (String, i64)>(
-            "SELECT recipient, last_seq FROM inbox_counters WHERE recipient = ANY($1) \
-             ORDER BY recipient FOR UPDATE",
-        )
-        .bind(&recipients)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect()
-    };
-    let mut known: HashMap<String, Option<i64>> = sqlx::query_as::<_, (String, Option<i64>)>(
-        "SELECT id, seq FROM message_ids WHERE id = ANY($1)",
+    let mut counters = lock_counters(&mut tx, &recipients).await?;
+    let mut known = known_ids(&mut tx, &ids).await?;
+    let (mut outcomes, moved) = decide(messages, admissions, &mut counters, &mut known)?;
+    write_rows(&mut tx, messages, &mut outcomes).await?;
+    let moved: Vec<(&str, i64)> = moved
+        .iter()
+        .filter_map(|handle| counters.get(handle).map(|last| (handle.as_str(), *last)))
+        .collect();
+    save_counters(&mut tx, &moved).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Step 1: the counter rows of the group's registered recipients, created and committed
+/// outside the group's transaction.
+async fn create_counters(pool: &PgPool, recipients: &[&str]) -> Result<(), StoreError> {
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO inbox_counters (recipient, last_seq) \
+         SELECT handle, 0 FROM users WHERE handle = ANY($1) \
+         ON CONFLICT (recipient) DO NOTHING",
     )
-    .bind(&ids)
-    .fetch_all(&mut *tx)
+    .bind(recipients)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Step 2: the recipients' counters, locked in one order; a recipient without one is not
+/// registered.
+async fn lock_counters(
+    tx: &mut Transaction<'_, Postgres>,
+    recipients: &[&str],
+) -> Result<HashMap<String, i64>, StoreError> {
+    if recipients.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(sqlx::query_as::<_, (String, i64)>(
+        "SELECT recipient, last_seq FROM inbox_counters WHERE recipient = ANY($1) \
+         ORDER BY recipient FOR UPDATE",
+    )
+    .bind(recipients)
+    .fetch_all(&mut **tx)
     .await?
     .into_iter()
-    .collect();
+    .collect())
+}
 
+/// Step 3: the group's ids already stored, with their seq.
+async fn known_ids(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: &[&str],
+) -> Result<HashMap<String, Option<i64>>, StoreError> {
+    Ok(sqlx::query_as::<_, (String, Option<i64>)>(
+        "SELECT id, seq FROM message_ids WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// Step 4: each message in order is a duplicate, refused, or written with the next seq of its
+/// inbox; returns the outcomes and the recipients whose counters moved.
+fn decide(
+    messages: &[NewMessage],
+    admissions: &mut [Option<Admission>],
+    counters: &mut HashMap<String, i64>,
+    known: &mut HashMap<String, Option<i64>>,
+) -> Result<(Vec<Outcome>, HashSet<String>), StoreError> {
     let mut outcomes = Vec::with_capacity(messages.len());
     let mut moved = HashSet::new();
     for (message, admission) in messages.iter().zip(admissions.iter_mut()) {
@@ -212,52 +255,25 @@ async fn write_group(
         known.insert(message.id.clone(), seq);
         outcomes.push(Outcome::Written(seq.map(seq_from_db).transpose()?));
     }
+    Ok((outcomes, moved))
+}
 
+/// Step 5, the rows: ids claimed, then the inbox and outbox rows of the claimed ones. A remote
+/// id another instance claimed meanwhile turns its outcome into a duplicate.
+async fn write_rows(
+    tx: &mut Transaction<'_, Postgres>,
+    messages: &[NewMessage],
+    outcomes: &mut [Outcome],
+) -> Result<(), StoreError> {
     let rows: Vec<(&NewMessage, Option<i64>)> = messages
         .iter()
-        .zip(&outcomes)
+        .zip(outcomes.iter())
         .filter_map(|(m, o)| match o {
             Outcome::Written(seq) => Some((m, seq.map(clamp_i64))),
             Outcome::Answer(_) => None,
         })
         .collect();
-    // Ids are claimed in sorted order: two groups claiming the same remote ids in different
-    // orders could each wait for the other's uncommitted claim.
-    let mut by_id = rows.clone();
-    by_id.sort_unstable_by(|x, y| x.0.id.cmp(&y.0.id));
-    let claimed: HashSet<String> = if by_id.is_empty() {
-        HashSet::new()
-    } else {
-        sqlx::query_scalar::<_, String>(
-            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(by_id.iter().map(|(m, _)| m.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            by_id
-                .iter()
-                .map(|(m, _)| m.route.local_handle())
-                .collect::<Vec<_>>(),
-        )
-        .bind(by_id.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
-        .bind(
-            by_id
-                .iter()
-                .map(|(m, _)| m.received_at_ms)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            by_id
-                .iter()
-                .map(|(m, _)| m.sender.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect()
-    };
+    let claimed = claim_ids(tx, &rows).await?;
     let mut inbox = Vec::new();
     let mut outbox = Vec::new();
     for (message, seq) in &rows {
@@ -285,93 +301,159 @@ async fn write_group(
             }));
         }
     }
+    insert_inbox(tx, &inbox).await?;
+    insert_outbox(tx, &outbox).await
+}
 
-    if !inbox.is_empty() {
-        sqlx::query(
-            "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) \
-             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], \
-             $6::text[])",
+/// Claims the written messages' ids, in sorted order; returns the ids this group claimed.
+async fn claim_ids(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[(&NewMessage, Option<i64>)],
+) -> Result<HashSet<String>, StoreError> {
+    // Ids are claimed in sorted order: two groups claiming the same remote ids in different
+    // orders could each wait for the other's uncommitted claim.
+    let mut by_id = rows.to_vec();
+    by_id.sort_unstable_by(|x, y| x.0.id.cmp(&y.0.id));
+    Ok(if by_id.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query_scalar::<_, String>(
+            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) \
+             ON CONFLICT (id) DO NOTHING RETURNING id",
         )
-        .bind(inbox.iter().map(|(_, h, _)| *h).collect::<Vec<_>>())
-        .bind(inbox.iter().map(|(_, _, seq)| *seq).collect::<Vec<_>>())
+        .bind(by_id.iter().map(|(m, _)| m.id.as_str()).collect::<Vec<_>>())
         .bind(
-            inbox
+            by_id
                 .iter()
-                .map(|(m, _, _)| m.id.as_str())
+                .map(|(m, _)| m.route.local_handle())
+                .collect::<Vec<_>>(),
+        )
+        .bind(by_id.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
+        .bind(
+            by_id
+                .iter()
+                .map(|(m, _)| m.received_at_ms)
                 .collect::<Vec<_>>(),
         )
         .bind(
-            inbox
+            by_id
                 .iter()
-                .map(|(m, _, _)| m.sender.as_str())
+                .map(|(m, _)| m.sender.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            inbox
-                .iter()
-                .map(|(m, _, _)| m.received_at_ms)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            inbox
-                .iter()
-                .map(|(m, _, _)| m.envelope_json.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await?;
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect()
+    })
+}
+
+/// Writes the inbox rows: `(message, recipient, seq)`.
+async fn insert_inbox(
+    tx: &mut Transaction<'_, Postgres>,
+    inbox: &[(&NewMessage, &str, Option<i64>)],
+) -> Result<(), StoreError> {
+    if inbox.is_empty() {
+        return Ok(());
     }
-    if !outbox.is_empty() {
-        // Due at once; delivery moves next_attempt_at on failure.
-        sqlx::query(
-            "INSERT INTO outbox (id, destination, recipient, sender, envelope, accepted_at, \
-             next_attempt_at) SELECT i, d, r, s, e, a, a FROM UNNEST($1::text[], $2::text[], \
-             $3::text[], $4::text[], $5::text[], $6::int8[]) AS t(i, d, r, s, e, a)",
-        )
-        .bind(
-            outbox
-                .iter()
-                .map(|(m, _, _)| m.id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(outbox.iter().map(|(_, d, _)| *d).collect::<Vec<_>>())
-        .bind(outbox.iter().map(|(_, _, r)| *r).collect::<Vec<_>>())
-        .bind(
-            outbox
-                .iter()
-                .map(|(m, _, _)| m.sender.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            outbox
-                .iter()
-                .map(|(m, _, _)| m.envelope_json.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            outbox
-                .iter()
-                .map(|(m, _, _)| m.received_at_ms)
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) \
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], \
+         $6::text[])",
+    )
+    .bind(inbox.iter().map(|(_, h, _)| *h).collect::<Vec<_>>())
+    .bind(inbox.iter().map(|(_, _, seq)| *seq).collect::<Vec<_>>())
+    .bind(
+        inbox
+            .iter()
+            .map(|(m, _, _)| m.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        inbox
+            .iter()
+            .map(|(m, _, _)| m.sender.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        inbox
+            .iter()
+            .map(|(m, _, _)| m.received_at_ms)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        inbox
+            .iter()
+            .map(|(m, _, _)| m.envelope_json.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the outbox rows: `(message, destination, recipient)`.
+async fn insert_outbox(
+    tx: &mut Transaction<'_, Postgres>,
+    outbox: &[(&NewMessage, &str, &str)],
+) -> Result<(), StoreError> {
+    if outbox.is_empty() {
+        return Ok(());
     }
-    let moved: Vec<(&str, i64)> = moved
-        .iter()
-        .filter_map(|handle| counters.get(handle).map(|last| (handle.as_str(), *last)))
-        .collect();
-    if !moved.is_empty() {
-        sqlx::query(
-            "UPDATE inbox_counters AS c SET last_seq = v.last \
-             FROM UNNEST($1::text[], $2::int8[]) AS v(recipient, last) \
-             WHERE c.recipient = v.recipient",
-        )
-        .bind(moved.iter().map(|(h, _)| *h).collect::<Vec<_>>())
-        .bind(moved.iter().map(|(_, last)| *last).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
+    // Due at once; delivery moves next_attempt_at on failure.
+    sqlx::query(
+        "INSERT INTO outbox (id, destination, recipient, sender, envelope, accepted_at, \
+         next_attempt_at) SELECT i, d, r, s, e, a, a FROM UNNEST($1::text[], $2::text[], \
+         $3::text[], $4::text[], $5::text[], $6::int8[]) AS t(i, d, r, s, e, a)",
+    )
+    .bind(
+        outbox
+            .iter()
+            .map(|(m, _, _)| m.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(outbox.iter().map(|(_, d, _)| *d).collect::<Vec<_>>())
+    .bind(outbox.iter().map(|(_, _, r)| *r).collect::<Vec<_>>())
+    .bind(
+        outbox
+            .iter()
+            .map(|(m, _, _)| m.sender.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outbox
+            .iter()
+            .map(|(m, _, _)| m.envelope_json.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outbox
+            .iter()
+            .map(|(m, _, _)| m.received_at_ms)
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Step 5, the counters: each moved recipient's last seq.
+async fn save_counters(
+    tx: &mut Transaction<'_, Postgres>,
+    moved: &[(&str, i64)],
+) -> Result<(), StoreError> {
+    if moved.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
-    Ok(outcomes)
+    sqlx::query(
+        "UPDATE inbox_counters AS c SET last_seq = v.last \
+         FROM UNNEST($1::text[], $2::int8[]) AS v(recipient, last) \
+         WHERE c.recipient = v.recipient",
+    )
+    .bind(moved.iter().map(|(h, _)| *h).collect::<Vec<_>>())
+    .bind(moved.iter().map(|(_, last)| *last).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

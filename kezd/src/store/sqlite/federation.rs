@@ -5,6 +5,7 @@
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::store::rows;
+use crate::store::statements;
 use crate::store::{Delivery, MessageStatus, OutboxItem, StoreError};
 
 /// A federation write, run by the writer inside the batch's transaction.
@@ -205,20 +206,17 @@ pub(in crate::store) async fn status(
     pool: &SqlitePool,
     id: &str,
 ) -> Result<Option<MessageStatus>, StoreError> {
-    let outbox: Option<rows::OutboxStatusRow> = sqlx::query_as(
-        "SELECT sender, state, attempts, next_attempt_at, last_error FROM outbox WHERE id = ?1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let outbox: Option<rows::OutboxStatusRow> = sqlx::query_as(statements::OUTBOX_STATUS)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     if let Some(row) = outbox {
         return Ok(Some(rows::outbox_status(row)));
     }
-    let local: Option<(Option<String>, Option<i64>)> =
-        sqlx::query_as("SELECT sender, seq FROM message_ids WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+    let local: Option<(Option<String>, Option<i64>)> = sqlx::query_as(statements::LOCAL_STATUS)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     Ok(local.and_then(rows::local_status))
 }
 
@@ -228,11 +226,9 @@ pub(in crate::store) async fn txn_response(
     origin: &str,
     txn_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT response FROM txns WHERE origin = ?1 AND txn_id = ?2")
-            .bind(origin)
-            .bind(txn_id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(sqlx::query_scalar(statements::TXN_RESPONSE)
+        .bind(origin)
+        .bind(txn_id)
+        .fetch_optional(pool)
+        .await?)
 }

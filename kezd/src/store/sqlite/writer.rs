@@ -34,6 +34,7 @@ use super::checkpointer::LogRestart;
 use super::conversations::ConversationWrite;
 use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
+use crate::store::statements;
 use crate::store::{Accepted, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord};
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
@@ -581,44 +582,29 @@ impl Writer {
         // An id outlives its message by ID_MEMORY_MS, so a resend is still a duplicate while
         // the envelope could be accepted again (SPEC §8.7), however short the age limit.
         // An id still pending in the outbox stays: its outbox row would make a re-accept fail.
-        let ids_forgotten = sqlx::query(
-            "DELETE FROM message_ids WHERE id IN (SELECT m.id FROM message_ids m \
-             WHERE m.accepted_at < ?1 \
-             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
-             ORDER BY m.accepted_at LIMIT ?2)",
-        )
-        .bind(older_than_ms.saturating_sub(ID_MEMORY_MS))
-        .bind(clamp_i64(budget))
-        .execute(&mut self.conn)
-        .await?
-        .rows_affected();
+        let ids_forgotten = sqlx::query(statements::FORGET_IDS)
+            .bind(older_than_ms.saturating_sub(ID_MEMORY_MS))
+            .bind(clamp_i64(budget))
+            .execute(&mut self.conn)
+            .await?
+            .rows_affected();
 
         if deleted < budget {
             let keep = clamp_i64(max_per_inbox);
-            // last_seq − min(seq) + 1 bounds the inbox's row count from above (seqs are
-            // unique and never exceed last_seq), so only these inboxes can be over the limit;
-            // MIN over the (recipient, seq) index is one seek per inbox.
-            let candidates: Vec<String> = sqlx::query_scalar(
-                "SELECT c.recipient FROM inbox_counters c \
-                 WHERE c.last_seq - (SELECT MIN(m.seq) FROM messages m \
-                 WHERE m.recipient = c.recipient) + 1 > ?1",
-            )
-            .bind(keep)
-            .fetch_all(&mut self.conn)
-            .await?;
+            let candidates: Vec<String> = sqlx::query_scalar(statements::OVER_LIMIT_INBOXES)
+                .bind(keep)
+                .fetch_all(&mut self.conn)
+                .await?;
             for recipient in candidates {
                 if deleted >= budget {
                     break;
                 }
                 // The newest seq that is beyond the limit, if the inbox really is over it.
-                let cutoff: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM messages WHERE recipient = ?1 \
-                     ORDER BY seq DESC LIMIT 1 OFFSET ?2",
-                )
-                .bind(&recipient)
-                .bind(keep)
-                .fetch_optional(&mut self.conn)
-                .await?;
+                let cutoff: Option<i64> = sqlx::query_scalar(statements::RETENTION_CUTOFF)
+                    .bind(&recipient)
+                    .bind(keep)
+                    .fetch_optional(&mut self.conn)
+                    .await?;
                 let Some(cutoff) = cutoff else { continue };
                 deleted += sqlx::query(
                     "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages \

@@ -1,0 +1,58 @@
+//! `public_base_url`: the URL this server is reached at, given or derived from TLS and the
+//! listening address.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use kez_spec::ServerName;
+
+use super::ConfigError;
+use super::checks::invalid;
+
+/// An `http://` or `https://` URL with a host, no path beyond `/`-free segments, no query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    /// The URL, without a trailing slash: append `/v1/…` directly.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses a given URL.
+    pub(super) fn parse(text: &str) -> Result<Self, String> {
+        let text = text.strip_suffix('/').unwrap_or(text);
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+            .ok_or("must start with http:// or https://")?;
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() {
+            return Err("has no host".into());
+        }
+        if text.contains(['?', '#']) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain a query, a fragment or whitespace".into());
+        }
+        Ok(PublicBaseUrl(text.to_owned()))
+    }
+
+    /// The given URL, or `https://<server_name>` with TLS, or `http://<bind>` without.
+    pub(super) fn from_raw(
+        raw: Option<String>,
+        tls: bool,
+        server_name: &ServerName,
+        bind: SocketAddr,
+    ) -> Result<Self, ConfigError> {
+        Ok(match raw {
+            Some(url) => PublicBaseUrl::parse(&url).map_err(|e| invalid("public_base_url", e))?,
+            None if tls => PublicBaseUrl(format!("https://{server_name}")),
+            None => PublicBaseUrl(format!("http://{bind}")),
+        })
+    }
+}
+
+impl fmt::Display for PublicBaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -1,0 +1,45 @@
+//! `[tls]`: the certificate and key that turn HTTPS on.
+
+use std::path::PathBuf;
+
+use super::ConfigError;
+use super::checks::{invalid, non_empty_path};
+use super::raw::RawTls;
+
+/// The certificate chain and private key, both PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Both files, or neither (plain HTTP).
+    pub(super) fn from_raw(raw: RawTls) -> Result<Option<Self>, ConfigError> {
+        match (raw.cert, raw.key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: non_empty_path("tls.cert", cert)?,
+                key: non_empty_path("tls.key", key)?,
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(invalid(
+                "tls.key",
+                "is missing: set both tls.cert and tls.key, or neither",
+            )),
+            (None, Some(_)) => Err(invalid(
+                "tls.cert",
+                "is missing: set both tls.cert and tls.key, or neither",
+            )),
+        }
+    }
+
+    /// `[tls]` as written in the file.
+    pub(super) fn to_raw(tls: Option<&TlsFiles>) -> RawTls {
+        RawTls {
+            cert: tls.map(|t| t.cert.display().to_string()),
+            key: tls.map(|t| t.key.display().to_string()),
+        }
+    }
+}
