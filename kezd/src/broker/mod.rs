@@ -50,17 +50,19 @@ pub fn push_inbox_item(
     out: &mut Vec<u8>,
     message: &StoredMessage,
 ) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(out, &inbox_item(message)?)
-}
-
-/// A stored message as kez-spec's [`InboxItem`], borrowing it.
-pub fn inbox_item(message: &StoredMessage) -> Result<InboxItem<'_>, serde_json::Error> {
-    InboxItem::borrowed(
+    // The store holds only envelopes this server verified and canonicalised (SPEC §6.5).
+    InboxItem::write_verified(
+        out,
         message.seq,
         &message.id,
-        u64::try_from(message.received_at_ms).unwrap_or(0),
+        received_at(message),
         &message.envelope_json,
     )
+}
+
+/// When the message was stored, as the item carries it.
+pub fn received_at(message: &StoredMessage) -> u64 {
+    u64::try_from(message.received_at_ms).unwrap_or(0)
 }
 
 /// What a subscription yields.

@@ -12,7 +12,7 @@ use kez_spec::api::ack::{AckAnswer, AckRequest};
 use kez_spec::api::inbox::{ITEM_OVERHEAD, PAGE_OVERHEAD, PageWriter};
 
 use crate::body;
-use crate::broker::inbox_item;
+use crate::broker::received_at;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext, auth};
 
@@ -79,8 +79,13 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
             }
         }
         // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
-        page.push(&inbox_item(message).map_err(stored_not_json)?)
-            .map_err(stored_not_json)?;
+        page.push_verified(
+            message.seq,
+            &message.id,
+            received_at(message),
+            &message.envelope_json,
+        )
+        .map_err(stored_not_json)?;
         next_since = message.seq;
     }
     let next_since = if crate::faults::on("poll_wrong_next_since") {
