@@ -118,7 +118,7 @@ async fn strangers_cannot_lock_an_inbox(s: Single) -> CaseResult {
     victim.send_ok(&friend.peer(), "hello friend").await?;
     let mut strangers: Vec<User> = Vec::new();
     for _ in 0..=limit {
-        strangers.push(s.server.new_user().await?);
+        strangers.push(User::registered(&s.server).await?);
     }
     let Some((last, flood)) = strangers.split_last() else {
         fail!("no strangers were registered");

@@ -77,7 +77,7 @@ async fn setup(r: &Rogue, behaviour: Behaviour) -> Result<(RoguePeer, Peer, User
         address: rogue.address("r"),
         primary: Primary::from(&key),
     };
-    let sender = r.server.new_user().await?;
+    let sender = User::registered(&r.server).await?;
     Ok((rogue, peer, sender))
 }
 
