@@ -78,8 +78,8 @@ fn run(env: Env) -> RunFuture {
 
 async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, SETTINGS).await?;
-    let attacker = daemon.server().new_user().await?;
-    let honest = daemon.server().new_user().await?;
+    let attacker = User::registered(daemon.server()).await?;
+    let honest = User::registered(daemon.server()).await?;
     let fill_started = Instant::now();
     let text = "x".repeat(TEXT_BYTES);
     let to_self = attacker.peer();
