@@ -910,13 +910,36 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
     register_all(&*store, &["alice"]).await;
     queue_remote(&*store, "b.example", &["r1", "r2", "r3"]).await;
     store.accept(local("l1", "alice", 5)).await.expect("accept");
-    let queued = |attempts, next, error: Option<&str>| MessageStatus {
+    let store = &*store;
+    statuses_before_any_attempt(store).await;
+    first_attempt_outcomes(store).await;
+    pending_waits_for_the_backoff(store).await;
+    late_outcome_and_success(store).await;
+}
+
+/// A message queued for delivery, as [`Store::message_status`] reports it.
+fn queued(attempts: u32, next: Option<i64>, error: Option<&str>) -> MessageStatus {
+    MessageStatus {
         sender: "alice@kez.test".into(),
         status: "queued",
         attempts,
         next_attempt_at_ms: next,
         error: error.map(Into::into),
-    };
+    }
+}
+
+/// The status of a message the store knows.
+async fn status(store: &dyn Store, id: &str) -> MessageStatus {
+    store
+        .message_status(id)
+        .await
+        .expect("status")
+        .expect("known")
+}
+
+/// Before any attempt: remote messages queued and due at once, a local one stored, an
+/// unknown id unknown.
+async fn statuses_before_any_attempt(store: &dyn Store) {
     assert_eq!(
         store.message_status("r1").await.expect("status"),
         Some(queued(0, Some(1_000), None))
@@ -932,8 +955,10 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
         })
     );
     assert_eq!(store.message_status("nope").await.expect("status"), None);
+}
 
-    // An attempt: r1 delivered, r2 refused for good, r3 to retry; the destination backs off.
+/// An attempt: r1 delivered, r2 refused for good, r3 to retry; the destination backs off.
+async fn first_attempt_outcomes(store: &dyn Store) {
     store
         .outbox_record(
             "b.example",
@@ -957,23 +982,13 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
         )
         .await
         .expect("record");
-    let status = |id: &'static str| {
-        let store = &store;
-        async move {
-            store
-                .message_status(id)
-                .await
-                .expect("status")
-                .expect("known")
-        }
-    };
-    assert_eq!(status("r1").await.status, "delivered");
-    assert_eq!(status("r1").await.next_attempt_at_ms, None);
-    let failed = status("r2").await;
+    assert_eq!(status(store, "r1").await.status, "delivered");
+    assert_eq!(status(store, "r1").await.next_attempt_at_ms, None);
+    let failed = status(store, "r2").await;
     assert_eq!((failed.status, failed.attempts), ("failed", 1));
     assert_eq!(failed.error.as_deref(), Some("unknown_recipient"));
     assert_eq!(
-        status("r3").await,
+        status(store, "r3").await,
         queued(1, Some(5_000), Some("unavailable"))
     );
     assert_eq!(
@@ -990,8 +1005,10 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
             .expect("failures"),
         0
     );
+}
 
-    // Only r3 is pending; it is due at 5,000 but the destination waits until 9,000.
+/// Only r3 is pending; it is due at 5,000 but the destination waits until 9,000.
+async fn pending_waits_for_the_backoff(store: &dyn Store) {
     let pending = store
         .outbox_pending("b.example", 0, 10)
         .await
@@ -1019,8 +1036,10 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
         store.outbox_destinations(9_000).await.expect("due"),
         ["b.example"]
     );
+}
 
-    // A finished message is not changed by a late outcome; success clears the backoff.
+/// A finished message is not changed by a late outcome; success clears the backoff.
+async fn late_outcome_and_success(store: &dyn Store) {
     store
         .outbox_record(
             "b.example",
@@ -1037,8 +1056,8 @@ pub async fn outbox_outcomes_backoff_and_delivery_status(backend: &dyn Backend) 
         )
         .await
         .expect("record");
-    assert_eq!(status("r1").await.status, "delivered");
-    let delivered = status("r3").await;
+    assert_eq!(status(store, "r1").await.status, "delivered");
+    let delivered = status(store, "r3").await;
     assert_eq!((delivered.status, delivered.attempts), ("delivered", 2));
     assert_eq!(delivered.error.as_deref(), Some("unavailable"));
     assert_eq!(
