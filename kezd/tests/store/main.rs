@@ -8,7 +8,6 @@
 
 mod backend;
 mod cases;
-mod conversations;
 mod postgres_only;
 mod sqlite_only;
 
