@@ -9,6 +9,8 @@
 mod backend;
 mod cases;
 mod postgres_only;
+#[path = "../support/skipped.rs"]
+mod skipped;
 mod sqlite_only;
 
 /// Generates, for each case, `sqlite::<case>` and `postgres::<case>` tests.
