@@ -548,31 +548,73 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     // A short settle so that a late duplicate would still be seen by the check.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let delivered = tracker.delivered();
-    let last = tracker.last_delivery().as_secs_f64();
-    let cpu = after.cpu_seconds - before.cpu_seconds;
-    let latencies = tracker.latencies();
+    report_run(
+        &RunFigures {
+            tracker: &tracker,
+            outcome: &outcome,
+            before: &before,
+            after: &after,
+            own_cpu,
+            all_arrived,
+            drain_timeout: run.drain_timeout,
+        },
+        report,
+    );
+    report_server_side(run.send_endpoints, run.stream_endpoints, report).await?;
+
+    let verification = verify(&tracker, &messages, run.recipients, run.poll_endpoints).await?;
+    for stream in streams {
+        stream.abort();
+    }
+    check(&verification, report);
+    Ok(())
+}
+
+/// What one measured run produced, for [`report_run`].
+struct RunFigures<'a> {
+    /// Sends and deliveries as they happened.
+    tracker: &'a Tracker,
+    /// The senders' counts.
+    outcome: &'a SendOutcome,
+    /// The servers' CPU and memory before the clock started.
+    before: &'a crate::procfs::Snapshot,
+    /// The same after the last delivery.
+    after: &'a crate::procfs::Snapshot,
+    /// The load generator's own CPU seconds over the run.
+    own_cpu: f64,
+    /// Whether every acknowledged message reached a stream within the drain bound.
+    all_arrived: bool,
+    /// That bound.
+    drain_timeout: Duration,
+}
+
+/// Puts the run's throughput, latency, CPU and memory into the report, and its failures.
+fn report_run(f: &RunFigures<'_>, report: &mut crate::report::Report) {
+    let delivered = f.tracker.delivered();
+    let last = f.tracker.last_delivery().as_secs_f64();
+    let cpu = f.after.cpu_seconds - f.before.cpu_seconds;
+    let latencies = f.tracker.latencies();
     let throughput = if last > 0.0 {
         delivered as f64 / last
     } else {
         0.0
     };
-    let steady = crate::stats::steady_rate(tracker.delivery_times());
-    let ack_rate = if outcome.send_seconds > 0.0 {
-        outcome.acked as f64 / outcome.send_seconds
+    let steady = crate::stats::steady_rate(f.tracker.delivery_times());
+    let ack_rate = if f.outcome.send_seconds > 0.0 {
+        f.outcome.acked as f64 / f.outcome.send_seconds
     } else {
         0.0
     };
-    let cpu_per_msg_ms = if outcome.acked > 0 {
-        cpu * 1e3 / outcome.acked as f64
+    let cpu_per_msg_ms = if f.outcome.acked > 0 {
+        cpu * 1e3 / f.outcome.acked as f64
     } else {
         0.0
     };
-    report.figure("sent", outcome.sent);
-    report.figure("acked", outcome.acked);
-    report.figure("errors", outcome.errors);
+    report.figure("sent", f.outcome.sent);
+    report.figure("acked", f.outcome.acked);
+    report.figure("errors", f.outcome.errors);
     report.figure("delivered", delivered);
-    report.figure("send_seconds", outcome.send_seconds);
+    report.figure("send_seconds", f.outcome.send_seconds);
     report.figure("last_delivery_seconds", last);
     report.figure("acked_per_second", ack_rate);
     report.figure("delivered_per_second", throughput);
@@ -580,18 +622,19 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     report.figure("send_to_stream_latency", &latencies);
     report.figure("server_cpu_seconds", cpu);
     report.figure("server_cpu_ms_per_message", cpu_per_msg_ms);
-    report.figure("server_memory_kib", &after.memory);
-    report.figure("generator_cpu_seconds", own_cpu);
-    let cpu_each: Vec<f64> = after
+    report.figure("server_memory_kib", &f.after.memory);
+    report.figure("generator_cpu_seconds", f.own_cpu);
+    let cpu_each: Vec<f64> = f
+        .after
         .cpu_each
         .iter()
-        .zip(&before.cpu_each)
+        .zip(&f.before.cpu_each)
         .map(|(a, b)| a - b)
         .collect();
     report.figure("server_cpu_seconds_each", &cpu_each);
     report.line(format!(
         "sent {} acked {} errors {} delivered {} in {:.2} s",
-        outcome.sent, outcome.acked, outcome.errors, delivered, last
+        f.outcome.sent, f.outcome.acked, f.outcome.errors, delivered, last
     ));
     report.line(format!(
         "throughput: {throughput:.0} msg/s delivered to the live stream ({ack_rate:.0}/s acknowledged)"
@@ -610,29 +653,38 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    report.line(format!("load generator CPU (same cores): {own_cpu:.2} s"));
-    for (i, m) in after.memory.iter().enumerate() {
+    report.line(format!(
+        "load generator CPU (same cores): {:.2} s",
+        f.own_cpu
+    ));
+    for (i, m) in f.after.memory.iter().enumerate() {
         report.line(format!(
             "server {i} memory: VmRSS {} KiB, VmHWM {} KiB",
             m.rss_kib, m.hwm_kib
         ));
     }
-    for e in &outcome.first_errors {
+    for e in &f.outcome.first_errors {
         report.line(format!("error: {e}"));
     }
-    if outcome.errors > 0 {
-        report.problem(format!("{} sends were not acknowledged", outcome.errors));
+    if f.outcome.errors > 0 {
+        report.problem(format!("{} sends were not acknowledged", f.outcome.errors));
     }
-    if !all_arrived {
+    if !f.all_arrived {
         report.problem(format!(
             "only {delivered} of {} acknowledged messages reached the streams within {:?}",
-            outcome.acked, run.drain_timeout
+            f.outcome.acked, f.drain_timeout
         ));
     }
+}
 
-    // The servers' own latency histograms, one scrape per distinct server.
+/// Puts the servers' own latency histograms into the report, one scrape per distinct server.
+async fn report_server_side(
+    send_endpoints: &[Endpoint],
+    stream_endpoints: &[Endpoint],
+    report: &mut crate::report::Report,
+) -> Result<()> {
     let mut bases: Vec<&Endpoint> = Vec::new();
-    for e in run.send_endpoints.iter().chain(run.stream_endpoints) {
+    for e in send_endpoints.iter().chain(stream_endpoints) {
         if !bases.iter().any(|b| b.base == e.base) {
             bases.push(e);
         }
@@ -657,12 +709,6 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
         server_side.insert(e.base.clone(), serde_json::to_value(scraped)?);
     }
     report.figure("server_side", server_side);
-
-    let verification = verify(&tracker, &messages, run.recipients, run.poll_endpoints).await?;
-    for stream in streams {
-        stream.abort();
-    }
-    check(&verification, report);
     Ok(())
 }
 

@@ -12,71 +12,12 @@ use std::time::Duration;
 
 use kez_testnet::{RogueOptions, RoguePeer, Testnet};
 
+pub use crate::fail::{CaseResult, Fail};
 use crate::server::Server;
 use crate::target::Env;
 
-/// Why a case did not pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fail {
-    /// The server broke the SPEC (or could not be talked to): the reason says how.
-    Fail(String),
-    /// The case cannot run here (the reason says why); neither a pass nor a failure.
-    Skip(String),
-}
-
-impl std::fmt::Display for Fail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Fail::Fail(reason) | Fail::Skip(reason) => f.write_str(reason),
-        }
-    }
-}
-
-/// The result of one case.
-pub type CaseResult = Result<(), Fail>;
-
 /// A boxed case future.
 pub type CaseFuture = Pin<Box<dyn Future<Output = CaseResult> + Send>>;
-
-/// Fails the case with a formatted reason.
-#[macro_export]
-macro_rules! fail {
-    ($($arg:tt)*) => {
-        return Err($crate::case::Fail::Fail(format!($($arg)*)))
-    };
-}
-
-/// Skips the case with a formatted reason.
-#[macro_export]
-macro_rules! skip {
-    ($($arg:tt)*) => {
-        return Err($crate::case::Fail::Skip(format!($($arg)*)))
-    };
-}
-
-/// Fails the case with a formatted reason unless the condition holds.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            $crate::fail!($($arg)*);
-        }
-    };
-}
-
-/// Fails the case unless the two values are equal, showing both.
-#[macro_export]
-macro_rules! check_eq {
-    ($left:expr, $right:expr, $($arg:tt)*) => {
-        match (&$left, &$right) {
-            (left, right) => {
-                if left != right {
-                    $crate::fail!("{}: got {:?}, expected {:?}", format!($($arg)*), left, right);
-                }
-            }
-        }
-    };
-}
 
 /// What a case runs against.
 #[derive(Clone, Copy)]

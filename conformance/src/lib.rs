@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - [`case`]: a [`Case`] — id, SPEC sections, description, and what it runs against (one
-//!   server, an ordered pair, or a server plus a rogue peer); [`Fail`] and the check macros.
+//!   server, an ordered pair, or a server plus a rogue peer); [`fail`]: [`Fail`] and the check
+//!   macros.
 //! - [`cases`]: the cases, one file per SPEC section (`cases/s7_auth.rs` …), and
 //!   [`cases::all`], the registry.
 //! - [`server`]: a server under test over HTTP, with a timeout on every request; [`user`]: a
@@ -28,6 +29,8 @@
 //! accounts) and run in parallel up to a bound.
 
 #[macro_use]
+pub mod fail;
+pub mod backend;
 pub mod case;
 pub mod cases;
 pub mod coverage;

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+use kez_conformance::backend::CreatedDatabase;
 use kez_conformance::coverage::{self, COVERED_ELSEWHERE};
 use kez_conformance::faults;
 use kez_conformance::report;
-use kez_conformance::runner;
+use kez_conformance::runner::{self, Outcome};
 use kez_conformance::target::{self, Env};
 use kez_conformance::{Case, cases};
 
@@ -175,13 +176,48 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
     if cases.is_empty() {
         bail!("--filter selects no case (see `kez-conformance list`)");
     }
+    let (env, databases) = prepare_env(&args, timeout).await?;
+    let env = Arc::new(env);
+    let outcomes = tokio::select! {
+        outcomes = runner::run(&env, &cases, args.jobs) => Some(outcomes),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let net = Arc::try_unwrap(env)
+        .ok()
+        .and_then(|env| env.testnet)
+        .and_then(|net| Arc::try_unwrap(net).ok());
+    if let Some(net) = net
+        && let Err(e) = net.shutdown().await
+    {
+        eprintln!("kez-conformance: stopping the testnet: {e}");
+    }
+    target::drop_databases(databases).await;
+    let Some(outcomes) = outcomes else {
+        eprintln!("kez-conformance: interrupted; the testnet is stopped");
+        return Ok(false);
+    };
+    print_results(
+        &outcomes,
+        &coverage,
+        cases.len(),
+        started.elapsed(),
+        reports,
+    )
+}
+
+/// The servers under test: the `--server` URLs connected, or a testnet of `--spawn` nodes
+/// started (with the databases created for it, to drop at the end); each one is announced.
+async fn prepare_env(
+    args: &RunArgs,
+    timeout: Duration,
+) -> anyhow::Result<(Env, Vec<CreatedDatabase>)> {
     let mut databases = Vec::new();
     let (targets, testnet, keepalive) = match (args.spawn, args.servers.is_empty()) {
         (Some(_), false) => bail!("use --server or --spawn, not both"),
         (None, true) => bail!("nothing to test: give --server URL (repeatable) or --spawn N"),
         (Some(0), _) => bail!("--spawn needs at least one node"),
         (Some(n), true) => {
-            let kezd = match args.kezd {
+            let kezd = match args.kezd.clone() {
                 Some(path) => path,
                 None => kez_testnet::kezd_binary().context("finding or building kezd")?,
             };
@@ -221,38 +257,29 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
             Err(e) => eprintln!("kez-conformance: {e}"),
         }
     }
-    let env = Arc::new(Env::new(targets, testnet.clone(), keepalive));
-    drop(testnet);
-    let outcomes = tokio::select! {
-        outcomes = runner::run(&env, &cases, args.jobs) => Some(outcomes),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    let net = Arc::try_unwrap(env)
-        .ok()
-        .and_then(|env| env.testnet)
-        .and_then(|net| Arc::try_unwrap(net).ok());
-    if let Some(net) = net
-        && let Err(e) = net.shutdown().await
-    {
-        eprintln!("kez-conformance: stopping the testnet: {e}");
-    }
-    target::drop_databases(databases).await;
-    let Some(outcomes) = outcomes else {
-        eprintln!("kez-conformance: interrupted; the testnet is stopped");
-        return Ok(false);
-    };
-    let total = started.elapsed();
-    println!("{}", report::table(&outcomes));
+    Ok((Env::new(targets, testnet, keepalive), databases))
+}
+
+/// Prints the table, the coverage and the summary, and writes the `--report` files;
+/// `Ok(true)` when nothing failed and coverage is complete.
+fn print_results(
+    outcomes: &[Outcome],
+    coverage: &coverage::Coverage,
+    cases: usize,
+    total: Duration,
+    reports: Vec<(ReportFormat, PathBuf)>,
+) -> anyhow::Result<bool> {
+    println!("{}", report::table(outcomes));
     println!("SPEC coverage (sections with a MUST → cases):");
-    println!("{}", report::coverage_table(&coverage));
-    let summary = report::summary(&outcomes);
+    println!("{}", report::coverage_table(coverage));
+    let summary = report::summary(outcomes);
     println!(
         "{} passed, {} failed, {} skipped in {:.1}s; {} cases; coverage {}",
         summary.passed,
         summary.failed,
         summary.skipped,
         total.as_secs_f64(),
-        cases.len(),
+        cases,
         if coverage.ok() {
             "complete"
         } else {
@@ -262,9 +289,9 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
     for (format, path) in reports {
         let text = match format {
             ReportFormat::Json => {
-                serde_json::to_string_pretty(&report::json_report(&outcomes, &coverage, total))?
+                serde_json::to_string_pretty(&report::json_report(outcomes, coverage, total))?
             }
-            ReportFormat::Junit => report::junit_report(&outcomes, total),
+            ReportFormat::Junit => report::junit_report(outcomes, total),
         };
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -10,8 +10,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::case::Fail;
-use crate::user::User;
+use crate::fail::Fail;
 
 /// A server under test.
 #[derive(Debug)]
@@ -262,24 +261,6 @@ impl Server {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
         self.request(Method::POST, path, &all, Some(body)).await
-    }
-
-    /// A fresh account with a random handle, registered here (201 expected).
-    pub async fn new_user(self: &std::sync::Arc<Self>) -> Result<User, Fail> {
-        let user = User::generate(self);
-        let resp = user.register().await?;
-        if resp.status == 429 {
-            return Err(Fail::Fail(format!(
-                "registering a test account was refused with 429 rate_limited (Retry-After: \
-                 {:?}): the server's register_per_hour ({}) is below what the suite needs from \
-                 one address; raise it for the suite's address (conformance/README.md)",
-                resp.header("retry-after"),
-                self.limit("/rate/register_per_hour")
-                    .map_or("unpublished".into(), |n| n.to_string())
-            )));
-        }
-        resp.expect(201)?;
-        Ok(user)
     }
 
     /// Whether the server federates (serves a document).

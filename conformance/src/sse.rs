@@ -8,7 +8,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::case::Fail;
+use crate::fail::Fail;
 use crate::server::{Resp, Server, error_chain};
 
 /// One SSE block (the lines up to a blank line).

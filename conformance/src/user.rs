@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::case::Fail;
+use crate::fail::Fail;
 use crate::server::{Resp, Server};
 use crate::sse::Sse;
 
@@ -74,6 +74,25 @@ impl User {
     /// A new key and random handle for `server`, not yet registered.
     pub fn generate(server: &Arc<Server>) -> User {
         User::with_handle(server, &random_handle())
+    }
+
+    /// A fresh account with a random handle, registered on `server` (201 expected).
+    pub async fn registered(server: &Arc<Server>) -> Result<User, Fail> {
+        let user = User::generate(server);
+        let resp = user.register().await?;
+        if resp.status == 429 {
+            return Err(Fail::Fail(format!(
+                "registering a test account was refused with 429 rate_limited (Retry-After: \
+                 {:?}): the server's register_per_hour ({}) is below what the suite needs from \
+                 one address; raise it for the suite's address (conformance/README.md)",
+                resp.header("retry-after"),
+                server
+                    .limit("/rate/register_per_hour")
+                    .map_or("unpublished".into(), |n| n.to_string())
+            )));
+        }
+        resp.expect(201)?;
+        Ok(user)
     }
 
     /// A new key with this handle (which must be valid).

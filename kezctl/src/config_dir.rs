@@ -14,12 +14,19 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::error::CliError;
+use crate::file_error::FileError;
 
 /// Files holding secrets or per-identity state: owner read/write only.
 pub const FILE_MODE: u32 = 0o600;
 /// Directories: owner only.
 pub const DIR_MODE: u32 = 0o700;
+
+/// Neither an explicit directory nor a home to put one in: the user must name one.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot find the configuration directory: HOME is not set; use --config-dir or KEZ_CONFIG_DIR"
+)]
+pub struct NoConfigDir;
 
 /// The located configuration directory (not necessarily created yet).
 #[derive(Debug, Clone)]
@@ -30,7 +37,7 @@ pub struct ConfigDir {
 impl ConfigDir {
     /// The explicit directory if given, else `$XDG_CONFIG_HOME/kez` (when absolute, as the XDG
     /// spec requires), else `$HOME/.config/kez`.
-    pub fn locate(explicit: Option<&Path>) -> Result<Self, CliError> {
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, NoConfigDir> {
         if let Some(dir) = explicit {
             return Ok(ConfigDir {
                 root: dir.to_path_buf(),
@@ -45,13 +52,7 @@ impl ConfigDir {
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .map(|home| home.join(".config"))
-                .ok_or_else(|| {
-                    CliError::Usage(
-                        "cannot find the configuration directory: HOME is not set; use \
-                         --config-dir or KEZ_CONFIG_DIR"
-                            .into(),
-                    )
-                })?,
+                .ok_or(NoConfigDir)?,
         };
         Ok(ConfigDir {
             root: base.join("kez"),
@@ -74,20 +75,20 @@ impl ConfigDir {
     }
 
     /// Creates `dir` (and parents) private to the user, and tightens it if it already exists.
-    pub fn ensure_private_dir(dir: &Path) -> Result<(), CliError> {
+    pub fn ensure_private_dir(dir: &Path) -> Result<(), FileError> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(DIR_MODE)
             .create(dir)
-            .map_err(CliError::io(dir))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(CliError::io(dir))
+            .map_err(FileError::at(dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(FileError::at(dir))
     }
 }
 
 /// Writes `bytes` to `path` atomically (a private temporary file in the same directory, then
 /// rename), so a crash never leaves half a key file. The file is 0600 from its creation: the
 /// secret is never readable by others, not even for a moment.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -100,11 +101,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .create_new(true)
         .mode(FILE_MODE)
         .open(&tmp)
-        .map_err(CliError::io(&tmp))?;
-    file.write_all(bytes).map_err(CliError::io(&tmp))?;
-    file.sync_all().map_err(CliError::io(&tmp))?;
+        .map_err(FileError::at(&tmp))?;
+    file.write_all(bytes).map_err(FileError::at(&tmp))?;
+    file.sync_all().map_err(FileError::at(&tmp))?;
     drop(file);
-    fs::rename(&tmp, path).map_err(CliError::io(path))
+    fs::rename(&tmp, path).map_err(FileError::at(path))
 }
 
 /// Creates `path` with `bytes`, failing if it exists (no identity is ever overwritten by

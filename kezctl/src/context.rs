@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kez_spec::SigningKey;
+use kez_spec::{ServerName, SigningKey};
 
 use crate::cli::GlobalArgs;
 use crate::client::{Client, ClientOptions};
@@ -60,12 +60,12 @@ impl Context {
 
     /// The chosen identity's name.
     pub fn identity_name(&self) -> Result<String, CliError> {
-        self.keystore.resolve(self.identity.as_deref())
+        Ok(self.keystore.resolve(self.identity.as_deref())?)
     }
 
     /// The chosen identity's key file, without unlocking it.
     pub fn key_file(&self) -> Result<KeyFile, CliError> {
-        self.keystore.load(&self.identity_name()?)
+        Ok(self.keystore.load(&self.identity_name()?)?)
     }
 
     /// Unlocks a key file, asking for its passphrase only when it is encrypted.
@@ -96,6 +96,24 @@ impl Context {
 
     /// A client for the identity's home server (`--server` overrides it).
     pub fn home_client(&self, home: &Home) -> Result<Client, CliError> {
-        crate::lookup::client_for(self, home.address.server(), Some(home))
+        self.client_for(home.address.server(), Some(home))
+    }
+
+    /// A client for the server that answers about `server`: `--server`, else the home
+    /// server's URL when `server` is the home server, else `https://<server>` through
+    /// discovery.
+    pub fn client_for(&self, server: &ServerName, home: Option<&Home>) -> Result<Client, CliError> {
+        if let Some(url) = &self.server {
+            return Ok(Client::new(url, &self.client_options)?);
+        }
+        if let Some(home) = home
+            && home.address.server() == server
+            // A home registered by discovery is stored as https://<server>: keep discovering
+            // (its SRV target may move); any other URL was the user's explicit choice.
+            && home.server_url != format!("https://{server}")
+        {
+            return Ok(Client::new(&home.server_url, &self.client_options)?);
+        }
+        Ok(Client::for_server(server, &self.client_options)?)
     }
 }

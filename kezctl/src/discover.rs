@@ -16,7 +16,6 @@ use kez_federation::{ClientConfig, FederationClient, FederationError, ServerKeys
 use kez_spec::{Address, ServerName};
 
 use crate::client::ClientOptions;
-use crate::error::CliError;
 
 /// A discovery-backed client for one run.
 pub struct Discoverer {
@@ -29,7 +28,7 @@ pub struct Discoverer {
 impl Discoverer {
     /// Builds discovery through `resolver` (a DNS server `IP:port`, or the system's when
     /// `None`) with the run's CA file and timeout. `this_server` only labels the client.
-    pub fn new(options: &ClientOptions, this_server: &ServerName) -> Result<Self, CliError> {
+    pub fn new(options: &ClientOptions, this_server: &ServerName) -> Result<Self, FederationError> {
         let resolver = options.resolver;
         let config = ClientConfig {
             this_server: this_server.clone(),
@@ -40,20 +39,15 @@ impl Discoverer {
             user_agent: concat!("kezctl/", env!("CARGO_PKG_VERSION")).into(),
         };
         Ok(Discoverer {
-            discovery: Discovery::new(resolver).map_err(CliError::Federation)?,
-            client: FederationClient::new(config, Arc::new(ServerKeys::generate()))
-                .map_err(CliError::Federation)?,
+            discovery: Discovery::new(resolver)?,
+            client: FederationClient::new(config, Arc::new(ServerKeys::generate()))?,
         })
     }
 
     /// The verified handle record of `address` (WebFinger, then the record, SPEC §4.4, §4.2),
     /// as JSON for [`crate::lookup::verify_record`].
-    pub async fn record(&self, address: &Address) -> Result<serde_json::Value, CliError> {
-        let user = self
-            .client
-            .lookup(address)
-            .await
-            .map_err(CliError::Federation)?;
+    pub async fn record(&self, address: &Address) -> Result<serde_json::Value, FederationError> {
+        let user = self.client.lookup(address).await?;
         Ok(user.record.clone())
     }
 }

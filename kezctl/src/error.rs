@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use crate::client::ClientError;
+use crate::config_dir::NoConfigDir;
+use crate::file_error::FileError;
 use crate::keyfile::KeyFileError;
 use crate::keystore::KeystoreError;
 use crate::passphrase::PassphraseError;
@@ -50,7 +52,7 @@ pub enum CliError {
     Usage(String),
     /// The keystore refused.
     #[error(transparent)]
-    Keystore(#[from] KeystoreError),
+    Keystore(KeystoreError),
     /// A key file could not be read, decoded or unlocked.
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
@@ -62,7 +64,7 @@ pub enum CliError {
     Client(#[from] ClientError),
     /// Discovery or a remote lookup failed (SPEC §9.1, §4.4).
     #[error("{}", describe_federation(.0))]
-    Federation(kez_federation::FederationError),
+    Federation(#[from] kez_federation::FederationError),
     /// Data from the network failed verification (a handle record, a registration).
     #[error("verification failed: {0}")]
     Verification(String),
@@ -76,13 +78,8 @@ pub enum CliError {
     #[error("cancelled")]
     Cancelled,
     /// A local file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// Terminal or standard stream I/O failed.
     #[error("{0}")]
     Terminal(std::io::Error),
@@ -106,7 +103,7 @@ impl CliError {
             CliError::Federation(_) => exit::UNREACHABLE,
             CliError::Verification(_) | CliError::BadMessages(_) => exit::VERIFICATION,
             CliError::DoctorFailed(_) => exit::DOCTOR_FAILED,
-            CliError::Cancelled | CliError::Io { .. } | CliError::Terminal(_) => exit::FAILURE,
+            CliError::Cancelled | CliError::Io(_) | CliError::Terminal(_) => exit::FAILURE,
         }
     }
 
@@ -127,7 +124,7 @@ impl CliError {
             CliError::BadMessages(_) => "bad_messages",
             CliError::DoctorFailed(_) => "doctor_failed",
             CliError::Cancelled => "cancelled",
-            CliError::Io { .. } | CliError::Terminal(_) => "io",
+            CliError::Io(_) | CliError::Terminal(_) => "io",
         }
     }
 
@@ -147,7 +144,25 @@ impl CliError {
 
     /// Wraps an I/O error with the file it concerns.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> CliError {
-        let path = path.into();
-        move |source| CliError::Io { path, source }
+        let wrap = FileError::at(path);
+        move |source| CliError::Io(wrap(source))
+    }
+}
+
+impl From<KeystoreError> for CliError {
+    /// A keystore file that cannot be read or written is a local failure, not a refusal: it
+    /// keeps the exit code and kind of every other I/O failure.
+    fn from(e: KeystoreError) -> Self {
+        match e {
+            KeystoreError::File(file) => CliError::Io(file),
+            refusal => CliError::Keystore(refusal),
+        }
+    }
+}
+
+impl From<NoConfigDir> for CliError {
+    /// No configuration directory is a usage problem: the user must name one.
+    fn from(e: NoConfigDir) -> Self {
+        CliError::Usage(e.to_string())
     }
 }

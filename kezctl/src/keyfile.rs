@@ -60,6 +60,19 @@ pub const DEFAULT_P_COST: u32 = 1;
 const MAX_M_COST: u32 = 1024 * 1024;
 const MAX_T_COST: u32 = 32;
 const MAX_P_COST: u32 = 16;
+/// The longest identity name.
+const MAX_NAME: usize = 64;
+
+/// Whether `name` can name an identity: safe as a file name, readable in a listing. The rule
+/// belongs to the format (the `name` member); the keystore names its files by it.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
 
 /// Why a key file is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +232,9 @@ impl KeyFile {
         let raw: RawKeyFile =
             serde_json::from_value(value).map_err(|e| KeyFileError::Malformed(e.to_string()))?;
         let bad = |what: &str| KeyFileError::Malformed(what.to_owned());
-        crate::keystore::check_name(&raw.name).map_err(|_| bad("invalid 'name'"))?;
+        if !valid_name(&raw.name) {
+            return Err(bad("invalid 'name'"));
+        }
         let primary = Primary::parse(&raw.primary).map_err(|_| bad("invalid 'primary'"))?;
         let home = match (raw.address, raw.server_url) {
             (Some(address), Some(server_url)) => Some(Home {

@@ -6,12 +6,11 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::config_dir::{self, ConfigDir};
-use crate::error::CliError;
-use crate::keyfile::{KeyFile, KeyFileError};
+use crate::file_error::FileError;
+use crate::keyfile::{self, KeyFile, KeyFileError};
 
 /// The name `keys new` uses without `--name`, and the one picked when several exist.
 pub const DEFAULT_NAME: &str = "default";
-const MAX_NAME: usize = 64;
 
 /// What the keystore can refuse.
 #[derive(Debug, thiserror::Error)]
@@ -42,17 +41,14 @@ pub enum KeystoreError {
     /// The identity has not registered an address yet.
     #[error("the identity {0:?} is not registered yet: run `kezctl register handle@server`")]
     NotRegistered(String),
+    /// A file of the keystore could not be read or written (a local failure, not a refusal).
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 /// Checks an identity name: safe as a file name, readable in a listing.
 pub fn check_name(name: &str) -> Result<(), KeystoreError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    if keyfile::valid_name(name) {
         Ok(())
     } else {
         Err(KeystoreError::InvalidName(name.to_owned()))
@@ -81,16 +77,16 @@ impl Keystore {
     }
 
     /// Every identity name, sorted.
-    pub fn names(&self) -> Result<Vec<String>, CliError> {
+    pub fn names(&self) -> Result<Vec<String>, KeystoreError> {
         let dir = self.dir.identities();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(CliError::io(&dir)(e)),
+            Err(e) => return Err(FileError::at(&dir)(e).into()),
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(CliError::io(&dir))?;
+            let entry = entry.map_err(FileError::at(&dir))?;
             let file = entry.file_name().to_string_lossy().into_owned();
             if let Some(name) = file.strip_suffix(".json")
                 && check_name(name).is_ok()
@@ -103,30 +99,30 @@ impl Keystore {
     }
 
     /// The identity to use: the one named, else `default`, else the only one.
-    pub fn resolve(&self, chosen: Option<&str>) -> Result<String, CliError> {
+    pub fn resolve(&self, chosen: Option<&str>) -> Result<String, KeystoreError> {
         if let Some(name) = chosen {
             check_name(name)?;
             return Ok(name.to_owned());
         }
         let names = self.names()?;
         match names.as_slice() {
-            [] => Err(KeystoreError::Empty.into()),
+            [] => Err(KeystoreError::Empty),
             [only] => Ok(only.clone()),
             _ if names.iter().any(|n| n == DEFAULT_NAME) => Ok(DEFAULT_NAME.to_owned()),
-            _ => Err(KeystoreError::Ambiguous(names.join(", ")).into()),
+            _ => Err(KeystoreError::Ambiguous(names.join(", "))),
         }
     }
 
     /// Loads a key file by name.
-    pub fn load(&self, name: &str) -> Result<KeyFile, CliError> {
+    pub fn load(&self, name: &str) -> Result<KeyFile, KeystoreError> {
         check_name(name)?;
         let path = self.path(name);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeystoreError::NotFound(name.to_owned()).into());
+                return Err(KeystoreError::NotFound(name.to_owned()));
             }
-            Err(e) => return Err(CliError::io(&path)(e)),
+            Err(e) => return Err(FileError::at(&path)(e).into()),
         };
         let file = KeyFile::parse(&bytes).map_err(|source| KeystoreError::Damaged {
             path: path.clone(),
@@ -139,14 +135,13 @@ impl Keystore {
                     "its name is {:?}, not {name:?}",
                     file.name
                 )),
-            }
-            .into());
+            });
         }
         Ok(file)
     }
 
     /// Stores a new identity; refuses to overwrite one.
-    pub fn create(&self, file: &KeyFile) -> Result<PathBuf, CliError> {
+    pub fn create(&self, file: &KeyFile) -> Result<PathBuf, KeystoreError> {
         check_name(&file.name)?;
         ConfigDir::ensure_private_dir(self.dir.root())?;
         ConfigDir::ensure_private_dir(&self.dir.identities())?;
@@ -154,50 +149,53 @@ impl Keystore {
         match config_dir::create_private(&path, &file.to_bytes()) {
             Ok(()) => Ok(path),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(KeystoreError::Exists(file.name.clone()).into())
+                Err(KeystoreError::Exists(file.name.clone()))
             }
-            Err(e) => Err(CliError::io(&path)(e)),
+            Err(e) => Err(FileError::at(&path)(e).into()),
         }
     }
 
     /// Rewrites an existing identity (after registration), atomically.
-    pub fn update(&self, file: &KeyFile) -> Result<(), CliError> {
+    pub fn update(&self, file: &KeyFile) -> Result<(), KeystoreError> {
         check_name(&file.name)?;
-        config_dir::write_private(&self.path(&file.name), &file.to_bytes())
+        Ok(config_dir::write_private(
+            &self.path(&file.name),
+            &file.to_bytes(),
+        )?)
     }
 
     /// Deletes an identity and its cursor.
-    pub fn delete(&self, name: &str) -> Result<PathBuf, CliError> {
+    pub fn delete(&self, name: &str) -> Result<PathBuf, KeystoreError> {
         check_name(name)?;
         let path = self.path(name);
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeystoreError::NotFound(name.to_owned()).into());
+                return Err(KeystoreError::NotFound(name.to_owned()));
             }
-            Err(e) => return Err(CliError::io(&path)(e)),
+            Err(e) => return Err(FileError::at(&path)(e).into()),
         }
         let _ = fs::remove_file(self.dir.cursors().join(name));
         Ok(path)
     }
 
     /// The saved inbox cursor of an identity (0 when none).
-    pub fn cursor(&self, name: &str) -> Result<u64, CliError> {
+    pub fn cursor(&self, name: &str) -> Result<u64, KeystoreError> {
         let path = self.dir.cursors().join(name);
         match fs::read_to_string(&path) {
             Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(CliError::io(&path)(e)),
+            Err(e) => Err(FileError::at(&path)(e).into()),
         }
     }
 
     /// Saves the inbox cursor of an identity.
-    pub fn set_cursor(&self, name: &str, seq: u64) -> Result<(), CliError> {
+    pub fn set_cursor(&self, name: &str, seq: u64) -> Result<(), KeystoreError> {
         ConfigDir::ensure_private_dir(&self.dir.cursors())?;
-        config_dir::write_private(
+        Ok(config_dir::write_private(
             &self.dir.cursors().join(name),
             format!("{seq}\n").as_bytes(),
-        )
+        )?)
     }
 }
 

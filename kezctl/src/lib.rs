@@ -9,6 +9,7 @@
 //! | [`cli`] | the clap definition; user input becomes kez-spec types once, here |
 //! | [`context`] | settings of one run: keystore, server choice, client options, output |
 //! | [`config_dir`] | where files live (XDG), private permissions, atomic writes |
+//! | [`file_error`] | a local file that could not be read or written |
 //! | [`keystore`] | identities by name, inbox cursors |
 //! | [`keyfile`] | the `kez-identity` v1 file format and its encryption (below) |
 //! | [`passphrase`] | `KEZ_PASSPHRASE` or a prompt without echo |
@@ -75,6 +76,7 @@ pub mod config_dir;
 pub mod context;
 pub mod discover;
 pub mod error;
+pub mod file_error;
 pub mod keyfile;
 pub mod keystore;
 pub mod lookup;

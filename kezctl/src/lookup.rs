@@ -36,27 +36,6 @@ pub struct Record {
     pub resolved_via: String,
 }
 
-/// A client for the server that answers about `server`: `--server`, else the home server's
-/// URL when `server` is the home server, else `https://<server>` through discovery.
-pub fn client_for(
-    ctx: &Context,
-    server: &ServerName,
-    home: Option<&Home>,
-) -> Result<Client, CliError> {
-    if let Some(url) = &ctx.server {
-        return Ok(Client::new(url, &ctx.client_options)?);
-    }
-    if let Some(home) = home
-        && home.address.server() == server
-        // A home registered by discovery is stored as https://<server>: keep discovering
-        // (its SRV target may move); any other URL was the user's explicit choice.
-        && home.server_url != format!("https://{server}")
-    {
-        return Ok(Client::new(&home.server_url, &ctx.client_options)?);
-    }
-    Ok(Client::for_server(server, &ctx.client_options)?)
-}
-
 /// Looks up `address` and verifies the answer.
 pub async fn address(
     ctx: &Context,
@@ -70,7 +49,7 @@ pub async fn address(
         let value = discoverer.record(address).await?;
         (value, format!("discovery of {}", address.server()))
     } else {
-        let client = client_for(ctx, address.server(), home)?;
+        let client = ctx.client_for(address.server(), home)?;
         let value = client.user(address.handle()).await?;
         (value, client.base().to_owned())
     };

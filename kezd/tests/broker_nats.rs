@@ -7,6 +7,9 @@
 //! other's messages. The outage test starts (and kills, and restarts) its own `nats-server`
 //! from PATH on a free port, so it never disturbs the shared server.
 
+#[path = "support/skipped.rs"]
+mod skipped;
+
 use std::time::{Duration, Instant};
 
 use kezd::broker::{Broker, Event, NatsBroker, Published, Subscription};
@@ -19,7 +22,11 @@ const NATS_URL_VAR: &str = "KEZ_TEST_NATS_URL";
 const WAIT: Duration = Duration::from_secs(5);
 
 fn nats_url() -> Option<String> {
-    std::env::var(NATS_URL_VAR).ok().filter(|v| !v.is_empty())
+    let url = std::env::var(NATS_URL_VAR).ok().filter(|v| !v.is_empty());
+    if url.is_none() {
+        skipped::skipped("NATS", NATS_URL_VAR);
+    }
+    url
 }
 
 fn unique_prefix() -> String {

@@ -337,34 +337,39 @@ fn envelopes(dir: &Path) {
     );
 }
 
-fn auth(dir: &Path) {
+/// One credential vector: the server sees `req` at `now`; the credential was signed over
+/// `signed_as` by alice at NOW_S.
+fn auth_item(
+    name: &str,
+    kind: &str,
+    req: AuthRequest<'_>,
+    signed_as: AuthRequest<'_>,
+    now: u64,
+    valid: bool,
+) -> Value {
     let alice = key("alice");
+    let pk = hex::encode(alice.verifying_key().to_bytes());
+    let cred = signed_as.sign(&alice, NOW_S);
+    let mut v = json!({
+        "name": name, "kind": kind, "handle": "alice", "ts": NOW_S, "now": now,
+        "string_text": req.string(NOW_S), "public_key": pk, "credential": cred.to_string(), "valid": valid,
+    });
+    match req {
+        AuthRequest::Poll { since: c, .. }
+        | AuthRequest::StreamCursor { since: c, .. }
+        | AuthRequest::Ack { through: c, .. } => v["cursor"] = c.into(),
+        AuthRequest::Status { id } => v["message_id"] = id.to_string().into(),
+        AuthRequest::StreamLive { .. } => {}
+    }
+    if !valid {
+        v["error"] = "unauthorized".into();
+    }
+    v
+}
+
+fn auth(dir: &Path) {
     let h: Handle = parse("alice");
     let id = MessageId::of_canonical(b"kez");
-    let pk = hex::encode(alice.verifying_key().to_bytes());
-    let item = |name: &str,
-                kind: &str,
-                req: AuthRequest<'_>,
-                signed_as: AuthRequest<'_>,
-                now: u64,
-                valid: bool| {
-        let cred = signed_as.sign(&alice, NOW_S);
-        let mut v = json!({
-            "name": name, "kind": kind, "handle": "alice", "ts": NOW_S, "now": now,
-            "string_text": req.string(NOW_S), "public_key": pk, "credential": cred.to_string(), "valid": valid,
-        });
-        match req {
-            AuthRequest::Poll { since: c, .. }
-            | AuthRequest::StreamCursor { since: c, .. }
-            | AuthRequest::Ack { through: c, .. } => v["cursor"] = c.into(),
-            AuthRequest::Status { id } => v["message_id"] = id.to_string().into(),
-            AuthRequest::StreamLive { .. } => {}
-        }
-        if !valid {
-            v["error"] = "unauthorized".into();
-        }
-        v
-    };
     let poll = AuthRequest::Poll {
         handle: &h,
         since: 42,
@@ -379,10 +384,9 @@ fn auth(dir: &Path) {
         through: 42,
     };
     let status = AuthRequest::Status { id: &id };
-    let bob: Handle = parse("bob");
     let mut vectors = vec![
-        item("poll", "poll", poll, poll, NOW_S, true),
-        item(
+        auth_item("poll", "poll", poll, poll, NOW_S, true),
+        auth_item(
             "poll since=0",
             "poll",
             AuthRequest::Poll {
@@ -396,8 +400,8 @@ fn auth(dir: &Path) {
             NOW_S + 60,
             true,
         ),
-        item("stream, live only", "stream_live", live, live, NOW_S, true),
-        item(
+        auth_item("stream, live only", "stream_live", live, live, NOW_S, true),
+        auth_item(
             "stream from a cursor",
             "stream_cursor",
             cursor,
@@ -405,22 +409,49 @@ fn auth(dir: &Path) {
             NOW_S,
             true,
         ),
-        item("ack", "ack", ack, ack, NOW_S, true),
-        item("delivery status", "status", status, status, NOW_S, true),
-        item("poll 61 s late", "poll", poll, poll, NOW_S + 61, false),
-        item("poll 61 s early", "poll", poll, poll, NOW_S - 61, false),
-        item(
+        auth_item("ack", "ack", ack, ack, NOW_S, true),
+        auth_item("delivery status", "status", status, status, NOW_S, true),
+    ];
+    vectors.extend(auth_refused(&h));
+    let mut malformed = auth_item("malformed credential", "poll", poll, poll, NOW_S, false);
+    malformed["credential"] = format!("0{NOW_S}:{}", "00".repeat(64)).into();
+    vectors.push(malformed);
+    write(
+        dir,
+        "kez-auth.json",
+        "Client request credentials `<ts>:<sig>` over the SPEC §7 strings, verified at `now` with a 60 s window.",
+        &["§7.1", "§7.2", "§7.3", "§7.4", "§7.5", "§7.6", "§7.7"],
+        json!({"vectors": vectors}),
+    );
+}
+
+/// The credentials a server refuses: outside the window, or signed over another string.
+fn auth_refused(h: &Handle) -> Vec<Value> {
+    let poll = AuthRequest::Poll {
+        handle: h,
+        since: 42,
+    };
+    let live = AuthRequest::StreamLive { handle: h };
+    let cursor = AuthRequest::StreamCursor {
+        handle: h,
+        since: 42,
+    };
+    let bob: Handle = parse("bob");
+    vec![
+        auth_item("poll 61 s late", "poll", poll, poll, NOW_S + 61, false),
+        auth_item("poll 61 s early", "poll", poll, poll, NOW_S - 61, false),
+        auth_item(
             "poll with another cursor",
             "poll",
             AuthRequest::Poll {
-                handle: &h,
+                handle: h,
                 since: 41,
             },
             poll,
             NOW_S,
             false,
         ),
-        item(
+        auth_item(
             "poll signature replayed as stream",
             "stream_cursor",
             cursor,
@@ -428,7 +459,7 @@ fn auth(dir: &Path) {
             NOW_S,
             false,
         ),
-        item(
+        auth_item(
             "stream signature replayed as poll",
             "poll",
             poll,
@@ -436,7 +467,7 @@ fn auth(dir: &Path) {
             NOW_S,
             false,
         ),
-        item(
+        auth_item(
             "live-only signature used with a cursor",
             "stream_cursor",
             cursor,
@@ -444,7 +475,7 @@ fn auth(dir: &Path) {
             NOW_S,
             false,
         ),
-        item(
+        auth_item(
             "another handle's poll signature",
             "poll",
             poll,
@@ -455,17 +486,7 @@ fn auth(dir: &Path) {
             NOW_S,
             false,
         ),
-    ];
-    let mut malformed = item("malformed credential", "poll", poll, poll, NOW_S, false);
-    malformed["credential"] = format!("0{NOW_S}:{}", "00".repeat(64)).into();
-    vectors.push(malformed);
-    write(
-        dir,
-        "kez-auth.json",
-        "Client request credentials `<ts>:<sig>` over the SPEC §7 strings, verified at `now` with a 60 s window.",
-        &["§7.1", "§7.2", "§7.3", "§7.4", "§7.5", "§7.6", "§7.7"],
-        json!({"vectors": vectors}),
-    );
+    ]
 }
 
 fn seal(dir: &Path) {
@@ -590,7 +611,7 @@ fn s2s(dir: &Path) {
         who,
         &server,
     );
-    let vectors = json!([
+    let mut vectors = vec![
         item(
             "transaction",
             "PUT",
@@ -599,7 +620,7 @@ fn s2s(dir: &Path) {
             NOW_S,
             body,
             h.clone(),
-            None
+            None,
         ),
         item(
             "GET with a query and no body",
@@ -609,8 +630,28 @@ fn s2s(dir: &Path) {
             NOW_S + 120,
             "",
             get.to_string(),
-            None
+            None,
         ),
+    ];
+    vectors.extend(s2s_refused(&item, path, body, &h));
+    write(
+        dir,
+        "kez-s2s.json",
+        "Server-to-server Authorization headers: a.example's key ed25519:k1 (from server_seed) signs; the receiver is `destination` at `now` with a 120 s window.",
+        &["§9.3"],
+        json!({"vectors": vectors}),
+    );
+}
+
+/// The Authorization headers a receiver refuses: for another server, late, or over another
+/// body or path than the one received.
+fn s2s_refused(
+    item: &impl Fn(&str, &str, &str, &str, u64, &str, String, Option<&str>) -> Value,
+    path: &str,
+    body: &str,
+    h: &str,
+) -> Vec<Value> {
+    vec![
         item(
             "received by another server",
             "PUT",
@@ -618,8 +659,8 @@ fn s2s(dir: &Path) {
             "c.example",
             NOW_S,
             body,
-            h.clone(),
-            Some("wrong_destination")
+            h.to_owned(),
+            Some("wrong_destination"),
         ),
         item(
             "121 s late",
@@ -628,8 +669,8 @@ fn s2s(dir: &Path) {
             "b.example",
             NOW_S + 121,
             body,
-            h.clone(),
-            Some("stale_timestamp")
+            h.to_owned(),
+            Some("stale_timestamp"),
         ),
         item(
             "body changed",
@@ -638,8 +679,8 @@ fn s2s(dir: &Path) {
             "b.example",
             NOW_S,
             &body.replace("[]", "[ ]"),
-            h.clone(),
-            Some("invalid_signature")
+            h.to_owned(),
+            Some("invalid_signature"),
         ),
         item(
             "path changed",
@@ -648,8 +689,8 @@ fn s2s(dir: &Path) {
             "b.example",
             NOW_S,
             body,
-            h.clone(),
-            Some("invalid_signature")
+            h.to_owned(),
+            Some("invalid_signature"),
         ),
         item(
             "malformed header",
@@ -659,16 +700,9 @@ fn s2s(dir: &Path) {
             NOW_S,
             body,
             h.replace("KEZ-Server ", "X-Matrix "),
-            Some("s2s_unauthorized")
+            Some("s2s_unauthorized"),
         ),
-    ]);
-    write(
-        dir,
-        "kez-s2s.json",
-        "Server-to-server Authorization headers: a.example's key ed25519:k1 (from server_seed) signs; the receiver is `destination` at `now` with a 120 s window.",
-        &["§9.3"],
-        json!({"vectors": vectors}),
-    );
+    ]
 }
 
 fn server_names(dir: &Path) {

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use kez_conformance::sse::Sse;
+use kez_conformance::user::User;
 use kez_spec::auth::AuthRequest;
 use reqwest::Method;
 
@@ -29,7 +30,7 @@ fn run(env: Env) -> RunFuture {
 
 async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, &[]).await?;
-    let user = daemon.server().new_user().await?;
+    let user = User::registered(daemon.server()).await?;
     let handle = user.handle.as_str();
     // The first character percent-encoded: the same handle once decoded.
     let Some(first) = handle.bytes().next() else {

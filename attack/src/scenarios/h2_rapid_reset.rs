@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::Instant;
 
 use crate::daemon::Daemon;
@@ -47,29 +48,8 @@ async fn attack(env: Env) -> Outcome {
     let stream = wire::connect_from(ATTACKER, daemon.addr(), None)
         .await
         .map_err(|e| Fail::Fail(format!("connecting: {e}")))?;
-    let (mut reader, mut writer) = stream.into_split();
-    // The server's frames are read and dropped, except GOAWAY, whose error code is kept; the
-    // read ends when kezd closes the connection.
-    let server_side = tokio::spawn(async move {
-        let mut buffer = Vec::new();
-        let mut chunk = vec![0u8; 16 * 1024];
-        let mut goaway = None;
-        while let Ok(n) = reader.read(&mut chunk).await {
-            if n == 0 {
-                break;
-            }
-            buffer.extend_from_slice(&chunk[..n]);
-            while let Some((kind, payload, used)) = frames::parse(&buffer) {
-                if kind == 0x7 && payload.len() >= 8 {
-                    goaway = Some(u32::from_be_bytes([
-                        payload[4], payload[5], payload[6], payload[7],
-                    ]));
-                }
-                buffer.drain(..used);
-            }
-        }
-        goaway
-    });
+    let (reader, mut writer) = stream.into_split();
+    let server_side = tokio::spawn(read_goaway(reader));
     let authority = daemon.host();
     let attacker = tokio::spawn(async move {
         let started = Instant::now();
@@ -152,6 +132,29 @@ async fn attack(env: Env) -> Outcome {
     }
     daemon.check_alive().await?;
     Ok(figures)
+}
+
+/// Reads kezd's frames and drops them, except GOAWAY, whose error code is kept; the read ends
+/// when kezd closes the connection.
+async fn read_goaway(mut reader: OwnedReadHalf) -> Option<u32> {
+    let mut buffer = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut goaway = None;
+    while let Ok(n) = reader.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        while let Some((kind, payload, used)) = frames::parse(&buffer) {
+            if kind == 0x7 && payload.len() >= 8 {
+                goaway = Some(u32::from_be_bytes([
+                    payload[4], payload[5], payload[6], payload[7],
+                ]));
+            }
+            buffer.drain(..used);
+        }
+    }
+    goaway
 }
 
 /// The few HTTP/2 frames the attack writes (RFC 9113), by hand: a client library would not

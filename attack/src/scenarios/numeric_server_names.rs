@@ -143,7 +143,7 @@ fn run(env: Env) -> RunFuture {
 async fn attack(env: Env) -> Outcome {
     let trap = Trap::start().await?;
     let daemon = Daemon::start(&env.kezd, SETTINGS).await?;
-    let sender = daemon.server().new_user().await?;
+    let sender = User::registered(daemon.server()).await?;
     let mut failures: Vec<String> = Vec::new();
     let mut figures = Vec::new();
     for entry in [Entry::Lookup, Entry::Send, Entry::Txn] {

@@ -46,9 +46,9 @@ async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, SETTINGS).await?;
     let server = daemon.server().clone();
     let users = [
-        server.new_user().await?,
-        server.new_user().await?,
-        server.new_user().await?,
+        User::registered(&server).await?,
+        User::registered(&server).await?,
+        User::registered(&server).await?,
     ];
     let mut open: Vec<Sse> = Vec::new();
 

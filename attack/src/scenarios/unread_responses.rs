@@ -78,57 +78,16 @@ fn run(env: Env) -> RunFuture {
 
 async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, SETTINGS).await?;
-    let attacker = daemon.server().new_user().await?;
-    let honest = daemon.server().new_user().await?;
-    let fill_started = Instant::now();
-    let text = "x".repeat(TEXT_BYTES);
-    let to_self = attacker.peer();
-    let sends: Vec<Result<_, Fail>> = stream::iter(0..MESSAGES)
-        .map(|_| attacker.send_ok(&to_self, &text))
-        .buffer_unordered(FILL_CONCURRENCY)
-        .collect()
-        .await;
-    for sent in sends {
-        sent?;
-    }
-    let filled_in = fill_started.elapsed();
+    let attacker = User::registered(daemon.server()).await?;
+    let honest = User::registered(daemon.server()).await?;
+    let filled_in = fill_inbox(&attacker).await?;
 
     let observer = daemon.observer().clone();
     let connections_before = require_gauge(&observer, CONNECTIONS).await?;
     let (rss_before, _) = memory_kib(daemon.pid())?;
     let watch = InflightWatch::start(observer.clone());
 
-    let mut stalled = Vec::with_capacity(POLLS + STREAMS);
-    for i in 0..POLLS + STREAMS {
-        let target = if i < POLLS {
-            let auth = attacker.credential(AuthRequest::Poll {
-                handle: &attacker.handle,
-                since: 0,
-            });
-            format!(
-                "/v1/inbox/{}?since=0&limit=500 HTTP/1.1\r\nX-KEZ-Auth: {auth}",
-                attacker.handle
-            )
-        } else {
-            let auth = attacker.credential(AuthRequest::StreamCursor {
-                handle: &attacker.handle,
-                since: 0,
-            });
-            format!(
-                "/v1/inbox/{}/stream?since=0&auth={auth} HTTP/1.1",
-                attacker.handle
-            )
-        };
-        let mut stream = wire::connect_from(ATTACKER, daemon.addr(), Some(RECV_BUFFER))
-            .await
-            .map_err(|e| Fail::Fail(format!("connecting: {e}")))?;
-        let request = format!("GET {target}\r\nHost: {}\r\n\r\n", daemon.host());
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| Fail::Fail(format!("writing: {e}")))?;
-        stalled.push(stream);
-    }
+    let mut stalled = open_stalled(&daemon, &attacker).await?;
 
     let (honest_slowest, honest_failure) = honest_polls(&daemon, &honest).await;
     let attack_started = Instant::now();
@@ -186,6 +145,60 @@ async fn attack(env: Env) -> Outcome {
     }
     daemon.check_alive().await?;
     Ok(figures)
+}
+
+/// Fills the attacker's own inbox with large envelopes, so that every poll and stream of it
+/// has far more to send than a socket buffer holds. Returns how long that took.
+async fn fill_inbox(attacker: &User) -> Result<Duration, Fail> {
+    let fill_started = Instant::now();
+    let text = "x".repeat(TEXT_BYTES);
+    let to_self = attacker.peer();
+    let sends: Vec<Result<_, Fail>> = stream::iter(0..MESSAGES)
+        .map(|_| attacker.send_ok(&to_self, &text))
+        .buffer_unordered(FILL_CONCURRENCY)
+        .collect()
+        .await;
+    for sent in sends {
+        sent?;
+    }
+    Ok(fill_started.elapsed())
+}
+
+/// Opens `POLLS` polls and `STREAMS` streams of the attacker's inbox from small receive
+/// buffers, sends each request and never reads the answer.
+async fn open_stalled(daemon: &Daemon, attacker: &User) -> Result<Vec<TcpStream>, Fail> {
+    let mut stalled = Vec::with_capacity(POLLS + STREAMS);
+    for i in 0..POLLS + STREAMS {
+        let target = if i < POLLS {
+            let auth = attacker.credential(AuthRequest::Poll {
+                handle: &attacker.handle,
+                since: 0,
+            });
+            format!(
+                "/v1/inbox/{}?since=0&limit=500 HTTP/1.1\r\nX-KEZ-Auth: {auth}",
+                attacker.handle
+            )
+        } else {
+            let auth = attacker.credential(AuthRequest::StreamCursor {
+                handle: &attacker.handle,
+                since: 0,
+            });
+            format!(
+                "/v1/inbox/{}/stream?since=0&auth={auth} HTTP/1.1",
+                attacker.handle
+            )
+        };
+        let mut stream = wire::connect_from(ATTACKER, daemon.addr(), Some(RECV_BUFFER))
+            .await
+            .map_err(|e| Fail::Fail(format!("connecting: {e}")))?;
+        let request = format!("GET {target}\r\nHost: {}\r\n\r\n", daemon.host());
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| Fail::Fail(format!("writing: {e}")))?;
+        stalled.push(stream);
+    }
+    Ok(stalled)
 }
 
 /// Whether the server closed `stream`: reads what is buffered, at most `max_bytes`.

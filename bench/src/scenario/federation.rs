@@ -15,7 +15,7 @@ use anyhow::Result;
 use clap::Args;
 use kez_testnet::{NodeOptions, Testnet};
 
-use crate::client::{self, Endpoint, Ident};
+use crate::client::{self, Endpoint, Ident, Msg};
 use crate::load::{self, Pace, SendRun, Tracker};
 use crate::procfs;
 use crate::report::Report;
@@ -165,34 +165,7 @@ async fn backlog(
 
     net.kill("b.test").await?;
     let killed = Instant::now();
-    let enqueue = Arc::new(Tracker::new(&messages));
-    enqueue.start();
-    let outcome = load::run_sends(
-        messages.clone(),
-        std::slice::from_ref(a),
-        Pace {
-            tasks: args.senders,
-            rate: None,
-            duration: Duration::from_secs(args.duration),
-        },
-        202,
-        enqueue.clone(),
-    )
-    .await?;
-    report.figure("enqueue_acked", outcome.acked);
-    report.figure("enqueue_seconds", outcome.send_seconds);
-    report.line(format!(
-        "queued {} of {k} on a.test in {:.2} s ({:.0}/s) while b.test was down",
-        outcome.acked,
-        outcome.send_seconds,
-        outcome.acked as f64 / outcome.send_seconds.max(1e-9)
-    ));
-    if outcome.errors > 0 {
-        report.problem(format!("{} sends to a.test failed", outcome.errors));
-        for e in &outcome.first_errors {
-            report.line(format!("error: {e}"));
-        }
-    }
+    let (enqueue, outcome) = enqueue_while_down(&messages, a, k, args, report).await?;
     let outage = Duration::from_secs(args.outage_secs);
     if let Some(rest) = outage.checked_sub(killed.elapsed()) {
         tokio::time::sleep(rest).await;
@@ -266,6 +239,45 @@ async fn backlog(
     }
     load::check(&verification, report);
     Ok(())
+}
+
+/// Queues the backlog on a while b is down; reports how fast a accepted it.
+async fn enqueue_while_down(
+    messages: &Arc<Vec<Msg>>,
+    a: &Endpoint,
+    k: usize,
+    args: &FederationArgs,
+    report: &mut Report,
+) -> Result<(Arc<Tracker>, load::SendOutcome)> {
+    let enqueue = Arc::new(Tracker::new(messages));
+    enqueue.start();
+    let outcome = load::run_sends(
+        messages.clone(),
+        std::slice::from_ref(a),
+        Pace {
+            tasks: args.senders,
+            rate: None,
+            duration: Duration::from_secs(args.duration),
+        },
+        202,
+        enqueue.clone(),
+    )
+    .await?;
+    report.figure("enqueue_acked", outcome.acked);
+    report.figure("enqueue_seconds", outcome.send_seconds);
+    report.line(format!(
+        "queued {} of {k} on a.test in {:.2} s ({:.0}/s) while b.test was down",
+        outcome.acked,
+        outcome.send_seconds,
+        outcome.acked as f64 / outcome.send_seconds.max(1e-9)
+    ));
+    if outcome.errors > 0 {
+        report.problem(format!("{} sends to a.test failed", outcome.errors));
+        for e in &outcome.first_errors {
+            report.line(format!("error: {e}"));
+        }
+    }
+    Ok((enqueue, outcome))
 }
 
 /// Whether the enqueue phase saw message `i` acknowledged.

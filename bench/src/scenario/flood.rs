@@ -90,26 +90,7 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
     for idents in [&honest, &recipients, &flooders] {
         client::register_all(&endpoint, idents).await?;
     }
-    // Each recipient writes to its honest senders: they become its contacts (SPEC §11).
-    for (r, recipient) in recipients.iter().enumerate() {
-        let contacts: Vec<Ident> = honest
-            .iter()
-            .skip(r)
-            .step_by(args.recipients)
-            .cloned()
-            .collect();
-        let hello =
-            client::build_messages(std::slice::from_ref(recipient), &contacts, contacts.len())?;
-        for msg in hello {
-            let (status, body) = endpoint.post("/v1/messages", msg.body).await?;
-            if status != 201 {
-                bail!(
-                    "setup send answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
-            }
-        }
-    }
+    make_contacts(&endpoint, &recipients, &honest).await?;
     let per_phase = (args.honest_rate * args.seconds as f64).ceil() as usize;
     let mut honest_msgs = client::build_messages(&honest, &recipients, 2 * per_phase)?;
     let loaded_msgs = honest_msgs.split_off(per_phase);
@@ -125,29 +106,27 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
     };
 
     let unloaded = honest_phase(&target, args.honest, honest_msgs, args.honest_rate).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flood_started = Instant::now();
-    let flood: Vec<_> = (0..args.flood_connections)
-        .map(|k| {
-            tokio::spawn(flood_task(
-                target.clone(),
-                flood_msgs.clone(),
-                (k, args.flood_connections),
-                pace(args.flood_rate, args.flood_connections),
-                stop.clone(),
-            ))
-        })
-        .collect();
-    let loaded = honest_phase(&target, args.honest, loaded_msgs, args.honest_rate).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut flood_answers = Answers::default();
-    for task in flood {
-        flood_answers.add(task.await.context("flood task")?);
-    }
-    let flood_seconds = flood_started.elapsed().as_secs_f64();
-    let loaded = loaded?;
+    let flooded = flooded_phase(&target, &args, flood_msgs, loaded_msgs).await;
     kezd.stop().await?;
+    let (loaded, flood_answers, flood_seconds) = flooded?;
+    report_phases(
+        &mut report,
+        &unloaded,
+        &loaded,
+        &flood_answers,
+        flood_seconds,
+    );
+    Ok(vec![report])
+}
 
+/// Puts both phases and the flood into the report; honest sends refused are problems.
+fn report_phases(
+    report: &mut Report,
+    unloaded: &Phase,
+    loaded: &Phase,
+    flood_answers: &Answers,
+    flood_seconds: f64,
+) {
     let flood_total: usize = flood_answers.statuses.values().sum();
     report.figure(
         "flood_requests_per_second",
@@ -155,7 +134,7 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
     );
     report.figure("flood_statuses", &flood_answers.statuses);
     report.figure("flood_connection_errors", flood_answers.errors);
-    for (name, phase) in [("unloaded", &unloaded), ("flooded", &loaded)] {
+    for (name, phase) in [("unloaded", unloaded), ("flooded", loaded)] {
         report.figure(&format!("honest_{name}"), &phase.latencies);
         report.figure(&format!("honest_{name}_statuses"), &phase.answers.statuses);
         report.line(format!("honest, {name}: {}", phase.latencies.line()));
@@ -182,7 +161,62 @@ pub async fn run(options: &KezdOptions, args: FloodArgs) -> Result<Vec<Report>> 
         flood_answers.statuses,
         if ratio <= 2.0 { "met" } else { "missed" }
     ));
-    Ok(vec![report])
+}
+
+/// Each recipient writes to its honest senders first: they become its contacts (SPEC §11), so
+/// their sends are not first contacts.
+async fn make_contacts(endpoint: &Endpoint, recipients: &[Ident], honest: &[Ident]) -> Result<()> {
+    for (r, recipient) in recipients.iter().enumerate() {
+        let contacts: Vec<Ident> = honest
+            .iter()
+            .skip(r)
+            .step_by(recipients.len())
+            .cloned()
+            .collect();
+        let hello =
+            client::build_messages(std::slice::from_ref(recipient), &contacts, contacts.len())?;
+        for msg in hello {
+            let (status, body) = endpoint.post("/v1/messages", msg.body).await?;
+            if status != 201 {
+                bail!(
+                    "setup send answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The honest phase under the flood: the flood connections start, the honest senders send,
+/// the flood stops. Returns the honest phase, the flood's answers and how long it ran.
+async fn flooded_phase(
+    target: &Target,
+    args: &FloodArgs,
+    flood_msgs: Arc<Vec<Bytes>>,
+    loaded_msgs: Vec<Msg>,
+) -> Result<(Phase, Answers, f64)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood_started = Instant::now();
+    let flood: Vec<_> = (0..args.flood_connections)
+        .map(|k| {
+            tokio::spawn(flood_task(
+                target.clone(),
+                flood_msgs.clone(),
+                (k, args.flood_connections),
+                pace(args.flood_rate, args.flood_connections),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    let loaded = honest_phase(target, args.honest, loaded_msgs, args.honest_rate).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut flood_answers = Answers::default();
+    for task in flood {
+        flood_answers.add(task.await.context("flood task")?);
+    }
+    let flood_seconds = flood_started.elapsed().as_secs_f64();
+    Ok((loaded?, flood_answers, flood_seconds))
 }
 
 /// SPEC §11's defaults, spelled out because the bench's kezd otherwise raises every limit;

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures_util::{StreamExt, stream};
 
-use crate::client::{self, Endpoint, Ident};
+use crate::client::{self, Endpoint, Ident, Msg};
 use crate::procfs;
 use crate::report::Report;
 use crate::server::{Kezd, KezdOptions};
@@ -82,49 +82,8 @@ pub async fn run(options: &KezdOptions, args: IdleArgs) -> Result<Vec<Report>> {
     });
     let ids: Arc<Vec<String>> = Arc::new(messages.iter().map(|m| m.id.clone()).collect());
     let t_broadcast = Arc::new(std::sync::OnceLock::<Instant>::new());
-    let opening = Instant::now();
-    let readers: Vec<Result<(usize, SseReader)>> = stream::iter(0..args.streams)
-        .map(|i| {
-            let ident = &handles[i % args.handles];
-            let endpoint = &endpoint;
-            async move {
-                let body = endpoint.stream(&ident.stream_path(None)).await?;
-                let mut reader = SseReader::new(body);
-                reader.until_ready(|_| {}).await?;
-                Ok((i, reader))
-            }
-        })
-        .buffer_unordered(args.open_concurrency)
-        .collect()
-        .await;
-    let open_seconds = opening.elapsed().as_secs_f64();
-    let mut tasks = Vec::with_capacity(args.streams);
-    for reader in readers {
-        let (slot, mut reader) = reader.context("opening a stream")?;
-        let handle = slot % args.handles;
-        let seen = seen.clone();
-        let ids = ids.clone();
-        let t_broadcast = t_broadcast.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Ok(Some(frame)) = reader.next_event().await {
-                if frame.event.as_deref() != Some("message") {
-                    continue;
-                }
-                // Only this handle's own broadcast message may arrive on its streams.
-                let mine = serde_json::from_str::<ItemHead<'_>>(&frame.data)
-                    .ok()
-                    .is_some_and(|h| ids.get(handle).is_some_and(|id| id == h.id));
-                if !mine {
-                    seen.wrong.fetch_add(1, Ordering::Relaxed);
-                }
-                seen.counts[slot].fetch_add(1, Ordering::Relaxed);
-                if let Some(t) = t_broadcast.get() {
-                    let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                    seen.last_ns.fetch_max(ns, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
+    let (tasks, open_seconds) =
+        open_streams(&endpoint, &handles, &args, &seen, &ids, &t_broadcast).await?;
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let after = procfs::memory(pid)?;
     let per_stream_kib =
@@ -141,26 +100,7 @@ pub async fn run(options: &KezdOptions, args: IdleArgs) -> Result<Vec<Report>> {
     // The broadcast: one POST per chosen handle, all at once.
     let cpu_before = procfs::cpu_seconds(pid)?;
     let _ = t_broadcast.set(Instant::now());
-    let mut posts = Vec::new();
-    for m in &messages {
-        let endpoint = endpoint.clone();
-        let body = m.body.clone();
-        posts.push(tokio::spawn(async move {
-            endpoint.post("/v1/messages", body).await
-        }));
-    }
-    let mut acked = 0;
-    for (i, p) in posts.into_iter().enumerate() {
-        let (status, answer) = p.await??;
-        if status == 201 {
-            acked += 1;
-        } else {
-            report.problem(format!(
-                "broadcast message {i}: {status} {}",
-                String::from_utf8_lossy(&answer)
-            ));
-        }
-    }
+    let acked = broadcast(&endpoint, &messages, &mut report).await?;
     // Every stream of handle h < B must get one message: streams i with i mod H < B.
     let expected_streams = (0..args.streams)
         .filter(|i| i % args.handles < args.broadcast)
@@ -205,9 +145,104 @@ pub async fn run(options: &KezdOptions, args: IdleArgs) -> Result<Vec<Report>> {
             "{duplicates} streams got more than one message; {wrong} events were unexpected"
         ));
     }
-    // The poll: each broadcast message stored exactly once, in its own inbox only.
+    check_polls(&endpoint, &handles, &messages, &mut report).await?;
+    for t in tasks {
+        t.abort();
+    }
+    kezd.stop().await?;
+    Ok(vec![report])
+}
+
+/// Opens the streams (`args.open_concurrency` at a time) and spawns a reader per stream that
+/// counts what arrives in `seen`. Returns the readers and how long opening took, in seconds.
+async fn open_streams(
+    endpoint: &Endpoint,
+    handles: &[Ident],
+    args: &IdleArgs,
+    seen: &Arc<StreamSeen>,
+    ids: &Arc<Vec<String>>,
+    t_broadcast: &Arc<std::sync::OnceLock<Instant>>,
+) -> Result<(Vec<tokio::task::JoinHandle<()>>, f64)> {
+    let opening = Instant::now();
+    let readers: Vec<Result<(usize, SseReader)>> = stream::iter(0..args.streams)
+        .map(|i| {
+            let ident = &handles[i % args.handles];
+            async move {
+                let body = endpoint.stream(&ident.stream_path(None)).await?;
+                let mut reader = SseReader::new(body);
+                reader.until_ready(|_| {}).await?;
+                Ok((i, reader))
+            }
+        })
+        .buffer_unordered(args.open_concurrency)
+        .collect()
+        .await;
+    let open_seconds = opening.elapsed().as_secs_f64();
+    let mut tasks = Vec::with_capacity(args.streams);
+    for reader in readers {
+        let (slot, mut reader) = reader.context("opening a stream")?;
+        let handle = slot % args.handles;
+        let seen = seen.clone();
+        let ids = ids.clone();
+        let t_broadcast = t_broadcast.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Ok(Some(frame)) = reader.next_event().await {
+                if frame.event.as_deref() != Some("message") {
+                    continue;
+                }
+                // Only this handle's own broadcast message may arrive on its streams.
+                let mine = serde_json::from_str::<ItemHead<'_>>(&frame.data)
+                    .ok()
+                    .is_some_and(|h| ids.get(handle).is_some_and(|id| id == h.id));
+                if !mine {
+                    seen.wrong.fetch_add(1, Ordering::Relaxed);
+                }
+                seen.counts[slot].fetch_add(1, Ordering::Relaxed);
+                if let Some(t) = t_broadcast.get() {
+                    let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    seen.last_ns.fetch_max(ns, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    Ok((tasks, open_seconds))
+}
+
+/// The broadcast: one POST per chosen handle, all at once. Returns how many were accepted;
+/// the others are problems.
+async fn broadcast(endpoint: &Endpoint, messages: &[Msg], report: &mut Report) -> Result<usize> {
+    let mut posts = Vec::new();
+    for m in messages {
+        let endpoint = endpoint.clone();
+        let body = m.body.clone();
+        posts.push(tokio::spawn(async move {
+            endpoint.post("/v1/messages", body).await
+        }));
+    }
+    let mut acked = 0;
+    for (i, p) in posts.into_iter().enumerate() {
+        let (status, answer) = p.await??;
+        if status == 201 {
+            acked += 1;
+        } else {
+            report.problem(format!(
+                "broadcast message {i}: {status} {}",
+                String::from_utf8_lossy(&answer)
+            ));
+        }
+    }
+    Ok(acked)
+}
+
+/// The poll: each broadcast message stored exactly once, in its own inbox only.
+async fn check_polls(
+    endpoint: &Endpoint,
+    handles: &[Ident],
+    messages: &[Msg],
+    report: &mut Report,
+) -> Result<()> {
     for (h, m) in messages.iter().enumerate() {
-        let items = client::poll_all(&endpoint, &handles[h]).await?;
+        let items = client::poll_all(endpoint, &handles[h]).await?;
         let n = items.iter().filter(|(_, id)| *id == m.id).count();
         if n != 1 || items.len() != 1 {
             report.problem(format!(
@@ -216,9 +251,5 @@ pub async fn run(options: &KezdOptions, args: IdleArgs) -> Result<Vec<Report>> {
             ));
         }
     }
-    for t in tasks {
-        t.abort();
-    }
-    kezd.stop().await?;
-    Ok(vec![report])
+    Ok(())
 }

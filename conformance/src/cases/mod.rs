@@ -38,7 +38,8 @@ use crate::user::User;
 
 /// Two fresh registered accounts on `server`: a sender and a recipient.
 pub async fn two_users(server: &Arc<Server>) -> Result<(User, User), Fail> {
-    let (a, b) = futures_util::future::join(server.new_user(), server.new_user()).await;
+    let (a, b) =
+        futures_util::future::join(User::registered(server), User::registered(server)).await;
     Ok((a?, b?))
 }
 

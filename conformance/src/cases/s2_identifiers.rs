@@ -116,7 +116,7 @@ async fn server_name_numeric(s: Single) -> CaseResult {
             drop(stream);
         }
     });
-    let alice = s.server.new_user().await?;
+    let alice = User::registered(&s.server).await?;
     let bob = User::generate(&s.server);
     for name in &names {
         for server in [name.clone(), format!("{name}:{port}")] {

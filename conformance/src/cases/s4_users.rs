@@ -10,6 +10,11 @@ use crate::user::{User, json_bytes, now_ms, random_key};
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
+    [registration_cases(), lookup_cases()].concat()
+}
+
+/// The cases of registration (§4.1): every check of its table, and their order.
+fn registration_cases() -> Vec<Case> {
     vec![
         Case::single(
             "s4.register.created",
@@ -104,6 +109,12 @@ pub fn cases() -> Vec<Case> {
              non-canonical form is stored and served with unchanged JCS bytes",
             |s| Box::pin(register_unknown_members(s)),
         ),
+    ]
+}
+
+/// The cases of the handle record, reverse lookup, WebFinger, health and metrics (§4.2–§4.6).
+fn lookup_cases() -> Vec<Case> {
+    vec![
         Case::single(
             "s4.record.registration",
             &["§4.2", "§3.2"],
@@ -491,7 +502,7 @@ async fn register_stale(s: Single) -> CaseResult {
 }
 
 async fn register_taken(s: Single) -> CaseResult {
-    let first = s.server.new_user().await?;
+    let first = User::registered(&s.server).await?;
     let same_handle = User::with_handle(&s.server, first.handle.as_str());
     let resp = same_handle.register().await?;
     resp.expect_error(409, "handle_taken")?;
@@ -526,7 +537,7 @@ async fn register_order(s: Single) -> CaseResult {
     let mut f = user.registration_fields(now_ms() - 3_600_000);
     f.insert("ts".into(), json!(now_ms() - 3_600_000));
     expect_register_error(&user, bad_sig(f), 400, "invalid_signature", "sig+stale").await?;
-    let taken = s.server.new_user().await?;
+    let taken = User::registered(&s.server).await?;
     let mut stale = User::with_handle(&s.server, taken.handle.as_str());
     stale.key = taken.key.clone();
     stale.primary = taken.primary;
@@ -571,7 +582,7 @@ async fn register_unknown_members(s: Single) -> CaseResult {
 }
 
 async fn record_registration(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let record = s
         .server
         .get(&format!("/v1/u/{}", user.handle))
@@ -615,7 +626,7 @@ async fn record_unknown(s: Single) -> CaseResult {
 }
 
 async fn by_primary(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let by_handle = s
         .server
         .get(&format!("/v1/u/{}", user.handle))
@@ -641,7 +652,7 @@ fn check_cors(resp: &crate::server::Resp) -> CaseResult {
 }
 
 async fn webfinger_jrd(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let resp = s
         .server
         .get(&format!(
@@ -688,7 +699,7 @@ async fn webfinger_jrd(s: Single) -> CaseResult {
 }
 
 async fn webfinger_errors(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let unknown = User::generate(&s.server);
     let checks = [
         (

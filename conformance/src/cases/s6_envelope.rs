@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{expect_code, two_users};
 use crate::case::{Case, CaseResult, Fail, Single};
-use crate::user::{json_bytes, message_id};
+use crate::user::{User, json_bytes, message_id};
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
@@ -53,7 +53,15 @@ pub fn cases() -> Vec<Case> {
 
 async fn members(s: Single) -> CaseResult {
     let (alice, bob) = two_users(&s.server).await?;
-    let name = s.server.name.as_str();
+    address_members(&alice, &bob).await?;
+    encoded_members(&alice, &bob).await?;
+    body_members(&alice, &bob).await
+}
+
+/// §6.1's address members (`from`, `to`): each violation is invalid_address, or
+/// malformed_request when not a string.
+async fn address_members(alice: &User, bob: &User) -> CaseResult {
+    let name = alice.server.name.as_str();
     let cases: Vec<(&str, Value, &str)> = vec![
         ("from without server", json!(alice.handle.as_str()), "from"),
         (
@@ -95,6 +103,11 @@ async fn members(s: Single) -> CaseResult {
         };
         expect_code(alice.send_raw(json_bytes(&body)).await?, 400, code, what)?;
     }
+    Ok(())
+}
+
+/// `from_primary`, `nonce`, `ciphertext` and `ts`: each violation gets §6.1's code.
+async fn encoded_members(alice: &User, bob: &User) -> CaseResult {
     let mut f = alice.envelope_fields(&bob.peer(), "p");
     f.insert("from_primary".into(), json!("ed25519:00"));
     expect_code(
@@ -134,7 +147,11 @@ async fn members(s: Single) -> CaseResult {
             what,
         )?;
     }
-    // The send body's own members.
+    Ok(())
+}
+
+/// The send body's own members (`to`, `envelope`): malformed_request.
+async fn body_members(alice: &User, bob: &User) -> CaseResult {
     let env = alice.envelope(&bob.peer(), "body");
     for (what, body) in [
         ("no to", json!({"envelope": env})),

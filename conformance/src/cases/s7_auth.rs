@@ -79,7 +79,7 @@ fn poll(handle: &Handle, since: u64) -> AuthRequest<'_> {
 }
 
 async fn poll_window(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let now = now_s();
     let ok = user.credential_at(poll(&user.handle, 0), now - 30);
     user.poll_with("", Some(&ok)).await?.expect(200)?;
@@ -96,7 +96,7 @@ async fn poll_window(s: Single) -> CaseResult {
 }
 
 async fn poll_failures(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let good = user.credential(poll(&user.handle, 0));
     let (ts, sig) = good.split_once(':').unwrap_or(("", ""));
     let other = User::generate(&s.server);
@@ -155,7 +155,7 @@ async fn poll_failures(s: Single) -> CaseResult {
 }
 
 async fn paths_as_sent(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let good = user.credential(poll(&user.handle, 0));
     let handle = user.handle.as_str();
     // The first letter as `%XX`: the same handle, if it were ever decoded.
@@ -217,7 +217,7 @@ async fn poll_cursor_signed(s: Single) -> CaseResult {
 }
 
 async fn stream_credentials(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let live = user.credential(AuthRequest::StreamLive {
         handle: &user.handle,
     });

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{expect_code, two_users};
 use crate::case::{Case, CaseResult, Single};
-use crate::user::{message_id, seqs};
+use crate::user::{User, message_id, seqs};
 
 /// How long a stream event may take to arrive.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
@@ -179,7 +179,7 @@ async fn last_event_id(s: Single) -> CaseResult {
 }
 
 async fn params(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let bad = "auth=1:00";
     let cases: Vec<(String, Vec<(&str, &str)>)> = vec![
         (format!("?since=-1&{bad}"), vec![]),
@@ -230,7 +230,7 @@ async fn keepalive(s: Single) -> CaseResult {
              wait for it"
         );
     };
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let mut stream = user.stream(None).await?.expect_open().await?;
     stream.until_ready(EVENT_WAIT).await?;
     let within = interval + Duration::from_secs(2);

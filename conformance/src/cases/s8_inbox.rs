@@ -129,7 +129,7 @@ async fn send_to_rule(s: Single) -> CaseResult {
         envelope: &env,
     };
     alice.send_raw(json_bytes(&body)).await?.expect(201)?;
-    let carol = s.server.new_user().await?;
+    let carol = User::registered(&s.server).await?;
     let env = alice.envelope(&bob.peer(), "to2");
     for to in [
         json!(carol.address.to_string()),
@@ -367,7 +367,7 @@ async fn poll_paging(s: Single) -> CaseResult {
 }
 
 async fn poll_params(s: Single) -> CaseResult {
-    let user = s.server.new_user().await?;
+    let user = User::registered(&s.server).await?;
     let bad_cred = Some("1:00");
     for query in [
         "?since=-1",

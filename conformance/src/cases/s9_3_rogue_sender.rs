@@ -116,7 +116,7 @@ fn testnet_error(e: kez_testnet::TestnetError) -> Fail {
 
 /// A registered user of the server under test, as a recipient.
 async fn recipient(r: &Rogue) -> Result<User, Fail> {
-    r.server.new_user().await
+    User::registered(&r.server).await
 }
 
 async fn send(

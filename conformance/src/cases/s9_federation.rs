@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::expect_code;
 use crate::case::{Case, CaseResult, Fail, Pair, Single};
 use crate::server::Server;
-use crate::user::{ids, json_bytes, message_id, now_ms, now_s, random_key};
+use crate::user::{User, ids, json_bytes, message_id, now_ms, now_s, random_key};
 
 /// How long a federated message may take to arrive.
 const DELIVERY_WAIT: Duration = Duration::from_secs(20);
@@ -339,7 +339,8 @@ fn require_pair_federation(p: &Pair) -> CaseResult {
 
 async fn delivery(p: Pair) -> CaseResult {
     require_pair_federation(&p)?;
-    let (alice, bob) = futures_util::future::join(p.a.new_user(), p.b.new_user()).await;
+    let (alice, bob) =
+        futures_util::future::join(User::registered(&p.a), User::registered(&p.b)).await;
     let (alice, bob) = (alice?, bob?);
     let env = alice.envelope(&bob.peer(), "across");
     let id = message_id(&env);
@@ -393,7 +394,7 @@ async fn delivery(p: Pair) -> CaseResult {
 
 async fn lookup(p: Pair) -> CaseResult {
     require_pair_federation(&p)?;
-    let bob = p.b.new_user().await?;
+    let bob = User::registered(&p.b).await?;
     let jrd =
         p.b.get(&format!(
             "/.well-known/webfinger?resource=acct:{}",
@@ -439,7 +440,8 @@ async fn lookup(p: Pair) -> CaseResult {
 
 async fn dedupe(p: Pair) -> CaseResult {
     require_pair_federation(&p)?;
-    let (alice, bob) = futures_util::future::join(p.a.new_user(), p.b.new_user()).await;
+    let (alice, bob) =
+        futures_util::future::join(User::registered(&p.a), User::registered(&p.b)).await;
     let (alice, bob) = (alice?, bob?);
     let env = alice.envelope(&bob.peer(), "once");
     let id = message_id(&env);
@@ -465,7 +467,8 @@ async fn dedupe(p: Pair) -> CaseResult {
 
 async fn order(p: Pair) -> CaseResult {
     require_pair_federation(&p)?;
-    let (alice, bob) = futures_util::future::join(p.a.new_user(), p.b.new_user()).await;
+    let (alice, bob) =
+        futures_util::future::join(User::registered(&p.a), User::registered(&p.b)).await;
     let (alice, bob) = (alice?, bob?);
     let mut sent = Vec::new();
     for i in 0..6 {

@@ -358,7 +358,10 @@ async fn health(report: &mut Report, client: &Client, name: &ServerName, limit: 
 async fn peer_document(ctx: &Context, report: &mut Report, name: &ServerName, limit: Duration) {
     let discoverer = match Discoverer::new(&ctx.client_options, name) {
         Ok(d) => d,
-        Err(e) => return report.add("server document", Verdict::Fail, e.to_string()),
+        Err(e) => {
+            let failure = CliError::Federation(e).to_string();
+            return report.add("server document", Verdict::Fail, failure);
+        }
     };
     match timed(limit, discoverer.client.server_document(name)).await {
         Ok(Ok(doc)) => {

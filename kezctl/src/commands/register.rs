@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {
         )));
     }
     let unlocked = ctx.unlock(file)?;
-    let client = lookup::client_for(ctx, address.server(), None)?;
+    let client = ctx.client_for(address.server(), None)?;
     let url = client.base().to_owned();
     let registration = Registration {
         handle: address.handle().clone(),

@@ -22,6 +22,8 @@ mod backend;
 mod common;
 
 mod harness;
+#[path = "../support/skipped.rs"]
+mod skipped;
 
 mod nats_outage;
 mod outbox;

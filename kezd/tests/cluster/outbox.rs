@@ -12,7 +12,7 @@ use kez_testnet::Testnet;
 use kez_testnet::rogue::{self, Behaviour, RogueOptions, RoguePeer};
 use serde_json::json;
 
-use crate::common::kez::{LIVENESS, User, now_ms};
+use crate::common::kez::{Api, LIVENESS, User, now_ms};
 use crate::harness::{Kezd, Options, Services, prefix};
 
 const SENDERS: usize = 3;
@@ -35,21 +35,41 @@ async fn two_instances_deliver_each_remote_message_once() {
     )
     .await
     .expect("rogue starts");
-    let mallory = rogue.address("mallory");
-    let mallory_primary = Primary::from(&rogue.user("mallory"));
+    let options = cluster_options(&services, &net);
+    let (a, b) = tokio::join!(Kezd::start(&options), Kezd::start(&options));
+    let senders = register_senders(&a).await;
+    let sent = send_alternating(&senders, [a.api.clone(), b.api.clone()], &rogue).await;
+    let total = SENDERS * PER_SENDER;
 
-    let mut options = Options::new(&services, &prefix());
+    let accepted = rogue.wait_accepted(total, LIVENESS * 6).await;
+    assert_eq!(
+        accepted.len(),
+        total,
+        "every message delivered; A's log:\n{}\nB's log:\n{}",
+        a.log_tail(),
+        b.log_tail()
+    );
+    assert_once_in_order(&accepted, &senders, &sent);
+    assert_one_transaction_each(&rogue, total);
+}
+
+/// Both instances are `cluster.test` on the shared services. Plain HTTP on the cluster side;
+/// federation out of it is HTTPS to the rogue, trusting the testnet CA and resolving through
+/// the testnet DNS.
+fn cluster_options(services: &Services, net: &Testnet) -> Options {
+    let mut options = Options::new(services, &prefix());
     options.server_name = "cluster.test".to_owned();
-    // Plain HTTP on the cluster side; federation out of it is HTTPS to the rogue, trusting
-    // the testnet CA and resolving through the testnet DNS.
     options.extra_toml = format!(
         "[federation]\nresolver = \"{}\"\nextra_roots = [{}]\nallow_private_addresses = true\n\
          backoff_initial_secs = 1\nbackoff_max_secs = 2\n",
         net.dns().addr(),
         toml::Value::String(net.ca().ca_pem_path().display().to_string()),
     );
-    let (a, b) = tokio::join!(Kezd::start(&options), Kezd::start(&options));
+    options
+}
 
+/// The senders, registered on the cluster through instance `a`.
+async fn register_senders(a: &Kezd) -> Vec<User> {
     let cluster = ServerName::parse("cluster.test").expect("server name");
     let senders: Vec<User> = (0..SENDERS)
         .map(|n| {
@@ -68,10 +88,16 @@ async fn two_instances_deliver_each_remote_message_once() {
             .await;
         assert_eq!(response.status(), 201, "registering {}", user.handle);
     }
+    senders
+}
 
-    // Each sender sends in order, alternating between the instances; the senders at once.
-    let sent: Vec<Vec<String>> = futures_util::future::join_all(senders.iter().map(|user| {
-        let via = [a.api.clone(), b.api.clone()];
+/// Each sender sends to the rogue's mallory in order, alternating between the instances; the
+/// senders at once. Returns each sender's message ids in the order sent.
+async fn send_alternating(senders: &[User], via: [Api; 2], rogue: &RoguePeer) -> Vec<Vec<String>> {
+    let mallory = rogue.address("mallory");
+    let mallory_primary = Primary::from(&rogue.user("mallory"));
+    futures_util::future::join_all(senders.iter().map(|user| {
+        let via = via.clone();
         let mallory = mallory.clone();
         async move {
             let mut ids = Vec::new();
@@ -92,27 +118,20 @@ async fn two_instances_deliver_each_remote_message_once() {
             ids
         }
     }))
-    .await;
-    let total = SENDERS * PER_SENDER;
+    .await
+}
 
-    let accepted = rogue.wait_accepted(total, LIVENESS * 6).await;
-    assert_eq!(
-        accepted.len(),
-        total,
-        "every message delivered; A's log:\n{}\nB's log:\n{}",
-        a.log_tail(),
-        b.log_tail()
-    );
-    // Accepted once each, and per sender in the order sent.
+/// Accepted once each, and per sender in the order sent.
+fn assert_once_in_order(accepted: &[serde_json::Value], senders: &[User], sent: &[Vec<String>]) {
     let mut by_sender: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for envelope in &accepted {
+    for envelope in accepted {
         let from = envelope["from"].as_str().expect("from").to_owned();
         by_sender
             .entry(from)
             .or_default()
             .push(rogue::message_id(envelope));
     }
-    for (user, ids) in senders.iter().zip(&sent) {
+    for (user, ids) in senders.iter().zip(sent) {
         assert_eq!(
             by_sender.get(&user.address().to_string()),
             Some(ids),
@@ -120,7 +139,10 @@ async fn two_instances_deliver_each_remote_message_once() {
             user.handle
         );
     }
-    // No envelope travelled in two transactions: the two instances never both held one.
+}
+
+/// No envelope travelled in two transactions: the two instances never both held one.
+fn assert_one_transaction_each(rogue: &RoguePeer, total: usize) {
     let mut transactions: HashMap<String, Vec<String>> = HashMap::new();
     for txn in rogue.received() {
         for envelope in txn.body["envelopes"].as_array().expect("envelopes") {

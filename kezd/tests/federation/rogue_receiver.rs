@@ -337,8 +337,12 @@ async fn a_slow_transaction_holds_back_only_its_own_senders() {
 /// order.
 #[tokio::test]
 async fn a_stuck_transaction_with_a_long_queue_behind_it_holds_back_only_its_sender() {
+    // The held transaction must stay in flight until the test releases it, however long her
+    // 1,000 sends take on a loaded machine: a's request timeout is far beyond them, or a would
+    // give up on it and send it again, and the test would judge something else.
     let limits = "[rate]\nsender_per_minute = 1000000\nrecipient_per_minute = 1000000\n\
-                  recipient_strangers_per_minute = 1000000\n";
+                  recipient_strangers_per_minute = 1000000\n\
+                  [federation]\nrequest_timeout_secs = 600\n";
     let (net, alice, rogue) = setup_with(limits, vec![Behaviour::Held]).await;
     let mut others = Vec::new();
     for n in 0..7 {

@@ -8,8 +8,9 @@
 
 mod backend;
 mod cases;
-mod conversations;
 mod postgres_only;
+#[path = "../support/skipped.rs"]
+mod skipped;
 mod sqlite_only;
 
 /// Generates, for each case, `sqlite::<case>` and `postgres::<case>` tests.

@@ -96,10 +96,13 @@ async fn the_log_restarts_under_sustained_writes() {
     assert_eq!(latest, written.load(Ordering::Relaxed));
     let largest = largest.load(Ordering::Relaxed);
     // A log that never started over would hold every envelope written (and more: index pages);
-    // one restarted after each checkpoint holds what is written between two of them.
+    // one restarted after each checkpoint holds what is written between two of them. How much
+    // that is depends on how often the checkpointer gets a core: about a quarter of the
+    // envelopes on a busy two-core machine, a small part of it on an idle one. Half is the
+    // bound that still tells the two cases apart.
     let envelope_bytes = written.load(Ordering::Relaxed) * 2048;
     assert!(
-        largest * 3 < envelope_bytes,
+        largest * 2 < envelope_bytes,
         "the log grew to {largest} bytes for {envelope_bytes} bytes of envelopes"
     );
 }
