@@ -30,7 +30,6 @@
 
 #[macro_use]
 pub mod fail;
-pub mod backend;
 pub mod case;
 pub mod cases;
 pub mod coverage;

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use kez_conformance::backend::CreatedDatabase;
 use kez_conformance::coverage::{self, COVERED_ELSEWHERE};
 use kez_conformance::faults;
 use kez_conformance::report;
 use kez_conformance::runner::{self, Outcome};
 use kez_conformance::target::{self, Env};
 use kez_conformance::{Case, cases};
+use kez_testnet::backend::CreatedDatabase;
 
 /// Black-box conformance suite for KEZ servers.
 #[derive(Debug, Parser)]

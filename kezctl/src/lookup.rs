@@ -9,7 +9,7 @@
 //! other.
 
 use kez_spec::api::handle_record;
-use kez_spec::{Address, Primary, ServerName};
+use kez_spec::{Address, Primary};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -110,7 +110,7 @@ mod tests {
     fn record(key: &SigningKey, handle: &str, claimed_primary: &Primary) -> Value {
         let registration = Registration {
             handle: Handle::parse(handle).expect("valid"),
-            server: ServerName::parse("kez.lat").expect("valid"),
+            server: kez_spec::ServerName::parse("kez.lat").expect("valid"),
             primary: Primary::from(key),
             ts_ms: 1,
         }

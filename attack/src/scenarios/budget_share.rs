@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use kez_conformance::user::User;
 use kez_conformance::{Fail, fail};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -59,7 +60,7 @@ fn run(env: Env) -> RunFuture {
 
 async fn attack(env: Env) -> Outcome {
     let daemon = Daemon::start(&env.kezd, SETTINGS).await?;
-    let honest = daemon.server_from(HONEST).await?.new_user().await?;
+    let honest = User::registered(&daemon.server_from(HONEST).await?).await?;
     let head = format!(
         "POST /v1/messages HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
          Content-Length: {BODY}\r\n\r\n{{",

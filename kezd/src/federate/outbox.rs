@@ -261,6 +261,38 @@ struct Flight {
 }
 
 impl Shared {
+    /// Records what became of `lane`'s transaction: senders to hold back, how the pass ends,
+    /// and the lane's senders free again.
+    fn record(&mut self, lane: usize, sent: Result<Flow, StoreError>) -> Result<(), StoreError> {
+        let flight = self.flights[lane].take();
+        match sent {
+            Ok(Flow::Continue { deferred }) => {
+                for sender in deferred {
+                    self.queue.hold(&sender);
+                }
+            }
+            Ok(Flow::Stop) => self.end = Some(End::Stop),
+            Ok(Flow::Shrink { senders }) => {
+                for sender in senders {
+                    self.queue.hold(&sender);
+                }
+                self.end.get_or_insert(End::Shrink);
+            }
+            Err(e) => {
+                self.end = Some(End::Stop);
+                return Err(e);
+            }
+        }
+        if let Some(flight) = flight {
+            self.queue.answered(lane, &flight.senders);
+            // The senders it gave up wait for a new pass.
+            if flight.shed {
+                self.end.get_or_insert(End::Again);
+            }
+        }
+        Ok(())
+    }
+
     /// Lanes with a transaction in flight.
     fn sending(&self) -> usize {
         self.flights.iter().flatten().count()
@@ -423,35 +455,10 @@ impl Target<'_> {
             drop(state);
             let sent = self.send(batch).await;
             let mut state = shared.lock().await;
-            let flight = state.flights[lane].take();
             // News that came while this transaction was in flight is read now.
             state.drained &= !state.news;
             progress.send_modify(|n| *n += 1);
-            match sent {
-                Ok(Flow::Continue { deferred }) => {
-                    for sender in deferred {
-                        state.queue.hold(&sender);
-                    }
-                }
-                Ok(Flow::Stop) => state.end = Some(End::Stop),
-                Ok(Flow::Shrink { senders }) => {
-                    for sender in senders {
-                        state.queue.hold(&sender);
-                    }
-                    state.end.get_or_insert(End::Shrink);
-                }
-                Err(e) => {
-                    state.end = Some(End::Stop);
-                    return Err(e);
-                }
-            }
-            if let Some(flight) = flight {
-                state.queue.answered(lane, &flight.senders);
-                // The senders it gave up wait for a new pass.
-                if flight.shed {
-                    state.end.get_or_insert(End::Again);
-                }
-            }
+            state.record(lane, sent)?;
             if single {
                 state.end.get_or_insert(End::Drained);
             }
@@ -478,19 +485,7 @@ impl Target<'_> {
     async fn send_transaction(&self, items: &[OutboxItem]) -> Result<Flow, StoreError> {
         let (store, destination) = (self.on.store, self.destination);
         let body = transaction_body(self.on.server_name, items);
-        let fail_all = |code: &str| {
-            items
-                .iter()
-                .map(|i| {
-                    (
-                        i.id.clone(),
-                        Delivery::Failed {
-                            code: code.to_owned(),
-                        },
-                    )
-                })
-                .collect()
-        };
+        let fail_all = |code: &str| failed(items, code);
         let none_deferred = || Flow::Continue {
             deferred: Vec::new(),
         };
@@ -512,37 +507,7 @@ impl Target<'_> {
             .await
         {
             Ok(answer) if answer.results.len() == items.len() => {
-                // A deferral's `retry_after` counts from the answer, not from when the
-                // transaction was sent: a slow receiver must not shorten the wait it asked for.
-                let answered = now_ms();
-                let mut deferred = Vec::new();
-                let mut counts = [("delivered", 0), ("deferred", 0), ("failed", 0)];
-                let outcomes = items
-                    .iter()
-                    .zip(answer.results)
-                    .map(|(item, result)| {
-                        let outcome = outcome(&result, answered);
-                        let slot = match outcome {
-                            Delivery::Delivered => 0,
-                            Delivery::Retry { .. } => {
-                                deferred.push(item.sender.clone());
-                                1
-                            }
-                            Delivery::Failed { .. } => 2,
-                        };
-                        counts[slot].1 += 1;
-                        (item.id.clone(), outcome)
-                    })
-                    .collect();
-                // Counted before the outcomes are recorded, so that whoever sees them recorded
-                // sees them counted.
-                self.on.metrics.federation_txn("answered");
-                for (result, n) in counts {
-                    self.on.metrics.federation_envelopes(result, n);
-                }
-                store.outbox_record(destination, outcomes, None).await?;
-                self.on.federate.answered(destination);
-                Ok(Flow::Continue { deferred })
+                self.record_results(items, answer.results).await
             }
             Ok(answer) => {
                 let reason = format!(
@@ -583,6 +548,48 @@ impl Target<'_> {
                 Ok(none_deferred())
             }
         }
+    }
+
+    /// Records the destination's result for each message of a transaction it answered.
+    async fn record_results(
+        &self,
+        items: &[OutboxItem],
+        results: Vec<kez_federation::TxnResult>,
+    ) -> Result<Flow, StoreError> {
+        // A deferral's `retry_after` counts from the answer, not from when the transaction was
+        // sent: a slow receiver must not shorten the wait it asked for.
+        let answered = now_ms();
+        let mut deferred = Vec::new();
+        let mut counts = [("delivered", 0), ("deferred", 0), ("failed", 0)];
+        let outcomes = items
+            .iter()
+            .zip(results)
+            .map(|(item, result)| {
+                let outcome = outcome(&result, answered);
+                let slot = match outcome {
+                    Delivery::Delivered => 0,
+                    Delivery::Retry { .. } => {
+                        deferred.push(item.sender.clone());
+                        1
+                    }
+                    Delivery::Failed { .. } => 2,
+                };
+                counts[slot].1 += 1;
+                (item.id.clone(), outcome)
+            })
+            .collect();
+        // Counted before the outcomes are recorded, so that whoever sees them recorded sees
+        // them counted.
+        self.on.metrics.federation_txn("answered");
+        for (result, n) in counts {
+            self.on.metrics.federation_envelopes(result, n);
+        }
+        self.on
+            .store
+            .outbox_record(self.destination, outcomes, None)
+            .await?;
+        self.on.federate.answered(self.destination);
+        Ok(Flow::Continue { deferred })
     }
 
     /// After a transient failure: the transaction's messages are retried later and the
@@ -691,4 +698,19 @@ fn txn_id() -> String {
     let mut raw = [0u8; 16];
     OsRng.fill_bytes(&mut raw);
     hex::encode(raw)
+}
+
+/// Every message of a transaction failed with `code`.
+fn failed(items: &[OutboxItem], code: &str) -> Vec<(String, Delivery)> {
+    items
+        .iter()
+        .map(|item| {
+            (
+                item.id.clone(),
+                Delivery::Failed {
+                    code: code.to_owned(),
+                },
+            )
+        })
+        .collect()
 }
