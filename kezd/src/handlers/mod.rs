@@ -33,7 +33,7 @@
 //!     ctx.state().limiters().check_register(ctx.client_addr())?; // any limit, for the example
 //!     let user = ctx.state().store().user_by_handle(&handle).await?
 //!         .ok_or(ApiError::UnknownHandle { handle })?;
-//!     body::json(StatusCode::OK, &users::record(ctx.state(), &user)?)
+//!     body::json(StatusCode::OK, &kezd::handlers::users::record(ctx.state(), &user)?)
 //! }
 //! ```
 //!
