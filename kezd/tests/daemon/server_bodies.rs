@@ -97,6 +97,17 @@ fn error_code(response: &RawResponse) -> String {
     json["error"].as_str().expect("code").to_owned()
 }
 
+/// A body of 1,000 bytes is read and answered.
+async fn small_body_fits(server: &TestServer) {
+    let small = client()
+        .post(server.url("/test/body"))
+        .body(vec![b'a'; 1000])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(small.status(), 200);
+}
+
 /// Waits until the connection is closed by the server (EOF or reset).
 async fn closed(stream: &mut TcpStream) {
     let mut rest = Vec::new();
@@ -220,13 +231,7 @@ async fn a_body_over_the_budget_gets_503_with_retry_after_and_the_gauges_follow(
     assert!(retry_after >= 1);
 
     // A small body still fits beside the held one.
-    let small = client()
-        .post(server.url("/test/body"))
-        .body(vec![b'a'; 1000])
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(small.status(), 200);
+    small_body_fits(&server).await;
 
     // The sender gives up: the bytes come back.
     drop(held);
@@ -269,13 +274,7 @@ async fn one_address_holds_only_its_share_of_the_budget_and_gets_429_past_it() {
     assert_eq!(gauge(&server, "kezd_inflight_clients").await, 3);
 
     // A small body from the first address still fits what is left of its share.
-    let small = client()
-        .post(server.url("/test/body"))
-        .body(vec![b'a'; 1000])
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(small.status(), 200);
+    small_body_fits(&server).await;
 
     // A fourth address: its share is free, but the total is not.
     let mut full = start_body_from(&server, Ipv4Addr::new(127, 0, 0, 4), &framing, b"").await;
