@@ -26,6 +26,7 @@
 mod accept;
 mod federation;
 mod group;
+mod outbox_order;
 mod retention;
 
 use std::collections::HashSet;

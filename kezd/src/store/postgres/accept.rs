@@ -158,6 +158,7 @@ async fn remote(
     if let Err(exceeded) = admission.check() {
         return Ok(Claim::Refused(exceeded));
     }
+    super::outbox_order::lock_destinations(tx, [server]).await?;
     sqlx::query(
         "INSERT INTO outbox (id, destination, recipient, sender, envelope, accepted_at, \
          next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",

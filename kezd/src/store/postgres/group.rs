@@ -22,7 +22,9 @@
 //! 4. Each message in order: a known id (or one earlier in the group) is a duplicate; a new one
 //!    passes its admission check and takes the next seq.
 //! 5. The ids, the inbox rows, the outbox rows and the counters are written with one
-//!    statement each (`UNNEST` of arrays), and the transaction commits.
+//!    statement each (`UNNEST` of arrays), and the transaction commits. The outbox rows'
+//!    destinations are locked first, so that their positions commit in order
+//!    ([`outbox_order`](super::outbox_order)).
 //!
 //! A remote message has no lock: another instance may claim its id between 3 and 5, which the
 //! id insert (`ON CONFLICT DO NOTHING RETURNING id`) reveals, and it is then answered as the
@@ -401,6 +403,7 @@ async fn insert_outbox(
     if outbox.is_empty() {
         return Ok(());
     }
+    super::outbox_order::lock_destinations(tx, outbox.iter().map(|(_, d, _)| *d)).await?;
     // Due at once; delivery moves next_attempt_at on failure.
     sqlx::query(
         "INSERT INTO outbox (id, destination, recipient, sender, envelope, accepted_at, \
