@@ -37,12 +37,8 @@ use crate::handlers::{HandlerResult, RequestContext};
 use crate::limits::Send;
 use crate::state::AppState;
 use crate::store::{NewMessage, Route, StoredMessage};
-use kez_spec::api::txn::MAX_ENVELOPES;
+use kez_spec::api::txn::{ENVELOPE_FUTURE_MS, ENVELOPE_PAST_MS, MAX_ENVELOPES};
 
-/// How far in the past a federated envelope may be: it may have waited in an outbox.
-const PAST_MS: u64 = 7 * 24 * 3600 * 1000;
-/// How far in the future (clock skew).
-const FUTURE_MS: u64 = 300_000;
 /// `Retry-After` of a transaction refused because too many are in flight: long enough that an
 /// origin does not spin on the refusal, short next to a look-up timeout, which is what holds
 /// the places it waits for.
@@ -357,7 +353,14 @@ impl Receiver<'_> {
         if env.to.server() != here || self.state.user(recipient).await?.is_none() {
             return Ok(Verdict::Rejected("unknown_recipient"));
         }
-        if kez_spec::clock::check_range(env.ts_ms, self.now_ms, PAST_MS, FUTURE_MS).is_err() {
+        if kez_spec::clock::check_range(
+            env.ts_ms,
+            self.now_ms,
+            ENVELOPE_PAST_MS,
+            ENVELOPE_FUTURE_MS,
+        )
+        .is_err()
+        {
             return Ok(Verdict::Rejected("stale_timestamp"));
         }
         let pair = (sender.clone(), env.to.to_string());

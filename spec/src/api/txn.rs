@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 pub const MAX_ENVELOPES: usize = 100;
 /// Transaction body bytes (SPEC §9.4's `max_txn_bytes`).
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+/// How far in the past a transaction's envelope may be (SPEC §9.4 step 8): it may have waited
+/// in an outbox for days.
+pub const ENVELOPE_PAST_MS: u64 = 7 * 24 * 3600 * 1000;
+/// How far in the future it may be (clock skew, SPEC §9.4 step 8).
+pub const ENVELOPE_FUTURE_MS: u64 = 300_000;
 
 /// True for a transaction id SPEC §9.4 allows: 1–64 of `[A-Za-z0-9._-]`. `.` and `..` are
 /// refused too: URL handling would normalise them away from the signed path.
