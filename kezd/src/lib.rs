@@ -116,6 +116,7 @@ pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod percent;
+pub mod refusal_hold;
 pub mod request_body;
 pub mod request_id;
 pub mod router;

@@ -1,7 +1,8 @@
 //! One request's path through the daemon, in order: request id → client address → client rate
-//! limit → CORS preflight → route → handler (panics caught) or static files → error mapping →
-//! CORS and id headers → metrics and one access-log line. Every request, whatever happens to it,
-//! leaves through the same exit, so every response is counted, logged and correctly labelled.
+//! limit (a refusal held until its `Retry-After`, refusal_hold.rs) → CORS preflight → route →
+//! handler (panics caught) or static files → error mapping → CORS and id headers → metrics and
+//! one access-log line. Every request, whatever happens to it, leaves through the same exit, so
+//! every response is counted, logged and correctly labelled.
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -18,6 +19,7 @@ use crate::context::{HandlerResult, RequestContext};
 use crate::cors;
 use crate::error::ApiError;
 use crate::error_response::error_response;
+use crate::refusal_hold;
 use crate::request_id::{self, RequestId};
 use crate::router::{Match, Router};
 use crate::state::AppState;
@@ -95,6 +97,7 @@ async fn dispatch(
     request_id: &RequestId,
 ) -> (&'static str, HandlerResult) {
     if let Err(exceeded) = state.limiters().check_client(client) {
+        refusal_hold::hold(exceeded.retry_after).await;
         return (label::REFUSED, Err(exceeded.into()));
     }
     let path = request.uri().path();

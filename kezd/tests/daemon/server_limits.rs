@@ -188,7 +188,7 @@ async fn connections_over_the_limit_are_closed() {
 }
 
 #[tokio::test]
-async fn a_flood_gets_429_with_retry_after() {
+async fn a_flood_gets_429_with_retry_after_held_until_it_may_retry() {
     let server = TestServer::start(config(|raw| raw.rate.client_per_minute = 3)).await;
     for _ in 0..3 {
         let ok = client()
@@ -198,12 +198,21 @@ async fn a_flood_gets_429_with_retry_after() {
             .expect("request");
         assert_eq!(ok.status(), 200);
     }
+    let asked = Instant::now();
     let limited = client()
         .get(server.url("/v1/healthz"))
         .send()
         .await
         .expect("request");
     assert_eq!(limited.status(), 429);
+    // Held until the moment its Retry-After names, at most a second (refusal_hold.rs): a flood
+    // that asks again at once gets one answer per connection per second, not one per request
+    // kezd could write.
+    let held = asked.elapsed();
+    assert!(
+        held >= kezd::refusal_hold::MAX_HOLD,
+        "answered after {held:?}"
+    );
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .expect("ascii")
