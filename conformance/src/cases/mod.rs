@@ -48,41 +48,72 @@ pub const EDGE_MARGIN_SECS: u64 = 2;
 /// One probe of a time window: a timestamp just inside or just outside one of its edges.
 #[derive(Debug, Clone)]
 pub struct Edge {
-    /// For failure messages: `2 s inside the past edge (58 s old)`.
+    /// For failure messages: `58 s old, inside the past edge`.
     pub what: String,
-    /// The timestamp to sign, in the window's unit.
-    pub ts: u64,
     /// Whether the server must accept it.
     pub inside: bool,
+    /// Where the probe sits relative to now, in milliseconds.
+    offset_ms: i64,
+    /// How many of the window's units make a second (1 or 1000).
+    unit: u64,
+}
+
+impl Edge {
+    /// The probe's timestamp now, in the window's unit: read from the clock right before the
+    /// request, so that time spent on earlier probes cannot carry this one across the edge.
+    pub fn ts(&self) -> u64 {
+        self.ts_at(crate::user::now_ms())
+    }
+
+    /// The probe's timestamp when the clock reads `now_ms`. In seconds it is rounded away from
+    /// the edge, so that the server's own rounding to whole seconds cannot eat the margin.
+    pub fn ts_at(&self, now_ms: u64) -> u64 {
+        let ms = now_ms.saturating_add_signed(self.offset_ms);
+        let per_unit = 1000 / self.unit;
+        // Past edge inside, or future edge outside: a later timestamp is further from it.
+        if (self.offset_ms < 0) == self.inside {
+            ms.div_ceil(per_unit)
+        } else {
+            ms / per_unit
+        }
+    }
 }
 
 /// The four probes of the window `now − past ≤ ts ≤ now + future`, [`EDGE_MARGIN_SECS`] inside
 /// and outside each edge; `unit` is how many of the window's units make a second (1 for
 /// seconds, 1000 for milliseconds).
-pub fn edges(now: u64, past: u64, future: u64, unit: u64) -> Vec<Edge> {
-    let margin = EDGE_MARGIN_SECS * unit;
-    let secs = |n: u64| n / unit;
+pub fn edges(past: u64, future: u64, unit: u64) -> Vec<Edge> {
+    let ms = |n: u64| i64::try_from(n * 1000 / unit).unwrap_or(i64::MAX);
+    let margin = ms(EDGE_MARGIN_SECS * unit);
+    let probe = |what: String, offset_ms: i64, inside: bool| Edge {
+        what,
+        inside,
+        offset_ms,
+        unit,
+    };
+    let secs = |offset: i64| offset.unsigned_abs() / 1000;
+    let (past, future) = (ms(past), ms(future));
     vec![
-        Edge {
-            what: format!("{} s old, inside the past edge", secs(past - margin)),
-            ts: now - (past - margin),
-            inside: true,
-        },
-        Edge {
-            what: format!("{} s old, outside the past edge", secs(past + margin)),
-            ts: now - (past + margin),
-            inside: false,
-        },
-        Edge {
-            what: format!("{} s ahead, inside the future edge", secs(future - margin)),
-            ts: now + (future - margin),
-            inside: true,
-        },
-        Edge {
-            what: format!("{} s ahead, outside the future edge", secs(future + margin)),
-            ts: now + (future + margin),
-            inside: false,
-        },
+        probe(
+            format!("{} s old, inside the past edge", secs(past - margin)),
+            -(past - margin),
+            true,
+        ),
+        probe(
+            format!("{} s old, outside the past edge", secs(past + margin)),
+            -(past + margin),
+            false,
+        ),
+        probe(
+            format!("{} s ahead, inside the future edge", secs(future - margin)),
+            future - margin,
+            true,
+        ),
+        probe(
+            format!("{} s ahead, outside the future edge", secs(future + margin)),
+            future + margin,
+            false,
+        ),
     ]
 }
 
@@ -136,16 +167,30 @@ mod tests {
 
     #[test]
     fn edges_straddle_both_ends_of_the_window() {
-        let probes = edges(10_000, 60, 120, 1);
-        let got: Vec<(u64, bool)> = probes.iter().map(|e| (e.ts, e.inside)).collect();
-        assert_eq!(
-            got,
-            vec![(9_942, true), (9_938, false), (10_118, true), (10_122, false)]
-        );
-        let ms = edges(1_000_000, 300_000, 300_000, 1000);
-        assert_eq!(ms[0].ts, 702_000);
+        let at = |probes: &[Edge], now_ms| -> Vec<(u64, bool)> {
+            probes.iter().map(|e| (e.ts_at(now_ms), e.inside)).collect()
+        };
+        let secs = edges(60, 120, 1);
+        let whole = vec![
+            (9_942, true),
+            (9_938, false),
+            (10_118, true),
+            (10_122, false),
+        ];
+        assert_eq!(at(&secs, 10_000_000), whole);
+        // Within a second, rounded away from each edge: 58 s in and 62 s out, at least.
+        let rounded = vec![
+            (9_943, true),
+            (9_938, false),
+            (10_118, true),
+            (10_123, false),
+        ];
+        assert_eq!(at(&secs, 10_000_400), rounded);
+        let ms = edges(300_000, 300_000, 1000);
+        assert_eq!(ms[0].ts_at(1_000_000), 702_000);
         assert_eq!(ms[0].what, "298 s old, inside the past edge");
-        assert_eq!(ms[3].ts, 1_302_000);
+        assert_eq!(ms[3].ts_at(1_000_000), 1_302_000);
+        assert_eq!(ms[3].what, "302 s ahead, outside the future edge");
     }
 
     #[test]

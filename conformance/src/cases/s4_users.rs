@@ -480,9 +480,9 @@ async fn register_invalid_signature(s: Single) -> CaseResult {
 
 async fn register_stale(s: Single) -> CaseResult {
     let window = kez_spec::registration::DEFAULT_SKEW_MS;
-    for edge in super::edges(now_ms(), window, window, 1000) {
+    for edge in super::edges(window, window, 1000) {
         let user = User::generate(&s.server);
-        let body = json_bytes(&user.registration(edge.ts));
+        let body = json_bytes(&user.registration(edge.ts()));
         if edge.inside {
             user.register_raw(body)
                 .await?

@@ -82,8 +82,8 @@ fn poll(handle: &Handle, since: u64) -> AuthRequest<'_> {
 async fn poll_window(s: Single) -> CaseResult {
     let user = User::registered(&s.server).await?;
     let window = kez_spec::auth::DEFAULT_SKEW_SECS;
-    for edge in edges(now_s(), window, window, 1) {
-        let cred = user.credential_at(poll(&user.handle, 0), edge.ts);
+    for edge in edges(window, window, 1) {
+        let cred = user.credential_at(poll(&user.handle, 0), edge.ts());
         let resp = user.poll_with("", Some(&cred)).await?;
         if edge.inside {
             resp.expect(200)

@@ -226,8 +226,8 @@ async fn send_checks(s: Single) -> CaseResult {
     )?;
     // stale_timestamp: 2 s inside and outside each edge of the window.
     let window = kez_spec::envelope::DEFAULT_SKEW_MS;
-    for edge in super::edges(now_ms(), window, window, 1000) {
-        let env = alice.sign(alice.envelope_fields_at(&bob.peer(), &edge.what, edge.ts));
+    for edge in super::edges(window, window, 1000) {
+        let env = alice.sign(alice.envelope_fields_at(&bob.peer(), &edge.what, edge.ts()));
         let resp = alice.send(&env).await?;
         if edge.inside {
             resp.expect(201)

@@ -309,17 +309,14 @@ async fn out_of_window(r: Rogue) -> CaseResult {
     let bob = recipient(&r).await?;
     let window = kez_spec::s2s::DEFAULT_SKEW_SECS;
     let mut inside = Vec::new();
-    for (i, edge) in super::edges(now_s(), window, window, 1)
-        .into_iter()
-        .enumerate()
-    {
+    for (i, edge) in super::edges(window, window, 1).into_iter().enumerate() {
         let env = rogue.envelope("mallory", &bob.address, &bob.primary, &edge.what);
         let answer = send(
             &r,
             &rogue,
             &format!("w{i}"),
             rogue.txn_body(std::slice::from_ref(&env)),
-            Sign::At(edge.ts),
+            Sign::At(edge.ts()),
         )
         .await?;
         if edge.inside {

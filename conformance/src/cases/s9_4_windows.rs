@@ -38,10 +38,10 @@ async fn envelope_window(r: Rogue) -> CaseResult {
     let bob = recipient(&r).await?;
     let key = rogue.user("mallory");
     let from = rogue.address("mallory");
-    let probes = edges(now_ms(), ENVELOPE_PAST_MS, ENVELOPE_FUTURE_MS, 1000);
+    let probes = edges(ENVELOPE_PAST_MS, ENVELOPE_FUTURE_MS, 1000);
     let envelopes: Vec<Value> = probes
         .iter()
-        .map(|edge| envelope_with(&key, &from, &bob.peer(), edge.ts, |_| {}))
+        .map(|edge| envelope_with(&key, &from, &bob.peer(), edge.ts(), |_| {}))
         .collect();
     let answer = send(&r, &rogue, "edges", rogue.txn_body(&envelopes), Sign::Good).await?;
     expect_status("the transaction", &answer, 200, None)?;

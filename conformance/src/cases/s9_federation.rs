@@ -279,8 +279,8 @@ async fn s2s_window(s: Single) -> CaseResult {
     require_federation(&s)?;
     let (path, body) = txn_request();
     let window = kez_spec::s2s::DEFAULT_SKEW_SECS;
-    for edge in super::edges(now_s(), window, window, 1) {
-        let header = suite_header(&path, &body, s.server.name.as_str(), edge.ts)?.to_string();
+    for edge in super::edges(window, window, 1) {
+        let header = suite_header(&path, &body, s.server.name.as_str(), edge.ts())?.to_string();
         let resp = s
             .server
             .request(
