@@ -1,7 +1,8 @@
 //! What a conformance case is: an id, the SPEC sections it checks, a description, and an async
-//! function over one of three contexts — one server ([`Single`]), an ordered pair of servers
-//! ([`Pair`]), or one server with a rogue peer on the same testnet ([`Rogue`], `--spawn`
-//! only). A case passes by returning `Ok(())`, fails with [`Fail::Fail`] and a reason, or
+//! function over one of four contexts — one server ([`Single`]), an ordered pair of servers
+//! ([`Pair`]), one server with a rogue peer on the same testnet ([`Rogue`], `--spawn` only),
+//! or nodes of the case's own that it configures and restarts ([`Own`], `--spawn` only). A
+//! case passes by returning `Ok(())`, fails with [`Fail::Fail`] and a reason, or
 //! skips with [`Fail::Skip`] and a reason.
 
 use std::future::Future;
@@ -10,9 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use kez_testnet::backend::Backend;
 use kez_testnet::{RogueOptions, RoguePeer, Testnet};
 
 pub use crate::fail::{CaseResult, Fail};
+use crate::own::OwnNode;
 use crate::server::Server;
 use crate::target::Env;
 
@@ -28,6 +31,9 @@ pub enum CaseFn {
     Pair(fn(Pair) -> CaseFuture),
     /// Each spawned server with a fresh rogue peer (skipped against external servers).
     Rogue(fn(Rogue) -> CaseFuture),
+    /// Once per store of the spawned servers, with nodes of its own (skipped against
+    /// external servers).
+    Own(fn(Own) -> CaseFuture),
 }
 
 /// A conformance case.
@@ -78,6 +84,16 @@ impl Case {
         run: fn(Rogue) -> CaseFuture,
     ) -> Case {
         Case::new(id, sections, description, CaseFn::Rogue(run))
+    }
+
+    /// A case run with nodes of its own, once per store of the spawned servers.
+    pub fn own(
+        id: &'static str,
+        sections: &'static [&'static str],
+        description: &'static str,
+        run: fn(Own) -> CaseFuture,
+    ) -> Case {
+        Case::new(id, sections, description, CaseFn::Own(run))
     }
 
     fn new(
@@ -169,5 +185,25 @@ impl Rogue {
         RoguePeer::start(&self.net, name, options)
             .await
             .map_err(|e| Fail::Fail(format!("starting the rogue peer {name}: {e}")))
+    }
+}
+
+/// The context of an own-node case: the store to start its nodes on.
+#[derive(Clone)]
+pub struct Own {
+    /// The run's environment (its own-node settings are present: the runner checked).
+    pub env: Arc<Env>,
+    /// The store of the spawned servers this run stands for.
+    pub backend: Backend,
+}
+
+impl Own {
+    /// Starts a node of the case's own with the spawned nodes' configuration plus `config`
+    /// (see [`crate::own::OwnNodes::start`]).
+    pub async fn start(&self, config: &str) -> Result<OwnNode, Fail> {
+        match &self.env.own {
+            Some(own) => own.start(&self.backend, config).await,
+            None => Err(Fail::Skip("needs nodes of its own (--spawn)".into())),
+        }
     }
 }

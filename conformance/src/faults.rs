@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::case::{Case, CaseFn};
+use crate::own::OwnNodes;
 use crate::runner::{self, Outcome, Status};
 use crate::target::{self, Env};
 
@@ -73,6 +74,29 @@ pub const FAULT_CASES: &[(&str, &[&str])] = &[
     ("txn_replay_reprocesses", &["s9.rogue.replayed"]),
     ("ignore_retry_after", &["s9.retry.retry_after"]),
     ("reverse_txn_order", &["s9.retry.order"]),
+    ("auth_window_wide", &["s7.poll.window"]),
+    ("registration_window_narrow", &["s4.register.stale"]),
+    ("send_window_wide", &["s8.send.checks"]),
+    (
+        "s2s_window_narrow",
+        &["s9.rogue.out_of_window", "s9.s2s.window"],
+    ),
+    ("txn_envelope_past_narrow", &["s9.rogue.envelope_window"]),
+    ("txn_envelope_future_wide", &["s9.rogue.envelope_window"]),
+    ("envelope_limit_off_by_one", &["s9.rogue.oversized"]),
+    ("page_cap_off_by_one", &["s8.poll.page_max"]),
+    ("seq_reused_after_ack", &["s8.state.seq_after_ack"]),
+    ("seq_counter_not_persisted", &["s8.state.restart"]),
+    ("ready_reports_stored_max", &["s8.state.seq_after_ack"]),
+    ("retention_early", &["s8.retention.max_age"]),
+    (
+        "resend_refused_by_later_checks",
+        &["s8.send.duplicate_out_of_window"],
+    ),
+    (
+        "txn_duplicate_after_window",
+        &["s9.rogue.duplicate_out_of_window"],
+    ),
 ];
 
 /// The name of the baseline run (no fault enabled) in reports.
@@ -283,11 +307,10 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
         Ok(t) => t,
         Err(e) => return result(Vec::new(), Some(e)),
     };
-    let env = Arc::new(Env::new(
-        targets,
-        Some(net.clone()),
-        Some(target::SPAWN_KEEPALIVE),
-    ));
+    let env = Arc::new(
+        Env::new(targets, Some(net.clone()), Some(target::SPAWN_KEEPALIVE))
+            .with_own_nodes(OwnNodes::new(wrapper.path(), &[], options.timeout)),
+    );
     let outcomes = runner::run(&env, cases, options.jobs).await;
     drop(env);
     if let Ok(net) = Arc::try_unwrap(net) {

@@ -17,7 +17,8 @@
 //!   client account (registration, envelopes, credentials, inbox, stream); [`sse`]: a strict
 //!   reader of Server-Sent Events.
 //! - [`target`]: connecting to `--server` URLs or spawning a testnet, and the [`target::Env`]
-//!   every case sees; [`runner`]: bounded parallel runs with a timeout per case.
+//!   every case sees; [`own`]: nodes a case configures and restarts for itself; [`runner`]:
+//!   bounded parallel runs with a timeout per case.
 //! - [`coverage`]: the MUST sentences of SPEC.md per section, the reviewed list of sections
 //!   covered by another section's case, and the coverage check.
 //! - [`report`]: the table on stdout, JSON and JUnit files.
@@ -34,6 +35,7 @@ pub mod case;
 pub mod cases;
 pub mod coverage;
 pub mod faults;
+pub mod own;
 pub mod report;
 pub mod runner;
 pub mod server;

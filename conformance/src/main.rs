@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use kez_conformance::coverage::{self, COVERED_ELSEWHERE};
 use kez_conformance::faults;
+use kez_conformance::own::OwnNodes;
 use kez_conformance::report;
 use kez_conformance::runner::{self, Outcome};
 use kez_conformance::target::{self, Env};
@@ -182,8 +183,13 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
         outcomes = runner::run(&env, &cases, args.jobs) => Some(outcomes),
         _ = tokio::signal::ctrl_c() => None,
     };
-    let net = Arc::try_unwrap(env)
-        .ok()
+    let env = Arc::try_unwrap(env).ok();
+    // Own nodes are gone with their cases; the databases they ran on go with the others.
+    let mut databases = databases;
+    if let Some(own) = env.as_ref().and_then(|env| env.own.as_ref()) {
+        databases.extend(own.take_databases());
+    }
+    let net = env
         .and_then(|env| env.testnet)
         .and_then(|net| Arc::try_unwrap(net).ok());
     if let Some(net) = net
@@ -212,15 +218,13 @@ async fn prepare_env(
     timeout: Duration,
 ) -> anyhow::Result<(Env, Vec<CreatedDatabase>)> {
     let mut databases = Vec::new();
+    let mut own = None;
     let (targets, testnet, keepalive) = match (args.spawn, args.servers.is_empty()) {
         (Some(_), false) => bail!("use --server or --spawn, not both"),
         (None, true) => bail!("nothing to test: give --server URL (repeatable) or --spawn N"),
         (Some(0), _) => bail!("--spawn needs at least one node"),
         (Some(n), true) => {
-            let kezd = match args.kezd.clone() {
-                Some(path) => path,
-                None => kez_testnet::kezd_binary().context("finding or building kezd")?,
-            };
+            let kezd = kezd_for_spawn(args.kezd.as_deref())?;
             eprintln!(
                 "kez-conformance: starting {n} kezd node(s) from {}",
                 kezd.display()
@@ -239,6 +243,7 @@ async fn prepare_env(
             let targets = target::testnet_targets(&net, timeout)
                 .await
                 .map_err(anyhow::Error::msg)?;
+            own = Some(OwnNodes::new(kezd, &args.backends, timeout));
             (targets, Some(net), Some(target::SPAWN_KEEPALIVE))
         }
         (None, false) => {
@@ -257,7 +262,47 @@ async fn prepare_env(
             Err(e) => eprintln!("kez-conformance: {e}"),
         }
     }
-    Ok((Env::new(targets, testnet, keepalive), databases))
+    let env = Env::new(targets, testnet, keepalive);
+    let env = match own {
+        Some(own) => env.with_own_nodes(own),
+        None => env,
+    };
+    Ok((env, databases))
+}
+
+/// The kezd binary `--spawn` runs: `--kezd PATH` (made absolute: the nodes run in their own
+/// directories), else `$KEZD_BIN`, else the workspace's, built with cargo — only when the suite
+/// runs from inside the workspace it was built from, and said on stderr before the build.
+fn kezd_for_spawn(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let given = given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(kez_testnet::KEZD_BIN_VARIABLE).map(PathBuf::from));
+    if let Some(path) = given {
+        return std::path::absolute(&path)
+            .with_context(|| format!("the kezd binary {}", path.display()));
+    }
+    let workspace = kez_testnet::workspace_root();
+    let inside = std::env::current_dir()
+        .ok()
+        .and_then(|dir| dir.canonicalize().ok())
+        .zip(workspace.canonicalize().ok())
+        .is_some_and(|(dir, root)| dir.starts_with(root));
+    if !inside || !workspace.join("Cargo.toml").is_file() {
+        bail!(
+            "--spawn needs a kezd binary: pass --kezd PATH or set {} (without them the suite \
+             builds kezd with cargo only when run from inside the KEZ workspace it was built \
+             from, {})",
+            kez_testnet::KEZD_BIN_VARIABLE,
+            workspace.display()
+        );
+    }
+    eprintln!(
+        "kez-conformance: no --kezd given: building kezd with `cargo build -p kezd` in {} into \
+         {}",
+        workspace.display(),
+        kez_testnet::kezd_build_path().display()
+    );
+    kez_testnet::kezd_binary().context("building kezd")
 }
 
 /// Prints the table, the coverage and the summary, and writes the `--report` files;

@@ -1,5 +1,5 @@
-//! Runs cases: expands each into jobs (one per server, per ordered pair, or per spawned server
-//! with a rogue), runs the jobs in parallel up to a bound, each under its case's timeout and
+//! Runs cases: expands each into jobs (one per server, per ordered pair, per spawned server
+//! with a rogue, or per store of the spawned servers for own-node cases), runs the jobs in parallel up to a bound, each under its case's timeout and
 //! with panics caught, and returns one [`Outcome`] per job in registry order.
 //!
 //! The jobs run as futures on the calling task (`buffer_unordered`), not as spawned tasks:
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
 
-use crate::case::{Case, CaseFn, CaseFuture, Fail, Pair, Rogue, Single};
+use crate::case::{Case, CaseFn, CaseFuture, Fail, Own, Pair, Rogue, Single};
 use crate::target::Env;
 
 /// How a job ended.
@@ -143,6 +143,27 @@ fn jobs(env: &Arc<Env>, cases: &[Case]) -> Vec<Job> {
                             Err(e) => JobRun::Done(Status::Fail, e.clone()),
                         };
                         push(case, t.label.clone(), run);
+                    }
+                }
+            },
+            CaseFn::Own(f) => match &env.own {
+                None => push(
+                    case,
+                    "-".into(),
+                    JobRun::Done(
+                        Status::Skip,
+                        "needs a node of its own, configured by the suite and restarted in \
+                         place (--spawn)"
+                            .into(),
+                    ),
+                ),
+                Some(own) => {
+                    for (label, backend) in own.backends() {
+                        let run = JobRun::Go(f(Own {
+                            env: env.clone(),
+                            backend: backend.clone(),
+                        }));
+                        push(case, label, run);
                     }
                 }
             },

@@ -18,6 +18,7 @@ use kez_testnet::{NodeOptions, Testnet};
 
 use kez_testnet::backend::{Backend, CreatedDatabase};
 
+use crate::own::OwnNodes;
 use crate::server::Server;
 
 /// The keep-alive interval configured on spawned nodes.
@@ -73,6 +74,8 @@ pub struct Env {
     pub rogue_counter: AtomicUsize,
     /// Numbers the blocked rogue names used so far.
     pub blocked_counter: AtomicUsize,
+    /// Under `--spawn`, what own-node cases start their nodes from.
+    pub own: Option<OwnNodes>,
 }
 
 impl Env {
@@ -88,7 +91,14 @@ impl Env {
             keepalive,
             rogue_counter: AtomicUsize::new(0),
             blocked_counter: AtomicUsize::new(0),
+            own: None,
         }
+    }
+
+    /// The same environment with own-node cases enabled (`--spawn`).
+    pub fn with_own_nodes(mut self, own: OwnNodes) -> Env {
+        self.own = Some(own);
+        self
     }
 }
 

@@ -110,6 +110,15 @@ impl User {
         }
     }
 
+    /// The same account reached through `server`: the same node, connected anew after a
+    /// restart.
+    pub fn via(&self, server: &Arc<Server>) -> User {
+        User {
+            server: server.clone(),
+            ..self.clone()
+        }
+    }
+
     /// This user as a recipient.
     pub fn peer(&self) -> Peer {
         Peer {

@@ -134,6 +134,62 @@ pub const FAULTS: &[(&str, &str)] = &[
         "reverse_txn_order",
         "the outbox puts a transaction's envelopes in reverse order (§9.5)",
     ),
+    (
+        "auth_window_wide",
+        "client credentials are accepted up to 65 s off, not 60 (§7.1)",
+    ),
+    (
+        "registration_window_narrow",
+        "registrations are accepted only within 295 s, not 300 (§4.1 check 9)",
+    ),
+    (
+        "send_window_wide",
+        "sends are accepted up to 305 s off, not 300 (§8.1 check 9)",
+    ),
+    (
+        "s2s_window_narrow",
+        "transactions are accepted only within 115 s of their Authorization ts, not 120 (§9.3)",
+    ),
+    (
+        "txn_envelope_past_narrow",
+        "transactions reject envelopes older than 7 days − 5 s, not 7 days (§9.4 check 8)",
+    ),
+    (
+        "txn_envelope_future_wide",
+        "transactions accept envelopes up to 305 s ahead, not 300 (§9.4 check 8)",
+    ),
+    (
+        "envelope_limit_off_by_one",
+        "transactions reject an envelope of exactly 262,144 JCS bytes (§6.5, §9.4 check 1)",
+    ),
+    (
+        "page_cap_off_by_one",
+        "a poll limit above the page maximum is capped at the maximum + 1 (§8.2)",
+    ),
+    (
+        "seq_reused_after_ack",
+        "the next seq is the highest stored one + 1, so acknowledged seqs are reused (§8.2)",
+    ),
+    (
+        "seq_counter_not_persisted",
+        "inbox counters live in memory only, so seqs start again after a restart (§8.2)",
+    ),
+    (
+        "ready_reports_stored_max",
+        "a live-only stream's ready reports the highest stored seq, not the highest assigned (§8.5)",
+    ),
+    (
+        "retention_early",
+        "retention deletes messages at half their max_age (§8.4)",
+    ),
+    (
+        "resend_refused_by_later_checks",
+        "a resend that now fails checks 5–10 (e.g. its ts left the window) is refused, not a duplicate (§8.1)",
+    ),
+    (
+        "txn_duplicate_after_window",
+        "a transaction's envelope already accepted is judged by the window before the duplicate check (§9.4)",
+    ),
 ];
 
 /// The faults enabled in this process, read once from [`VARIABLE`] by [`init_from_env`].

@@ -48,7 +48,12 @@ fn interval(period: Duration) -> tokio::time::Interval {
 async fn sweep_retention(state: &AppState) {
     let retention = &state.config().retention;
     let now_ms = i64::try_from(crate::clock::now_ms()).unwrap_or(i64::MAX);
-    let max_age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+    let max_age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX)
+        / if crate::faults::on("retention_early") {
+            2
+        } else {
+            1
+        };
     let older_than_ms = now_ms.saturating_sub(max_age_ms);
     let store = state.store();
     let result = state

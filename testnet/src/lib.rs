@@ -112,13 +112,20 @@ pub fn kezd_binary() -> Result<PathBuf, TestnetError> {
         };
     }
     let (target_dir, profile) = target_dir_and_profile();
-    let path = target_dir.join(&profile).join("kezd");
+    let path = kezd_build_path();
     build_kezd(&target_dir, &profile, &path)?;
     Ok(path)
 }
 
-/// The workspace root: the parent of this crate's manifest directory (compile-time path).
-fn workspace_root() -> &'static Path {
+/// Where [`kezd_binary`] builds kezd when `KEZD_BIN` is not set: `<target>/<profile>/kezd`.
+pub fn kezd_build_path() -> PathBuf {
+    let (target_dir, profile) = target_dir_and_profile();
+    target_dir.join(profile).join("kezd")
+}
+
+/// The workspace root: the parent of this crate's manifest directory (compile-time path), where
+/// [`kezd_binary`] runs cargo.
+pub fn workspace_root() -> &'static Path {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest)
 }

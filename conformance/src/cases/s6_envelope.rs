@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{expect_code, two_users};
 use crate::case::{Case, CaseResult, Fail, Single};
-use crate::user::{User, json_bytes, message_id};
+use crate::user::{User, json_bytes, message_id, now_ms};
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
@@ -284,10 +284,7 @@ async fn body_limit(s: Single) -> CaseResult {
         body.len()
     );
     // JSON whitespace pads the body to exactly the limit: still a valid send.
-    let mut exact = body.clone();
-    exact.truncate(exact.len() - 1);
-    exact.resize(limit - 1, b' ');
-    exact.push(b'}');
+    let exact = padded(&body, limit);
     check_eq!(exact.len(), limit, "padded body length");
     let answer = alice.send_raw(exact).await?.expect_json(201)?;
     check_eq!(
@@ -295,10 +292,7 @@ async fn body_limit(s: Single) -> CaseResult {
         json!(message_id(&env)),
         "the padded send's id"
     );
-    let mut over = body;
-    over.truncate(over.len() - 1);
-    over.resize(limit, b' ');
-    over.push(b'}');
+    let over = padded(&body, limit + 1);
     expect_code(
         alice.send_raw(over.clone()).await?,
         413,
@@ -320,6 +314,15 @@ async fn body_limit(s: Single) -> CaseResult {
     Ok(())
 }
 
+/// A JSON object's bytes padded with whitespace before its closing brace to `len` bytes.
+fn padded(object: &[u8], len: usize) -> Vec<u8> {
+    let mut out = object.to_vec();
+    out.truncate(out.len() - 1);
+    out.resize(len - 1, b' ');
+    out.push(b'}');
+    out
+}
+
 async fn round_trip(s: Single) -> CaseResult {
     let (alice, bob) = two_users(&s.server).await?;
     let plaintext = json!({"text": "h\u{e9}llo \u{1f30d}", "x-future": {"n": 1}}).to_string();
@@ -330,7 +333,7 @@ async fn round_trip(s: Single) -> CaseResult {
         alice.address.clone(),
         bob.address.clone(),
         &bob.primary,
-        crate::user::now_ms(),
+        now_ms(),
         nonce,
         plaintext.as_bytes(),
     )

@@ -7,7 +7,7 @@ use kez_spec::auth::AuthRequest;
 use kez_spec::{Handle, MessageId};
 use serde_json::json;
 
-use super::{expect_code, two_users};
+use super::{edges, expect_code, two_users};
 use crate::case::{Case, CaseResult, Fail, Single};
 use crate::user::{User, json_bytes, now_s, random_key};
 
@@ -17,7 +17,8 @@ pub fn cases() -> Vec<Case> {
         Case::single(
             "s7.poll.window",
             &["§7.1", "§7.2"],
-            "a poll credential 30 s old is accepted; 90 s old or ahead is 401 unauthorized",
+            "a poll credential 58 s old or ahead is accepted; 62 s old or ahead is 401 \
+             unauthorized (2 s inside and outside each edge of the 60 s window)",
             |s| Box::pin(poll_window(s)),
         ),
         Case::single(
@@ -80,17 +81,16 @@ fn poll(handle: &Handle, since: u64) -> AuthRequest<'_> {
 
 async fn poll_window(s: Single) -> CaseResult {
     let user = User::registered(&s.server).await?;
-    let now = now_s();
-    let ok = user.credential_at(poll(&user.handle, 0), now - 30);
-    user.poll_with("", Some(&ok)).await?.expect(200)?;
-    for (what, ts) in [("90 s old", now - 90), ("90 s ahead", now + 90)] {
-        let cred = user.credential_at(poll(&user.handle, 0), ts);
-        expect_code(
-            user.poll_with("", Some(&cred)).await?,
-            401,
-            "unauthorized",
-            what,
-        )?;
+    let window = kez_spec::auth::DEFAULT_SKEW_SECS;
+    for edge in edges(window, window, 1) {
+        let cred = user.credential_at(poll(&user.handle, 0), edge.ts());
+        let resp = user.poll_with("", Some(&cred)).await?;
+        if edge.inside {
+            resp.expect(200)
+                .map_err(|e| Fail::Fail(format!("a credential {}: {e}", edge.what)))?;
+        } else {
+            expect_code(resp, 401, "unauthorized", &edge.what)?;
+        }
     }
     Ok(())
 }

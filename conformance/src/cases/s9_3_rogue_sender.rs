@@ -53,7 +53,8 @@ pub fn cases() -> Vec<Case> {
         Case::rogue(
             "s9.rogue.out_of_window",
             &["§9.3"],
-            "a correctly signed transaction 600 s old or ahead is 401 stale_timestamp",
+            "a correctly signed transaction 118 s old or ahead is 200; 122 s old or ahead is 401 \
+             stale_timestamp (2 s inside and outside each edge of the 120 s window)",
             |r| Box::pin(out_of_window(r)),
         ),
         Case::rogue(
@@ -66,8 +67,9 @@ pub fn cases() -> Vec<Case> {
         Case::rogue(
             "s9.rogue.oversized",
             &["§9.4", "§6.5"],
-            "more than max_txn_envelopes envelopes is 413 payload_too_large; an envelope over \
-             262,144 bytes is rejected payload_too_large in its result",
+            "more than max_txn_envelopes envelopes is 413 payload_too_large; an envelope of \
+             exactly 262,144 JCS bytes is accepted, one of 262,145 is rejected \
+             payload_too_large in its result",
             |r| Box::pin(oversized(r)),
         ),
         Case::rogue(
@@ -115,11 +117,12 @@ fn testnet_error(e: kez_testnet::TestnetError) -> Fail {
 }
 
 /// A registered user of the server under test, as a recipient.
-async fn recipient(r: &Rogue) -> Result<User, Fail> {
+pub(super) async fn recipient(r: &Rogue) -> Result<User, Fail> {
     User::registered(&r.server).await
 }
 
-async fn send(
+/// Sends a transaction from `rogue` to the server under test: the status and JSON body.
+pub(super) async fn send(
     r: &Rogue,
     rogue: &RoguePeer,
     txn: &str,
@@ -132,7 +135,13 @@ async fn send(
         .map_err(testnet_error)
 }
 
-fn expect_status(what: &str, got: &(u16, Value), status: u16, code: Option<&str>) -> CaseResult {
+/// Fails unless the answer has `status` (and error `code`, when given).
+pub(super) fn expect_status(
+    what: &str,
+    got: &(u16, Value),
+    status: u16,
+    code: Option<&str>,
+) -> CaseResult {
     let code_ok = code.is_none_or(|c| got.1["error"].as_str() == Some(c));
     if got.0 != status || !code_ok {
         fail!(
@@ -146,7 +155,7 @@ fn expect_status(what: &str, got: &(u16, Value), status: u16, code: Option<&str>
 }
 
 /// An envelope from `key`/`from` to `to` at `ts_ms` with members changed by `change`, signed.
-fn envelope_with(
+pub(super) fn envelope_with(
     key: &SigningKey,
     from: &Address,
     to: &Peer,
@@ -298,21 +307,29 @@ async fn misaddressed(r: Rogue) -> CaseResult {
 async fn out_of_window(r: Rogue) -> CaseResult {
     let rogue = r.start(RogueOptions::new()).await?;
     let bob = recipient(&r).await?;
-    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "late");
-    for (what, ts) in [("600 s old", now_s() - 600), ("600 s ahead", now_s() + 600)] {
+    let window = kez_spec::s2s::DEFAULT_SKEW_SECS;
+    let mut inside = Vec::new();
+    for (i, edge) in super::edges(window, window, 1).into_iter().enumerate() {
+        let env = rogue.envelope("mallory", &bob.address, &bob.primary, &edge.what);
         let answer = send(
             &r,
             &rogue,
-            what.split(' ').next().unwrap_or("w"),
+            &format!("w{i}"),
             rogue.txn_body(std::slice::from_ref(&env)),
-            Sign::At(ts),
+            Sign::At(edge.ts()),
         )
         .await?;
-        expect_status(what, &answer, 401, Some("stale_timestamp"))?;
+        if edge.inside {
+            expect_status(&edge.what, &answer, 200, None)?;
+            inside.push(message_id(&env));
+        } else {
+            expect_status(&edge.what, &answer, 401, Some("stale_timestamp"))?;
+        }
     }
-    check!(
-        bob.messages(0).await?.is_empty(),
-        "a stale transaction stored a message"
+    check_eq!(
+        crate::user::ids(&bob.messages(0).await?),
+        inside,
+        "the inbox: the envelopes of the transactions inside the window only"
     );
     Ok(())
 }
@@ -385,45 +402,55 @@ async fn oversized(r: Rogue) -> CaseResult {
         bob.messages(0).await?.is_empty(),
         "a refused transaction stored messages"
     );
-    // One envelope over 262,144 bytes of JCS, next to a good one.
+    // Envelopes of exactly the limit and one byte over, in JCS bytes, next to a small one.
     let key = rogue.user("mallory");
-    let big_text = "x".repeat(200_000);
-    let mut nonce = [0u8; 12];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-    let big = Envelope::seal(
-        &key,
-        rogue.address("mallory"),
-        bob.address.clone(),
-        &bob.primary,
-        now_ms(),
-        nonce,
-        json!({"text": big_text}).to_string().as_bytes(),
-    )
-    .map_err(|e| Fail::Fail(format!("sealing: {e}")))?
-    .sign(&key);
-    check!(
-        kez_spec::json::canonical(&big).len() > 262_144,
-        "the big envelope is not big enough"
-    );
+    let from = rogue.address("mallory");
+    let limit = kez_spec::envelope::MAX_BYTES;
+    let exact = envelope_of_size(&key, &from, &bob.peer(), limit)?;
+    let over = envelope_of_size(&key, &from, &bob.peer(), limit + 1)?;
     let small = rogue.envelope("mallory", &bob.address, &bob.primary, "small");
     let answer = send(
         &r,
         &rogue,
         "big",
-        rogue.txn_body(&[big.clone(), small.clone()]),
+        rogue.txn_body(&[over.clone(), exact.clone(), small.clone()]),
         Sign::Good,
     )
     .await?;
-    expect_status("a transaction with a big envelope", &answer, 200, None)?;
+    expect_status("a transaction with big envelopes", &answer, 200, None)?;
     check_eq!(
         answer.1,
         json!({"results": [
-            {"id": message_id(&big), "status": "rejected", "code": "payload_too_large"},
+            {"id": message_id(&over), "status": "rejected", "code": "payload_too_large"},
+            {"id": message_id(&exact), "status": "accepted"},
             {"id": message_id(&small), "status": "accepted"},
         ]}),
-        "the results"
+        "the results for envelopes of limit + 1 bytes, exactly the limit, and small"
     );
     Ok(())
+}
+
+/// A signed envelope whose JCS is exactly `len` bytes: an unknown member (allowed and signed,
+/// SPEC §6.1) pads it, its value ASCII so that JCS writes it byte for byte.
+fn envelope_of_size(
+    key: &SigningKey,
+    from: &Address,
+    to: &Peer,
+    len: usize,
+) -> Result<Value, Fail> {
+    let ts = now_ms();
+    let bare = envelope_with(key, from, to, ts, |f| {
+        drop(f.insert("x-pad".into(), json!("")))
+    });
+    let pad = len
+        .checked_sub(kez_spec::json::canonical(&bare).len())
+        .ok_or_else(|| Fail::Fail(format!("an envelope cannot be as small as {len} bytes")))?;
+    let padded = envelope_with(key, from, to, ts, |f| {
+        drop(f.insert("x-pad".into(), json!("x".repeat(pad))))
+    });
+    let got = kez_spec::json::canonical(&padded).len();
+    check_eq!(got, len, "the padded envelope's JCS length");
+    Ok(padded)
 }
 
 async fn body_origin(r: Rogue) -> CaseResult {

@@ -33,7 +33,7 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
         Some(0) => return Err(ApiError::malformed("limit must be at least 1")),
         Some(n) => u32::try_from(n)
             .unwrap_or(u32::MAX)
-            .min(paging.page_max.get()),
+            .min(paging.page_max.get() + u32::from(crate::faults::on("page_cap_off_by_one"))),
         None => paging.page_default.get(),
     };
     let handle = auth::path_handle(&ctx)?;

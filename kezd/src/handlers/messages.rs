@@ -63,6 +63,7 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
             }
             route
         }
+        Err(refusal) if crate::faults::on("resend_refused_by_later_checks") => return Err(refusal),
         Err(refusal) => {
             return match state.store().accepted(&envelope.id.to_string()).await? {
                 Some(first) => respond(&envelope, first, local, true),
@@ -156,6 +157,8 @@ async fn check(
     let skew = u64::try_from(state.config().skew.envelope.as_millis()).unwrap_or(u64::MAX);
     let skew = if crate::faults::on("accept_stale_envelope") {
         u64::MAX
+    } else if crate::faults::on("send_window_wide") {
+        skew + 5_000
     } else {
         skew
     };

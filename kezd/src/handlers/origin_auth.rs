@@ -49,6 +49,8 @@ pub async fn verify(
     let skew = kez_spec::s2s::DEFAULT_SKEW_SECS;
     let skew = if crate::faults::on("accept_stale_s2s") {
         u64::MAX
+    } else if crate::faults::on("s2s_window_narrow") {
+        skew - 5
     } else {
         skew
     };

@@ -23,6 +23,8 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     let skew = u64::try_from(config.skew.registration.as_millis()).unwrap_or(u64::MAX);
     let skew = if crate::faults::on("accept_stale_registration") {
         u64::MAX
+    } else if crate::faults::on("registration_window_narrow") {
+        skew - 5_000
     } else {
         skew
     };

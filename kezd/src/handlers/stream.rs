@@ -127,6 +127,13 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
             since + u64::from(crate::faults::on("resume_drops_first_message")),
             true,
         ),
+        None if crate::faults::on("ready_reports_stored_max") => {
+            let stored = state
+                .store()
+                .inbox(handle.as_str(), 0, u32::MAX, usize::MAX)
+                .await?;
+            (stored.last().map_or(0, |m| m.seq), false)
+        }
         None => (state.store().latest_seq(handle.as_str()).await?, false),
     };
     let keep_alive = state.config().stream.keep_alive;

@@ -115,10 +115,14 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
     // §9.4: each envelope judged on its own, so one bad envelope never fails the batch.
     let mut judged = Vec::with_capacity(envelopes.len());
     for received in envelopes {
-        let verdict = if known.contains(&received.id) {
-            Verdict::Duplicate
-        } else {
-            receiver.judge(&received).await?
+        let verdict = match known.contains(&received.id) {
+            true if crate::faults::on("txn_duplicate_after_window")
+                && !receiver.in_window(&received) =>
+            {
+                Verdict::Rejected("stale_timestamp")
+            }
+            true => Verdict::Duplicate,
+            false => receiver.judge(&received).await?,
         };
         judged.push((received.id, verdict));
     }
@@ -315,7 +319,9 @@ impl Receiver<'_> {
     /// Checks one envelope that is not a duplicate (SPEC §9.4). An `Err` is a failure of this
     /// server (the store), which fails the transaction so the origin retries it.
     async fn judge(&mut self, received: &Received) -> Result<Verdict, ApiError> {
-        if received.size > kez_spec::envelope::MAX_BYTES {
+        let max_bytes = kez_spec::envelope::MAX_BYTES
+            - usize::from(crate::faults::on("envelope_limit_off_by_one"));
+        if received.size > max_bytes {
             return Ok(Verdict::Rejected("payload_too_large"));
         }
         let envelope = match &received.envelope {
@@ -353,14 +359,7 @@ impl Receiver<'_> {
         if env.to.server() != here || self.state.user(recipient).await?.is_none() {
             return Ok(Verdict::Rejected("unknown_recipient"));
         }
-        if kez_spec::clock::check_range(
-            env.ts_ms,
-            self.now_ms,
-            ENVELOPE_PAST_MS,
-            ENVELOPE_FUTURE_MS,
-        )
-        .is_err()
-        {
+        if !self.in_window(received) {
             return Ok(Verdict::Rejected("stale_timestamp"));
         }
         let pair = (sender.clone(), env.to.to_string());
@@ -401,6 +400,27 @@ impl Receiver<'_> {
             received_at_ms: i64::try_from(self.now_ms).unwrap_or(i64::MAX),
         };
         Ok(Verdict::Store(Box::new(message), record))
+    }
+
+    /// Check 8 (SPEC §9.4): `now − 7 days ≤ ts ≤ now + 300 s`. An element that is not an
+    /// envelope has no `ts` and is judged by the earlier checks.
+    fn in_window(&self, received: &Received) -> bool {
+        let Ok(envelope) = &received.envelope else {
+            return true;
+        };
+        let past = ENVELOPE_PAST_MS
+            - if crate::faults::on("txn_envelope_past_narrow") {
+                5_000
+            } else {
+                0
+            };
+        let future = ENVELOPE_FUTURE_MS
+            + if crate::faults::on("txn_envelope_future_wide") {
+                5_000
+            } else {
+                0
+            };
+        kez_spec::clock::check_range(envelope.envelope.ts_ms, self.now_ms, past, future).is_ok()
     }
 
     fn defer(&mut self, sender: String, code: &str, secs: u64) -> Verdict {

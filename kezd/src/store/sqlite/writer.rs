@@ -381,7 +381,7 @@ impl Writer {
                 (recipient.as_str(), clamp_i64(counter.last))
             })
             .collect();
-        if dirty.is_empty() {
+        if dirty.is_empty() || crate::faults::on("seq_counter_not_persisted") {
             return;
         }
         self.deferred.push(|q| {
@@ -514,6 +514,21 @@ impl Writer {
     ) -> Result<Counter, StoreError> {
         if let Some(counter) = counters.get(handle) {
             return Ok(*counter);
+        }
+        if crate::faults::on("seq_reused_after_ack") {
+            self.flush().await?;
+            let highest: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE recipient = ?1",
+            )
+            .bind(handle)
+            .fetch_one(&mut self.conn)
+            .await?;
+            let counter = Counter {
+                last: seq_from_db(highest)?,
+                dirty: true,
+            };
+            counters.insert(handle.to_owned(), counter);
+            return Ok(counter);
         }
         let last = match self.counters.get(handle) {
             Some(last) => *last,
