@@ -142,6 +142,11 @@ async fn dispatch(
             (pattern, result)
         }
         Match::MethodNotAllowed { pattern, allow } => {
+            let allow = if cors::is_api_path(path) {
+                cors::with_options(&allow)
+            } else {
+                allow
+            };
             (pattern, Err(ApiError::MethodNotAllowed { allow }))
         }
         Match::NotFound => {
