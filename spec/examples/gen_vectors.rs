@@ -666,9 +666,26 @@ fn s2s(dir: &Path) {
             None,
         ),
     ];
-    // SPEC §9.3 (RFC 9110 §11): the scheme and parameter names in any case, whitespace
-    // around commas and `=`; the values as signed.
-    for (name, header) in [
+    vectors.extend(s2s_respelled(&item, path, body, &h));
+    vectors.extend(s2s_refused(&item, path, body, &h));
+    write(
+        dir,
+        "kez-s2s.json",
+        "Server-to-server Authorization headers: a.example's key ed25519:k1 (from server_seed) signs; the receiver is `destination` at `now` with a 120 s window.",
+        &["§9.3"],
+        json!({"vectors": vectors}),
+    );
+}
+
+/// The same header as a receiver must read it (SPEC §9.3, RFC 9110 §11): the scheme and the
+/// parameter names in any case, whitespace around commas and `=`; the values as signed.
+fn s2s_respelled(
+    item: &impl Fn(&str, &str, &str, &str, u64, &str, String, Option<&str>) -> Value,
+    path: &str,
+    body: &str,
+    h: &str,
+) -> Vec<Value> {
+    [
         (
             "scheme in lowercase",
             h.replacen("KEZ-Server", "kez-server", 1),
@@ -681,26 +698,10 @@ fn s2s(dir: &Path) {
             "parameter names in uppercase",
             h.replace("origin=", "ORIGIN=").replace("sig=", "Sig="),
         ),
-    ] {
-        vectors.push(item(
-            name,
-            "PUT",
-            path,
-            "b.example",
-            NOW_S,
-            body,
-            header,
-            None,
-        ));
-    }
-    vectors.extend(s2s_refused(&item, path, body, &h));
-    write(
-        dir,
-        "kez-s2s.json",
-        "Server-to-server Authorization headers: a.example's key ed25519:k1 (from server_seed) signs; the receiver is `destination` at `now` with a 120 s window.",
-        &["§9.3"],
-        json!({"vectors": vectors}),
-    );
+    ]
+    .into_iter()
+    .map(|(name, header)| item(name, "PUT", path, "b.example", NOW_S, body, header, None))
+    .collect()
 }
 
 /// The Authorization headers a receiver refuses: for another server, late, or over another
