@@ -223,8 +223,7 @@ impl Config {
             .parse()
             .map_err(|e| invalid("server_name", format!("is not a server name: {e}")))?;
         let tls = TlsFiles::from_raw(raw.tls)?;
-        let public_base_url =
-            PublicBaseUrl::from_raw(raw.public_base_url, tls.is_some(), &server_name, bind)?;
+        let public_base_url = PublicBaseUrl::from_raw(raw.public_base_url, &server_name)?;
         let data_dir = non_empty_path("data_dir", raw.data_dir)?;
         let database = Database::from_raw(raw.database_url, &data_dir)?;
         let web_dir = raw
@@ -315,7 +314,7 @@ mod tests {
     fn defaults_are_valid() {
         let config = Config::from_raw(RawConfig::default()).expect("defaults");
         assert_eq!(config.bind.to_string(), "127.0.0.1:6969");
-        assert_eq!(config.public_base_url.as_str(), "http://127.0.0.1:6969");
+        assert_eq!(config.public_base_url.as_str(), "https://localhost:6969");
         assert_eq!(config.database.to_url(), "sqlite://./data/kezd.db");
         assert_eq!(
             Database::parse("sqlite:x.db"),

@@ -20,17 +20,30 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/v1/") || path.starts_with("/.well-known/")
 }
 
-/// The answer to a preflight `OPTIONS` for a path accepting `allow`.
-pub fn preflight(allow: &[Method]) -> Response<ResponseBody> {
-    let methods = allow
+/// What an API path accepts: its routes' methods and `OPTIONS`, which every API path answers
+/// (SPEC §10: the `Allow` of its 405s and of `OPTIONS`).
+pub fn with_options(allow: &[Method]) -> Vec<Method> {
+    allow
         .iter()
-        .chain(std::iter::once(&Method::OPTIONS))
+        .cloned()
+        .chain(std::iter::once(Method::OPTIONS))
+        .collect()
+}
+
+/// The answer to `OPTIONS` on an API path accepting `allow` (SPEC §10): 204 with `Allow`,
+/// and the CORS preflight headers a browser asks for.
+pub fn preflight(allow: &[Method]) -> Response<ResponseBody> {
+    let methods = with_options(allow)
+        .iter()
         .map(Method::as_str)
         .collect::<Vec<_>>()
         .join(", ");
     let mut response = Response::new(body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&methods) {
+        headers.insert(header::ALLOW, value);
+    }
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -74,6 +87,7 @@ mod tests {
             h[header::ACCESS_CONTROL_ALLOW_METHODS],
             "GET, HEAD, OPTIONS"
         );
+        assert_eq!(h[header::ALLOW], "GET, HEAD, OPTIONS");
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_HEADERS], ALLOW_HEADERS);
     }

@@ -9,7 +9,8 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use http::{HeaderValue, Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response, header};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -66,6 +67,9 @@ pub async fn handle(
         }
     };
 
+    if method == Method::HEAD {
+        response = without_body(response);
+    }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
         headers.insert(request_id::HEADER, value);
@@ -87,6 +91,22 @@ pub async fn handle(
         "request"
     );
     response
+}
+
+/// `HEAD` gets the status and headers `GET` would have and no body (SPEC §10, RFC 9110
+/// §9.3.2). hyper drops the body itself over HTTP/1.1 but sends it over HTTP/2, where a client
+/// takes data on an answer to `HEAD` for a protocol error; so the body is dropped here, and
+/// its length kept in `Content-Length`. A stream is not opened: nothing would be read of it.
+fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
+    let (mut parts, body) = response.into_parts();
+    parts.extensions.remove::<crate::detach::Detachable>();
+    if let Some(len) = body.size_hint().exact() {
+        parts
+            .headers
+            .entry(header::CONTENT_LENGTH)
+            .or_insert(HeaderValue::from(len));
+    }
+    Response::from_parts(parts, crate::body::empty())
 }
 
 async fn dispatch(
@@ -145,6 +165,11 @@ async fn dispatch(
             (pattern, result)
         }
         Match::MethodNotAllowed { pattern, allow } => {
+            let allow = if cors::is_api_path(path) {
+                cors::with_options(&allow)
+            } else {
+                allow
+            };
             (pattern, Err(ApiError::MethodNotAllowed { allow }))
         }
         Match::NotFound => {

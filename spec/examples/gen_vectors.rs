@@ -188,6 +188,24 @@ fn signed_objects(dir: &Path) {
     );
 }
 
+/// `obj` with `member` set to `value` and signed again by `key`: a signature that verifies,
+/// so the refusal is of the value (SPEC §3.3, §4.1, §6.1).
+fn resigned(obj: &Value, member: &str, value: Value, key: &SigningKey) -> Value {
+    let mut body = obj.as_object().expect("a signed object").clone();
+    body.insert(member.into(), value);
+    signed::sign(body, key, None)
+}
+
+/// `obj` with an unknown member `n` = 0, signed by `key`, and its text with `0` written `-0`:
+/// the signature covers the same JCS bytes (RFC 8785 writes `-0` as `0`), and the spelling
+/// alone is refused (SPEC §3.3).
+fn with_minus_zero(obj: &Value, key: &SigningKey) -> (Value, String) {
+    let zero = resigned(obj, "n", json!(0), key);
+    let written = text(&zero).replacen("\"n\":0", "\"n\":-0", 1);
+    assert!(written.contains("\"n\":-0"), "the member is written once");
+    (zero, written)
+}
+
 fn registration(handle: &str, server: &str, ts: u64) -> Value {
     Registration {
         handle: parse(handle),
@@ -213,8 +231,18 @@ fn registrations(dir: &Path) {
         }
         item
     };
+    let negative_ts = resigned(&ok, "ts", json!(-1_000), &key("alice"));
+    let (minus_zero, minus_zero_text) = with_minus_zero(&ok, &key("alice"));
     let vectors = json!([
         v("valid", &ok, NOW_MS, None),
+        v(
+            "negative ts (the wrong type, not an old time)",
+            &negative_ts,
+            NOW_MS,
+            Some("malformed_request")
+        ),
+        {"name": "-0 in an unknown member", "object_text": minus_zero_text, "server": "kez.lat", "now_ms": NOW_MS, "valid": false, "error": "malformed_request"},
+        v("the same member written 0", &minus_zero, NOW_MS, None),
         v(
             "valid at the edge of the window",
             &ok,
@@ -318,8 +346,13 @@ fn envelopes(dir: &Path) {
         }
         item
     };
+    let negative_ts = resigned(&ok, "ts", json!(-1_000), &key("alice"));
+    let (minus_zero, minus_zero_text) = with_minus_zero(&ok, &key("alice"));
     let vectors = json!([
         v("valid", &ok, NOW_MS, None),
+        v("negative ts (the wrong type, not an old time)", &negative_ts, NOW_MS, Some("malformed_request")),
+        {"name": "-0 in an unknown member", "object_text": minus_zero_text, "now_ms": NOW_MS, "valid": false, "error": "malformed_request"},
+        v("the same member written 0", &minus_zero, NOW_MS, None),
         {"name": "valid, pretty-printed (same id)", "object_text": serde_json::to_string_pretty(&ok).expect("serializes"), "now_ms": NOW_MS, "valid": true, "message_id": id},
         v("valid, empty text", &envelope(NOW_MS, "", [2; 12]), NOW_MS, None),
         v("stale", &ok, NOW_MS + 300_001, Some("stale_timestamp")),
@@ -633,6 +666,7 @@ fn s2s(dir: &Path) {
             None,
         ),
     ];
+    vectors.extend(s2s_respelled(&item, path, body, &h));
     vectors.extend(s2s_refused(&item, path, body, &h));
     write(
         dir,
@@ -641,6 +675,33 @@ fn s2s(dir: &Path) {
         &["§9.3"],
         json!({"vectors": vectors}),
     );
+}
+
+/// The same header as a receiver must read it (SPEC §9.3, RFC 9110 §11): the scheme and the
+/// parameter names in any case, whitespace around commas and `=`; the values as signed.
+fn s2s_respelled(
+    item: &impl Fn(&str, &str, &str, &str, u64, &str, String, Option<&str>) -> Value,
+    path: &str,
+    body: &str,
+    h: &str,
+) -> Vec<Value> {
+    [
+        (
+            "scheme in lowercase",
+            h.replacen("KEZ-Server", "kez-server", 1),
+        ),
+        (
+            "whitespace around commas and =",
+            h.replace(',', " ,\t").replace('=', " = "),
+        ),
+        (
+            "parameter names in uppercase",
+            h.replace("origin=", "ORIGIN=").replace("sig=", "Sig="),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, header)| item(name, "PUT", path, "b.example", NOW_S, body, header, None))
+    .collect()
 }
 
 /// The Authorization headers a receiver refuses: for another server, late, or over another

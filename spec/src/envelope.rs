@@ -85,13 +85,57 @@ impl SignedEnvelope {
         map: Map<String, Value>,
         known: impl Fn(&str) -> Option<Primary>,
     ) -> Result<Self, (Error, Map<String, Value>)> {
-        // SPEC §8.1's order: the header and the version are judged before the signature's
-        // shape, so a v2 envelope is `unsupported_version` whatever its signature looks like.
-        // The header reads only its own members, never `signature`.
-        let envelope = match header(Members(&map), known) {
-            Ok(envelope) => envelope,
-            Err(error) => return Err((error, map)),
-        };
+        EnvelopeHeader::try_from_map_with_known(map, known)?.into_signed()
+    }
+
+    /// Verifies the sender's signature with `from_primary` (SPEC §3.4).
+    pub fn verify(&self) -> Result<(), Error> {
+        crate::signed::verify_bytes(
+            self.envelope.from_primary.verifying_key(),
+            &self.signing_bytes,
+            &self.object.signature.sig,
+        )
+    }
+}
+
+/// An envelope whose members other than `signature` are checked (SPEC §8.1 checks 2–4: the
+/// number rule, type, version, the header's members) and whose signature member is not read
+/// yet: a home server judges who claims to send it (checks 5–6) before the signature's shape
+/// (check 7), so that an unknown sender is told so whatever its signature looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopeHeader {
+    /// The header and ciphertext.
+    pub envelope: Envelope,
+    /// The object as received, `signature` included.
+    map: Map<String, Value>,
+}
+
+impl EnvelopeHeader {
+    /// Checks everything but the signature member, taking `from_primary` from `known` as
+    /// [`SignedEnvelope::from_map_with_known`] does; a refused object comes back unchanged.
+    pub fn try_from_map_with_known(
+        map: Map<String, Value>,
+        known: impl Fn(&str) -> Option<Primary>,
+    ) -> Result<Self, (Error, Map<String, Value>)> {
+        // SPEC §8.1's order: strict JSON (the number rule of §3.3 included), then the type
+        // and the version, so a v2 envelope is `unsupported_version` whatever its signature
+        // or its other members look like, then the rest. The header reads only its own
+        // members, never `signature`.
+        let checked = map
+            .values()
+            .try_for_each(crate::json::check_safe_integers)
+            .and_then(|()| header(Members(&map), known));
+        match checked {
+            Ok(envelope) => Ok(EnvelopeHeader { envelope, map }),
+            Err(error) => Err((error, map)),
+        }
+    }
+
+    /// Checks the signature member's shape and `alg` (SPEC §3.7 step 3) and computes the
+    /// envelope's canonical form and id; the signature itself is checked by
+    /// [`SignedEnvelope::verify`].
+    pub fn into_signed(self) -> Result<SignedEnvelope, (Error, Map<String, Value>)> {
+        let EnvelopeHeader { envelope, map } = self;
         let object = SignedObject::try_from_map(map, false)?;
         let (signing_bytes, canonical_bytes) = object.canonical_forms();
         let id = MessageId::of_canonical(&canonical_bytes);
@@ -109,15 +153,6 @@ impl SignedEnvelope {
             id,
             signing_bytes,
         })
-    }
-
-    /// Verifies the sender's signature with `from_primary` (SPEC §3.4).
-    pub fn verify(&self) -> Result<(), Error> {
-        crate::signed::verify_bytes(
-            self.envelope.from_primary.verifying_key(),
-            &self.signing_bytes,
-            &self.object.signature.sig,
-        )
     }
 }
 

@@ -14,6 +14,9 @@ use crate::{Error, KeyId, ServerName, clock, hexstr, signed};
 pub const SCHEME: &str = "KEZ-Server";
 /// The first line of the signed string: versions the construction.
 pub const STRING_TAG: &str = "KEZ-S2S-1";
+/// The optional whitespace of RFC 9110 §5.6.3 (spaces and tabs), allowed around the
+/// header's commas and `=` signs.
+const OWS: &[char] = &[' ', '\t'];
 /// Server requests may differ from the receiver's clock by this many seconds.
 pub const DEFAULT_SKEW_SECS: u64 = 120;
 
@@ -97,25 +100,28 @@ impl ServerAuth {
     }
 
     /// Parses the header value: the scheme, then the five parameters, each exactly once, in
-    /// any order, values in double quotes; unknown parameters are ignored.
+    /// any order, values in double quotes; unknown parameters are ignored. As RFC 9110 §11
+    /// has it, the scheme and the parameter names are matched case-insensitively, and
+    /// whitespace (spaces, tabs) may stand around each comma and each `=`.
     pub fn parse(header: &str) -> Result<Self, Error> {
         let params = header
-            .strip_prefix(SCHEME)
-            .and_then(|rest| rest.strip_prefix(' '))
+            .get(..SCHEME.len())
+            .filter(|scheme| scheme.eq_ignore_ascii_case(SCHEME))
+            .and_then(|_| header[SCHEME.len()..].strip_prefix(' '))
             .ok_or(Error::S2sUnauthorized("scheme must be KEZ-Server"))?;
         let (mut origin, mut destination, mut key, mut ts, mut sig) =
             (None, None, None, None, None);
         for part in params.split(',') {
             let (name, value) = part
-                .trim()
                 .split_once('=')
                 .ok_or(Error::S2sUnauthorized("parameters are name=\"value\""))?;
             let value = value
+                .trim_matches(OWS)
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .filter(|v| !v.contains('"'))
                 .ok_or(Error::S2sUnauthorized("parameter values are quoted"))?;
-            let slot = match name {
+            let slot = match name.trim_matches(OWS).to_ascii_lowercase().as_str() {
                 "origin" => &mut origin,
                 "destination" => &mut destination,
                 "key" => &mut key,
@@ -287,6 +293,18 @@ mod tests {
                 Some("s2s_unauthorized"),
                 "{bad}"
             );
+        }
+        // RFC 9110 §11: the scheme and the parameter names in any case, whitespace around
+        // commas and `=`; the values are as sent.
+        let parsed = ServerAuth::parse(&good).expect("parses");
+        for same in [
+            good.replace("KEZ-Server", "kez-server"),
+            good.replace("KEZ-Server", "KEZ-SERVER  "),
+            good.replace(',', " ,\t"),
+            good.replace('=', " = "),
+            good.replace("origin=", "Origin=").replace("sig=", "SIG="),
+        ] {
+            assert_eq!(ServerAuth::parse(&same).as_ref(), Ok(&parsed), "{same}");
         }
     }
 }

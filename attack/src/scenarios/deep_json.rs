@@ -30,7 +30,7 @@ const DEPTH: usize = 100_000;
 /// Members of the wide object sent (about 15 bytes each, within the send limit).
 const MEMBERS: usize = 15_000;
 
-/// Nesting depth and members for registration, whose limit is `max_body_bytes` (65,536).
+/// Nesting depth and members for registration, within its limit `max_body_bytes` (262,144).
 const REGISTER_DEPTH: usize = 60_000;
 const REGISTER_MEMBERS: usize = 4_000;
 

@@ -24,10 +24,10 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::single(
             "s2.server_name.numeric",
-            &["§2.2", "§2.4", "§4.1", "§9.8", "§13.2"],
+            &["§2.2", "§2.4", "§4.1", "§4.2", "§9.8", "§13.2"],
             "a server name whose last label ends in a number (every decimal, octal, hex and \
              mixed IPv4 spelling) or an IPv6 literal is refused before any connection: \
-             GET /v1/u/bob@<it> is 400 invalid_address, a registration naming it 400 \
+             GET /v1/u/bob@<it> is 400 invalid_handle (§4.2), a registration naming it 400 \
              wrong_server (§4.1 step 5), a send to bob@<it> 400 invalid_address; with a port, a \
              listener of the suite's on 127.0.0.1 sees no connection",
             |s| Box::pin(server_name_numeric(s)),
@@ -121,10 +121,11 @@ async fn server_name_numeric(s: Single) -> CaseResult {
     for name in &names {
         for server in [name.clone(), format!("{name}:{port}")] {
             let address = format!("{}@{server}", bob.handle);
+            // §4.2: one code for every segment that is neither a handle nor an address.
             s.server
                 .get(&format!("/v1/u/{address}"))
                 .await?
-                .expect_error(400, "invalid_address")?;
+                .expect_error(400, "invalid_handle")?;
             let mut registration = bob.registration_fields(now_ms());
             registration.insert("server".into(), json!(server));
             bob.register_raw(json_bytes(&bob.sign(registration)))

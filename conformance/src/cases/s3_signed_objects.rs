@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{expect_code, two_users};
 use crate::case::{Case, CaseResult, Fail, Single};
-use crate::user::{User, json_bytes, message_id};
+use crate::user::{User, json_bytes, message_id, now_ms};
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
@@ -27,7 +27,8 @@ pub fn cases() -> Vec<Case> {
             "s3.json.numbers",
             &["§3.3"],
             "numbers in a signed object must be integers within ±(2^53-1) without fraction or \
-             exponent; others are 400 malformed_request, the extremes are accepted",
+             exponent, and not -0; others are 400 malformed_request (envelopes and \
+             registrations), the extremes are accepted",
             |s| Box::pin(numbers(s)),
         ),
         Case::single(
@@ -190,12 +191,26 @@ async fn numbers(s: Single) -> CaseResult {
         ("-2^53", "-9007199254740992"),
         ("1e400", "1e400"),
         ("0.5", "0.5"),
+        ("-0 (JCS writes it 0)", "-0"),
     ] {
         let mut f = fields.clone();
         f.insert("x-n".into(), json!("NUMBER"));
         let changed = body_text(&alice.sign(f)).replacen("\"NUMBER\"", number, 1);
         expect_send_error(&alice, changed.into_bytes(), 400, "malformed_request", what).await?;
     }
+    // The same rule in a registration: `-0` where the signature covers `0`.
+    let newcomer = User::generate(&s.server);
+    let mut f = newcomer.registration_fields(now_ms());
+    f.insert("x-n".into(), json!(0));
+    let zero = body_text(&newcomer.sign(f));
+    let minus_zero = zero.replacen("\"x-n\":0", "\"x-n\":-0", 1);
+    check!(minus_zero != zero, "could not rewrite x-n");
+    expect_code(
+        newcomer.register_raw(minus_zero.into_bytes()).await?,
+        400,
+        "malformed_request",
+        "a registration with -0",
+    )?;
     // The extremes are integers in range: signed and accepted.
     let mut f = fields;
     f.insert("x-max".into(), json!(9_007_199_254_740_991u64));

@@ -39,8 +39,8 @@ fn registration_cases() -> Vec<Case> {
         Case::single(
             "s4.register.members",
             &["§4.1", "§3.6"],
-            "check 2: missing or mistyped members and a wrong or missing type are 400 \
-             malformed_request",
+            "check 2: missing or mistyped members (a negative ts included) and a wrong or \
+             missing type are 400 malformed_request",
             |s| Box::pin(register_members(s)),
         ),
         Case::single(
@@ -319,6 +319,10 @@ async fn register_members(s: Single) -> CaseResult {
         (
             "ts as string",
             signed_with(&user, |f| drop(f.insert("ts".into(), json!("1")))),
+        ),
+        (
+            "ts negative (the wrong type, not a stale time)",
+            signed_with(&user, |f| drop(f.insert("ts".into(), json!(-1_000)))),
         ),
         (
             "handle as number",

@@ -3,6 +3,7 @@
 //! document publishes it (§6.5), and the end-to-end round trip a client relies on (§6.2, §6.3,
 //! §6.6): what one client seals, the server stores and serves so the other opens it.
 
+use kez_spec::auth::AuthRequest;
 use serde_json::{Value, json};
 
 use super::{expect_code, two_users};
@@ -40,6 +41,13 @@ pub fn cases() -> Vec<Case> {
             "a send body of exactly the published max_body_bytes is accepted, one byte more is \
              413 payload_too_large (also for registration and acknowledgement bodies)",
             |s| Box::pin(body_limit(s)),
+        ),
+        Case::single(
+            "s6.body_limit.every_route",
+            &["§6.5", "§9.2"],
+            "a registration and an acknowledgement of exactly the published max_body_bytes are \
+             accepted: one limit for every client request body",
+            |s| Box::pin(body_limit_every_route(s)),
         ),
         Case::single(
             "s6.e2ee.round_trip",
@@ -265,7 +273,9 @@ async fn version(s: Single) -> CaseResult {
     Ok(())
 }
 
-async fn body_limit(s: Single) -> CaseResult {
+/// The published `max_body_bytes` (§6.5's 262,144 from a server without a document), which
+/// must not exceed §6.5's limit.
+fn published_body_limit(s: &Single) -> Result<usize, Fail> {
     let limit = match s.server.limit("/max_body_bytes") {
         Some(limit) => usize::try_from(limit).unwrap_or(usize::MAX),
         None if s.server.federates() => fail!("the server document publishes no max_body_bytes"),
@@ -275,6 +285,11 @@ async fn body_limit(s: Single) -> CaseResult {
         limit <= kez_spec::envelope::MAX_BYTES,
         "max_body_bytes {limit} exceeds §6.5's 262,144"
     );
+    Ok(limit)
+}
+
+async fn body_limit(s: Single) -> CaseResult {
+    let limit = published_body_limit(&s)?;
     let (alice, bob) = two_users(&s.server).await?;
     let env = alice.envelope(&bob.peer(), "limit");
     let body = json_bytes(&json!({"to": env["to"], "envelope": env}));
@@ -314,13 +329,38 @@ async fn body_limit(s: Single) -> CaseResult {
     Ok(())
 }
 
-/// A JSON object's bytes padded with whitespace before its closing brace to `len` bytes.
-fn padded(object: &[u8], len: usize) -> Vec<u8> {
-    let mut out = object.to_vec();
-    out.truncate(out.len() - 1);
-    out.resize(len - 1, b' ');
-    out.push(b'}');
+/// `body`, a JSON object, padded with JSON whitespace before its last byte to `len` bytes.
+fn padded(body: &[u8], len: usize) -> Vec<u8> {
+    let mut out = body.to_vec();
+    let last = out.pop().unwrap_or(b'}');
+    out.resize(len.saturating_sub(1), b' ');
+    out.push(last);
     out
+}
+
+async fn body_limit_every_route(s: Single) -> CaseResult {
+    let limit = published_body_limit(&s)?;
+    let newcomer = User::generate(&s.server);
+    let registration = padded(&json_bytes(&newcomer.registration(now_ms())), limit);
+    check_eq!(registration.len(), limit, "padded registration length");
+    newcomer.register_raw(registration).await?.expect(201)?;
+    let through = 0;
+    let credential = newcomer.credential(AuthRequest::Ack {
+        handle: &newcomer.handle,
+        through,
+    });
+    let ack = padded(&json_bytes(&json!({ "through": through })), limit);
+    check_eq!(ack.len(), limit, "padded acknowledgement length");
+    let answer = newcomer
+        .ack_with(ack, Some(&credential))
+        .await?
+        .expect_json(200)?;
+    check_eq!(
+        answer,
+        json!({"deleted": 0}),
+        "the acknowledgement's answer"
+    );
+    Ok(())
 }
 
 async fn round_trip(s: Single) -> CaseResult {

@@ -42,7 +42,8 @@ pub fn cases() -> Vec<Case> {
         Case::single(
             "s8.stream.params",
             &["§8.5", "§7.4"],
-            "a malformed since or Last-Event-ID, or since different from Last-Event-ID, is 400 \
+            "a malformed since or Last-Event-ID (a sign included: since=%2B1 and \
+             Last-Event-ID: +1 alike), or since different from Last-Event-ID, is 400 \
              malformed_request, checked before the credential",
             |s| Box::pin(params(s)),
         ),
@@ -188,6 +189,9 @@ async fn params(s: Single) -> CaseResult {
         (format!("?{bad}"), vec![("last-event-id", "x")]),
         (format!("?{bad}"), vec![("last-event-id", "-3")]),
         (format!("?since=1&{bad}"), vec![("last-event-id", "2")]),
+        // §7.4, §8.2: one grammar, digits only, in the query and in the header alike.
+        (format!("?since=%2B1&{bad}"), vec![]),
+        (format!("?{bad}"), vec![("last-event-id", "+1")]),
     ];
     for (query, headers) in cases {
         let resp = user

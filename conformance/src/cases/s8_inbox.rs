@@ -45,7 +45,8 @@ pub fn cases() -> Vec<Case> {
         Case::single(
             "s8.send.order",
             &["§8.1"],
-            "an envelope failing several checks gets the code of the first, in §8.1's order",
+            "an envelope failing several checks gets the code of the first, in §8.1's order (an \
+             unknown sender is unknown_sender whatever its signature member)",
             |s| Box::pin(send_order(s)),
         ),
         Case::single(
@@ -289,6 +290,27 @@ async fn send_order(s: Single) -> CaseResult {
         "unknown_sender",
         "unknown sender + signature + stale",
     )?;
+    // Check 6 before check 7: an unknown sender is told so whatever its signature looks like.
+    for (what, signature) in [
+        ("malformed", Some(json!({"alg": "ed25519", "sig": "zz"}))),
+        (
+            "unsupported alg",
+            Some(json!({"alg": "schnorr", "sig": "00"})),
+        ),
+        ("not an object", Some(json!("x"))),
+        ("missing", None),
+    ] {
+        let mut f = stranger.envelope_fields(&bob.peer(), what);
+        if let Some(signature) = signature {
+            f.insert("signature".into(), signature);
+        }
+        expect_code(
+            stranger.send(&Value::Object(f)).await?,
+            403,
+            "unknown_sender",
+            &format!("unknown sender + {what} signature"),
+        )?;
+    }
     let mut f = alice.envelope_fields_at(&bob.peer(), "4", stale);
     f.insert("signature".into(), json!("x"));
     let mut env = Value::Object(f);

@@ -59,6 +59,27 @@ pub fn cases() -> Vec<Case> {
              parameters are ignored (the request gets past check 1)",
             |s| Box::pin(s2s_param_order(s)),
         ),
+        Case::single(
+            "s9.s2s.header_spelling",
+            &["§9.3"],
+            "the scheme and parameter names in any case, and whitespace around commas and '=', \
+             are read as the sender's form (the request gets past check 1, RFC 9110 §11)",
+            |s| Box::pin(s2s_header_spelling(s)),
+        ),
+        Case::single(
+            "s9.s2s.document_unavailable",
+            &["§9.3", "§10"],
+            "a transaction from an origin whose server document cannot be fetched is 503 \
+             unavailable with Retry-After, not 401 unknown_key",
+            |s| Box::pin(s2s_document_unavailable(s)),
+        ),
+        Case::single(
+            "s9.txn.id_first",
+            &["§9.4"],
+            "an invalid txn id is 400 malformed_request before the Authorization header is \
+             looked at (none, or a valid one)",
+            |s| Box::pin(txn_id_first(s)),
+        ),
         Case::pair(
             "s9.pair.delivery",
             &["§9.1", "§9.4", "§9.7", "§6.1", "§3.2"],
@@ -258,18 +279,7 @@ async fn s2s_destination(s: Single) -> CaseResult {
     let (path, body) = txn_request();
     for other in ["elsewhere.example", "kez-conformance.invalid"] {
         let header = suite_header(&path, &body, other, now_s())?.to_string();
-        let resp = s
-            .server
-            .request(
-                Method::PUT,
-                &path,
-                &[
-                    ("content-type", "application/json"),
-                    ("authorization", &header),
-                ],
-                Some(body.clone()),
-            )
-            .await?;
+        let resp = put_with_header(&s.server, &path, body.clone(), &header).await?;
         expect_code(resp, 401, "wrong_destination", other)?;
     }
     Ok(())
@@ -281,18 +291,7 @@ async fn s2s_window(s: Single) -> CaseResult {
     let window = kez_spec::s2s::DEFAULT_SKEW_SECS;
     for edge in super::edges(window, window, 1) {
         let header = suite_header(&path, &body, s.server.name.as_str(), edge.ts())?.to_string();
-        let resp = s
-            .server
-            .request(
-                Method::PUT,
-                &path,
-                &[
-                    ("content-type", "application/json"),
-                    ("authorization", &header),
-                ],
-                Some(body.clone()),
-            )
-            .await?;
+        let resp = put_with_header(&s.server, &path, body.clone(), &header).await?;
         if !edge.inside {
             expect_code(resp, 401, "stale_timestamp", &edge.what)?;
         } else if resp.status < 400 || resp.code().as_deref() == Some("stale_timestamp") {
@@ -321,24 +320,105 @@ async fn s2s_param_order(s: Single) -> CaseResult {
         auth.destination,
         auth.origin
     );
-    let resp = s
-        .server
-        .request(
-            Method::PUT,
-            &path,
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &header),
-            ],
-            Some(body),
-        )
-        .await?;
+    let resp = put_with_header(&s.server, &path, body, &header).await?;
     expect_code(
         resp,
         401,
         "stale_timestamp",
         "reordered parameters with an unknown one",
     )?;
+    Ok(())
+}
+
+/// `PUT path` with `body` and `header` as the `Authorization` value.
+async fn put_with_header(
+    server: &Server,
+    path: &str,
+    body: Vec<u8>,
+    header: &str,
+) -> Result<crate::server::Resp, Fail> {
+    server
+        .request(
+            Method::PUT,
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", header),
+            ],
+            Some(body),
+        )
+        .await
+}
+
+async fn s2s_header_spelling(s: Single) -> CaseResult {
+    require_federation(&s)?;
+    let (path, body) = txn_request();
+    // Stale on purpose: a header that parses is refused at check 3, not check 1.
+    let good = suite_header(&path, &body, s.server.name.as_str(), now_s() - 600)?.to_string();
+    for (what, header) in [
+        (
+            "scheme in lowercase",
+            good.replacen("KEZ-Server", "kez-server", 1),
+        ),
+        (
+            "scheme in uppercase, two spaces after it",
+            good.replacen("KEZ-Server ", "KEZ-SERVER  ", 1),
+        ),
+        ("whitespace around commas", good.replace(',', " ,\t")),
+        ("whitespace around =", good.replace('=', " = ")),
+        (
+            "parameter names in other cases",
+            good.replacen("origin=", "Origin=", 1)
+                .replacen("destination=", "DESTINATION=", 1),
+        ),
+    ] {
+        let resp = put_with_header(&s.server, &path, body.clone(), &header).await?;
+        expect_code(resp, 401, "stale_timestamp", what)?;
+    }
+    Ok(())
+}
+
+async fn s2s_document_unavailable(s: Single) -> CaseResult {
+    require_federation(&s)?;
+    let (path, body) = txn_request();
+    // The suite's origin is under .invalid: its document can never be fetched (RFC 6761).
+    let header = suite_header(&path, &body, s.server.name.as_str(), now_s())?.to_string();
+    let resp = put_with_header(&s.server, &path, body, &header).await?;
+    let retry_after = resp.header("retry-after").map(str::to_owned);
+    expect_code(resp, 503, "unavailable", "an origin that cannot be reached")?;
+    check!(
+        retry_after
+            .as_deref()
+            .is_some_and(|v| v.parse::<u64>().is_ok()),
+        "503 unavailable without a Retry-After in seconds: {retry_after:?}"
+    );
+    Ok(())
+}
+
+async fn txn_id_first(s: Single) -> CaseResult {
+    require_federation(&s)?;
+    let (_, body) = txn_request();
+    // (`.` and `..` are invalid too, but an HTTP client removes them from a URL's path.)
+    for txn in ["a!b", "a b", &"t".repeat(65)] {
+        let path = format!("/v1/federation/txn/{txn}");
+        let header = suite_header(&path, &body, s.server.name.as_str(), now_s())?.to_string();
+        for (what, header) in [("no header", None), ("a valid header", Some(header))] {
+            let mut headers = vec![("content-type", "application/json")];
+            if let Some(h) = header.as_deref() {
+                headers.push(("authorization", h));
+            }
+            let resp = s
+                .server
+                .request(Method::PUT, &path, &headers, Some(body.clone()))
+                .await?;
+            expect_code(
+                resp,
+                400,
+                "malformed_request",
+                &format!("txn id {txn:?}, {what}"),
+            )?;
+        }
+    }
     Ok(())
 }
 

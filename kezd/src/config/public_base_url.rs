@@ -1,8 +1,7 @@
-//! `public_base_url`: the URL this server is reached at, given or derived from TLS and the
-//! listening address.
+//! `public_base_url`: the URL this server is reached at, given or derived from the server
+//! name.
 
 use std::fmt;
-use std::net::SocketAddr;
 
 use kez_spec::ServerName;
 
@@ -36,17 +35,16 @@ impl PublicBaseUrl {
         Ok(PublicBaseUrl(text.to_owned()))
     }
 
-    /// The given URL, or `https://<server_name>` with TLS, or `http://<bind>` without.
+    /// The given URL, or `https://<server_name>` (SPEC §4.4), with or without TLS here: a
+    /// server without TLS of its own is reached through a proxy that has it, and the listening
+    /// address is no name a client elsewhere can use.
     pub(super) fn from_raw(
         raw: Option<String>,
-        tls: bool,
         server_name: &ServerName,
-        bind: SocketAddr,
     ) -> Result<Self, ConfigError> {
         Ok(match raw {
             Some(url) => PublicBaseUrl::parse(&url).map_err(|e| invalid("public_base_url", e))?,
-            None if tls => PublicBaseUrl(format!("https://{server_name}")),
-            None => PublicBaseUrl(format!("http://{bind}")),
+            None => PublicBaseUrl(format!("https://{server_name}")),
         })
     }
 }

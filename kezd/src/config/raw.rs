@@ -271,7 +271,9 @@ impl Default for RawHttp {
             // database, federation clients and log files.
             max_connections: 10_000,
             header_read_timeout_ms: 10_000,
-            max_body_bytes: 65_536,
+            // SPEC §6.5: one limit for every client request body, published as
+            // `max_body_bytes`.
+            max_body_bytes: 262_144,
             max_message_bytes: 262_144,
             drain_timeout_ms: 10_000,
             // An office or a carrier-grade NAT puts many honest clients behind one address;

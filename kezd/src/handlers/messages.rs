@@ -9,7 +9,7 @@ use std::cell::Cell;
 use http::StatusCode;
 use kez_spec::Error as SpecError;
 use kez_spec::api::send::{SendAnswer, SendRequest, SendStatus};
-use kez_spec::envelope::SignedEnvelope;
+use kez_spec::envelope::{Envelope, EnvelopeHeader, SignedEnvelope};
 
 use crate::body;
 use crate::broker::Published;
@@ -32,44 +32,37 @@ use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
 /// [`Store::record_conversations`]: crate::store::Store::record_conversations
 pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     let bytes = ctx.body_bytes().await?;
-    let SendRequest { to, envelope } = SendRequest::parse(&bytes)?;
     let state = ctx.state().clone();
-    // A sender's primary decoded for an earlier send is not decoded again.
-    let decoded = Cell::new(false);
-    let envelope = SignedEnvelope::from_map_with_known(envelope, |text| {
-        let known = state.known_primary(text);
-        decoded.set(known.is_none());
-        known
-    })?;
-    let config = state.config();
-    let here = &config.server_name;
-    let env = &envelope.envelope;
-    let local = env.to.server() == here;
-    let to_matches = to == env.to.to_string() || (local && to == env.to.handle().as_str());
-    if !to_matches {
-        return Err(ApiError::malformed(
-            "\"to\" must equal envelope.to, or its handle for a local recipient",
-        ));
-    }
+    let Parsed {
+        header,
+        local,
+        decoded,
+    } = parse(&state, &bytes)?;
     // SPEC §8.1: a message already accepted is answered as the duplicate it is right after
     // check 4, without the later checks or rate-limit accounting. The store finds duplicates
     // as it writes (and runs the rate limits only for new messages), so the id is looked up
     // here only when checks 5–10 refuse: the stored copy of a duplicate passed them all.
+    // Checks 5 and 6 judge the header alone, before the signature's shape (check 7).
+    let envelope = match check_sender(&state, &header.envelope).await {
+        Ok(()) => header.into_signed().map_err(|(error, _)| error)?,
+        Err(refusal) => {
+            return match header.into_signed() {
+                Ok(envelope) => duplicate_or(&state, &envelope, local, refusal).await,
+                // An envelope whose signature member is malformed was never accepted.
+                Err(_) => Err(refusal),
+            };
+        }
+    };
+    let env = &envelope.envelope;
     let now = clock::now_ms();
     let route = match check(&state, &envelope, local, now).await {
         Ok(route) => {
-            if decoded.get() {
+            if decoded {
                 state.remember_primary(env.from_primary);
             }
             route
         }
-        Err(refusal) if crate::faults::on("resend_refused_by_later_checks") => return Err(refusal),
-        Err(refusal) => {
-            return match state.store().accepted(&envelope.id.to_string()).await? {
-                Some(first) => respond(&envelope, first, local, true),
-                None => Err(refusal),
-            };
-        }
+        Err(refusal) => return duplicate_or(&state, &envelope, local, refusal).await,
     };
     let message = NewMessage {
         id: envelope.id.to_string(),
@@ -125,16 +118,64 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
     respond(&envelope, accepted, local, accepted.duplicate)
 }
 
-/// SPEC §8.1 checks 5–10: the sender is this server's and registered with the envelope's
-/// primary, the signature, the timestamp window, the recipient. Returns where the message goes.
-async fn check(
+/// A send body with its envelope's header checked (SPEC §8.1 checks 2–4).
+struct Parsed {
+    /// The envelope, its signature member not read yet.
+    header: EnvelopeHeader,
+    /// Whether the recipient is on this server.
+    local: bool,
+    /// Whether the sender's primary was decoded here, not found among the known ones.
+    decoded: bool,
+}
+
+/// SPEC §8.1 checks 2–4: strict JSON, the envelope's type, version and header members, and
+/// the `to` rule.
+fn parse(state: &AppState, bytes: &[u8]) -> Result<Parsed, ApiError> {
+    let SendRequest { to, envelope } = SendRequest::parse(bytes)?;
+    // A sender's primary decoded for an earlier send is not decoded again.
+    let decoded = Cell::new(false);
+    let header = EnvelopeHeader::try_from_map_with_known(envelope, |text| {
+        let known = state.known_primary(text);
+        decoded.set(known.is_none());
+        known
+    })
+    .map_err(|(error, _)| error)?;
+    let env = &header.envelope;
+    let local = env.to.server() == &state.config().server_name;
+    let to_matches = to == env.to.to_string() || (local && to == env.to.handle().as_str());
+    if !to_matches {
+        return Err(ApiError::malformed(
+            "\"to\" must equal envelope.to, or its handle for a local recipient",
+        ));
+    }
+    Ok(Parsed {
+        header,
+        local,
+        decoded: decoded.get(),
+    })
+}
+
+/// The answer to a send refused by checks 5–10: the duplicate it is, if its id was accepted
+/// before, otherwise the refusal.
+async fn duplicate_or(
     state: &AppState,
     envelope: &SignedEnvelope,
     local: bool,
-    now: u64,
-) -> Result<Route, ApiError> {
+    refusal: ApiError,
+) -> HandlerResult {
+    if crate::faults::on("resend_refused_by_later_checks") {
+        return Err(refusal);
+    }
+    match state.store().accepted(&envelope.id.to_string()).await? {
+        Some(first) => respond(envelope, first, local, true),
+        None => Err(refusal),
+    }
+}
+
+/// SPEC §8.1 checks 5–6: the sender is this server's and registered with the envelope's
+/// primary.
+async fn check_sender(state: &AppState, env: &Envelope) -> Result<(), ApiError> {
     let here = &state.config().server_name;
-    let env = &envelope.envelope;
     if env.from.server() != here {
         return Err(SpecError::WrongServer {
             expected: here.to_string(),
@@ -146,11 +187,24 @@ async fn check(
     // text is exact and spares decoding the stored key's point on every send.
     let sender = state.user(env.from.handle().as_str()).await?;
     let registered = sender.is_some_and(|u| u.primary == env.from_primary.to_string());
-    if !registered {
-        return Err(ApiError::UnknownSender {
+    if registered {
+        Ok(())
+    } else {
+        Err(ApiError::UnknownSender {
             sender: env.from.to_string(),
-        });
+        })
     }
+}
+
+/// SPEC §8.1 checks 8–10: the signature, the timestamp window, the recipient. Returns where
+/// the message goes.
+async fn check(
+    state: &AppState,
+    envelope: &SignedEnvelope,
+    local: bool,
+    now: u64,
+) -> Result<Route, ApiError> {
+    let env = &envelope.envelope;
     if !crate::faults::on("skip_envelope_signature_check") {
         envelope.verify()?;
     }

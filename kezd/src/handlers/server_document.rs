@@ -33,7 +33,8 @@ fn limits(state: &AppState) -> Limits {
     let n = |v: u32| u64::from(v);
     Limits {
         max_envelope_bytes: len(kez_spec::envelope::MAX_BYTES),
-        max_body_bytes: len(c.http.max_message_bytes.get()),
+        // SPEC §6.5: the body every client route accepts, sends and the rest alike.
+        max_body_bytes: len(c.http.max_body_bytes.min(c.http.max_message_bytes).get()),
         max_txn_envelopes: len(kez_spec::api::txn::MAX_ENVELOPES),
         max_txn_bytes: len(kez_spec::api::txn::MAX_BYTES),
         inbox_page_max: n(c.inbox.page_max.get()),

@@ -10,7 +10,8 @@
 //! (`[rate] remote_lookups_per_minute`, `remote_lookups_per_server_per_minute`, SPEC §11,
 //! §13.2): nobody can use the server to reflect requests at another host. A cached answer
 //! costs nothing. Addresses whose server is an IP address in any spelling never get here:
-//! they are `invalid_address` (SPEC §2.2).
+//! like every segment that is neither a handle nor an address, they are `invalid_handle`
+//! (SPEC §2.2, §4.2).
 
 use http::StatusCode;
 use kez_spec::api::handle_record::HandleRecord;
@@ -23,9 +24,10 @@ use crate::handlers::{HandlerResult, RequestContext};
 use crate::state::AppState;
 use crate::store::UserRecord;
 
-/// `GET /v1/u/{handle}`: 400 `invalid_handle`, 404 `unknown_handle`; with an address, the record
-/// from its server (400 `invalid_address`, 404 `unknown_handle`, 429 `rate_limited` past the remote
-/// look-up limits, 503 `unavailable` when it cannot be reached). A local handle:
+/// `GET /v1/u/{handle}`: 400 `invalid_handle` for a segment that is neither a handle nor an
+/// address, 404 `unknown_handle`; with an address, the record from its server (404
+/// `unknown_handle`, 429 `rate_limited` past the remote look-up limits, 503 `unavailable` when
+/// it cannot be reached). A local handle:
 /// [`Store::user_by_handle`].
 ///
 /// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
@@ -34,7 +36,11 @@ pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
     let handle = match text.split_once('@') {
         None => Handle::parse(&text)?,
         Some(_) => {
-            let address = Address::parse(&text)?;
+            // SPEC §4.2: one code for every segment that is neither a handle nor an address,
+            // whichever part of an address-like segment is wrong.
+            let address = Address::parse(&text).map_err(|e| ApiError::InvalidHandle {
+                reason: e.to_string(),
+            })?;
             if address.server() != &ctx.state().config().server_name {
                 return remote(&ctx, &address).await;
             }

@@ -270,6 +270,29 @@ async fn webfinger_success() {
     assert_eq!(api.get(path).await.status(), 200);
 }
 
+/// SPEC §4.4: without a configured base, links are under `https://<server name>`, even when
+/// this kezd serves plain HTTP (behind a proxy that has TLS): never the listening address,
+/// which is no name a client elsewhere can use.
+#[tokio::test]
+async fn webfinger_base_defaults_to_the_server_name() {
+    let server = start(|raw| raw.public_base_url = None).await;
+    let api = Api::of(&server);
+    let alice = User::new("alice", 1);
+    api.register_ok(&alice).await;
+    let jrd: Value = api
+        .get(&format!(
+            "/.well-known/webfinger?resource=acct:alice@{SERVER}"
+        ))
+        .await
+        .json()
+        .await
+        .expect("JRD");
+    assert_eq!(
+        jrd["links"][0]["href"],
+        format!("https://{SERVER}/v1/u/alice")
+    );
+}
+
 /// SPEC §4.4: a missing or malformed resource is 400 `malformed_request`; another server or
 /// an unknown handle is 404 `unknown_handle`; every error still carries CORS `*`.
 #[tokio::test]

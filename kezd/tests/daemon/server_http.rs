@@ -56,7 +56,8 @@ async fn wrong_method_is_405_with_allow() {
         .await
         .expect("request");
     assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "GET, HEAD");
+    // SPEC §10: on an API path, Allow lists OPTIONS too.
+    assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
     assert_eq!(json(response).await["error"], "method_not_allowed");
 }
 
@@ -85,6 +86,7 @@ async fn cors_preflight_and_headers() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let h = response.headers();
+    assert_eq!(h["allow"], "GET, HEAD, OPTIONS");
     assert_eq!(h["access-control-allow-origin"], "*");
     assert_eq!(h["access-control-allow-methods"], "GET, HEAD, OPTIONS");
     assert_eq!(

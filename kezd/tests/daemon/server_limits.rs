@@ -20,9 +20,9 @@ async fn count_body(mut ctx: RequestContext) -> HandlerResult {
 }
 
 /// A server with `POST /test/messages` at the message limit and `POST /v1/small` at the
-/// default limit, both counting their body.
+/// default limit, set to 64 KiB, both counting their body.
 async fn server_with_body_routes() -> TestServer {
-    let config = config(|_| {});
+    let config = config(|raw| raw.http.max_body_bytes = 65_536);
     let message_limit = config.http.max_message_bytes;
     TestServer::start_with(config, move |router| {
         router
@@ -54,7 +54,7 @@ async fn body_limits_are_per_route_and_exact() {
     assert_eq!(over.status(), 413);
     assert_eq!(json(over).await["error"], "payload_too_large");
 
-    // 100 KB fits the message route but not the default limit of 64 KiB.
+    // 100 KB fits the message route but not the default limit, set to 64 KiB.
     let small = client()
         .post(server.url("/v1/small"))
         .body(vec![b'a'; 100_000])

@@ -146,7 +146,7 @@ async fn expect_error(response: reqwest::Response, status: u16, code: &str, what
 }
 
 /// SPEC §2.2, §2.4, §9.3, §4.1: with and without a port, every numeric spelling is refused as
-/// an invalid name at the remote look-up (400 `invalid_address`), in a transaction's
+/// an invalid name at the remote look-up (400 `invalid_handle`, §4.2), in a transaction's
 /// `Authorization` (401 `s2s_unauthorized`), as a send's recipient (400 `invalid_address`) and
 /// as a registration's server (400 `wrong_server`, §4.1 step 5: any other value, well formed or
 /// not) — and nothing connects out.
@@ -165,7 +165,7 @@ async fn numeric_spellings_are_refused_at_every_entry_point() {
     for host in SPELLINGS {
         for server in [format!("{host}:{port}"), (*host).to_owned()] {
             let to = format!("bob@{server}");
-            expect_error(lookup(&net, a, &to).await, 400, "invalid_address", &to).await;
+            expect_error(lookup(&net, a, &to).await, 400, "invalid_handle", &to).await;
             expect_error(
                 txn_from(&net, a, &server).await,
                 401,

@@ -71,6 +71,8 @@ def _check_numbers(value, signed: bool):
             if signed:
                 if not v.is_int:
                     raise JsonReject("malformed_request", f"number {v.token} in a signed object is not an integer")
+                if v.token == "-0":
+                    raise JsonReject("malformed_request", "-0 in a signed object (JCS writes it 0)")
                 if abs(int(v.token)) > 2**53 - 1:
                     raise JsonReject("malformed_request", f"integer {v.token} outside +-(2^53-1)")
         elif isinstance(v, dict):

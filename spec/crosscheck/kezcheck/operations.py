@@ -98,6 +98,11 @@ def _int_member(obj, name):
     return isinstance(v, Num) and v.is_int
 
 
+def _time_member(obj, name):
+    """§4.1 check 2, §6.1: a time is a non-negative integer; a negative one is the wrong type."""
+    return _int_member(obj, name) and not obj[name].token.startswith("-")
+
+
 def check_registration(text: str, server: str, now_ms: int):
     """§4.1, checks 1-9 in the table's order. Returns None (accepted) or an error code."""
     try:
@@ -106,7 +111,7 @@ def check_registration(text: str, server: str, now_ms: int):
         return e.code
     if not isinstance(obj, dict) or obj.get("type") != "registration":  # 2
         return "malformed_request"
-    if not all(isinstance(obj.get(k), str) for k in ("handle", "server", "primary")) or not _int_member(obj, "ts"):
+    if not all(isinstance(obj.get(k), str) for k in ("handle", "server", "primary")) or not _time_member(obj, "ts"):
         return "malformed_request"
     err = handle_error(obj["handle"])  # 3
     if err:
@@ -153,7 +158,7 @@ def check_envelope(text: str, now_ms: int):
                 return err, None
         elif not is_address(obj[k]):
             return "invalid_address", None
-    if not _int_member(obj, "ts"):
+    if not _time_member(obj, "ts"):
         return "malformed_request", None
     if not is_lower_hex(obj.get("nonce"), 12):
         return "malformed_request", None
@@ -206,7 +211,7 @@ def check_credential(kind, handle, cursor, message_id, credential, pub: bytes, n
 
 
 S2S_PARAMS = ("origin", "destination", "key", "ts", "sig")
-S2S_PARAM_RE = re.compile(r'([A-Za-z0-9_-]+)="([^"\\]*)"')
+S2S_PARAM_RE = re.compile(r'[ \t]*([A-Za-z0-9_-]+)[ \t]*=[ \t]*"([^"\\]*)"[ \t]*')
 
 
 def s2s_string(method, path, origin, destination, key_id, ts, body: bytes) -> str:
@@ -220,35 +225,27 @@ def s2s_header(origin, destination, key_id, ts, sig_hex) -> str:
 
 
 def parse_s2s_header(value):
-    """§9.3 receiver rules: any order, optional spaces after commas, unknown
-    parameters ignored, a missing or repeated required one refused.
+    """§9.3 receiver rules: the scheme and parameter names in any case (RFC 9110
+    §11), any order, optional whitespace around commas and `=`, unknown parameters
+    ignored, a missing or repeated required one refused.
     Returns the five required parameters, or None when malformed."""
     if not isinstance(value, str):
         return None
     if value.startswith("Authorization:"):
         value = value[len("Authorization:"):].lstrip(" ")
-    if not value.startswith("KEZ-Server "):
+    scheme, space, rest = value.partition(" ")
+    if scheme.lower() != "kez-server" or not space:
         return None
-    rest = value[len("KEZ-Server "):]
     params = {}
-    pos = 0
-    while True:
-        m = S2S_PARAM_RE.match(rest, pos)
+    for part in rest.split(","):
+        m = S2S_PARAM_RE.fullmatch(part)
         if not m:
             return None
-        name, val = m.group(1), m.group(2)
+        name, val = m.group(1).lower(), m.group(2)
         if name in S2S_PARAMS:
             if name in params:
                 return None
             params[name] = val
-        pos = m.end()
-        if pos == len(rest):
-            break
-        if rest[pos] != ",":
-            return None
-        pos += 1
-        while pos < len(rest) and rest[pos] == " ":
-            pos += 1
     if set(params) != set(S2S_PARAMS):
         return None
     if not DEC_RE.match(params["ts"]) or not is_lower_hex(params["sig"], 64):
