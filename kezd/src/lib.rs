@@ -79,7 +79,8 @@
 pub mod body;
 pub mod broker;
 pub mod budget;
-pub mod cidr;
+/// IP networks, shared with federation's address allow-list.
+pub use kez_federation::cidr;
 pub mod cli;
 pub mod client_addr;
 pub mod clock;

@@ -115,11 +115,12 @@ fn testnet_error(e: kez_testnet::TestnetError) -> Fail {
 }
 
 /// A registered user of the server under test, as a recipient.
-async fn recipient(r: &Rogue) -> Result<User, Fail> {
+pub(super) async fn recipient(r: &Rogue) -> Result<User, Fail> {
     User::registered(&r.server).await
 }
 
-async fn send(
+/// The rogue's transaction `txn` to the server under test: status and JSON body.
+pub(super) async fn send(
     r: &Rogue,
     rogue: &RoguePeer,
     txn: &str,
@@ -132,7 +133,13 @@ async fn send(
         .map_err(testnet_error)
 }
 
-fn expect_status(what: &str, got: &(u16, Value), status: u16, code: Option<&str>) -> CaseResult {
+/// Fails unless the answer `got` to `what` is `status` (with error `code`, when given).
+pub(super) fn expect_status(
+    what: &str,
+    got: &(u16, Value),
+    status: u16,
+    code: Option<&str>,
+) -> CaseResult {
     let code_ok = code.is_none_or(|c| got.1["error"].as_str() == Some(c));
     if got.0 != status || !code_ok {
         fail!(
