@@ -6,9 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use http::{Request, StatusCode, Uri};
-use http_body_util::Full;
+use http::{Request, Uri};
 use hyper::body::Incoming;
 use kez_spec::SigningKey;
 use kez_spec::clock::now_ms;
@@ -139,24 +137,18 @@ pub(super) fn spoil(document: Value, flaw: &DocumentFlaw, key: &SigningKey) -> V
 }
 
 /// For a redirecting rogue: a request under [`MOVED_PREFIX`] comes back as the original path
-/// (counted), any other is answered `307` to the same path under it.
+/// (counted); for any other the error is where to redirect it, the same path under the prefix.
 pub(super) fn redirect(
     counters: &Counters,
     request: Request<Incoming>,
-) -> Result<Request<Incoming>, http::Response<Full<Bytes>>> {
+) -> Result<Request<Incoming>, String> {
     let path_and_query = request
         .uri()
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
         .to_owned();
     let Some(original) = path_and_query.strip_prefix(MOVED_PREFIX) else {
-        let location = format!("{MOVED_PREFIX}{path_and_query}");
-        return Err(http::Response::builder()
-            .status(StatusCode::TEMPORARY_REDIRECT)
-            .header("location", location)
-            .body(Full::new(Bytes::new()))
-            // Invariant: the status is a constant and the location a valid path.
-            .expect("a valid redirect"));
+        return Err(format!("{MOVED_PREFIX}{path_and_query}"));
     };
     counters.redirected.fetch_add(1, Ordering::SeqCst);
     let (mut parts, body) = request.into_parts();

@@ -119,7 +119,13 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Answer {
     let request = if shared.redirects {
         match super::hostile::redirect(&shared.traffic, request) {
             Ok(request) => request,
-            Err(redirect) => return redirect,
+            Err(location) => {
+                return answer(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    &json!({}),
+                    &[("location", location)],
+                );
+            }
         }
     } else {
         request
