@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use kez_spec::Primary;
-use kez_testnet::{RogueCert, RogueOptions, RoguePeer};
+use kez_testnet::{RogueCert, RogueOptions};
 use serde_json::Value;
 
 use super::expect_code;
+use super::s9_6_rogue_receiver::with_peer;
 use crate::case::{Case, CaseResult, Fail, Rogue};
 use crate::user::{Peer, User};
 
@@ -59,18 +59,6 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// A rogue with `options` and its user `r`, and a registered sender on the server under test.
-async fn setup(r: &Rogue, options: RogueOptions) -> Result<(RoguePeer, Peer, User), Fail> {
-    let rogue = r.start(options).await?;
-    let key = rogue.user("r");
-    let peer = Peer {
-        address: rogue.address("r"),
-        primary: Primary::from(&key),
-    };
-    let sender = User::registered(&r.server).await?;
-    Ok((rogue, peer, sender))
-}
-
 /// `GET /v1/u/<peer>` on the server under test must be 503 `unavailable` (§10: a peer that
 /// cannot be reached for a look-up).
 async fn lookup_refused(r: &Rogue, peer: &Peer, why: &str) -> CaseResult {
@@ -109,7 +97,7 @@ async fn failed_attempt(sender: &User, peer: &Peer) -> Result<Value, Fail> {
 
 async fn certificate(r: Rogue, cert: RogueCert) -> CaseResult {
     let why = format!("its certificate is {cert:?}");
-    let (rogue, peer, alice) = setup(&r, RogueOptions::new().certificate(cert)).await?;
+    let (rogue, peer, alice) = with_peer(&r, RogueOptions::new().certificate(cert)).await?;
     lookup_refused(&r, &peer, &why).await?;
     let status = failed_attempt(&alice, &peer).await?;
     let traffic = rogue.traffic();
@@ -126,7 +114,7 @@ async fn certificate(r: Rogue, cert: RogueCert) -> CaseResult {
 }
 
 async fn redirect(r: Rogue) -> CaseResult {
-    let (rogue, peer, alice) = setup(&r, RogueOptions::new().redirects()).await?;
+    let (rogue, peer, alice) = with_peer(&r, RogueOptions::new().redirects()).await?;
     lookup_refused(&r, &peer, "it answers with redirects").await?;
     let status = failed_attempt(&alice, &peer).await?;
     let traffic = rogue.traffic();
@@ -148,7 +136,7 @@ async fn redirect(r: Rogue) -> CaseResult {
 }
 
 async fn forbidden_address(r: Rogue) -> CaseResult {
-    let (rogue, peer, alice) = setup(&r, RogueOptions::new().unlisted_address()).await?;
+    let (rogue, peer, alice) = with_peer(&r, RogueOptions::new().unlisted_address()).await?;
     lookup_refused(&r, &peer, "it resolves to a forbidden address").await?;
     let status = failed_attempt(&alice, &peer).await?;
     check_eq!(status["status"], "failed", "the status ({status})");
