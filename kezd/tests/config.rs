@@ -217,10 +217,9 @@ fn environment_overrides_the_file_and_flags_override_the_environment() {
 /// network of one) and written back in canonical form; the guard's switch stays off.
 #[test]
 fn allowed_private_addresses_are_networks() {
-    let loaded = load_text(
-        "[federation]\nallowed_private_addresses = [\"127.0.1.2\", \"10.20.3.4/16\"]\n",
-    )
-    .expect("valid");
+    let loaded =
+        load_text("[federation]\nallowed_private_addresses = [\"127.0.1.2\", \"10.20.3.4/16\"]\n")
+            .expect("valid");
     let federation = &loaded.config.federation;
     assert!(!federation.allow_private_addresses);
     let allowed: Vec<String> = federation
