@@ -97,6 +97,24 @@ pub const FAULT_CASES: &[(&str, &[&str])] = &[
         "txn_duplicate_after_window",
         &["s9.rogue.duplicate_out_of_window"],
     ),
+    (
+        "accept_document_bad_signature",
+        &["s9.rogue.document_bad_signature"],
+    ),
+    (
+        "accept_document_for_other_server",
+        &["s9.rogue.document_other_server"],
+    ),
+    ("accept_expired_document", &["s9.rogue.document_expired"]),
+    ("no_key_refetch", &["s9.rogue.key_refetch"]),
+    ("key_refetch_storm", &["s9.rogue.key_refetch"]),
+    ("follow_redirects", &["s9.outbound.redirect"]),
+    (
+        "accept_certificate_for_other_name",
+        &["s9.outbound.certificate_name"],
+    ),
+    ("accept_unknown_ca", &["s9.outbound.unknown_ca"]),
+    ("skip_ssrf_guard", &["s9.outbound.forbidden_address"]),
 ];
 
 /// The name of the baseline run (no fault enabled) in reports.

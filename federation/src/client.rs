@@ -49,9 +49,11 @@ use reqwest::{StatusCode, redirect};
 use tokio::time::Instant;
 
 use crate::cache::{CachePolicy, TtlCache};
+use crate::cidr::Cidr;
 use crate::discovery::Discovery;
 use crate::keys::LiveKeys;
 use crate::resolve::{GuardedResolver, Mode};
+use crate::ssrf::AddressPolicy;
 use crate::txn;
 use crate::{DeliveryError, FederationError, ServerKeys};
 
@@ -75,8 +77,12 @@ pub struct ClientConfig {
     pub resolver: Option<SocketAddr>,
     /// PEM files of CA certificates trusted in addition to the system roots.
     pub extra_roots: Vec<PathBuf>,
-    /// Lets federation connect to loopback and private ranges (tests); SPEC §9.8.
+    /// Lets federation connect to every loopback and private address (SPEC §9.8): the SSRF
+    /// guard is off.
     pub allow_private_addresses: bool,
+    /// Of the addresses SPEC §9.8 forbids, exactly these networks may be connected to (a test
+    /// network's own hosts, a private deployment's peers).
+    pub allowed_private_addresses: Vec<Cidr>,
     /// The total timeout of one outbound request.
     pub request_timeout: Duration,
     /// The `User-Agent` of outbound requests.
@@ -143,15 +149,23 @@ impl FederationClient {
             roots.extend(certs);
         }
         let discovery = Arc::new(Discovery::new(config.resolver)?);
+        let policy = Arc::new(AddressPolicy {
+            allow_all: config.allow_private_addresses,
+            allowed: config.allowed_private_addresses.clone(),
+        });
         let build = |mode| {
-            reqwest::Client::builder()
+            faulty_tls(reqwest::Client::builder())
                 .dns_resolver(GuardedResolver::new(
                     discovery.clone(),
-                    config.allow_private_addresses,
+                    policy.clone(),
                     mode,
                 ))
                 // SPEC §9.8: a 3xx answer is a failed request, never followed.
-                .redirect(redirect::Policy::none())
+                .redirect(if crate::faults::on("follow_redirects") {
+                    redirect::Policy::limited(10)
+                } else {
+                    redirect::Policy::none()
+                })
                 // A proxy would connect to addresses the SSRF guard never saw.
                 .no_proxy()
                 .https_only(true)
@@ -227,6 +241,9 @@ impl FederationClient {
         if doc.knows_key(key_id) {
             // Named but not valid at that time: a newer document cannot make an expired
             // key valid again.
+            return Err(unknown());
+        }
+        if crate::faults::on("no_key_refetch") {
             return Err(unknown());
         }
         let doc = if self.may_refetch(origin) {
@@ -351,7 +368,7 @@ impl FederationClient {
     ) -> Result<(Arc<ServerDocument>, Duration), FederationError> {
         let answer = self.get(server, "/.well-known/kez").await?;
         let now = now_ms();
-        let doc = ServerDocument::verify(&answer.body, server, now)
+        let doc = crate::faults::verify_document(&answer.body, server, now)
             .map_err(|e| FederationError::from_peer("server document", e))?;
         let ttl = Duration::from_millis(doc.valid_until_ms.saturating_sub(now));
         Ok((Arc::new(doc), ttl))
@@ -426,6 +443,9 @@ impl FederationClient {
 
     /// True (and recorded) when `origin`'s document may be refetched for an unknown key now.
     fn may_refetch(&self, origin: &ServerName) -> bool {
+        if crate::faults::on("key_refetch_storm") {
+            return true;
+        }
         let now = Instant::now();
         let mut map = self
             .inner
@@ -453,6 +473,25 @@ impl std::fmt::Debug for FederationClient {
             .field("config", &self.inner.config)
             .field("key_id", self.inner.keys.current().key_id())
             .finish_non_exhaustive()
+    }
+}
+
+/// The TLS settings of the faults build's certificate faults; in every other build the builder
+/// as it is, so verification stays whole (SPEC §9.1).
+fn faulty_tls(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    let builder = if crate::faults::on("accept_certificate_for_other_name") {
+        // reqwest skips rustls's name check only over its own roots, not the system's: the
+        // configured extra roots (added by the caller) are all this build trusts.
+        builder
+            .tls_certs_only([])
+            .tls_danger_accept_invalid_hostnames(true)
+    } else {
+        builder
+    };
+    if crate::faults::on("accept_unknown_ca") {
+        builder.tls_danger_accept_invalid_certs(true)
+    } else {
+        builder
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! | module | SPEC | why it exists |
 //! | --- | --- | --- |
-//! | [`ssrf`] | §9.8 | the address ranges federation must never connect to |
+//! | [`ssrf`] | §9.8 | the address ranges federation must never connect to, and the operator's exceptions |
+//! | [`cidr`] | §9.8 | IP networks, for the operator's allow-list of private addresses |
 //! | [`discovery`] | §9.1 | server name → SRV targets (priority, weighted random) or `name:443`; only §2.2 host names are resolved |
 //! | [`resolve`] | §9.1, §9.8 | reqwest resolver: connect to the SRV target while TLS and `Host` name the server; every address checked by the SSRF guard, and only checked addresses connected to |
 //! | [`cache`] | §9.1 | TTL cache: clamped TTLs, negative caching, single-flight, bounded size |
@@ -15,6 +16,7 @@
 //! | [`txn`] | §9.6 | what each HTTP answer to a transaction means for delivery |
 //! | [`client`] | §9, §9.8 | the HTTPS client: documents, origin keys, lookups, signed transactions; no URL whose host is an address reaches reqwest |
 //! | [`error`] | | typed errors: [`FederationError`], [`DeliveryError`] |
+//! | [`faults`] | | with the `faults` feature only: outbound checks a test build can skip, for the conformance suite's self-test |
 //!
 //! # TLS crypto provider
 //!
@@ -27,14 +29,41 @@
 //! ignored so a second call is harmless).
 
 pub mod cache;
+pub mod cidr;
 pub mod client;
 pub mod discovery;
 pub mod error;
+// Fault injection for the conformance suite's self-test; see `faults.rs`. Test builds only.
+#[cfg(feature = "faults")]
+pub mod faults;
+/// Without the `faults` feature no fault exists: [`faults::on`] is a constant `false` and
+/// documents get every check.
+#[cfg(not(feature = "faults"))]
+pub mod faults {
+    use kez_spec::server_document::ServerDocument;
+
+    /// Always `false`: this build has no fault injection.
+    #[inline(always)]
+    pub const fn on(_name: &str) -> bool {
+        false
+    }
+
+    /// [`ServerDocument::verify`]: every check of SPEC §9.2.
+    #[inline(always)]
+    pub fn verify_document(
+        bytes: &[u8],
+        expected: &kez_spec::ServerName,
+        now_ms: u64,
+    ) -> Result<ServerDocument, kez_spec::Error> {
+        ServerDocument::verify(bytes, expected, now_ms)
+    }
+}
 pub mod keys;
 pub mod resolve;
 pub mod ssrf;
 pub mod txn;
 
+pub use cidr::Cidr;
 pub use client::{ClientConfig, FederationClient};
 pub use error::{DeliveryError, FederationError};
 pub use keys::{LiveKeys, ServerKeys};

@@ -4,7 +4,7 @@
 //! reqwest takes the URL's host for TLS SNI, certificate verification and `Host`, and asks
 //! the resolver only for socket addresses. So the URL names the server (the certificate must
 //! be valid for the server name, not the SRV target) while this resolver returns the SRV
-//! targets' addresses and ports. Every address is checked by `ssrf::is_forbidden` here, and
+//! targets' addresses and ports. Every address is checked by the SSRF guard (`ssrf::AddressPolicy`) here, and
 //! reqwest connects to exactly the addresses returned: nothing resolves the name a second
 //! time, so DNS rebinding cannot swap in an address that was not checked (SPEC §9.8).
 //!
@@ -18,8 +18,9 @@ use std::sync::Arc;
 use kez_spec::ServerName;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::FederationError;
 use crate::discovery::Discovery;
-use crate::{FederationError, ssrf};
+use crate::ssrf::AddressPolicy;
 
 /// How the resolver turns a URL host into addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,17 +36,17 @@ pub enum Mode {
 #[derive(Clone)]
 pub struct GuardedResolver {
     discovery: Arc<Discovery>,
-    /// When true (tests, private deployments) loopback and private ranges are allowed.
-    allow_private_addresses: bool,
+    /// Which forbidden addresses the operator allows (tests, private deployments).
+    policy: Arc<AddressPolicy>,
     mode: Mode,
 }
 
 impl GuardedResolver {
     /// A resolver over `discovery` in `mode`.
-    pub fn new(discovery: Arc<Discovery>, allow_private_addresses: bool, mode: Mode) -> Self {
+    pub fn new(discovery: Arc<Discovery>, policy: Arc<AddressPolicy>, mode: Mode) -> Self {
         GuardedResolver {
             discovery,
-            allow_private_addresses,
+            policy,
             mode,
         }
     }
@@ -67,7 +68,7 @@ impl GuardedResolver {
                 .map(|ip| SocketAddr::new(*ip, 0))
                 .collect(),
         };
-        guard(host, addrs, self.allow_private_addresses)
+        guard(host, addrs, &self.policy)
     }
 }
 
@@ -82,20 +83,20 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Drops forbidden addresses (SPEC §9.8) unless `allow_private`; fails when none is left.
+/// Drops the addresses SPEC §9.8 forbids and `policy` does not allow; fails when none is left.
 pub fn guard(
     host: &str,
     addrs: Vec<SocketAddr>,
-    allow_private: bool,
+    policy: &AddressPolicy,
 ) -> Result<Vec<SocketAddr>, FederationError> {
-    if allow_private {
+    if crate::faults::on("skip_ssrf_guard") {
         return Ok(addrs);
     }
     let first = addrs.first().map(SocketAddr::ip);
     let allowed: Vec<SocketAddr> = addrs
         .into_iter()
         .filter(|a| {
-            let bad = ssrf::is_forbidden(a.ip());
+            let bad = !policy.permits(a.ip());
             if bad {
                 tracing::warn!(host, addr = %a.ip(), "refusing forbidden address (SSRF guard)");
             }
@@ -127,12 +128,20 @@ mod tests {
     fn guard_filters() {
         let mixed = vec![sa("10.0.0.1:443"), sa("93.184.216.34:443"), sa("[::1]:443")];
         assert_eq!(
-            guard("x.example", mixed.clone(), false).ok(),
+            guard("x.example", mixed.clone(), &AddressPolicy::default()).ok(),
             Some(vec![sa("93.184.216.34:443")])
         );
-        assert_eq!(guard("x.example", mixed.clone(), true).ok(), Some(mixed));
+        assert_eq!(
+            guard("x.example", mixed.clone(), &AddressPolicy::allow_all()).ok(),
+            Some(mixed.clone())
+        );
+        let listed = AddressPolicy::only(vec!["10.0.0.1".parse().expect("network")]);
+        assert_eq!(
+            guard("x.example", mixed, &listed).ok(),
+            Some(vec![sa("10.0.0.1:443"), sa("93.184.216.34:443")])
+        );
         assert!(matches!(
-            guard("x.example", vec![sa("127.0.0.1:8448")], false),
+            guard("x.example", vec![sa("127.0.0.1:8448")], &listed),
             Err(FederationError::ForbiddenAddress { .. })
         ));
     }

@@ -8,8 +8,47 @@
 //! IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by the
 //! IPv4 rules on the embedded address, because a dual-stack host or a NAT64 gateway would
 //! deliver them to that IPv4 address.
+//!
+//! An operator whose peers live at private addresses (a test network, a private deployment)
+//! allows exactly those ([`AddressPolicy`]): every other forbidden address stays forbidden, so
+//! a peer that points its records at another private host is still refused.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::cidr::Cidr;
+
+/// Which of the addresses SPEC §9.8 forbids the operator allows anyway. The default allows
+/// none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressPolicy {
+    /// Every forbidden address is allowed: the guard is off (`allow_private_addresses`).
+    pub allow_all: bool,
+    /// These networks are allowed (`allowed_private_addresses`); the rest stay forbidden.
+    pub allowed: Vec<Cidr>,
+}
+
+impl AddressPolicy {
+    /// Allows every address: the guard is off.
+    pub fn allow_all() -> Self {
+        AddressPolicy {
+            allow_all: true,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// Allows, of the forbidden addresses, exactly those in `allowed`.
+    pub fn only(allowed: Vec<Cidr>) -> Self {
+        AddressPolicy {
+            allow_all: false,
+            allowed,
+        }
+    }
+
+    /// Whether federation may connect to `ip`.
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        self.allow_all || !is_forbidden(ip) || self.allowed.iter().any(|net| net.contains(ip))
+    }
+}
 
 /// True when `ip` is in a range SPEC §9.8 forbids (unless the operator allows private
 /// addresses).
@@ -106,6 +145,37 @@ mod tests {
 
     fn forbidden(s: &str) -> bool {
         is_forbidden(s.parse().expect("test address parses"))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address parses")
+    }
+
+    /// SPEC §9.8: an allow-list lets through exactly its networks; other forbidden addresses
+    /// (another loopback address, another private range) stay forbidden, public ones allowed.
+    #[test]
+    fn policy_allows_exactly_the_listed_networks() {
+        let nets = ["127.0.1.1", "10.1.0.0/16"].map(|n| n.parse().expect("network"));
+        let policy = AddressPolicy::only(nets.to_vec());
+        for allowed in [
+            "127.0.1.1",
+            "::ffff:127.0.1.1",
+            "10.1.200.3",
+            "93.184.216.34",
+        ] {
+            assert!(policy.permits(ip(allowed)), "{allowed} must be allowed");
+        }
+        for refused in [
+            "127.0.0.1",
+            "127.0.1.2",
+            "10.2.0.1",
+            "::1",
+            "169.254.169.254",
+        ] {
+            assert!(!policy.permits(ip(refused)), "{refused} must be refused");
+        }
+        assert!(!AddressPolicy::default().permits(ip("127.0.1.1")));
+        assert!(AddressPolicy::allow_all().permits(ip("10.2.0.1")));
     }
 
     /// SPEC §9.8, IPv4: the first and last address of every listed range, and the neighbours

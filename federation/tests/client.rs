@@ -65,6 +65,7 @@ impl Net {
                 resolver: Some(self.dns.addr),
                 extra_roots: vec![self.ca.pem_file.clone()],
                 allow_private_addresses,
+                allowed_private_addresses: Vec::new(),
                 request_timeout: Duration::from_secs(10),
                 user_agent: "kez-federation-test".into(),
             },

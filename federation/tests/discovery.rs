@@ -11,6 +11,7 @@ use common::dns::TestDns;
 use kez_federation::FederationError;
 use kez_federation::discovery::{Discovery, SrvAnswer, Target};
 use kez_federation::resolve::{GuardedResolver, Mode};
+use kez_federation::ssrf::AddressPolicy;
 use kez_spec::ServerName;
 
 fn ip(s: &str) -> IpAddr {
@@ -172,8 +173,16 @@ async fn explicit_port_skips_srv() {
 async fn guarded_resolver() {
     let dns = zone().await;
     let d = Arc::new(Discovery::new(Some(dns.addr)).expect("discovery"));
-    let strict = GuardedResolver::new(d.clone(), false, Mode::Discovered);
-    let lax = GuardedResolver::new(d.clone(), true, Mode::Discovered);
+    let strict = GuardedResolver::new(
+        d.clone(),
+        Arc::new(AddressPolicy::default()),
+        Mode::Discovered,
+    );
+    let lax = GuardedResolver::new(
+        d.clone(),
+        Arc::new(AddressPolicy::allow_all()),
+        Mode::Discovered,
+    );
     match strict.addresses("private.test").await {
         Err(FederationError::ForbiddenAddress { host, addr }) => {
             assert_eq!(host, "private.test");
@@ -193,8 +202,18 @@ async fn guarded_resolver() {
         vec!["93.184.216.34:8448".parse::<SocketAddr>().expect("addr")]
     );
     assert_eq!(lax.addresses("multi.test").await.expect("allowed").len(), 4);
+    // An allow-list lets through exactly its addresses.
+    let listed = GuardedResolver::new(
+        d.clone(),
+        Arc::new(AddressPolicy::only(vec!["10.0.0.1".parse().expect("net")])),
+        Mode::Discovered,
+    );
+    assert_eq!(
+        listed.addresses("private.test").await.expect("listed"),
+        vec!["10.0.0.1:8448".parse::<SocketAddr>().expect("addr")]
+    );
     // Direct mode: the host's own addresses, port left to the URL.
-    let direct = GuardedResolver::new(d, true, Mode::Direct);
+    let direct = GuardedResolver::new(d, Arc::new(AddressPolicy::allow_all()), Mode::Direct);
     assert_eq!(
         direct.addresses("plain.test").await.expect("direct"),
         vec!["127.0.0.20:0".parse::<SocketAddr>().expect("addr")]
@@ -221,8 +240,8 @@ async fn srv_targets_that_are_addresses_are_refused() {
     dns.srv("_kez._tcp.mixed.test", 1, 0, 8449, "plain.test")
         .await;
     let d = Arc::new(Discovery::new(Some(dns.addr)).expect("discovery"));
-    for allow_private in [false, true] {
-        let resolver = GuardedResolver::new(d.clone(), allow_private, Mode::Discovered);
+    for policy in [AddressPolicy::default(), AddressPolicy::allow_all()] {
+        let resolver = GuardedResolver::new(d.clone(), Arc::new(policy), Mode::Discovered);
         match resolver.addresses("literal.test").await {
             Err(FederationError::Invalid { reason }) => {
                 assert!(reason.contains("not a host name"), "{reason}");
@@ -230,7 +249,11 @@ async fn srv_targets_that_are_addresses_are_refused() {
             other => panic!("expected Invalid, got {other:?}"),
         }
     }
-    let lax = GuardedResolver::new(d.clone(), true, Mode::Discovered);
+    let lax = GuardedResolver::new(
+        d.clone(),
+        Arc::new(AddressPolicy::allow_all()),
+        Mode::Discovered,
+    );
     assert_eq!(
         lax.addresses("mixed.test").await.expect("the valid target"),
         vec!["127.0.0.20:8449".parse::<SocketAddr>().expect("addr")]
@@ -253,7 +276,7 @@ async fn aaaa_forms_of_forbidden_ipv4_are_refused() {
         dns.addr(owner, ip(v6)).await;
     }
     let d = Arc::new(Discovery::new(Some(dns.addr)).expect("discovery"));
-    let strict = GuardedResolver::new(d, false, Mode::Direct);
+    let strict = GuardedResolver::new(d, Arc::new(AddressPolicy::default()), Mode::Direct);
     for owner in ["mapped.test", "compat.test", "nat64.test", "sixtofour.test"] {
         assert!(
             matches!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use kez_federation::discovery::Discovery;
 use kez_federation::resolve::{GuardedResolver, Mode};
+use kez_federation::ssrf::AddressPolicy;
 
 use kez_spec::api::ack::{AckAnswer, AckRequest};
 use kez_spec::api::inbox::{InboxItem, InboxPage};
@@ -216,7 +217,11 @@ impl Client {
         } else {
             Mode::Discovered
         };
-        let resolver = GuardedResolver::new(Arc::new(discovery), true, mode);
+        let resolver = GuardedResolver::new(
+            Arc::new(discovery),
+            Arc::new(AddressPolicy::allow_all()),
+            mode,
+        );
         Client::build(&format!("https://{server}"), options, Some(resolver))
     }
 

@@ -35,6 +35,7 @@ impl Discoverer {
             resolver,
             extra_roots: options.ca_file.iter().cloned().collect(),
             allow_private_addresses: true,
+            allowed_private_addresses: Vec::new(),
             request_timeout: options.timeout,
             user_agent: concat!("kezctl/", env!("CARGO_PKG_VERSION")).into(),
         };

@@ -190,6 +190,42 @@ pub const FAULTS: &[(&str, &str)] = &[
         "txn_duplicate_after_window",
         "a transaction's envelope already accepted is judged by the window before the duplicate check (§9.4)",
     ),
+    (
+        "accept_document_bad_signature",
+        "a peer's server document is used though its signature does not verify (§9.2)",
+    ),
+    (
+        "accept_document_for_other_server",
+        "a peer's server document is used though it names another server (§9.2)",
+    ),
+    (
+        "accept_expired_document",
+        "a peer's server document is used after its valid_until (§9.2)",
+    ),
+    (
+        "no_key_refetch",
+        "an unknown key id is refused without refetching the origin's document (§9.2)",
+    ),
+    (
+        "key_refetch_storm",
+        "every unknown key id refetches the origin's document, with no per-minute limit (§9.2)",
+    ),
+    (
+        "follow_redirects",
+        "outbound requests follow 3xx redirects (§9.8)",
+    ),
+    (
+        "accept_certificate_for_other_name",
+        "a peer's certificate is accepted though it is not valid for the server name (§9.1)",
+    ),
+    (
+        "accept_unknown_ca",
+        "a peer's certificate is accepted though no trusted CA signed it (§9.1)",
+    ),
+    (
+        "skip_ssrf_guard",
+        "outbound connections go to any address, forbidden ranges included (§9.8)",
+    ),
 ];
 
 /// The faults enabled in this process, read once from [`VARIABLE`] by [`init_from_env`].
@@ -210,8 +246,11 @@ pub fn init_from_env() -> Result<Startup, String> {
     let value = std::env::var(VARIABLE).unwrap_or_default();
     let startup = parse(&value)?;
     if let Startup::Run(names) = &startup {
-        // Set once, before any request; a second call keeps the first set.
+        // Set once, before any request; a second call keeps the first set. The federation
+        // crate guards the outbound checks and learns the same names (before kezd builds its
+        // federation client, which reads some of them once).
         let _ = ENABLED.set(names.iter().copied().collect());
+        kez_federation::faults::enable(names.iter().copied());
     }
     Ok(startup)
 }

@@ -79,7 +79,8 @@
 pub mod body;
 pub mod broker;
 pub mod budget;
-pub mod cidr;
+/// IP networks, shared with federation's address allow-list.
+pub use kez_federation::cidr;
 pub mod cli;
 pub mod client_addr;
 pub mod clock;
@@ -99,15 +100,12 @@ compile_error!(
 );
 #[cfg(feature = "faults")]
 pub mod faults;
-/// Without the `faults` feature no fault exists: [`faults::on`] is a constant `false`, so the
-/// guarded lines compile away and release code is unchanged.
+/// Without the `faults` feature no fault exists: [`faults::on`] is the federation crate's
+/// constant `false` (its own `faults` feature is on only with kezd's), so the guarded lines
+/// compile away and release code is unchanged.
 #[cfg(not(feature = "faults"))]
 pub mod faults {
-    /// Always `false`: this build has no fault injection.
-    #[inline(always)]
-    pub const fn on(_name: &str) -> bool {
-        false
-    }
+    pub use kez_federation::faults::on;
 }
 pub mod handlers;
 pub mod idle;

@@ -109,6 +109,14 @@ fn bad_values_are_errors_naming_the_key() {
         ("[inbox]\npage_default = 600", "inbox.page_default"),
         ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
         ("trusted_proxies = \"10.0.0.0/8\"", "trusted_proxies"),
+        (
+            "[federation]\nallowed_private_addresses = [\"peer.internal\"]",
+            "federation.allowed_private_addresses",
+        ),
+        (
+            "[federation]\nallowed_private_addresses = [\"10.0.0.0/40\"]",
+            "federation.allowed_private_addresses",
+        ),
         ("database_url = \"mysql://db/kez\"", "database_url"),
         ("broker_url = \"http://nats:4222\"", "broker_url"),
         ("broker_prefix = \"kez.*\"", "broker_prefix"),
@@ -203,6 +211,27 @@ fn environment_overrides_the_file_and_flags_override_the_environment() {
         unknown_flag,
         Err(ConfigError::UnknownFlagKey { .. })
     ));
+}
+
+/// SPEC §9.8: the allow-list of private addresses is read as networks (a bare address is a
+/// network of one) and written back in canonical form; the guard's switch stays off.
+#[test]
+fn allowed_private_addresses_are_networks() {
+    let loaded =
+        load_text("[federation]\nallowed_private_addresses = [\"127.0.1.2\", \"10.20.3.4/16\"]\n")
+            .expect("valid");
+    let federation = &loaded.config.federation;
+    assert!(!federation.allow_private_addresses);
+    let allowed: Vec<String> = federation
+        .allowed_private_addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(allowed, ["127.0.1.2/32", "10.20.0.0/16"]);
+    assert_eq!(
+        loaded.config.to_raw().federation.allowed_private_addresses,
+        allowed
+    );
 }
 
 #[test]

@@ -245,16 +245,24 @@ impl DnsServer {
         Ok(any)
     }
 
-    /// Publishes the SPEC §9.1 layout of a KEZ server, as federation-plan.md fixes it for the
-    /// testnet: `SRV _kez._tcp.<server> 0 0 <port> <target>.`, `A <target> 127.0.0.1` and
-    /// `A <server> 127.0.0.1` (for clients that skip SRV). Replaces earlier records of those
-    /// names and types.
+    /// Publishes the SPEC §9.1 layout of a KEZ server at `addr`, as federation-plan.md fixes it
+    /// for the testnet: `SRV _kez._tcp.<server> 0 0 <port> <target>.`, `A <target> <ip>` and
+    /// `A <server> <ip>` (for clients that skip SRV). Replaces earlier records of those names
+    /// and types.
     pub async fn publish_kez_server(
         &self,
         server_name: &str,
         target: &str,
-        port: u16,
+        addr: SocketAddr,
     ) -> Result<(), DnsError> {
+        let (ip, port) = match addr {
+            SocketAddr::V4(v4) => (*v4.ip(), v4.port()),
+            SocketAddr::V6(_) => {
+                return Err(DnsError::Rejected {
+                    name: server_name.to_owned(),
+                });
+            }
+        };
         self.replace(
             &kez_srv_name(server_name),
             RecordData::Srv {
@@ -265,10 +273,8 @@ impl DnsServer {
             },
         )
         .await?;
-        self.replace(target, RecordData::A(Ipv4Addr::LOCALHOST))
-            .await?;
-        self.replace(server_name, RecordData::A(Ipv4Addr::LOCALHOST))
-            .await
+        self.replace(target, RecordData::A(ip)).await?;
+        self.replace(server_name, RecordData::A(ip)).await
     }
 
     /// Stops serving and waits for the server's tasks to end.

@@ -1,11 +1,12 @@
 //! `kez-testnet`: a KEZ federation test network on one machine. It starts N real `kezd`
-//! processes on 127.0.0.1 with distinct server names (`a.test`, `b.test`, ...), an authoritative
+//! processes on loopback addresses of their own with distinct server names (`a.test`, `b.test`, ...), an authoritative
 //! DNS server for `test.` that publishes their SRV and A records, and a CA that signs each
 //! node's certificate, so that discovery (SPEC §9.1), TLS verification and federation run over
 //! real sockets exactly as between two hosts. Used by the tests of kezd and federation and by
 //! the conformance suite's `--spawn`.
 //!
 //! # Layout
+//! - [`addresses`]: the loopback address of each node and rogue peer, and what nodes allow.
 //! - [`ca`]: [`TestCa`], the generated CA and leaf certificates.
 //! - [`dns`]: [`DnsServer`], hickory-server on UDP and TCP with records changeable at run time.
 //! - [`node`]: [`Node`], one kezd process and its files (config, certificate, log, data).
@@ -63,6 +64,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod addresses;
 pub mod backend;
 pub mod ca;
 pub mod dns;
@@ -79,7 +81,7 @@ pub use ca::{CertFiles, IssuedCert, TestCa};
 pub use dns::{DnsServer, RecordData, RecordKind, kez_srv_name};
 pub use error::{DnsError, TestnetError};
 pub use node::Node;
-pub use rogue::{Behaviour, RogueOptions, RoguePeer, Sign};
+pub use rogue::{Behaviour, DocumentFlaw, RogueCert, RogueOptions, RoguePeer, Sign, Traffic};
 pub use testnet::{NodeOptions, Testnet, TestnetBuilder};
 
 /// The environment variable naming the kezd binary to run, overriding the built one.

@@ -39,7 +39,9 @@ pub struct Node {
     pub(crate) name: String,
     /// The SRV target published for it, e.g. `node-a.test`.
     pub(crate) srv_target: String,
-    /// The loopback port it listens on.
+    /// The loopback address it listens on (see `addresses.rs`).
+    pub(crate) ip: Ipv4Addr,
+    /// The port it listens on.
     pub(crate) port: u16,
     /// Whether it serves HTTPS.
     pub(crate) tls: bool,
@@ -72,14 +74,14 @@ impl Node {
         &self.srv_target
     }
 
-    /// The port on 127.0.0.1.
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// `127.0.0.1:<port>`.
+    /// Its own loopback address and port, e.g. `127.0.1.1:<port>`.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        SocketAddr::from((self.ip, self.port))
     }
 
     /// `https://a.test:<port>` (or `http://` without TLS): the `public_base_url`, no trailing
@@ -158,8 +160,10 @@ impl Node {
         // A marker separates the runs of a restarted node in its one log file.
         writeln!(
             log,
-            "==== kez-testnet: start #{} of {} on 127.0.0.1:{} ====",
-            self.starts, self.name, self.port
+            "==== kez-testnet: start #{} of {} on {} ====",
+            self.starts,
+            self.name,
+            self.addr()
         )
         .map_err(|e| TestnetError::io(format!("writing {}", self.log_path.display()), e))?;
         let stderr = clone_file(&log, &self.log_path)?;

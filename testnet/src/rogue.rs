@@ -6,10 +6,13 @@
 //! server does with such a peer (SPEC §9).
 //!
 //! # What it serves
-//! [`RoguePeer::start`] binds 127.0.0.1, gets a certificate for its name from the testnet CA
+//! [`RoguePeer::start`] binds a loopback address of its own (one the nodes allow, unless
+//! [`RogueOptions::unlisted_address`]), gets a certificate for its name from the testnet CA
 //! and publishes the same DNS records as a node (`SRV _kez._tcp.<name>` → `node-<name>`, A
-//! records to 127.0.0.1), so kezd discovers and verifies it exactly like a real server. It
-//! serves:
+//! records to its address), so kezd discovers and verifies it exactly like a real server.
+//! Hostile variants serve a flawed document ([`DocumentFlaw`]), a certificate that must not
+//! verify ([`RogueCert`]) or redirects ([`RogueOptions::redirects`]); [`RoguePeer::traffic`]
+//! counts what reached it. It serves:
 //! - `GET /.well-known/kez`: its document, signed with [`kez_spec::server_document::ServerDocument::sign`]
 //!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
 //!   in the past);
@@ -41,11 +44,12 @@
 //! ```
 
 mod held;
+mod hostile;
 mod send;
 mod serve;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -62,6 +66,7 @@ use crate::error::TestnetError;
 use crate::testnet::Testnet;
 
 pub use held::{Held, LookupCounts};
+pub use hostile::{DocumentFlaw, MOVED_PREFIX, RogueCert, Traffic};
 pub use send::{Sign, SignAs, TxnAnswer, envelope_as, message_id, tamper, txn_body};
 pub use serve::ReceivedTxn;
 
@@ -113,6 +118,14 @@ pub struct RogueOptions {
     rotated: bool,
     /// The answer to transactions when no scripted answer is queued.
     behaviour: Behaviour,
+    /// What is wrong with the served document, if anything.
+    flaw: Option<DocumentFlaw>,
+    /// The certificate served.
+    cert: RogueCert,
+    /// Answer every request with a redirect (SPEC §9.8: never followed).
+    redirects: bool,
+    /// Listen outside the nodes' allow-list of private addresses (SPEC §9.8).
+    unlisted_address: bool,
 }
 
 impl Default for RogueOptions {
@@ -121,6 +134,10 @@ impl Default for RogueOptions {
             document: DocumentKeys::Current,
             rotated: false,
             behaviour: Behaviour::Accept,
+            flaw: None,
+            cert: RogueCert::ForItsName,
+            redirects: false,
+            unlisted_address: false,
         }
     }
 }
@@ -148,6 +165,32 @@ impl RogueOptions {
     /// The answer to transactions while nothing is scripted ([`RoguePeer::script`]).
     pub fn behaviour(mut self, behaviour: Behaviour) -> Self {
         self.behaviour = behaviour;
+        self
+    }
+
+    /// Serve a document with `flaw`: a receiver must not trust its keys (SPEC §9.2).
+    pub fn document_flaw(mut self, flaw: DocumentFlaw) -> Self {
+        self.flaw = Some(flaw);
+        self
+    }
+
+    /// Serve `cert` instead of a certificate for the rogue's name from the testnet CA.
+    pub fn certificate(mut self, cert: RogueCert) -> Self {
+        self.cert = cert;
+        self
+    }
+
+    /// Answer every request with `307` to the same path under [`MOVED_PREFIX`], which serves
+    /// the real answer: only a server that follows redirects gets it (SPEC §9.8).
+    pub fn redirects(mut self) -> Self {
+        self.redirects = true;
+        self
+    }
+
+    /// Listen at a loopback address outside the nodes' `allowed_private_addresses`, and
+    /// publish it in DNS: a server must refuse to connect (SPEC §9.8).
+    pub fn unlisted_address(mut self) -> Self {
+        self.unlisted_address = true;
         self
     }
 }
@@ -181,6 +224,12 @@ pub(crate) struct Shared {
     keys: RwLock<RogueKeys>,
     /// What the document says about the current key.
     document: DocumentKeys,
+    /// What is wrong with the document, if anything.
+    flaw: Option<DocumentFlaw>,
+    /// Answer every request with a redirect.
+    redirects: bool,
+    /// What reached the listener.
+    traffic: hostile::Counters,
     /// Users by handle, served by WebFinger and `/v1/u/{handle}`.
     users: Mutex<BTreeMap<String, RogueUser>>,
     /// Scripted answers for the next transactions, then the default.
@@ -256,13 +305,14 @@ impl RoguePeer {
             .map_err(|e| TestnetError::io("creating the rogue's key directory", e))?;
         let keys = RogueKeys::create(keys_dir.path(), options.rotated)?;
 
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        let ip = net.rogue_ip(!options.unlisted_address);
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
             .await
             .map_err(|e| TestnetError::io("binding the rogue's listener", e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| TestnetError::io("reading the rogue's address", e))?;
-        let cert = net.ca().issue(&[name])?;
+        let cert = hostile::certificate(net, name, &options.cert, keys_dir.path())?;
         let acceptor = serve::acceptor(&cert)?;
         let verifier = FederationClient::new(
             ClientConfig {
@@ -270,6 +320,7 @@ impl RoguePeer {
                 resolver: Some(net.dns().addr()),
                 extra_roots: vec![net.ca().ca_pem_path().to_path_buf()],
                 allow_private_addresses: true,
+                allowed_private_addresses: Vec::new(),
                 request_timeout: Duration::from_secs(10),
                 user_agent: "kez-testnet-rogue".to_owned(),
             },
@@ -282,6 +333,9 @@ impl RoguePeer {
             keys_dir,
             keys: RwLock::new(keys),
             document: options.document,
+            flaw: options.flaw,
+            redirects: options.redirects,
+            traffic: hostile::Counters::default(),
             users: Mutex::new(BTreeMap::new()),
             behaviour: Mutex::new((VecDeque::new(), options.behaviour)),
             received: Mutex::new(Vec::new()),
@@ -293,7 +347,7 @@ impl RoguePeer {
         });
         let task = tokio::spawn(serve::run(listener, acceptor, shared.clone()));
         net.dns()
-            .publish_kez_server(name, &format!("node-{name}"), addr.port())
+            .publish_kez_server(name, &format!("node-{name}"), addr)
             .await?;
         let nodes = net
             .nodes()
@@ -317,9 +371,15 @@ impl RoguePeer {
         &self.shared.name
     }
 
-    /// `127.0.0.1:<port>`.
+    /// Its own loopback address and port (see `addresses.rs`).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What has reached its listener so far: connections, requests, document fetches,
+    /// followed redirects.
+    pub fn traffic(&self) -> Traffic {
+        self.shared.traffic.snapshot()
     }
 
     /// The id of the key it signs with now.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::addresses::{self, RogueAddresses};
 use crate::ca::TestCa;
 use crate::dns::DnsServer;
 use crate::error::TestnetError;
@@ -118,6 +119,12 @@ impl TestnetBuilder {
                 reason: "not a file (build it with `cargo build -p kezd`)".to_owned(),
             });
         }
+        if self.nodes.len() > addresses::MAX_NODES {
+            return Err(TestnetError::InvalidNodeName(format!(
+                "more than {} nodes",
+                addresses::MAX_NODES
+            )));
+        }
         let mut seen = HashSet::new();
         for (name, _) in &self.nodes {
             if !is_test_name(name) {
@@ -134,12 +141,19 @@ impl TestnetBuilder {
             .map_err(|e| TestnetError::io("creating the testnet directory", e))?;
         let ca = TestCa::new(dir.path())?;
         let dns = DnsServer::start().await?;
-        let ports = free_ports(self.nodes.len())?;
+        let ips: Vec<Ipv4Addr> = (0..self.nodes.len()).map(addresses::node_ip).collect();
+        let ports = free_ports(&ips)?;
+        let allowed = addresses::allowed_private_addresses(&ips);
 
         let mut nodes = Vec::with_capacity(self.nodes.len());
-        for ((name, options), port) in self.nodes.into_iter().zip(ports) {
-            let node = prepare_node(dir.path(), &ca, &dns, &name, &options, port, self.tls)?;
-            dns.publish_kez_server(&node.name, &node.srv_target, node.port)
+        for (((name, options), ip), port) in self.nodes.into_iter().zip(ips).zip(ports) {
+            let host = Host {
+                name: &name,
+                ip,
+                port,
+            };
+            let node = prepare_node(dir.path(), &ca, &dns, host, &options, &allowed, self.tls)?;
+            dns.publish_kez_server(&node.name, &node.srv_target, node.addr())
                 .await?;
             nodes.push(node);
         }
@@ -154,6 +168,7 @@ impl TestnetBuilder {
             nodes,
             dns: Some(dns),
             ca,
+            rogue_addresses: RogueAddresses::default(),
             dir: Some(dir),
         };
         // Spawn all, then wait for each: the nodes start in parallel. If anything fails,
@@ -187,6 +202,8 @@ pub struct Testnet {
     startup_timeout: Duration,
     /// Keep the directory on drop.
     keep_dir: bool,
+    /// Hands out the rogue peers' addresses.
+    rogue_addresses: RogueAddresses,
     /// Holds configs, certificates, logs and data; `None` only during drop.
     dir: Option<TempDir>,
 }
@@ -223,7 +240,7 @@ impl Testnet {
     }
 
     /// An HTTPS client that trusts only the testnet CA and resolves every node name and SRV
-    /// target to 127.0.0.1 and the node's port, so tests use `https://a.test:<port>` with
+    /// target to the node's address and port, so tests use `https://a.test:<port>` with
     /// real certificate checks. Cheap to clone.
     pub fn client(&self) -> reqwest::Client {
         self.client.clone()
@@ -245,6 +262,12 @@ impl Testnet {
     /// The CA.
     pub fn ca(&self) -> &TestCa {
         &self.ca
+    }
+
+    /// An address for a rogue peer to listen on: in the block every node allows (`listed`),
+    /// or outside every node's allow-list, where SPEC §9.8 forbids connecting.
+    pub fn rogue_ip(&self, listed: bool) -> Ipv4Addr {
+        self.rogue_addresses.next(listed)
     }
 
     /// The testnet's directory (CA certificate, one subdirectory per node).
@@ -328,16 +351,25 @@ impl Drop for Testnet {
     }
 }
 
-/// Writes a node's directory, certificate and config; the process is not started.
+/// Who a node is and where it listens.
+struct Host<'a> {
+    name: &'a str,
+    ip: Ipv4Addr,
+    port: u16,
+}
+
+/// Writes a node's directory, certificate and config; the process is not started. `allowed`
+/// is every node's `allowed_private_addresses`.
 fn prepare_node(
     root: &Path,
     ca: &TestCa,
     dns: &DnsServer,
-    name: &str,
+    host: Host<'_>,
     options: &NodeOptions,
-    port: u16,
+    allowed: &[String],
     tls: bool,
 ) -> Result<Node, TestnetError> {
+    let Host { name, ip, port } = host;
     let dir = root.join(name);
     let data_dir = dir.join("data");
     fs::create_dir_all(&data_dir)
@@ -356,7 +388,7 @@ fn prepare_node(
 
     let scheme = if tls { "https" } else { "http" };
     let mut config = toml::Table::new();
-    config.insert("bind".into(), format!("127.0.0.1:{port}").into());
+    config.insert("bind".into(), format!("{ip}:{port}").into());
     config.insert("server_name".into(), name.into());
     config.insert(
         "public_base_url".into(),
@@ -376,7 +408,11 @@ fn prepare_node(
         "extra_roots".into(),
         toml::Value::Array(vec![path_value(ca.ca_pem_path())]),
     );
-    federation.insert("allow_private_addresses".into(), true.into());
+    // Exactly the testnet's own hosts: SPEC §9.8's guard stays on for every other address.
+    federation.insert(
+        "allowed_private_addresses".into(),
+        toml::Value::Array(allowed.iter().map(|a| a.as_str().into()).collect()),
+    );
     config.insert("federation".into(), federation.into());
 
     if !options.extra_config.trim().is_empty() {
@@ -402,6 +438,7 @@ fn prepare_node(
     Ok(Node {
         name: name.to_owned(),
         srv_target,
+        ip,
         port,
         tls,
         cert_name,
@@ -452,14 +489,15 @@ fn build_client(ca: &TestCa, nodes: &[Node]) -> Result<reqwest::Client, TestnetE
     Ok(client_builder(ca, nodes)?.build()?)
 }
 
-/// `count` distinct free ports of 127.0.0.1. The listeners are held until all are picked so
-/// the kernel hands out distinct ports, then released for kezd to bind. Another process could
-/// take one in between; the health check (which compares the server name) would catch it.
-fn free_ports(count: usize) -> Result<Vec<u16>, TestnetError> {
-    let listeners = (0..count)
-        .map(|_| TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
+/// A free port of each address. The listeners are held until all are picked, then released
+/// for kezd to bind. Another process could take one in between; the health check (which
+/// compares the server name) would catch it.
+fn free_ports(ips: &[Ipv4Addr]) -> Result<Vec<u16>, TestnetError> {
+    let listeners = ips
+        .iter()
+        .map(|ip| TcpListener::bind(SocketAddr::from((*ip, 0))))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TestnetError::io("picking a free port on 127.0.0.1", e))?;
+        .map_err(|e| TestnetError::io("picking a free port on a loopback address", e))?;
     listeners
         .iter()
         .map(|listener| listener.local_addr().map(|addr| addr.port()))

@@ -18,6 +18,7 @@ fn client(net: &Testnet, this: &str) -> FederationClient {
             resolver: Some(net.dns().addr()),
             extra_roots: vec![net.ca().ca_pem_path().to_path_buf()],
             allow_private_addresses: true,
+            allowed_private_addresses: Vec::new(),
             request_timeout: Duration::from_secs(10),
             user_agent: "rogue-test".into(),
         },

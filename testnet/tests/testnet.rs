@@ -113,7 +113,23 @@ async fn three_nodes_answer_healthz_over_verified_https() {
         federation["resolver"].as_str(),
         Some(net.dns().addr().to_string().as_str())
     );
-    assert_eq!(federation["allow_private_addresses"].as_bool(), Some(true));
+    // SPEC §9.8's guard stays on: only the testnet's own hosts are allowed, each node at an
+    // address of its own.
+    assert_eq!(federation.get("allow_private_addresses"), None);
+    let allowed: Vec<&str> = federation["allowed_private_addresses"]
+        .as_array()
+        .expect("allowed_private_addresses")
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .collect();
+    let ips: Vec<String> = net.nodes().map(|n| n.addr().ip().to_string()).collect();
+    assert_eq!(allowed.len(), ips.len() + 1, "{allowed:?}");
+    for ip in &ips {
+        assert!(allowed.contains(&ip.as_str()), "{ip} in {allowed:?}");
+    }
+    assert!(allowed.contains(&kez_testnet::addresses::ROGUE_BLOCK));
+    assert_eq!(c.addr().ip().to_string(), ips[2]);
+    assert_ne!(ips[0], ips[1]);
     assert_eq!(federation["block"][0].as_str(), Some("a.test"));
     assert_eq!(
         federation["extra_roots"][0].as_str(),
@@ -211,7 +227,9 @@ async fn the_testnet_publishes_srv_and_a_records_and_nxdomain_for_the_rest() {
                     _ => None,
                 })
                 .collect();
-            assert_eq!(addresses, vec![Ipv4Addr::LOCALHOST], "{name}");
+            let own = std::net::IpAddr::V4(addresses[0]);
+            assert_eq!(addresses.len(), 1, "{name}");
+            assert_eq!(own, a.addr().ip(), "{name}: the node's own address");
         }
 
         let error = resolver

@@ -11,9 +11,11 @@
 //! | [`s8_state`] | §8.1–§8.5 over time | seqs after acknowledgement and restart, retention's max_age, the page maximum, resends out of the window |
 //! | [`s8_5_stream`] | §8.5 | the SSE stream: live, resume, ready, no gap/duplicate, keep-alive |
 //! | [`s9_federation`] | §9 | server document, s2s header checks, delivery between every pair |
+//! | [`s9_2_peer_documents`] | §9.2 | a rogue peer's flawed documents are not trusted; an unknown key id refetches once, at most once a minute |
 //! | [`s9_3_rogue_sender`] | §9.2–§9.4 | a rogue peer sends forged, stale, misaddressed, oversized, replayed transactions |
 //! | [`s9_4_windows`] | §9.4 | the envelope window's edges, and duplicates once out of it |
 //! | [`s9_6_rogue_receiver`] | §9.5–§9.6 | a rogue peer receives: 5xx, 429 + Retry-After, slow, deferrals, order |
+//! | [`s9_8_outbound`] | §9.1, §9.8 | where the server connects: certificates for another name or from an unknown CA, redirects, unlisted addresses |
 //! | [`s10_errors`] | §10, §12.3 | error shape, unknown routes, 405 |
 //! | [`s11_limits`] | §11 | published limits |
 //! | [`s13_security`] | §13 | transport |
@@ -29,9 +31,11 @@ pub mod s7_auth;
 pub mod s8_5_stream;
 pub mod s8_inbox;
 pub mod s8_state;
+pub mod s9_2_peer_documents;
 pub mod s9_3_rogue_sender;
 pub mod s9_4_windows;
 pub mod s9_6_rogue_receiver;
+pub mod s9_8_outbound;
 pub mod s9_federation;
 
 use std::sync::Arc;
@@ -151,9 +155,11 @@ pub fn all() -> Vec<Case> {
         s8_state::cases(),
         s8_5_stream::cases(),
         s9_federation::cases(),
+        s9_2_peer_documents::cases(),
         s9_3_rogue_sender::cases(),
         s9_4_windows::cases(),
         s9_6_rogue_receiver::cases(),
+        s9_8_outbound::cases(),
         s10_errors::cases(),
         s11_limits::cases(),
         s13_security::cases(),

@@ -121,7 +121,7 @@ pub(super) async fn recipient(r: &Rogue) -> Result<User, Fail> {
     User::registered(&r.server).await
 }
 
-/// Sends a transaction from `rogue` to the server under test: the status and JSON body.
+/// The rogue's transaction `txn` to the server under test: status and JSON body.
 pub(super) async fn send(
     r: &Rogue,
     rogue: &RoguePeer,
@@ -135,7 +135,7 @@ pub(super) async fn send(
         .map_err(testnet_error)
 }
 
-/// Fails unless the answer has `status` (and error `code`, when given).
+/// Fails unless the answer `got` to `what` is `status` (with error `code`, when given).
 pub(super) fn expect_status(
     what: &str,
     got: &(u16, Value),

@@ -77,7 +77,15 @@ pub fn cases() -> Vec<Case> {
 
 /// A rogue with a user `r` and a sender on the server under test.
 async fn setup(r: &Rogue, behaviour: Behaviour) -> Result<(RoguePeer, Peer, User), Fail> {
-    let rogue = r.start(RogueOptions::new().behaviour(behaviour)).await?;
+    with_peer(r, RogueOptions::new().behaviour(behaviour)).await
+}
+
+/// A rogue started with `options`, its user `r`, and a sender on the server under test.
+pub(super) async fn with_peer(
+    r: &Rogue,
+    options: RogueOptions,
+) -> Result<(RoguePeer, Peer, User), Fail> {
+    let rogue = r.start(options).await?;
     let key = rogue.user("r");
     let peer = Peer {
         address: rogue.address("r"),

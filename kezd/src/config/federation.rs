@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kez_federation::Cidr;
 use kez_spec::ServerName;
 
 use super::ConfigError;
@@ -19,8 +20,12 @@ pub struct Federation {
     pub resolver: Option<SocketAddr>,
     /// PEM CA files trusted besides the system roots.
     pub extra_roots: Vec<PathBuf>,
-    /// Whether peers may be at loopback or private addresses (SPEC §9.8).
+    /// Whether peers may be at any loopback or private address: the SSRF guard is off
+    /// (SPEC §9.8).
     pub allow_private_addresses: bool,
+    /// Of the addresses SPEC §9.8 forbids, the only ones peers may be at (a test network's own
+    /// hosts, a private deployment's peers).
+    pub allowed_private_addresses: Vec<Cidr>,
     /// Refused origins and destinations (SPEC §9.9).
     pub block: Vec<ServerName>,
     /// When non-empty, the only origins and destinations (SPEC §9.9).
@@ -77,6 +82,18 @@ impl Federation {
                 .map(|p| non_empty_path("federation.extra_roots", p))
                 .collect::<Result<_, _>>()?,
             allow_private_addresses: raw.allow_private_addresses,
+            allowed_private_addresses: raw
+                .allowed_private_addresses
+                .iter()
+                .map(|text| {
+                    text.parse::<Cidr>().map_err(|e| {
+                        invalid(
+                            "federation.allowed_private_addresses",
+                            format!("has an entry that is not an IP or CIDR: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             block: names("federation.block", raw.block)?,
             allow: names("federation.allow", raw.allow)?,
             retry_window: positive_secs("federation.retry_window_secs", raw.retry_window_secs)?,
@@ -112,6 +129,11 @@ impl Federation {
                 .map(|p| p.display().to_string())
                 .collect(),
             allow_private_addresses: f.allow_private_addresses,
+            allowed_private_addresses: f
+                .allowed_private_addresses
+                .iter()
+                .map(Cidr::to_string)
+                .collect(),
             block: f.block.iter().map(ToString::to_string).collect(),
             allow: f.allow.iter().map(ToString::to_string).collect(),
             retry_window_secs: f.retry_window.as_secs(),

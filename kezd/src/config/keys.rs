@@ -93,6 +93,7 @@ pub const KEYS: &[Key] = &[
     key("federation.resolver", Kind::Str),
     key("federation.extra_roots", Kind::StrList),
     key("federation.allow_private_addresses", Kind::Bool),
+    key("federation.allowed_private_addresses", Kind::StrList),
     key("federation.block", Kind::StrList),
     key("federation.allow", Kind::StrList),
     key("federation.retry_window_secs", Kind::Uint),

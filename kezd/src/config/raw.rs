@@ -59,8 +59,11 @@ pub struct RawFederation {
     pub resolver: String,
     /// PEM CA files trusted besides the system roots.
     pub extra_roots: Vec<String>,
-    /// Whether peers may be at loopback or private addresses (tests, private networks).
+    /// Whether peers may be at any loopback or private address (the SSRF guard off).
     pub allow_private_addresses: bool,
+    /// IPs or CIDR networks of loopback or private addresses peers may be at; the rest of the
+    /// forbidden ranges stay forbidden.
+    pub allowed_private_addresses: Vec<String>,
     /// Server names refused as origins and not delivered to.
     pub block: Vec<String>,
     /// When non-empty, the only server names federated with.
@@ -87,6 +90,7 @@ impl Default for RawFederation {
             resolver: String::new(),
             extra_roots: Vec::new(),
             allow_private_addresses: false,
+            allowed_private_addresses: Vec::new(),
             block: Vec::new(),
             allow: Vec::new(),
             retry_window_secs: 3 * 24 * 3600,

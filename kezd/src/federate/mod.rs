@@ -55,6 +55,7 @@ impl Federate {
                 resolver: f.resolver,
                 extra_roots: f.extra_roots.clone(),
                 allow_private_addresses: f.allow_private_addresses,
+                allowed_private_addresses: f.allowed_private_addresses.clone(),
                 request_timeout: f.request_timeout,
                 user_agent: format!("kezd/{}", env!("CARGO_PKG_VERSION")),
             },

@@ -34,15 +34,18 @@ async fn certificate_only_for_the_srv_target_is_refused() {
     net.shutdown().await.expect("shutdown");
 }
 
-/// SPEC §9.8: with `allow_private_addresses = false`, a.test refuses to connect to b.test,
-/// whose records resolve to 127.0.0.1: the message fails with `forbidden_address` at once,
-/// and b.test, though up and reachable, never sees it.
+/// SPEC §9.8: when b.test's loopback address is not on a.test's allow-list
+/// (`allowed_private_addresses = []`, `allow_private_addresses = false`), a.test refuses to
+/// connect to it: the message fails with `forbidden_address` at once, and b.test, though up
+/// and reachable, never sees it.
 #[tokio::test]
 async fn private_address_is_refused_when_not_allowed() {
     let net = net::start_nodes(vec![
         (
             "a.test",
-            net::options("[federation]\nallow_private_addresses = false"),
+            net::options(
+                "[federation]\nallow_private_addresses = false\nallowed_private_addresses = []",
+            ),
         ),
         ("b.test", net::options("")),
     ])

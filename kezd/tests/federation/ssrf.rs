@@ -3,9 +3,9 @@
 //! names whose DNS answers (A, IPv4-mapped or NAT64 AAAA, SRV targets) lead there, through every
 //! entry point that makes kezd connect out — the remote look-up, a transaction naming such an
 //! origin, a local user's send — and registration naming such a server. A TCP listener on
-//! 127.0.0.1 counts the connections it accepts: it must see none from a server with
-//! `allow_private_addresses = false`, and does see one from a server that allows them (so the
-//! count can fail).
+//! 127.0.0.1 counts the connections it accepts: it must see none from a server that allows
+//! only the testnet's own addresses (`allowed_private_addresses`, as every testnet node), and
+//! does see one from a server with `allow_private_addresses = true` (so the count can fail).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -223,7 +223,10 @@ async fn names_that_resolve_to_forbidden_addresses_are_refused() {
             "a.test",
             net::options("[federation]\nallow_private_addresses = false"),
         ),
-        ("open.test", net::options("")),
+        (
+            "open.test",
+            net::options("[federation]\nallow_private_addresses = true"),
+        ),
     ])
     .await;
     let (port, connections) = counting_listener().await;

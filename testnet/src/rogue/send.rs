@@ -30,6 +30,10 @@ pub enum Sign {
     Good,
     /// With a fresh random key under the current key's id: a forged origin signature.
     WithRandomKey,
+    /// With the current key under a key id the rogue's document never publishes
+    /// (`ed25519:unpublished`): a receiver refetches the document, at most once a minute, and
+    /// refuses with `unknown_key` (SPEC §9.2).
+    WithUnpublishedKeyId,
     /// With the retired key (after [`super::RogueOptions::rotated`] or
     /// [`RoguePeer::rotate_keys`]), now: signed after its `expired_at`.
     WithOldKey,
@@ -167,6 +171,10 @@ impl RoguePeer {
         match sign {
             Sign::Good => {}
             Sign::WithRandomKey => key = random_key(),
+            Sign::WithUnpublishedKeyId => {
+                key_id = KeyId::parse("ed25519:unpublished")
+                    .map_err(|_| TestnetError::Rogue("the unpublished key id".into()))?;
+            }
             Sign::WithOldKey => (key_id, key) = old()?,
             Sign::OldKeyAt(at) => {
                 (key_id, key) = old()?;

@@ -76,6 +76,7 @@ pub(super) async fn run(listener: TcpListener, acceptor: TlsAcceptor, shared: Ar
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
+        shared.traffic.connection();
         let (acceptor, shared) = (acceptor.clone(), shared.clone());
         tokio::spawn(async move {
             // A client that refuses the certificate ends the handshake: nothing to serve.
@@ -114,6 +115,21 @@ fn error(status: StatusCode, code: &str) -> Answer {
 }
 
 async fn route(shared: &Shared, request: Request<Incoming>) -> Answer {
+    shared.traffic.request(request.uri().path());
+    let request = if shared.redirects {
+        match super::hostile::redirect(&shared.traffic, request) {
+            Ok(request) => request,
+            Err(location) => {
+                return answer(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    &json!({}),
+                    &[("location", location)],
+                );
+            }
+        }
+    } else {
+        request
+    };
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
     match (request.method(), path.as_str()) {
@@ -162,6 +178,10 @@ pub(super) fn document(shared: &Shared) -> Value {
     )
     // Signing a JSON object cannot fail; if it did, a string is a document every peer refuses.
     .unwrap_or_else(|e| Value::String(e.to_string()));
+    let signed = match &shared.flaw {
+        Some(flaw) => super::hostile::spoil(signed, flaw, keys.signing_key()),
+        None => signed,
+    };
     match shared.document {
         DocumentKeys::Current => signed,
         DocumentKeys::Expired => {

@@ -1,5 +1,6 @@
-//! An IP network (`10.0.0.0/8`, `2001:db8::/32`, or a bare address) for the trusted-proxy list:
-//! small enough to own rather than add a crate for, and the only place that compares networks.
+//! An IP network (`10.0.0.0/8`, `2001:db8::/32`, or a bare address): the addresses an operator
+//! lets federation reach despite the SSRF guard (SPEC §9.8), and kezd's trusted-proxy list.
+//! Small enough to own rather than add a crate for, and the only place that compares networks.
 
 use std::fmt;
 use std::net::IpAddr;

@@ -1,0 +1,89 @@
+//! Fault injection in federation for the conformance suite's self-test (`kez-conformance
+//! faults`): the outbound checks of SPEC §9.1, §9.2 and §9.8 that a peer relies on, each
+//! skippable in a test build so that CI proves a conformance case notices when it is skipped.
+//!
+//! This module exists only with the cargo feature `faults`, which kezd's own `faults` feature
+//! turns on (and which no release build enables, see kezd's `faults.rs`); without it,
+//! [`on`] is a constant `false` and [`verify_document`] is [`ServerDocument::verify`]. The
+//! names, their descriptions and the `KEZ_FAULTS` variable are kezd's: kezd hands the enabled
+//! names over with [`enable`] before it builds its federation client.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use kez_spec::server_document::ServerDocument;
+use kez_spec::{Error, KeyId, ServerName, VerifyingKey};
+use serde_json::{Map, Value};
+
+use crate::ServerKeys;
+
+/// The faults enabled in this process.
+static ENABLED: OnceLock<BTreeSet<String>> = OnceLock::new();
+
+/// Enables `names` for the life of the process (a second call keeps the first set).
+pub fn enable<'a>(names: impl IntoIterator<Item = &'a str>) {
+    let _ = ENABLED.set(names.into_iter().map(str::to_owned).collect());
+}
+
+/// Whether the fault `name` is enabled.
+pub fn on(name: &str) -> bool {
+    ENABLED.get().is_some_and(|enabled| enabled.contains(name))
+}
+
+/// [`ServerDocument::verify`], minus the checks the enabled faults skip: a document whose
+/// signature does not verify, that names another server, or whose `valid_until` has passed
+/// is taken as if it were good, with the keys it publishes.
+pub fn verify_document(
+    bytes: &[u8],
+    expected: &ServerName,
+    now_ms: u64,
+) -> Result<ServerDocument, Error> {
+    let skip_signature = on("accept_document_bad_signature");
+    let skip_server = on("accept_document_for_other_server");
+    let skip_expiry = on("accept_expired_document");
+    if !(skip_signature || skip_server || skip_expiry) {
+        return ServerDocument::verify(bytes, expected, now_ms);
+    }
+    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(bytes) else {
+        return ServerDocument::verify(bytes, expected, now_ms);
+    };
+    if skip_server {
+        body.insert("server".into(), expected.as_str().into());
+    }
+    if skip_expiry {
+        body.insert("valid_until".into(), (now_ms + 3_600_000).into());
+    }
+    // Every change above breaks the signature, and a fault cannot sign as the peer: sign again
+    // with a throwaway key under the same id, verify, then put the published key back.
+    let Some((key_id, published)) = signing_key(&body) else {
+        return ServerDocument::verify(bytes, expected, now_ms);
+    };
+    let throwaway = ServerKeys::generate();
+    let throwaway = throwaway.signing_key();
+    if let Some(entry) = body
+        .get_mut("verify_keys")
+        .and_then(|keys| keys.get_mut(key_id.as_str()))
+        .and_then(Value::as_object_mut)
+    {
+        let public = hex::encode(throwaway.verifying_key().as_bytes());
+        entry.insert("key".into(), public.into());
+    }
+    body.remove("signature");
+    let resigned = kez_spec::signed::sign(body, throwaway, Some(key_id.clone()));
+    let mut doc = ServerDocument::verify(resigned.to_string().as_bytes(), expected, now_ms)?;
+    if let Some(entry) = doc.verify_keys.get_mut(&key_id) {
+        entry.key = published;
+    }
+    Ok(doc)
+}
+
+/// The id of the key that signed the document and the key `verify_keys` publishes for it.
+fn signing_key(body: &Map<String, Value>) -> Option<(KeyId, VerifyingKey)> {
+    let id = body.get("signature")?.get("key_id")?.as_str()?;
+    let hex_key = body.get("verify_keys")?.get(id)?.get("key")?.as_str()?;
+    let bytes = <[u8; 32]>::try_from(hex::decode(hex_key).ok()?).ok()?;
+    Some((
+        KeyId::parse(id).ok()?,
+        VerifyingKey::from_bytes(&bytes).ok()?,
+    ))
+}
