@@ -1,12 +1,12 @@
-//! Where kezctl keeps its files. One directory per user (XDG: `$XDG_CONFIG_HOME/kez`, else
+//! Where kezctl keeps its identities. One directory per user (XDG: `$XDG_CONFIG_HOME/kez`, else
 //! `~/.config/kez`), overridable with `--config-dir` / `KEZ_CONFIG_DIR` so tests and several
 //! personas on one machine stay apart. Everything in it is private: directories 0700, files
-//! 0600, because it holds secret keys.
+//! 0600, because it holds secret keys. State lives elsewhere ([`crate::state_dir`]).
 //!
 //! ```text
 //! <config dir>/
 //!   identities/<name>.json   one key file per identity (format: crate::keyfile)
-//!   cursors/<name>           the inbox cursor of that identity: the last seq read, decimal
+//!   cursors/<name>           inbox cursors of kezctl 0.1, moved to the state directory on first use
 //! ```
 
 use std::fs;
@@ -69,7 +69,7 @@ impl ConfigDir {
         self.root.join("identities")
     }
 
-    /// Where inbox cursors live.
+    /// Where kezctl 0.1 kept inbox cursors ([`crate::cursors`] moves them).
     pub fn cursors(&self) -> PathBuf {
         self.root.join("cursors")
     }

@@ -31,8 +31,8 @@ pub fn human_line(m: &Received) -> String {
 }
 
 /// Prints one message in the run's output mode.
-pub fn print(out: &Output, m: &Received) {
-    out.item(human_line(m), &serde_json::to_value(m).unwrap_or_default());
+pub fn print(out: &Output, m: &Received) -> Result<(), CliError> {
+    out.item(human_line(m), &serde_json::to_value(m).unwrap_or_default())
 }
 
 /// Fetches, checks and prints the inbox.
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
     let (me, home) = ctx.registered()?;
     let client = ctx.home_client(&home)?;
     let handle = home.address.handle();
-    let saved = ctx.keystore.cursor(&me.file.name)?;
+    let saved = ctx.cursors.get(&me.file.name)?;
     let mut cursor = since.unwrap_or(saved);
     let mut received = Vec::new();
     let mut senders = SenderKeys::new();
@@ -55,7 +55,9 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
             let mut m = message::open_item(item, &me.key, &home.address);
             senders.check(ctx, &home, &mut m).await;
             if !ctx.out.is_json() {
-                print(&ctx.out, &m);
+                // A closed stdout ends the run here, before the cursor passes what the reader
+                // did not get.
+                print(&ctx.out, &m)?;
             }
             received.push(m);
         }
@@ -68,7 +70,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
             break;
         }
     }
-    ctx.keystore.set_cursor(&me.file.name, cursor.max(saved))?;
+    ctx.cursors.set(&me.file.name, cursor.max(saved))?;
     let highest = received.iter().map(|m| m.seq).max();
     let deleted = match (ack, highest) {
         (true, Some(through)) => {
@@ -88,7 +90,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
                 "failed": failed,
                 "deleted": deleted,
             }),
-        );
+        )?;
     } else {
         if received.is_empty() {
             ctx.out.status(format!("no new messages (cursor {cursor})"));
