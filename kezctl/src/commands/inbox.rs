@@ -1,7 +1,10 @@
 //! `kezctl inbox [--since N] [--ack]`: read the inbox (SPEC §8.2) from the saved cursor, check
 //! and open every message (signature, `to`, decryption: [`crate::message::open_item`]), print
 //! the good ones as text and the bad ones as failures, save the cursor, and with `--ack` delete
-//! what was read (SPEC §8.3) — never beyond the highest seq actually received.
+//! what was read (SPEC §8.3) — never beyond the highest seq actually received. The cursor is
+//! saved only after the messages were printed, so a reader that closed stdout early (crate
+//! `output`) gets them again next time; with `--json --ack` the document reports the deletion,
+//! so the acknowledgement comes before it is printed.
 
 use kez_spec::auth::AuthRequest;
 use serde_json::json;
@@ -70,7 +73,6 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
             break;
         }
     }
-    ctx.cursors.set(&me.file.name, cursor.max(saved))?;
     let highest = received.iter().map(|m| m.seq).max();
     let deleted = match (ack, highest) {
         (true, Some(through)) => {
@@ -91,7 +93,10 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
                 "deleted": deleted,
             }),
         )?;
-    } else {
+    }
+    // Only once the messages are printed: a reader that closed stdout early has not seen them.
+    ctx.cursors.set(&me.file.name, cursor.max(saved))?;
+    if !ctx.out.is_json() {
         if received.is_empty() {
             ctx.out.status(format!("no new messages (cursor {cursor})"));
         }
