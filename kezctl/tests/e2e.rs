@@ -321,13 +321,27 @@ fn keystore_lifecycle() {
     me.run(&["-i", "nope", "inbox"]).fails_with(3);
 }
 
-/// Help a newcomer can follow, completions for the common shells, and a usage error's code.
+/// Help a newcomer can follow (its example a line per command), completions for the common
+/// shells, and a usage error's code.
 #[test]
 fn help_and_completions() {
     let me = Persona::new();
     let help = me.run(&["--help"]).ok();
     for needle in ["keys new", "register", "Exit codes", "KEZ_PASSPHRASE"] {
         assert!(help.contains(needle), "{needle}: {help}");
+    }
+    // The example keeps its lines: clap must not re-wrap it into one paragraph.
+    for example in [
+        "kezctl keys new ",
+        "kezctl register alice@localhost:6969 --server http://127.0.0.1:6969",
+        "kezctl -i bob register bob@localhost:6969",
+        "id=$(kezctl send bob@localhost:6969 \"hello bob\")",
+        "kezctl -i bob listen ",
+    ] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(example)),
+            "{example:?} on a line of its own: {help}"
+        );
     }
     for shell in ["bash", "zsh", "fish"] {
         let script = me.run(&["completions", shell]).ok();
