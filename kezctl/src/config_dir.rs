@@ -43,19 +43,8 @@ impl ConfigDir {
                 root: dir.to_path_buf(),
             });
         }
-        let xdg = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute());
-        let base = match xdg {
-            Some(base) => base,
-            None => std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|home| home.join(".config"))
-                .ok_or(NoConfigDir)?,
-        };
         Ok(ConfigDir {
-            root: base.join("kez"),
+            root: xdg_dir("XDG_CONFIG_HOME", ".config").ok_or(NoConfigDir)?,
         })
     }
 
@@ -83,6 +72,21 @@ impl ConfigDir {
             .map_err(FileError::at(dir))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(FileError::at(dir))
     }
+}
+
+/// `$<variable>/kez` when the variable holds an absolute path (the XDG Base Directory rule),
+/// else `$HOME/<home_relative>/kez`; None without either.
+pub fn xdg_dir(variable: &str, home_relative: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(variable)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(home_relative))
+        })?;
+    Some(base.join("kez"))
 }
 
 /// Writes `bytes` to `path` atomically (a private temporary file in the same directory, then

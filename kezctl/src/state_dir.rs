@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config_dir::ConfigDir;
+use crate::config_dir::{self, ConfigDir};
 
 /// No explicit directory and no home to put one in: the user must name one.
 #[derive(Debug, thiserror::Error)]
@@ -42,19 +42,8 @@ impl StateDir {
                 root: config.root().to_path_buf(),
             });
         }
-        let xdg = std::env::var_os("XDG_STATE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute());
-        let base = match xdg {
-            Some(base) => base,
-            None => std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|home| home.join(".local").join("state"))
-                .ok_or(NoStateDir)?,
-        };
         Ok(StateDir {
-            root: base.join("kez"),
+            root: config_dir::xdg_dir("XDG_STATE_HOME", ".local/state").ok_or(NoStateDir)?,
         })
     }
 

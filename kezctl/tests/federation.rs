@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{LIVENESS, Persona, Run};
+use common::{LIVENESS, Persona, Run, texts};
 use kez_testnet::Testnet;
 use serde_json::{Value, json};
 
@@ -47,6 +47,17 @@ async fn run(p: &Persona, args: &[&str]) -> Run {
     .expect("kezctl task")
 }
 
+/// alice@a.test and bob@b.test, registered by discovery.
+async fn alice_and_bob(net: &Testnet) -> (Persona, Persona) {
+    let alice = persona(net);
+    let bob = persona(net);
+    run(&alice, &["keys", "new"]).await.ok();
+    run(&bob, &["keys", "new"]).await.ok();
+    run(&alice, &["register", "alice@a.test"]).await.ok();
+    run(&bob, &["register", "bob@b.test"]).await.ok();
+    (alice, bob)
+}
+
 /// Two servers: registration by discovery (no --server), `whois` of a remote address, a
 /// message across servers (`queued`, then `delivered`, SPEC §9.7) that the recipient reads,
 /// and `doctor` passing every step against a testnet server.
@@ -59,12 +70,7 @@ async fn across_two_servers() {
         .start()
         .await
         .expect("testnet");
-    let alice = persona(&net);
-    let bob = persona(&net);
-    run(&alice, &["keys", "new"]).await.ok();
-    run(&bob, &["keys", "new"]).await.ok();
-    run(&alice, &["register", "alice@a.test"]).await.ok();
-    run(&bob, &["register", "bob@b.test"]).await.ok();
+    let (alice, bob) = alice_and_bob(&net).await;
 
     let who = run(&alice, &["whois", "bob@b.test", "--json"]).await.json();
     assert_eq!(
@@ -87,15 +93,7 @@ async fn across_two_servers() {
         .json();
     assert_eq!(sent["status"], json!("queued"));
     let id = sent["id"].as_str().expect("id").to_owned();
-    let deadline = Instant::now() + LIVENESS;
-    loop {
-        let status = run(&alice, &["status", &id, "--json"]).await.json();
-        if status["status"] == json!("delivered") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not delivered in time: {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_status(&alice, &id, "delivered", LIVENESS).await;
     let inbox = run(&bob, &["inbox", "--json"]).await.json();
     assert_eq!(inbox["messages"][0]["text"], json!("across servers"));
     assert_eq!(inbox["messages"][0]["from"], json!("alice@a.test"));
@@ -210,12 +208,7 @@ async fn send_while_the_recipients_server_is_down() {
         .start()
         .await
         .expect("testnet");
-    let alice = persona(&net);
-    let bob = persona(&net);
-    run(&alice, &["keys", "new"]).await.ok();
-    run(&bob, &["keys", "new"]).await.ok();
-    run(&alice, &["register", "alice@a.test"]).await.ok();
-    run(&bob, &["register", "bob@b.test"]).await.ok();
+    let (alice, bob) = alice_and_bob(&net).await;
 
     let first = run(&alice, &["send", "bob@b.test", "remember me"])
         .await
@@ -242,13 +235,7 @@ async fn send_while_the_recipients_server_is_down() {
     net.restart("b.test").await.expect("restart b.test");
     wait_for_status(&alice, &id, "delivered", LIVENESS * 3).await;
     let inbox = run(&bob, &["inbox", "--json"]).await.json();
-    let texts: Vec<&str> = inbox["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
-    assert_eq!(texts, ["remember me", "while b is down"]);
+    assert_eq!(texts(&inbox), ["remember me", "while b is down"]);
 
     // A remembered record for a handle b.test does not have: b.test's answer wins.
     let mallory = kez_spec::SigningKey::from_bytes(&[0x66; 32]);

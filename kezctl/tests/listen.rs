@@ -5,18 +5,23 @@ mod common;
 
 use common::{Kezd, Persona, Watched};
 
-/// `listen` follows the stream (SPEC §8.5) and prints a message sent after it started; its
-/// status lines are on stderr.
-#[test]
-fn listen_prints_a_message_sent_after_it_started() {
+/// kezd with alice and bob registered, and bob's `listen --count 1` live.
+fn bob_listening() -> (Kezd, Persona, String, Watched) {
     let kezd = Kezd::start();
     let alice = Persona::new();
     let bob = Persona::new();
     alice.register(&kezd, "alice");
     let bob_addr = bob.register(&kezd, "bob");
-
     let mut listen = Watched::spawn(bob.command(&["listen", "--count", "1"]));
     listen.wait_for(false, "live");
+    (kezd, alice, bob_addr, listen)
+}
+
+/// `listen` follows the stream (SPEC §8.5) and prints a message sent after it started; its
+/// status lines are on stderr.
+#[test]
+fn listen_prints_a_message_sent_after_it_started() {
+    let (_kezd, alice, bob_addr, mut listen) = bob_listening();
     alice.run(&["send", &bob_addr, "live one"]).ok();
     let line = listen.wait_for(true, "live one");
     assert!(line.contains("alice@"), "{line}");
@@ -39,14 +44,7 @@ fn longest_hex_run(text: &str) -> usize {
 /// and nothing it printed on stdout or stderr, in any of that, holds the credential.
 #[test]
 fn listen_reconnects_without_showing_its_credential() {
-    let mut kezd = Kezd::start();
-    let alice = Persona::new();
-    let bob = Persona::new();
-    alice.register(&kezd, "alice");
-    let bob_addr = bob.register(&kezd, "bob");
-
-    let mut listen = Watched::spawn(bob.command(&["listen", "--count", "1"]));
-    listen.wait_for(false, "live");
+    let (mut kezd, alice, bob_addr, mut listen) = bob_listening();
     kezd.stop();
     listen.wait_for(false, "reconnecting");
     // The next attempt finds nothing listening: the error path that once printed the URL.

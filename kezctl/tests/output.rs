@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Kezd, Persona, Run};
+use common::{Kezd, Persona, Run, texts};
 use serde_json::{Value, json};
 
 /// Runs `command` with its stdout a pipe whose reading end is already closed, so its first
@@ -141,12 +141,6 @@ fn a_closed_stdout_ends_every_command_quietly() {
     // Neither the closed `inbox` nor `listen` moved the cursor past what was never shown; the
     // send whose id nobody read was made.
     let inbox = bob.run(&["inbox", "--json"]).json();
-    let texts: Vec<&str> = inbox["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
-    assert_eq!(texts, ["unread", "sent all the same"], "{inbox}");
+    assert_eq!(texts(&inbox), ["unread", "sent all the same"], "{inbox}");
     assert_eq!(inbox["messages"][0]["from"], Value::from(alice_addr));
 }

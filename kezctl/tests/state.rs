@@ -4,17 +4,8 @@
 
 mod common;
 
-use common::{Kezd, Persona};
-use serde_json::{Value, json};
-
-fn texts(inbox: &Value) -> Vec<String> {
-    inbox["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
-        .collect()
-}
+use common::{Kezd, Persona, texts};
+use serde_json::json;
 
 /// A cursor at `~/.config/kez/cursors/default` (where kezctl 0.1 kept it) is honoured and
 /// moved to `~/.local/state/kez/cursors/default`; `XDG_STATE_HOME` moves the state directory;

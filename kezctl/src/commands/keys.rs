@@ -80,7 +80,8 @@ fn new(ctx: &Context, name: &str, no_passphrase: bool) -> Result<(), CliError> {
             identity_option(ctx, name)
         ));
     }
-    ctx.out.result(&file.primary, &describe(&file))
+    let json = describe(&file);
+    ctx.out.result(file.primary, &json)
 }
 
 /// The `-i NAME` a later command needs to pick identity `name` ("" when it is picked anyway).
@@ -212,7 +213,8 @@ fn import(ctx: &Context, path: &Path, name: Option<String>) -> Result<(), CliErr
                 .unwrap_or_default()
         ));
     }
-    ctx.out.result(&file.primary, &describe(&file))
+    let json = describe(&file);
+    ctx.out.result(file.primary, &json)
 }
 
 fn delete(ctx: &Context, name: &str, yes: bool) -> Result<(), CliError> {

@@ -399,3 +399,13 @@ impl Persona {
         self.config_dir().join(rel)
     }
 }
+
+/// The texts of an `inbox --json` document's messages, in order ("" for a message not shown).
+pub fn texts(inbox: &serde_json::Value) -> Vec<String> {
+    inbox["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
