@@ -9,17 +9,24 @@ use kez_spec::{Address, Handle, MessageId, Primary, ServerName};
 
 /// kezctl — the KEZ command line: identities, registration and end-to-end encrypted messages.
 ///
-/// A first session:
+/// A first session, against a development server (cargo run -p kezd):
 ///
-///   kezctl keys new                                  # make an identity (asks a passphrase)
+///   kezctl keys new                                   # your identity (asks a passphrase)
 ///   kezctl register alice@localhost:6969 --server http://127.0.0.1:6969
-///   kezctl send bob@localhost:6969 "hello bob"
-///   kezctl inbox                                     # read, verify and decrypt
-///   kezctl listen                                    # follow new messages live
+///   kezctl keys new --name bob                        # a second identity, to write to
+///   kezctl -i bob register bob@localhost:6969 --server http://127.0.0.1:6969
+///   id=$(kezctl send bob@localhost:6969 "hello bob")  # prints only the message id
+///   kezctl status "$id"                               # stored, queued, delivered, failed
+///   kezctl -i bob inbox                               # read, verify and decrypt
+///   kezctl -i bob listen                              # follow new messages live
 ///
 /// The identity's home server (the URL used to register) is remembered; --server overrides it.
+/// Results go to stdout and commentary to stderr; --json prints results as JSON.
+//
+// verbatim_doc_comment: clap would otherwise join the example's lines into one paragraph.
 #[derive(Debug, Parser)]
-#[command(name = "kezctl", version, about, long_about, after_help = EXIT_CODES)]
+#[command(name = "kezctl", version, about, long_about, after_help = EXIT_CODES,
+          verbatim_doc_comment)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -33,7 +40,8 @@ pub struct Cli {
 pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 other failure or cancelled, 2 usage, \
 3 keystore (no such identity, exists, damaged, not registered), 4 passphrase wrong or missing, \
 5 refused by the server, 6 server unreachable or failing, 7 verification failed, \
-8 doctor found failures.\n\
+8 doctor found failures. A closed stdout (kezctl inbox | head -1) ends a command quietly \
+with 0.\n\
 Environment: KEZ_CONFIG_DIR, KEZ_IDENTITY, KEZ_SERVER, KEZ_CA_FILE, KEZ_RESOLVER, \
 KEZ_PASSPHRASE.";
 

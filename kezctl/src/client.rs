@@ -285,7 +285,9 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
-    fn transport_error(&self, url: &str, e: &reqwest::Error) -> ClientError {
+    /// A failed request to `url` as an error. `url` is what the error shows: for the live
+    /// stream, the path without its credential.
+    fn transport_error(&self, url: &str, e: reqwest::Error) -> ClientError {
         if e.is_timeout() {
             ClientError::Timeout {
                 url: url.to_owned(),
@@ -294,7 +296,7 @@ impl Client {
         } else {
             ClientError::Unreachable {
                 url: url.to_owned(),
-                reason: chain(e),
+                reason: transport_reason(e),
             }
         }
     }
@@ -308,7 +310,7 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| self.transport_error(url, &e))?;
+            .map_err(|e| self.transport_error(url, e))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -316,7 +318,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
         let body = read_capped(response, MAX_BODY).await.map_err(|e| match e {
-            ReadError::Transport(e) => self.transport_error(url, &e),
+            ReadError::Transport(e) => self.transport_error(url, e),
             ReadError::TooBig => ClientError::Protocol {
                 url: url.to_owned(),
                 reason: format!("body larger than {MAX_BODY} bytes"),
@@ -498,7 +500,7 @@ impl Client {
             .header("accept", "text/event-stream")
             .send()
             .await
-            .map_err(|e| self.transport_error(&shown, &e))?;
+            .map_err(|e| self.transport_error(&shown, e))?;
         if response.status().as_u16() == 200 {
             return Ok(response);
         }
@@ -530,7 +532,7 @@ impl Client {
             .get(&url)
             .send()
             .await
-            .map_err(|e| self.transport_error(&url, &e))?;
+            .map_err(|e| self.transport_error(&url, e))?;
         let header = |name: &str| {
             response
                 .headers()
@@ -545,7 +547,7 @@ impl Client {
         );
         let status = response.status().as_u16();
         let body = read_capped(response, 1 << 20).await.map_err(|e| match e {
-            ReadError::Transport(e) => self.transport_error(&url, &e),
+            ReadError::Transport(e) => self.transport_error(&url, e),
             ReadError::TooBig => ClientError::Protocol {
                 url: url.clone(),
                 reason: "body larger than 1 MiB".into(),
@@ -575,6 +577,13 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Why a request failed, with its causes, but without its URL: reqwest's message names the
+/// URL, and the live stream's carries a credential in its query (`auth=`), which must never
+/// be shown (SPEC §13.3). Callers name what they asked for themselves.
+pub fn transport_reason(e: reqwest::Error) -> String {
+    chain(&e.without_url())
 }
 
 /// An error with its causes, so "error sending request" says *why* (refused, certificate…).

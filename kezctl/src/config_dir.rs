@@ -1,12 +1,12 @@
-//! Where kezctl keeps its files. One directory per user (XDG: `$XDG_CONFIG_HOME/kez`, else
+//! Where kezctl keeps its identities. One directory per user (XDG: `$XDG_CONFIG_HOME/kez`, else
 //! `~/.config/kez`), overridable with `--config-dir` / `KEZ_CONFIG_DIR` so tests and several
 //! personas on one machine stay apart. Everything in it is private: directories 0700, files
-//! 0600, because it holds secret keys.
+//! 0600, because it holds secret keys. State lives elsewhere ([`crate::state_dir`]).
 //!
 //! ```text
 //! <config dir>/
 //!   identities/<name>.json   one key file per identity (format: crate::keyfile)
-//!   cursors/<name>           the inbox cursor of that identity: the last seq read, decimal
+//!   cursors/<name>           inbox cursors of kezctl 0.1, moved to the state directory on first use
 //! ```
 
 use std::fs;
@@ -43,19 +43,8 @@ impl ConfigDir {
                 root: dir.to_path_buf(),
             });
         }
-        let xdg = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute());
-        let base = match xdg {
-            Some(base) => base,
-            None => std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|home| home.join(".config"))
-                .ok_or(NoConfigDir)?,
-        };
         Ok(ConfigDir {
-            root: base.join("kez"),
+            root: xdg_dir("XDG_CONFIG_HOME", ".config").ok_or(NoConfigDir)?,
         })
     }
 
@@ -69,7 +58,7 @@ impl ConfigDir {
         self.root.join("identities")
     }
 
-    /// Where inbox cursors live.
+    /// Where kezctl 0.1 kept inbox cursors ([`crate::cursors`] moves them).
     pub fn cursors(&self) -> PathBuf {
         self.root.join("cursors")
     }
@@ -83,6 +72,21 @@ impl ConfigDir {
             .map_err(FileError::at(dir))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(FileError::at(dir))
     }
+}
+
+/// `$<variable>/kez` when the variable holds an absolute path (the XDG Base Directory rule),
+/// else `$HOME/<home_relative>/kez`; None without either.
+pub fn xdg_dir(variable: &str, home_relative: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(variable)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(home_relative))
+        })?;
+    Some(base.join("kez"))
 }
 
 /// Writes `bytes` to `path` atomically (a private temporary file in the same directory, then

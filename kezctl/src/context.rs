@@ -10,17 +10,24 @@ use kez_spec::{ServerName, SigningKey};
 use crate::cli::GlobalArgs;
 use crate::client::{Client, ClientOptions};
 use crate::config_dir::ConfigDir;
+use crate::cursors::Cursors;
 use crate::error::CliError;
 use crate::keyfile::{Home, KeyFile};
 use crate::keystore::{Keystore, KeystoreError};
 use crate::output::Output;
 use crate::passphrase::PassphraseSource;
+use crate::record_cache::RecordCache;
+use crate::state_dir::StateDir;
 
 /// One run's settings.
 #[derive(Debug)]
 pub struct Context {
     /// The identities.
     pub keystore: Keystore,
+    /// Each identity's inbox cursor.
+    pub cursors: Cursors,
+    /// Each identity's remembered recipient records.
+    pub records: RecordCache,
     /// `--identity`, if given.
     pub identity: Option<String>,
     /// `--server`, if given.
@@ -44,8 +51,12 @@ pub struct Unlocked {
 impl Context {
     /// Resolves the global options.
     pub fn from_args(args: &GlobalArgs) -> Result<Self, CliError> {
+        let config = ConfigDir::locate(args.config_dir.as_deref())?;
+        let state = StateDir::locate(&config, args.config_dir.is_some())?;
         Ok(Context {
-            keystore: Keystore::new(ConfigDir::locate(args.config_dir.as_deref())?),
+            cursors: Cursors::new(&state, &config),
+            records: RecordCache::new(&state),
+            keystore: Keystore::new(config),
             identity: args.identity.clone(),
             server: args.server.clone(),
             client_options: ClientOptions {

@@ -10,10 +10,11 @@ use crate::file_error::FileError;
 use crate::keyfile::KeyFileError;
 use crate::keystore::KeystoreError;
 use crate::passphrase::PassphraseError;
+use crate::state_dir::NoStateDir;
 
 /// The documented exit codes. Stable: scripts rely on them.
 pub mod exit {
-    /// Success.
+    /// Success; also a reader of stdout that stopped reading (a closed pipe).
     pub const OK: u8 = 0;
     /// An unexpected failure (a local I/O error, a bug), or a prompt the user declined.
     pub const FAILURE: u8 = 1;
@@ -27,7 +28,8 @@ pub mod exit {
     pub const REFUSED: u8 = 5;
     /// The server could not be reached, timed out, was unavailable or answered nonsense.
     pub const UNREACHABLE: u8 = 6;
-    /// Something failed cryptographic verification: a record, or messages in the inbox.
+    /// Something failed cryptographic verification: a record, a recipient's key that changed,
+    /// or messages in the inbox.
     pub const VERIFICATION: u8 = 7;
     /// `doctor` ran and at least one check failed.
     pub const DOCTOR_FAILED: u8 = 8;
@@ -83,6 +85,10 @@ pub enum CliError {
     /// Terminal or standard stream I/O failed.
     #[error("{0}")]
     Terminal(std::io::Error),
+    /// Whoever read stdout stopped reading (a closed pipe: `kezctl inbox | head -1`). Not a
+    /// failure: the command ends quietly with status 0.
+    #[error("stdout was closed")]
+    StdoutClosed,
 }
 
 impl CliError {
@@ -104,6 +110,7 @@ impl CliError {
             CliError::Verification(_) | CliError::BadMessages(_) => exit::VERIFICATION,
             CliError::DoctorFailed(_) => exit::DOCTOR_FAILED,
             CliError::Cancelled | CliError::Io(_) | CliError::Terminal(_) => exit::FAILURE,
+            CliError::StdoutClosed => exit::OK,
         }
     }
 
@@ -125,6 +132,7 @@ impl CliError {
             CliError::DoctorFailed(_) => "doctor_failed",
             CliError::Cancelled => "cancelled",
             CliError::Io(_) | CliError::Terminal(_) => "io",
+            CliError::StdoutClosed => "stdout_closed",
         }
     }
 
@@ -140,6 +148,25 @@ impl CliError {
     /// it), so `--json` must not print a second document.
     pub fn already_reported(&self) -> bool {
         matches!(self, CliError::BadMessages(_) | CliError::DoctorFailed(_))
+    }
+
+    /// True when a server could not be asked: unreachable, timed out, or failing (5xx) —
+    /// as opposed to a server that answered (refused, not found, or said something that does
+    /// not verify). Only this kind of failure may be bridged by remembered data.
+    pub fn is_unavailable(&self) -> bool {
+        use kez_federation::FederationError as F;
+        match self {
+            CliError::Client(ClientError::Unreachable { .. } | ClientError::Timeout { .. }) => true,
+            CliError::Client(ClientError::Api { status, .. }) => *status >= 500,
+            CliError::Federation(F::Unavailable { .. }) => true,
+            _ => false,
+        }
+    }
+
+    /// True when nothing is to be said about this error at all: stdout was closed by its
+    /// reader, which is how a pipeline ends, not a failure.
+    pub fn is_quiet(&self) -> bool {
+        matches!(self, CliError::StdoutClosed)
     }
 
     /// Wraps an I/O error with the file it concerns.
@@ -163,6 +190,13 @@ impl From<KeystoreError> for CliError {
 impl From<NoConfigDir> for CliError {
     /// No configuration directory is a usage problem: the user must name one.
     fn from(e: NoConfigDir) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+impl From<NoStateDir> for CliError {
+    /// No state directory is a usage problem, like no configuration directory.
+    fn from(e: NoStateDir) -> Self {
         CliError::Usage(e.to_string())
     }
 }

@@ -1,6 +1,6 @@
-//! The keystore: the identities in the configuration directory, by name, and each one's inbox
-//! cursor. It reads and writes files; the key file's format and cryptography live in
-//! [`crate::keyfile`], the passphrase in [`crate::passphrase`].
+//! The keystore: the identities in the configuration directory, by name. It reads and writes
+//! files; the key file's format and cryptography live in [`crate::keyfile`], the passphrase in
+//! [`crate::passphrase`], the per-identity state in [`crate::state_dir`].
 
 use std::fs;
 use std::path::PathBuf;
@@ -164,7 +164,7 @@ impl Keystore {
         )?)
     }
 
-    /// Deletes an identity and its cursor.
+    /// Deletes an identity's key file.
     pub fn delete(&self, name: &str) -> Result<PathBuf, KeystoreError> {
         check_name(name)?;
         let path = self.path(name);
@@ -175,27 +175,7 @@ impl Keystore {
             }
             Err(e) => return Err(FileError::at(&path)(e).into()),
         }
-        let _ = fs::remove_file(self.dir.cursors().join(name));
         Ok(path)
-    }
-
-    /// The saved inbox cursor of an identity (0 when none).
-    pub fn cursor(&self, name: &str) -> Result<u64, KeystoreError> {
-        let path = self.dir.cursors().join(name);
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(FileError::at(&path)(e).into()),
-        }
-    }
-
-    /// Saves the inbox cursor of an identity.
-    pub fn set_cursor(&self, name: &str, seq: u64) -> Result<(), KeystoreError> {
-        ConfigDir::ensure_private_dir(&self.dir.cursors())?;
-        Ok(config_dir::write_private(
-            &self.dir.cursors().join(name),
-            format!("{seq}\n").as_bytes(),
-        )?)
     }
 }
 

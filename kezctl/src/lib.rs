@@ -8,14 +8,18 @@
 //! | --- | --- |
 //! | [`cli`] | the clap definition; user input becomes kez-spec types once, here |
 //! | [`context`] | settings of one run: keystore, server choice, client options, output |
-//! | [`config_dir`] | where files live (XDG), private permissions, atomic writes |
+//! | [`config_dir`] | where identities live (XDG config), private permissions, atomic writes |
+//! | [`state_dir`] | where state lives (XDG state): cursors and remembered records |
 //! | [`file_error`] | a local file that could not be read or written |
-//! | [`keystore`] | identities by name, inbox cursors |
+//! | [`keystore`] | identities by name |
+//! | [`cursors`] | each identity's inbox cursor, moved from the old place on first use |
+//! | [`record_cache`] | recipients' verified records, remembered per identity |
 //! | [`keyfile`] | the `kez-identity` v1 file format and its encryption (below) |
 //! | [`passphrase`] | `KEZ_PASSPHRASE` or a prompt without echo |
 //! | [`client`] | HTTP calls to a kezd with typed errors (SPEC §10 codes → sentences) |
 //! | [`message`] | composing sealed, signed envelopes; checking and opening received ones |
 //! | [`lookup`] | resolving addresses and primaries to verified handle records |
+//! | [`recipient`] | the key `send` seals to: fresh lookup, remembered record while its server is down |
 //! | [`sender_keys`] | checking that a message was signed with its sender's registered key (SPEC §6.6) |
 //! | [`discover`] | the `kez-federation` crate's discovery and HTTPS client, for other servers |
 //! | [`sse`] | the Server-Sent Events parser of the live stream |
@@ -27,8 +31,15 @@
 //!
 //! The configuration directory is `--config-dir`, else `KEZ_CONFIG_DIR`, else
 //! `$XDG_CONFIG_HOME/kez`, else `~/.config/kez`. It holds `identities/<name>.json` (one key
-//! file per identity) and `cursors/<name>` (the last inbox seq read). Directories are 0700 and
-//! files 0600.
+//! file per identity). State — `cursors/<name>` (the last inbox seq read) and
+//! `records/<name>/<address>.json` (recipients' verified records) — lives in
+//! `$XDG_STATE_HOME/kez`, else `~/.local/state/kez`, or in an explicitly named configuration
+//! directory ([`state_dir`]). Directories are 0700 and files 0600.
+//!
+//! # Output
+//!
+//! Results on stdout, commentary on stderr, `--json` for scripts; a closed stdout ends a
+//! command quietly with 0 ([`output`]).
 //!
 //! # The key file and export format: `kez-identity` version 1
 //!
@@ -57,14 +68,14 @@
 //!
 //! | code | meaning |
 //! | --- | --- |
-//! | 0 | success |
+//! | 0 | success (also when the reader of stdout stopped reading) |
 //! | 1 | other failure (local I/O), or a confirmation declined |
 //! | 2 | usage: arguments not understood or inconsistent |
 //! | 3 | keystore: no such identity, name taken, damaged file, identity not registered |
 //! | 4 | passphrase wrong, missing (no terminal and no `KEZ_PASSPHRASE`), or entries differ |
 //! | 5 | the server refused (a SPEC §10 code: handle taken, reserved, wrong server, clock skew…) |
 //! | 6 | the server is unreachable, timed out, failing (5xx) or not speaking KEZ |
-//! | 7 | verification failed: a record's signature, or inbox messages (reported, not shown) |
+//! | 7 | verification failed: a record's signature, a changed recipient key, inbox messages |
 //! | 8 | `doctor`: at least one check failed |
 //!
 //! With `--json`, a failure also prints `{"error":{"kind":…,"code":…,"message":…}}` on stdout.
@@ -74,6 +85,7 @@ pub mod client;
 pub mod commands;
 pub mod config_dir;
 pub mod context;
+pub mod cursors;
 pub mod discover;
 pub mod error;
 pub mod file_error;
@@ -83,8 +95,11 @@ pub mod lookup;
 pub mod message;
 pub mod output;
 pub mod passphrase;
+pub mod recipient;
+pub mod record_cache;
 pub mod sender_keys;
 pub mod sse;
+pub mod state_dir;
 
 pub use error::CliError;
 

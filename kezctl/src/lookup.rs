@@ -42,18 +42,34 @@ pub async fn address(
     address: &Address,
     home: Option<&Home>,
 ) -> Result<(Record, Primary), CliError> {
+    let (value, via) = fetch(ctx, address, home).await?;
+    check(&value, &via, address)
+}
+
+/// Asks for the handle record of `address`, unverified, with a label of who answered. Every
+/// error is the network's or the server's: a verification failure comes from [`check`].
+pub async fn fetch(
+    ctx: &Context,
+    address: &Address,
+    home: Option<&Home>,
+) -> Result<(Value, String), CliError> {
     let on_home = home.is_some_and(|h| h.address.server() == address.server());
-    let (value, via) = if ctx.server.is_none() && !on_home {
+    if ctx.server.is_none() && !on_home {
         // Another server: WebFinger first, as a peer does (SPEC §9.4 check 5).
         let discoverer = Discoverer::new(&ctx.client_options, address.server())?;
         let value = discoverer.record(address).await?;
-        (value, format!("discovery of {}", address.server()))
+        Ok((value, format!("discovery of {}", address.server())))
     } else {
         let client = ctx.client_for(address.server(), home)?;
         let value = client.user(address.handle()).await?;
-        (value, client.base().to_owned())
-    };
-    let (record, primary) = verify_record(&value, &via)?;
+        Ok((value, client.base().to_owned()))
+    }
+}
+
+/// Verifies a handle record fetched for `address` ([`verify_record`]) and that it is the
+/// record of `address`, not of another handle.
+pub fn check(value: &Value, via: &str, address: &Address) -> Result<(Record, Primary), CliError> {
+    let (record, primary) = verify_record(value, via)?;
     if record.address != address.to_string() {
         return Err(CliError::Verification(format!(
             "asked {via} about {address}, it answered for {} (wrong server? use --server)",

@@ -28,6 +28,7 @@ use crate::context::Context;
 use crate::discover::Discoverer;
 use crate::error::CliError;
 use crate::message;
+use crate::output;
 use kez_spec::clock::now_ms;
 
 /// A step's outcome.
@@ -58,6 +59,9 @@ pub struct Step {
 struct Report {
     steps: Vec<Step>,
     ctx_json: bool,
+    /// The first failure to print a step (a closed stdout): later steps are not printed, and
+    /// the run ends with it.
+    print_error: Option<CliError>,
 }
 
 impl Report {
@@ -67,14 +71,15 @@ impl Report {
             verdict,
             detail: detail.into(),
         };
-        if !self.ctx_json {
+        if !self.ctx_json && self.print_error.is_none() {
             let mark = match verdict {
                 Verdict::Pass => "PASS",
                 Verdict::Warn => "WARN",
                 Verdict::Fail => "FAIL",
                 Verdict::Skip => "SKIP",
             };
-            println!("{mark:<5}{:<18}{}", step.step, step.detail);
+            let printed = output::line(format!("{mark:<5}{:<18}{}", step.step, step.detail));
+            self.print_error = printed.err();
         }
         self.steps.push(step);
     }
@@ -93,6 +98,7 @@ pub async fn run(ctx: &Context, input: &str) -> Result<(), CliError> {
     let mut report = Report {
         steps: Vec::new(),
         ctx_json: ctx.out.is_json(),
+        print_error: None,
     };
     let name = match ServerName::normalize(input) {
         Ok(name) => {
@@ -106,7 +112,7 @@ pub async fn run(ctx: &Context, input: &str) -> Result<(), CliError> {
         }
         Err(e) => {
             report.add("name", Verdict::Fail, format!("{input:?}: {e}"));
-            return finish(ctx, &report, input);
+            return finish(ctx, &mut report, input);
         }
     };
 
@@ -131,10 +137,13 @@ pub async fn run(ctx: &Context, input: &str) -> Result<(), CliError> {
             report.add(step, Verdict::Skip, "the server is not reachable");
         }
     }
-    finish(ctx, &report, name.as_str())
+    finish(ctx, &mut report, name.as_str())
 }
 
-fn finish(ctx: &Context, report: &Report, name: &str) -> Result<(), CliError> {
+fn finish(ctx: &Context, report: &mut Report, name: &str) -> Result<(), CliError> {
+    if let Some(e) = report.print_error.take() {
+        return Err(e);
+    }
     let failed = report
         .steps
         .iter()
@@ -151,17 +160,17 @@ fn finish(ctx: &Context, report: &Report, name: &str) -> Result<(), CliError> {
             "",
             &json!({"server": name, "verdict": verdict, "failed": failed,
                     "skipped": skipped, "steps": report.steps}),
-        );
+        )?;
     } else {
         let extra = if skipped > 0 {
             format!(" ({skipped} step(s) skipped)")
         } else {
             String::new()
         };
-        match failed {
-            0 => println!("verdict: PASS — {name} looks healthy to a peer{extra}"),
-            n => println!("verdict: FAIL — {n} check(s) failed for {name}{extra}"),
-        }
+        output::line(match failed {
+            0 => format!("verdict: PASS — {name} looks healthy to a peer{extra}"),
+            n => format!("verdict: FAIL — {n} check(s) failed for {name}{extra}"),
+        })?;
     }
     if failed > 0 {
         return Err(CliError::DoctorFailed(failed));

@@ -1,7 +1,10 @@
 //! `kezctl inbox [--since N] [--ack]`: read the inbox (SPEC §8.2) from the saved cursor, check
 //! and open every message (signature, `to`, decryption: [`crate::message::open_item`]), print
 //! the good ones as text and the bad ones as failures, save the cursor, and with `--ack` delete
-//! what was read (SPEC §8.3) — never beyond the highest seq actually received.
+//! what was read (SPEC §8.3) — never beyond the highest seq actually received. The cursor is
+//! saved only after the messages were printed, so a reader that closed stdout early (crate
+//! `output`) gets them again next time; with `--json --ack` the document reports the deletion,
+//! so the acknowledgement comes before it is printed.
 
 use kez_spec::auth::AuthRequest;
 use serde_json::json;
@@ -31,8 +34,8 @@ pub fn human_line(m: &Received) -> String {
 }
 
 /// Prints one message in the run's output mode.
-pub fn print(out: &Output, m: &Received) {
-    out.item(human_line(m), &serde_json::to_value(m).unwrap_or_default());
+pub fn print(out: &Output, m: &Received) -> Result<(), CliError> {
+    out.item(human_line(m), &serde_json::to_value(m).unwrap_or_default())
 }
 
 /// Fetches, checks and prints the inbox.
@@ -40,7 +43,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
     let (me, home) = ctx.registered()?;
     let client = ctx.home_client(&home)?;
     let handle = home.address.handle();
-    let saved = ctx.keystore.cursor(&me.file.name)?;
+    let saved = ctx.cursors.get(&me.file.name)?;
     let mut cursor = since.unwrap_or(saved);
     let mut received = Vec::new();
     let mut senders = SenderKeys::new();
@@ -55,7 +58,9 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
             let mut m = message::open_item(item, &me.key, &home.address);
             senders.check(ctx, &home, &mut m).await;
             if !ctx.out.is_json() {
-                print(&ctx.out, &m);
+                // A closed stdout ends the run here, before the cursor passes what the reader
+                // did not get.
+                print(&ctx.out, &m)?;
             }
             received.push(m);
         }
@@ -68,7 +73,6 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
             break;
         }
     }
-    ctx.keystore.set_cursor(&me.file.name, cursor.max(saved))?;
     let highest = received.iter().map(|m| m.seq).max();
     let deleted = match (ack, highest) {
         (true, Some(through)) => {
@@ -88,8 +92,11 @@ pub async fn run(ctx: &Context, since: Option<u64>, ack: bool, limit: u32) -> Re
                 "failed": failed,
                 "deleted": deleted,
             }),
-        );
-    } else {
+        )?;
+    }
+    // Only once the messages are printed: a reader that closed stdout early has not seen them.
+    ctx.cursors.set(&me.file.name, cursor.max(saved))?;
+    if !ctx.out.is_json() {
         if received.is_empty() {
             ctx.out.status(format!("no new messages (cursor {cursor})"));
         }

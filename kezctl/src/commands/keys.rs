@@ -1,7 +1,9 @@
 //! `kezctl keys …`: make, list, show, export, import and delete identities. A new identity's
 //! secret is encrypted with a passphrase unless `--no-passphrase` says otherwise; exports are
 //! the key file itself (format `kez-identity` v1, see the crate doc), so an encrypted identity
-//! stays encrypted when it travels.
+//! stays encrypted when it travels. `new` and `import` print the primary on stdout, `list` one
+//! tab-separated line per identity, `show` the identity's fields, `export` the key file; what
+//! was done is said on stderr.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -17,7 +19,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::keyfile::KeyFile;
 use crate::keystore::{KeystoreError, check_name};
-use crate::output::format_ms;
+use crate::output::{self, format_ms};
 use kez_spec::clock::now_ms;
 
 /// Runs a `keys` subcommand.
@@ -72,14 +74,22 @@ fn new(ctx: &Context, name: &str, no_passphrase: bool) -> Result<(), CliError> {
             path.display()
         ));
     }
-    ctx.out.result(
-        format!(
-            "created identity {name:?}\nprimary: {}\nnext: kezctl register handle@server",
-            file.primary
-        ),
-        &describe(&file),
-    );
-    Ok(())
+    if !ctx.out.is_json() {
+        ctx.out.status(format!(
+            "created identity {name:?}; next: kezctl{} register handle@server",
+            identity_option(ctx, name)
+        ));
+    }
+    let json = describe(&file);
+    ctx.out.result(file.primary, &json)
+}
+
+/// The `-i NAME` a later command needs to pick identity `name` ("" when it is picked anyway).
+fn identity_option(ctx: &Context, name: &str) -> String {
+    match ctx.keystore.resolve(None) {
+        Ok(chosen) if chosen == name => String::new(),
+        _ => format!(" -i {name}"),
+    }
 }
 
 fn list(ctx: &Context) -> Result<(), CliError> {
@@ -102,12 +112,12 @@ fn list(ctx: &Context) -> Result<(), CliError> {
             }
         }
     }
-    if rows.is_empty() {
-        text = "no identities; create one with `kezctl keys new`".into();
+    if rows.is_empty() && !ctx.out.is_json() {
+        ctx.out
+            .status("no identities; create one with `kezctl keys new`");
     }
     ctx.out
-        .result(text.trim_end(), &json!({ "identities": rows }));
-    Ok(())
+        .result(text.trim_end(), &json!({ "identities": rows }))
 }
 
 fn show(ctx: &Context, name: Option<String>) -> Result<(), CliError> {
@@ -132,8 +142,7 @@ fn show(ctx: &Context, name: Option<String>) -> Result<(), CliError> {
         },
         format_ms(file.created_at)
     ));
-    ctx.out.result(text, &describe(&file));
-    Ok(())
+    ctx.out.result(text, &describe(&file))
 }
 
 fn export(ctx: &Context, name: Option<String>, out: Option<&Path>) -> Result<(), CliError> {
@@ -150,10 +159,14 @@ fn export(ctx: &Context, name: Option<String>, out: Option<&Path>) -> Result<(),
     match out {
         Some(path) => {
             config_dir::create_private(path, &bytes).map_err(CliError::io(path))?;
+            if !ctx.out.is_json() {
+                ctx.out
+                    .status(format!("exported {name:?} to {}", path.display()));
+            }
             ctx.out.result(
-                format!("exported {name:?} to {}", path.display()),
+                "",
                 &json!({"name": name, "file": path.display().to_string()}),
-            );
+            )?;
         }
         None => {
             // The export itself is the output; --json does not wrap it (it is JSON already).
@@ -164,9 +177,7 @@ fn export(ctx: &Context, name: Option<String>, out: Option<&Path>) -> Result<(),
                         .into(),
                 ));
             }
-            std::io::stdout()
-                .write_all(&bytes)
-                .map_err(CliError::Terminal)?;
+            output::write_stdout(&bytes)?;
         }
     }
     Ok(())
@@ -192,19 +203,18 @@ fn import(ctx: &Context, path: &Path, name: Option<String>) -> Result<(), CliErr
         file.name = name;
     }
     ctx.keystore.create(&file)?;
-    ctx.out.result(
-        format!(
-            "imported identity {:?}\nprimary: {}{}",
+    if !ctx.out.is_json() {
+        ctx.out.status(format!(
+            "imported identity {:?}{}",
             file.name,
-            file.primary,
             file.home
                 .as_ref()
-                .map(|h| format!("\naddress: {}", h.address))
+                .map(|h| format!(" ({})", h.address))
                 .unwrap_or_default()
-        ),
-        &describe(&file),
-    );
-    Ok(())
+        ));
+    }
+    let json = describe(&file);
+    ctx.out.result(file.primary, &json)
 }
 
 fn delete(ctx: &Context, name: &str, yes: bool) -> Result<(), CliError> {
@@ -215,7 +225,8 @@ fn delete(ctx: &Context, name: &str, yes: bool) -> Result<(), CliError> {
                 "deleting needs confirmation: run in a terminal or pass --yes".into(),
             ));
         }
-        eprint!(
+        let _ = write!(
+            std::io::stderr(),
             "Delete identity {name:?} ({})? Without a backup (kezctl keys export) it is gone \
              for good. Type the name to confirm: ",
             file.primary
@@ -229,9 +240,11 @@ fn delete(ctx: &Context, name: &str, yes: bool) -> Result<(), CliError> {
         }
     }
     let path = ctx.keystore.delete(name)?;
-    ctx.out.result(
-        format!("deleted identity {name:?} ({})", path.display()),
-        &json!({"name": name, "deleted": true}),
-    );
-    Ok(())
+    ctx.cursors.remove(name);
+    ctx.records.forget(name);
+    if !ctx.out.is_json() {
+        ctx.out
+            .status(format!("deleted identity {name:?} ({})", path.display()));
+    }
+    ctx.out.result("", &json!({"name": name, "deleted": true}))
 }

@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
     let (me, home) = ctx.registered()?;
     let client = ctx.home_client(&home)?;
     let handle = home.address.handle();
-    let mut cursor = since.unwrap_or(ctx.keystore.cursor(&me.file.name)?);
+    let mut cursor = since.unwrap_or(ctx.cursors.get(&me.file.name)?);
     let mut shown = 0u64;
     let mut senders = SenderKeys::new();
     let mut delay = Duration::from_secs(1);
@@ -65,7 +65,7 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
                     };
                     let bytes = match chunk {
                         Err(_) => break format!("nothing heard for {} s", IDLE.as_secs()),
-                        Ok(Err(e)) => break crate::client::chain(&e),
+                        Ok(Err(e)) => break crate::client::transport_reason(e),
                         Ok(Ok(None)) => break "the server closed the stream".to_owned(),
                         Ok(Ok(Some(bytes))) => bytes,
                     };
@@ -80,10 +80,10 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
                             delay = Duration::from_secs(1);
                         } else if event.event == "message" {
                             let seq =
-                                handle_message(ctx, &me.key, &home, &mut senders, &event).await;
+                                handle_message(ctx, &me.key, &home, &mut senders, &event).await?;
                             if let Some(seq) = seq.filter(|s| *s > cursor) {
                                 cursor = seq;
-                                ctx.keystore.set_cursor(&me.file.name, cursor)?;
+                                ctx.cursors.set(&me.file.name, cursor)?;
                             }
                             shown += 1;
                             if count.is_some_and(|n| shown >= n) {
@@ -109,14 +109,15 @@ pub async fn run(ctx: &Context, since: Option<u64>, count: Option<u64>) -> Resul
     }
 }
 
-/// Checks, opens and prints one message event; returns its seq.
+/// Checks, opens and prints one message event; returns its seq (None for an event that is not
+/// strict JSON). A closed stdout is an error, so the cursor never passes an unprinted message.
 async fn handle_message(
     ctx: &Context,
     key: &kez_spec::SigningKey,
     home: &Home,
     senders: &mut SenderKeys,
     event: &Event,
-) -> Option<u64> {
+) -> Result<Option<u64>, CliError> {
     let item = kez_spec::json::parse_strict(event.data.as_bytes()).and_then(|value| {
         InboxItem::deserialize(value).map_err(|e| kez_spec::Error::malformed(e.to_string()))
     });
@@ -126,11 +127,11 @@ async fn handle_message(
             ctx.out.status(format!(
                 "ignoring a stream event that is not strict JSON: {e}"
             ));
-            return None;
+            return Ok(None);
         }
     };
     let mut received = message::open_item(&item, key, &home.address);
     senders.check(ctx, home, &mut received).await;
-    inbox::print(&ctx.out, &received);
-    Some(received.seq)
+    inbox::print(&ctx.out, &received)?;
+    Ok(Some(received.seq))
 }

@@ -25,9 +25,6 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Inbox { since, ack, limit } => inbox::run(ctx, since, ack, limit).await,
         Command::Listen { since, count } => listen::run(ctx, since, count).await,
         Command::Doctor { name } => doctor::run(ctx, &name).await,
-        Command::Completions { shell } => {
-            completions::run(shell);
-            Ok(())
-        }
+        Command::Completions { shell } => completions::run(shell),
     }
 }

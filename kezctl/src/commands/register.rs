@@ -1,6 +1,7 @@
 //! `kezctl register handle@server`: claim a handle with a registration signed by the identity
 //! (SPEC §4.1), check the record the server answers with, and remember the address and the
-//! server's URL in the key file so later commands know the home server.
+//! server's URL in the key file so later commands know the home server. Stdout has the address
+//! registered; stderr says whether it was new and where.
 
 use kez_spec::Address;
 use kez_spec::registration::Registration;
@@ -80,13 +81,15 @@ pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {
     } else {
         "already registered"
     };
-    ctx.out.result(
-        format!(
-            "{verb} {address} for identity {:?}\nprimary: {}\nserver: {}",
+    if !ctx.out.is_json() {
+        ctx.out.status(format!(
+            "{verb} {address} for identity {:?} at {}",
             file.name,
-            file.primary,
             client.base()
-        ),
+        ));
+    }
+    ctx.out.result(
+        address,
         &json!({
             "address": address.to_string(),
             "primary": file.primary.to_string(),
@@ -94,6 +97,5 @@ pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {
             "created": created,
             "identity": file.name,
         }),
-    );
-    Ok(())
+    )
 }

@@ -1,6 +1,9 @@
 //! `kezctl send handle@server "text"`: look up the recipient's primary (verified record), seal
 //! `{"text": …}` to it with a fresh random nonce (SPEC §6.2–§6.3), sign the envelope and post
-//! it to the identity's home server (SPEC §8.1). Prints the message id, which `status` takes.
+//! it to the identity's home server (SPEC §8.1). Prints only the message id on stdout, so
+//! `kezctl status $(kezctl send …)` works; what happened to it (stored, queued) goes to stderr.
+//! The recipient's key comes from [`crate::recipient`], which bridges an outage of the
+//! recipient's server with the record verified last time.
 
 use std::io::Read;
 
@@ -9,8 +12,8 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::CliError;
-use crate::lookup;
 use crate::message;
+use crate::recipient;
 use kez_spec::clock::now_ms;
 
 /// Sends `text` (or stdin) to `to`.
@@ -30,7 +33,7 @@ pub async fn run(ctx: &Context, to: &Address, text: Option<String>) -> Result<()
         }
     };
     let (me, home) = ctx.registered()?;
-    let (_, recipient) = lookup::address(ctx, to, Some(&home)).await?;
+    let recipient = recipient::primary(ctx, &me.file.name, to, &home).await?;
     let composed = message::compose(&me.key, &home.address, to, &recipient, &text, now_ms())
         .map_err(|e| CliError::Verification(format!("cannot seal to {to}: {e}")))?;
     let client = ctx.home_client(&home)?;
@@ -51,8 +54,11 @@ pub async fn run(ctx: &Context, to: &Address, text: Option<String>) -> Result<()
     } else {
         ""
     };
+    if !ctx.out.is_json() {
+        ctx.out.status(format!("{detail}{duplicate}"));
+    }
     ctx.out.result(
-        format!("{}\n{detail}{duplicate}", sent.id),
+        &sent.id,
         &json!({
             "id": sent.id,
             "status": sent.status,
@@ -61,6 +67,5 @@ pub async fn run(ctx: &Context, to: &Address, text: Option<String>) -> Result<()
             "to": to.to_string(),
             "from": home.address.to_string(),
         }),
-    );
-    Ok(())
+    )
 }

@@ -50,6 +50,5 @@ pub async fn run(ctx: &Context, target: &Target) -> Result<(), CliError> {
             "resolved_via": record.resolved_via,
             "registration_verified": true,
         }),
-    );
-    Ok(())
+    )
 }

@@ -9,10 +9,11 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The passphrase test personas use.
@@ -33,51 +34,53 @@ pub struct Kezd {
 impl Kezd {
     /// Starts kezd and waits until `/v1/healthz` answers.
     pub fn start() -> Kezd {
-        let binary = kez_testnet::kezd_binary().expect("kezd binary (cargo build -p kezd)");
         let mut last_error = String::new();
         // A port picked free can be taken by someone else before kezd binds it: try again.
         for _ in 0..3 {
-            let port = free_port();
             let dir = tempfile::tempdir().expect("temp dir");
-            let log = std::fs::File::create(dir.path().join("kezd.log")).expect("log file");
-            let child = Command::new(&binary)
-                .arg("--bind")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--server-name")
-                .arg(format!("localhost:{port}"))
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                // Every test client is 127.0.0.1: lift the per-address limits.
-                .args(["--set", "rate.client_per_minute=1000000"])
-                .args(["--set", "rate.register_per_hour=1000000"])
-                .args(["--set", "log.level=warn"])
-                .env_remove("KEZ_CONFIG")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("spawn kezd");
+            let port = free_port();
+            let child = spawn_kezd(port, dir.path());
             let mut kezd = Kezd {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 dir,
             };
-            let deadline = Instant::now() + LIVENESS;
-            while Instant::now() < deadline {
-                if let Ok(Some(status)) = kezd.child.try_wait() {
-                    last_error = format!("kezd exited with {status}: {}", kezd.log());
-                    break;
-                }
-                if let Ok((200, _)) = kezd.http("GET", "/v1/healthz", None) {
-                    return kezd;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if last_error.is_empty() {
-                last_error = format!("kezd did not answer in time: {}", kezd.log());
+            match kezd.wait_ready() {
+                Ok(()) => return kezd,
+                Err(e) => last_error = e,
             }
         }
         panic!("cannot start kezd: {last_error}");
+    }
+
+    /// Kills kezd (SIGKILL: every connection drops at once) and starts it again on the same
+    /// port with the same data, waiting until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn_kezd(self.addr.port(), self.dir.path());
+        if let Err(e) = self.wait_ready() {
+            panic!("cannot restart kezd: {e}");
+        }
+    }
+
+    /// Kills kezd and reaps it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + LIVENESS;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("kezd exited with {status}: {}", self.log()));
+            }
+            if let Ok((200, _)) = self.http("GET", "/v1/healthz", None) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("kezd did not answer in time: {}", self.log()))
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -135,9 +138,36 @@ impl Kezd {
 
 impl Drop for Kezd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+/// Runs kezd on 127.0.0.1:`port` as `localhost:<port>`, its data and log in `dir` (the log
+/// appended, so a restart keeps what came before).
+fn spawn_kezd(port: u16, dir: &Path) -> Child {
+    let binary = kez_testnet::kezd_binary().expect("kezd binary (cargo build -p kezd)");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("kezd.log"))
+        .expect("log file");
+    Command::new(&binary)
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--server-name")
+        .arg(format!("localhost:{port}"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        // Every test client is 127.0.0.1: lift the per-address limits.
+        .args(["--set", "rate.client_per_minute=1000000"])
+        .args(["--set", "rate.register_per_hour=1000000"])
+        .args(["--set", "log.level=warn"])
+        .env_remove("KEZ_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn kezd")
 }
 
 /// A port nothing listens on right now.
@@ -146,6 +176,80 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A running kezctl whose stdout and stderr lines are collected as they come, so a test can
+/// wait for a line (an event) rather than for time to pass.
+pub struct Watched {
+    /// The process.
+    pub child: Child,
+    lines: mpsc::Receiver<(bool, String)>,
+    /// Every line seen so far: (from stdout, text).
+    pub seen: Vec<(bool, String)>,
+}
+
+impl Watched {
+    /// Spawns `command` with piped stdout and stderr.
+    pub fn spawn(mut command: Command) -> Watched {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kezctl");
+        let (sender, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let out_sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = out_sender.send((true, line));
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send((false, line));
+            }
+        });
+        Watched {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (at most [`LIVENESS`]) for a line containing `needle` on stdout (`on_stdout`) or
+    /// stderr, and returns it.
+    pub fn wait_for(&mut self, on_stdout: bool, needle: &str) -> String {
+        let deadline = Instant::now() + LIVENESS;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((is_stdout, line)) => {
+                    self.seen.push((is_stdout, line.clone()));
+                    if is_stdout == on_stdout && line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line containing {needle:?} in time: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process to exit, collecting the rest of its output; returns its code.
+    pub fn finish(&mut self) -> Option<i32> {
+        let status = self.child.wait().expect("wait for kezctl");
+        // The reader threads end when the pipes close, after the exit.
+        while let Ok(line) = self.lines.recv_timeout(LIVENESS) {
+            self.seen.push(line);
+        }
+        status.code()
+    }
+
+    /// Everything printed so far, both streams.
+    pub fn text(&self) -> String {
+        let lines: Vec<&str> = self.seen.iter().map(|(_, l)| l.as_str()).collect();
+        lines.join("\n")
+    }
 }
 
 /// The result of one kezctl run.
@@ -191,36 +295,56 @@ impl Run {
 
 /// One person: a configuration directory of their own and the passphrase they use.
 pub struct Persona {
-    /// The configuration directory.
+    /// The configuration directory, or the home directory for [`Persona::at_home`].
     pub dir: tempfile::TempDir,
     /// `KEZ_PASSPHRASE` for this persona's runs (None: unset).
     pub passphrase: Option<String>,
     /// Further environment for every run (`KEZ_RESOLVER`, `KEZ_CA_FILE` on a testnet).
     pub env: Vec<(String, String)>,
+    /// Whether runs name the directory with `--config-dir` (else it is `HOME`).
+    explicit_dir: bool,
 }
 
 impl Persona {
-    /// A persona with an empty configuration directory.
+    /// A persona with an empty configuration directory, named with `--config-dir`.
     pub fn new() -> Persona {
         Persona {
             dir: tempfile::tempdir().expect("temp dir"),
             passphrase: Some(PASSPHRASE.to_owned()),
             env: Vec::new(),
+            explicit_dir: true,
+        }
+    }
+
+    /// A persona as a person at a terminal is: no `--config-dir`, an empty `HOME` of its own
+    /// and no `XDG_*` variables, so kezctl uses its default directories.
+    pub fn at_home() -> Persona {
+        Persona {
+            explicit_dir: false,
+            ..Persona::new()
         }
     }
 
     /// The configuration directory.
-    pub fn config_dir(&self) -> &Path {
-        self.dir.path()
+    pub fn config_dir(&self) -> PathBuf {
+        if self.explicit_dir {
+            self.dir.path().to_path_buf()
+        } else {
+            self.dir.path().join(".config/kez")
+        }
     }
 
     /// A kezctl command for this persona, isolated from the caller's environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kezctl"));
+        if self.explicit_dir {
+            command.arg("--config-dir").arg(self.dir.path());
+        }
         command
-            .arg("--config-dir")
-            .arg(self.dir.path())
             .args(args)
+            .env("HOME", self.dir.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_STATE_HOME")
             .env_remove("KEZ_IDENTITY")
             .env_remove("KEZ_SERVER")
             .env_remove("KEZ_CA_FILE")
@@ -272,6 +396,16 @@ impl Persona {
 
     /// A path inside the configuration directory.
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.config_dir().join(rel)
     }
+}
+
+/// The texts of an `inbox --json` document's messages, in order ("" for a message not shown).
+pub fn texts(inbox: &serde_json::Value) -> Vec<String> {
+    inbox["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+        .collect()
 }
