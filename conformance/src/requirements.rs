@@ -131,7 +131,7 @@ pub const REQUIREMENTS: &[Requirement] = &[
     server(
         "§2.3-1",
         "a primary decodes to a curve point with y below p",
-        &["accept_off_curve_primary"],
+        &["accept_noncanonical_primary"],
     ),
     server(
         "§2.3-2",
@@ -195,12 +195,12 @@ pub const REQUIREMENTS: &[Requirement] = &[
     server(
         "§3.6-1",
         "a verifier checks type before using an object",
-        &["envelope_type_unchecked"],
+        &["type_unchecked"],
     ),
     server(
         "§4.1-1",
         "registration applies §4.1's checks in order and answers the first failure",
-        &["accept_stale_registration", "register_checks_out_of_order"],
+        &["accept_stale_registration"],
     ),
     server("§6.1-1", "an envelope's v is 1", &["accept_any_version"]),
     server(
@@ -299,10 +299,14 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "no duplicate between replay and live",
         &["duplicate_on_resume"],
     ),
-    server(
+    unobservable(
         "§8.5-3",
         "a subscriber whose fan-out overflows is resumed from storage",
-        &["lagging_subscriber_skipped"],
+        "a black-box suite cannot make a server's internal fan-out overflow: its buffer is the \
+         server's own (kezd's holds 256 events per handle, more than spawned nodes let one \
+         recipient receive in a minute); kezd's tests check it: \
+         kezd/tests/broker_nats.rs::an_outage_lags_subscribers_and_the_store_fills_the_gap and \
+         kezd/src/broker/local.rs::a_slow_subscriber_is_told_it_lagged",
     ),
     unobservable(
         "§8.6-1",

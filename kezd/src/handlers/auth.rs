@@ -34,7 +34,15 @@ pub async fn verify(
         .state()
         .user(handle.as_str())
         .await?
-        .ok_or_else(unauthorized)?;
+        .ok_or_else(|| {
+            if crate::faults::on("inbox_unknown_handle_not_found") {
+                ApiError::UnknownHandle {
+                    handle: handle.to_string(),
+                }
+            } else {
+                unauthorized()
+            }
+        })?;
     let primary = Primary::parse(&user.primary)
         .map_err(|e| ApiError::internal(format!("stored primary is invalid: {e}")))?;
     request
