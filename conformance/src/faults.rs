@@ -26,6 +26,9 @@ use crate::requirements;
 use crate::runner::{self, Outcome, Status};
 use crate::target::{self, Env};
 
+/// What every fault run's nodes add to the suite's configuration (see [`run_one`]).
+const FAULTS_RUN_CONFIG: &str = "durability = \"crash_only\"";
+
 /// The name of the baseline run (no fault enabled) in reports.
 pub const BASELINE: &str = "(baseline: no fault)";
 
@@ -213,9 +216,22 @@ pub async fn run(options: &Options, faults: &[String], all: &[Case]) -> Vec<Faul
         })
         .collect();
     let runs = std::iter::once(BASELINE.to_owned()).chain(faults.iter().cloned());
-    let cases = &cases;
+    let total = faults.len() + 1;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (cases, done) = (&cases, &done);
     futures_util::stream::iter(runs)
-        .map(|fault| async move { run_one(options, &fault, cases).await })
+        .map(|fault| async move {
+            let result = run_one(options, &fault, cases).await;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            // Progress on stderr (a run takes minutes): one line per finished run.
+            eprintln!(
+                "kez-conformance: [{n}/{total}] {} {} in {:.1}s",
+                if result.ok() { "ok  " } else { "FAIL" },
+                result.fault,
+                result.duration.as_secs_f64()
+            );
+            result
+        })
         .buffered(options.parallel.max(1))
         .collect()
         .await
@@ -236,8 +252,9 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
         Err(e) => return result(Vec::new(), Some(e)),
     };
     // Two nodes, so the pair cases run; the embedded default store (backends are the main
-    // run's concern).
-    let net = match target::spawn(&wrapper.path(), 2, &[]).await {
+    // run's concern), without fsync: many testnets at once would otherwise queue on the disk,
+    // and no fault is about power loss (SPEC §8.6 is not observable over the network).
+    let net = match target::spawn(&wrapper.path(), 2, &[], FAULTS_RUN_CONFIG).await {
         Ok((net, _)) => Arc::new(net),
         Err(e) => return result(Vec::new(), Some(format!("starting the testnet: {e}"))),
     };

@@ -96,7 +96,7 @@ struct FaultArgs {
     #[arg(long = "fault", value_name = "NAME")]
     only: Vec<String>,
     /// Fault runs (each its own testnet running the whole suite) at the same time.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N")]
     parallel: usize,
     /// Cases run at the same time within one fault's run.
     #[arg(long, default_value_t = 8, value_name = "N")]
@@ -106,7 +106,7 @@ struct FaultArgs {
     timeout: u64,
     /// Seconds one case may take (at most its own bound): under a fault, a case waiting for
     /// what never comes fails by then.
-    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
     case_timeout: u64,
     /// Write the requirements report: `--report json FILE`.
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], action = clap::ArgAction::Append)]
@@ -234,7 +234,7 @@ async fn prepare_env(
                 kezd.display()
             );
             let net = tokio::select! {
-                spawned = target::spawn(&kezd, n, &args.backends) => {
+                spawned = target::spawn(&kezd, n, &args.backends, "") => {
                     let (net, created) = spawned
                         .map_err(anyhow::Error::msg)
                         .context("starting the testnet")?;

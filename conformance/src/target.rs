@@ -127,13 +127,14 @@ pub async fn connect_all(urls: &[String], http: reqwest::Client, timeout: Durati
     futures_util::future::join_all(connects).await
 }
 
-/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with [`SPAWN_CONFIG`], node `i`
-/// on `backends[i % len]` (SQLite when none are given). Returns the databases it created, to
-/// drop after the run.
+/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with `extra` (TOML) and
+/// [`SPAWN_CONFIG`], node `i` on `backends[i % len]` (SQLite when none are given). Returns the
+/// databases it created, to drop after the run.
 pub async fn spawn(
     kezd: &Path,
     n: usize,
     backends: &[Backend],
+    extra: &str,
 ) -> Result<(Testnet, Vec<CreatedDatabase>), String> {
     let mut builder = Testnet::builder(kezd);
     let mut created = Vec::new();
@@ -145,7 +146,7 @@ pub async fn spawn(
         let tag = format!("{}_{i}", std::process::id());
         let (config, database) = backend.prepare(&tag).await?;
         created.extend(database);
-        let options = NodeOptions::new().extra_config(format!("{SPAWN_CONFIG}\n{config}"));
+        let options = NodeOptions::new().extra_config(format!("{extra}\n{SPAWN_CONFIG}\n{config}"));
         builder = builder.node_with(name, options);
     }
     match builder.start().await {

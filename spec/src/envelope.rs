@@ -143,8 +143,8 @@ fn header(m: Members<'_>, known: impl Fn(&str) -> Option<Primary>) -> Result<Env
     } else {
         B64.decode(m.str("ciphertext")?)
     };
-    let ciphertext = ciphertext
-        .map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
+    let ciphertext =
+        ciphertext.map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
     if ciphertext.len() < e2ee::TAG_LEN {
         return Err(Error::malformed("'ciphertext' is shorter than the tag"));
     }

@@ -83,7 +83,14 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
             std::borrow::Cow::Owned(crate::handlers::users::without_unknown_members(
                 &message.envelope_json,
                 &[
-                    "ciphertext", "from", "from_primary", "nonce", "signature", "to", "ts", "type",
+                    "ciphertext",
+                    "from",
+                    "from_primary",
+                    "nonce",
+                    "signature",
+                    "to",
+                    "ts",
+                    "type",
                     "v",
                 ],
             ))
@@ -91,7 +98,7 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
             std::borrow::Cow::Borrowed(message.envelope_json.as_str())
         };
         page.push_verified(message.seq, &message.id, received_at(message), &envelope)
-        .map_err(stored_not_json)?;
+            .map_err(stored_not_json)?;
         next_since = message.seq;
     }
     let next_since = if crate::faults::on("poll_wrong_next_since") {

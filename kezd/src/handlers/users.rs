@@ -113,7 +113,10 @@ pub fn record(
     let server = &state.config().server_name;
     let mut registration_json = user.registration_json.clone();
     if crate::faults::on("record_drops_unknown_members") {
-        registration_json = without_unknown_members(&registration_json, &["handle", "primary", "server", "signature", "ts", "type"]);
+        registration_json = without_unknown_members(
+            &registration_json,
+            &["handle", "primary", "server", "signature", "ts", "type"],
+        );
     }
     let registration = RawValue::from_string(registration_json)
         .map_err(|e| ApiError::internal(format!("stored registration is not JSON: {e}")))?;
