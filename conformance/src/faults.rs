@@ -262,11 +262,11 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
         Ok(t) => t,
         Err(e) => return result(Vec::new(), Some(e)),
     };
-    let env = Arc::new(Env::new(
-        targets,
-        Some(net.clone()),
-        Some(target::SPAWN_KEEPALIVE),
-    ));
+    // Each single-server case once, on a.test: the fault is on both nodes, and b.test is there
+    // for the pair cases (both directions).
+    let env = Arc::new(
+        Env::new(targets, Some(net.clone()), Some(target::SPAWN_KEEPALIVE)).with_single_targets(1),
+    );
     let outcomes = runner::run(&env, cases, options.jobs).await;
     drop(env);
     if let Ok(net) = Arc::try_unwrap(net) {

@@ -73,6 +73,9 @@ pub struct Env {
     pub rogue_counter: AtomicUsize,
     /// Numbers the blocked rogue names used so far.
     pub blocked_counter: AtomicUsize,
+    /// How many of the targets single-server and rogue cases run against: all, except in the
+    /// faults run, where every node has the same fault and one is enough.
+    pub single_targets: usize,
 }
 
 impl Env {
@@ -88,7 +91,15 @@ impl Env {
             keepalive,
             rogue_counter: AtomicUsize::new(0),
             blocked_counter: AtomicUsize::new(0),
+            single_targets: usize::MAX,
         }
+    }
+
+    /// The same environment with single-server and rogue cases run against the first `n`
+    /// targets only.
+    pub fn with_single_targets(mut self, n: usize) -> Env {
+        self.single_targets = n;
+        self
     }
 }
 

@@ -99,12 +99,7 @@ fn the_faults_run_reports_the_cases_that_catch_a_requirement() {
         "{}",
         common::text(&output)
     );
-    let requirement = report["requirements"]
-        .as_array()
-        .expect("requirements")
-        .iter()
-        .find(|r| r["id"] == "§3.4-3")
-        .expect("§3.4-3 in the report");
+    let requirement = requirement(&report, "§3.4-3");
     assert_eq!(requirement["kind"], "server");
     let cases: Vec<&str> = requirement["cases"]
         .as_array()
@@ -117,11 +112,16 @@ fn the_faults_run_reports_the_cases_that_catch_a_requirement() {
     assert_eq!(fault["name"], "skip_envelope_signature_check");
     assert_eq!(fault["caught"], true);
     // Faults not chosen are reported as not run, never as caught.
-    let other = report["requirements"]
+    let other = requirement(&report, "§2.1-2");
+    assert_eq!(other["faults"][0]["caught"], serde_json::Value::Null);
+}
+
+/// The entry for `id` in a faults run's JSON report.
+fn requirement<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["requirements"]
         .as_array()
         .expect("requirements")
         .iter()
-        .find(|r| r["id"] == "§2.1-2")
-        .expect("§2.1-2 in the report");
-    assert_eq!(other["faults"][0]["caught"], serde_json::Value::Null);
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in the report"))
 }
