@@ -99,16 +99,16 @@ fn the_faults_run_reports_the_cases_that_catch_a_requirement() {
         "{}",
         common::text(&output)
     );
-    let requirement = requirement(&report, "§3.4-3");
-    assert_eq!(requirement["kind"], "server");
-    let cases: Vec<&str> = requirement["cases"]
+    let checked = requirement(&report, "§3.4-3");
+    assert_eq!(checked["kind"], "server");
+    let cases: Vec<&str> = checked["cases"]
         .as_array()
         .expect("cases")
         .iter()
         .filter_map(|c| c.as_str())
         .collect();
     assert!(cases.contains(&"s3.sig.strict_s"), "{cases:?}");
-    let fault = &requirement["faults"][0];
+    let fault = &checked["faults"][0];
     assert_eq!(fault["name"], "skip_envelope_signature_check");
     assert_eq!(fault["caught"], true);
     // Faults not chosen are reported as not run, never as caught.
