@@ -337,6 +337,47 @@ mod tests {
         );
     }
 
+    /// Every guard in kezd's and kez-spec's sources names a fault of [`FAULTS`] (a typo would
+    /// make a guard that never fires), and every fault has a guard.
+    #[test]
+    fn every_guard_names_a_fault_and_every_fault_is_guarded() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("a source directory") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(std::fs::read_to_string(&path).expect("a source file"));
+                }
+            }
+        }
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        sources(&manifest.join("src"), &mut texts);
+        sources(&manifest.join("../spec/src"), &mut texts);
+        let mut guarded = BTreeSet::new();
+        let code = texts
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter(|line| !line.trim_start().starts_with("//"));
+        for line in code {
+            for (at, _) in line.match_indices("faults::on(\"") {
+                let rest = &line[at + "faults::on(\"".len()..];
+                let name = &rest[..rest.find('"').expect("a closing quote")];
+                guarded.insert(name.to_owned());
+            }
+        }
+        for name in &guarded {
+            assert!(
+                FAULTS.iter().any(|(known, _)| known == name),
+                "a guard names {name:?}, which FAULTS lacks"
+            );
+        }
+        for (name, _) in FAULTS {
+            assert!(guarded.contains(*name), "no guard for the fault {name}");
+        }
+    }
+
     #[test]
     fn names_are_unique() {
         let names: BTreeSet<_> = FAULTS.iter().map(|(name, _)| name).collect();
