@@ -72,6 +72,19 @@ fn cases_of(faults: &[&str], results: &[FaultResult]) -> Vec<&'static str> {
     out
 }
 
+/// Whether every one of `faults` was caught: `true`, `false`, or `null` when none was run.
+fn caught(faults: &[&str], results: &[FaultResult]) -> Value {
+    let verdicts: Vec<Verdict> = faults.iter().map(|f| Verdict::of(f, results)).collect();
+    if verdicts.iter().all(|v| *v == Verdict::NotRun) {
+        Value::Null
+    } else {
+        verdicts
+            .iter()
+            .all(|v| matches!(v, Verdict::Caught(_)))
+            .into()
+    }
+}
+
 /// How many requirements of each kind `coverage` has: (server, client, unobservable, pending,
 /// without an entry).
 pub fn kinds(coverage: &Coverage) -> (usize, usize, usize, usize, usize) {
@@ -156,6 +169,7 @@ pub fn json_report(
                     Check::Server { faults } => {
                         entry["kind"] = "server".into();
                         entry["cases"] = json!(cases_of(faults, results));
+                        entry["caught"] = caught(faults, results);
                         entry["faults"] = faults.iter().map(|f| {
                             let mut v = Verdict::of(f, results).json();
                             v["name"] = (*f).into();

@@ -311,8 +311,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
     unobservable(
         "§8.6-1",
         "crash-only durability is documented as weaker",
-        "a requirement on documentation: kezd's is `storage.durability` in \
-         kezd/kezd.example.toml and deploy/README.md",
+        "a requirement on documentation: kezd documents `durability = \"crash_only\"` as \
+         weaker in kezd/kezd.example.toml and deploy/README.md",
     ),
     server(
         "§8.7-1",

@@ -101,6 +101,7 @@ fn the_faults_run_reports_the_cases_that_catch_a_requirement() {
     );
     let checked = requirement(&report, "§3.4-3");
     assert_eq!(checked["kind"], "server");
+    assert_eq!(checked["caught"], true);
     let cases: Vec<&str> = checked["cases"]
         .as_array()
         .expect("cases")
