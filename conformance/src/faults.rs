@@ -1,14 +1,19 @@
 //! The suite's self-test: proof that it has teeth. kezd's fault-injection build (cargo feature
 //! `faults`, see `kezd/src/faults.rs`) offers named protocol violations, enabled one at a time
 //! with `KEZ_FAULTS`. For each fault, `kez-conformance faults` starts a testnet from that build
-//! with only that fault on, runs the cases [`FAULT_CASES`] says catch it, and requires at least
-//! one of them to fail. A baseline run with no fault enabled must pass the same cases, so a
-//! detection is the fault's doing and not a broken build.
+//! with only that fault on, runs the whole suite, and requires at least one case to fail; the
+//! cases that fail are the ones that check the requirement the fault breaks
+//! ([`crate::requirements`]), as the report says. A baseline run with no fault enabled must pass
+//! every case, so a detection is the fault's doing and not a broken build or a slow machine.
+//!
+//! The runs are independent testnets, several at a time (`--parallel`): most of a run is waiting
+//! (for deliveries, retries, keep-alives), so a few share two cores well. Under a fault a case
+//! may wait for something that never comes; each case is bounded by `--case-timeout` as well as
+//! its own timeout, and the baseline passing under the same bound shows the bound is fair.
 //!
 //! The testnet strips `KEZ_*` variables from what it passes to kezd, so each fault's testnet
 //! runs a two-line wrapper script that sets `KEZ_FAULTS` and executes the faults build.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,117 +21,25 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use crate::case::{Case, CaseFn};
+use crate::case::Case;
 use crate::own::OwnNodes;
+use crate::requirements;
 use crate::runner::{self, Outcome, Status};
 use crate::target::{self, Env};
 
-/// Each fault of kezd's faults build and the cases that must catch it.
-pub const FAULT_CASES: &[(&str, &[&str])] = &[
-    ("register_wrong_status", &["s4.register.created"]),
-    ("accept_stale_registration", &["s4.register.stale"]),
-    (
-        "wrong_error_code_unknown_handle",
-        &["s4.record.unknown", "s2.handle.grammar"],
-    ),
-    ("webfinger_wrong_content_type", &["s4.webfinger.jrd"]),
-    (
-        "skip_envelope_signature_check",
-        &["s8.send.checks", "s3.sig.strict_s"],
-    ),
-    (
-        "accept_stale_envelope",
-        &["s8.send.checks", "s8.send.order"],
-    ),
-    (
-        "resend_not_marked_duplicate",
-        &["s8.send.duplicate", "s8.memory.after_ack"],
-    ),
-    ("seq_gap", &["s8.poll.paging", "s8.send.stored"]),
-    ("poll_ignores_cursor_signature", &["s7.poll.cursor_signed"]),
-    ("poll_wrong_next_since", &["s8.poll.paging"]),
-    ("ack_deletes_one_extra", &["s8.ack.deletes"]),
-    (
-        "stream_missing_auth_unauthorized",
-        &["s7.stream.credentials"],
-    ),
-    (
-        "stream_accepts_live_credential_with_cursor",
-        &["s7.stream.credentials"],
-    ),
-    ("resume_drops_first_message", &["s8.stream.resume"]),
-    ("duplicate_on_resume", &["s8.stream.resume"]),
-    ("ready_reports_zero", &["s8.stream.live"]),
-    ("no_keepalive", &["s8.stream.keepalive"]),
-    ("status_skips_auth", &["s7.status.credentials"]),
-    ("skip_s2s_signature_check", &["s9.rogue.forged"]),
-    (
-        "accept_wrong_destination",
-        &["s9.rogue.misaddressed", "s9.s2s.destination"],
-    ),
-    (
-        "accept_stale_s2s",
-        &["s9.rogue.out_of_window", "s9.s2s.window"],
-    ),
-    ("ignore_body_origin", &["s9.rogue.body_origin"]),
-    ("txn_accepts_too_many_envelopes", &["s9.rogue.oversized"]),
-    ("ignore_origin_mismatch", &["s9.rogue.sender_not_of_origin"]),
-    ("txn_replay_reprocesses", &["s9.rogue.replayed"]),
-    ("ignore_retry_after", &["s9.retry.retry_after"]),
-    ("reverse_txn_order", &["s9.retry.order"]),
-    ("auth_window_wide", &["s7.poll.window"]),
-    ("registration_window_narrow", &["s4.register.stale"]),
-    ("send_window_wide", &["s8.send.checks"]),
-    (
-        "s2s_window_narrow",
-        &["s9.rogue.out_of_window", "s9.s2s.window"],
-    ),
-    ("txn_envelope_past_narrow", &["s9.rogue.envelope_window"]),
-    ("txn_envelope_future_wide", &["s9.rogue.envelope_window"]),
-    ("envelope_limit_off_by_one", &["s9.rogue.oversized"]),
-    ("page_cap_off_by_one", &["s8.poll.page_max"]),
-    ("seq_reused_after_ack", &["s8.state.seq_after_ack"]),
-    ("seq_counter_not_persisted", &["s8.state.restart"]),
-    ("ready_reports_stored_max", &["s8.state.seq_after_ack"]),
-    ("retention_early", &["s8.retention.max_age"]),
-    (
-        "resend_refused_by_later_checks",
-        &["s8.send.duplicate_out_of_window"],
-    ),
-    (
-        "txn_duplicate_after_window",
-        &["s9.rogue.duplicate_out_of_window"],
-    ),
-    (
-        "accept_document_bad_signature",
-        &["s9.rogue.document_bad_signature"],
-    ),
-    (
-        "accept_document_for_other_server",
-        &["s9.rogue.document_other_server"],
-    ),
-    ("accept_expired_document", &["s9.rogue.document_expired"]),
-    ("no_key_refetch", &["s9.rogue.key_refetch"]),
-    ("key_refetch_storm", &["s9.rogue.key_refetch"]),
-    ("follow_redirects", &["s9.outbound.redirect"]),
-    (
-        "accept_certificate_for_other_name",
-        &["s9.outbound.certificate_name"],
-    ),
-    ("accept_unknown_ca", &["s9.outbound.unknown_ca"]),
-    ("skip_ssrf_guard", &["s9.outbound.forbidden_address"]),
-];
+/// What every fault run's nodes add to the suite's configuration (see [`run_one`]).
+const FAULTS_RUN_CONFIG: &str = "durability = \"crash_only\"";
 
 /// The name of the baseline run (no fault enabled) in reports.
 pub const BASELINE: &str = "(baseline: no fault)";
 
-/// The result of one fault's run.
+/// The result of one fault's run of the whole suite.
 #[derive(Debug, Clone)]
 pub struct FaultResult {
     /// The fault, or [`BASELINE`].
     pub fault: String,
-    /// The cases run.
-    pub cases: Vec<&'static str>,
+    /// How many cases ran.
+    pub cases: usize,
     /// The jobs that failed (case id @ target and reason).
     pub failing: Vec<Outcome>,
     /// Why the run itself could not happen (testnet start-up), if it could not.
@@ -136,7 +49,7 @@ pub struct FaultResult {
 }
 
 impl FaultResult {
-    /// A fault is detected when a case failed; the baseline is good when none did.
+    /// A fault is caught when a case failed; the baseline is good when none did.
     pub fn ok(&self) -> bool {
         if self.error.is_some() {
             return false;
@@ -147,6 +60,17 @@ impl FaultResult {
             !self.failing.is_empty()
         }
     }
+
+    /// The ids of the cases that failed, without repeats (a case fails once per target).
+    pub fn failing_cases(&self) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = Vec::new();
+        for o in &self.failing {
+            if !ids.contains(&o.id) {
+                ids.push(o.id);
+            }
+        }
+        ids
+    }
 }
 
 /// Options of the faults check.
@@ -154,16 +78,14 @@ impl FaultResult {
 pub struct Options {
     /// The faults build of kezd.
     pub kezd_faults: PathBuf,
-    /// Only these faults (all when empty).
-    pub only: Vec<String>,
-    /// Run every case for every fault instead of the tagged ones (slow).
-    pub all_cases: bool,
-    /// Faults checked at the same time.
+    /// Fault runs (testnets) at the same time.
     pub parallel: usize,
     /// Jobs per fault run.
     pub jobs: usize,
     /// Request timeout.
     pub timeout: Duration,
+    /// Bound on every case, on top of its own timeout.
+    pub case_timeout: Duration,
 }
 
 /// kezd built with `--features faults`: `$KEZD_FAULTS_BIN` when set (CI builds it once),
@@ -201,8 +123,17 @@ pub fn build_kezd() -> Result<PathBuf, String> {
     Ok(target_dir.join("debug").join("kezd"))
 }
 
+/// One fault of the faults build, as `KEZ_FAULTS=list` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// Its name.
+    pub name: String,
+    /// What it breaks, naming the requirement id (or section) it is listed under.
+    pub description: String,
+}
+
 /// The faults the binary knows (`KEZ_FAULTS=list kezd`).
-pub fn list_faults(kezd_faults: &Path) -> Result<Vec<String>, String> {
+pub fn list_faults(kezd_faults: &Path) -> Result<Vec<Fault>, String> {
     let output = std::process::Command::new(kezd_faults)
         .env("KEZ_FAULTS", "list")
         .output()
@@ -217,80 +148,91 @@ pub fn list_faults(kezd_faults: &Path) -> Result<Vec<String>, String> {
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|line| line.split('\t').next())
-        .filter(|name| !name.trim().is_empty())
-        .map(|name| name.trim().to_owned())
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (name, description) = line.split_once('\t').unwrap_or((line, ""));
+            Fault {
+                name: name.trim().to_owned(),
+                description: description.trim().to_owned(),
+            }
+        })
         .collect())
 }
 
-/// Problems between the binary's faults and [`FAULT_CASES`], and with the table's case ids.
-pub fn table_problems(binary: &[String], cases: &[Case]) -> Vec<String> {
-    let table: BTreeSet<&str> = FAULT_CASES.iter().map(|(f, _)| *f).collect();
+/// Problems between the binary's faults and [`requirements`]: a fault no table lists, a listed
+/// fault the build lacks, and a description that does not name the id (or section) its fault is
+/// listed under.
+pub fn table_problems(binary: &[Fault]) -> Vec<String> {
+    let listed = requirements::listed_faults();
     let mut problems = Vec::new();
     for fault in binary {
-        if !table.contains(fault.as_str()) {
+        let tags = requirements::tags_of(&fault.name);
+        if tags.is_empty() {
             problems.push(format!(
-                "fault {fault} has no entry in conformance/src/faults.rs FAULT_CASES: no case is \
-                 known to catch it"
+                "fault {} is listed under no requirement in conformance/src/requirements.rs",
+                fault.name
             ));
         }
-    }
-    for fault in &table {
-        if !binary.iter().any(|b| b == fault) {
-            problems.push(format!(
-                "FAULT_CASES names {fault}, which the faults build lacks"
-            ));
-        }
-    }
-    for (fault, ids) in FAULT_CASES {
-        for id in *ids {
-            if !cases.iter().any(|c| c.id == *id) {
+        for tag in tags {
+            if !names_tag(&fault.description, tag) {
                 problems.push(format!(
-                    "FAULT_CASES: {fault} names {id}, which is not a case"
+                    "fault {}'s description does not name {tag}: {}",
+                    fault.name, fault.description
                 ));
             }
+        }
+    }
+    for name in listed {
+        if !binary.iter().any(|b| b.name == name) {
+            problems.push(format!(
+                "conformance/src/requirements.rs names the fault {name}, which the faults build \
+                 lacks"
+            ));
         }
     }
     problems
 }
 
-/// The cases to run for `fault`.
-fn cases_for(fault: &str, all: &[Case], all_cases: bool) -> Vec<Case> {
-    if all_cases {
-        return all.to_vec();
-    }
-    let ids: Vec<&str> = FAULT_CASES
-        .iter()
-        .filter(|(f, _)| *f == fault)
-        .flat_map(|(_, ids)| ids.iter().copied())
-        .collect();
-    if ids.is_empty() {
-        // Not in the table: the whole suite has to find it.
-        return all.to_vec();
-    }
-    all.iter()
-        .filter(|c| ids.contains(&c.id))
-        .cloned()
-        .collect()
+/// Whether `description` names `tag` where it is not the start of a longer id or section
+/// (`§8.5` is not named by `§8.5-2` or `§8.51`).
+fn names_tag(description: &str, tag: &str) -> bool {
+    description.match_indices(tag).any(|(at, _)| {
+        let mut rest = description[at + tag.len()..].chars();
+        match (rest.next(), rest.next()) {
+            (Some(c), _) if c.is_ascii_digit() => false,
+            (Some('.' | '-'), Some(d)) if d.is_ascii_digit() => false,
+            _ => true,
+        }
+    })
 }
 
-/// Runs the baseline and every fault; results in the order baseline, then faults.
+/// Runs the baseline and every fault, each over every case in `all`; results in the order
+/// baseline, then faults.
 pub async fn run(options: &Options, faults: &[String], all: &[Case]) -> Vec<FaultResult> {
-    let mut runs: Vec<(String, Vec<Case>)> = Vec::new();
-    let mut union: Vec<Case> = Vec::new();
-    for fault in faults {
-        let cases = cases_for(fault, all, options.all_cases);
-        for case in &cases {
-            if !union.iter().any(|c| c.id == case.id) {
-                union.push(case.clone());
-            }
-        }
-        runs.push((fault.clone(), cases));
-    }
-    union.sort_by_key(|c| all.iter().position(|a| a.id == c.id));
-    runs.insert(0, (BASELINE.to_owned(), union));
+    let cases: Vec<Case> = all
+        .iter()
+        .map(|c| {
+            let bound = c.timeout.min(options.case_timeout);
+            c.clone().with_timeout(bound)
+        })
+        .collect();
+    let runs = std::iter::once(BASELINE.to_owned()).chain(faults.iter().cloned());
+    let total = faults.len() + 1;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (cases, done) = (&cases, &done);
     futures_util::stream::iter(runs)
-        .map(|(fault, cases)| async move { run_one(options, &fault, &cases).await })
+        .map(|fault| async move {
+            let result = run_one(options, &fault, cases).await;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            // Progress on stderr (a run takes minutes): one line per finished run.
+            eprintln!(
+                "kez-conformance: [{n}/{total}] {} {} in {:.1}s",
+                if result.ok() { "ok  " } else { "FAIL" },
+                result.fault,
+                result.duration.as_secs_f64()
+            );
+            result
+        })
         .buffered(options.parallel.max(1))
         .collect()
         .await
@@ -298,10 +240,9 @@ pub async fn run(options: &Options, faults: &[String], all: &[Case]) -> Vec<Faul
 
 async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult {
     let started = Instant::now();
-    let ids = cases.iter().map(|c| c.id).collect();
     let result = |failing, error| FaultResult {
         fault: fault.to_owned(),
-        cases: ids,
+        cases: cases.len(),
         failing,
         error,
         duration: started.elapsed(),
@@ -311,13 +252,10 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
         Ok(w) => w,
         Err(e) => return result(Vec::new(), Some(e)),
     };
-    let nodes = if cases.iter().any(|c| matches!(c.run, CaseFn::Pair(_))) {
-        2
-    } else {
-        1
-    };
-    // The fault check runs on the embedded default; backends are the main run's concern.
-    let net = match target::spawn(&wrapper.path(), nodes, &[]).await {
+    // Two nodes, so the pair cases run; the embedded default store (backends are the main
+    // run's concern), without fsync: many testnets at once would otherwise queue on the disk,
+    // and no fault is about power loss (SPEC §8.6 is not observable over the network).
+    let net = match target::spawn(&wrapper.path(), 2, &[], FAULTS_RUN_CONFIG).await {
         Ok((net, _)) => Arc::new(net),
         Err(e) => return result(Vec::new(), Some(format!("starting the testnet: {e}"))),
     };
@@ -325,9 +263,12 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
         Ok(t) => t,
         Err(e) => return result(Vec::new(), Some(e)),
     };
+    // Each single-server case once, on a.test: the fault is on both nodes, and b.test is there
+    // for the pair cases (both directions).
     let env = Arc::new(
         Env::new(targets, Some(net.clone()), Some(target::SPAWN_KEEPALIVE))
-            .with_own_nodes(OwnNodes::new(wrapper.path(), &[], options.timeout)),
+            .with_own_nodes(OwnNodes::new(wrapper.path(), &[], options.timeout))
+            .with_single_targets(1),
     );
     let outcomes = runner::run(&env, cases, options.jobs).await;
     drop(env);
@@ -377,7 +318,7 @@ impl Wrapper {
     }
 }
 
-/// The faults table: fault → the cases that caught it (or NOT DETECTED), and the time.
+/// The faults table: fault → the cases that caught it (or NOT CAUGHT), and the time.
 pub fn table(results: &[FaultResult]) -> String {
     use std::fmt::Write as _;
     let width = results
@@ -398,14 +339,14 @@ pub fn table(results: &[FaultResult]) -> String {
             format!("could not run: {e}")
         } else if r.fault == BASELINE {
             if r.failing.is_empty() {
-                format!("all {} cases pass without faults", r.cases.len())
+                format!("all {} cases pass without faults", r.cases)
             } else {
                 failing_text(&r.failing)
             }
         } else if r.failing.is_empty() {
-            format!("NOT DETECTED by {}", r.cases.join(", "))
+            format!("NOT CAUGHT by any of the {} cases", r.cases)
         } else {
-            failing_text(&r.failing)
+            r.failing_cases().join(", ")
         };
         let _ = writeln!(
             out,
@@ -426,4 +367,20 @@ fn failing_text(failing: &[Outcome]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_names_its_tag_exactly() {
+        assert!(names_tag("drops one (§8.5-2)", "§8.5-2"));
+        assert!(names_tag("wrong status (§4.1, §8.1)", "§4.1"));
+        assert!(names_tag("at the end §8.5.", "§8.5"));
+        assert!(!names_tag("drops one (§8.5-21)", "§8.5-2"));
+        assert!(!names_tag("drops one (§8.5-2)", "§8.5"));
+        assert!(!names_tag("see §8.51", "§8.5"));
+        assert!(!names_tag("see §8.5.1", "§8.5"));
+    }
 }

@@ -19,10 +19,12 @@
 //! - [`target`]: connecting to `--server` URLs or spawning a testnet, and the [`target::Env`]
 //!   every case sees; [`own`]: nodes a case configures and restarts for itself; [`runner`]:
 //!   bounded parallel runs with a timeout per case.
-//! - [`coverage`]: the MUST sentences of SPEC.md per section, the reviewed list of sections
-//!   covered by another section's case, and the coverage check.
+//! - [`requirements`]: how each requirement id of SPEC.md is checked (a server fault, client
+//!   tests, or why it cannot be observed); [`coverage`]: the ids read out of SPEC.md and checked
+//!   against that table.
 //! - [`report`]: the table on stdout, JSON and JUnit files.
-//! - [`faults`]: the suite's self-test against kezd's fault-injection build.
+//! - [`faults`]: the suite's self-test: the whole suite once per fault of kezd's
+//!   fault-injection build; [`proof`]: its report per requirement.
 //!
 //! # Guarantees
 //! Every request and every case has a timeout: a server that never answers fails its cases
@@ -36,7 +38,9 @@ pub mod cases;
 pub mod coverage;
 pub mod faults;
 pub mod own;
+pub mod proof;
 pub mod report;
+pub mod requirements;
 pub mod runner;
 pub mod server;
 pub mod sse;

@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use kez_conformance::coverage::{self, COVERED_ELSEWHERE};
+use kez_conformance::coverage;
 use kez_conformance::faults;
 use kez_conformance::own::OwnNodes;
+use kez_conformance::proof;
 use kez_conformance::report;
+use kez_conformance::requirements::REQUIREMENTS;
 use kez_conformance::runner::{self, Outcome};
 use kez_conformance::target::{self, Env};
 use kez_conformance::{Case, cases};
@@ -32,11 +34,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check that every fault of kezd's fault-injection build fails at least one case.
+    /// Run the whole suite once per fault of kezd's fault-injection build: every fault must fail
+    /// a case and the baseline must pass; prints (and writes) the requirements report.
     Faults(FaultArgs),
     /// List the cases: id, SPEC sections, description.
     List,
-    /// Print the SPEC coverage table; exit 1 if a section with a MUST has no case.
+    /// Print every requirement id of the SPEC and how it is checked; exit 1 if one has no entry
+    /// or is pending.
     Coverage {
         /// SPEC.md to read instead of the copy compiled in.
         #[arg(long, value_name = "FILE")]
@@ -89,21 +93,25 @@ struct FaultArgs {
     /// target/faults).
     #[arg(long, value_name = "PATH")]
     kezd_faults: Option<PathBuf>,
-    /// Check only this fault (repeatable).
+    /// Check only this fault (repeatable; the baseline always runs).
     #[arg(long = "fault", value_name = "NAME")]
     only: Vec<String>,
-    /// Run the whole suite for each fault, not just the cases tagged for it (slow).
-    #[arg(long)]
-    all_cases: bool,
-    /// Faults checked at the same time.
+    /// Fault runs (each its own testnet running the whole suite) at the same time.
     #[arg(long, default_value_t = 4, value_name = "N")]
     parallel: usize,
     /// Cases run at the same time within one fault's run.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 8, value_name = "N")]
     jobs: usize,
     /// Seconds one request may take.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     timeout: u64,
+    /// Seconds one case may take (at most its own bound): under a fault, a case waiting for
+    /// what never comes fails by then.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    case_timeout: u64,
+    /// Write the requirements report: `--report json FILE`.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], action = clap::ArgAction::Append)]
+    report: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -157,7 +165,7 @@ fn coverage_of(spec: Option<&Path>) -> anyhow::Result<coverage::Coverage> {
         }
         None => coverage::SPEC.to_owned(),
     };
-    Ok(coverage::coverage(&text, &cases::all(), COVERED_ELSEWHERE))
+    Ok(coverage::coverage(&text, REQUIREMENTS))
 }
 
 fn selected(filters: &[String]) -> Vec<Case> {
@@ -230,7 +238,7 @@ async fn prepare_env(
                 kezd.display()
             );
             let net = tokio::select! {
-                spawned = target::spawn(&kezd, n, &args.backends) => {
+                spawned = target::spawn(&kezd, n, &args.backends, "") => {
                     let (net, created) = spawned
                         .map_err(anyhow::Error::msg)
                         .context("starting the testnet")?;
@@ -315,7 +323,7 @@ fn print_results(
     reports: Vec<(ReportFormat, PathBuf)>,
 ) -> anyhow::Result<bool> {
     println!("{}", report::table(outcomes));
-    println!("SPEC coverage (sections with a MUST → cases):");
+    println!("SPEC coverage (requirement ids → how each is checked):");
     println!("{}", report::coverage_table(coverage));
     let summary = report::summary(outcomes);
     println!(
@@ -390,24 +398,30 @@ fn parse_reports(values: &[String]) -> anyhow::Result<Vec<(ReportFormat, PathBuf
         .collect()
 }
 
-/// The faults check; `Ok(true)` when the baseline passes and every fault is detected.
+/// The faults run; `Ok(true)` when the baseline passes, every fault is caught, the faults build
+/// and the requirements table agree, and coverage is complete.
 async fn run_faults(args: FaultArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
+    let reports = parse_reports(&args.report)?;
+    if reports
+        .iter()
+        .any(|(f, _)| matches!(f, ReportFormat::Junit))
+    {
+        bail!("--report: the faults run writes json only");
+    }
     let kezd_faults = match args.kezd_faults {
         Some(path) => path,
         None => faults::build_kezd().map_err(anyhow::Error::msg)?,
     };
-    let all = cases::all();
+    let coverage = coverage_of(None)?;
     let binary = faults::list_faults(&kezd_faults).map_err(anyhow::Error::msg)?;
-    let problems = faults::table_problems(&binary, &all);
-    for problem in &problems {
-        eprintln!("kez-conformance: {problem}");
-    }
+    let mut problems = faults::table_problems(&binary);
+    problems.extend(coverage.problems.iter().cloned());
     let chosen: Vec<String> = if args.only.is_empty() {
-        binary.clone()
+        binary.iter().map(|f| f.name.clone()).collect()
     } else {
         for name in &args.only {
-            if !binary.contains(name) {
+            if !binary.iter().any(|f| f.name == *name) {
                 bail!("--fault {name}: the faults build has no such fault");
             }
         }
@@ -415,14 +429,16 @@ async fn run_faults(args: FaultArgs) -> anyhow::Result<bool> {
     };
     let options = faults::Options {
         kezd_faults,
-        only: args.only,
-        all_cases: args.all_cases,
         parallel: args.parallel,
         jobs: args.jobs,
         timeout: Duration::from_secs(args.timeout.max(1)),
+        case_timeout: Duration::from_secs(args.case_timeout.max(1)),
     };
+    let all = cases::all();
     eprintln!(
-        "kez-conformance: checking {} fault(s), {} at a time",
+        "kez-conformance: the whole suite ({} cases) once without faults and once per fault \
+         ({}), {} testnets at a time",
+        all.len(),
         chosen.len(),
         options.parallel
     );
@@ -434,19 +450,34 @@ async fn run_faults(args: FaultArgs) -> anyhow::Result<bool> {
         }
     };
     println!("{}", faults::table(&results));
-    let undetected = results.iter().filter(|r| !r.ok()).count();
+    println!("Requirements (SPEC id → how it is checked, and what the faults run found):");
+    println!("{}", proof::text(&coverage, &results));
+    for problem in &problems {
+        println!("problem: {problem}");
+    }
+    let failed = results.iter().filter(|r| !r.ok()).count();
+    let (server, client, unobservable, pending, _) = proof::kinds(&coverage);
     println!(
-        "{} fault(s) checked in {:.1}s; {}",
+        "{} requirements ({server} server, {client} client, {unobservable} unobservable, \
+         {pending} pending); {} of {} faults caught; baseline {}; {} problem(s); {:.1}s",
+        coverage.rows.len(),
+        results
+            .iter()
+            .filter(|r| r.fault != faults::BASELINE && r.ok())
+            .count(),
         chosen.len(),
-        started.elapsed().as_secs_f64(),
-        if undetected == 0 && problems.is_empty() {
-            "every fault is detected and the baseline passes".to_owned()
+        if results.first().is_some_and(faults::FaultResult::ok) {
+            "passed"
         } else {
-            format!(
-                "{undetected} run(s) not as required, {} table problem(s)",
-                problems.len()
-            )
-        }
+            "FAILED"
+        },
+        problems.len(),
+        started.elapsed().as_secs_f64(),
     );
-    Ok(undetected == 0 && problems.is_empty())
+    for (_, path) in reports {
+        let value = proof::json_report(&coverage, &results, &problems, started.elapsed());
+        std::fs::write(&path, serde_json::to_string_pretty(&value)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(failed == 0 && problems.is_empty())
 }

@@ -1,5 +1,5 @@
 //! Reporting: the readable table (one line per job: status, time, case, target, reason), the
-//! coverage table (section → cases), and machine-readable JSON and JUnit XML files.
+//! coverage table (requirement id → how it is checked), and machine-readable JSON and JUnit XML files.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::coverage::Coverage;
+use crate::requirements::Check;
 use crate::runner::{Outcome, Status};
 
 /// Counts of a run.
@@ -83,19 +84,19 @@ fn millis(d: Duration) -> String {
     }
 }
 
-/// The coverage table: each section with MUSTs, how many, and the cases that check it.
+/// The coverage table: each requirement id of the SPEC and how it is checked.
 pub fn coverage_table(coverage: &Coverage) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<7} {:>5}  cases", "section", "MUSTs");
+    let _ = writeln!(out, "{:<8} {:<12}  checked by", "id", "kind");
     for row in &coverage.rows {
-        let cases = if !row.cases.is_empty() {
-            row.cases.join(", ")
-        } else if let Some((case, _)) = row.elsewhere {
-            format!("(covered by {case}, reviewed: see coverage::COVERED_ELSEWHERE)")
-        } else {
-            "NONE".to_owned()
+        let (kind, detail) = match row.requirement.map(|r| r.check) {
+            None => ("NO ENTRY", row.spec.sentence.clone()),
+            Some(Check::Server { faults }) => ("server", format!("faults {}", faults.join(", "))),
+            Some(Check::Client { tests }) => ("client", tests.join(", ")),
+            Some(Check::Unobservable { reason }) => ("unobservable", reason.to_owned()),
+            Some(Check::Pending { awaits }) => ("PENDING", format!("awaits {awaits}")),
         };
-        let _ = writeln!(out, "{:<7} {:>5}  {cases}", row.section, row.musts);
+        let _ = writeln!(out, "{:<8} {kind:<12}  {detail}", row.spec.id);
     }
     for problem in &coverage.problems {
         let _ = writeln!(out, "coverage problem: {problem}");
@@ -124,11 +125,9 @@ pub fn json_report(outcomes: &[Outcome], coverage: &Coverage, total: Duration) -
             "duration_ms": u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
         })).collect::<Vec<_>>(),
         "coverage": coverage.rows.iter().map(|r| json!({
-            "section": r.section,
-            "title": r.title,
-            "musts": r.musts,
-            "cases": r.cases,
-            "covered_elsewhere": r.elsewhere.map(|(case, reason)| json!({"case": case, "reason": reason})),
+            "id": r.spec.id,
+            "kind": r.requirement.map(|r| r.check.kind()),
+            "summary": r.requirement.map(|r| r.summary),
         })).collect::<Vec<_>>(),
         "coverage_problems": coverage.problems,
     })

@@ -82,7 +82,7 @@ fn jobs(env: &Arc<Env>, cases: &[Case]) -> Vec<Job> {
     for case in cases {
         match case.run {
             CaseFn::Single(f) => {
-                for t in &env.targets {
+                for t in env.targets.iter().take(env.single_targets) {
                     let run = match &t.server {
                         Ok(server) => JobRun::Go(f(Single {
                             env: env.clone(),
@@ -133,7 +133,7 @@ fn jobs(env: &Arc<Env>, cases: &[Case]) -> Vec<Job> {
                     ),
                 ),
                 Some(net) => {
-                    for t in &env.targets {
+                    for t in env.targets.iter().take(env.single_targets) {
                         let run = match &t.server {
                             Ok(server) => JobRun::Go(f(Rogue {
                                 env: env.clone(),

@@ -76,6 +76,9 @@ pub struct Env {
     pub blocked_counter: AtomicUsize,
     /// Under `--spawn`, what own-node cases start their nodes from.
     pub own: Option<OwnNodes>,
+    /// How many of the targets single-server and rogue cases run against: all, except in the
+    /// faults run, where every node has the same fault and one is enough.
+    pub single_targets: usize,
 }
 
 impl Env {
@@ -92,12 +95,20 @@ impl Env {
             rogue_counter: AtomicUsize::new(0),
             blocked_counter: AtomicUsize::new(0),
             own: None,
+            single_targets: usize::MAX,
         }
     }
 
     /// The same environment with own-node cases enabled (`--spawn`).
     pub fn with_own_nodes(mut self, own: OwnNodes) -> Env {
         self.own = Some(own);
+        self
+    }
+
+    /// The same environment with single-server and rogue cases run against the first `n`
+    /// targets only.
+    pub fn with_single_targets(mut self, n: usize) -> Env {
+        self.single_targets = n;
         self
     }
 }
@@ -137,13 +148,14 @@ pub async fn connect_all(urls: &[String], http: reqwest::Client, timeout: Durati
     futures_util::future::join_all(connects).await
 }
 
-/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with [`SPAWN_CONFIG`], node `i`
-/// on `backends[i % len]` (SQLite when none are given). Returns the databases it created, to
-/// drop after the run.
+/// Starts `n` kezd nodes (`a.test`, `b.test`, …) from `kezd` with `extra` (TOML) and
+/// [`SPAWN_CONFIG`], node `i` on `backends[i % len]` (SQLite when none are given). Returns the
+/// databases it created, to drop after the run.
 pub async fn spawn(
     kezd: &Path,
     n: usize,
     backends: &[Backend],
+    extra: &str,
 ) -> Result<(Testnet, Vec<CreatedDatabase>), String> {
     let mut builder = Testnet::builder(kezd);
     let mut created = Vec::new();
@@ -155,7 +167,7 @@ pub async fn spawn(
         let tag = format!("{}_{i}", std::process::id());
         let (config, database) = backend.prepare(&tag).await?;
         created.extend(database);
-        let options = NodeOptions::new().extra_config(format!("{SPAWN_CONFIG}\n{config}"));
+        let options = NodeOptions::new().extra_config(format!("{extra}\n{SPAWN_CONFIG}\n{config}"));
         builder = builder.node_with(name, options);
     }
     match builder.start().await {

@@ -1,56 +1,107 @@
-//! The coverage check: a section of SPEC.md with a MUST and no case fails it (unless the
-//! reviewed list covers it), and the real SPEC is covered by the real cases.
+//! The coverage check: every MUST sentence of SPEC.md carries an id, every id has exactly one
+//! entry in the requirements table and every entry an id; a pending entry keeps coverage
+//! incomplete; and the client tests the table names exist.
 
-use kez_conformance::case::{Case, CaseResult, Single};
-use kez_conformance::cases;
-use kez_conformance::coverage::{COVERED_ELSEWHERE, SPEC, coverage, extract_musts};
+use kez_conformance::coverage::{SPEC, coverage, read_spec};
+use kez_conformance::requirements::{Check, REQUIREMENTS, Requirement};
 
-fn noop(_: Single) -> kez_conformance::case::CaseFuture {
-    Box::pin(async { CaseResult::Ok(()) })
-}
-
-const FAKE_SPEC: &str = "# KEZ\n\n## §1 One\n\nA server MUST do one thing.\n\n\
+const FAKE_SPEC: &str = "# KEZ\n\n## §1 One\n\nA server MUST do one thing.<sup>[§1-1]</sup>\n\n\
                          ### §1.1 Sub\n\nNothing normative.\n\n## §2 Two\n\nA client MUST NOT do \
-                         another. It SHOULD be kind.\n\n## §3 Three\n\nServers MUST answer.\n";
+                         another.<sup>[§2-1]</sup> It SHOULD be kind.\n";
+
+const SERVER: Check = Check::Server { faults: &["f"] };
 
 #[test]
-fn a_must_section_without_a_case_fails() {
-    let musts = extract_musts(FAKE_SPEC);
-    let sections: Vec<&str> = musts.iter().map(|m| m.section.as_str()).collect();
-    assert_eq!(sections, vec!["§1", "§2", "§3"]);
-    assert_eq!(musts[1].sentences, vec!["A client MUST NOT do another."]);
-
-    let cases = vec![
-        Case::single("t.one", &["§1"], "one", noop),
-        Case::single("t.three", &["§3", "§1.1"], "three", noop),
+fn ids_and_entries_must_match() {
+    static BOTH: [Requirement; 2] = [
+        Requirement {
+            id: "§1-1",
+            summary: "one",
+            check: SERVER,
+        },
+        Requirement {
+            id: "§2-1",
+            summary: "two",
+            check: Check::Unobservable { reason: "why" },
+        },
     ];
-    let result = coverage(FAKE_SPEC, &cases, &[]);
-    assert!(!result.ok());
-    assert_eq!(result.problems.len(), 1, "{:?}", result.problems);
-    assert!(
-        result.problems[0].starts_with("§2 "),
-        "{:?}",
-        result.problems
-    );
+    assert!(coverage(FAKE_SPEC, &BOTH).ok());
 
-    // A reviewed entry naming an existing case covers it...
-    let reviewed = [("§2", "t.one", "checked there")];
-    assert!(coverage(FAKE_SPEC, &cases, &reviewed).ok());
-    // ...one naming no case is itself a problem...
-    let wrong = [("§2", "t.missing", "no such case")];
-    assert!(!coverage(FAKE_SPEC, &cases, &wrong).ok());
-    // ...and so is a stale one for a section that has its own case.
-    let stale = [("§2", "t.one", "x"), ("§3", "t.one", "stale")];
-    assert!(!coverage(FAKE_SPEC, &cases, &stale).ok());
+    // An id without an entry.
+    static ONE: [Requirement; 1] = [Requirement {
+        id: "§1-1",
+        summary: "one",
+        check: SERVER,
+    }];
+    let result = coverage(FAKE_SPEC, &ONE);
+    assert_eq!(result.problems.len(), 1, "{:?}", result.problems);
+    assert!(result.problems[0].starts_with("§2-1 has no entry"));
+
+    // An entry for an id the SPEC lacks, and a pending one.
+    static EXTRA: [Requirement; 3] = [
+        Requirement {
+            id: "§1-1",
+            summary: "one",
+            check: Check::Pending { awaits: "someone" },
+        },
+        Requirement {
+            id: "§2-1",
+            summary: "two",
+            check: SERVER,
+        },
+        Requirement {
+            id: "§2-2",
+            summary: "gone",
+            check: SERVER,
+        },
+    ];
+    let result = coverage(FAKE_SPEC, &EXTRA);
+    assert_eq!(result.problems.len(), 2, "{:?}", result.problems);
+    assert!(result.problems[0].starts_with("§1-1 is pending (awaits someone)"));
+    assert!(result.problems[1].contains("entry for §2-2, which the SPEC lacks"));
+
+    // A MUST sentence without an id.
+    let text = read_spec("## §3 Three\n\nServers MUST answer.\n");
+    assert_eq!(text.problems.len(), 1, "{:?}", text.problems);
 }
 
+/// Every problem of the real SPEC and table is a pending entry: the work in progress on the
+/// outbound federation and window-edge cases, listed loudly until it is merged.
 #[test]
-fn the_spec_is_covered_by_the_cases() {
-    let result = coverage(SPEC, &cases::all(), COVERED_ELSEWHERE);
-    assert!(result.ok(), "{:#?}", result.problems);
+fn the_spec_is_covered_but_for_pending_entries() {
+    let result = coverage(SPEC, REQUIREMENTS);
+    let not_pending: Vec<&String> = result
+        .problems
+        .iter()
+        .filter(|p| !p.contains(" is pending "))
+        .collect();
+    assert!(not_pending.is_empty(), "{not_pending:#?}");
     assert!(
-        result.rows.len() >= 30,
-        "{} MUST sections",
+        result.rows.len() >= 60,
+        "{} requirements",
         result.rows.len()
     );
+}
+
+/// The client tests the table names are functions in the files it names.
+#[test]
+fn client_tests_exist() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace");
+    for requirement in REQUIREMENTS {
+        let Check::Client { tests } = requirement.check else {
+            continue;
+        };
+        for test in tests {
+            let (file, function) = test.split_once("::").expect("path::function");
+            let text = std::fs::read_to_string(workspace.join(file))
+                .unwrap_or_else(|e| panic!("{}: {file}: {e}", requirement.id));
+            assert!(
+                text.contains(&format!("fn {function}()")),
+                "{}: {file} has no test {function}",
+                requirement.id
+            );
+        }
+    }
 }

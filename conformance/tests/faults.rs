@@ -1,6 +1,7 @@
 //! The suite has teeth: kezd's fault-injection build refuses to start without `KEZ_FAULTS`,
 //! lists its faults, and with `skip_envelope_signature_check` enabled the suite exits non-zero
-//! naming the case that caught it — while the same build with no fault enabled passes.
+//! naming the case that caught it — while the same build with no fault enabled passes; and the
+//! faults run reports that fault under its requirement id with the cases that caught it.
 
 mod common;
 
@@ -52,9 +53,10 @@ fn skip_envelope_signature_check_fails_the_suite() {
         (output, common::report(&json))
     };
 
+    // The exit status also says whether coverage is complete, which is not this test's
+    // business: the cases' verdicts are.
     let (output, report) = run("none");
-    assert!(output.status.success(), "{}", common::text(&output));
-    assert_eq!(report["summary"]["failed"], 0);
+    assert_eq!(report["summary"]["failed"], 0, "{}", common::text(&output));
 
     let (output, report) = run("skip_envelope_signature_check");
     assert_eq!(output.status.code(), Some(1), "{}", common::text(&output));
@@ -67,4 +69,60 @@ fn skip_envelope_signature_check_fails_the_suite() {
         .collect();
     assert!(failed.contains(&"s8.send.checks"), "{failed:?}");
     assert!(failed.contains(&"s3.sig.strict_s"), "{failed:?}");
+}
+
+#[test]
+fn the_faults_run_reports_the_cases_that_catch_a_requirement() {
+    let kezd = common::faults_kezd();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let json = dir.path().join("faults.json");
+    let output = common::run(&[
+        "faults",
+        "--kezd-faults",
+        kezd.to_str().expect("utf-8 path"),
+        "--fault",
+        "skip_envelope_signature_check",
+        "--report",
+        "json",
+        json.to_str().expect("utf-8 path"),
+    ]);
+    let report = common::report(&json);
+    assert_eq!(
+        report["summary"]["baseline_passed"],
+        true,
+        "{}",
+        common::text(&output)
+    );
+    assert_eq!(
+        report["summary"]["faults_caught"],
+        1,
+        "{}",
+        common::text(&output)
+    );
+    let checked = requirement(&report, "§3.4-3");
+    assert_eq!(checked["kind"], "server");
+    assert_eq!(checked["caught"], true);
+    let cases: Vec<&str> = checked["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(cases.contains(&"s3.sig.strict_s"), "{cases:?}");
+    let fault = &checked["faults"][0];
+    assert_eq!(fault["name"], "skip_envelope_signature_check");
+    assert_eq!(fault["caught"], true);
+    // Faults not chosen are reported as not run, never as caught.
+    let other = requirement(&report, "§2.1-2");
+    assert_eq!(other["faults"][0]["caught"], serde_json::Value::Null);
+}
+
+/// The entry for `id` in a faults run's JSON report.
+fn requirement<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in the report"))
 }

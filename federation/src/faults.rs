@@ -5,11 +5,8 @@
 //! This module exists only with the cargo feature `faults`, which kezd's own `faults` feature
 //! turns on (and which no release build enables, see kezd's `faults.rs`); without it,
 //! [`on`] is a constant `false` and [`verify_document`] is [`ServerDocument::verify`]. The
-//! names, their descriptions and the `KEZ_FAULTS` variable are kezd's: kezd hands the enabled
-//! names over with [`enable`] before it builds its federation client.
-
-use std::collections::BTreeSet;
-use std::sync::OnceLock;
+//! names, their descriptions and the `KEZ_FAULTS` variable are kezd's, and so is the switch:
+//! [`on`] is kez-spec's hook, which kezd installs at start.
 
 use kez_spec::server_document::ServerDocument;
 use kez_spec::{Error, KeyId, ServerName, VerifyingKey};
@@ -17,18 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::ServerKeys;
 
-/// The faults enabled in this process.
-static ENABLED: OnceLock<BTreeSet<String>> = OnceLock::new();
-
-/// Enables `names` for the life of the process (a second call keeps the first set).
-pub fn enable<'a>(names: impl IntoIterator<Item = &'a str>) {
-    let _ = ENABLED.set(names.into_iter().map(str::to_owned).collect());
-}
-
-/// Whether the fault `name` is enabled.
-pub fn on(name: &str) -> bool {
-    ENABLED.get().is_some_and(|enabled| enabled.contains(name))
-}
+pub use kez_spec::faults::on;
 
 /// [`ServerDocument::verify`], minus the checks the enabled faults skip: a document whose
 /// signature does not verify, that names another server, or whose `valid_until` has passed

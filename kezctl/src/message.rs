@@ -321,6 +321,29 @@ mod tests {
         }
     }
 
+    /// SPEC §6.2, §13.5: every composed message has a fresh 12-byte nonce (24 hex), so the same
+    /// text to the same person twice never repeats the key and the GCM nonce.
+    #[test]
+    fn fresh_nonce_for_every_message() {
+        let alice = SigningKey::from_bytes(&[1; 32]);
+        let bob = SigningKey::from_bytes(&[2; 32]);
+        let a = Address::parse("alice@x.example").expect("valid");
+        let b = Address::parse("bob@x.example").expect("valid");
+        let nonces: Vec<String> = (0..64)
+            .map(|_| {
+                let sent = compose(&alice, &a, &b, &Primary::from(&bob), "hi", 5).expect("seals");
+                sent.envelope["nonce"].as_str().expect("a nonce").to_owned()
+            })
+            .collect();
+        for nonce in &nonces {
+            assert_eq!(nonce.len(), 24, "{nonce}");
+        }
+        let mut distinct = nonces.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), nonces.len(), "a nonce repeated: {nonces:?}");
+    }
+
     /// SPEC §6.6: a changed header fails the signature; a message for someone else is not
     /// opened; garbage is malformed; nothing panics.
     #[test]

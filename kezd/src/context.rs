@@ -146,11 +146,15 @@ impl RequestContext {
         T: FromStr,
         T::Err: Into<ApiError>,
     {
-        self.params
+        let value = self
+            .params
             .get(name)
-            .ok_or_else(|| ApiError::internal(format!("route has no path parameter {name:?}")))?
-            .parse()
-            .map_err(Into::into)
+            .ok_or_else(|| ApiError::internal(format!("route has no path parameter {name:?}")))?;
+        if crate::faults::on("percent_decode_paths") {
+            let decoded = crate::percent::decode(value, false).unwrap_or_else(|_| value.to_owned());
+            return decoded.parse().map_err(Into::into);
+        }
+        value.parse().map_err(Into::into)
     }
 
     /// Every path parameter, as sent.

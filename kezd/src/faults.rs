@@ -13,10 +13,11 @@
 //! silently misbehave: `KEZ_FAULTS=list kezd` prints the names and exits.
 //!
 //! # Adding a fault
-//! Add its name and a one-line description to [`FAULTS`], put one
-//! `crate::faults::on("name")` guard at the place it breaks, and add the name with the cases
-//! that catch it to the conformance crate's fault table (`conformance/src/faults.rs`); the
-//! faults check fails for a fault no case catches.
+//! Add its name and a one-line description naming the requirement id it violates to
+//! [`FAULTS`], put one `crate::faults::on("name")` guard at the place it breaks (in kezd, or in
+//! kez-spec, where most checks live: its `faults` module asks this one), and list the fault
+//! under that id in the conformance crate's `src/requirements.rs`. `kez-conformance faults`
+//! runs the whole suite with it enabled and fails unless a case catches it.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -24,15 +25,173 @@ use std::sync::OnceLock;
 /// The environment variable naming the enabled faults.
 pub const VARIABLE: &str = "KEZ_FAULTS";
 
-/// Every fault: its name and what it breaks (SPEC section in brackets).
+/// Every fault: its name and what it breaks, naming the SPEC requirement id (`§8.5-2`) it
+/// violates, or the section of a statement without a MUST; conformance/src/requirements.rs
+/// lists each under the same id.
 pub const FAULTS: &[(&str, &str)] = &[
     (
-        "register_wrong_status",
-        "a new registration is answered 200 instead of 201 (§4.1)",
+        "accept_noncanonical_base64",
+        "envelope ciphertext base64 with nonzero trailing bits is accepted (§1-1)",
+    ),
+    (
+        "lowercase_handle_in_path",
+        "GET /v1/u/ lowercases the handle before checking it (§2.1-1)",
+    ),
+    (
+        "accept_reserved_handle",
+        "reserved handles can be registered (§2.1-2)",
+    ),
+    (
+        "register_server_case_insensitive",
+        "a registration's server matches this server's name in any case (§2.2-1)",
+    ),
+    (
+        "accept_noncanonical_primary",
+        "a primary whose encoding is not canonical (y ≥ p) is accepted (§2.3-1)",
+    ),
+    (
+        "accept_small_order_primary",
+        "small-order primaries are accepted (§2.3-2)",
+    ),
+    (
+        "signature_extra_member_ignored",
+        "a signature object with extra members is accepted (§3.1-1)",
+    ),
+    (
+        "signature_nonstring_alg_unsupported",
+        "a non-string alg is unsupported_alg instead of malformed_signature (§3.1-2)",
+    ),
+    (
+        "verify_without_unknown_members",
+        "signatures are verified over the known members only (§3.2-1)",
+    ),
+    (
+        "record_drops_unknown_members",
+        "handle records serve the registration without its unknown members (§3.2-2)",
+    ),
+    (
+        "accept_fractional_numbers",
+        "numbers in signed objects are not limited to safe integers (§3.3-1)",
+    ),
+    (
+        "accept_unreduced_s",
+        "a signature's S is reduced mod L before verifying (§3.4-2)",
+    ),
+    (
+        "skip_envelope_signature_check",
+        "sends are stored without verifying the envelope signature (§3.4-3)",
+    ),
+    (
+        "type_unchecked",
+        "a signed object's type is not checked (§3.6-1)",
     ),
     (
         "accept_stale_registration",
-        "registrations skip the ±300 s timestamp window (§4.1 check 9)",
+        "registrations skip the ±300 s timestamp window, check 9 (§4.1-1)",
+    ),
+    (
+        "accept_any_version",
+        "envelopes of any version v are accepted (§6.1-1)",
+    ),
+    (
+        "envelope_served_recanonicalised",
+        "polls serve envelopes without their unknown members (§6.1-2)",
+    ),
+    (
+        "inbox_unknown_handle_not_found",
+        "an inbox request for an unknown handle is 404 unknown_handle, not 401 (§7.1-1)",
+    ),
+    (
+        "poll_ignores_cursor_signature",
+        "poll credentials are checked as if signed for since=0 (§7.1-1)",
+    ),
+    (
+        "stream_accepts_live_credential_with_cursor",
+        "a resumed stream accepts the live-only credential (§7.1-1)",
+    ),
+    (
+        "status_skips_auth",
+        "delivery status answers without checking the credential (§7.1-1)",
+    ),
+    (
+        "stream_cursor_mismatch_allowed",
+        "a stream with since and a different Last-Event-ID is served (§7.4-1)",
+    ),
+    (
+        "percent_decode_paths",
+        "path parameters are percent-decoded (§7.7-1)",
+    ),
+    (
+        "send_ignores_body_to",
+        "a send's body to need not match envelope.to (§8.1-1)",
+    ),
+    (
+        "accept_stale_envelope",
+        "sends skip the ±300 s timestamp window, check 9 (§8.1-2)",
+    ),
+    (
+        "ack_through_unbounded",
+        "an acknowledgement's through may exceed 2^53 − 1 (§8.3-1)",
+    ),
+    (
+        "ack_deletes_one_extra",
+        "an acknowledgement deletes through n+1 (§8.4-1)",
+    ),
+    (
+        "resume_drops_first_message",
+        "a resumed stream skips the first stored message after the cursor (§8.5-1)",
+    ),
+    (
+        "duplicate_on_resume",
+        "a resumed stream sends its last replayed message again after ready (§8.5-2)",
+    ),
+    (
+        "ack_forgets_message_ids",
+        "acknowledged messages' ids are forgotten, so a resend is stored again (§8.7-1)",
+    ),
+    (
+        "document_signing_key_unlisted",
+        "the server document's verify_keys omits the signing key (§9.2-1)",
+    ),
+    (
+        "s2s_header_fixed_order",
+        "Authorization parameters are accepted only in the senders' order, without spaces (§9.3-1)",
+    ),
+    (
+        "s2s_header_rejects_unknown_params",
+        "an Authorization header with an unknown parameter is refused (§9.3-2)",
+    ),
+    (
+        "s2s_header_repeat_allowed",
+        "a repeated Authorization parameter is accepted, the last one winning (§9.3-3)",
+    ),
+    (
+        "txn_accepts_too_many_envelopes",
+        "transactions with more than max_txn_envelopes envelopes are processed (§9.4-2)",
+    ),
+    (
+        "outbox_reuses_txn_id",
+        "the outbox sends every transaction with the same txn id (§9.4-3)",
+    ),
+    (
+        "deferred_counts_as_delivered",
+        "the outbox takes a deferred result for delivered and never resends (§9.4-4)",
+    ),
+    (
+        "ignore_deferred_retry_after",
+        "the outbox resends a deferred envelope at once, ignoring retry_after (§9.4-5)",
+    ),
+    (
+        "defer_only_limited_envelope",
+        "a transaction's later envelopes of a deferred sender are judged on their own (§9.4-6)",
+    ),
+    (
+        "no_federation_timeout",
+        "federation requests have no timeout (§9.8-6)",
+    ),
+    (
+        "register_wrong_status",
+        "a new registration is answered 200 instead of 201 (§4.1)",
     ),
     (
         "wrong_error_code_unknown_handle",
@@ -43,14 +202,6 @@ pub const FAULTS: &[(&str, &str)] = &[
         "WebFinger answers application/json instead of application/jrd+json (§4.4)",
     ),
     (
-        "skip_envelope_signature_check",
-        "sends are stored without verifying the envelope signature (§8.1 check 8)",
-    ),
-    (
-        "accept_stale_envelope",
-        "sends skip the ±300 s timestamp window (§8.1 check 9)",
-    ),
-    (
         "resend_not_marked_duplicate",
         "a resent envelope is answered like a new one, without duplicate:true (§8.1)",
     ),
@@ -59,32 +210,12 @@ pub const FAULTS: &[(&str, &str)] = &[
         "inbox sequence numbers skip one on every message (§8.2)",
     ),
     (
-        "poll_ignores_cursor_signature",
-        "poll credentials are checked as if signed for since=0 (§7.2)",
-    ),
-    (
         "poll_wrong_next_since",
         "a poll's next_since is always the request's since (§8.2)",
     ),
     (
-        "ack_deletes_one_extra",
-        "an acknowledgement deletes through n+1 (§8.3)",
-    ),
-    (
         "stream_missing_auth_unauthorized",
-        "a stream without auth is 401 instead of 400 missing_auth (§7.1, §8.5)",
-    ),
-    (
-        "stream_accepts_live_credential_with_cursor",
-        "a resumed stream accepts the live-only credential (§7.4)",
-    ),
-    (
-        "resume_drops_first_message",
-        "a resumed stream skips the first stored message after the cursor (§8.5)",
-    ),
-    (
-        "duplicate_on_resume",
-        "a resumed stream sends its last replayed message again after ready (§8.5)",
+        "a stream without auth is 401 instead of 400 missing_auth (§7.1)",
     ),
     (
         "ready_reports_zero",
@@ -93,10 +224,6 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "no_keepalive",
         "streams write no keep-alive comments (§8.5)",
-    ),
-    (
-        "status_skips_auth",
-        "delivery status answers without checking the credential (§7.6, §9.7)",
     ),
     (
         "skip_s2s_signature_check",
@@ -113,10 +240,6 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "ignore_body_origin",
         "a transaction body's origin may differ from the Authorization origin (§9.4)",
-    ),
-    (
-        "txn_accepts_too_many_envelopes",
-        "transactions with more than max_txn_envelopes envelopes are processed (§9.4)",
     ),
     (
         "ignore_origin_mismatch",
@@ -246,11 +369,11 @@ pub fn init_from_env() -> Result<Startup, String> {
     let value = std::env::var(VARIABLE).unwrap_or_default();
     let startup = parse(&value)?;
     if let Startup::Run(names) = &startup {
-        // Set once, before any request; a second call keeps the first set. The federation
-        // crate guards the outbound checks and learns the same names (before kezd builds its
-        // federation client, which reads some of them once).
+        // Set once, before any request; a second call keeps the first set. The guards in
+        // kez-spec, where most checks live, and in kez-federation (the outbound checks, some
+        // read once when kezd builds its federation client) ask the same switch.
         let _ = ENABLED.set(names.iter().copied().collect());
-        kez_federation::faults::enable(names.iter().copied());
+        kez_spec::faults::install(on);
     }
     Ok(startup)
 }
@@ -305,6 +428,47 @@ mod tests {
             parse("seq_gap, no_keepalive"),
             Ok(Startup::Run(vec!["seq_gap", "no_keepalive"]))
         );
+    }
+
+    /// Every guard in kezd's and kez-spec's sources names a fault of [`FAULTS`] (a typo would
+    /// make a guard that never fires), and every fault has a guard.
+    #[test]
+    fn every_guard_names_a_fault_and_every_fault_is_guarded() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("a source directory") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(std::fs::read_to_string(&path).expect("a source file"));
+                }
+            }
+        }
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        sources(&manifest.join("src"), &mut texts);
+        sources(&manifest.join("../spec/src"), &mut texts);
+        let mut guarded = BTreeSet::new();
+        let code = texts
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter(|line| !line.trim_start().starts_with("//"));
+        for line in code {
+            for (at, _) in line.match_indices("faults::on(\"") {
+                let rest = &line[at + "faults::on(\"".len()..];
+                let name = &rest[..rest.find('"').expect("a closing quote")];
+                guarded.insert(name.to_owned());
+            }
+        }
+        for name in &guarded {
+            assert!(
+                FAULTS.iter().any(|(known, _)| known == name),
+                "a guard names {name:?}, which FAULTS lacks"
+            );
+        }
+        for (name, _) in FAULTS {
+            assert!(guarded.contains(*name), "no guard for the fault {name}");
+        }
     }
 
     #[test]

@@ -156,19 +156,30 @@ impl EnvelopeHeader {
     }
 }
 
+/// Base64 that ignores nonzero trailing bits, as a lax decoder does (kezd's fault
+/// `accept_noncanonical_base64`).
+fn lenient_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let config = base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true);
+    base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, config).decode(text)
+}
+
 /// The envelope's members other than `signature`, in SPEC §8.1's order: type, version,
 /// then the rest.
 fn header(m: Members<'_>, known: impl Fn(&str) -> Option<Primary>) -> Result<Envelope, Error> {
     m.expect_type(TYPE)?;
     let v = m.uint("v")?;
-    if v != PROTOCOL_VERSION {
+    if v != PROTOCOL_VERSION && !crate::faults::on("accept_any_version") {
         return Err(Error::UnsupportedVersion(v));
     }
     let nonce = hexstr::decode_array::<{ e2ee::NONCE_LEN }>(m.str("nonce")?)
         .ok_or_else(|| Error::malformed("'nonce' must be 24 lowercase hex characters"))?;
-    let ciphertext = B64
-        .decode(m.str("ciphertext")?)
-        .map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
+    let ciphertext = if crate::faults::on("accept_noncanonical_base64") {
+        lenient_base64(m.str("ciphertext")?)
+    } else {
+        B64.decode(m.str("ciphertext")?)
+    };
+    let ciphertext =
+        ciphertext.map_err(|_| Error::malformed("'ciphertext' must be canonical padded base64"))?;
     if ciphertext.len() < e2ee::TAG_LEN {
         return Err(Error::malformed("'ciphertext' is shorter than the tag"));
     }

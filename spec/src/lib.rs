@@ -20,6 +20,7 @@
 //! | [`api`] | §4, §8, §9.4, §9.7, §10 | every endpoint's request and response bodies |
 //! | [`clock`] | §3.3 | timestamp windows, and the one reading of the wall clock |
 //! | [`error`] | §10 | one error enum with stable codes |
+//! | [`faults`] | — | guards for kezd's fault-injection build (cargo feature `faults`); inert elsewhere |
 //!
 //! The test vectors in `spec/vectors/` are checked by this crate's tests and, independently, by
 //! `spec/crosscheck/check_vectors.py`.
@@ -32,6 +33,7 @@ pub mod cursor;
 pub mod e2ee;
 pub mod envelope;
 pub mod error;
+pub mod faults;
 pub mod handle;
 mod hexstr;
 pub mod json;

@@ -49,10 +49,15 @@ impl Registration {
             .try_for_each(crate::json::check_safe_integers)?;
         let (handle, server, primary, ts_ms) = members(&map)?;
         let handle = Handle::parse(handle)?;
-        if handle.is_reserved() {
+        if handle.is_reserved() && !crate::faults::on("accept_reserved_handle") {
             return Err(Error::HandleReserved(handle.to_string()));
         }
-        if server != this_server.as_str() {
+        let same = if crate::faults::on("register_server_case_insensitive") {
+            server.eq_ignore_ascii_case(this_server.as_str())
+        } else {
+            server == this_server.as_str()
+        };
+        if !same {
             return Err(Error::WrongServer {
                 expected: this_server.to_string(),
                 got: server.to_owned(),

@@ -111,7 +111,19 @@ impl ServerAuth {
             .ok_or(Error::S2sUnauthorized("scheme must be KEZ-Server"))?;
         let (mut origin, mut destination, mut key, mut ts, mut sig) =
             (None, None, None, None, None);
+        // kezd's fault `s2s_header_fixed_order`: only the order senders emit, without spaces.
+        let fixed = crate::faults::on("s2s_header_fixed_order");
+        let mut position = 0;
         for part in params.split(',') {
+            if fixed {
+                let at = ["origin=", "destination=", "key=", "ts=", "sig="]
+                    .iter()
+                    .position(|p| part.starts_with(p));
+                if at.is_some_and(|at| at < position) || part.starts_with(' ') {
+                    return Err(Error::S2sUnauthorized("parameters out of order"));
+                }
+                position = at.unwrap_or(position);
+            }
             let (name, value) = part
                 .split_once('=')
                 .ok_or(Error::S2sUnauthorized("parameters are name=\"value\""))?;
@@ -127,10 +139,13 @@ impl ServerAuth {
                 "key" => &mut key,
                 "ts" => &mut ts,
                 "sig" => &mut sig,
+                _ if crate::faults::on("s2s_header_rejects_unknown_params") => {
+                    return Err(Error::S2sUnauthorized("unknown parameter"));
+                }
                 // Ignored, so later versions can add parameters (SPEC §9.3).
                 _ => continue,
             };
-            if slot.replace(value).is_some() {
+            if slot.replace(value).is_some() && !crate::faults::on("s2s_header_repeat_allowed") {
                 return Err(Error::S2sUnauthorized("repeated parameter"));
             }
         }

@@ -81,7 +81,7 @@ impl ServerDocument {
         limits: &L,
         now_ms: u64,
     ) -> Result<Value, Error> {
-        let verify_keys = BTreeMap::from([(
+        let mut verify_keys = BTreeMap::from([(
             key_id.as_str(),
             KeyEntry {
                 key: hex::encode(key.verifying_key().as_bytes()),
@@ -89,6 +89,9 @@ impl ServerDocument {
                 expired_at: None,
             },
         )]);
+        if crate::faults::on("document_signing_key_unlisted") {
+            verify_keys.clear();
+        }
         let old_verify_keys = old_keys
             .into_iter()
             .map(|(id, key, expired_at)| {

@@ -32,6 +32,9 @@ impl SignatureMember {
         match obj.get("alg") {
             Some(Value::String(alg)) if alg == ALG_ED25519 => {}
             Some(Value::String(alg)) => return Err(Error::UnsupportedAlg(alg.clone())),
+            Some(alg) if crate::faults::on("signature_nonstring_alg_unsupported") => {
+                return Err(Error::UnsupportedAlg(alg.to_string()));
+            }
             _ => return Err(Error::MalformedSignature("missing string member 'alg'")),
         }
         let sig = obj
@@ -49,7 +52,9 @@ impl SignatureMember {
             (false, Some(_)) => return Err(Error::MalformedSignature("unexpected 'key_id'")),
             (false, None) => None,
         };
-        if obj.len() != 2 + usize::from(with_key_id) {
+        if obj.len() != 2 + usize::from(with_key_id)
+            && !crate::faults::on("signature_extra_member_ignored")
+        {
             return Err(Error::MalformedSignature("unknown members"));
         }
         Ok(SignatureMember { sig, key_id })
@@ -144,11 +149,33 @@ impl SignedObject {
 
     /// Verifies the signature with `key` under SPEC §3.4.
     pub fn verify(&self, key: &Primary) -> Result<(), Error> {
-        verify_bytes(
-            key.verifying_key(),
-            &self.signing_bytes(),
-            &self.signature.sig,
-        )
+        let bytes = if crate::faults::on("verify_without_unknown_members") {
+            self.known_signing_bytes()
+        } else {
+            self.signing_bytes()
+        };
+        verify_bytes(key.verifying_key(), &bytes, &self.signature.sig)
+    }
+
+    /// The bytes the signature covers as an implementation that drops unknown members before
+    /// canonicalising computes them: kezd's fault `verify_without_unknown_members` only.
+    fn known_signing_bytes(&self) -> Vec<u8> {
+        const KNOWN: &[&str] = &[
+            "type",
+            "v",
+            "handle",
+            "server",
+            "primary",
+            "ts",
+            "from",
+            "from_primary",
+            "to",
+            "nonce",
+            "ciphertext",
+        ];
+        let mut known = self.body.clone();
+        known.retain(|name, _| KNOWN.contains(&name.as_str()));
+        json::canonical(&known)
     }
 
     /// Typed access to the signed members.
@@ -168,6 +195,7 @@ impl<'a> Members<'a> {
     pub fn expect_type(self, expected: &str) -> Result<(), Error> {
         match self.0.get("type") {
             Some(Value::String(t)) if t == expected => Ok(()),
+            _ if crate::faults::on("type_unchecked") => Ok(()),
             _ => Err(Error::malformed(format!("'type' must be {expected:?}"))),
         }
     }
@@ -203,7 +231,12 @@ pub fn sign(mut body: Map<String, Value>, key: &SigningKey, key_id: Option<KeyId
 
 /// Verifies a raw signature over raw bytes under SPEC §3.4 (used for auth strings too).
 pub fn verify_bytes(key: &VerifyingKey, msg: &[u8], sig: &[u8; 64]) -> Result<(), Error> {
-    key.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+    let mut sig = *sig;
+    if crate::faults::on("accept_unreduced_s") {
+        let s: [u8; 32] = sig[32..].try_into().unwrap_or([0; 32]);
+        sig[32..].copy_from_slice(&curve25519_dalek::Scalar::from_bytes_mod_order(s).to_bytes());
+    }
+    key.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig))
         .map_err(|_| Error::InvalidSignature)
 }
 

@@ -167,6 +167,9 @@ pub fn invalid_primaries(valid: &str) -> Vec<String> {
         format!("ed25519:ec{}7f", "ff".repeat(30)),
         // y = p (non-canonical encoding of 0).
         format!("ed25519:ed{}7f", "ff".repeat(30)),
+        // y = p + 3: a non-canonical encoding of the point with y = 3, which is on the curve and
+        // not of small order, so only the canonical-encoding rule refuses it (y < p, §2.3).
+        format!("ed25519:f0{}7f", "ff".repeat(30)),
         // y = 2: not on the curve.
         format!("ed25519:02{}", "00".repeat(31)),
     ]

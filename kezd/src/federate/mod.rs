@@ -56,7 +56,11 @@ impl Federate {
                 extra_roots: f.extra_roots.clone(),
                 allow_private_addresses: f.allow_private_addresses,
                 allowed_private_addresses: f.allowed_private_addresses.clone(),
-                request_timeout: f.request_timeout,
+                request_timeout: if crate::faults::on("no_federation_timeout") {
+                    std::time::Duration::from_secs(86_400)
+                } else {
+                    f.request_timeout
+                },
                 user_agent: format!("kezd/{}", env!("CARGO_PKG_VERSION")),
             },
             keys.clone(),

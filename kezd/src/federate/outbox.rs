@@ -648,9 +648,17 @@ fn outcome(result: &kez_federation::TxnResult, now: i64) -> Delivery {
     let code = || result.code.clone().unwrap_or_else(|| "unavailable".into());
     match result.status {
         TxnStatus::Accepted | TxnStatus::Duplicate => Delivery::Delivered,
+        TxnStatus::Deferred if crate::faults::on("deferred_counts_as_delivered") => {
+            Delivery::Delivered
+        }
         TxnStatus::Rejected => Delivery::Failed { code: code() },
         TxnStatus::Deferred => {
             let wait = i64::try_from(result.retry_after.unwrap_or(30).max(1)).unwrap_or(i64::MAX);
+            let wait = if crate::faults::on("ignore_deferred_retry_after") {
+                0
+            } else {
+                wait
+            };
             Delivery::Retry {
                 at_ms: now.saturating_add(wait.saturating_mul(1000)),
                 error: code(),
@@ -695,6 +703,9 @@ fn transaction_body(origin: &ServerName, items: &[OutboxItem]) -> Result<Bytes, 
 /// attempt (which may have deferred some messages) is never replayed for a new one. Retries
 /// of the same messages are still idempotent by message id.
 fn txn_id() -> String {
+    if crate::faults::on("outbox_reuses_txn_id") {
+        return "kezd-txn".to_owned();
+    }
     let mut raw = [0u8; 16];
     OsRng.fill_bytes(&mut raw);
     hex::encode(raw)

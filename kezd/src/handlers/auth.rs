@@ -35,11 +35,15 @@ pub async fn verify(
     // nothing but a parse.
     kez_spec::clock::check_window(credential.ts, clock::now_secs(), skew)
         .map_err(|_| unauthorized())?;
-    let user = ctx
-        .state()
-        .user(handle.as_str())
-        .await?
-        .ok_or_else(unauthorized)?;
+    let user = ctx.state().user(handle.as_str()).await?.ok_or_else(|| {
+        if crate::faults::on("inbox_unknown_handle_not_found") {
+            ApiError::UnknownHandle {
+                handle: handle.to_string(),
+            }
+        } else {
+            unauthorized()
+        }
+    })?;
     let primary = Primary::parse(&user.primary)
         .map_err(|e| ApiError::internal(format!("stored primary is invalid: {e}")))?;
     request

@@ -79,13 +79,26 @@ pub async fn poll(ctx: RequestContext) -> HandlerResult {
             }
         }
         // Envelopes are embedded as stored (canonical JSON), not parsed and re-serialised.
-        page.push_verified(
-            message.seq,
-            &message.id,
-            received_at(message),
-            &message.envelope_json,
-        )
-        .map_err(stored_not_json)?;
+        let envelope = if crate::faults::on("envelope_served_recanonicalised") {
+            std::borrow::Cow::Owned(crate::handlers::users::without_unknown_members(
+                &message.envelope_json,
+                &[
+                    "ciphertext",
+                    "from",
+                    "from_primary",
+                    "nonce",
+                    "signature",
+                    "to",
+                    "ts",
+                    "type",
+                    "v",
+                ],
+            ))
+        } else {
+            std::borrow::Cow::Borrowed(message.envelope_json.as_str())
+        };
+        page.push_verified(message.seq, &message.id, received_at(message), &envelope)
+            .map_err(stored_not_json)?;
         next_since = message.seq;
     }
     let next_since = if crate::faults::on("poll_wrong_next_since") {

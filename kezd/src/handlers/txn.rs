@@ -333,7 +333,11 @@ impl Receiver<'_> {
             return Ok(Verdict::Rejected("sender_not_of_origin"));
         }
         let sender = env.from.to_string();
-        if let Some((code, secs)) = self.deferred.get(&sender) {
+        if let Some((code, secs)) = self
+            .deferred
+            .get(&sender)
+            .filter(|_| !crate::faults::on("defer_only_limited_envelope"))
+        {
             return Ok(Verdict::Deferred(code.clone(), *secs));
         }
         match self.senders.get(&sender) {

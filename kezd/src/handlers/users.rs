@@ -33,6 +33,11 @@ use crate::store::UserRecord;
 /// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
 pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
     let text: String = ctx.param("handle")?;
+    let text = if crate::faults::on("lowercase_handle_in_path") {
+        text.to_ascii_lowercase()
+    } else {
+        text
+    };
     let handle = match text.split_once('@') {
         None => Handle::parse(&text)?,
         Some(_) => {
@@ -112,7 +117,14 @@ pub fn record(
     user: &UserRecord,
 ) -> Result<HandleRecord<Box<RawValue>>, ApiError> {
     let server = &state.config().server_name;
-    let registration = RawValue::from_string(user.registration_json.clone())
+    let mut registration_json = user.registration_json.clone();
+    if crate::faults::on("record_drops_unknown_members") {
+        registration_json = without_unknown_members(
+            &registration_json,
+            &["handle", "primary", "server", "signature", "ts", "type"],
+        );
+    }
+    let registration = RawValue::from_string(registration_json)
         .map_err(|e| ApiError::internal(format!("stored registration is not JSON: {e}")))?;
     Ok(HandleRecord {
         handle: user.handle.clone(),
@@ -122,4 +134,16 @@ pub fn record(
         registered_at: u64::try_from(user.registered_at_ms).unwrap_or(0),
         registration,
     })
+}
+
+/// `json`, an object, with only the `known` members: what a server that re-serialises its own
+/// model of a signed object serves (kezd's faults `record_drops_unknown_members` and
+/// `envelope_served_recanonicalised`; never otherwise).
+pub fn without_unknown_members(json: &str, known: &[&str]) -> String {
+    let Ok(mut object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+    else {
+        return json.to_owned();
+    };
+    object.retain(|name, _| known.contains(&name.as_str()));
+    serde_json::Value::Object(object).to_string()
 }

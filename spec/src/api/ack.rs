@@ -22,7 +22,7 @@ impl AckRequest {
         crate::json::parse_object(bytes)?
             .get("through")
             .and_then(Value::as_u64)
-            .filter(|n| *n <= MAX_SAFE_INTEGER)
+            .filter(|n| *n <= MAX_SAFE_INTEGER || crate::faults::on("ack_through_unbounded"))
             .map(|through| AckRequest { through })
             .ok_or_else(|| {
                 Error::malformed("body must be {\"through\":<n>}, n an integer in 0 … 2^53 − 1")

@@ -572,6 +572,13 @@ impl Writer {
             .bind(clamp_i64(through))
             .execute(&mut self.conn)
             .await?;
+        if crate::faults::on("ack_forgets_message_ids") {
+            sqlx::query("DELETE FROM message_ids WHERE recipient = ?1 AND seq <= ?2")
+                .bind(handle)
+                .bind(clamp_i64(through))
+                .execute(&mut self.conn)
+                .await?;
+        }
         Ok(done.rows_affected())
     }
 
