@@ -79,6 +79,7 @@
 pub mod body;
 pub mod broker;
 pub mod budget;
+pub mod certificate;
 pub mod cidr;
 pub mod cli;
 pub mod client_addr;
@@ -116,6 +117,10 @@ pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod percent;
+pub mod preflight;
+pub mod private_files;
+pub mod process_metrics;
+pub mod reload;
 pub mod request_body;
 pub mod request_id;
 pub mod router;

@@ -1,7 +1,11 @@
 //! Log output: `RUST_LOG` when set (an operator debugging one module should not have to edit
-//! the config), otherwise the configured level; text for people or JSON for collectors.
+//! the config), otherwise the configured level; text for people or JSON for collectors; client
+//! addresses only when the operator keeps them (`[log] client_addresses`).
 
+use std::fmt::Display;
 use std::io::IsTerminal;
+
+use tracing::field::DisplayValue;
 
 use tracing_subscriber::EnvFilter;
 
@@ -48,4 +52,12 @@ pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
             .try_init()?,
     }
     Ok(())
+}
+
+/// A client address as a log field: `None` (the field is left out of the line) when
+/// `[log] client_addresses = false`.
+pub fn client_address<T: Display>(settings: &LogSettings, address: T) -> Option<DisplayValue<T>> {
+    settings
+        .client_addresses
+        .then(|| tracing::field::display(address))
 }

@@ -21,7 +21,8 @@ pub struct Federation {
     pub extra_roots: Vec<PathBuf>,
     /// Whether peers may be at loopback or private addresses (SPEC §9.8).
     pub allow_private_addresses: bool,
-    /// Refused origins and destinations (SPEC §9.9).
+    /// Refused origins and destinations (SPEC §9.9), as loaded at start: the checks read the
+    /// lists in force, which a reload may have replaced (`federate::policy`).
     pub block: Vec<ServerName>,
     /// When non-empty, the only origins and destinations (SPEC §9.9).
     pub allow: Vec<ServerName>,
@@ -122,10 +123,5 @@ impl Federation {
             max_inflight_txns: as_u64(f.max_inflight_txns.get()),
             sender_lookup_concurrency: as_u64(f.sender_lookup_concurrency.get()),
         }
-    }
-
-    /// Whether this server federates with `server` under the operator's lists.
-    pub fn permits(&self, server: &ServerName) -> bool {
-        !self.block.contains(server) && (self.allow.is_empty() || self.allow.contains(server))
     }
 }
