@@ -8,6 +8,9 @@
 //! | `reload` | SIGHUP: a renewed certificate, an invalid file, a blocked origin |
 //! | `hygiene` | file modes, `/metrics` process series, the access log's fields |
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod daemon;
 mod hygiene;
 mod reload;

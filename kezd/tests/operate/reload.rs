@@ -4,15 +4,14 @@
 //! named as needing a restart.
 
 use std::path::Path;
-use std::sync::Arc;
 
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use crate::common;
 use crate::daemon::{Daemon, message};
 
 /// A self-signed certificate for `localhost`: its PEM, and the PEM of its key.
@@ -47,24 +46,7 @@ struct Connection {
 
 impl Connection {
     async fn open(daemon: &Daemon, trusted: &[&str]) -> Connection {
-        let mut roots = rustls::RootCertStore::empty();
-        for pem in trusted {
-            roots
-                .add(CertificateDer::from_pem_slice(pem.as_bytes()).expect("der"))
-                .expect("root");
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let tcp = TcpStream::connect(daemon.addr).await.expect("connect");
-        let stream = TlsConnector::from(Arc::new(tls))
-            .connect(ServerName::try_from("localhost").expect("name"), tcp)
-            .await
-            .expect("TLS handshake");
+        let stream = common::tls_connect(daemon.addr, trusted, &[b"http/1.1"]).await;
         Connection {
             stream: BufReader::new(stream),
         }
