@@ -258,3 +258,29 @@ fn faults_gate() -> Option<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::report;
+
+    /// An error whose message already ends in its source's text, as `thiserror` types with
+    /// `: {source}` in their message and `#[source]` on the field are.
+    #[derive(Debug, thiserror::Error)]
+    #[error("certificate file c.pem: {source}")]
+    struct Layer {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = anyhow::Error::new(Layer { source: io }).context("starting");
+        assert_eq!(
+            format!("{error:#}"),
+            "starting: certificate file c.pem: no such file: no such file",
+            "anyhow's own chain repeats the cause"
+        );
+        assert_eq!(report(&error), "starting: certificate file c.pem: no such file");
+    }
+}

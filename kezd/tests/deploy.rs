@@ -2,7 +2,8 @@
 //! engine: both example configs pass the real `kezd check-config` (which connects to
 //! nothing); the compose file parses and wires the services, images, config, secrets and proxy
 //! the operator guide describes; the Dockerfile's entry point and command are the binary and
-//! subcommands the tests run; the systemd unit passes `systemd-analyze verify`.
+//! subcommands the tests run; the systemd unit reloads with SIGHUP, binds 443 with one
+//! capability, loads the TLS key as a credential and passes `systemd-analyze verify`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -378,6 +379,27 @@ fn systemd_unit_passes_systemd_analyze_verify() {
         let cli = Cli::try_parse_from(&argv).expect("kezd parses the unit's command");
         assert_eq!(cli.command, Some(subcommand), "{line}");
     }
+    // SIGHUP reloads (kezd/tests/operate/reload.rs); port 443 with one capability; the key
+    // from a credential, named by the variable kezd reads for tls.key.
+    for line in [
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "LoadCredential=tls-key:/etc/kezd/privkey.pem",
+        "Environment=KEZ_TLS_KEY=%d/tls-key",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "no {line}");
+    }
+    let single: toml::Table = read("kezd.single.toml").parse().expect("TOML");
+    assert!(
+        single["bind"].as_str().is_some_and(|b| b.ends_with(":443")),
+        "the unit's capability is for the config's port"
+    );
+    assert_eq!(
+        single["tls"]["key"].as_str(),
+        Some("/etc/kezd/privkey.pem"),
+        "the credential's source is the config's key"
+    );
     let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
         eprintln!("skipped systemd-analyze verify: systemd-analyze is not installed");
         return;
