@@ -123,7 +123,7 @@ fn run(
     started: Instant,
 ) -> anyhow::Result<()> {
     let configured = started.elapsed();
-    kezd::logging::init(&config.log)?;
+    let log_level = kezd::logging::init(&config.log)?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -145,15 +145,18 @@ fn run(
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(config, sources, configured, started))
+    let reloader = Reloader::new(sources, config.clone(), log_level);
+    runtime.block_on(serve(config, reloader, configured, started))
 }
 
 async fn serve(
     config: Config,
-    sources: Sources,
+    reloader: Reloader,
     configured: Duration,
     started: Instant,
 ) -> anyhow::Result<()> {
+    // Caught from here on: a SIGHUP reloads instead of ending the process.
+    let hangups = Hangups::listen().context("listening for SIGHUP")?;
     let opening = Instant::now();
     let store = open_store(&config).await?;
     let store_open = opening.elapsed();
@@ -178,9 +181,6 @@ async fn serve(
     let federate =
         Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
     let federation_setup = federating.elapsed();
-    // Caught from here on: a SIGHUP reloads instead of ending the process.
-    let hangups = Hangups::listen().context("listening for SIGHUP")?;
-    let reloader = Reloader::new(sources, config.clone());
     let state = AppState::new(config, store.clone(), broker, Some(federate))?;
     tokio::spawn(kezd::reload::run(state.clone(), reloader, hangups));
     // Where a start's time goes (`kez-bench startup` reads this line): the command line
@@ -281,6 +281,9 @@ mod tests {
             "starting: certificate file c.pem: no such file: no such file",
             "anyhow's own chain repeats the cause"
         );
-        assert_eq!(report(&error), "starting: certificate file c.pem: no such file");
+        assert_eq!(
+            report(&error),
+            "starting: certificate file c.pem: no such file"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Reloading the configuration on SIGHUP, without dropping a connection. What can change live
 //! is applied: the TLS certificate and key (re-read even when their paths are unchanged, as a
-//! renewal replaces the files; connections already open keep theirs) and the federation
-//! policy (`[federation] block` and `allow`). Every other changed key is logged as needing a
+//! renewal replaces the files; connections already open keep theirs), the federation policy
+//! (`[federation] block` and `allow`) and the log filter (`log.level`, unless `RUST_LOG`
+//! overrides it). Every other changed key is logged as needing a
 //! restart and keeps its running value. A configuration that does not load, or a certificate
 //! that cannot serve this server, changes nothing: the running settings stay and the log says
 //! why.
@@ -12,15 +13,17 @@ use std::time::SystemTime;
 use crate::certificate;
 use crate::config::{Config, Sources};
 use crate::federate::policy::Lists;
+use crate::logging::LevelHandle;
 use crate::state::AppState;
 use crate::tls;
 
 /// Keys applied by a reload; every other changed key needs a restart.
-const LIVE_KEYS: [&str; 4] = [
+const LIVE_KEYS: [&str; 5] = [
     "tls.cert",
     "tls.key",
     "federation.block",
     "federation.allow",
+    "log.level",
 ];
 
 /// The sources to reload from and the settings in force.
@@ -30,12 +33,19 @@ pub struct Reloader {
     sources: Sources,
     /// The configuration in force: the one loaded at start with what reloads applied.
     current: Config,
+    /// Changes the log filter; `None` when `RUST_LOG` set it.
+    log_level: Option<LevelHandle>,
 }
 
 impl Reloader {
-    /// A reloader for a daemon started with `current` from `sources`.
-    pub fn new(sources: Sources, current: Config) -> Self {
-        Reloader { sources, current }
+    /// A reloader for a daemon started with `current` from `sources`, whose configured log
+    /// filter `log_level` changes.
+    pub fn new(sources: Sources, current: Config, log_level: Option<LevelHandle>) -> Self {
+        Reloader {
+            sources,
+            current,
+            log_level,
+        }
     }
 
     /// Loads the sources again and applies what can change live to `state`, logging what
@@ -96,12 +106,28 @@ impl Reloader {
         }
         self.current.federation.block = new.federation.block;
         self.current.federation.allow = new.federation.allow;
+        // Before the line that says the reload is done, so everything after it is filtered
+        // as configured (that line too: a stricter level may leave it out).
+        self.set_log_level(new.log.level);
         tracing::info!(
             changed = live.join(", "),
             needs_restart = restart.join(", "),
             tls_reloaded = self.current.tls.is_some(),
             "configuration reloaded"
         );
+    }
+
+    fn set_log_level(&mut self, level: String) {
+        if level == self.current.log.level {
+            return;
+        }
+        match &self.log_level {
+            Some(handle) => match handle.set(&level) {
+                Ok(()) => self.current.log.level = level,
+                Err(error) => tracing::error!(%error, "log.level not changed"),
+            },
+            None => tracing::warn!("log.level changed, but RUST_LOG sets the log filter"),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! SIGHUP reloads the configuration file without dropping a connection: a renewed certificate
 //! reaches new connections while an open one goes on with the old; an invalid file changes
-//! nothing; an origin blocked by the reloaded file is refused; a key that cannot change live is
-//! named as needing a restart.
+//! nothing; an origin blocked by the reloaded file is refused; the log filter changes; a key
+//! that cannot change live is named as needing a restart.
 
 use std::path::Path;
 
@@ -132,7 +132,11 @@ async fn sighup_reloads_certificate_and_policy_without_dropping_connections() {
     let (old, new) = (localhost_certificate(), localhost_certificate());
     install_certificate(dir.path(), &old);
     let base = "[federation]\nresolver = \"127.0.0.1:1\"\nrequest_timeout_secs = 5\n";
-    let config = write_config(dir.path(), base);
+    // No access log until a reload turns it on.
+    let config = write_config(
+        dir.path(),
+        &format!("[log]\nlevel = \"info,kezd::access=off\"\n{base}"),
+    );
     let mut daemon = Daemon::start(&["--config", &config], &dir.path().join("data")).await;
     let trusted = [old.0.as_str(), new.0.as_str()];
 
@@ -180,10 +184,12 @@ async fn sighup_reloads_certificate_and_policy_without_dropping_connections() {
         der(&new.0)
     );
 
-    // A blocked origin, and a key that needs a restart.
+    // A blocked origin, the access log turned on, and a key that needs a restart.
     write_config(
         dir.path(),
-        &format!("[http]\nmax_connections = 500\n{base}block = [\"b.example\"]\n"),
+        &format!(
+            "[http]\nmax_connections = 500\n[log]\nlevel = \"info\"\n{base}block = [\"b.example\"]\n"
+        ),
     );
     daemon.hang_up();
     let restart = daemon
@@ -198,13 +204,13 @@ async fn sighup_reloads_certificate_and_policy_without_dropping_connections() {
         .await;
     assert_eq!(message(&reloaded), "configuration reloaded", "{reloaded}");
     assert_eq!(
-        reloaded["fields"]["changed"], "federation.block",
+        reloaded["fields"]["changed"], "federation.block, log.level",
         "{reloaded}"
     );
     let (status, body) = transaction_from_b(&mut first).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("\"origin_blocked\""), "{body}");
-    // The access log names the origin server of a federation request.
+    // The access log, on since the reload, names the origin server of a federation request.
     let access = daemon
         .wait_for(|line| line["target"] == "kezd::access" && line["fields"]["status"] == 403)
         .await;
