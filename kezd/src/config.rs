@@ -19,7 +19,7 @@ mod public_base_url;
 mod rate;
 pub mod raw;
 mod retention;
-pub mod secrets;
+mod secrets;
 mod skew;
 pub mod sources;
 mod stream;

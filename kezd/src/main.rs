@@ -127,9 +127,14 @@ fn run(
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    // Logged, not fatal: a start that check-config would refuse still serves (peers that
+    // cannot verify the certificate fail their own handshakes), and the log says why.
     let findings = preflight::check(&config, SystemTime::now());
-    for finding in findings.errors.iter().chain(&findings.warnings) {
-        tracing::warn!("{finding}");
+    for error in &findings.errors {
+        tracing::error!("{error}");
+    }
+    for warning in &findings.warnings {
+        tracing::warn!("{warning}");
     }
     tracing::info!(
         file = %sources.file.as_ref().map_or_else(|| "none".into(), |f| f.display().to_string()),
