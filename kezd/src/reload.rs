@@ -65,12 +65,13 @@ impl Reloader {
             tracing::warn!("{warning}");
         }
         let new = loaded.config;
+        // Turning TLS on or off changes what the listener speaks: that takes a restart.
+        let tls_live = self.current.tls.is_some() && new.tls.is_some();
+        let is_live =
+            |key: &&str| LIVE_KEYS.contains(key) && (tls_live || !key.starts_with("tls."));
         let changed = changed_keys(&self.current, &new);
-        let restart: Vec<&str> = changed
-            .iter()
-            .map(String::as_str)
-            .filter(|key| !LIVE_KEYS.contains(key))
-            .collect();
+        let (live, restart): (Vec<&str>, Vec<&str>) =
+            changed.iter().map(String::as_str).partition(is_live);
         let acceptor = match (&self.current.tls, &new.tls) {
             (Some(_), Some(files)) => match new_acceptor(files, &new) {
                 Ok(acceptor) => Some(acceptor),
@@ -90,11 +91,6 @@ impl Reloader {
                 "changed in the configuration file, but needs a restart"
             );
         }
-        let live: Vec<&str> = changed
-            .iter()
-            .map(String::as_str)
-            .filter(|key| LIVE_KEYS.contains(key))
-            .collect();
         if let Some(acceptor) = acceptor {
             state.tls().replace(Some(acceptor));
             self.current.tls.clone_from(&new.tls);
@@ -237,5 +233,26 @@ impl Hangups {
         }
         #[cfg(not(unix))]
         std::future::pending().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+
+    #[test]
+    fn changed_keys_are_named_by_their_dotted_paths() {
+        let old = Config::default();
+        let mut raw = RawConfig::default();
+        raw.federation.block = vec!["b.example".into()];
+        raw.http.max_connections = 5;
+        raw.web_dir = Some("web".into());
+        let new = Config::from_raw(raw).expect("valid");
+        assert_eq!(
+            changed_keys(&old, &new),
+            ["federation.block", "http.max_connections", "web_dir"]
+        );
+        assert!(changed_keys(&old, &Config::default()).is_empty());
     }
 }
