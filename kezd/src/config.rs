@@ -165,10 +165,12 @@ pub enum ConfigError {
         suggestion: Option<String>,
     },
     /// A value of the wrong kind.
-    #[error("`{key}` {origin} must be {expected}, found {found}")]
+    #[error("`{key}` = {value} {origin} must be {expected}, found {found}")]
     WrongType {
         /// The dotted key.
         key: String,
+        /// The value as TOML (secrets redacted).
+        value: String,
         /// Where it was set.
         origin: Origin,
         /// What it must be.
@@ -336,7 +338,7 @@ impl Config {
 }
 
 /// A value as TOML for an error message, secrets redacted.
-fn printable(key: &str, value: &toml::Value) -> String {
+pub(super) fn printable(key: &str, value: &toml::Value) -> String {
     match value {
         toml::Value::String(text) => toml::Value::String(secrets::redact(key, text)).to_string(),
         other => other.to_string(),

@@ -414,7 +414,7 @@ const BAD: &[BadCase] = &[
         file: "[rate]\nclient_per_minute = -5\n",
         env: &[],
         flags: &[],
-        says: &["`rate.client_per_minute` in {file} must be a non-negative integer"],
+        says: &["`rate.client_per_minute` = -5 in {file} must be a non-negative integer"],
     },
     BadCase {
         file: "[log]\nlevel = \"warning\"\n",

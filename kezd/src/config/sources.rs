@@ -211,6 +211,7 @@ fn read_file(path: &Path, merged: &mut Merged) -> Result<(), ConfigError> {
         if keys::is_section(&name) {
             let Value::Table(section) = value else {
                 return Err(ConfigError::WrongType {
+                    value: super::printable(&name, &value),
                     key: name,
                     origin: origin.clone(),
                     expected: "a table",
@@ -264,6 +265,7 @@ fn check_kind(key: Key, value: &Value, origin: &Origin) -> Result<(), ConfigErro
     } else {
         Err(ConfigError::WrongType {
             key: key.path.to_owned(),
+            value: super::printable(key.path, value),
             origin: origin.clone(),
             expected: key.kind.describe(),
             found: match value {
