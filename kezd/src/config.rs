@@ -1,9 +1,10 @@
 //! The daemon's one validated configuration, built in two stages so nothing downstream ever
 //! re-checks a setting: the layers (defaults < TOML file < `KEZ_*` environment < flags) merge
 //! into a [`RawConfig`] of plain types, then [`Config::from_raw`] turns it into typed fields
-//! (`SocketAddr`, `Duration`, `NonZero…`, [`ServerName`]). Unknown keys are warnings (a typo
-//! should not stop a server from restarting) and come back to the caller to log; a bad value is
-//! an error naming its key.
+//! (`SocketAddr`, `Duration`, `NonZero…`, [`ServerName`]). An unknown key is an error with the
+//! nearest known key as a hint (a typo that is only a warning leaves a setting silently at its
+//! default); a bad value is an error naming its key, the value and where it was set. What is
+//! valid but looks wrong comes back as warnings for the caller to print or log.
 
 mod broker;
 mod checks;
@@ -12,11 +13,13 @@ mod federation;
 mod http;
 mod inbox;
 pub mod keys;
+mod lint;
 mod log;
 mod public_base_url;
 mod rate;
 pub mod raw;
 mod retention;
+mod secrets;
 mod skew;
 pub mod sources;
 mod stream;
@@ -37,7 +40,7 @@ pub use rate::RateLimits;
 pub use raw::RawConfig;
 pub use retention::Retention;
 pub use skew::Skews;
-pub use sources::{FlagSetting, Sources};
+pub use sources::{FlagSetting, Origin, Sources};
 pub use stream::StreamSettings;
 pub use tls::TlsFiles;
 
@@ -93,39 +96,38 @@ pub struct Config {
 pub struct Loaded {
     /// The validated configuration.
     pub config: Config,
-    /// Unknown keys and variables, to be logged at start.
+    /// Ignored variables and suspicious values, to be printed or logged.
     pub warnings: Vec<Warning>,
 }
 
-/// Something ignored while loading.
+/// Something valid that deserves the operator's attention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
-    /// A key of the file that kezd does not know (a typo, or a setting of another version).
-    UnknownKey {
-        /// The dotted key.
-        key: String,
-        /// The file it is in.
-        file: PathBuf,
-    },
-    /// A `KEZ_*` environment variable that sets nothing.
+    /// A `KEZ_*` environment variable that sets nothing (kezctl's variables share the
+    /// prefix, so one that resembles no key is only a warning).
     UnknownVariable {
         /// The variable's name.
         name: String,
+    },
+    /// A value that is valid but probably not what the operator meant.
+    Suspicious {
+        /// The dotted key.
+        key: &'static str,
+        /// What looks wrong, phrased to follow the key.
+        reason: String,
     },
 }
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::UnknownKey { key, file } => {
-                write!(f, "unknown key `{key}` in {} is ignored", file.display())
-            }
             Warning::UnknownVariable { name } => {
                 write!(
                     f,
                     "environment variable {name} is not a kezd setting and is ignored"
                 )
             }
+            Warning::Suspicious { key, reason } => write!(f, "`{key}` {reason}"),
         }
     }
 }
@@ -142,51 +144,73 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not TOML.
-    #[error("configuration file {} is not valid TOML: {source}", path.display())]
+    /// The file is not TOML. The offending line is not quoted: it may hold a password.
+    #[error("configuration file {} is not valid TOML{}: {message}", path.display(), at_line(*location))]
     Parse {
         /// The file.
         path: PathBuf,
-        /// Where and why (boxed: the parse error is large).
-        #[source]
-        source: Box<toml::de::Error>,
+        /// Line and column, 1-based, when known.
+        location: Option<(usize, usize)>,
+        /// What the parser expected.
+        message: String,
+    },
+    /// A key (or `KEZ_*` variable) kezd does not read.
+    #[error("{}", unknown_key(key, origin, suggestion.as_deref()))]
+    UnknownKey {
+        /// The dotted key or the variable's name.
+        key: String,
+        /// Where it was written.
+        origin: Origin,
+        /// The known key it is closest to.
+        suggestion: Option<String>,
     },
     /// A value of the wrong kind.
-    #[error("`{key}` must be {expected}, found {found}")]
+    #[error("`{key}` = {value} {origin} must be {expected}, found {found}")]
     WrongType {
         /// The dotted key.
         key: String,
+        /// The value as TOML (secrets redacted).
+        value: String,
+        /// Where it was set.
+        origin: Origin,
         /// What it must be.
         expected: &'static str,
         /// What it was.
         found: &'static str,
     },
     /// A textual setting (environment or flag) that is not of its key's kind.
-    #[error("`{key}` (from {origin}) must be {expected}, got {value:?}")]
+    #[error("`{key}` = {value:?} {origin} must be {expected}")]
     BadText {
         /// The dotted key.
         key: String,
         /// The variable or flag that set it.
-        origin: String,
-        /// The text given.
+        origin: Origin,
+        /// The text given (secrets redacted).
         value: String,
         /// What it must be.
         expected: &'static str,
     },
-    /// `--set` named a key that does not exist.
-    #[error("`{key}` is not a configuration key")]
-    UnknownFlagKey {
-        /// The key given.
-        key: String,
-    },
     /// A `--set` argument without `=`.
     #[error("--set expects KEY=VALUE, got {0:?}")]
     BadSetArgument(String),
-    /// A value of the right kind that is not acceptable.
+    /// A value of the right kind that is not acceptable, found by validating a raw
+    /// configuration (which knows no sources: [`Config::load`] turns it into `Rejected`).
     #[error("`{key}` {reason}")]
     Invalid {
         /// The dotted key.
         key: &'static str,
+        /// What is wrong, phrased to follow the key.
+        reason: String,
+    },
+    /// A value of the right kind that is not acceptable, with the value and where it was set.
+    #[error("`{key}`{} {reason}", set_as(value.as_deref(), origin))]
+    Rejected {
+        /// The dotted key.
+        key: &'static str,
+        /// The value as TOML (secrets redacted); `None` when no layer set it.
+        value: Option<String>,
+        /// Where it was set.
+        origin: Origin,
         /// What is wrong, phrased to follow the key.
         reason: String,
     },
@@ -202,14 +226,22 @@ pub enum ConfigError {
 impl Config {
     /// Loads every layer, validates, and returns the config with warnings to log.
     pub fn load(sources: &Sources) -> Result<Loaded, ConfigError> {
-        let (table, warnings) = sources::merge(sources)?;
-        let raw: RawConfig = toml::Value::Table(table)
+        let merged = sources::merge(sources)?;
+        let raw: RawConfig = toml::Value::Table(merged.table.clone())
             .try_into()
             .map_err(|e| ConfigError::Shape(Box::new(e)))?;
-        Ok(Loaded {
-            config: Config::from_raw(raw)?,
-            warnings,
-        })
+        let config = Config::from_raw(raw).map_err(|error| match error {
+            ConfigError::Invalid { key, reason } => ConfigError::Rejected {
+                key,
+                value: merged.value(key).map(|value| printable(key, value)),
+                origin: merged.origin(key),
+                reason,
+            },
+            other => other,
+        })?;
+        let mut warnings = lint::lint(&config, &merged);
+        warnings.splice(0..0, merged.warnings);
+        Ok(Loaded { config, warnings })
     }
 
     /// Validates a raw configuration, section by section.
@@ -292,9 +324,49 @@ impl Config {
         }
     }
 
-    /// The effective configuration as TOML (what `kezd check-config` prints).
+    /// The effective configuration as TOML (what `kezd check-config` prints), with passwords
+    /// in URLs replaced by `***`: the one value that does not load back as it was.
     pub fn to_toml(&self) -> Result<String, ConfigError> {
-        Ok(toml::to_string(&self.to_raw())?)
+        let mut raw = self.to_raw();
+        raw.database_url = raw
+            .database_url
+            .map(|url| secrets::redact("database_url", &url));
+        raw.broker_url = secrets::redact("broker_url", &raw.broker_url);
+        Ok(toml::to_string(&raw)?)
+    }
+}
+
+/// A value as TOML for an error message, secrets redacted.
+pub(super) fn printable(key: &str, value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => toml::Value::String(secrets::redact(key, text)).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// ` (line L, column C)` for a parse error, when the place is known.
+fn at_line(location: Option<(usize, usize)>) -> String {
+    location.map_or_else(String::new, |(line, column)| {
+        format!(" (line {line}, column {column})")
+    })
+}
+
+/// ` = VALUE in FILE` (or from a variable or flag) after a rejected key; nothing for a key no
+/// layer set.
+fn set_as(value: Option<&str>, origin: &Origin) -> String {
+    match (value, origin) {
+        (None, Origin::Default) => String::new(),
+        (None, origin) => format!(" {origin}"),
+        (Some(value), origin) => format!(" = {value} {origin}"),
+    }
+}
+
+/// The message for an unknown key, with the near known one as a hint.
+fn unknown_key(key: &str, origin: &Origin, suggestion: Option<&str>) -> String {
+    let hint = suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+    match origin {
+        Origin::Env(_) => format!("environment variable {key} is not a kezd setting{hint}"),
+        _ => format!("unknown key `{key}` {origin}{hint}"),
     }
 }
 

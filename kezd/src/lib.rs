@@ -7,7 +7,10 @@
 //!
 //! Modules:
 //! - [`config`]: the one validated [`config::Config`], built from defaults, a TOML file,
-//!   `KEZ_*` variables and flags; [`cli`] parses the command line into its sources.
+//!   `KEZ_*` variables and flags; [`cli`] parses the command line into its sources;
+//!   [`preflight`] checks the files it names (with [`certificate`]: does the certificate
+//!   cover `server_name`, until when) for `check-config` and the start; [`reload`] applies
+//!   what can change live on SIGHUP.
 //! - [`server`]: [`serve`] — the accept loop and each connection's life; [`tls`] loads the
 //!   certificate; [`shutdown`] carries the stop signal to every task and stream.
 //! - [`service`], [`router`], [`context`]: one request's path through the daemon and the
@@ -22,14 +25,16 @@
 //!   (`kez_spec::api::txn`).
 //! - [`client_addr`] and [`cidr`]: who the client is, behind trusted proxies only.
 //! - [`limits`]: the spam limits (SPEC §11), and [`conversation`]: which of them a send counts
-//!   against; [`metrics`]: Prometheus counters;
+//!   against; [`metrics`]: Prometheus counters, with [`process_metrics`] (`process_*`,
+//!   `kezd_build_info`);
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
 //! - [`slots`]: connections and streams open at once, capped per client address and per
 //!   handle; [`idle`]: when a connection has nothing in progress (closed after the idle
 //!   timeout); [`write_deadline`]: a connection whose client stopped reading is closed.
 //! - [`detach`]: live streams written to the socket without hyper once their response is
 //!   decided, so an idle stream holds none of hyper's buffers.
-//! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`].
+//! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`];
+//!   [`private_files`]: the database files created readable by kezd's user only.
 //! - [`federate`]: this server's keys, its client for peers and the outbox delivery (SPEC §9).
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
 //!   reading of wall-clock time.
@@ -43,11 +48,13 @@
 //!
 //! Each module uses only those below it (`.ci/import_cycles.py` checks that no two reach each
 //! other). The ground floor knows no other module ([`clock`], [`faults`], [`durability`],
-//! [`budget`], [`shutdown`], …); the [`store`] stands on it alone and knows
-//! nothing of HTTP, configuration or limits. Above it: [`config`], [`error`], [`metrics`],
-//! [`broker`], [`user_cache`]; then [`body`], [`conversation`], [`federate`]; then [`limits`],
+//! [`budget`], [`shutdown`], [`process_metrics`], [`private_files`], …); the [`store`] stands
+//! on it alone and knows nothing of HTTP, configuration or limits. Above it: [`config`],
+//! [`error`], [`metrics`], [`broker`], [`user_cache`]; then [`certificate`], [`tls`],
+//! [`preflight`], [`body`], [`conversation`], [`federate`]; then [`limits`],
 //! [`request_body`], [`error_response`] (errors know nothing of bodies); then [`state`];
-//! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`]. A
+//! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`] and
+//! [`reload`]. A
 //! store error becomes HTTP only at that edge, in [`error`]'s `From<StoreError> for ApiError`.
 //!
 //! # Where SPEC sections live
@@ -71,7 +78,7 @@
 //! | §9.4 transactions | [`handlers::txn`], [`federate::txn_slots`] |
 //! | §9.5 ordering, §9.6 retries | [`federate::outbox`] |
 //! | §9.7 delivery status | [`handlers::status`] → [`store::Store::message_status`] |
-//! | §9.9 origin policy | [`config::Federation::permits`] |
+//! | §9.9 origin policy | [`federate::policy`] |
 //! | §10 errors | [`error`], [`error_response`] |
 //! | §11 limits and spam | [`limits`], [`conversation`], [`store::Admission`] |
 //! | §13.6 denial of service, §13.7 proxies | [`server`], [`budget`], [`slots`], [`client_addr`] |
@@ -81,6 +88,7 @@ pub mod broker;
 pub mod budget;
 /// IP networks, shared with federation's address allow-list.
 pub use kez_federation::cidr;
+pub mod certificate;
 pub mod cli;
 pub mod client_addr;
 pub mod clock;
@@ -114,7 +122,11 @@ pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod percent;
+pub mod preflight;
+pub mod private_files;
+pub mod process_metrics;
 pub mod refusal_hold;
+pub mod reload;
 pub mod request_body;
 pub mod request_id;
 pub mod router;

@@ -1,7 +1,13 @@
 //! Log output: `RUST_LOG` when set (an operator debugging one module should not have to edit
-//! the config), otherwise the configured level; text for people or JSON for collectors.
+//! the config), otherwise the configured level, which a reload can change; text for people or
+//! JSON for collectors; client
+//! addresses only when the operator keeps them (`[log] client_addresses`).
 
+use std::fmt::Display;
 use std::io::IsTerminal;
+
+use tracing::field::DisplayValue;
+use tracing_subscriber::{Registry, reload};
 
 use tracing_subscriber::EnvFilter;
 
@@ -18,16 +24,37 @@ pub enum LoggingError {
     AlreadySet(#[from] tracing_subscriber::util::TryInitError),
 }
 
-/// Installs the process-wide subscriber. Call once, early in `main`.
-pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
+/// The configured filter in force, replaceable while the daemon runs (a reload of `log.level`).
+#[derive(Clone)]
+pub struct LevelHandle(reload::Handle<EnvFilter, Registry>);
+
+impl LevelHandle {
+    /// Puts `level` (validated with the configuration) in force for every line from now on.
+    pub fn set(&self, level: &str) -> Result<(), String> {
+        let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+        self.0.reload(filter).map_err(|e| e.to_string())
+    }
+}
+
+impl std::fmt::Debug for LevelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LevelHandle")
+    }
+}
+
+/// Installs the process-wide subscriber. Call once, early in `main`. Returns the handle that
+/// changes the configured level, or `None` when `RUST_LOG` sets the filter instead (then
+/// `log.level` is not in force, and changing it changes nothing).
+pub fn init(settings: &LogSettings) -> Result<Option<LevelHandle>, LoggingError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let filter = match std::env::var(EnvFilter::DEFAULT_ENV) {
-        Ok(directives) => EnvFilter::try_new(directives)?,
+    let (filter, from_config) = match std::env::var(EnvFilter::DEFAULT_ENV) {
+        Ok(directives) => (EnvFilter::try_new(directives)?, false),
         // The configured level was parsed when the configuration was validated.
-        Err(_) => EnvFilter::try_new(&settings.level)?,
+        Err(_) => (EnvFilter::try_new(&settings.level)?, true),
     };
+    let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     match settings.format {
         LogFormat::Text => registry
@@ -47,5 +74,13 @@ pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
             )
             .try_init()?,
     }
-    Ok(())
+    Ok(from_config.then_some(LevelHandle(handle)))
+}
+
+/// A client address as a log field: `None` (the field is left out of the line) when
+/// `[log] client_addresses = false`.
+pub fn client_address<T: Display>(settings: &LogSettings, address: T) -> Option<DisplayValue<T>> {
+    settings
+        .client_addresses
+        .then(|| tracing::field::display(address))
 }

@@ -1,17 +1,19 @@
-//! `kezd`: parse the command line, load the configuration, then either print it
+//! `kezd`: parse the command line, load the configuration, then either check and print it
 //! (`check-config`), rotate the server key (`keys rotate`), or open the store, bind, and serve
-//! until SIGINT/SIGTERM. Everything else lives in the library, so tests run the same code on
-//! their own listeners.
+//! until SIGINT/SIGTERM, reloading the configuration on SIGHUP. Everything else lives in the
+//! library, so tests run the same code on their own listeners.
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use clap::Parser;
 use kezd::broker::{Broker, LocalBroker, NatsBroker};
 use kezd::cli::{Cli, Command, KeysCommand};
-use kezd::config::{BrokerSettings, Config, Database, Loaded};
+use kezd::config::{BrokerSettings, Config, Database, Loaded, Sources, Warning};
+use kezd::preflight;
+use kezd::reload::{Hangups, Reloader};
 use kezd::state::AppState;
 use kezd::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 
@@ -32,8 +34,8 @@ fn main() -> ExitCode {
     let loaded = cli
         .settings
         .sources(std::env::vars_os())
-        .and_then(|sources| Config::load(&sources));
-    let Loaded { config, warnings } = match loaded {
+        .and_then(|sources| Ok((Config::load(&sources)?, sources)));
+    let (Loaded { config, warnings }, sources) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("kezd: invalid configuration: {error}");
@@ -42,21 +44,7 @@ fn main() -> ExitCode {
     };
 
     match cli.command.unwrap_or(Command::Serve) {
-        Command::CheckConfig => {
-            for warning in &warnings {
-                eprintln!("kezd: warning: {warning}");
-            }
-            match config.to_toml() {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    eprintln!("kezd: {error}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::CheckConfig => check_config(&config, &warnings),
         Command::Keys(KeysCommand::Rotate) => {
             for warning in &warnings {
                 eprintln!("kezd: warning: {warning}");
@@ -69,27 +57,91 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
-                    eprintln!("kezd: rotating the server key: {error}");
+                    eprintln!("kezd: rotating the server key: {}", report(&error.into()));
                     ExitCode::FAILURE
                 }
             }
         }
-        Command::Serve => match run(config, &warnings, started) {
+        Command::Serve => match run(config, sources, &warnings, started) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("kezd: {error:#}");
+                eprintln!("kezd: {}", report(&error));
                 ExitCode::FAILURE
             }
         },
     }
 }
 
-fn run(config: Config, warnings: &[kezd::config::Warning], started: Instant) -> anyhow::Result<()> {
+/// `kezd check-config`: the warnings and the problems of the files it names on stderr, the
+/// effective configuration (secrets redacted) on stdout; failure if anything is wrong.
+fn check_config(config: &Config, warnings: &[Warning]) -> ExitCode {
+    for warning in warnings {
+        eprintln!("kezd: warning: {warning}");
+    }
+    let findings = preflight::check(config, SystemTime::now());
+    for warning in &findings.warnings {
+        eprintln!("kezd: warning: {warning}");
+    }
+    for error in &findings.errors {
+        eprintln!("kezd: invalid configuration: {error}");
+    }
+    if !findings.errors.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    match config.to_toml() {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("kezd: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause once: a layer whose message already
+/// includes its source's text (`…: {source}`) is not followed by that text again.
+fn report(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+fn run(
+    config: Config,
+    sources: Sources,
+    warnings: &[Warning],
+    started: Instant,
+) -> anyhow::Result<()> {
     let configured = started.elapsed();
-    kezd::logging::init(&config.log)?;
+    let log_level = kezd::logging::init(&config.log)?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    // Logged, not fatal: a start that check-config would refuse still serves (peers that
+    // cannot verify the certificate fail their own handshakes), and the log says why.
+    let findings = preflight::check(&config, SystemTime::now());
+    for error in &findings.errors {
+        tracing::error!("{error}");
+    }
+    for warning in &findings.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(
+        file = %sources.file.as_ref().map_or_else(|| "none".into(), |f| f.display().to_string()),
+        server_name = %config.server_name,
+        database = %config.database,
+        "configuration loaded"
+    );
     // One process-wide rustls provider, so client configs built later (federation) cannot
     // panic for finding two; an error only means one is already installed.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -98,70 +150,90 @@ fn run(config: Config, warnings: &[kezd::config::Warning], started: Instant) -> 
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(async move {
-        let opening = Instant::now();
-        let store: Arc<dyn Store> = match &config.database {
-            Database::Sqlite { path } => {
-                let mut options = SqliteOptions::new(path);
-                options.durability = config.durability;
-                Arc::new(
-                    SqliteStore::open(options)
-                        .await
-                        .with_context(|| format!("opening the database {}", path.display()))?,
-                )
-            }
-            Database::Postgres { url } => {
-                let mut options = PostgresOptions::new(url.as_str());
-                options.durability = config.durability;
-                Arc::new(
-                    PostgresStore::open(options)
-                        .await
-                        .context("opening the PostgreSQL database (database_url)")?,
-                )
-            }
-        };
-        let store_open = opening.elapsed();
-        // The in-process broker for one kezd; NATS when a cluster shares the fanout. A NATS
-        // that cannot be reached at start is a configuration error; later outages only
-        // degrade streams to catching up from the store.
-        let broker: Arc<dyn Broker> = match &config.broker {
-            BrokerSettings::Local => Arc::new(LocalBroker::new()),
-            BrokerSettings::Nats { url, prefix } => Arc::new(
-                NatsBroker::connect(url, prefix)
+    let reloader = Reloader::new(sources, config.clone(), log_level);
+    runtime.block_on(serve(config, reloader, configured, started))
+}
+
+async fn serve(
+    config: Config,
+    reloader: Reloader,
+    configured: Duration,
+    started: Instant,
+) -> anyhow::Result<()> {
+    // Caught from here on: a SIGHUP reloads instead of ending the process.
+    let hangups = Hangups::listen().context("listening for SIGHUP")?;
+    let opening = Instant::now();
+    let store = open_store(&config).await?;
+    let store_open = opening.elapsed();
+    // The in-process broker for one kezd; NATS when a cluster shares the fanout. A NATS
+    // that cannot be reached at start is a configuration error; later outages only
+    // degrade streams to catching up from the store.
+    let broker: Arc<dyn Broker> = match &config.broker {
+        BrokerSettings::Local => Arc::new(LocalBroker::new()),
+        BrokerSettings::Nats { url, prefix } => Arc::new(
+            NatsBroker::connect(url, prefix)
+                .await
+                .context("connecting to NATS (broker_url)")?,
+        ),
+    };
+    let router = kezd::handlers::routes(&config);
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let federating = Instant::now();
+    kezd::private_files::data_dir(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let federate =
+        Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
+    let federation_setup = federating.elapsed();
+    let state = AppState::new(config, store.clone(), broker, Some(federate))?;
+    tokio::spawn(kezd::reload::run(state.clone(), reloader, hangups));
+    // Where a start's time goes (`kez-bench startup` reads this line): the command line
+    // and configuration, the store (connections, migrations), federation (server keys,
+    // the HTTPS clients with the system's root certificates), and the whole start.
+    tracing::info!(
+        target: "kezd::startup",
+        config_ms = ms(configured),
+        store_ms = ms(store_open),
+        federation_ms = ms(federation_setup),
+        ready_ms = ms(started.elapsed()),
+        "ready to serve"
+    );
+    let signal = async {
+        if let Err(error) = kezd::shutdown::os_signal().await {
+            tracing::error!(%error, "cannot listen for signals; stopping");
+        }
+    };
+    let served = kezd::serve(listener, state, router, signal).await;
+    // Connections are drained: commit what is queued and release the database.
+    store.close().await;
+    served?;
+    Ok(())
+}
+
+/// Opens the configured store; an SQLite file is created readable by kezd's user only.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.database {
+        Database::Sqlite { path } => {
+            kezd::private_files::sqlite_database(path)
+                .with_context(|| format!("creating the database {}", path.display()))?;
+            let mut options = SqliteOptions::new(path);
+            options.durability = config.durability;
+            Arc::new(
+                SqliteStore::open(options)
                     .await
-                    .context("connecting to NATS (broker_url)")?,
-            ),
-        };
-        let router = kezd::handlers::routes(&config);
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("binding {}", config.bind))?;
-        let federating = Instant::now();
-        let federate =
-            Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
-        let federation_setup = federating.elapsed();
-        let state = AppState::new(config, store.clone(), broker, Some(federate))?;
-        // Where a start's time goes (`kez-bench startup` reads this line): the command line
-        // and configuration, the store (connections, migrations), federation (server keys,
-        // the HTTPS clients with the system's root certificates), and the whole start.
-        tracing::info!(
-            target: "kezd::startup",
-            config_ms = ms(configured),
-            store_ms = ms(store_open),
-            federation_ms = ms(federation_setup),
-            ready_ms = ms(started.elapsed()),
-            "ready to serve"
-        );
-        let signal = async {
-            if let Err(error) = kezd::shutdown::os_signal().await {
-                tracing::error!(%error, "cannot listen for signals; stopping");
-            }
-        };
-        let served = kezd::serve(listener, state, router, signal).await;
-        // Connections are drained: commit what is queued and release the database.
-        store.close().await;
-        served?;
-        Ok(())
+                    .with_context(|| format!("opening the database {}", path.display()))?,
+            )
+        }
+        Database::Postgres { url } => {
+            let mut options = PostgresOptions::new(url.as_str());
+            options.durability = config.durability;
+            Arc::new(
+                PostgresStore::open(options)
+                    .await
+                    .context("opening the PostgreSQL database (database_url)")?,
+            )
+        }
     })
 }
 
@@ -189,5 +261,34 @@ fn faults_gate() -> Option<ExitCode> {
             eprintln!("kezd: {error}");
             Some(ExitCode::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report;
+
+    /// An error whose message already ends in its source's text, as `thiserror` types with
+    /// `: {source}` in their message and `#[source]` on the field are.
+    #[derive(Debug, thiserror::Error)]
+    #[error("certificate file c.pem: {source}")]
+    struct Layer {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = anyhow::Error::new(Layer { source: io }).context("starting");
+        assert_eq!(
+            format!("{error:#}"),
+            "starting: certificate file c.pem: no such file: no such file",
+            "anyhow's own chain repeats the cause"
+        );
+        assert_eq!(
+            report(&error),
+            "starting: certificate file c.pem: no such file"
+        );
     }
 }

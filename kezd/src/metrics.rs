@@ -2,7 +2,8 @@
 //! atomics rather than a metrics crate: a handful of series, all labelled by bounded sets
 //! (route patterns, never raw paths; status codes; store operation names). The outbox's
 //! gauges are counted in the store at each scrape instead (`render_outbox`), so that every
-//! instance sharing a database reports the same backlog.
+//! instance sharing a database reports the same backlog. The process's own figures (memory,
+//! CPU, file descriptors) and the build are appended by [`crate::process_metrics`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -348,6 +349,7 @@ impl Metrics {
         for (name, kind, help, value) in scalars {
             scalar(&mut out, (name, kind), help, value);
         }
+        crate::process_metrics::render(&mut out);
         out
     }
 }

@@ -44,6 +44,7 @@ use crate::config::HttpLimits;
 use crate::detach::{Detached, Handoff};
 use crate::federate::outbox::{self, Outbox};
 use crate::idle::Activity;
+use crate::logging;
 use crate::maintenance;
 use crate::router::Router;
 use crate::service;
@@ -83,7 +84,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Serves `listener` until `shutdown` completes, then drains (see the module doc).
 ///
 /// TLS is on when the configuration names a certificate; the files are loaded here, so a bad
-/// file fails before anything is accepted.
+/// file fails before anything is accepted. Each connection takes the acceptor in force when it
+/// is accepted ([`AppState::tls`]), which a reload may replace.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -92,7 +94,9 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let router = Arc::new(router);
     let limits = state.config().http.clone();
-    let tls = state.config().tls.as_ref().map(tls::acceptor).transpose()?;
+    state
+        .tls()
+        .replace(state.config().tls.as_ref().map(tls::acceptor).transpose()?);
     let builder = Arc::new(connection_builder(&limits));
     let permits = Arc::new(Semaphore::new(limits.max_connections.get()));
     let per_address = Slots::new(limits.max_connections_per_address.get());
@@ -115,7 +119,7 @@ pub async fn serve(
         .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
     tracing::info!(
         %address,
-        tls = tls.is_some(),
+        tls = state.config().tls.is_some(),
         server_name = %state.config().server_name,
         "listening"
     );
@@ -128,18 +132,18 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     let Ok(address_slot) = address_slot(&per_address, &state, peer.ip()) else {
                         state.metrics().connection_refused_per_address();
-                        tracing::debug!(%peer, "per-address connection cap reached; closing");
+                        tracing::debug!(peer = logging::client_address(&state.config().log, peer), "per-address connection cap reached; closing");
                         continue;
                     };
                     let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                         state.metrics().connection_refused();
-                        tracing::debug!(%peer, "connection limit reached; closing");
+                        tracing::debug!(peer = logging::client_address(&state.config().log, peer), "connection limit reached; closing");
                         continue;
                     };
                     connections.spawn(connection(
                         stream,
                         peer,
-                        tls.clone(),
+                        state.tls().current(),
                         state.clone(),
                         Arc::clone(&router),
                         Arc::clone(&builder),
@@ -237,7 +241,7 @@ async fn connection(
     let _open = state.metrics().connection();
     // Small responses and SSE events should leave at once, not wait for Nagle.
     if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        tracing::debug!(peer = logging::client_address(&state.config().log, peer), %error, "cannot set TCP_NODELAY");
     }
     // Below TLS, so the deadline is on what the client actually reads, for hyper's responses
     // and detached streams alike.
@@ -266,8 +270,13 @@ async fn connection(
                         detached.serve().await;
                     }
                 }
-                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                Ok(Err(error)) => {
+                    tracing::debug!(peer = logging::client_address(&state.config().log, peer), %error, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(
+                    peer = logging::client_address(&state.config().log, peer),
+                    "TLS handshake timed out"
+                ),
             }
         }
     }
@@ -338,7 +347,7 @@ where
                 if let Err(error) = result
                     && !handoff.requested()
                 {
-                    tracing::debug!(%peer, error = %error, "connection ended with an error");
+                    tracing::debug!(peer = logging::client_address(&state.config().log, peer), error = %error, "connection ended with an error");
                 }
                 break;
             }
@@ -355,7 +364,7 @@ where
                 Err(_) => watching = false,
             },
             () = &mut idle, if !draining && *busy.borrow() == 0 => {
-                tracing::debug!(%peer, "idle for the idle timeout: closing");
+                tracing::debug!(peer = logging::client_address(&state.config().log, peer), "idle for the idle timeout: closing");
                 state.metrics().connection_idle_closed();
                 connection.as_mut().graceful_shutdown();
                 draining = true;
@@ -363,12 +372,12 @@ where
                 closing.as_mut().reset(Instant::now() + write_timeout);
             }
             () = &mut closing, if idle_closed => {
-                tracing::debug!(%peer, "streams still stalled after the idle GOAWAY: closing");
+                tracing::debug!(peer = logging::client_address(&state.config().log, peer), "streams still stalled after the idle GOAWAY: closing");
                 break;
             }
             () = &mut first_head, if awaiting_first => {
                 if !got_request.load(Ordering::Relaxed) {
-                    tracing::debug!(%peer, "no request head before the header timeout: closing");
+                    tracing::debug!(peer = logging::client_address(&state.config().log, peer), "no request head before the header timeout: closing");
                     break;
                 }
                 awaiting_first = false;

@@ -1,8 +1,9 @@
 //! One request's path through the daemon, in order: request id → client address → client rate
 //! limit (a refusal held until its `Retry-After`, refusal_hold.rs) → CORS preflight → route →
 //! handler (panics caught) or static files → error mapping → CORS and id headers → metrics and
-//! one access-log line. Every request, whatever happens to it, leaves through the same exit, so
-//! every response is counted, logged and correctly labelled.
+//! one access-log line (naming the origin server of a federation request, and the client
+//! address unless the operator keeps none). Every request, whatever happens to it, leaves
+//! through the same exit, so every response is counted, logged and correctly labelled.
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -12,6 +13,8 @@ use futures_util::FutureExt;
 use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Body as _;
 use hyper::body::Incoming;
+use kez_spec::ServerName;
+use kez_spec::s2s::ServerAuth;
 use tracing::Instrument;
 
 use crate::body::ResponseBody;
@@ -20,6 +23,7 @@ use crate::context::{HandlerResult, RequestContext};
 use crate::cors;
 use crate::error::ApiError;
 use crate::error_response::error_response;
+use crate::logging;
 use crate::refusal_hold;
 use crate::request_id::{self, RequestId};
 use crate::router::{Match, Router};
@@ -52,6 +56,7 @@ pub async fn handle(
     );
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let origin = claimed_origin(&path, request.headers());
     let span = tracing::info_span!("request", id = %request_id);
 
     let (route, result) = dispatch(&state, router, request, client, &request_id)
@@ -87,7 +92,8 @@ pub async fn handle(
         route,
         status,
         duration_ms = elapsed.as_secs_f64() * 1e3,
-        client = %client,
+        client = logging::client_address(&state.config().log, client),
+        origin = origin.as_ref().map(tracing::field::display),
         "request"
     );
     response
@@ -107,6 +113,16 @@ fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
             .or_insert(HeaderValue::from(len));
     }
     Response::from_parts(parts, crate::body::empty())
+}
+
+/// The origin server a federation request names in its `Authorization` header (SPEC §9.3),
+/// for the access log: verified when the status is 2xx, only claimed otherwise.
+fn claimed_origin(path: &str, headers: &http::HeaderMap) -> Option<ServerName> {
+    if !path.starts_with("/v1/federation/") {
+        return None;
+    }
+    let header = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    ServerAuth::parse(header).ok().map(|auth| auth.origin)
 }
 
 async fn dispatch(

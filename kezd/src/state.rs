@@ -16,6 +16,7 @@ use crate::shutdown::Shutdown;
 use crate::slots::Slots;
 use crate::static_files::{StaticFiles, StaticFilesError};
 use crate::store::{Store, StoreError, UserRecord};
+use crate::tls::LiveTls;
 use crate::user_cache::UserCache;
 
 /// A handle to the shared state. Clone it freely.
@@ -47,6 +48,8 @@ struct Inner {
     shutdown: Shutdown,
     /// The browser app, when a web directory is configured.
     static_files: Option<StaticFiles>,
+    /// The TLS acceptor new connections get: set by [`crate::serve`], replaced on reload.
+    tls: LiveTls,
     /// Live streams open on this instance, per handle (`[stream] max_per_handle`).
     streams_per_handle: Slots<String>,
     /// Live streams open on this instance, per client address group (`[stream]
@@ -86,6 +89,7 @@ impl AppState {
                 metrics: Arc::new(Metrics::new()),
                 shutdown: Shutdown::new(),
                 static_files,
+                tls: LiveTls::default(),
             }),
         })
     }
@@ -163,6 +167,11 @@ impl AppState {
     /// Live streams open per client address group.
     pub fn streams_per_address(&self) -> &Slots<IpAddr> {
         &self.inner.streams_per_address
+    }
+
+    /// The TLS acceptor in force for new connections.
+    pub fn tls(&self) -> &LiveTls {
+        &self.inner.tls
     }
 
     /// The browser app's files, if served.

@@ -1,8 +1,10 @@
 //! HTTPS: the certificate chain and key from PEM files, rustls with the aws-lc-rs provider, and
 //! ALPN offering `h2` first so browsers multiplex every stream of a page over one connection.
+//! The acceptor in force is held in [`LiveTls`], so a reload can hand new connections a
+//! renewed certificate while connections already open keep the one they were accepted with.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -72,4 +74,31 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
         .with_single_cert(certs, key)?;
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The acceptor new connections are handed: `None` for plain HTTP.
+#[derive(Default)]
+pub struct LiveTls(RwLock<Option<TlsAcceptor>>);
+
+impl LiveTls {
+    /// The acceptor for a connection accepted now (a cheap clone of an `Arc`).
+    pub fn current(&self) -> Option<TlsAcceptor> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Hands every connection accepted from now on `acceptor`.
+    pub fn replace(&self, acceptor: Option<TlsAcceptor>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = acceptor;
+    }
+}
+
+impl std::fmt::Debug for LiveTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LiveTls")
+            .field(&self.current().map(|_| "TlsAcceptor"))
+            .finish()
+    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::ConfigError;
 use super::checks::invalid;
+use super::secrets::redact_password;
 use crate::durability::Durability;
 
 /// Where the data lives, parsed from `database_url`.
@@ -34,6 +35,13 @@ impl fmt::Debug for Database {
                 .field("url", &redact_password(url))
                 .finish(),
         }
+    }
+}
+
+impl fmt::Display for Database {
+    /// The URL without its password, fit for the log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_password(&self.to_url()))
     }
 }
 
@@ -77,22 +85,6 @@ impl Database {
             Database::Sqlite { path } => format!("sqlite://{}", path.display()),
             Database::Postgres { url } => url.clone(),
         }
-    }
-}
-
-/// `scheme://user:secret@host…` → `scheme://user:***@host…`; anything else unchanged.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 

@@ -26,7 +26,8 @@ pub struct Federation {
     /// Of the addresses SPEC §9.8 forbids, the only ones peers may be at (a test network's own
     /// hosts, a private deployment's peers).
     pub allowed_private_addresses: Vec<Cidr>,
-    /// Refused origins and destinations (SPEC §9.9).
+    /// Refused origins and destinations (SPEC §9.9), as loaded at start: the checks read the
+    /// lists in force, which a reload may have replaced (`federate::policy`).
     pub block: Vec<ServerName>,
     /// When non-empty, the only origins and destinations (SPEC §9.9).
     pub allow: Vec<ServerName>,
@@ -144,10 +145,5 @@ impl Federation {
             max_inflight_txns: as_u64(f.max_inflight_txns.get()),
             sender_lookup_concurrency: as_u64(f.sender_lookup_concurrency.get()),
         }
-    }
-
-    /// Whether this server federates with `server` under the operator's lists.
-    pub fn permits(&self, server: &ServerName) -> bool {
-        !self.block.contains(server) && (self.allow.is_empty() || self.allow.contains(server))
     }
 }

@@ -1,6 +1,7 @@
-//! The list of every configuration key with its kind: the one table that finds unknown keys,
-//! types `KEZ_*` variables and `--set` flags (which arrive as text), names the key in every
-//! type error, and lets a test prove the example file documents every key.
+//! The list of every configuration key with its kind: the one table that finds unknown keys
+//! (and the known key a typo was meant to be), types `KEZ_*` variables and `--set` flags
+//! (which arrive as text), names the key in every type error, and lets a test prove the example
+//! file documents every key.
 
 /// What a key's value must be in TOML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,7 @@ pub const KEYS: &[Key] = &[
     key("tls.key", Kind::Str),
     key("log.level", Kind::Str),
     key("log.format", Kind::Str),
+    key("log.client_addresses", Kind::Bool),
     key("http.max_connections", Kind::Uint),
     key("http.header_read_timeout_ms", Kind::Uint),
     key("http.max_body_bytes", Kind::Uint),
@@ -130,6 +132,52 @@ pub fn from_env_name(name: &str) -> Option<Key> {
     KEYS.iter().copied().find(|k| env_name(k) == name)
 }
 
+/// The known key an unknown `path` was most likely meant to be: the same name in another
+/// section (`max_connections` → `http.max_connections`), or the key a few typed characters
+/// away (`htpp.max_conections` → `http.max_connections`).
+pub fn suggest(path: &str) -> Option<&'static str> {
+    let last = |p: &str| p.rsplit('.').next().unwrap_or_default().to_owned();
+    let name = last(path);
+    if let Some(moved) = KEYS.iter().find(|k| last(k.path) == name) {
+        return Some(moved.path);
+    }
+    nearest(path, KEYS.iter().map(|k| (k.path, k.path.to_owned())))
+}
+
+/// The variable an unknown `KEZ_*` variable was most likely meant to be, if it is a few
+/// characters from one, or names a section of kezd's (`KEZ_HTTP_…`).
+pub fn suggest_env(name: &str) -> Option<String> {
+    let names = KEYS.iter().map(|k| (k.path, env_name(k)));
+    if let Some(path) = nearest(name, names) {
+        return find(path).map(|k| env_name(&k));
+    }
+    KEYS.iter()
+        .find(|k| {
+            k.path.split_once('.').is_some_and(|(section, _)| {
+                name.starts_with(&format!("KEZ_{}_", section.to_ascii_uppercase()))
+            })
+        })
+        .map(|k| format!("a KEZ_{}_… variable", section_of(k).to_ascii_uppercase()))
+}
+
+fn section_of(key: &Key) -> &'static str {
+    key.path
+        .split_once('.')
+        .map_or(key.path, |(section, _)| section)
+}
+
+/// The candidate closest to `typed` by edit distance, when close enough to be a typo: two
+/// edits, or one in five characters for long names.
+fn nearest(
+    typed: &str,
+    candidates: impl Iterator<Item = (&'static str, String)>,
+) -> Option<&'static str> {
+    let (path, distance) = candidates
+        .map(|(path, text)| (path, strsim::levenshtein(typed, &text)))
+        .min_by_key(|(_, distance)| *distance)?;
+    (distance <= (typed.len() / 5).max(2)).then_some(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +191,20 @@ mod tests {
             env_name(&key("http.max_connections", Kind::Uint)),
             "KEZ_HTTP_MAX_CONNECTIONS"
         );
+    }
+
+    #[test]
+    fn typos_and_misplaced_keys_get_a_hint() {
+        assert_eq!(suggest("htpp.max_conections"), Some("http.max_connections"));
+        assert_eq!(suggest("max_connections"), Some("http.max_connections"));
+        assert_eq!(suggest("bnid"), Some("bind"));
+        assert_eq!(suggest("completely_unrelated"), None);
+        assert_eq!(
+            suggest_env("KEZ_HTTP_MAX_CONECTIONS").as_deref(),
+            Some("KEZ_HTTP_MAX_CONNECTIONS")
+        );
+        assert!(suggest_env("KEZ_HTTP_NOPE").is_some());
+        assert_eq!(suggest_env("KEZ_PASSPHRASE"), None, "kezctl's own variable");
     }
 
     #[test]

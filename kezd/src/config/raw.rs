@@ -124,6 +124,8 @@ pub struct RawLog {
     pub level: String,
     /// `text` or `json`.
     pub format: String,
+    /// Whether log lines name client addresses.
+    pub client_addresses: bool,
 }
 
 /// `[http]`.
@@ -264,6 +266,7 @@ impl Default for RawLog {
         RawLog {
             level: "info".into(),
             format: "text".into(),
+            client_addresses: true,
         }
     }
 }

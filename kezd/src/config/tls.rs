@@ -25,12 +25,12 @@ impl TlsFiles {
             })),
             (None, None) => Ok(None),
             (Some(_), None) => Err(invalid(
-                "tls.key",
-                "is missing: set both tls.cert and tls.key, or neither",
+                "tls.cert",
+                "is set but tls.key is not: set both, or neither",
             )),
             (None, Some(_)) => Err(invalid(
-                "tls.cert",
-                "is missing: set both tls.cert and tls.key, or neither",
+                "tls.key",
+                "is set but tls.cert is not: set both, or neither",
             )),
         }
     }

@@ -6,6 +6,7 @@
 mod backoff;
 mod batch;
 pub mod outbox;
+pub mod policy;
 pub mod txn_slots;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use kez_federation::{ClientConfig, FederationClient, LiveKeys};
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use policy::OriginPolicy;
 use txn_slots::TxnSlots;
 
 /// What federation needs at run time, shared by the handlers and the outbox.
@@ -35,6 +37,8 @@ pub struct Federate {
     backoffs: Mutex<HashMap<String, Backoff>>,
     /// Incoming transactions in flight, capped per origin and in total (SPEC §9.4).
     pub txn_slots: TxnSlots,
+    /// Whom this server federates with (SPEC §9.9), replaced on reload.
+    pub policy: OriginPolicy,
 }
 
 /// A backoff of this instance's, in Unix milliseconds.
@@ -74,6 +78,7 @@ impl Federate {
                 f.max_inflight_txns_per_origin.get(),
                 f.max_inflight_txns.get(),
             ),
+            policy: OriginPolicy::new(f),
         })
     }
 

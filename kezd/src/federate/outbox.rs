@@ -174,12 +174,15 @@ async fn deliver(
     news: &mut watch::Receiver<()>,
 ) -> Result<(), StoreError> {
     let On {
-        settings, store, ..
+        settings,
+        store,
+        federate,
+        ..
     } = on;
     let Ok(server) = ServerName::parse(destination) else {
         return fail_all(store, destination, "invalid_server_name").await;
     };
-    if !settings.permits(&server) {
+    if !federate.policy.permits(&server) {
         return fail_all(store, destination, "origin_blocked").await;
     }
     let target = Target {

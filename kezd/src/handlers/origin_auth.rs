@@ -55,7 +55,7 @@ pub async fn verify(
         skew
     };
     kez_spec::clock::check_window(auth.ts, now_s, skew).map_err(server_error)?;
-    if !state.config().federation.permits(&auth.origin) {
+    if !federate.policy.permits(&auth.origin) {
         return Err(ApiError::OriginBlocked {
             origin: auth.origin.to_string(),
         });

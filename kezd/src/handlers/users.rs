@@ -93,7 +93,7 @@ async fn remote(ctx: &RequestContext, address: &Address) -> HandlerResult {
         handle: address.to_string(),
     };
     let federate = ctx.state().federate().ok_or_else(unknown)?;
-    if !ctx.state().config().federation.permits(address.server()) {
+    if !federate.policy.permits(address.server()) {
         return Err(unknown());
     }
     if federate.client.lookup_would_fetch(address) {

@@ -206,3 +206,31 @@ pub async fn raw_exchange(addr: SocketAddr, request: &str) -> RawResponse {
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("JSON body")
 }
+
+/// A TLS connection to `addr` as `localhost`, trusting exactly the PEM certificates in
+/// `trusted` (verification on), offering the ALPN protocols in `offer`.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    trusted: &[&str],
+    offer: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for pem in trusted {
+        let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).expect("der");
+        roots.add(der).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = offer.iter().map(|p| p.to_vec()).collect();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake")
+}

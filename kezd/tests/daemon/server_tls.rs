@@ -4,14 +4,9 @@
 use crate::common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use common::{TestServer, config};
 use kezd::server::ServeError;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 /// A self-signed certificate for `localhost`, written as PEM files into `dir`; returns the
 /// certificate PEM for clients to trust.
@@ -64,22 +59,7 @@ async fn https_serves_http2_negotiated_by_alpn() {
 }
 
 async fn negotiated(server: &TestServer, cert_pem: &str, offer: &[&[u8]]) -> Option<Vec<u8>> {
-    let mut roots = rustls::RootCertStore::empty();
-    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("der");
-    roots.add(der).expect("root");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = offer.iter().map(|p| p.to_vec()).collect();
-    let tcp = TcpStream::connect(server.addr).await.expect("connect");
-    let name = ServerName::try_from("localhost").expect("name");
-    let stream = TlsConnector::from(Arc::new(tls))
-        .connect(name, tcp)
-        .await
-        .expect("handshake");
+    let stream = common::tls_connect(server.addr, &[cert_pem], offer).await;
     stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
 }
 

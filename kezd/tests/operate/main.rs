@@ -1,0 +1,16 @@
+//! What an operator sees of the real `kezd` binary, started as a process with its log read
+//! line by line (JSON): the configuration reloaded on SIGHUP, the files it creates readable by
+//! its user only, the process metrics, and an access log without client addresses when asked.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | `daemon` | starts `kezd serve`, reads its log, waits for log events |
+//! | `reload` | SIGHUP: a renewed certificate, an invalid file, a blocked origin |
+//! | `hygiene` | file modes, `/metrics` process series, the access log's fields |
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod daemon;
+mod hygiene;
+mod reload;
