@@ -291,9 +291,11 @@ fn allowed_private_addresses_are_networks() {
 fn derived_values_follow_their_sources() {
     let plain =
         load_text("bind = \"127.0.0.1:7000\"\ndata_dir = \"/var/lib/kez\"\n").expect("valid");
+    // SPEC §4.4: without a configured base, links are under https://<server name>, whose
+    // default takes the port of `bind`.
     assert_eq!(
         plain.config.public_base_url.as_str(),
-        "http://127.0.0.1:7000"
+        "https://localhost:7000"
     );
     assert_eq!(
         plain.config.to_raw().database_url.as_deref(),
@@ -638,6 +640,7 @@ fn check_config_warns_about_suspicious_values_and_never_prints_a_password() {
             "postgres://kez:hunter2@db.internal:5432/kez",
         )
         .env("KEZ_BROKER_URL", "nats://kez:natspass@nats:4222")
+        .env("KEZ_PUBLIC_BASE_URL", "http://0.0.0.0:6969")
         .output()
         .expect("run kezd");
     let stderr = String::from_utf8_lossy(&output.stderr);
