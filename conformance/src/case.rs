@@ -14,10 +14,10 @@ use std::time::Duration;
 use kez_testnet::backend::Backend;
 use kez_testnet::{RogueOptions, RoguePeer, Testnet};
 
+use crate::env::Env;
 pub use crate::fail::{CaseResult, Fail};
 use crate::own::OwnNode;
 use crate::server::Server;
-use crate::target::Env;
 
 /// A boxed case future.
 pub type CaseFuture = Pin<Box<dyn Future<Output = CaseResult> + Send>>;
@@ -174,7 +174,7 @@ impl Rogue {
     /// Starts a rogue peer whose name the spawned nodes' deny list blocks (SPEC §9.9).
     pub async fn start_blocked(&self) -> Result<RoguePeer, Fail> {
         let n = self.env.blocked_counter.fetch_add(1, Ordering::Relaxed);
-        if n >= crate::target::BLOCKED_ROGUES {
+        if n >= crate::spawn::BLOCKED_ROGUES {
             fail!("more blocked rogues than the spawned nodes' deny list names");
         }
         self.start_named(&format!("blocked{n}.test"), RogueOptions::new())

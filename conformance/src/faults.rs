@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::case::Case;
+use crate::env::Env;
 use crate::own::OwnNodes;
 use crate::requirements;
 use crate::runner::{self, Outcome, Status};
-use crate::target::{self, Env};
+use crate::spawn;
 
 /// What every fault run's nodes add to the suite's configuration (see [`run_one`]).
 const FAULTS_RUN_CONFIG: &str = "durability = \"crash_only\"";
@@ -255,18 +256,18 @@ async fn run_one(options: &Options, fault: &str, cases: &[Case]) -> FaultResult 
     // Two nodes, so the pair cases run; the embedded default store (backends are the main
     // run's concern), without fsync: many testnets at once would otherwise queue on the disk,
     // and no fault is about power loss (SPEC §8.6 is not observable over the network).
-    let net = match target::spawn(&wrapper.path(), 2, &[], FAULTS_RUN_CONFIG).await {
+    let net = match spawn::spawn(&wrapper.path(), 2, &[], FAULTS_RUN_CONFIG).await {
         Ok((net, _)) => Arc::new(net),
         Err(e) => return result(Vec::new(), Some(format!("starting the testnet: {e}"))),
     };
-    let targets = match target::testnet_targets(&net, options.timeout).await {
+    let targets = match spawn::testnet_targets(&net, options.timeout).await {
         Ok(t) => t,
         Err(e) => return result(Vec::new(), Some(e)),
     };
     // Each single-server case once, on a.test: the fault is on both nodes, and b.test is there
     // for the pair cases (both directions).
     let env = Arc::new(
-        Env::new(targets, Some(net.clone()), Some(target::SPAWN_KEEPALIVE))
+        Env::new(targets, Some(net.clone()), Some(spawn::SPAWN_KEEPALIVE))
             .with_own_nodes(OwnNodes::new(wrapper.path(), &[], options.timeout))
             .with_single_targets(1),
     );

@@ -16,9 +16,9 @@
 //! - [`server`]: a server under test over HTTP, with a timeout on every request; [`user`]: a
 //!   client account (registration, envelopes, credentials, inbox, stream); [`sse`]: a strict
 //!   reader of Server-Sent Events.
-//! - [`target`]: connecting to `--server` URLs or spawning a testnet, and the [`target::Env`]
-//!   every case sees; [`own`]: nodes a case configures and restarts for itself; [`runner`]:
-//!   bounded parallel runs with a timeout per case.
+//! - [`target`]: connecting to `--server` URLs; [`spawn`]: a testnet of kezd nodes configured
+//!   for the suite; [`env`]: the [`env::Env`] every case sees; [`own`]: nodes a case configures
+//!   and restarts for itself; [`runner`]: bounded parallel runs with a timeout per case.
 //! - [`requirements`]: how each requirement id of SPEC.md is checked (a server fault, client
 //!   tests, or why it cannot be observed); [`coverage`]: the ids read out of SPEC.md and checked
 //!   against that table.
@@ -36,6 +36,7 @@ pub mod fail;
 pub mod case;
 pub mod cases;
 pub mod coverage;
+pub mod env;
 pub mod faults;
 pub mod own;
 pub mod proof;
@@ -43,6 +44,7 @@ pub mod report;
 pub mod requirements;
 pub mod runner;
 pub mod server;
+pub mod spawn;
 pub mod sse;
 pub mod target;
 pub mod user;

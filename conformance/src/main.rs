@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use kez_conformance::coverage;
+use kez_conformance::env::Env;
 use kez_conformance::faults;
 use kez_conformance::own::OwnNodes;
 use kez_conformance::proof;
 use kez_conformance::report;
 use kez_conformance::requirements::REQUIREMENTS;
 use kez_conformance::runner::{self, Outcome};
-use kez_conformance::target::{self, Env};
 use kez_conformance::{Case, cases};
+use kez_conformance::{spawn, target};
 use kez_testnet::backend::CreatedDatabase;
 
 /// Black-box conformance suite for KEZ servers.
@@ -205,7 +206,7 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<bool> {
     {
         eprintln!("kez-conformance: stopping the testnet: {e}");
     }
-    target::drop_databases(databases).await;
+    spawn::drop_databases(databases).await;
     let Some(outcomes) = outcomes else {
         eprintln!("kez-conformance: interrupted; the testnet is stopped");
         return Ok(false);
@@ -238,7 +239,7 @@ async fn prepare_env(
                 kezd.display()
             );
             let net = tokio::select! {
-                spawned = target::spawn(&kezd, n, &args.backends, "") => {
+                spawned = spawn::spawn(&kezd, n, &args.backends, "") => {
                     let (net, created) = spawned
                         .map_err(anyhow::Error::msg)
                         .context("starting the testnet")?;
@@ -248,11 +249,11 @@ async fn prepare_env(
                 _ = tokio::signal::ctrl_c() => bail!("interrupted while starting the testnet"),
             };
             let net = Arc::new(net);
-            let targets = target::testnet_targets(&net, timeout)
+            let targets = spawn::testnet_targets(&net, timeout)
                 .await
                 .map_err(anyhow::Error::msg)?;
             own = Some(OwnNodes::new(kezd, &args.backends, timeout));
-            (targets, Some(net), Some(target::SPAWN_KEEPALIVE))
+            (targets, Some(net), Some(spawn::SPAWN_KEEPALIVE))
         }
         (None, false) => {
             let http = target::external_client(args.ca.as_deref()).map_err(anyhow::Error::msg)?;

@@ -15,7 +15,7 @@ use kez_testnet::{NodeOptions, Testnet};
 
 use crate::fail::Fail;
 use crate::server::Server;
-use crate::target::{self, SPAWN_CONFIG};
+use crate::spawn::{self, SPAWN_CONFIG};
 
 /// What every own node of a run is started from.
 #[derive(Debug)]
@@ -140,7 +140,7 @@ impl OwnNode {
 
 /// The testnet's one node, connected.
 async fn connect(net: &Testnet, timeout: Duration) -> Result<Arc<Server>, Fail> {
-    target::testnet_targets(net, timeout)
+    spawn::testnet_targets(net, timeout)
         .await
         .map_err(Fail::Fail)?
         .into_iter()

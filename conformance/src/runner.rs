@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::{FutureExt, StreamExt};
 
 use crate::case::{Case, CaseFn, CaseFuture, Fail, Own, Pair, Rogue, Single};
-use crate::target::Env;
+use crate::env::Env;
 
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,7 +46,7 @@ impl Discoverer {
     }
 
     /// The verified handle record of `address` (WebFinger, then the record, SPEC §4.4, §4.2),
-    /// as JSON for [`crate::lookup::verify_record`].
+    /// as JSON for [`crate::record::verify_record`].
     pub async fn record(&self, address: &Address) -> Result<serde_json::Value, FederationError> {
         let user = self.client.lookup(address).await?;
         Ok(user.record.clone())

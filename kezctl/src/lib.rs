@@ -19,6 +19,7 @@
 //! | [`client`] | HTTP calls to a kezd with typed errors (SPEC §10 codes → sentences) |
 //! | [`message`] | composing sealed, signed envelopes; checking and opening received ones |
 //! | [`lookup`] | resolving addresses and primaries to verified handle records |
+//! | [`record`] | a handle record checked: its signed registration names its address and primary |
 //! | [`recipient`] | the key `send` seals to: fresh lookup, remembered record while its server is down |
 //! | [`sender_keys`] | checking that a message was signed with its sender's registered key (SPEC §6.6) |
 //! | [`discover`] | the `kez-federation` crate's discovery and HTTPS client, for other servers |
@@ -96,6 +97,7 @@ pub mod message;
 pub mod output;
 pub mod passphrase;
 pub mod recipient;
+pub mod record;
 pub mod record_cache;
 pub mod sender_keys;
 pub mod sse;

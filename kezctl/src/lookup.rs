@@ -8,9 +8,7 @@
 //! WebFinger and the handle record over HTTPS, SPEC §9.1, §4.4) exactly as servers find each
 //! other.
 
-use kez_spec::api::handle_record;
 use kez_spec::{Address, Primary};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::Client;
@@ -18,23 +16,7 @@ use crate::context::Context;
 use crate::discover::Discoverer;
 use crate::error::CliError;
 use crate::keyfile::Home;
-
-/// A verified handle record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Record {
-    /// `handle@server`.
-    pub address: String,
-    /// The handle.
-    pub handle: String,
-    /// The server name.
-    pub server: String,
-    /// The owner's key.
-    pub primary: String,
-    /// When the server accepted it, ms.
-    pub registered_at: Option<u64>,
-    /// The base URL that answered.
-    pub resolved_via: String,
-}
+use crate::record::{Record, check, verify_record};
 
 /// Looks up `address` and verifies the answer.
 pub async fn address(
@@ -47,7 +29,7 @@ pub async fn address(
 }
 
 /// Asks for the handle record of `address`, unverified, with a label of who answered. Every
-/// error is the network's or the server's: a verification failure comes from [`check`].
+/// error is the network's or the server's: a verification failure comes from [`check`](crate::record::check).
 pub async fn fetch(
     ctx: &Context,
     address: &Address,
@@ -66,19 +48,6 @@ pub async fn fetch(
     }
 }
 
-/// Verifies a handle record fetched for `address` ([`verify_record`]) and that it is the
-/// record of `address`, not of another handle.
-pub fn check(value: &Value, via: &str, address: &Address) -> Result<(Record, Primary), CliError> {
-    let (record, primary) = verify_record(value, via)?;
-    if record.address != address.to_string() {
-        return Err(CliError::Verification(format!(
-            "asked {via} about {address}, it answered for {} (wrong server? use --server)",
-            record.address
-        )));
-    }
-    Ok((record, primary))
-}
-
 /// Looks up who registered `primary` on the server `client` talks to.
 pub async fn primary(client: &Client, primary: &Primary) -> Result<Record, CliError> {
     let value = client.by_primary(primary).await?;
@@ -89,65 +58,4 @@ pub async fn primary(client: &Client, primary: &Primary) -> Result<Record, CliEr
         )));
     }
     Ok(record)
-}
-
-/// Checks a handle record (SPEC §4.2) with kez-spec's rule, the one servers apply to a
-/// peer's (§9.4 check 5): its members name the address it claims, and its signed registration
-/// (any age: it may be years old) binds that address to the record's primary.
-pub fn verify_record(value: &Value, via: &str) -> Result<(Record, Primary), CliError> {
-    let bad = |what: &str| CliError::Verification(format!("handle record from {via}: {what}"));
-    let claimed = value
-        .get("address")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no \"address\""))?;
-    let address = Address::parse(claimed).map_err(|_| bad("invalid address"))?;
-    let bytes = serde_json::to_vec(value).map_err(|e| bad(&e.to_string()))?;
-    let verified =
-        handle_record::verify_record(&bytes, &address, None, 0).map_err(|e| bad(&e.to_string()))?;
-    Ok((
-        Record {
-            address: address.to_string(),
-            handle: address.handle().to_string(),
-            server: address.server().to_string(),
-            primary: verified.primary.to_string(),
-            registered_at: value.get("registered_at").and_then(Value::as_u64),
-            resolved_via: via.to_owned(),
-        },
-        verified.primary,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kez_spec::registration::Registration;
-    use kez_spec::{Handle, SigningKey};
-
-    fn record(key: &SigningKey, handle: &str, claimed_primary: &Primary) -> Value {
-        let registration = Registration {
-            handle: Handle::parse(handle).expect("valid"),
-            server: kez_spec::ServerName::parse("kez.lat").expect("valid"),
-            primary: Primary::from(key),
-            ts_ms: 1,
-        }
-        .sign(key);
-        serde_json::json!({"handle": "alice", "server": "kez.lat", "address": "alice@kez.lat",
-            "primary": claimed_primary.to_string(), "registered_at": 2,
-            "registration": registration})
-    }
-
-    /// SPEC §4.2: a record whose registration verifies and agrees passes; a record claiming
-    /// another key, or a registration for another handle, fails.
-    #[test]
-    fn records() {
-        let key = SigningKey::from_bytes(&[3; 32]);
-        let mine = Primary::from(&key);
-        assert!(verify_record(&record(&key, "alice", &mine), "x").is_ok());
-        let other = Primary::from(&SigningKey::from_bytes(&[4; 32]));
-        assert!(verify_record(&record(&key, "alice", &other), "x").is_err());
-        assert!(verify_record(&record(&key, "mallory", &mine), "x").is_err());
-        let mut forged = record(&key, "alice", &mine);
-        forged["registration"]["ts"] = 9.into();
-        assert!(verify_record(&forged, "x").is_err());
-    }
 }

@@ -18,6 +18,7 @@ use crate::error::CliError;
 use crate::keyfile::Home;
 use crate::lookup;
 use crate::output::format_ms;
+use crate::record;
 use crate::record_cache::Remembered;
 
 /// The primary to seal to for `to`, sent by `identity` from `home`.
@@ -33,7 +34,7 @@ pub async fn primary(
         Err(e) if e.is_unavailable() => return fall_back(ctx, to, e, remembered),
         Err(e) => return Err(e),
     };
-    let (_, primary) = lookup::check(&value, &via, to)?;
+    let (_, primary) = record::check(&value, &via, to)?;
     match remembered {
         Ok(Some(old)) if old.primary != primary => return Err(key_changed(to, &old, &primary)),
         Err(e) => ctx.out.status(format!(

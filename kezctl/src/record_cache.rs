@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::config_dir::{self, ConfigDir};
 use crate::error::CliError;
 use crate::file_error::FileError;
-use crate::lookup;
+use crate::record;
 use crate::state_dir::StateDir;
 
 /// One file's contents.
@@ -85,7 +85,7 @@ impl RecordCache {
                 entry.address
             )));
         }
-        let (_, primary) = lookup::check(&entry.record, &via, address)?;
+        let (_, primary) = record::check(&entry.record, &via, address)?;
         Ok(Some(Remembered {
             primary,
             verified_at: entry.verified_at,

@@ -11,7 +11,7 @@ use crate::client::ClientError;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::keyfile::Home;
-use crate::lookup;
+use crate::record;
 use kez_spec::clock::now_ms;
 
 /// Registers `address` for the chosen identity.
@@ -63,7 +63,7 @@ pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let (checked, primary) = lookup::verify_record(&record, client.base())?;
+    let (checked, primary) = record::verify_record(&record, client.base())?;
     if primary != unlocked.file.primary || checked.address != address.to_string() {
         return Err(CliError::Verification(format!(
             "the server answered with {} owned by {primary}, not this identity",

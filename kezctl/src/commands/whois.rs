@@ -6,8 +6,9 @@ use serde_json::json;
 use crate::cli::Target;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::lookup::{self, Record};
+use crate::lookup;
 use crate::output::format_ms;
+use crate::record::Record;
 
 /// Looks `target` up and prints the verified record.
 pub async fn run(ctx: &Context, target: &Target) -> Result<(), CliError> {
