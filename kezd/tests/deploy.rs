@@ -252,10 +252,13 @@ fn compose_file_wires_two_instances_postgres_nats_and_the_proxy() {
             "service_healthy"
         );
         assert!(kezd["depends_on"].get("nats").is_some());
+        // kezd's own health check (GET /v1/healthz), as kezd's parser reads it.
+        let test = strings(&kezd["healthcheck"]["test"]);
+        assert_eq!(test[0], "CMD", "{name}: {test:?}");
+        let cli = Cli::try_parse_from(&test[1..]).expect("kezd parses the health check");
         assert!(
-            kezd["healthcheck"]["test"]
-                .to_string()
-                .contains("/v1/healthz")
+            matches!(cli.command, Some(Subcommand::Healthcheck(_))),
+            "{name}: {test:?}"
         );
     }
     assert_eq!(
@@ -346,20 +349,25 @@ fn dockerfile_runs_the_kezd_binary_with_the_tests_subcommands() {
     assert_eq!(entrypoint, ["kezd"]);
     let binary = Path::new(env!("CARGO_BIN_EXE_kezd"));
     assert_eq!(binary.file_name().and_then(|n| n.to_str()), Some("kezd"));
-    // The default command is `kezd serve --config …`, as kezd's own parser reads it.
+    // The default command is `kezd serve`, as kezd's own parser reads it; its configuration
+    // file is named by KEZ_CONFIG (kezd/tests/image_defaults.rs runs it).
     let cmd = exec_form(&dockerfile, "CMD");
     let argv: Vec<&str> = entrypoint.iter().chain(&cmd).map(String::as_str).collect();
     let cli = Cli::try_parse_from(&argv).expect("kezd parses the image's command");
     assert_eq!(cli.command, Some(Subcommand::Serve));
-    let config = cli.settings.config.expect("--config");
-    assert_eq!(config, Path::new("/etc/kezd/kezd.toml"));
-    // The config the image ships is a file of this directory, and the same entry point
-    // validates it with `check-config`.
-    assert!(dockerfile.contains("COPY deploy/kezd.single.toml /etc/kezd/kezd.toml"));
-    check_config("kezd.single.toml", &ExampleCertificate::new().flags(), &[]);
-    // The build context leaves out target/ (gigabytes) and .git.
+    assert!(dockerfile.contains("COPY deploy/kezd.container.toml /etc/kezd/kezd.toml"));
+    // The build context leaves out target/ (gigabytes), .git, data, databases and keys.
     let ignore = read("Dockerfile.dockerignore");
-    assert!(ignore.lines().any(|l| l == "target") && ignore.lines().any(|l| l == ".git"));
+    for pattern in [
+        "target",
+        ".git",
+        "data",
+        "**/*.db",
+        "**/*.pem",
+        "**/server-keys.json",
+    ] {
+        assert!(ignore.lines().any(|l| l == pattern), "{pattern}");
+    }
 }
 
 #[test]
