@@ -13,6 +13,10 @@ use kezd::cli::{Cli, Command as Subcommand};
 use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
+#[path = "support/example_certificate.rs"]
+mod example_certificate;
+use example_certificate::ExampleCertificate;
+
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
@@ -61,34 +65,15 @@ fn check_config(name: &str, extra: &[&str], env: &[(&str, &str)]) -> toml::Table
     stdout.parse().expect("check-config prints TOML")
 }
 
-/// A certificate for the example server name, as the operator's files would hold: the config's
-/// `[tls]` paths under /etc are replaced by these (check-config reads the files it names).
-struct ExampleCertificate {
-    _dir: tempfile::TempDir,
-    flags: [String; 4],
-}
-
-impl ExampleCertificate {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let certified = rcgen::generate_simple_self_signed(vec!["kez.example.org".to_owned()])
-            .expect("certificate");
-        let cert = dir.path().join("fullchain.pem");
-        let key = dir.path().join("privkey.pem");
-        std::fs::write(&cert, certified.cert.pem()).expect("write cert");
-        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
-        let flags = [
-            "--tls-cert".to_owned(),
-            cert.display().to_string(),
-            "--tls-key".to_owned(),
-            key.display().to_string(),
-        ];
-        ExampleCertificate { _dir: dir, flags }
-    }
-
-    fn flags(&self) -> Vec<&str> {
-        self.flags.iter().map(String::as_str).collect()
-    }
+/// `--tls-cert` and `--tls-key` naming `certificate`'s files: the config's `[tls]` paths under
+/// /etc are replaced by these (check-config reads the files it names).
+fn tls_flags(certificate: &ExampleCertificate) -> Vec<&str> {
+    vec![
+        "--tls-cert",
+        certificate.cert.to_str().expect("UTF-8 path"),
+        "--tls-key",
+        certificate.key.to_str().expect("UTF-8 path"),
+    ]
 }
 
 #[test]
@@ -103,7 +88,7 @@ fn single_machine_config_passes_check_config() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/etc/kezd/fullchain.pem"));
 
     let certificate = ExampleCertificate::new();
-    let config = check_config("kezd.single.toml", &certificate.flags(), &[]);
+    let config = check_config("kezd.single.toml", &tls_flags(&certificate), &[]);
     assert_eq!(config["server_name"].as_str(), Some("kez.example.org"));
     assert_eq!(
         config["database_url"].as_str(),

@@ -14,6 +14,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[path = "support/example_certificate.rs"]
+mod example_certificate;
+use example_certificate::ExampleCertificate;
+
 /// Bound on kezd's start; a liveness bound, not a measurement.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -283,17 +287,11 @@ fn the_image_serves_plain_http_with_no_mount_and_answers_its_healthcheck() {
 #[test]
 fn tls_is_turned_on_by_environment_variables_alone() {
     let image = Image::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let certified = rcgen::generate_simple_self_signed(vec!["kez.example.org".to_owned()])
-        .expect("certificate");
-    let cert = dir.path().join("fullchain.pem");
-    let key = dir.path().join("privkey.pem");
-    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
-    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+    let certificate = ExampleCertificate::new();
     let tls = [
         ("KEZ_SERVER_NAME", "kez.example.org".to_owned()),
-        ("KEZ_TLS_CERT", cert.display().to_string()),
-        ("KEZ_TLS_KEY", key.display().to_string()),
+        ("KEZ_TLS_CERT", certificate.cert.display().to_string()),
+        ("KEZ_TLS_KEY", certificate.key.display().to_string()),
     ];
     let _running = image.start(&tls);
     // Over HTTPS, the certificate checked for the server name against the configured chain.
@@ -306,13 +304,10 @@ fn tls_is_turned_on_by_environment_variables_alone() {
     // Plain HTTP on the same port gets no HTTP answer: TLS really is on.
     assert_unhealthy(&image.healthcheck(&tls[..1]), "");
     // A certificate the server does not serve is not trusted.
-    let other = rcgen::generate_simple_self_signed(vec!["kez.example.org".to_owned()])
-        .expect("certificate");
-    let other_cert = dir.path().join("other.pem");
-    std::fs::write(&other_cert, other.cert.pem()).expect("write other cert");
+    let other = ExampleCertificate::new();
     let wrong = [
         tls[0].clone(),
-        ("KEZ_TLS_CERT", other_cert.display().to_string()),
+        ("KEZ_TLS_CERT", other.cert.display().to_string()),
         tls[2].clone(),
     ];
     assert_unhealthy(&image.healthcheck(&wrong), "certificate");
