@@ -1,6 +1,7 @@
 //! The command line, parsed once into the configuration's sources: `kezd [serve]` runs the
 //! daemon, `kezd check-config` validates and prints the effective configuration, `kezd keys
-//! rotate` replaces the server's signing key (SPEC §9.2). Flags are the highest-precedence
+//! rotate` replaces the server's signing key (SPEC §9.2), `kezd healthcheck` asks a running
+//! kezd whether it is healthy (for container health checks). Flags are the highest-precedence
 //! layer; `--set KEY=VALUE` reaches every key, the named flags are the common ones.
 
 use std::ffi::OsString;
@@ -32,7 +33,7 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the daemon until SIGINT or SIGTERM (the default).
     Serve,
@@ -41,6 +42,18 @@ pub enum Command {
     /// Manage the server's signing keys (`<data_dir>/server-keys.json`).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Ask a running kezd `GET /v1/healthz` on the configured address (over HTTPS when `[tls]`
+    /// is set) or at `--url`; exit 0 on 200, 1 with the reason otherwise.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `kezd healthcheck …`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct HealthcheckArgs {
+    /// Ask this URL instead of the configured address, e.g. `http://127.0.0.1:6969` (the path
+    /// defaults to `/v1/healthz`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }
 
 /// `kezd keys …`.

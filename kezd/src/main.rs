@@ -1,5 +1,6 @@
 //! `kezd`: parse the command line, load the configuration, then either check and print it
-//! (`check-config`), rotate the server key (`keys rotate`), or open the store, bind, and serve
+//! (`check-config`), rotate the server key (`keys rotate`), ask a running kezd whether it is
+//! healthy (`healthcheck`), or open the store, bind, and serve
 //! until SIGINT/SIGTERM, reloading the configuration on SIGHUP. Everything else lives in the
 //! library, so tests run the same code on their own listeners.
 
@@ -10,12 +11,14 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use clap::Parser;
 use kezd::broker::{Broker, LocalBroker, NatsBroker};
-use kezd::cli::{Cli, Command, KeysCommand};
+use kezd::cli::{Cli, Command, HealthcheckArgs, KeysCommand};
 use kezd::config::{BrokerSettings, Config, Database, Loaded, Sources, Warning};
 use kezd::preflight;
 use kezd::reload::{Hangups, Reloader};
 use kezd::state::AppState;
 use kezd::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
+
+mod healthcheck;
 
 /// mimalloc rather than the system allocator: a send allocates and frees many small objects
 /// across both worker threads, where it costs about a tenth less CPU (docs/BENCHMARKS.md).
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Healthcheck(args) => healthcheck(&config, &args),
         Command::Serve => match run(config, sources, &warnings, started) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -95,6 +99,27 @@ fn check_config(config: &Config, warnings: &[Warning]) -> ExitCode {
         }
         Err(error) => {
             eprintln!("kezd: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kezd healthcheck`: silent and 0 when healthy, one line on stderr and 1 otherwise.
+fn healthcheck(config: &Config, args: &HealthcheckArgs) -> ExitCode {
+    let target = match &args.url {
+        Some(url) => match healthcheck::Target::from_url(url) {
+            Ok(target) => target,
+            Err(reason) => {
+                eprintln!("kezd healthcheck: {reason}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => healthcheck::Target::from_config(config),
+    };
+    match healthcheck::check(&target, config.tls.as_ref()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("kezd healthcheck: {}: {reason}", target.url());
             ExitCode::FAILURE
         }
     }

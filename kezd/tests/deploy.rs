@@ -13,6 +13,10 @@ use kezd::cli::{Cli, Command as Subcommand};
 use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
+#[path = "support/example_certificate.rs"]
+mod example_certificate;
+use example_certificate::ExampleCertificate;
+
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
@@ -61,34 +65,15 @@ fn check_config(name: &str, extra: &[&str], env: &[(&str, &str)]) -> toml::Table
     stdout.parse().expect("check-config prints TOML")
 }
 
-/// A certificate for the example server name, as the operator's files would hold: the config's
-/// `[tls]` paths under /etc are replaced by these (check-config reads the files it names).
-struct ExampleCertificate {
-    _dir: tempfile::TempDir,
-    flags: [String; 4],
-}
-
-impl ExampleCertificate {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let certified = rcgen::generate_simple_self_signed(vec!["kez.example.org".to_owned()])
-            .expect("certificate");
-        let cert = dir.path().join("fullchain.pem");
-        let key = dir.path().join("privkey.pem");
-        std::fs::write(&cert, certified.cert.pem()).expect("write cert");
-        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
-        let flags = [
-            "--tls-cert".to_owned(),
-            cert.display().to_string(),
-            "--tls-key".to_owned(),
-            key.display().to_string(),
-        ];
-        ExampleCertificate { _dir: dir, flags }
-    }
-
-    fn flags(&self) -> Vec<&str> {
-        self.flags.iter().map(String::as_str).collect()
-    }
+/// `--tls-cert` and `--tls-key` naming `certificate`'s files: the config's `[tls]` paths under
+/// /etc are replaced by these (check-config reads the files it names).
+fn tls_flags(certificate: &ExampleCertificate) -> Vec<&str> {
+    vec![
+        "--tls-cert",
+        certificate.cert.to_str().expect("UTF-8 path"),
+        "--tls-key",
+        certificate.key.to_str().expect("UTF-8 path"),
+    ]
 }
 
 #[test]
@@ -103,7 +88,7 @@ fn single_machine_config_passes_check_config() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/etc/kezd/fullchain.pem"));
 
     let certificate = ExampleCertificate::new();
-    let config = check_config("kezd.single.toml", &certificate.flags(), &[]);
+    let config = check_config("kezd.single.toml", &tls_flags(&certificate), &[]);
     assert_eq!(config["server_name"].as_str(), Some("kez.example.org"));
     assert_eq!(
         config["database_url"].as_str(),
@@ -252,10 +237,13 @@ fn compose_file_wires_two_instances_postgres_nats_and_the_proxy() {
             "service_healthy"
         );
         assert!(kezd["depends_on"].get("nats").is_some());
+        // kezd's own health check (GET /v1/healthz), as kezd's parser reads it.
+        let test = strings(&kezd["healthcheck"]["test"]);
+        assert_eq!(test[0], "CMD", "{name}: {test:?}");
+        let cli = Cli::try_parse_from(&test[1..]).expect("kezd parses the health check");
         assert!(
-            kezd["healthcheck"]["test"]
-                .to_string()
-                .contains("/v1/healthz")
+            matches!(cli.command, Some(Subcommand::Healthcheck(_))),
+            "{name}: {test:?}"
         );
     }
     assert_eq!(
@@ -346,20 +334,25 @@ fn dockerfile_runs_the_kezd_binary_with_the_tests_subcommands() {
     assert_eq!(entrypoint, ["kezd"]);
     let binary = Path::new(env!("CARGO_BIN_EXE_kezd"));
     assert_eq!(binary.file_name().and_then(|n| n.to_str()), Some("kezd"));
-    // The default command is `kezd serve --config …`, as kezd's own parser reads it.
+    // The default command is `kezd serve`, as kezd's own parser reads it; its configuration
+    // file is named by KEZ_CONFIG (kezd/tests/image_defaults.rs runs it).
     let cmd = exec_form(&dockerfile, "CMD");
     let argv: Vec<&str> = entrypoint.iter().chain(&cmd).map(String::as_str).collect();
     let cli = Cli::try_parse_from(&argv).expect("kezd parses the image's command");
     assert_eq!(cli.command, Some(Subcommand::Serve));
-    let config = cli.settings.config.expect("--config");
-    assert_eq!(config, Path::new("/etc/kezd/kezd.toml"));
-    // The config the image ships is a file of this directory, and the same entry point
-    // validates it with `check-config`.
-    assert!(dockerfile.contains("COPY deploy/kezd.single.toml /etc/kezd/kezd.toml"));
-    check_config("kezd.single.toml", &ExampleCertificate::new().flags(), &[]);
-    // The build context leaves out target/ (gigabytes) and .git.
+    assert!(dockerfile.contains("COPY deploy/kezd.container.toml /etc/kezd/kezd.toml"));
+    // The build context leaves out target/ (gigabytes), .git, data, databases and keys.
     let ignore = read("Dockerfile.dockerignore");
-    assert!(ignore.lines().any(|l| l == "target") && ignore.lines().any(|l| l == ".git"));
+    for pattern in [
+        "target",
+        ".git",
+        "data",
+        "**/*.db",
+        "**/*.pem",
+        "**/server-keys.json",
+    ] {
+        assert!(ignore.lines().any(|l| l == pattern), "{pattern}");
+    }
 }
 
 #[test]
