@@ -292,6 +292,7 @@ mod tests {
             origin_per_minute: n,
             remote_lookups_per_minute: n,
             remote_lookups_per_server_per_minute: n,
+            cluster_instances: NonZeroU32::MIN,
         }
     }
 

@@ -229,6 +229,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         Database::Postgres { url } => {
             let mut options = PostgresOptions::new(url.as_str());
             options.durability = config.durability;
+            options.max_connections = config.database_max_connections.get();
             Arc::new(
                 PostgresStore::open(options)
                     .await
