@@ -291,9 +291,10 @@ fn allowed_private_addresses_are_networks() {
 fn derived_values_follow_their_sources() {
     let plain =
         load_text("bind = \"127.0.0.1:7000\"\ndata_dir = \"/var/lib/kez\"\n").expect("valid");
+    // Without TLS here too: a proxy in front has it (SPEC §4.4).
     assert_eq!(
         plain.config.public_base_url.as_str(),
-        "http://127.0.0.1:7000"
+        "https://localhost:7000"
     );
     assert_eq!(
         plain.config.to_raw().database_url.as_deref(),

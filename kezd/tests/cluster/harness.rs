@@ -202,6 +202,16 @@ impl Kezd {
         }
     }
 
+    /// The server document (SPEC §9.2).
+    pub async fn server_document(&self) -> serde_json::Value {
+        self.api
+            .get("/.well-known/kez")
+            .await
+            .json()
+            .await
+            .expect("the server document")
+    }
+
     /// The value of the gauge or counter `name` (without labels) on `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
         let text = self

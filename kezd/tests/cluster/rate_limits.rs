@@ -3,8 +3,6 @@
 //! instance's server document publishes. One sender spread over both instances gets exactly
 //! the published quota accepted, and the next send is refused on either.
 
-use serde_json::Value;
-
 use crate::common::kez::{User, expect_error, now_ms};
 use crate::harness::{Kezd, Options, Services, prefix};
 
@@ -21,13 +19,7 @@ async fn the_document_publishes_what_the_cluster_accepts_from_one_sender() {
     options.rate.insert("cluster_instances", 2);
     let (a, b) = tokio::join!(Kezd::start(&options), Kezd::start(&options));
     for kezd in [&a, &b] {
-        let document: Value = kezd
-            .api
-            .get("/.well-known/kez")
-            .await
-            .json()
-            .await
-            .expect("the server document");
+        let document = kezd.server_document().await;
         let rate = &document["limits"]["rate"];
         assert_eq!(rate["sender_per_minute"], 2 * PER_INSTANCE, "{rate}");
         assert_eq!(rate["first_contacts_per_hour"], 2 * 1_000_000, "{rate}");

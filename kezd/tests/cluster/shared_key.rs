@@ -45,14 +45,7 @@ async fn start(shared: &Path) -> Kezd {
 
 /// Key id → public key of `verify_keys` in the instance's server document (SPEC §9.2).
 async fn verify_keys(kezd: &Kezd) -> BTreeMap<String, Value> {
-    let document: Value = kezd
-        .api
-        .get("/.well-known/kez")
-        .await
-        .json()
-        .await
-        .expect("the server document");
-    document["verify_keys"]
+    kezd.server_document().await["verify_keys"]
         .as_object()
         .expect("verify_keys")
         .iter()
