@@ -70,6 +70,8 @@ pub struct Options {
     pub broker_url: String,
     pub broker_prefix: String,
     pub keep_alive_secs: u64,
+    /// `[log] level`.
+    pub log_level: &'static str,
     /// `[rate]`: every quota out of the way (all test clients share 127.0.0.1 and send fast)
     /// unless a test sets one.
     pub rate: BTreeMap<&'static str, u64>,
@@ -86,6 +88,7 @@ impl Options {
             broker_url: services.nats.clone(),
             broker_prefix: prefix.to_owned(),
             keep_alive_secs: 15,
+            log_level: "warn",
             rate: [
                 "client_per_minute",
                 "register_per_hour",
@@ -113,7 +116,7 @@ impl Options {
             "bind = \"127.0.0.1:{port}\"\nserver_name = {}\n\
              public_base_url = \"http://{}\"\ndata_dir = {}\ndatabase_url = {}\n\
              broker_url = {}\nbroker_prefix = {}\n\
-             [log]\nlevel = \"warn\"\n\
+             [log]\nlevel = {}\n\
              [stream]\nkeep_alive_secs = {}\n\
              [rate]\n{rate}{}\n",
             quote(&self.server_name),
@@ -122,6 +125,7 @@ impl Options {
             quote(&self.database_url),
             quote(&self.broker_url),
             quote(&self.broker_prefix),
+            quote(self.log_level),
             self.keep_alive_secs,
             self.extra_toml,
         )
@@ -237,6 +241,11 @@ impl Kezd {
     /// The end of the daemon's log, for failure messages.
     pub fn log_tail(&self) -> String {
         tail(&self.log)
+    }
+
+    /// The daemon's whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
