@@ -3,7 +3,8 @@
 //! The file holds the current key's secret seed and, for retired keys, only their public
 //! halves and when they expired: a retired key never signs again, so its secret is not kept.
 //! It is written with mode 0600 through a temporary file and a rename, so a crash leaves
-//! either the old or the new file, never half of one.
+//! either the old or the new file, never half of one; the first file is linked into place
+//! instead, so instances of a cluster creating it at once agree on one key.
 //!
 //! Rotation (SPEC §9.2) moves the current key to the old keys with `expired_at` = now and
 //! creates `ed25519:k<n+1>`. Old keys stay listed for [`OLD_KEY_RETENTION_MS`] after they
@@ -110,6 +111,10 @@ impl ServerKeys {
 
     /// Loads `<dir>/server-keys.json`, or creates it with a fresh `ed25519:k1` (and `dir`
     /// itself) when it does not exist. A file readable by others is tightened to 0600.
+    ///
+    /// Instances of a cluster starting together on one empty shared directory all get the same
+    /// key: the file is created complete under a temporary name and then linked into place,
+    /// which fails when the file exists; the instance that loses that race loads the winner's.
     pub fn load_or_create(dir: &Path) -> Result<Self, FederationError> {
         let path = dir.join(FILE_NAME);
         match fs::read(&path) {
@@ -120,9 +125,14 @@ impl ServerKeys {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let keys = ServerKeys::generate();
                 fs::create_dir_all(dir).map_err(|e| FederationError::io(dir, e))?;
-                keys.save(dir)?;
-                tracing::info!(key_id = %keys.key_id, path = %path.display(), "created server key");
-                Ok(keys)
+                if keys.create(dir)? {
+                    tracing::info!(key_id = %keys.key_id, path = %path.display(), "created server key");
+                    return Ok(keys);
+                }
+                // Another process created it in between, complete (it was linked, not written,
+                // into place).
+                let bytes = fs::read(&path).map_err(|e| FederationError::io(&path, e))?;
+                ServerKeys::decode(&path, &bytes)
             }
             Err(e) => Err(FederationError::io(path, e)),
         }
@@ -208,8 +218,40 @@ impl ServerKeys {
         )
     }
 
-    /// Writes `<dir>/server-keys.json` atomically with mode 0600.
+    /// Writes `<dir>/server-keys.json` atomically with mode 0600, replacing the file.
     fn save(&self, dir: &Path) -> Result<(), FederationError> {
+        let path = dir.join(FILE_NAME);
+        let tmp = self.write_temporary(dir)?;
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(FederationError::io(path, e));
+        }
+        sync_dir(dir);
+        Ok(())
+    }
+
+    /// Writes `<dir>/server-keys.json` with mode 0600 unless it exists: true when this call
+    /// created it, false when the file was already there (it is left alone).
+    fn create(&self, dir: &Path) -> Result<bool, FederationError> {
+        let path = dir.join(FILE_NAME);
+        let tmp = self.write_temporary(dir)?;
+        // A hard link never replaces its target: of several processes creating the file at
+        // once, exactly one succeeds, and readers only ever see the complete file.
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                sync_dir(dir);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(FederationError::io(path, e)),
+        }
+    }
+
+    /// The key file's contents in a new temporary file of `dir` with mode 0600, flushed to
+    /// disk; its name is this process's and random, so concurrent writers never share one.
+    fn write_temporary(&self, dir: &Path) -> Result<PathBuf, FederationError> {
         let file = KeyFile {
             current: CurrentEntry {
                 id: self.key_id.to_string(),
@@ -227,28 +269,28 @@ impl ServerKeys {
         };
         let json = serde_json::to_vec_pretty(&file)
             .map_err(|e| FederationError::config(format!("encoding the key file: {e}")))?;
-        let path = dir.join(FILE_NAME);
-        let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-        let io = |p: &PathBuf| {
-            let p = p.clone();
-            move |e| FederationError::io(p, e)
-        };
-        // A leftover temporary file from a crash may have other permissions: start afresh.
-        let _ = fs::remove_file(&tmp);
-        let mut f = fs::OpenOptions::new()
+        let mut nonce = [0u8; 8];
+        OsRng.fill_bytes(&mut nonce);
+        let tmp = dir.join(format!(
+            "{FILE_NAME}.{}.{}.tmp",
+            std::process::id(),
+            hex::encode(nonce)
+        ));
+        let io = |e| FederationError::io(&tmp, e);
+        let written = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(&json).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        // Make the rename itself durable.
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
+            .and_then(|mut f| {
+                f.write_all(&json)?;
+                f.sync_all()
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(e));
         }
-        Ok(())
+        Ok(tmp)
     }
 
     fn decode(path: &Path, bytes: &[u8]) -> Result<Self, FederationError> {
@@ -411,6 +453,13 @@ impl LiveKeys {
     }
 }
 
+/// Makes a rename or link in `dir` durable (best effort: not every file system allows it).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 fn random_key() -> SigningKey {
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
@@ -462,6 +511,40 @@ mod tests {
         assert_eq!(a.key_id(), b.key_id());
         assert_eq!(a.signing_key().to_bytes(), b.signing_key().to_bytes());
         assert!(!format!("{a:?}").contains(&hex::encode(a.signing_key().to_bytes())));
+    }
+
+    /// Processes of a cluster starting together on one empty directory: every one of them
+    /// gets the key that is in the file, and no temporary file is left behind.
+    #[test]
+    fn concurrent_creators_agree_on_one_key() {
+        for _round in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let data = dir.path().join("data");
+            let barrier = std::sync::Barrier::new(8);
+            let keys: Vec<ServerKeys> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            ServerKeys::load_or_create(&data).expect("load or create")
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("thread"))
+                    .collect()
+            });
+            let on_disk = ServerKeys::load_or_create(&data).expect("reload");
+            for k in &keys {
+                assert_eq!(k.verify_key(), on_disk.verify_key());
+            }
+            let names: Vec<_> = fs::read_dir(&data)
+                .expect("read dir")
+                .map(|e| e.expect("entry").file_name())
+                .collect();
+            assert_eq!(names, [FILE_NAME], "only the key file");
+        }
     }
 
     /// SPEC §9.2 rotation: the current key becomes an old key expired now; ids count up;

@@ -27,6 +27,7 @@ mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 pub use broker::BrokerSettings;
@@ -47,7 +48,7 @@ pub use tls::TlsFiles;
 use crate::cidr::Cidr;
 use crate::client_addr::TrustedProxies;
 pub use crate::durability::Durability;
-use checks::{invalid, non_empty_path};
+use checks::{invalid, non_empty_path, nonzero_u32};
 use kez_spec::ServerName;
 
 /// The validated configuration. Every field is already in the form its users need.
@@ -65,6 +66,9 @@ pub struct Config {
     pub database: Database,
     /// What a 2xx on send promises (SPEC §8.6).
     pub durability: Durability,
+    /// The most PostgreSQL connections this instance holds (`[database] max_connections`);
+    /// SQLite ignores it.
+    pub database_max_connections: NonZeroU32,
     /// How committed messages reach the live streams (SPEC §8.5).
     pub broker: BrokerSettings,
     /// The browser app's directory; without one, `/` is a small page naming the server.
@@ -255,9 +259,11 @@ impl Config {
             .parse()
             .map_err(|e| invalid("server_name", format!("is not a server name: {e}")))?;
         let tls = TlsFiles::from_raw(raw.tls)?;
-        let public_base_url = PublicBaseUrl::from_raw(raw.public_base_url, &server_name)?;
         let data_dir = non_empty_path("data_dir", raw.data_dir)?;
         let database = Database::from_raw(raw.database_url, &data_dir)?;
+        let broker = BrokerSettings::parse(&raw.broker_url, &raw.broker_prefix)?;
+        public_base_url::required_in_cluster(raw.public_base_url.is_some(), &database, &broker)?;
+        let public_base_url = PublicBaseUrl::from_raw(raw.public_base_url, &server_name)?;
         let web_dir = raw
             .web_dir
             .map(|dir| non_empty_path("web_dir", dir))
@@ -282,7 +288,11 @@ impl Config {
             data_dir,
             database,
             durability: database::durability(&raw.durability)?,
-            broker: BrokerSettings::parse(&raw.broker_url, &raw.broker_prefix)?,
+            database_max_connections: nonzero_u32(
+                "database.max_connections",
+                raw.database.max_connections,
+            )?,
+            broker,
             web_dir,
             trusted_proxies,
             tls,
@@ -308,6 +318,9 @@ impl Config {
             data_dir: path(&self.data_dir),
             database_url: Some(self.database.to_url()),
             durability: database::durability_name(self.durability).into(),
+            database: raw::RawDatabase {
+                max_connections: self.database_max_connections.get().into(),
+            },
             broker_url,
             broker_prefix,
             web_dir: self.web_dir.as_ref().map(path),

@@ -17,7 +17,10 @@
 //! client (or sender, recipient, origin server) gets up to N times every quota: N ×
 //! `client_per_minute`, N × `sender_per_minute`, N × `first_contacts_per_hour`, and so on.
 //! That is the whole gain: a bounded multiple fixed by the operator's instance count, never
-//! an unlimited rate, and the envelope and registration checks are unchanged.
+//! an unlimited rate, and the envelope and registration checks are unchanged. The server
+//! document publishes that multiple, each quota × `[rate] cluster_instances`
+//! (`handlers::server_document`): what the cluster as a whole accepts at most, since the
+//! cluster is one server to its peers and clients.
 //!
 //! Shared counters were not built on purpose: a counter in PostgreSQL or NATS would put a
 //! network round trip (and a write, for the database) in front of every request, including
@@ -292,6 +295,7 @@ mod tests {
             origin_per_minute: n,
             remote_lookups_per_minute: n,
             remote_lookups_per_server_per_minute: n,
+            cluster_instances: NonZeroU32::MIN,
         }
     }
 

@@ -31,7 +31,7 @@ pub struct LevelHandle(reload::Handle<EnvFilter, Registry>);
 impl LevelHandle {
     /// Puts `level` (validated with the configuration) in force for every line from now on.
     pub fn set(&self, level: &str) -> Result<(), String> {
-        let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+        let filter = configured_filter(level).map_err(|e| e.to_string())?;
         self.0.reload(filter).map_err(|e| e.to_string())
     }
 }
@@ -40,6 +40,18 @@ impl std::fmt::Debug for LevelHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LevelHandle")
     }
+}
+
+/// The filter of a configured `log.level`. The NATS client logs every connection event at
+/// info, one line per failed attempt during an outage (several a second at first): it is held
+/// to warnings unless the level names it, since the broker logs one line when NATS goes away
+/// and one when it is back (`broker::nats`).
+fn configured_filter(level: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
+    let filter = EnvFilter::try_new(level)?;
+    if level.contains("async_nats") {
+        return Ok(filter);
+    }
+    Ok(filter.add_directive("async_nats=warn".parse()?))
 }
 
 /// Installs the process-wide subscriber. Call once, early in `main`. Returns the handle that
@@ -52,7 +64,7 @@ pub fn init(settings: &LogSettings) -> Result<Option<LevelHandle>, LoggingError>
     let (filter, from_config) = match std::env::var(EnvFilter::DEFAULT_ENV) {
         Ok(directives) => (EnvFilter::try_new(directives)?, false),
         // The configured level was parsed when the configuration was validated.
-        Err(_) => (EnvFilter::try_new(&settings.level)?, true),
+        Err(_) => (configured_filter(&settings.level)?, true),
     };
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);

@@ -191,14 +191,15 @@ async fn serve(
     let store = open_store(&config).await?;
     let store_open = opening.elapsed();
     // The in-process broker for one kezd; NATS when a cluster shares the fanout. A NATS
-    // that cannot be reached at start is a configuration error; later outages only
-    // degrade streams to catching up from the store.
+    // that cannot be reached, at start or later, only degrades streams to catching up from
+    // the store (an instance that refused to start then would take a cluster down during a
+    // rolling restart); only a broker_url the client cannot use stops the start.
     let broker: Arc<dyn Broker> = match &config.broker {
         BrokerSettings::Local => Arc::new(LocalBroker::new()),
         BrokerSettings::Nats { url, prefix } => Arc::new(
             NatsBroker::connect(url, prefix)
                 .await
-                .context("connecting to NATS (broker_url)")?,
+                .context("setting up NATS (broker_url)")?,
         ),
     };
     let router = kezd::handlers::routes(&config);
@@ -253,6 +254,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         Database::Postgres { url } => {
             let mut options = PostgresOptions::new(url.as_str());
             options.durability = config.durability;
+            options.max_connections = config.database_max_connections.get();
             Arc::new(
                 PostgresStore::open(options)
                     .await

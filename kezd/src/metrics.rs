@@ -400,6 +400,17 @@ pub fn render_inflight(out: &mut String, budget: &Budget) {
     );
 }
 
+/// Appends whether the broker's link is up (1) or down (0): while down, streams get other
+/// instances' messages only from the store, at their keep-alive (always 1 in-process).
+pub fn render_broker(out: &mut String, connected: bool) {
+    scalar(
+        out,
+        ("kezd_broker_connected", "gauge"),
+        "Whether the live fanout broker (NATS) is connected: 1 yes, 0 no.",
+        u8::from(connected),
+    );
+}
+
 /// One series without labels, with its help and type.
 fn scalar(out: &mut String, (name, kind): (&str, &str), help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(

@@ -506,6 +506,28 @@ const BAD: &[BadCase] = &[
         says: &["`server_name` = \"kez.example.:80\" from flag --server-name"],
     },
     BadCase {
+        // A cluster (shared database or broker) without the one address of all instances.
+        file: "database_url = \"postgres://kez@db.internal/kez\"\n",
+        env: &[],
+        flags: &[],
+        says: &[
+            "`public_base_url` must be set for a cluster",
+            "peers and WebFinger must name one address for all instances",
+        ],
+    },
+    BadCase {
+        file: "",
+        env: &[("KEZ_BROKER_URL", "nats://127.0.0.1:4222")],
+        flags: &[],
+        says: &["`public_base_url` must be set for a cluster"],
+    },
+    BadCase {
+        file: "[database]\nmax_connections = 0\n",
+        env: &[],
+        flags: &[],
+        says: &["`database.max_connections` = 0 in {file} must be from 1 to"],
+    },
+    BadCase {
         file: "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n",
         env: &[],
         flags: &[],
@@ -640,6 +662,7 @@ fn check_config_warns_about_suspicious_values_and_never_prints_a_password() {
             "postgres://kez:hunter2@db.internal:5432/kez",
         )
         .env("KEZ_BROKER_URL", "nats://kez:natspass@nats:4222")
+        // Required in a cluster; the listening address is a mistake to warn about.
         .env("KEZ_PUBLIC_BASE_URL", "http://0.0.0.0:6969")
         .output()
         .expect("run kezd");

@@ -61,6 +61,8 @@ fn cluster_ready(options: &KezdOptions, db: &str, nats: &str) -> Result<(), Stri
         .arg(format!("database_url={db}"))
         .arg("--set")
         .arg(format!("broker_url={nats}"))
+        .arg("--set")
+        .arg("public_base_url=http://cluster.localhost")
         .output()
         .map_err(|e| format!("running kezd check-config: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -161,6 +163,8 @@ async fn cluster_run(
     let db_url = with_database(&args.database_url, db_name)?;
     let mut tables = toml::Table::new();
     tables.insert("server_name".into(), "cluster.localhost".into());
+    // A cluster names one address for all its instances (kezd refuses one without it).
+    tables.insert("public_base_url".into(), "http://cluster.localhost".into());
     tables.insert("database_url".into(), db_url.into());
     tables.insert("broker_url".into(), args.nats_url.clone().into());
     tables.insert(

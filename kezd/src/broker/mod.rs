@@ -89,4 +89,11 @@ pub trait Broker: Send + Sync + 'static {
     async fn publish(&self, handle: &str, message: Published);
     /// Subscribes to `handle`'s messages from now on.
     async fn subscribe(&self, handle: &str) -> Box<dyn Subscription>;
+    /// Whether other instances' messages reach this instance's streams now
+    /// (`kezd_broker_connected`). While not, streams still get every message: this
+    /// instance's own at once, the others' from the store at the next keep-alive.
+    fn connected(&self) -> bool {
+        // In-process fanout has no link to lose.
+        true
+    }
 }

@@ -46,6 +46,11 @@
 //! # Outages degrade to catch-up from the store
 //!
 //! The store is the source of truth and NATS only a fast path (see [`super`]):
+//! - NATS down at start does not stop the start: the instance serves (sends, polls, its own
+//!   streams live through the in-process fanout), `kezd_broker_connected` is 0, and the
+//!   client keeps connecting in the background. Until it connects, a stream gets the other
+//!   instances' messages from the store at its keep-alive, which compares its cursor with the
+//!   inbox's latest seq; once connected, every stream catches up as after a reconnect.
 //! - A publish that fails, or waits longer than [`PUBLISH_WAIT`] because the client's queue is
 //!   full during an outage, is logged and dropped; it never fails or blocks a send.
 //! - When the connection comes back (after the wildcard subscription is re-registered with
@@ -79,10 +84,14 @@ pub const PUBLISH_WAIT: Duration = Duration::from_millis(50);
 /// How often the client pings the server: a silently dead link is noticed within two of these.
 const PING_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The longest a start waits for the first connection attempt's outcome. A refused
+/// connection answers at once; this only bounds a server that accepts and then says nothing.
+const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(5);
+
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
-    /// The first connection failed (later outages are survived, not reported).
+    /// The client refused the URL (an unreachable server is survived, not reported).
     #[error("cannot connect to NATS at {url}")]
     Connect {
         /// The configured URL.
@@ -116,6 +125,8 @@ pub struct NatsBroker {
     /// Bumped on every reconnect or dropped delivery; each subscription holds a receiver and
     /// reports `Lagged` when it moves.
     epoch: watch::Receiver<u64>,
+    /// Whether the connection is up now (`kezd_broker_connected`).
+    connected: watch::Receiver<bool>,
     /// The receiving and connection-watching tasks, stopped when the broker is dropped.
     tasks: Vec<JoinHandle<()>>,
 }
@@ -123,12 +134,20 @@ pub struct NatsBroker {
 impl NatsBroker {
     /// Connects to `url` (one or more comma-separated server URLs) and subscribes to
     /// `<prefix>.inbox.>`. Must be called inside a Tokio runtime.
+    ///
+    /// A NATS that cannot be reached now is no error: the broker serves this instance's own
+    /// streams at once, reports [`Broker::connected`] false, logs one warning, and keeps
+    /// connecting in the background; when it connects, every stream catches up from the store
+    /// as after any reconnect. Only a URL the client cannot use at all is an error.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, NatsError> {
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let options = ConnectOptions::new()
             .name("kezd")
             .no_echo()
             .ping_interval(PING_INTERVAL)
+            // Returns at once and connects in a task of its own, retrying for ever: a NATS
+            // outage during a (rolling) restart must not keep an instance from serving.
+            .retry_on_initial_connect()
             // Forwarded to our own task: the callback must not wait (on a flush, say) or it
             // would hold up the client's event delivery.
             .event_callback(move |event| {
@@ -145,6 +164,7 @@ impl NatsBroker {
             })?;
         let subject_base = format!("{prefix}.inbox.");
         let wildcard = format!("{subject_base}>");
+        // Queued until the connection is up, and re-sent by the client after every reconnect.
         let subscriber =
             client
                 .subscribe(wildcard.clone())
@@ -153,23 +173,62 @@ impl NatsBroker {
                     subject: wildcard,
                     source,
                 })?;
-        // Interest registered with the server before the first stream can open.
         let ping = format!("{prefix}.ping");
-        round_trip(&client, &ping).await?;
-
+        let connected = first_attempt(&mut events_rx).await;
+        if connected {
+            // Interest registered with the server before the first stream can open.
+            round_trip(&client, &ping).await?;
+            tracing::info!(%url, %prefix, "nats broker connected");
+        } else {
+            tracing::warn!(
+                %url,
+                "NATS unreachable at start; serving without it and connecting in the background \
+                 (streams get other instances' messages from the store meanwhile)"
+            );
+        }
         let local = LocalBroker::new();
         let (epoch_tx, epoch) = watch::channel(0);
+        let (connected_tx, connected_rx) = watch::channel(connected);
         let receive = tokio::spawn(receive(subscriber, subject_base.clone(), local.clone()));
-        let watch = tokio::spawn(watch_connection(events_rx, client.clone(), ping, epoch_tx));
-        tracing::info!(%url, %prefix, "nats broker connected");
+        let watch = tokio::spawn(watch_connection(
+            events_rx,
+            client.clone(),
+            ping,
+            Signals {
+                epoch: epoch_tx,
+                connected: connected_tx,
+            },
+        ));
         Ok(Self {
             client,
             subject_base,
             local,
             epoch,
+            connected: connected_rx,
             tasks: vec![receive, watch],
         })
     }
+}
+
+/// Whether the client's first attempt to connect succeeded: its first event is `Connected`,
+/// or an error when every server refused. Bounded by [`FIRST_ATTEMPT_WAIT`] in case a server
+/// accepts the TCP connection and then says nothing.
+async fn first_attempt(events: &mut mpsc::UnboundedReceiver<NatsEvent>) -> bool {
+    let first = async {
+        while let Some(event) = events.recv().await {
+            match event {
+                NatsEvent::Connected => return true,
+                NatsEvent::ClientError(_) | NatsEvent::Disconnected | NatsEvent::Closed => {
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        false
+    };
+    tokio::time::timeout(FIRST_ATTEMPT_WAIT, first)
+        .await
+        .unwrap_or(false)
 }
 
 impl Drop for NatsBroker {
@@ -231,38 +290,51 @@ async fn round_trip(client: &async_nats::Client, subject: &str) -> Result<(), Na
     }
 }
 
-/// Turns connection events into `Lagged` for every subscription: after a reconnect (once the
-/// server has the wildcard subscription again) and after the client dropped messages.
+/// What the connection watcher tells the rest of the broker.
+struct Signals {
+    /// Bumped when every subscription must catch up from the store.
+    epoch: watch::Sender<u64>,
+    /// Whether the connection is up.
+    connected: watch::Sender<bool>,
+}
+
+/// Turns connection events into `Lagged` for every subscription — after a (re)connect (once
+/// the server has the wildcard subscription again) and after the client dropped messages —
+/// and into the connected flag, logging one line when the link goes down and one when it is
+/// back (the client's own retries in between are not logged above debug).
 async fn watch_connection(
     mut events: mpsc::UnboundedReceiver<NatsEvent>,
     client: async_nats::Client,
     ping: String,
-    epoch: watch::Sender<u64>,
+    signals: Signals,
 ) {
-    let mut connected_once = false;
     while let Some(event) = events.recv().await {
         match event {
             NatsEvent::Connected => {
-                if !connected_once {
-                    connected_once = true;
-                    continue; // The first connection: nothing was missed yet.
+                // Up since the start (its round trip is done): nothing was missed yet.
+                if *signals.connected.borrow() {
+                    continue;
                 }
                 // The client re-sends SUB before anything queued after this, so once the round
                 // trip returns the server routes new messages here again: a store read after
                 // this point misses nothing that later notifications would not announce.
                 if let Err(error) = round_trip(&client, &ping).await {
-                    tracing::warn!(%error, "confirming the subscription after reconnecting failed");
+                    tracing::warn!(%error, "confirming the subscription after connecting failed");
                 }
-                tracing::info!("reconnected to NATS; live streams catch up from the store");
-                epoch.send_modify(|n| *n += 1);
+                tracing::info!("connected to NATS; live streams catch up from the store");
+                signals.connected.send_replace(true);
+                signals.epoch.send_modify(|n| *n += 1);
             }
             NatsEvent::Disconnected => {
+                signals.connected.send_replace(false);
                 tracing::warn!("disconnected from NATS; other instances' messages wait");
             }
             NatsEvent::SlowConsumer(_) => {
                 tracing::warn!("NATS messages dropped for a slow consumer; streams catch up");
-                epoch.send_modify(|n| *n += 1);
+                signals.epoch.send_modify(|n| *n += 1);
             }
+            // A failed attempt to (re)connect, every few seconds during an outage.
+            NatsEvent::ClientError(error) => tracing::debug!(%error, "nats client error"),
             other => tracing::info!(event = %other, "nats event"),
         }
     }
@@ -287,6 +359,10 @@ impl Broker for NatsBroker {
                 tracing::warn!(%handle, "NATS publish timed out; streams elsewhere catch up");
             }
         }
+    }
+
+    fn connected(&self) -> bool {
+        *self.connected.borrow()
     }
 
     async fn subscribe(&self, handle: &str) -> Box<dyn Subscription> {

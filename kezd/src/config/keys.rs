@@ -49,6 +49,7 @@ pub const KEYS: &[Key] = &[
     key("data_dir", Kind::Str),
     key("database_url", Kind::Str),
     key("durability", Kind::Str),
+    key("database.max_connections", Kind::Uint),
     key("broker_url", Kind::Str),
     key("broker_prefix", Kind::Str),
     key("web_dir", Kind::Str),
@@ -92,6 +93,7 @@ pub const KEYS: &[Key] = &[
     key("rate.origin_per_minute", Kind::Uint),
     key("rate.remote_lookups_per_minute", Kind::Uint),
     key("rate.remote_lookups_per_server_per_minute", Kind::Uint),
+    key("rate.cluster_instances", Kind::Uint),
     key("federation.resolver", Kind::Str),
     key("federation.extra_roots", Kind::StrList),
     key("federation.allow_private_addresses", Kind::Bool),
@@ -138,7 +140,13 @@ pub fn from_env_name(name: &str) -> Option<Key> {
 pub fn suggest(path: &str) -> Option<&'static str> {
     let last = |p: &str| p.rsplit('.').next().unwrap_or_default().to_owned();
     let name = last(path);
-    if let Some(moved) = KEYS.iter().find(|k| last(k.path) == name) {
+    // Of several sections with that name (`http.max_connections`, `database.max_connections`),
+    // the one closest to what was typed.
+    if let Some(moved) = KEYS
+        .iter()
+        .filter(|k| last(k.path) == name)
+        .min_by_key(|k| strsim::levenshtein(path, k.path))
+    {
         return Some(moved.path);
     }
     nearest(path, KEYS.iter().map(|k| (k.path, k.path.to_owned())))
@@ -197,6 +205,10 @@ mod tests {
     fn typos_and_misplaced_keys_get_a_hint() {
         assert_eq!(suggest("htpp.max_conections"), Some("http.max_connections"));
         assert_eq!(suggest("max_connections"), Some("http.max_connections"));
+        assert_eq!(
+            suggest("databse.max_connections"),
+            Some("database.max_connections")
+        );
         assert_eq!(suggest("bnid"), Some("bind"));
         assert_eq!(suggest("completely_unrelated"), None);
         assert_eq!(

@@ -5,8 +5,8 @@ use std::fmt;
 
 use kez_spec::ServerName;
 
-use super::ConfigError;
 use super::checks::invalid;
+use super::{BrokerSettings, ConfigError, Database};
 
 /// An `http://` or `https://` URL with a host, no path beyond `/`-free segments, no query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,28 @@ impl PublicBaseUrl {
             None => PublicBaseUrl(format!("https://{server_name}")),
         })
     }
+}
+
+/// Refuses a cluster configuration — a PostgreSQL database or a NATS broker, shared by several
+/// instances — that leaves `public_base_url` to be derived: every instance must put the same
+/// address in its links (WebFinger) and in what peers are told, whatever name or address the
+/// load balancer reached it by.
+pub(super) fn required_in_cluster(
+    given: bool,
+    database: &Database,
+    broker: &BrokerSettings,
+) -> Result<(), ConfigError> {
+    let shared = matches!(database, Database::Postgres { .. })
+        || matches!(broker, BrokerSettings::Nats { .. });
+    if shared && !given {
+        return Err(invalid(
+            "public_base_url",
+            "must be set for a cluster (a postgres:// database_url or a NATS broker_url): \
+             peers and WebFinger must name one address for all instances, the load \
+             balancer's (e.g. public_base_url = \"https://kez.example.org\")",
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Display for PublicBaseUrl {

@@ -31,9 +31,18 @@ pub struct RateLimits {
     /// The same look-ups per destination host per minute: what many parties together can make
     /// this server send to one host.
     pub remote_lookups_per_server_per_minute: NonZeroU32,
+    /// How many kezd instances of a cluster enforce these quotas, each with counters of its
+    /// own (kezd/src/limits.rs): the server document publishes each quota times this, what the
+    /// cluster as a whole accepts at most from one client, sender, recipient or origin.
+    pub cluster_instances: NonZeroU32,
 }
 
 impl RateLimits {
+    /// A quota as the server document publishes it: what all the instances together accept.
+    pub fn published(&self, quota: NonZeroU32) -> u64 {
+        u64::from(quota.get()) * u64::from(self.cluster_instances.get())
+    }
+
     /// Validates `[rate]`: every quota at least 1.
     pub(super) fn from_raw(raw: RawRate) -> Result<Self, ConfigError> {
         Ok(RateLimits {
@@ -61,6 +70,7 @@ impl RateLimits {
                 "rate.remote_lookups_per_server_per_minute",
                 raw.remote_lookups_per_server_per_minute,
             )?,
+            cluster_instances: nonzero_u32("rate.cluster_instances", raw.cluster_instances)?,
         })
     }
 
@@ -79,6 +89,7 @@ impl RateLimits {
                 .remote_lookups_per_server_per_minute
                 .get()
                 .into(),
+            cluster_instances: self.cluster_instances.get().into(),
         }
     }
 }

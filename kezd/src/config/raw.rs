@@ -22,6 +22,8 @@ pub struct RawConfig {
     pub database_url: Option<String>,
     /// `full` or `crash_only`.
     pub durability: String,
+    /// The PostgreSQL connection pool.
+    pub database: RawDatabase,
     /// NATS server URLs for the live fanout; empty for the in-process broker.
     pub broker_url: String,
     /// The NATS subject prefix: subjects are `<prefix>.inbox.<handle>`.
@@ -160,6 +162,22 @@ pub struct RawHttp {
     pub max_inflight_bytes_per_address: u64,
 }
 
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDatabase {
+    /// The most PostgreSQL connections this instance holds at once.
+    pub max_connections: u64,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        RawDatabase {
+            max_connections: 16,
+        }
+    }
+}
+
 /// `[rate]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -182,6 +200,8 @@ pub struct RawRate {
     pub remote_lookups_per_minute: u64,
     /// Outbound look-ups made on a client's word, per destination host per minute.
     pub remote_lookups_per_server_per_minute: u64,
+    /// How many kezd instances share this configuration's quotas (each counts on its own).
+    pub cluster_instances: u64,
 }
 
 /// `[skew]`.
@@ -244,6 +264,7 @@ impl Default for RawConfig {
             data_dir: "./data".into(),
             database_url: None,
             durability: "full".into(),
+            database: RawDatabase::default(),
             broker_url: String::new(),
             broker_prefix: DEFAULT_BROKER_PREFIX.into(),
             web_dir: None,
@@ -322,6 +343,7 @@ impl Default for RawRate {
             origin_per_minute: 6000,
             remote_lookups_per_minute: 30,
             remote_lookups_per_server_per_minute: 60,
+            cluster_instances: 1,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the Prometheus text exposition of [`crate::metrics::Metrics`], of the
-//! memory budget and of the outbox's backlog. Outside `/v1/` because it is for the operator's
-//! scraper, not for clients (operators who do not want it public filter it at their proxy).
+//! memory budget, of the broker's link and of the outbox's backlog. Outside `/v1/` because it
+//! is for the operator's scraper, not for clients (operators who do not want it public filter
+//! it at their proxy).
 
 use http::StatusCode;
 
@@ -17,6 +18,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     let state = ctx.state();
     let mut text = state.metrics().render();
     metrics::render_inflight(&mut text, state.budget());
+    metrics::render_broker(&mut text, state.broker().connected());
     // Counted in the store at each scrape; without it the scrape still has everything else.
     match state.store().outbox_backlog().await {
         Ok(backlog) => metrics::render_outbox(&mut text, backlog),

@@ -31,6 +31,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
 fn limits(state: &AppState) -> Limits {
     let c = state.config();
     let n = |v: u32| u64::from(v);
+    let rate = &c.rate;
     Limits {
         max_envelope_bytes: len(kez_spec::envelope::MAX_BYTES),
         // SPEC §6.5: the body every client route accepts, sends and the rest alike.
@@ -38,19 +39,18 @@ fn limits(state: &AppState) -> Limits {
         max_txn_envelopes: len(kez_spec::api::txn::MAX_ENVELOPES),
         max_txn_bytes: len(kez_spec::api::txn::MAX_BYTES),
         inbox_page_max: n(c.inbox.page_max.get()),
+        // Counted per instance: the cluster as a whole accepts `cluster_instances` times each.
         rate: RateLimits {
-            client_per_minute: n(c.rate.client_per_minute.get()),
-            register_per_hour: n(c.rate.register_per_hour.get()),
-            sender_per_minute: n(c.rate.sender_per_minute.get()),
-            origin_per_minute: n(c.rate.origin_per_minute.get()),
-            recipient_per_minute: n(c.rate.recipient_per_minute.get()),
-            recipient_strangers_per_minute: n(c.rate.recipient_strangers_per_minute.get()),
-            first_contacts_per_hour: n(c.rate.first_contacts_per_hour.get()),
-            remote_lookups_per_minute: n(c.rate.remote_lookups_per_minute.get()),
-            remote_lookups_per_server_per_minute: n(c
-                .rate
-                .remote_lookups_per_server_per_minute
-                .get()),
+            client_per_minute: rate.published(rate.client_per_minute),
+            register_per_hour: rate.published(rate.register_per_hour),
+            sender_per_minute: rate.published(rate.sender_per_minute),
+            origin_per_minute: rate.published(rate.origin_per_minute),
+            recipient_per_minute: rate.published(rate.recipient_per_minute),
+            recipient_strangers_per_minute: rate.published(rate.recipient_strangers_per_minute),
+            first_contacts_per_hour: rate.published(rate.first_contacts_per_hour),
+            remote_lookups_per_minute: rate.published(rate.remote_lookups_per_minute),
+            remote_lookups_per_server_per_minute: rate
+                .published(rate.remote_lookups_per_server_per_minute),
         },
         conversations: ConversationLimits {
             memory: crate::conversation::MEMORY.as_secs(),

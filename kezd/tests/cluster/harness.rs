@@ -2,6 +2,7 @@
 //! `kezd serve` processes (the real binary, configured by a generated TOML file) pointing at
 //! them, and a `nats-server` a test can stop and restart.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -34,9 +35,13 @@ impl Services {
         let db = backend::Postgres::from_env().await?;
         // Connect once here so an unreachable NATS is reported as such, not as a kezd that
         // would not start.
-        kezd::broker::NatsBroker::connect(&nats, &prefix())
+        let broker = kezd::broker::NatsBroker::connect(&nats, &prefix())
             .await
-            .unwrap_or_else(|e| panic!("KEZ_TEST_NATS_URL is set but NATS is unreachable: {e:?}"));
+            .unwrap_or_else(|e| panic!("KEZ_TEST_NATS_URL is not a usable NATS URL: {e:?}"));
+        assert!(
+            kezd::broker::Broker::connected(&broker),
+            "KEZ_TEST_NATS_URL is set but NATS is unreachable"
+        );
         Some(Services { db, nats })
     }
 }
@@ -65,6 +70,11 @@ pub struct Options {
     pub broker_url: String,
     pub broker_prefix: String,
     pub keep_alive_secs: u64,
+    /// `[log] level`.
+    pub log_level: &'static str,
+    /// `[rate]`: every quota out of the way (all test clients share 127.0.0.1 and send fast)
+    /// unless a test sets one.
+    pub rate: BTreeMap<&'static str, u64>,
     /// More TOML tables (`[federation]` …), appended to the file.
     pub extra_toml: String,
 }
@@ -78,27 +88,44 @@ impl Options {
             broker_url: services.nats.clone(),
             broker_prefix: prefix.to_owned(),
             keep_alive_secs: 15,
+            log_level: "warn",
+            rate: [
+                "client_per_minute",
+                "register_per_hour",
+                "sender_per_minute",
+                "recipient_per_minute",
+                "recipient_strangers_per_minute",
+                "first_contacts_per_hour",
+            ]
+            .into_iter()
+            .map(|key| (key, 1_000_000))
+            .collect(),
             extra_toml: String::new(),
         }
     }
 
     fn toml(&self, port: u16, data_dir: &std::path::Path) -> String {
-        // Every test client shares 127.0.0.1 and sends fast: the spam limits stay out of the
-        // way. Each key is written as a TOML string/integer literal.
+        // Each key is written as a TOML string/integer literal.
         let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let rate: String = self
+            .rate
+            .iter()
+            .map(|(key, value)| format!("{key} = {value}\n"))
+            .collect();
         format!(
-            "bind = \"127.0.0.1:{port}\"\nserver_name = {}\ndata_dir = {}\ndatabase_url = {}\n\
+            "bind = \"127.0.0.1:{port}\"\nserver_name = {}\n\
+             public_base_url = \"http://{}\"\ndata_dir = {}\ndatabase_url = {}\n\
              broker_url = {}\nbroker_prefix = {}\n\
-             [log]\nlevel = \"warn\"\n\
+             [log]\nlevel = {}\n\
              [stream]\nkeep_alive_secs = {}\n\
-             [rate]\nclient_per_minute = 1000000\nregister_per_hour = 1000000\n\
-             sender_per_minute = 1000000\nrecipient_per_minute = 1000000\n\
-             recipient_strangers_per_minute = 1000000\nfirst_contacts_per_hour = 1000000\n{}\n",
+             [rate]\n{rate}{}\n",
             quote(&self.server_name),
+            self.server_name,
             quote(&data_dir.display().to_string()),
             quote(&self.database_url),
             quote(&self.broker_url),
             quote(&self.broker_prefix),
+            quote(self.log_level),
             self.keep_alive_secs,
             self.extra_toml,
         )
@@ -118,41 +145,92 @@ impl Kezd {
     /// retries on another port if the chosen one was taken in between.
     pub async fn start(options: &Options) -> Kezd {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("kezd.log");
-        let config = dir.path().join("kezd.toml");
+        let data = dir.path().join("data");
+        Kezd::start_with(dir, |port| options.toml(port, &data)).await
+    }
+
+    /// Starts `kezd serve` configured by `config(port)`, its config file and log in `dir`;
+    /// retries on another port if the chosen one was taken in between.
+    pub async fn start_with(dir: tempfile::TempDir, config: impl Fn(u16) -> String) -> Kezd {
+        let mut dir = dir;
         for _attempt in 0..3 {
-            let port = free_port();
-            std::fs::write(&config, options.toml(port, &dir.path().join("data")))
-                .expect("write the config");
-            let mut command = Command::new(env!("CARGO_BIN_EXE_kezd"));
-            command
-                .arg("serve")
-                .arg("--config")
-                .arg(&config)
-                .env_remove("RUST_LOG")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).expect("log file"))
-                .kill_on_drop(true);
-            // The test's own environment (KEZ_TEST_*) must not configure the daemon.
-            for (name, _) in std::env::vars_os() {
-                if name.to_string_lossy().starts_with("KEZ_") {
-                    command.env_remove(name);
+            match Kezd::start_once(dir, &config).await {
+                Ok(kezd) => return kezd,
+                Err((back, log)) => {
+                    eprintln!("kezd did not start:\n{log}");
+                    dir = back;
                 }
             }
-            let mut child = command.spawn().expect("kezd starts");
-            let api = Api::new(format!("http://127.0.0.1:{port}"));
-            if wait_until_serving(&mut child, &api, &log).await {
-                return Kezd {
-                    child,
-                    api,
-                    log,
-                    _dir: dir,
-                };
-            }
-            eprintln!("kezd did not start:\n{}", tail(&log));
         }
         panic!("kezd did not start in three attempts");
+    }
+
+    /// One attempt: the daemon serving, or its directory back with the end of its log when
+    /// it exited at start.
+    pub async fn start_once(
+        dir: tempfile::TempDir,
+        config: impl Fn(u16) -> String,
+    ) -> Result<Kezd, (tempfile::TempDir, String)> {
+        let log = dir.path().join("kezd.log");
+        let config_file = dir.path().join("kezd.toml");
+        let port = free_port();
+        std::fs::write(&config_file, config(port)).expect("write the config");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kezd"));
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_file)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .kill_on_drop(true);
+        // The test's own environment (KEZ_TEST_*) must not configure the daemon.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("KEZ_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("kezd starts");
+        let api = Api::new(format!("http://127.0.0.1:{port}"));
+        if wait_until_serving(&mut child, &api, &log).await {
+            Ok(Kezd {
+                child,
+                api,
+                log,
+                _dir: dir,
+            })
+        } else {
+            let tail = tail(&log);
+            Err((dir, tail))
+        }
+    }
+
+    /// The server document (SPEC §9.2).
+    pub async fn server_document(&self) -> serde_json::Value {
+        self.api
+            .get("/.well-known/kez")
+            .await
+            .json()
+            .await
+            .expect("the server document")
+    }
+
+    /// The value of the gauge or counter `name` (without labels) on `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .api
+            .get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} on /metrics:\n{text}"))
+            .trim()
+            .parse()
+            .expect("a number")
     }
 
     /// SIGKILL, and wait until the process is gone.
@@ -163,6 +241,11 @@ impl Kezd {
     /// The end of the daemon's log, for failure messages.
     pub fn log_tail(&self) -> String {
         tail(&self.log)
+    }
+
+    /// The daemon's whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

@@ -6,14 +6,16 @@
 //!
 //! Runs when both `KEZ_TEST_POSTGRES_URL` and `KEZ_TEST_NATS_URL` are set (`.ci/run` sets
 //! them); then unreachable services fail the tests. Otherwise every test passes without
-//! running. Each test makes its own database and NATS subject prefix.
+//! running, except `shared_key`, which needs neither. Each test makes its own database and NATS subject prefix.
 //!
 //! | module | what |
 //! | --- | --- |
 //! | `harness` | the services, `kezd serve` processes, a `nats-server` of the test's own |
 //! | `streams` | streams across instances, resuming on B after A is killed, lost publishes |
-//! | `nats_outage` | NATS stopped and restarted during sends |
+//! | `nats_outage` | NATS stopped and restarted during sends; instances started while it is down |
 //! | `outbox` | two instances draining one outbox to a third server |
+//! | `shared_key` | instances started together on one empty `data_dir` share one server key |
+//! | `rate_limits` | the quotas the server document publishes are the cluster's |
 
 #[allow(dead_code)] // The store suite's backends; these tests use only PostgreSQL.
 #[path = "../store/backend.rs"]
@@ -27,6 +29,8 @@ mod skipped;
 
 mod nats_outage;
 mod outbox;
+mod rate_limits;
+mod shared_key;
 mod streams;
 
 use std::collections::BTreeMap;
