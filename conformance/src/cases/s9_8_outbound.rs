@@ -1,11 +1,12 @@
 //! SPEC §9.1 and §9.8 on the connecting side (`--spawn` only): where the server under test is
 //! willing to connect and what it accepts from the other end. A rogue peer has a user `r` and
 //! one flaw — a certificate for another name, one from a CA nobody trusts, redirects on every
-//! path (to a path that serves the real answer), or an address outside the spawned nodes'
-//! `allowed_private_addresses` — and the server is asked to look `r` up
-//! (`GET /v1/u/r@<rogue>`) and to deliver a message to it. It must answer the look-up 503
-//! `unavailable`, never deliver, and for the address refuse before connecting: the message
-//! fails with `forbidden_address` and the rogue sees no connection at all.
+//! path (to a path that serves the real answer), an address outside the spawned nodes'
+//! `allowed_private_addresses`, or an SRV target that is its IP literal rather than a name —
+//! and the server is asked to look `r` up (`GET /v1/u/r@<rogue>`) and to deliver a message to
+//! it. It must answer the look-up 503 `unavailable` and never deliver; for the address and the
+//! address target it must not connect at all (the forbidden address fails the message with
+//! `forbidden_address`).
 
 use std::time::Duration;
 
@@ -55,6 +56,14 @@ pub fn cases() -> Vec<Case> {
              never connected to: the look-up is 503 unavailable and a message to it fails with \
              forbidden_address",
             |r| Box::pin(forbidden_address(r)),
+        ),
+        Case::rogue(
+            "s9.outbound.address_target",
+            &["§9.8"],
+            "a peer whose SRV target is its IP literal (127.0.2.x., an allowed address) is \
+             never connected to: the target is not a host name, so it is skipped; the look-up \
+             is 503 unavailable and a message to it is not delivered",
+            |r| Box::pin(address_target(r)),
         ),
     ]
 }
@@ -145,6 +154,18 @@ async fn forbidden_address(r: Rogue) -> CaseResult {
         rogue.traffic().connections,
         0,
         "connections to an address the server must not connect to"
+    );
+    Ok(())
+}
+
+async fn address_target(r: Rogue) -> CaseResult {
+    let (rogue, peer, alice) = with_peer(&r, RogueOptions::new().address_target()).await?;
+    lookup_refused(&r, &peer, "its SRV target is an IP literal").await?;
+    let status = failed_attempt(&alice, &peer).await?;
+    check_eq!(
+        rogue.traffic().connections,
+        0,
+        "connections to an SRV target that is an address, not a name (status {status})"
     );
     Ok(())
 }
