@@ -92,13 +92,6 @@ const fn unobservable(
     }
 }
 
-/// §9.8-2: DNS rebinding.
-const NINE_EIGHT_TWO: Requirement = unobservable(
-    "§9.8-2",
-    "the connection uses the address that was checked",
-    "TODO",
-);
-
 /// Every requirement of SPEC.md, in document order.
 pub const REQUIREMENTS: &[Requirement] = &[
     server(
@@ -426,7 +419,11 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "no connection to the listed ranges unless allowed",
         &["skip_ssrf_guard"],
     ),
-    NINE_EIGHT_TWO,
+    server(
+        "§9.8-2",
+        "the connection uses the address that was checked",
+        &["connect_to_unchecked_address"],
+    ),
     server(
         "§9.8-3",
         "every address comes from the guarded resolver",

@@ -227,6 +227,16 @@ impl Discovery {
             })
             .await
     }
+
+    /// `host`'s addresses asked of DNS again, past this cache (none on failure). Only kezd's
+    /// fault `connect_to_unchecked_address` asks, as a client that resolves a name a second
+    /// time to connect would.
+    pub async fn addresses_uncached(&self, host: &str) -> Vec<IpAddr> {
+        match self.resolver.lookup_ip(format!("{host}.").as_str()).await {
+            Ok(lookup) => lookup.iter().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
 }
 
 /// SPEC §9.1: a sole `.` target means no federation; `.` beside real targets is ignored.

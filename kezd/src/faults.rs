@@ -402,6 +402,10 @@ pub const FAULTS: &[(&str, &str)] = &[
         "an SRV target that is an IP literal is connected to, not looked up (§9.8-3, §9.8-4)",
     ),
     (
+        "connect_to_unchecked_address",
+        "after the SSRF check the SRV target is looked up again and that answer connected to (§9.8-2)",
+    ),
+    (
         "repeated_query_first_wins",
         "a repeated query parameter is read as its first value (§10-3)",
     ),

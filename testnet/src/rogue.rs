@@ -49,7 +49,7 @@ mod send;
 mod serve;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -390,6 +390,21 @@ impl RoguePeer {
     /// The rogue's server name.
     pub fn name(&self) -> &ServerName {
         &self.shared.name
+    }
+
+    /// The name its SRV record targets (`node-<name>`).
+    pub fn srv_target(&self) -> String {
+        format!("node-{}", self.shared.name)
+    }
+
+    /// Makes its SRV target resolve to `ip` from the next look-up on (its listener stays
+    /// where it is): a name whose address changes between two look-ups, as DNS rebinding
+    /// does (SPEC §9.8).
+    pub async fn point_target_at(&self, net: &Testnet, ip: Ipv4Addr) -> Result<(), TestnetError> {
+        net.dns()
+            .replace(&self.srv_target(), RecordData::A(ip))
+            .await?;
+        Ok(())
     }
 
     /// Its own loopback address and port (see `addresses.rs`).
