@@ -92,20 +92,6 @@ const fn unobservable(
     }
 }
 
-const fn pending(id: &'static str, summary: &'static str, awaits: &'static str) -> Requirement {
-    Requirement {
-        id,
-        summary,
-        check: Check::Pending { awaits },
-    }
-}
-
-/// The outbound federation cases (hostile peers: document checks, SSRF, certificates,
-/// redirects), written beside this table.
-const OUTBOUND: &str = "the hostile-peer cases for outbound federation";
-/// The window-edge, size-limit and state-over-time cases, written beside this table.
-const EDGES: &str = "the window-edge and size-limit cases";
-
 /// Every requirement of SPEC.md, in document order.
 pub const REQUIREMENTS: &[Requirement] = &[
     server(
@@ -200,7 +186,7 @@ pub const REQUIREMENTS: &[Requirement] = &[
     server(
         "§4.1-1",
         "registration applies §4.1's checks in order and answers the first failure",
-        &["accept_stale_registration"],
+        &["accept_stale_registration", "registration_window_narrow"],
     ),
     server("§6.1-1", "an envelope's v is 1", &["accept_any_version"]),
     server(
@@ -223,21 +209,25 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "receivers ignore unknown plaintext members",
         &["spec/src/plaintext.rs::shape"],
     ),
-    pending("§6.5-1", "a send body is at most 262,144 bytes", EDGES),
-    pending(
+    server(
+        "§6.5-1",
+        "a send body is at most 262,144 bytes",
+        &["send_body_one_byte_over"],
+    ),
+    server(
         "§6.5-2",
         "a larger send body is 413 payload_too_large",
-        EDGES,
+        &["send_body_too_large_400"],
     ),
-    pending(
+    server(
         "§6.5-3",
         "no more than 262,145 bytes of a body are read",
-        EDGES,
+        &["body_read_past_limit"],
     ),
-    pending(
+    server(
         "§6.5-4",
         "a federated envelope's JCS is at most 262,144 bytes",
-        EDGES,
+        &["txn_envelope_one_byte_over"],
     ),
     client(
         "§6.6-1",
@@ -277,7 +267,7 @@ pub const REQUIREMENTS: &[Requirement] = &[
     server(
         "§8.1-2",
         "sends apply §8.1's checks in order",
-        &["accept_stale_envelope"],
+        &["accept_stale_envelope", "send_window_wide"],
     ),
     server(
         "§8.3-1",
@@ -287,7 +277,7 @@ pub const REQUIREMENTS: &[Requirement] = &[
     server(
         "§8.4-1",
         "no inbox message is deleted but by acknowledgement or retention",
-        &["ack_deletes_one_extra"],
+        &["ack_deletes_one_extra", "retention_early"],
     ),
     server(
         "§8.5-1",
@@ -319,51 +309,55 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "accepted message ids are remembered through ts + 7 days + 300 s, acknowledged or not",
         &["ack_forgets_message_ids"],
     ),
-    pending(
+    server(
         "§9.1-1",
         "a peer's certificate is valid for its server name",
-        OUTBOUND,
+        &["accept_certificate_for_other_name"],
     ),
-    pending(
+    server(
         "§9.1-2",
         "certificate verification is never disabled",
-        OUTBOUND,
+        &["accept_unknown_ca"],
     ),
     server(
         "§9.2-1",
         "verify_keys holds the document's signing key",
         &["document_signing_key_unlisted"],
     ),
-    pending("§9.2-2", "a fetched document's type is server", OUTBOUND),
-    pending(
+    server(
+        "§9.2-2",
+        "a fetched document's type is server",
+        &["accept_document_wrong_type"],
+    ),
+    server(
         "§9.2-3",
         "a fetched document names the server it was fetched for",
-        OUTBOUND,
+        &["accept_document_for_other_server"],
     ),
-    pending(
+    server(
         "§9.2-4",
         "a fetched document's ts is not over 300 s ahead",
-        OUTBOUND,
+        &["accept_document_from_future"],
     ),
-    pending(
+    server(
         "§9.2-5",
         "a fetched document's signature verifies",
-        OUTBOUND,
+        &["accept_document_bad_signature"],
     ),
-    pending(
+    server(
         "§9.2-6",
         "a cached document is refetched after it expires",
-        OUTBOUND,
+        &["document_cached_past_valid_until"],
     ),
-    pending(
+    server(
         "§9.2-7",
         "a key is not trusted after its valid_until",
-        OUTBOUND,
+        &["trust_expired_key"],
     ),
-    pending(
+    server(
         "§9.2-8",
         "a retired key is not trusted for what was signed after expired_at",
-        OUTBOUND,
+        &["trust_retired_key"],
     ),
     server(
         "§9.3-1",
@@ -380,10 +374,20 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "a missing or repeated Authorization parameter is refused",
         &["s2s_header_repeat_allowed"],
     ),
-    pending(
+    server(
+        "§9.3-4",
+        "the Authorization scheme and parameter names match in any case",
+        &["s2s_header_case_sensitive"],
+    ),
+    server(
+        "§9.3-5",
+        "whitespace around the Authorization header's commas and = is accepted",
+        &["s2s_header_no_whitespace"],
+    ),
+    server(
         "§9.4-1",
         "a transaction body is at most max_txn_bytes",
-        EDGES,
+        &["txn_body_one_byte_over"],
     ),
     server(
         "§9.4-2",
@@ -410,27 +414,31 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "a sender's later envelopes in a transaction are deferred with the first",
         &["defer_only_limited_envelope"],
     ),
-    pending(
+    server(
         "§9.8-1",
         "no connection to the listed ranges unless allowed",
-        OUTBOUND,
+        &["skip_ssrf_guard"],
     ),
-    pending(
+    server(
         "§9.8-2",
         "the connection uses the address that was checked",
-        OUTBOUND,
+        &["connect_to_unchecked_address"],
     ),
-    pending(
+    server(
         "§9.8-3",
         "every address comes from the guarded resolver",
-        OUTBOUND,
+        &["connect_to_address_target"],
     ),
-    pending(
+    server(
         "§9.8-4",
         "an SRV target that is not a host name is not connected to",
-        OUTBOUND,
+        &["connect_to_address_target"],
     ),
-    pending("§9.8-5", "redirects are not followed", OUTBOUND),
+    server(
+        "§9.8-5",
+        "redirects are not followed",
+        &["follow_redirects"],
+    ),
     server(
         "§9.8-6",
         "outbound requests have connect and total timeouts",
@@ -445,6 +453,11 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "§10-2",
         "clients do not parse message",
         &["kezctl/tests/e2e.rs::registration_errors_are_friendly"],
+    ),
+    server(
+        "§10-3",
+        "a query parameter a route reads is not repeated",
+        &["repeated_query_first_wins"],
     ),
     unobservable(
         "§11-1",
@@ -520,6 +533,20 @@ pub const OTHER_FAULTS: &[(&str, &str)] = &[
     ("txn_replay_reprocesses", "§9.4"),
     ("ignore_retry_after", "§9.6"),
     ("reverse_txn_order", "§9.5"),
+    ("auth_window_wide", "§7.1"),
+    ("s2s_window_narrow", "§9.3"),
+    ("txn_envelope_past_narrow", "§9.4"),
+    ("txn_envelope_future_wide", "§9.4"),
+    ("envelope_limit_off_by_one", "§9.4"),
+    ("page_cap_off_by_one", "§8.2"),
+    ("seq_reused_after_ack", "§8.2"),
+    ("seq_counter_not_persisted", "§8.2"),
+    ("ready_reports_stored_max", "§8.5"),
+    ("resend_refused_by_later_checks", "§8.1"),
+    ("txn_duplicate_after_window", "§9.4"),
+    ("accept_expired_document", "§9.2"),
+    ("no_key_refetch", "§9.2"),
+    ("key_refetch_storm", "§9.2"),
 ];
 
 /// The requirement ids (or, for [`OTHER_FAULTS`], the section) a fault is listed under.

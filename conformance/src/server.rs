@@ -263,6 +263,44 @@ impl Server {
         self.request(Method::POST, path, &all, Some(body)).await
     }
 
+    /// `POST path` with a chunked JSON body that sends `first` and then stalls, never ending:
+    /// an answer can only come from what the server has read so far (SPEC §6.5). The exchange
+    /// is bounded by the server's timeout, like every request.
+    pub async fn post_stalled(&self, path: &str, first: Vec<u8>) -> Result<Resp, Fail> {
+        let stalled = futures_util::StreamExt::chain(
+            futures_util::stream::iter([Ok::<_, std::io::Error>(first)]),
+            futures_util::stream::pending(),
+        );
+        let what = format!("POST {} (a body that stalls)", short_path(path));
+        let exchange = async {
+            let response = self
+                .http
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(stalled))
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, headers, body))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok((status, headers, body))) => Ok(Resp {
+                what,
+                status,
+                headers,
+                body,
+            }),
+            Ok(Err(e)) => Err(Fail::Fail(format!("{what}: {}", error_chain(&e)))),
+            Err(_) => Err(Fail::Fail(format!(
+                "{what}: no answer within {:?}: the server waits for more of a body already \
+                 over its limit",
+                self.timeout
+            ))),
+        }
+    }
+
     /// Whether the server federates (serves a document).
     pub fn federates(&self) -> bool {
         !self.document.is_null()

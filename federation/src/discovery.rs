@@ -199,6 +199,11 @@ impl Discovery {
     /// an SRV target that is an address in any spelling (`127.0.0.1`, `0x7f000001`) is
     /// refused here, never parsed as one (SPEC §9.8), so every address comes from DNS.
     pub async fn addresses(&self, host: &str) -> Result<Arc<[IpAddr]>, FederationError> {
+        if crate::faults::on("connect_to_address_target")
+            && let Ok(ip) = host.parse::<IpAddr>()
+        {
+            return Ok(Arc::from([ip]));
+        }
         kez_spec::server_name::check_host(host)
             .map_err(|e| FederationError::invalid(format!("{host:?} is not a host name: {e}")))?;
         let key = host.to_owned();
@@ -221,6 +226,16 @@ impl Discovery {
                 }
             })
             .await
+    }
+
+    /// `host`'s addresses asked of DNS again, past this cache (none on failure). Only kezd's
+    /// fault `connect_to_unchecked_address` asks, as a client that resolves a name a second
+    /// time to connect would.
+    pub async fn addresses_uncached(&self, host: &str) -> Vec<IpAddr> {
+        match self.resolver.lookup_ip(format!("{host}.").as_str()).await {
+            Ok(lookup) => lookup.iter().collect(),
+            Err(_) => Vec::new(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`on`] is kez-spec's hook, which kezd installs at start.
 
 use kez_spec::server_document::ServerDocument;
+use kez_spec::signed::{self, SignedObject};
 use kez_spec::{Error, KeyId, ServerName, VerifyingKey};
 use serde_json::{Map, Value};
 
@@ -17,24 +18,37 @@ use crate::ServerKeys;
 pub use kez_spec::faults::on;
 
 /// [`ServerDocument::verify`], minus the checks the enabled faults skip: a document whose
-/// signature does not verify, that names another server, or whose `valid_until` has passed
-/// is taken as if it were good, with the keys it publishes.
+/// signature does not verify, whose `type` is not `"server"`, that names another server, whose
+/// `ts` is too far ahead or whose `valid_until` has passed is taken as if it were good, with
+/// the keys it publishes.
 pub fn verify_document(
     bytes: &[u8],
     expected: &ServerName,
     now_ms: u64,
 ) -> Result<ServerDocument, Error> {
     let skip_signature = on("accept_document_bad_signature");
+    let skip_type = on("accept_document_wrong_type");
     let skip_server = on("accept_document_for_other_server");
+    let skip_future = on("accept_document_from_future");
     let skip_expiry = on("accept_expired_document");
-    if !(skip_signature || skip_server || skip_expiry) {
+    if !(skip_signature || skip_type || skip_server || skip_future || skip_expiry) {
         return ServerDocument::verify(bytes, expected, now_ms);
     }
     let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(bytes) else {
         return ServerDocument::verify(bytes, expected, now_ms);
     };
+    // Each fault skips its own check only: the signature still counts unless its fault is on.
+    if !skip_signature && !signature_verifies(bytes, &body) {
+        return ServerDocument::verify(bytes, expected, now_ms);
+    }
+    if skip_type {
+        body.insert("type".into(), "server".into());
+    }
     if skip_server {
         body.insert("server".into(), expected.as_str().into());
+    }
+    if skip_future {
+        body.insert("ts".into(), now_ms.into());
     }
     if skip_expiry {
         body.insert("valid_until".into(), (now_ms + 3_600_000).into());
@@ -55,12 +69,20 @@ pub fn verify_document(
         entry.insert("key".into(), public.into());
     }
     body.remove("signature");
-    let resigned = kez_spec::signed::sign(body, throwaway, Some(key_id.clone()));
+    let resigned = signed::sign(body, throwaway, Some(key_id.clone()));
     let mut doc = ServerDocument::verify(resigned.to_string().as_bytes(), expected, now_ms)?;
     if let Some(entry) = doc.verify_keys.get_mut(&key_id) {
         entry.key = published;
     }
     Ok(doc)
+}
+
+/// Whether the document's signature verifies with the key `verify_keys` publishes for it.
+fn signature_verifies(bytes: &[u8], body: &Map<String, Value>) -> bool {
+    let (Ok(obj), Some((_, key))) = (SignedObject::parse(bytes, true), signing_key(body)) else {
+        return false;
+    };
+    signed::verify_bytes(&key, &obj.signing_bytes(), &obj.signature.sig).is_ok()
 }
 
 /// The id of the key that signed the document and the key `verify_keys` publishes for it.

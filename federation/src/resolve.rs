@@ -68,7 +68,28 @@ impl GuardedResolver {
                 .map(|ip| SocketAddr::new(*ip, 0))
                 .collect(),
         };
-        guard(host, addrs, &self.policy)
+        let checked = guard(host, addrs, &self.policy)?;
+        if crate::faults::on("connect_to_unchecked_address") && self.mode == Mode::Discovered {
+            return Ok(self.rebound(host, checked).await);
+        }
+        Ok(checked)
+    }
+
+    /// kezd's fault `connect_to_unchecked_address`: after the check, each target is looked up
+    /// again and the new answer is connected to — the DNS rebinding SPEC §9.8 forbids.
+    async fn rebound(&self, host: &str, checked: Vec<SocketAddr>) -> Vec<SocketAddr> {
+        let Ok(server) = ServerName::parse(host) else {
+            return checked;
+        };
+        let Ok(targets) = self.discovery.targets(&server).await else {
+            return checked;
+        };
+        let mut again = Vec::new();
+        for target in targets {
+            let ips = self.discovery.addresses_uncached(&target.host).await;
+            again.extend(ips.into_iter().map(|ip| SocketAddr::new(ip, target.port)));
+        }
+        if again.is_empty() { checked } else { again }
     }
 }
 

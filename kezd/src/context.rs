@@ -182,6 +182,9 @@ impl RequestContext {
                 continue;
             }
             if found.is_some() {
+                if crate::faults::on("repeated_query_first_wins") {
+                    break;
+                }
                 return Err(ApiError::malformed(format!(
                     "query parameter {name} is repeated"
                 )));

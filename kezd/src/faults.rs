@@ -263,11 +263,11 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "registration_window_narrow",
-        "registrations are accepted only within 295 s, not 300 (§4.1 check 9)",
+        "registrations are accepted only within 295 s, not 300 (§4.1-1, check 9)",
     ),
     (
         "send_window_wide",
-        "sends are accepted up to 305 s off, not 300 (§8.1 check 9)",
+        "sends are accepted up to 305 s off, not 300 (§8.1-2, check 9)",
     ),
     (
         "s2s_window_narrow",
@@ -303,7 +303,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "retention_early",
-        "retention deletes messages at half their max_age (§8.4)",
+        "retention deletes messages at half their max_age (§8.4-1)",
     ),
     (
         "resend_refused_by_later_checks",
@@ -315,11 +315,11 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "accept_document_bad_signature",
-        "a peer's server document is used though its signature does not verify (§9.2)",
+        "a peer's server document is used though its signature does not verify (§9.2-5)",
     ),
     (
         "accept_document_for_other_server",
-        "a peer's server document is used though it names another server (§9.2)",
+        "a peer's server document is used though it names another server (§9.2-3)",
     ),
     (
         "accept_expired_document",
@@ -335,19 +335,79 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "follow_redirects",
-        "outbound requests follow 3xx redirects (§9.8)",
+        "outbound requests follow 3xx redirects (§9.8-5)",
     ),
     (
         "accept_certificate_for_other_name",
-        "a peer's certificate is accepted though it is not valid for the server name (§9.1)",
+        "a peer's certificate is accepted though it is not valid for the server name (§9.1-1)",
     ),
     (
         "accept_unknown_ca",
-        "a peer's certificate is accepted though no trusted CA signed it (§9.1)",
+        "a peer's certificate is accepted though no trusted CA signed it: verification is off (§9.1-2)",
     ),
     (
         "skip_ssrf_guard",
-        "outbound connections go to any address, forbidden ranges included (§9.8)",
+        "outbound connections go to any address, forbidden ranges included (§9.8-1)",
+    ),
+    (
+        "send_body_one_byte_over",
+        "sends accept a body of 262,145 bytes, one over the limit (§6.5-1)",
+    ),
+    (
+        "send_body_too_large_400",
+        "a send body over the limit is 400 malformed_request, not 413 payload_too_large (§6.5-2)",
+    ),
+    (
+        "body_read_past_limit",
+        "a body over its limit is read on, up to 1 MiB or its end, before the 413 (§6.5-3)",
+    ),
+    (
+        "txn_envelope_one_byte_over",
+        "transactions accept an envelope of 262,145 JCS bytes, one over the limit (§6.5-4)",
+    ),
+    (
+        "accept_document_wrong_type",
+        "a peer's server document is used though its type is not \"server\" (§9.2-2)",
+    ),
+    (
+        "accept_document_from_future",
+        "a peer's server document is used though its ts is over 300 s ahead (§9.2-4)",
+    ),
+    (
+        "document_cached_past_valid_until",
+        "a peer's server document is cached for 24 h whatever its valid_until (§9.2-6)",
+    ),
+    (
+        "trust_expired_key",
+        "a peer's current key is trusted after its valid_until (§9.2-7)",
+    ),
+    (
+        "trust_retired_key",
+        "a peer's retired key is trusted for requests signed after its expired_at (§9.2-8)",
+    ),
+    (
+        "s2s_header_case_sensitive",
+        "the Authorization scheme and parameter names are matched case-sensitively (§9.3-4)",
+    ),
+    (
+        "s2s_header_no_whitespace",
+        "whitespace around the Authorization header's commas and '=' is refused (§9.3-5)",
+    ),
+    (
+        "txn_body_one_byte_over",
+        "transactions accept a body one byte over max_txn_bytes (§9.4-1)",
+    ),
+    (
+        "connect_to_address_target",
+        "an SRV target that is an IP literal is connected to, not looked up (§9.8-3, §9.8-4)",
+    ),
+    (
+        "connect_to_unchecked_address",
+        "after the SSRF check the SRV target is looked up again and that answer connected to (§9.8-2)",
+    ),
+    (
+        "repeated_query_first_wins",
+        "a repeated query parameter is read as its first value (§10-3)",
     ),
 ];
 

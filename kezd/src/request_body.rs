@@ -141,6 +141,9 @@ where
         };
         let needed = buffer.len() + data.len();
         if needed > limit {
+            if crate::faults::on("body_read_past_limit") {
+                drain(body).await;
+            }
             return Err(too_large);
         }
         if needed > buffer.capacity() {
@@ -159,6 +162,23 @@ where
         reservation,
     })
 }
+
+/// kezd's fault `body_read_past_limit`: reads on (up to [`DRAIN_BYTES`]) before answering.
+async fn drain<B>(mut body: std::pin::Pin<&mut B>)
+where
+    B: Body<Data = Bytes>,
+{
+    let mut drained = 0;
+    while drained < DRAIN_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
+            _ => break,
+        }
+    }
+}
+
+/// How much of a body over its limit [`drain`] reads.
+const DRAIN_BYTES: usize = 1 << 20;
 
 fn as_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)

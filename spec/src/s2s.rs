@@ -106,7 +106,11 @@ impl ServerAuth {
     pub fn parse(header: &str) -> Result<Self, Error> {
         let params = header
             .get(..SCHEME.len())
-            .filter(|scheme| scheme.eq_ignore_ascii_case(SCHEME))
+            .filter(|scheme| {
+                // kezd's fault `s2s_header_case_sensitive`: the scheme as senders spell it.
+                scheme.eq_ignore_ascii_case(SCHEME)
+                    && (*scheme == SCHEME || !crate::faults::on("s2s_header_case_sensitive"))
+            })
             .and_then(|_| header[SCHEME.len()..].strip_prefix(' '))
             .ok_or(Error::S2sUnauthorized("scheme must be KEZ-Server"))?;
         let (mut origin, mut destination, mut key, mut ts, mut sig) =
@@ -127,13 +131,25 @@ impl ServerAuth {
             let (name, value) = part
                 .split_once('=')
                 .ok_or(Error::S2sUnauthorized("parameters are name=\"value\""))?;
+            // kezd's fault `s2s_header_no_whitespace`: no whitespace around `=` or commas.
+            let ows: &[char] = if crate::faults::on("s2s_header_no_whitespace") {
+                &[]
+            } else {
+                OWS
+            };
             let value = value
-                .trim_matches(OWS)
+                .trim_matches(ows)
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .filter(|v| !v.contains('"'))
                 .ok_or(Error::S2sUnauthorized("parameter values are quoted"))?;
-            let slot = match name.trim_matches(OWS).to_ascii_lowercase().as_str() {
+            let name = name.trim_matches(ows);
+            let name = if crate::faults::on("s2s_header_case_sensitive") {
+                name.to_owned()
+            } else {
+                name.to_ascii_lowercase()
+            };
+            let slot = match name.as_str() {
                 "origin" => &mut origin,
                 "destination" => &mut destination,
                 "key" => &mut key,

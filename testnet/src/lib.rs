@@ -81,7 +81,9 @@ pub use ca::{CertFiles, IssuedCert, TestCa};
 pub use dns::{DnsServer, RecordData, RecordKind, kez_srv_name};
 pub use error::{DnsError, TestnetError};
 pub use node::Node;
-pub use rogue::{Behaviour, DocumentFlaw, RogueCert, RogueOptions, RoguePeer, Sign, Traffic};
+pub use rogue::{
+    Behaviour, DocumentFlaw, RogueCert, RogueOptions, RoguePeer, SHORT_LIVED_MS, Sign, Traffic,
+};
 pub use testnet::{NodeOptions, Testnet, TestnetBuilder};
 
 /// The environment variable naming the kezd binary to run, overriding the built one.

@@ -49,7 +49,7 @@ mod send;
 mod serve;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -62,11 +62,12 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
+use crate::dns::{RecordData, kez_srv_name};
 use crate::error::TestnetError;
 use crate::testnet::Testnet;
 
 pub use held::{Held, LookupCounts};
-pub use hostile::{DocumentFlaw, MOVED_PREFIX, RogueCert, Traffic};
+pub use hostile::{DocumentFlaw, MOVED_PREFIX, RogueCert, SHORT_LIVED_MS, Traffic};
 pub use send::{Sign, SignAs, TxnAnswer, envelope_as, message_id, tamper, txn_body};
 pub use serve::ReceivedTxn;
 
@@ -126,6 +127,8 @@ pub struct RogueOptions {
     redirects: bool,
     /// Listen outside the nodes' allow-list of private addresses (SPEC §9.8).
     unlisted_address: bool,
+    /// Publish the SRV target as the listener's IP literal, not a name (SPEC §9.8).
+    address_target: bool,
 }
 
 impl Default for RogueOptions {
@@ -138,6 +141,7 @@ impl Default for RogueOptions {
             cert: RogueCert::ForItsName,
             redirects: false,
             unlisted_address: false,
+            address_target: false,
         }
     }
 }
@@ -191,6 +195,14 @@ impl RogueOptions {
     /// publish it in DNS: a server must refuse to connect (SPEC §9.8).
     pub fn unlisted_address(mut self) -> Self {
         self.unlisted_address = true;
+        self
+    }
+
+    /// Publish `_kez._tcp.<name>` with the listener's IP literal as its target (`127.0.2.9.`),
+    /// at an allowed address: only a server that takes an SRV target for an address, rather
+    /// than a name to look up, connects (SPEC §9.8: such a target is skipped).
+    pub fn address_target(mut self) -> Self {
+        self.address_target = true;
         self
     }
 }
@@ -349,6 +361,15 @@ impl RoguePeer {
         net.dns()
             .publish_kez_server(name, &format!("node-{name}"), addr)
             .await?;
+        if options.address_target {
+            let srv = RecordData::Srv {
+                priority: 0,
+                weight: 0,
+                port: addr.port(),
+                target: addr.ip().to_string(),
+            };
+            net.dns().replace(&kez_srv_name(name), srv).await?;
+        }
         let nodes = net
             .nodes()
             .map(|node| (node.name().to_owned(), node.addr()))
@@ -369,6 +390,21 @@ impl RoguePeer {
     /// The rogue's server name.
     pub fn name(&self) -> &ServerName {
         &self.shared.name
+    }
+
+    /// The name its SRV record targets (`node-<name>`).
+    pub fn srv_target(&self) -> String {
+        format!("node-{}", self.shared.name)
+    }
+
+    /// Makes its SRV target resolve to `ip` from the next look-up on (its listener stays
+    /// where it is): a name whose address changes between two look-ups, as DNS rebinding
+    /// does (SPEC §9.8).
+    pub async fn point_target_at(&self, net: &Testnet, ip: Ipv4Addr) -> Result<(), TestnetError> {
+        net.dns()
+            .replace(&self.srv_target(), RecordData::A(ip))
+            .await?;
+        Ok(())
     }
 
     /// Its own loopback address and port (see `addresses.rs`).

@@ -50,6 +50,13 @@ pub fn cases() -> Vec<Case> {
             |s| Box::pin(body_limit_every_route(s)),
         ),
         Case::single(
+            "s6.body_limit.read_bound",
+            &["§6.5"],
+            "a chunked send body that stalls after max_body_bytes + 1 bytes is answered 413 \
+             payload_too_large at once: the server reads no more than one byte past the limit",
+            |s| Box::pin(body_read_bound(s)),
+        ),
+        Case::single(
             "s6.e2ee.round_trip",
             &["§6.2", "§6.3", "§6.6"],
             "a sealed message is served so that the recipient verifies the signature with \
@@ -330,6 +337,20 @@ async fn body_limit(s: Single) -> CaseResult {
 }
 
 /// `body`, a JSON object, padded with JSON whitespace before its last byte to `len` bytes.
+/// A server that read on past the limit would wait for bytes that never come.
+async fn body_read_bound(s: Single) -> CaseResult {
+    let limit = published_body_limit(&s)?;
+    let over = vec![b' '; limit + 1];
+    let resp = s.server.post_stalled("/v1/messages", over).await?;
+    expect_code(
+        resp,
+        413,
+        "payload_too_large",
+        "a chunked send body stalled one byte past the limit",
+    )?;
+    Ok(())
+}
+
 fn padded(body: &[u8], len: usize) -> Vec<u8> {
     let mut out = body.to_vec();
     let last = out.pop().unwrap_or(b'}');

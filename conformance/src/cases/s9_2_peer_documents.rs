@@ -1,15 +1,18 @@
 //! SPEC §9.2 on the receiving side of a peer's document (`--spawn` only): a server that checks a
 //! transaction fetches the origin's server document, and trusts its keys only when the document
-//! verifies — signed by a key it publishes, for the origin's own name, not past `valid_until`.
-//! A rogue peer serves each kind of flawed document and signs a transaction with the key the
-//! document publishes, so only a server that skips the check accepts it. And an unknown key id
-//! makes the server refetch the document once (a rotated key is then trusted), never more than
-//! once a minute per origin.
+//! verifies — signed by a key it publishes, of `type` `"server"`, for the origin's own name,
+//! not signed in the future, not past `valid_until`. A rogue peer serves each kind of flawed
+//! document and signs a transaction with the key the document publishes, so only a server that
+//! skips the check accepts it. A document is fetched again once its `valid_until` has passed.
+//! And an unknown key id makes the server refetch the document once (a rotated key is then
+//! trusted), never more than once a minute per origin.
 
-use kez_testnet::{DocumentFlaw, RogueOptions, Sign};
+use kez_testnet::{DocumentFlaw, RogueOptions, SHORT_LIVED_MS, Sign};
 
 use super::s9_3_rogue_sender::{expect_status, recipient, send};
 use crate::case::{Case, CaseResult, Rogue};
+use crate::cases;
+use crate::user::now_ms;
 
 /// The cases of this group.
 pub fn cases() -> Vec<Case> {
@@ -39,6 +42,27 @@ pub fn cases() -> Vec<Case> {
             "a transaction from a peer whose server document is past its valid_until is \
              refused 503 unavailable and stores nothing",
             |r| Box::pin(flawed(r, DocumentFlaw::Expired)),
+        ),
+        Case::rogue(
+            "s9.rogue.document_wrong_type",
+            &["§9.2", "§9.3"],
+            "a transaction from a peer whose server document's type is not \"server\" is \
+             refused 503 unavailable and stores nothing",
+            |r| Box::pin(flawed(r, DocumentFlaw::WrongType)),
+        ),
+        Case::rogue(
+            "s9.rogue.document_from_future",
+            &["§9.2", "§9.3"],
+            "a transaction from a peer whose server document's ts is 10 minutes ahead (over \
+             the 300 s allowed) is refused 503 unavailable and stores nothing",
+            |r| Box::pin(flawed(r, DocumentFlaw::FromFuture)),
+        ),
+        Case::rogue(
+            "s9.rogue.document_refetched",
+            &["§9.2"],
+            "a peer's document valid for 3 s is used for a transaction and fetched again for \
+             the next once its valid_until has passed",
+            |r| Box::pin(refetched(r)),
         ),
         Case::rogue(
             "s9.rogue.key_refetch",
@@ -75,6 +99,47 @@ async fn flawed(r: Rogue, flaw: DocumentFlaw) -> CaseResult {
     check!(
         bob.messages(0).await?.is_empty(),
         "{what}: the refused transaction stored a message"
+    );
+    Ok(())
+}
+
+/// A document valid for [`SHORT_LIVED_MS`] is fetched for one transaction and again for the
+/// next, sent after it expired: a cache may keep it only until its `valid_until`.
+async fn refetched(r: Rogue) -> CaseResult {
+    let rogue = r
+        .start(RogueOptions::new().document_flaw(DocumentFlaw::ShortLived))
+        .await?;
+    let bob = recipient(&r).await?;
+    let body = |text: &str| {
+        let env = rogue.envelope("mallory", &bob.address, &bob.primary, text);
+        rogue.txn_body(&[env])
+    };
+    let answer = send(&r, &rogue, "s1", body("first"), Sign::Good).await?;
+    expect_status(
+        "a transaction from a peer with a short-lived document",
+        &answer,
+        200,
+        None,
+    )?;
+    check_eq!(
+        rogue.traffic().document_fetches,
+        1,
+        "document fetches for the first transaction"
+    );
+    // The document was served before the answer came, so it has expired by then.
+    cases::clock_passes(now_ms() + SHORT_LIVED_MS + 200).await;
+    let answer = send(&r, &rogue, "s2", body("second"), Sign::Good).await?;
+    expect_status(
+        "a transaction after the document expired",
+        &answer,
+        200,
+        None,
+    )?;
+    check_eq!(
+        rogue.traffic().document_fetches,
+        2,
+        "document fetches once the first document's valid_until had passed (it must be \
+         fetched again)"
     );
     Ok(())
 }

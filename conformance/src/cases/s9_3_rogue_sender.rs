@@ -73,6 +73,13 @@ pub fn cases() -> Vec<Case> {
             |r| Box::pin(oversized(r)),
         ),
         Case::rogue(
+            "s9.rogue.txn_body_limit",
+            &["§9.4"],
+            "a transaction body of exactly the published max_txn_bytes (whitespace-padded) is \
+             accepted, one byte more is 413 payload_too_large and stores nothing",
+            |r| Box::pin(txn_body_limit(r)),
+        ),
+        Case::rogue(
             "s9.rogue.body_origin",
             &["§9.4"],
             "a body whose origin differs from the Authorization origin is 400 \
@@ -379,6 +386,60 @@ async fn replayed(r: Rogue) -> CaseResult {
         fresh.1,
         json!({"results": [{"id": message_id(&first), "status": "duplicate"}]}),
         "the first envelope in a new transaction"
+    );
+    Ok(())
+}
+
+/// SPEC §9.4's default `max_txn_bytes`, for a server that publishes none.
+const DEFAULT_MAX_TXN_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The largest `max_txn_bytes` this case sends a body of.
+const MAX_PROBED_TXN_BYTES: u64 = 64 * 1024 * 1024;
+
+async fn txn_body_limit(r: Rogue) -> CaseResult {
+    let limit = r
+        .server
+        .limit("/max_txn_bytes")
+        .unwrap_or(DEFAULT_MAX_TXN_BYTES);
+    if limit > MAX_PROBED_TXN_BYTES {
+        skip!("max_txn_bytes is {limit}: too large a body to send at its edge");
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let rogue = r.start(RogueOptions::new()).await?;
+    let bob = recipient(&r).await?;
+    let env = rogue.envelope("mallory", &bob.address, &bob.primary, "at the body limit");
+    let body = rogue.txn_body(&[env]);
+    // Whitespace after the opening brace is JSON's own: the body means the same at any size.
+    let padded = |size: usize| {
+        let mut out = Vec::with_capacity(size);
+        out.push(b'{');
+        out.resize(size.saturating_sub(body.len()) + 1, b' ');
+        out.extend_from_slice(&body[1..]);
+        out
+    };
+    let answer = send(&r, &rogue, "over", padded(limit + 1), Sign::Good).await?;
+    expect_status(
+        &format!("a body of {} bytes, one over max_txn_bytes", limit + 1),
+        &answer,
+        413,
+        Some("payload_too_large"),
+    )?;
+    check!(
+        bob.messages(0).await?.is_empty(),
+        "a transaction body over max_txn_bytes stored its message"
+    );
+    let answer = send(&r, &rogue, "exact", padded(limit), Sign::Good).await?;
+    expect_status(
+        &format!("a body of exactly max_txn_bytes ({limit} bytes)"),
+        &answer,
+        200,
+        None,
+    )?;
+    check_eq!(
+        answer.1["results"][0]["status"],
+        "accepted",
+        "the envelope of a body of exactly max_txn_bytes ({})",
+        answer.1
     );
     Ok(())
 }

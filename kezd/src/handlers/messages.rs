@@ -31,7 +31,12 @@ use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
 /// [`Store::accepted`]: crate::store::Store::accepted
 /// [`Store::record_conversations`]: crate::store::Store::record_conversations
 pub async fn post(mut ctx: RequestContext) -> HandlerResult {
-    let bytes = ctx.body_bytes().await?;
+    let bytes = ctx.body_bytes().await.map_err(|e| match e {
+        ApiError::PayloadTooLarge { .. } if crate::faults::on("send_body_too_large_400") => {
+            ApiError::malformed("the body is too large")
+        }
+        e => e,
+    })?;
     let state = ctx.state().clone();
     let Parsed {
         header,

@@ -85,7 +85,10 @@ pub fn routes(config: &Config) -> Router {
         .route_with_body_limit(
             Method::POST,
             "/v1/messages",
-            config.http.max_message_bytes,
+            config
+                .http
+                .max_message_bytes
+                .saturating_add(usize::from(crate::faults::on("send_body_one_byte_over"))),
             messages::post,
         )
         .route(Method::GET, "/v1/inbox/{handle}", inbox::poll)
@@ -96,8 +99,11 @@ pub fn routes(config: &Config) -> Router {
         .route_with_body_limit(
             Method::PUT,
             "/v1/federation/txn/{txn_id}",
-            std::num::NonZeroUsize::new(kez_spec::api::txn::MAX_BYTES)
-                .unwrap_or(config.http.max_message_bytes),
+            std::num::NonZeroUsize::new(
+                kez_spec::api::txn::MAX_BYTES
+                    + usize::from(crate::faults::on("txn_body_one_byte_over")),
+            )
+            .unwrap_or(config.http.max_message_bytes),
             txn::put,
         )
 }

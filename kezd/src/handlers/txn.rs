@@ -166,12 +166,18 @@ fn to_look_up(
     let mut seen = HashSet::new();
     envelopes
         .iter()
-        .filter(|r| r.size <= kez_spec::envelope::MAX_BYTES && !known.contains(&r.id))
+        .filter(|r| r.size <= max_envelope_bytes() && !known.contains(&r.id))
         .filter_map(|r| r.envelope.as_ref().ok())
         .map(|envelope| &envelope.envelope.from)
         .filter(|from| from.server() == origin && seen.insert(from.to_string()))
         .cloned()
         .collect()
+}
+
+/// Check 1's limit on an envelope's JCS bytes (SPEC §6.5), which two faults move by a byte.
+fn max_envelope_bytes() -> usize {
+    kez_spec::envelope::MAX_BYTES - usize::from(crate::faults::on("envelope_limit_off_by_one"))
+        + usize::from(crate::faults::on("txn_envelope_one_byte_over"))
 }
 
 /// The body's envelopes, after its shape and the origin are checked.
@@ -319,9 +325,7 @@ impl Receiver<'_> {
     /// Checks one envelope that is not a duplicate (SPEC §9.4). An `Err` is a failure of this
     /// server (the store), which fails the transaction so the origin retries it.
     async fn judge(&mut self, received: &Received) -> Result<Verdict, ApiError> {
-        let max_bytes = kez_spec::envelope::MAX_BYTES
-            - usize::from(crate::faults::on("envelope_limit_off_by_one"));
-        if received.size > max_bytes {
+        if received.size > max_envelope_bytes() {
             return Ok(Verdict::Rejected("payload_too_large"));
         }
         let envelope = match &received.envelope {

@@ -29,7 +29,17 @@ pub enum DocumentFlaw {
     NamesServer(String),
     /// `valid_until` an hour in the past; signed correctly.
     Expired,
+    /// `type` is `"registration"`, not `"server"`; signed correctly.
+    WrongType,
+    /// `ts` ten minutes ahead (the limit is 300 s); signed correctly.
+    FromFuture,
+    /// `valid_until` [`SHORT_LIVED_MS`] after it is served; signed correctly. No flaw in itself:
+    /// a receiver may use it until then, and must fetch it again after (SPEC §9.2).
+    ShortLived,
 }
+
+/// How long a [`DocumentFlaw::ShortLived`] document is valid, in milliseconds.
+pub const SHORT_LIVED_MS: u64 = 3_000;
 
 /// Which certificate the rogue serves.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -130,6 +140,17 @@ pub(super) fn spoil(document: Value, flaw: &DocumentFlaw, key: &SigningKey) -> V
             let now = now_ms();
             body.insert("ts".into(), now.saturating_sub(25 * 3_600_000).into());
             body.insert("valid_until".into(), now.saturating_sub(3_600_000).into());
+        }
+        DocumentFlaw::WrongType => {
+            body.insert("type".into(), "registration".into());
+        }
+        DocumentFlaw::FromFuture => {
+            let ahead = now_ms() + 600_000;
+            body.insert("ts".into(), ahead.into());
+            body.insert("valid_until".into(), (ahead + 24 * 3_600_000).into());
+        }
+        DocumentFlaw::ShortLived => {
+            body.insert("valid_until".into(), (now_ms() + SHORT_LIVED_MS).into());
         }
     }
     body.remove("signature");
