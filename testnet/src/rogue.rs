@@ -54,7 +54,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use kez_federation::{ClientConfig, FederationClient, ServerKeys};
+use kez_federation::{FederationClient, ServerKeys};
 use kez_spec::registration::Registration;
 use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey};
 use rand_core::{OsRng, RngCore};
@@ -326,20 +326,7 @@ impl RoguePeer {
             .map_err(|e| TestnetError::io("reading the rogue's address", e))?;
         let cert = hostile::certificate(net, name, &options.cert, keys_dir.path())?;
         let acceptor = serve::acceptor(&cert)?;
-        let verifier = FederationClient::new(
-            ClientConfig {
-                this_server: server_name.clone(),
-                resolver: Some(net.dns().addr()),
-                extra_roots: vec![net.ca().ca_pem_path().to_path_buf()],
-                allow_private_addresses: true,
-                allowed_private_addresses: Vec::new(),
-                request_timeout: Duration::from_secs(10),
-                user_agent: "kez-testnet-rogue".to_owned(),
-            },
-            // The verifier never signs; any key will do.
-            Arc::new(ServerKeys::generate()),
-        )
-        .map_err(|e| TestnetError::Rogue(format!("verifier: {e}")))?;
+        let verifier = net.rogue_verifier()?;
         let shared = Arc::new(Shared {
             name: server_name,
             keys_dir,
