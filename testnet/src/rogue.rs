@@ -11,8 +11,11 @@
 //! and publishes the same DNS records as a node (`SRV _kez._tcp.<name>` → `node-<name>`, A
 //! records to its address), so kezd discovers and verifies it exactly like a real server.
 //! Hostile variants serve a flawed document ([`DocumentFlaw`]), a certificate that must not
-//! verify ([`RogueCert`]) or redirects ([`RogueOptions::redirects`]); [`RoguePeer::traffic`]
-//! counts what reached it. It serves:
+//! verify ([`RogueCert`]) or redirects ([`RogueOptions::redirects`]), publish their IP literal
+//! as the SRV target ([`RogueOptions::address_target`]), or move their name to another
+//! address between look-ups ([`RoguePeer::point_target_at`]); [`RoguePeer::traffic`] counts
+//! what reached it. The nodes' requests are verified with the testnet's one shared client
+//! (`Testnet::rogue_verifier`). It serves:
 //! - `GET /.well-known/kez`: its document, signed with [`kez_spec::server_document::ServerDocument::sign`]
 //!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
 //!   in the past);
