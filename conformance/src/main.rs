@@ -98,7 +98,7 @@ struct FaultArgs {
     #[arg(long = "fault", value_name = "NAME")]
     only: Vec<String>,
     /// Fault runs (each its own testnet running the whole suite) at the same time.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 8, value_name = "N")]
     parallel: usize,
     /// Cases run at the same time within one fault's run.
     #[arg(long, default_value_t = 8, value_name = "N")]

@@ -219,6 +219,18 @@ impl Server {
         if let Some(body) = body {
             builder = builder.body(body);
         }
+        self.exchange(what, builder, "the server did not respond")
+            .await
+    }
+
+    /// Sends `builder`'s request and reads the whole answer, within the server's timeout;
+    /// `silence` says what no answer in time means.
+    async fn exchange(
+        &self,
+        what: String,
+        builder: reqwest::RequestBuilder,
+        silence: &str,
+    ) -> Result<Resp, Fail> {
         let exchange = async {
             let response = builder.send().await?;
             let status = response.status().as_u16();
@@ -235,7 +247,7 @@ impl Server {
             }),
             Ok(Err(e)) => Err(Fail::Fail(format!("{what}: {}", error_chain(&e)))),
             Err(_) => Err(Fail::Fail(format!(
-                "{what}: no answer within {:?} (the server did not respond)",
+                "{what}: no answer within {:?} ({silence})",
                 self.timeout
             ))),
         }
@@ -271,34 +283,18 @@ impl Server {
             futures_util::stream::iter([Ok::<_, std::io::Error>(first)]),
             futures_util::stream::pending(),
         );
+        let builder = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(stalled));
         let what = format!("POST {} (a body that stalls)", short_path(path));
-        let exchange = async {
-            let response = self
-                .http
-                .post(self.url(path))
-                .header("content-type", "application/json")
-                .body(reqwest::Body::wrap_stream(stalled))
-                .send()
-                .await?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>((status, headers, body))
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok((status, headers, body))) => Ok(Resp {
-                what,
-                status,
-                headers,
-                body,
-            }),
-            Ok(Err(e)) => Err(Fail::Fail(format!("{what}: {}", error_chain(&e)))),
-            Err(_) => Err(Fail::Fail(format!(
-                "{what}: no answer within {:?}: the server waits for more of a body already \
-                 over its limit",
-                self.timeout
-            ))),
-        }
+        self.exchange(
+            what,
+            builder,
+            "the server waits for more of a body already over its limit",
+        )
+        .await
     }
 
     /// Whether the server federates (serves a document).

@@ -26,11 +26,11 @@ pub fn verify_document(
     expected: &ServerName,
     now_ms: u64,
 ) -> Result<ServerDocument, Error> {
-    let skip_signature = on("accept_document_bad_signature");
-    let skip_type = on("accept_document_wrong_type");
-    let skip_server = on("accept_document_for_other_server");
-    let skip_future = on("accept_document_from_future");
-    let skip_expiry = on("accept_expired_document");
+    let skip_signature = crate::faults::on("accept_document_bad_signature");
+    let skip_type = crate::faults::on("accept_document_wrong_type");
+    let skip_server = crate::faults::on("accept_document_for_other_server");
+    let skip_future = crate::faults::on("accept_document_from_future");
+    let skip_expiry = crate::faults::on("accept_expired_document");
     if !(skip_signature || skip_type || skip_server || skip_future || skip_expiry) {
         return ServerDocument::verify(bytes, expected, now_ms);
     }

@@ -490,8 +490,8 @@ mod tests {
         );
     }
 
-    /// Every guard in kezd's and kez-spec's sources names a fault of [`FAULTS`] (a typo would
-    /// make a guard that never fires), and every fault has a guard.
+    /// Every guard in kezd's, kez-spec's and kez-federation's sources names a fault of
+    /// [`FAULTS`] (a typo would make a guard that never fires), and every fault has a guard.
     #[test]
     fn every_guard_names_a_fault_and_every_fault_is_guarded() {
         fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
@@ -508,6 +508,7 @@ mod tests {
         let mut texts = Vec::new();
         sources(&manifest.join("src"), &mut texts);
         sources(&manifest.join("../spec/src"), &mut texts);
+        sources(&manifest.join("../federation/src"), &mut texts);
         let mut guarded = BTreeSet::new();
         let code = texts
             .iter()

@@ -11,8 +11,11 @@
 //! and publishes the same DNS records as a node (`SRV _kez._tcp.<name>` → `node-<name>`, A
 //! records to its address), so kezd discovers and verifies it exactly like a real server.
 //! Hostile variants serve a flawed document ([`DocumentFlaw`]), a certificate that must not
-//! verify ([`RogueCert`]) or redirects ([`RogueOptions::redirects`]); [`RoguePeer::traffic`]
-//! counts what reached it. It serves:
+//! verify ([`RogueCert`]) or redirects ([`RogueOptions::redirects`]), publish their IP literal
+//! as the SRV target ([`RogueOptions::address_target`]), or move their name to another
+//! address between look-ups ([`RoguePeer::point_target_at`]); [`RoguePeer::traffic`] counts
+//! what reached it. The nodes' requests are verified with the testnet's one shared client
+//! (`Testnet::rogue_verifier`). It serves:
 //! - `GET /.well-known/kez`: its document, signed with [`kez_spec::server_document::ServerDocument::sign`]
 //!   (or, with [`RogueOptions::expired_key`], re-signed with the current key's `valid_until`
 //!   in the past);
@@ -54,7 +57,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use kez_federation::{ClientConfig, FederationClient, ServerKeys};
+use kez_federation::{FederationClient, ServerKeys};
 use kez_spec::registration::Registration;
 use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey};
 use rand_core::{OsRng, RngCore};
@@ -326,20 +329,7 @@ impl RoguePeer {
             .map_err(|e| TestnetError::io("reading the rogue's address", e))?;
         let cert = hostile::certificate(net, name, &options.cert, keys_dir.path())?;
         let acceptor = serve::acceptor(&cert)?;
-        let verifier = FederationClient::new(
-            ClientConfig {
-                this_server: server_name.clone(),
-                resolver: Some(net.dns().addr()),
-                extra_roots: vec![net.ca().ca_pem_path().to_path_buf()],
-                allow_private_addresses: true,
-                allowed_private_addresses: Vec::new(),
-                request_timeout: Duration::from_secs(10),
-                user_agent: "kez-testnet-rogue".to_owned(),
-            },
-            // The verifier never signs; any key will do.
-            Arc::new(ServerKeys::generate()),
-        )
-        .map_err(|e| TestnetError::Rogue(format!("verifier: {e}")))?;
+        let verifier = net.rogue_verifier()?;
         let shared = Arc::new(Shared {
             name: server_name,
             keys_dir,

@@ -6,7 +6,11 @@ use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use kez_federation::{ClientConfig, FederationClient, ServerKeys};
+use kez_spec::ServerName;
 
 use tempfile::TempDir;
 
@@ -169,6 +173,7 @@ impl TestnetBuilder {
             dns: Some(dns),
             ca,
             rogue_addresses: RogueAddresses::default(),
+            rogue_verifier: OnceLock::new(),
             dir: Some(dir),
         };
         // Spawn all, then wait for each: the nodes start in parallel. If anything fails,
@@ -204,6 +209,9 @@ pub struct Testnet {
     keep_dir: bool,
     /// Hands out the rogue peers' addresses.
     rogue_addresses: RogueAddresses,
+    /// What rogue peers check the nodes' request signatures with, built once (see
+    /// [`Testnet::rogue_verifier`]).
+    rogue_verifier: OnceLock<FederationClient>,
     /// Holds configs, certificates, logs and data; `None` only during drop.
     dir: Option<TempDir>,
 }
@@ -268,6 +276,33 @@ impl Testnet {
     /// or outside every node's allow-list, where SPEC §9.8 forbids connecting.
     pub fn rogue_ip(&self, listed: bool) -> Ipv4Addr {
         self.rogue_addresses.next(listed)
+    }
+
+    /// The federation client rogue peers verify the nodes' requests with (it fetches their
+    /// server documents and keys). One per testnet, shared by its rogues, built on first use:
+    /// building one loads the system's root certificates, about 150 files, and a suite run
+    /// starts a rogue for nearly every federation case. It never signs, so its key and name
+    /// are placeholders.
+    pub(crate) fn rogue_verifier(&self) -> Result<FederationClient, TestnetError> {
+        if let Some(verifier) = self.rogue_verifier.get() {
+            return Ok(verifier.clone());
+        }
+        let name = ServerName::parse("rogue-verifier.test")
+            .map_err(|_| TestnetError::InvalidNodeName("rogue-verifier.test".to_owned()))?;
+        let verifier = FederationClient::new(
+            ClientConfig {
+                this_server: name,
+                resolver: Some(self.dns().addr()),
+                extra_roots: vec![self.ca.ca_pem_path().to_path_buf()],
+                allow_private_addresses: true,
+                allowed_private_addresses: Vec::new(),
+                request_timeout: Duration::from_secs(10),
+                user_agent: "kez-testnet-rogue".to_owned(),
+            },
+            Arc::new(ServerKeys::generate()),
+        )
+        .map_err(|e| TestnetError::Rogue(format!("verifier: {e}")))?;
+        Ok(self.rogue_verifier.get_or_init(|| verifier).clone())
     }
 
     /// The testnet's directory (CA certificate, one subdirectory per node).

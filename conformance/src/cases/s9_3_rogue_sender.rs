@@ -65,21 +65,6 @@ pub fn cases() -> Vec<Case> {
             |r| Box::pin(replayed(r)),
         ),
         Case::rogue(
-            "s9.rogue.oversized",
-            &["§9.4", "§6.5"],
-            "more than max_txn_envelopes envelopes is 413 payload_too_large; an envelope of \
-             exactly 262,144 JCS bytes is accepted, one of 262,145 is rejected \
-             payload_too_large in its result",
-            |r| Box::pin(oversized(r)),
-        ),
-        Case::rogue(
-            "s9.rogue.txn_body_limit",
-            &["§9.4"],
-            "a transaction body of exactly the published max_txn_bytes (whitespace-padded) is \
-             accepted, one byte more is 413 payload_too_large and stores nothing",
-            |r| Box::pin(txn_body_limit(r)),
-        ),
-        Case::rogue(
             "s9.rogue.body_origin",
             &["§9.4"],
             "a body whose origin differs from the Authorization origin is 400 \
@@ -115,6 +100,30 @@ pub fn cases() -> Vec<Case> {
              unsupported_version, unknown_sender, invalid_signature, unknown_recipient, \
              stale_timestamp — in order, and the good one is accepted",
             |r| Box::pin(envelope_checks(r)),
+        ),
+    ]
+    .into_iter()
+    .chain(size_cases())
+    .collect()
+}
+
+/// The size limits of a transaction and of its envelopes (SPEC §9.4, §6.5).
+fn size_cases() -> Vec<Case> {
+    vec![
+        Case::rogue(
+            "s9.rogue.oversized",
+            &["§9.4", "§6.5"],
+            "more than max_txn_envelopes envelopes is 413 payload_too_large; an envelope of \
+             exactly 262,144 JCS bytes is accepted, one of 262,145 is rejected \
+             payload_too_large in its result",
+            |r| Box::pin(oversized(r)),
+        ),
+        Case::rogue(
+            "s9.rogue.txn_body_limit",
+            &["§9.4"],
+            "a transaction body of exactly the published max_txn_bytes (whitespace-padded) is \
+             accepted, one byte more is 413 payload_too_large and stores nothing",
+            |r| Box::pin(txn_body_limit(r)),
         ),
     ]
 }
