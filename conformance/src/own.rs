@@ -80,7 +80,10 @@ impl OwnNodes {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(database);
         }
-        let options = NodeOptions::new().extra_config(format!("{SPAWN_CONFIG}\n{store}\n{config}"));
+        let options = NodeOptions::new()
+            .extra_config(SPAWN_CONFIG)
+            .extra_config(&store)
+            .extra_config(config);
         let net = Testnet::builder(&self.kezd)
             .node_with(&name, options)
             .start()

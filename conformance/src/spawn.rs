@@ -66,7 +66,12 @@ pub async fn spawn(
         let tag = format!("{}_{i}", std::process::id());
         let (config, database) = backend.prepare(&tag).await?;
         created.extend(database);
-        let options = NodeOptions::new().extra_config(format!("{extra}\n{SPAWN_CONFIG}\n{config}"));
+        // Three documents, merged in order: the store's top-level keys never fall into a table
+        // of the suite's configuration.
+        let options = NodeOptions::new()
+            .extra_config(extra)
+            .extra_config(SPAWN_CONFIG)
+            .extra_config(&config);
         builder = builder.node_with(name, options);
     }
     match builder.start().await {

@@ -32,8 +32,9 @@ pub const KEEP_DIR_VARIABLE: &str = "KEZ_TESTNET_KEEP";
 /// Options of one node.
 #[derive(Debug, Clone, Default)]
 pub struct NodeOptions {
-    /// TOML merged into the generated config file (see [`NodeOptions::extra_config`]).
-    extra_config: String,
+    /// TOML documents merged into the generated config file, in order (see
+    /// [`NodeOptions::extra_config`]).
+    extra_config: Vec<String>,
     /// Issue the certificate for the SRV target instead of the server name.
     cert_for_srv_target_only: bool,
 }
@@ -50,10 +51,10 @@ impl NodeOptions {
     /// The text is merged, not pasted: tables are merged key by key and the extra value wins,
     /// so a `[federation]` table here adds to the generated one instead of being a duplicate
     /// table that TOML rejects. Keys before any table header are top-level keys. Calling this
-    /// again appends more text.
+    /// again merges another document over the result: each call's text is a document of its
+    /// own, so its top-level keys stay top-level whatever the previous call's last table was.
     pub fn extra_config(mut self, toml: impl AsRef<str>) -> Self {
-        self.extra_config.push_str(toml.as_ref());
-        self.extra_config.push('\n');
+        self.extra_config.push(toml.as_ref().to_owned());
         self
     }
 
@@ -450,13 +451,14 @@ fn prepare_node(
     );
     config.insert("federation".into(), federation.into());
 
-    if !options.extra_config.trim().is_empty() {
-        let extra: toml::Table = options.extra_config.parse().map_err(|e: toml::de::Error| {
-            TestnetError::ExtraConfig {
-                node: name.to_owned(),
-                reason: e.to_string(),
-            }
-        })?;
+    for document in &options.extra_config {
+        let extra: toml::Table =
+            document
+                .parse()
+                .map_err(|e: toml::de::Error| TestnetError::ExtraConfig {
+                    node: name.to_owned(),
+                    reason: e.to_string(),
+                })?;
         merge(&mut config, extra);
     }
     let config_path = dir.join("kezd.toml");
