@@ -4,6 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 
+import { refusalCode } from "./test-support";
+
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
@@ -20,7 +22,6 @@ import {
   hkdfExtract,
   hkdfSha256,
   isAddress,
-  isKezError,
   isServerName,
   messageId,
   open,
@@ -68,20 +69,10 @@ function hex(v: Item, field: string): Uint8Array {
   return bytes;
 }
 
-/** The error code `run` raises, or null when it succeeds. Non-KEZ errors are rethrown. */
-async function codeOf(run: () => unknown): Promise<string | null> {
-  try {
-    await run();
-    return null;
-  } catch (e) {
-    if (isKezError(e)) return e.code;
-    throw e;
-  }
-}
 
 /** Valid items must pass `run`, invalid ones fail it with their `error`. */
 async function judged(v: Item, run: () => unknown): Promise<void> {
-  const code = await codeOf(run);
+  const code = await refusalCode(run);
   if (v.valid === false) expect(code, "error code").toBe(v.error);
   else expect(code, "refused a valid vector").toBeNull();
 }
@@ -172,7 +163,7 @@ const HANDLERS: Record<string, Record<string, Check>> = {
       expect(toHex(x25519PublicOf(pub))).toBe(v.x25519_public);
       expect(toHex(x25519Shared(x25519SecretOf(seed), x25519Base))).toBe(v.x25519_public);
     },
-    invalid_primaries: async (v) => expect(await codeOf(() => parsePrimary(v.primary))).toBe(v.error),
+    invalid_primaries: async (v) => expect(await refusalCode(() => parsePrimary(v.primary))).toBe(v.error),
   },
   "kez-signed-objects.json": {
     vectors: (v) =>
