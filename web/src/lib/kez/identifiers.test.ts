@@ -5,7 +5,13 @@ import { describe, expect, it } from "vitest";
 
 import { refusalCode } from "./test-support";
 
-import { handleProblem, isHandle, isReservedHandle, normalizeServerName, parseAddressInput } from "./index";
+import {
+  handleProblem,
+  isHandle,
+  isReservedHandle,
+  normalizeServerName,
+  parseAddressInput,
+} from "./index";
 
 describe("handles", () => {
   it("says which rule a handle breaks, and nothing for a valid one", () => {
@@ -42,9 +48,14 @@ describe("typed input", () => {
 
   it("reads `bob` as a user of the home server and `Bob@Other.Example` as written", async () => {
     expect(parseAddressInput(" bob ", "kez.lat")).toEqual({ handle: "bob", server: "kez.lat" });
-    expect(parseAddressInput("Bob@Other.Example.", "kez.lat")).toEqual({ handle: "bob", server: "other.example" });
+    expect(parseAddressInput("Bob@Other.Example.", "kez.lat")).toEqual({
+      handle: "bob",
+      server: "other.example",
+    });
     for (const bad of ["", "bob@", "bob@127.0.0.1", "b..b", "a@b@c"]) {
-      expect(await refusalCode(() => parseAddressInput(bad, "kez.lat")), bad).toBe("invalid_address");
+      expect(await refusalCode(() => parseAddressInput(bad, "kez.lat")), bad).toBe(
+        "invalid_address",
+      );
     }
   });
 });

@@ -5,11 +5,16 @@ import { describe, expect, it } from "vitest";
 
 import { refusalCode } from "./test-support";
 
-import { createStorageKey, deriveStorageKey, openRecord, sealRecord, type Argon2Costs } from "./index";
+import {
+  createStorageKey,
+  deriveStorageKey,
+  openRecord,
+  sealRecord,
+  type Argon2Costs,
+} from "./index";
 
 /** Small costs: the KDF itself is Argon2id as in the key file, tested there at full cost. */
 const QUICK: Argon2Costs = { m_cost: 64, t_cost: 1, p_cost: 1 };
-
 
 describe("storage key", () => {
   it("derives the same key again, and refuses a wrong passphrase", async () => {
@@ -18,8 +23,13 @@ describe("storage key", () => {
     // What IndexedDB would store and give back: the parameters and the record, cloned.
     const stored = structuredClone({ params, record });
     const again = await deriveStorageKey("open sesame", stored.params);
-    expect(await openRecord(again.key, stored.record, "messages/1")).toEqual({ text: "hello", n: 1 });
-    expect(await refusalCode(() => deriveStorageKey("open sesame!", stored.params))).toBe("wrong_passphrase");
+    expect(await openRecord(again.key, stored.record, "messages/1")).toEqual({
+      text: "hello",
+      n: 1,
+    });
+    expect(await refusalCode(() => deriveStorageKey("open sesame!", stored.params))).toBe(
+      "wrong_passphrase",
+    );
   });
 
   it("binds records to their context and refuses altered ones", async () => {
@@ -27,8 +37,13 @@ describe("storage key", () => {
     const other = await createStorageKey("pw", QUICK);
     const record = await sealRecord(key, ["a"], "messages/1");
     expect(await refusalCode(() => openRecord(key, record, "messages/2"))).toBe("decrypt_failed");
-    expect(await refusalCode(() => openRecord(other.key, record, "messages/1"))).toBe("decrypt_failed");
-    const flipped = { ...record, ciphertext: record.ciphertext.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    expect(await refusalCode(() => openRecord(other.key, record, "messages/1"))).toBe(
+      "decrypt_failed",
+    );
+    const flipped = {
+      ...record,
+      ciphertext: record.ciphertext.map((b, i) => (i === 0 ? b ^ 1 : b)),
+    };
     expect(await refusalCode(() => openRecord(key, flipped, "messages/1"))).toBe("decrypt_failed");
     // Two seals of one value differ (fresh nonces).
     const twice = await sealRecord(key, ["a"], "messages/1");
@@ -37,7 +52,11 @@ describe("storage key", () => {
 
   it("refuses parameters it did not write", async () => {
     const { params } = await createStorageKey("pw", QUICK);
-    expect(await refusalCode(() => deriveStorageKey("pw", { ...params, version: 2 }))).toBe("kdf_parameters");
-    expect(await refusalCode(() => deriveStorageKey("pw", { ...params, m_cost: 1 << 30 }))).toBe("kdf_parameters");
+    expect(await refusalCode(() => deriveStorageKey("pw", { ...params, version: 2 }))).toBe(
+      "kdf_parameters",
+    );
+    expect(await refusalCode(() => deriveStorageKey("pw", { ...params, m_cost: 1 << 30 }))).toBe(
+      "kdf_parameters",
+    );
   });
 });
