@@ -7,7 +7,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 
 import { NONCE_LENGTH, TAG_LENGTH } from "./aes-gcm";
 import { formatAddress, parseAddress } from "./address";
-import { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from "./bytes";
+import { fromBase64, fromHex, toBase64, toHex, utf8 } from "./bytes";
 import { publicKeyOf } from "./ed25519";
 import { KezError } from "./errors";
 import { canonicalBytes, canonicalText } from "./jcs";
@@ -189,10 +189,11 @@ export async function receiveEnvelope(input: Received, me: Recipient): Promise<R
     envelope.nonce,
     envelope.ciphertext,
   );
-  const plainText = fromUtf8(bytes);
-  const plaintext = plainText === null ? null : parseStrict(plainText);
-  if (!isObject(plaintext ?? undefined))
+  // SPEC §6.3: a UTF-8 JSON object, read as strictly as anything else received.
+  const plaintext = parseStrict(bytes);
+  if (!isObject(plaintext)) {
     throw new KezError("malformed_request", "the plaintext is not a JSON object");
-  const obj = plaintext as JsonObject;
-  return { envelope, text: typeof obj.text === "string" ? obj.text : null, plaintext: obj };
+  }
+  const text = typeof plaintext.text === "string" ? plaintext.text : null;
+  return { envelope, text, plaintext };
 }
