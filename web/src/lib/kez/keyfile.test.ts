@@ -113,7 +113,8 @@ describe("kez-identity files written here", () => {
 });
 
 const KEZCTL =
-  process.env.KEZCTL ?? new URL("../../../../target/debug/kezctl", import.meta.url).pathname;
+  (import.meta.env.KEZCTL as string | undefined) ??
+  new URL("../../../../target/debug/kezctl", import.meta.url).pathname;
 
 describe("with the kezctl binary", () => {
   // Each case gets its own configuration directory, so no real keystore is touched.
@@ -123,7 +124,8 @@ describe("with the kezctl binary", () => {
         `no kezctl at ${KEZCTL}: run \`cargo build -p kezctl\` at the repository root, or set KEZCTL`,
       );
     }
-    const env = { ...process.env, KEZ_CONFIG_DIR: configDir, KEZ_PASSPHRASE: passphrase ?? "" };
+    // Only what kezctl needs: an explicit config dir also holds its state, so HOME is unused.
+    const env = { KEZ_CONFIG_DIR: configDir, KEZ_PASSPHRASE: passphrase ?? "" };
     return execFileSync(KEZCTL, args, { env, encoding: "utf8" });
   }
 

@@ -1,6 +1,7 @@
 // The few Node.js built-ins the kezctl interoperability test (keyfile.test.ts) uses. The web
 // package has no @types/node; these declarations type exactly those calls, and merge with
-// @types/node's should the package add it.
+// @types/node's should the package add it (then this file can go). The test reads its
+// environment through Vitest's `import.meta.env`, so no `process` global is declared here.
 
 declare module "node:child_process" {
   export function execFileSync(
@@ -21,5 +22,3 @@ declare module "node:fs" {
 declare module "node:os" {
   export function tmpdir(): string;
 }
-
-declare const process: { env: Record<string, string | undefined> };
