@@ -118,9 +118,7 @@ def check_registration(text: str, server: str, now_ms: int):
         return err
     if obj["handle"] in RESERVED_HANDLES:  # 4
         return "handle_reserved"
-    if not is_server_name(obj["server"]):  # 5
-        return "invalid_server_name"
-    if obj["server"] != server:
+    if obj["server"] != server:  # 5: any other value, well formed or not
         return "wrong_server"
     pub, err = parse_primary(obj["primary"])  # 6
     if err:
