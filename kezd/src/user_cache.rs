@@ -6,8 +6,9 @@
 //! never hidden. Every send, poll and stream looks users up, and without this each lookup is a
 //! store round trip; users are shared, so a lookup copies nothing.
 //!
-//! Suspended users (SPEC §10 `account_suspended`) are few and each request of a user asks
-//! whether they are one, so the whole set is held, loaded at start and replaced on a change.
+//! Suspended users (SPEC §8.8) are few and each request of a user asks whether they are one,
+//! so the whole set is held, loaded at start and replaced on a change; a user's open streams
+//! watch it and end when the user is suspended.
 //!
 //! Beside the users, the decoded primaries of senders whose envelopes verified: an envelope
 //! names its sender's primary as text, and decoding it (a point decompression, about 3.5 µs)
@@ -17,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kez_spec::Primary;
+use tokio::sync::watch;
 
 use crate::store::{Store, StoreError, UserRecord};
 
@@ -29,7 +31,8 @@ const CAPACITY: usize = 16_384;
 pub struct UserCache {
     by_handle: Mutex<HashMap<String, Arc<UserRecord>>>,
     primaries: Mutex<HashMap<String, Primary>>,
-    suspended: Mutex<HashSet<String>>,
+    /// Replaced whole; watched by open streams.
+    suspended: watch::Sender<Arc<HashSet<String>>>,
 }
 
 impl UserCache {
@@ -80,12 +83,29 @@ impl UserCache {
 
     /// Whether `handle` is suspended.
     pub fn is_suspended(&self, handle: &str) -> bool {
-        lock(&self.suspended).contains(handle)
+        self.suspended.borrow().contains(handle)
     }
 
     /// Puts the store's suspended set in force.
     pub fn replace_suspended(&self, handles: HashSet<String>) {
-        *lock(&self.suspended) = handles;
+        self.suspended.send_replace(Arc::new(handles));
+    }
+
+    /// Resolves when `handle` is suspended (at once if it is now); never otherwise.
+    pub fn suspension(
+        &self,
+        handle: &str,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut suspended = self.suspended.subscribe();
+        let handle = handle.to_owned();
+        async move {
+            while !suspended.borrow_and_update().contains(&handle) {
+                if suspended.changed().await.is_err() {
+                    // The cache is gone, and the daemon with it.
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
     }
 
     /// The decoded primary whose text is `text`, if a sender's envelope verified with it.
