@@ -130,6 +130,10 @@ fn explain(code: &str, status: &u16, retry_after: &Option<u64>) -> String {
             "the server does not know this identity as the sender: register it there first"
         }
         "unknown_message" => "the server has no message with that id from this identity",
+        "account_suspended" => {
+            "this account is suspended by its server's operator: messages to it are still kept; \
+             ask the operator"
+        }
         "rate_limited" => "the server's rate limit was reached; wait and retry",
         "payload_too_large" => "the message is too large (at most 256 KiB on the wire)",
         "invalid_signature" | "malformed_signature" | "unsupported_alg" => {

@@ -141,6 +141,13 @@ pub enum ApiError {
         /// The sender address.
         sender: String,
     },
+    /// The account is suspended by this server's operator (SPEC §8.8): its own requests are
+    /// refused until the suspension is lifted.
+    #[error("account {handle} is suspended")]
+    AccountSuspended {
+        /// The suspended handle.
+        handle: String,
+    },
     /// The origin server is blocked by this server's operator.
     #[error("origin {origin} is blocked")]
     OriginBlocked {
@@ -287,6 +294,7 @@ impl ApiError {
             ApiError::WrongDestination { .. } => "wrong_destination",
             ApiError::UnknownKey { .. } => "unknown_key",
             ApiError::UnknownSender { .. } => "unknown_sender",
+            ApiError::AccountSuspended { .. } => "account_suspended",
             ApiError::OriginBlocked { .. } => "origin_blocked",
             ApiError::SenderNotOfOrigin { .. } => "sender_not_of_origin",
             ApiError::NotFound => "not_found",
@@ -330,7 +338,9 @@ impl ApiError {
             "unauthorized" | "s2s_unauthorized" | "wrong_destination" | "unknown_key" => {
                 StatusCode::UNAUTHORIZED
             }
-            "unknown_sender" | "origin_blocked" | "sender_not_of_origin" => StatusCode::FORBIDDEN,
+            "unknown_sender" | "account_suspended" | "origin_blocked" | "sender_not_of_origin" => {
+                StatusCode::FORBIDDEN
+            }
             "not_found" | "unknown_handle" | "unknown_primary" | "unknown_recipient"
             | "unknown_message" => StatusCode::NOT_FOUND,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
@@ -588,6 +598,11 @@ pub(crate) mod tests {
             (
                 ApiError::UnknownSender { sender: s() },
                 "unknown_sender",
+                403,
+            ),
+            (
+                ApiError::AccountSuspended { handle: s() },
+                "account_suspended",
                 403,
             ),
             (

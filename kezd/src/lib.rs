@@ -39,8 +39,12 @@
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
 //!   reading of wall-clock time.
 //! - [`state`]: [`state::AppState`], the handle every handler receives; [`user_cache`]:
-//!   registered users remembered in memory (registrations never change). The routing table
+//!   registered users and the suspended ones remembered in memory (kept current by
+//!   [`changes`]). The routing table
 //!   ([`handlers::routes`]) is handed to [`serve`] beside the state, not kept in it.
+//! - [`admin`]: `kezd admin`, operator administration through the daemon's admin socket or
+//!   on the store directly ([`open_store`] opens the configured one), every action audited;
+//!   [`changes`]: what an admin change makes every instance of a cluster drop from its caches.
 //! - [`faults`]: deliberate protocol violations for the conformance suite's self-test, only
 //!   with the `faults` cargo feature (never in a release); otherwise a constant `false`.
 //!
@@ -53,8 +57,8 @@
 //! [`error`], [`metrics`], [`broker`], [`user_cache`]; then [`certificate`], [`tls`],
 //! [`preflight`], [`body`], [`conversation`], [`federate`]; then [`limits`],
 //! [`request_body`], [`error_response`] (errors know nothing of bodies); then [`state`];
-//! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`] and
-//! [`reload`]. A
+//! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`],
+//! [`reload`] and [`changes`]; then [`admin`] and [`cli`]. A
 //! store error becomes HTTP only at that edge, in [`error`]'s `From<StoreError> for ApiError`.
 //!
 //! # Where SPEC sections live
@@ -78,7 +82,8 @@
 //! | §9.4 transactions | [`handlers::txn`], [`federate::txn_slots`] |
 //! | §9.5 ordering, §9.6 retries | [`federate::outbox`] |
 //! | §9.7 delivery status | [`handlers::status`] → [`store::Store::message_status`] |
-//! | §9.9 origin policy | [`federate::policy`] |
+//! | §8.8 suspended accounts | `handlers/auth.rs`, [`user_cache`], [`admin`] |
+//! | §9.9 origin policy | [`federate::policy`], [`admin`] (admin blocks) |
 //! | §10 errors | [`error`], [`error_response`] |
 //! | §11 limits and spam | [`limits`], [`conversation`], [`store::Admission`] |
 //! | §13.6 denial of service, §13.7 proxies | [`server`], [`budget`], [`slots`], [`client_addr`] |
@@ -88,7 +93,9 @@ pub mod broker;
 pub mod budget;
 /// IP networks, shared with federation's address allow-list.
 pub use kez_federation::cidr;
+pub mod admin;
 pub mod certificate;
+pub mod changes;
 pub mod cli;
 pub mod client_addr;
 pub mod clock;
@@ -121,6 +128,7 @@ pub mod limits;
 pub mod logging;
 pub mod maintenance;
 pub mod metrics;
+pub mod open_store;
 pub mod percent;
 pub mod preflight;
 pub mod private_files;

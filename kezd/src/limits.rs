@@ -158,6 +158,8 @@ pub struct Limiters {
     remote_lookups_per_server: KeyedGcra,
     /// The governor limiters' clock, to turn a refusal's instant into a wait.
     clock: DefaultClock,
+    /// The quotas these limiters enforce, as the server document publishes them.
+    rates: RateLimits,
 }
 
 impl Limiters {
@@ -179,7 +181,13 @@ impl Limiters {
                 MINUTE,
             ),
             clock: DefaultClock::default(),
+            rates: rates.clone(),
         }
+    }
+
+    /// The quotas in force.
+    pub fn rates(&self) -> &RateLimits {
+        &self.rates
     }
 
     /// Counts one request from `client` (the service calls this for every request).

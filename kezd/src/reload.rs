@@ -1,8 +1,9 @@
 //! Reloading the configuration on SIGHUP, without dropping a connection. What can change live
 //! is applied: the TLS certificate and key (re-read even when their paths are unchanged, as a
 //! renewal replaces the files; connections already open keep theirs), the federation policy
-//! (`[federation] block` and `allow`) and the log filter (`log.level`, unless `RUST_LOG`
-//! overrides it). Every other changed key is logged as needing a
+//! (`[federation] block` and `allow`; blocks made with `kezd admin servers block` live in the
+//! store and stay), the spam limits (`[rate]`; their counters start over) and the log filter
+//! (`log.level`, unless `RUST_LOG` overrides it). Every other changed key is logged as needing a
 //! restart and keeps its running value. A configuration that does not load, or a certificate
 //! that cannot serve this server, changes nothing: the running settings stay and the log says
 //! why.
@@ -13,11 +14,13 @@ use std::time::SystemTime;
 use crate::certificate;
 use crate::config::{Config, Sources};
 use crate::federate::policy::Lists;
+use crate::limits::Limiters;
 use crate::logging::LevelHandle;
 use crate::state::AppState;
 use crate::tls;
 
-/// Keys applied by a reload; every other changed key needs a restart.
+/// Keys applied by a reload, beside every `rate.*` key; every other changed key needs a
+/// restart.
 const LIVE_KEYS: [&str; 5] = [
     "tls.cert",
     "tls.key",
@@ -67,8 +70,10 @@ impl Reloader {
         let new = loaded.config;
         // Turning TLS on or off changes what the listener speaks: that takes a restart.
         let tls_live = self.current.tls.is_some() && new.tls.is_some();
-        let is_live =
-            |key: &&str| LIVE_KEYS.contains(key) && (tls_live || !key.starts_with("tls."));
+        let is_live = |key: &&str| {
+            (LIVE_KEYS.contains(key) || key.starts_with("rate."))
+                && (tls_live || !key.starts_with("tls."))
+        };
         let changed = changed_keys(&self.current, &new);
         let (live, restart): (Vec<&str>, Vec<&str>) =
             changed.iter().map(String::as_str).partition(is_live);
@@ -102,6 +107,10 @@ impl Reloader {
         }
         self.current.federation.block = new.federation.block;
         self.current.federation.allow = new.federation.allow;
+        if new.rate != self.current.rate {
+            state.replace_limiters(Limiters::new(&new.rate));
+            self.current.rate = new.rate;
+        }
         // Before the line that says the reload is done, so everything after it is filtered
         // as configured (that line too: a stricter level may leave it out).
         self.set_log_level(new.log.level);

@@ -2,7 +2,7 @@
 //! globals, so a test can run several daemons in one process, each with its own state.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use kez_spec::Primary;
 
@@ -38,8 +38,9 @@ struct Inner {
     /// Federation: keys, the client for peers, the outbox's wake-up. `None` for a daemon
     /// that does not federate (tests of the client API alone).
     federate: Option<Arc<Federate>>,
-    /// The spam limits.
-    limiters: Limiters,
+    /// The spam limits, replaced whole when a reload changes `[rate]` (their counters start
+    /// over then).
+    limiters: RwLock<Arc<Limiters>>,
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
     /// The cap on request and response bytes in memory.
@@ -74,7 +75,7 @@ impl AppState {
             .transpose()?;
         Ok(AppState {
             inner: Arc::new(Inner {
-                limiters: Limiters::new(&config.rate),
+                limiters: RwLock::new(Arc::new(Limiters::new(&config.rate))),
                 streams_per_handle: Slots::new(config.stream.max_per_handle.get()),
                 streams_per_address: Slots::new(config.stream.max_per_address.get()),
                 budget: Budget::with_client_share(
@@ -105,6 +106,11 @@ impl AppState {
             .users
             .get(self.inner.store.as_ref(), handle)
             .await
+    }
+
+    /// The users remembered (dropped by change notices, kezd/src/changes.rs).
+    pub fn user_cache(&self) -> &UserCache {
+        &self.inner.users
     }
 
     /// Remembers a user the store just returned from a registration.
@@ -138,9 +144,24 @@ impl AppState {
         &self.inner.store
     }
 
-    /// The rate limiters.
-    pub fn limiters(&self) -> &Limiters {
-        &self.inner.limiters
+    /// The rate limiters in force.
+    pub fn limiters(&self) -> Arc<Limiters> {
+        Arc::clone(
+            &self
+                .inner
+                .limiters
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Puts new rate limiters in force (a reload changed `[rate]`).
+    pub fn replace_limiters(&self, limiters: Limiters) {
+        *self
+            .inner
+            .limiters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(limiters);
     }
 
     /// The metrics.

@@ -615,7 +615,6 @@ impl Target<'_> {
         };
         let at_ms = later(wait);
         let asked_until = retry_after.map_or(0, later);
-        tracing::info!(%destination, failures, ?wait, reason, "destination backs off");
         let outcomes = items
             .iter()
             .map(|i| {
@@ -630,6 +629,8 @@ impl Target<'_> {
         self.on
             .federate
             .backing_off(destination, at_ms, asked_until);
+        // Once recorded: what the line says, `kezd admin outbox show` shows.
+        tracing::info!(%destination, failures, ?wait, reason, "destination backs off");
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! Client credentials for inbox routes (SPEC §7): one function so every route answers every
 //! failure — bad handle, unknown handle, malformed credential, wrong signature, out of window —
-//! with the same 401, and no route can forget a step.
+//! with the same 401, and no route can forget a step. A valid credential of a suspended
+//! account is then refused with 403 `account_suspended` (SPEC §8.8): only after it verified,
+//! so nobody else learns that an account is suspended.
 
 use kez_spec::auth::{AuthRequest, Credential};
 use kez_spec::{Handle, Primary};
@@ -48,7 +50,19 @@ pub async fn verify(
         .map_err(|e| ApiError::internal(format!("stored primary is invalid: {e}")))?;
     request
         .verify(&credential, &primary, clock::now_secs(), skew)
-        .map_err(|_| unauthorized())
+        .map_err(|_| unauthorized())?;
+    refuse_suspended(ctx, handle.as_str())
+}
+
+/// 403 `account_suspended` when `handle`'s account is suspended (SPEC §8.8); to be asked only
+/// once the request proved it is that user's.
+pub fn refuse_suspended(ctx: &RequestContext, handle: &str) -> Result<(), ApiError> {
+    if ctx.state().user_cache().is_suspended(handle) {
+        return Err(ApiError::AccountSuspended {
+            handle: handle.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The one answer to every authentication failure.

@@ -201,8 +201,8 @@ async fn check_sender(state: &AppState, env: &Envelope) -> Result<(), ApiError> 
     }
 }
 
-/// SPEC §8.1 checks 8–10: the signature, the timestamp window, the recipient. Returns where
-/// the message goes.
+/// SPEC §8.1 checks 8–10: the signature, the timestamp window, (§8.8) a suspended sender,
+/// the recipient. Returns where the message goes.
 async fn check(
     state: &AppState,
     envelope: &SignedEnvelope,
@@ -222,6 +222,13 @@ async fn check(
         skew
     };
     kez_spec::clock::check_window(env.ts_ms, now, skew)?;
+    // SPEC §8.8: once the signature proved the sender, a suspended one is refused.
+    let sender = env.from.handle().as_str();
+    if state.user_cache().is_suspended(sender) {
+        return Err(ApiError::AccountSuspended {
+            handle: sender.to_owned(),
+        });
+    }
     if !local {
         return Ok(Route::Remote {
             server: env.to.server().to_string(),

@@ -31,7 +31,9 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
 fn limits(state: &AppState) -> Limits {
     let c = state.config();
     let n = |v: u32| u64::from(v);
-    let rate = &c.rate;
+    // The quotas in force, which a reload may have changed since start.
+    let limiters = state.limiters();
+    let rate = limiters.rates();
     Limits {
         max_envelope_bytes: len(kez_spec::envelope::MAX_BYTES),
         // SPEC §6.5: the body every client route accepts, sends and the rest alike.

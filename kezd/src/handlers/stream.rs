@@ -143,6 +143,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         keep_alive
     };
     let shutdown = state.shutdown().signalled();
+    let suspended = state.user_cache().suspension(handle.as_str());
     let live = LiveStream {
         store: state.store().clone(),
         subscription,
@@ -155,6 +156,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         reorder: Reorder::default(),
         keep_alive: keep_alive_timer(keep_alive),
         shutdown: Box::pin(shutdown),
+        suspended: Box::pin(suspended),
         guard: state.metrics().live_stream(),
         page_max_bytes: state.config().inbox.page_max_bytes.get(),
         held: ctx.budget().empty(),
@@ -241,6 +243,9 @@ struct LiveStream {
     reorder: Reorder,
     keep_alive: Interval,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Resolves when the user is suspended (SPEC §8.8): the stream ends, and reconnecting is
+    /// refused with `account_suspended`.
+    suspended: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Counts the stream as open, and its catch-ups.
     guard: LiveStreamGuard,
     /// Bytes of envelopes read from the store at once, at most (one message if larger).
@@ -254,8 +259,9 @@ struct LiveStream {
 }
 
 impl LiveStream {
-    /// The next bytes to write, or `None` to end the stream (shutdown, broker gone, or a store
-    /// failure — the client reconnects with `Last-Event-ID` and loses nothing).
+    /// The next bytes to write, or `None` to end the stream (shutdown, the user suspended,
+    /// broker gone, or a store failure — the client reconnects with `Last-Event-ID` and loses
+    /// nothing).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {
@@ -293,6 +299,7 @@ impl LiveStream {
                     }
                     tokio::select! {
                         () = &mut self.shutdown => return None,
+                        () = &mut self.suspended => return None,
                         // A gap that did not fill: its notification was lost.
                         () = self.reorder.expired() => self.catch_up(),
                         _ = self.keep_alive.tick() => {

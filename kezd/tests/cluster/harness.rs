@@ -206,6 +206,12 @@ impl Kezd {
         }
     }
 
+    /// The configuration file it was started with (its `data_dir` beside it), for `kezd
+    /// admin --config`.
+    pub fn config_file(&self) -> PathBuf {
+        self._dir.path().join("kezd.toml")
+    }
+
     /// The server document (SPEC §9.2).
     pub async fn server_document(&self) -> serde_json::Value {
         self.api

@@ -82,9 +82,23 @@ impl Daemon {
 
     /// Sends SIGHUP (through kill(1): the tests use no unsafe code).
     pub fn hang_up(&self) {
+        self.signal("-HUP");
+    }
+
+    /// Sends SIGTERM and waits until the process has exited, successfully.
+    pub async fn terminate(mut self) {
+        self.signal("-TERM");
+        let status = tokio::time::timeout(EVENT_WAIT, self.child.wait())
+            .await
+            .expect("kezd stops after SIGTERM")
+            .expect("exit status");
+        assert!(status.success(), "kezd exited with {status}");
+    }
+
+    fn signal(&self, which: &str) {
         let pid = self.child.id().expect("running").to_string();
         let status = std::process::Command::new("kill")
-            .args(["-HUP", &pid])
+            .args([which, &pid])
             .status()
             .expect("kill runs");
         assert!(status.success());

@@ -11,6 +11,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+// Shared with the admin tests, which use all of it.
+#[allow(dead_code)]
 mod daemon;
 mod hygiene;
 mod reload;
