@@ -638,11 +638,12 @@ mod tests {
     /// its keys listed; another name or a tampered document fails.
     #[test]
     fn server_documents() {
+        use kez_spec::server_document::Published;
         let keys = kez_federation::ServerKeys::generate();
         let name = ServerName::parse("b.example").expect("valid");
         let now = 1_764_100_000_000;
         let doc = keys
-            .sign_document(&name, "kezd/test", &json!({}), now)
+            .sign_document(&name, &Published::new("kezd/test", &json!({})), now)
             .expect("signs")
             .to_string();
         let summary = check_document(doc.as_bytes(), &name, now).expect("valid");

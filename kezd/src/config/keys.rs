@@ -107,6 +107,8 @@ pub const KEYS: &[Key] = &[
     key("federation.max_inflight_txns_per_origin", Kind::Uint),
     key("federation.max_inflight_txns", Kind::Uint),
     key("federation.sender_lookup_concurrency", Kind::Uint),
+    key("registration.policy", Kind::Str),
+    key("registration.reserved_handles", Kind::StrList),
 ];
 
 /// The key with this dotted path.
