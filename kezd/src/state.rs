@@ -107,6 +107,11 @@ impl AppState {
             .await
     }
 
+    /// The users remembered (dropped by change notices, kezd/src/changes.rs).
+    pub fn user_cache(&self) -> &UserCache {
+        &self.inner.users
+    }
+
     /// Remembers a user the store just returned from a registration.
     pub fn remember_user(&self, user: UserRecord) {
         self.inner.users.remember(user);

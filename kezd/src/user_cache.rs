@@ -1,15 +1,19 @@
-//! Registered users, remembered in memory. A registration is never changed or deleted (SPEC
-//! §4.1: a handle and a primary are bound for good), so a user found once stays valid, on this
-//! instance and on every other instance of a cluster; only users that exist are remembered,
-//! so a handle registered a moment ago elsewhere is never hidden. Every send, poll and stream
-//! looks users up, and without this each lookup is a store round trip; users are shared, so a
-//! lookup copies nothing.
+//! Registered users, remembered in memory. A registration itself is never changed (SPEC
+//! §4.1: a handle and a primary are bound for good); what an operator changes (`kezd admin`:
+//! a suspension, a removal) reaches every instance of a cluster as a change notification
+//! (kezd/src/changes.rs), which makes each instance forget the user and re-read its suspended
+//! set. Only users that exist are remembered, so a handle registered a moment ago elsewhere is
+//! never hidden. Every send, poll and stream looks users up, and without this each lookup is a
+//! store round trip; users are shared, so a lookup copies nothing.
+//!
+//! Suspended users (SPEC §10 `account_suspended`) are few and each request of a user asks
+//! whether they are one, so the whole set is held, loaded at start and replaced on a change.
 //!
 //! Beside the users, the decoded primaries of senders whose envelopes verified: an envelope
 //! names its sender's primary as text, and decoding it (a point decompression, about 3.5 µs)
 //! on every send is work already done for that sender's last one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kez_spec::Primary;
@@ -20,11 +24,12 @@ use crate::store::{Store, StoreError, UserRecord};
 /// maintain: an active user is back after one lookup).
 const CAPACITY: usize = 16_384;
 
-/// Users by handle, and decoded primaries by their text.
+/// Users by handle, decoded primaries by their text, and the suspended handles.
 #[derive(Debug, Default)]
 pub struct UserCache {
     by_handle: Mutex<HashMap<String, Arc<UserRecord>>>,
     primaries: Mutex<HashMap<String, Primary>>,
+    suspended: Mutex<HashSet<String>>,
 }
 
 impl UserCache {
@@ -61,6 +66,26 @@ impl UserCache {
             users.clear();
         }
         users.insert(user.handle.clone(), user);
+    }
+
+    /// Forgets `handle`, so its next lookup reads the store.
+    pub fn forget(&self, handle: &str) {
+        lock(&self.by_handle).remove(handle);
+    }
+
+    /// Forgets every user.
+    pub fn forget_all(&self) {
+        lock(&self.by_handle).clear();
+    }
+
+    /// Whether `handle` is suspended.
+    pub fn is_suspended(&self, handle: &str) -> bool {
+        lock(&self.suspended).contains(handle)
+    }
+
+    /// Puts the store's suspended set in force.
+    pub fn replace_suspended(&self, handles: HashSet<String>) {
+        *lock(&self.suspended) = handles;
     }
 
     /// The decoded primary whose text is `text`, if a sender's envelope verified with it.

@@ -37,7 +37,8 @@ use super::tokens::TokenWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::statements;
 use crate::store::{
-    Accepted, Admission, NewMessage, RegisterOutcome, StoreError, TokenSpend, UserRecord,
+    Accepted, AdminWrite, Admission, NewMessage, RegisterOutcome, StoreError, TokenSpend,
+    UserRecord,
 };
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
@@ -86,6 +87,8 @@ pub(super) enum Guarded {
     },
     /// A registration token write (SPEC §4.1 check 10).
     Tokens { op: TokenWrite, reply: Reply<u64> },
+    /// An administration write (`kezd admin`).
+    Admin { op: AdminWrite, reply: Reply<u64> },
     /// One bounded step of the retention policy.
     Retention {
         older_than_ms: i64,
@@ -172,7 +175,8 @@ impl Guarded {
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
-            | Guarded::Tokens { reply, .. } => reply.is_closed(),
+            | Guarded::Tokens { reply, .. }
+            | Guarded::Admin { reply, .. } => reply.is_closed(),
             Guarded::Retention { reply, .. } => reply.is_closed(),
         }
     }
@@ -183,7 +187,8 @@ impl Guarded {
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
-            | Guarded::Tokens { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
+            | Guarded::Tokens { reply, .. }
+            | Guarded::Admin { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
             Guarded::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
         }
     }
@@ -454,6 +459,9 @@ impl Writer {
             }
             Guarded::Tokens { op, reply } => {
                 Answer::Count(reply, super::tokens::apply(&mut self.conn, op).await)
+            }
+            Guarded::Admin { op, reply } => {
+                Answer::Count(reply, super::admin::apply(&mut self.conn, op).await)
             }
             Guarded::Retention {
                 older_than_ms,
