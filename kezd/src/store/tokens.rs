@@ -21,7 +21,7 @@ pub struct NewToken {
 }
 
 /// A stored token, as the operator sees it (never its text or hash).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRecord {
     /// The short public id.
     pub id: String,
@@ -66,7 +66,8 @@ pub struct TokenSpend {
 
 /// Why a token admits no registration. The client sees one code
 /// (`registration_token_invalid`) for all of them; the reason is for the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TokenRefusal {
     /// No token has this text.
     #[error("no such token")]
