@@ -53,7 +53,10 @@ async fn node(o: &Own, policy: &str) -> Result<OwnNode, Fail> {
         .start(&format!("[registration]\npolicy = \"{policy}\"\n"))
         .await?;
     check_eq!(
-        node.server().document.get("registration").and_then(Value::as_str),
+        node.server()
+            .document
+            .get("registration")
+            .and_then(Value::as_str),
         Some(policy),
         "the document's registration member on a node whose policy is {policy}"
     );

@@ -219,6 +219,11 @@ mod tests {
         );
         assert!(suggest_env("KEZ_HTTP_NOPE").is_some());
         assert_eq!(suggest_env("KEZ_PASSPHRASE"), None, "kezctl's own variable");
+        assert_eq!(
+            suggest_env("KEZ_INVITE_TOKEN"),
+            None,
+            "kezctl's own variable"
+        );
     }
 
     #[test]
