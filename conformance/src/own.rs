@@ -95,6 +95,7 @@ impl OwnNodes {
             name,
             server,
             timeout: self.timeout,
+            kezd: self.kezd.clone(),
         })
     }
 
@@ -120,12 +121,46 @@ pub struct OwnNode {
     server: Arc<Server>,
     /// The bound on one request.
     timeout: Duration,
+    /// The kezd binary it runs, for its operator's commands.
+    kezd: PathBuf,
 }
 
 impl OwnNode {
     /// The node as a server under test.
     pub fn server(&self) -> &Arc<Server> {
         &self.server
+    }
+
+    /// What `kezd admin <args> --json` answers on the node, as its operator would run it
+    /// (own nodes are kezd; the suite judges what the node then does over HTTP): the outcome,
+    /// or the failure with what the command printed.
+    pub async fn admin(&self, args: &[&str]) -> Result<serde_json::Value, Fail> {
+        let node = self
+            .net
+            .node(&self.name)
+            .map_err(|e| Fail::Fail(format!("{}: {e}", self.name)))?;
+        let run = tokio::process::Command::new(&self.kezd)
+            .env_clear()
+            .arg("--config")
+            .arg(node.config_path())
+            .arg("admin")
+            .args(args)
+            .arg("--json")
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(self.timeout, run)
+            .await
+            .map_err(|_| Fail::Fail(format!("kezd admin {args:?} did not finish in time")))?
+            .map_err(|e| Fail::Fail(format!("running kezd admin {args:?}: {e}")))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match serde_json::from_str(stdout.trim()) {
+            Ok(outcome) if output.status.success() => Ok(outcome),
+            _ => Err(Fail::Fail(format!(
+                "kezd admin {args:?} failed ({}): {stdout}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ))),
+        }
     }
 
     /// Stops the node gracefully and starts it again in place (same data directory, address

@@ -188,6 +188,16 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "registration applies §4.1's checks in order and answers the first failure",
         &["accept_stale_registration", "registration_window_narrow"],
     ),
+    server(
+        "§4.1-2",
+        "a token or closed registration policy refuses new registrations with its 403 codes",
+        &["registration_policy_ignored"],
+    ),
+    server(
+        "§4.1-3",
+        "a registration token's use is counted with the registration: n uses admit n",
+        &["token_use_not_counted"],
+    ),
     server("§6.1-1", "an envelope's v is 1", &["accept_any_version"]),
     server(
         "§6.1-2",
@@ -358,6 +368,11 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "§9.2-8",
         "a retired key is not trusted for what was signed after expired_at",
         &["trust_retired_key"],
+    ),
+    server(
+        "§9.2-9",
+        "a document's registration member is the policy registration applies",
+        &["document_registration_open"],
     ),
     server(
         "§9.3-1",

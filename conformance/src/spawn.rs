@@ -7,7 +7,8 @@
 //! settings exist to be provoked: 40 messages per recipient per minute, from its contacts and
 //! from strangers each (the rate-limit cases; no other case sends that many to one recipient),
 //! and a deny list of `blocked<n>.test` origins (the origin-policy case starts rogues with those
-//! names).
+//! names). Registration is open (SPEC §4.1 check 10), as every case registers freely; the
+//! cases of the other policies start nodes of their own.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +35,8 @@ remote_lookups_per_minute = 1000000
 remote_lookups_per_server_per_minute = 1000000
 [stream]
 keep_alive_secs = 1
+[registration]
+policy = "open"
 [federation]
 backoff_initial_secs = 1
 backoff_max_secs = 2

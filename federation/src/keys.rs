@@ -25,7 +25,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use kez_spec::clock::now_ms;
-use kez_spec::server_document::ServerDocument;
+use kez_spec::server_document::{Published, ServerDocument};
 use kez_spec::{KeyId, ServerName, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -200,22 +200,13 @@ impl ServerKeys {
     pub fn sign_document<L: serde::Serialize>(
         &self,
         server: &ServerName,
-        version: &str,
-        limits: &L,
+        published: &Published<'_, L>,
         now_ms: u64,
     ) -> Result<serde_json::Value, kez_spec::Error> {
         let old = self
             .old_verify_keys(now_ms)
             .map(|k| (&k.id, k.key, k.expired_at_ms));
-        ServerDocument::sign(
-            &self.signing,
-            &self.key_id,
-            old,
-            server,
-            version,
-            limits,
-            now_ms,
-        )
+        ServerDocument::sign(&self.signing, &self.key_id, old, server, published, now_ms)
     }
 
     /// Writes `<dir>/server-keys.json` atomically with mode 0600, replacing the file.

@@ -19,6 +19,7 @@ use kez_spec::api::limits::Limits;
 use kez_spec::clock::now_ms;
 use kez_spec::registration::Registration;
 use kez_spec::s2s::{RequestParts, ServerAuth};
+use kez_spec::server_document::Published;
 use kez_spec::{Address, Handle, KeyId, Primary, ServerName, SigningKey, VerifyingKey};
 
 fn name(s: &str) -> ServerName {
@@ -89,11 +90,13 @@ fn peer(keys: Arc<ServerKeys>, origin_key: VerifyingKey) -> Handler {
                 &keys
                     .sign_document(
                         &here,
-                        "test/1",
-                        &Limits {
-                            max_txn_envelopes: 100,
-                            ..Limits::default()
-                        },
+                        &Published::new(
+                            "test/1",
+                            &Limits {
+                                max_txn_envelopes: 100,
+                                ..Limits::default()
+                            },
+                        ),
                         now_ms(),
                     )
                     .expect("signs"),

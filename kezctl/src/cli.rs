@@ -86,6 +86,15 @@ pub enum Command {
         /// The address to claim, handle@server.
         #[arg(value_parser = parse_address)]
         address: Address,
+        /// The invitation token a server that registers only invited people gave you (sent in
+        /// the KEZ-Registration-Token header, never inside the signed registration).
+        #[arg(
+            long,
+            env = "KEZ_INVITE_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        token: Option<String>,
     },
     /// Look up who owns an address or a primary, and check the registration's signature.
     Whois {

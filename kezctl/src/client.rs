@@ -103,6 +103,18 @@ fn explain(code: &str, status: &u16, retry_after: &Option<u64>) -> String {
             "this identity is already registered on this server under another handle \
              (one handle per key and server)"
         }
+        "registration_closed" => {
+            "this server is not taking new registrations; ask its operator, or register on \
+             another server"
+        }
+        "registration_token_required" => {
+            "this server needs an invitation token: ask its operator for one and pass it with \
+             --token (or KEZ_INVITE_TOKEN)"
+        }
+        "registration_token_invalid" => {
+            "this server did not accept the invitation token (unknown, revoked, expired or \
+             used up): check it, or ask its operator for a new one"
+        }
         "handle_reserved" => {
             "that handle is reserved (role names such as admin, support or postmaster); \
              choose another"
@@ -389,10 +401,19 @@ impl Client {
         Ok((field("server")?, field("version")?))
     }
 
-    /// `POST /v1/register` (SPEC §4.1): the handle record, and whether it was new (201).
-    pub async fn register(&self, registration: &Value) -> Result<(Value, bool), ClientError> {
+    /// `POST /v1/register` (SPEC §4.1) with an invitation `token` if given, in the
+    /// `KEZ-Registration-Token` header (never inside the signed registration, whose members
+    /// the server publishes): the handle record, and whether it was new (201).
+    pub async fn register(
+        &self,
+        registration: &Value,
+        token: Option<&str>,
+    ) -> Result<(Value, bool), ClientError> {
         let url = self.url("/v1/register");
-        let request = self.http.post(&url).json(registration);
+        let mut request = self.http.post(&url).json(registration);
+        if let Some(token) = token {
+            request = request.header("KEZ-Registration-Token", token.trim());
+        }
         let (status, record) = self.call(request, &url).await?;
         Ok((record, status == 201))
     }

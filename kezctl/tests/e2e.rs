@@ -383,3 +383,69 @@ fn doctor_on_a_local_server() {
     assert_eq!(verdict("round trip"), "pass", "{report:#}");
     assert_eq!(verdict("tls"), "skip");
 }
+
+/// SPEC §4.1 check 10: a server that registers only invited people says so in words, and
+/// registers with the token given by flag or by `KEZ_INVITE_TOKEN`; a used-up token and a
+/// closed server are explained too.
+#[test]
+fn invitation_tokens() {
+    let kezd = Kezd::start_with(&["--set", "registration.policy=token"]);
+    let url = kezd.url();
+    let alice = Persona::new();
+    alice.run(&["keys", "new"]).ok();
+    let address = kezd.address("alice");
+    let refused = alice
+        .run(&["register", &address, "--server", &url])
+        .fails_with(5);
+    assert!(
+        refused.stderr.contains("needs an invitation token") && refused.stderr.contains("--token"),
+        "{refused:#?}"
+    );
+    let created = kezd.admin(&["tokens", "create", "--uses", "1"]);
+    let token = created["token"].as_str().expect("token");
+    alice
+        .run(&["register", &address, "--server", &url, "--token", token])
+        .ok();
+    let bob = Persona::new();
+    bob.run(&["keys", "new"]).ok();
+    let used_up = bob
+        .run(&[
+            "register",
+            &kezd.address("bob"),
+            "--server",
+            &url,
+            "--token",
+            token,
+        ])
+        .fails_with(5);
+    assert!(
+        used_up
+            .stderr
+            .contains("did not accept the invitation token"),
+        "{used_up:#?}"
+    );
+    let fresh = kezd.admin(&["tokens", "create"]);
+    let mut bob = bob;
+    bob.env.push((
+        "KEZ_INVITE_TOKEN".into(),
+        fresh["token"].as_str().expect("token").into(),
+    ));
+    bob.run(&["register", &kezd.address("bob"), "--server", &url])
+        .ok();
+
+    let closed = Kezd::start_with(&["--set", "registration.policy=closed"]);
+    let carol = Persona::new();
+    carol.run(&["keys", "new"]).ok();
+    let refused = carol
+        .run(&[
+            "register",
+            &closed.address("carol"),
+            "--server",
+            &closed.url(),
+        ])
+        .fails_with(5);
+    assert!(
+        refused.stderr.contains("not taking new registrations"),
+        "{refused:#?}"
+    );
+}

@@ -18,6 +18,7 @@ mod log;
 mod public_base_url;
 mod rate;
 pub mod raw;
+pub mod registration;
 mod retention;
 mod secrets;
 mod skew;
@@ -39,6 +40,7 @@ pub use log::{LogFormat, LogSettings};
 pub use public_base_url::PublicBaseUrl;
 pub use rate::RateLimits;
 pub use raw::RawConfig;
+pub use registration::{Policy, Registration};
 pub use retention::Retention;
 pub use skew::Skews;
 pub use sources::{FlagSetting, Origin, Sources};
@@ -93,6 +95,8 @@ pub struct Config {
     pub federation: Federation,
     /// Inbox paging (SPEC §8.2).
     pub inbox: InboxPaging,
+    /// Who may register, and the operator's reserved handles (SPEC §2.1, §4.1).
+    pub registration: Registration,
 }
 
 /// A configuration that loaded, with what deserves a warning in the log.
@@ -280,6 +284,7 @@ impl Config {
                 )
             })?;
         let http = HttpLimits::from_raw(raw.http)?;
+        let registration = Registration::from_raw(raw.registration, &server_name)?;
         Ok(Config {
             federation: Federation::from_raw(raw.federation)?,
             bind,
@@ -303,6 +308,7 @@ impl Config {
             skew: Skews::from_raw(raw.skew)?,
             stream: StreamSettings::from_raw(raw.stream)?,
             retention: Retention::from_raw(raw.retention)?,
+            registration,
         })
     }
 
@@ -334,6 +340,7 @@ impl Config {
             retention: self.retention.to_raw(),
             inbox: self.inbox.to_raw(),
             federation: self.federation.to_raw(),
+            registration: self.registration.to_raw(),
         }
     }
 
@@ -445,6 +452,10 @@ mod tests {
     fn raw_fields_are_exactly_the_key_table() {
         // Serialising a config with every optional value set yields every field once.
         let raw = RawConfig {
+            registration: raw::RawRegistration {
+                policy: Some("open".into()),
+                reserved_handles: Vec::new(),
+            },
             public_base_url: Some("https://x.example".into()),
             database_url: Some("sqlite://x.db".into()),
             web_dir: Some("web".into()),

@@ -7,7 +7,8 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use crate::body::{self, ResponseBody};
 
 /// Request headers a browser may send to the API.
-pub const ALLOW_HEADERS: &str = "Content-Type, X-KEZ-Auth, Last-Event-ID, X-Request-Id";
+pub const ALLOW_HEADERS: &str =
+    "Content-Type, X-KEZ-Auth, Last-Event-ID, KEZ-Registration-Token, X-Request-Id";
 
 /// Response headers a browser script may read.
 pub const EXPOSE_HEADERS: &str = "Retry-After, X-Request-Id";

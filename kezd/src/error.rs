@@ -195,6 +195,16 @@ pub enum ApiError {
         /// The methods the path accepts.
         allow: Vec<Method>,
     },
+    /// This server registers nobody new (SPEC §4.1 check 10).
+    #[error("this server is closed to new registrations")]
+    RegistrationClosed,
+    /// This server registers only with an invitation token, and none was sent (SPEC §4.1
+    /// check 10).
+    #[error("this server needs an invitation token (header KEZ-Registration-Token)")]
+    RegistrationTokenRequired,
+    /// The invitation token sent is not one this server can accept now (SPEC §4.1 check 10).
+    #[error("the registration token is not valid (unknown, revoked, expired or used up)")]
+    RegistrationTokenInvalid,
     /// The handle is registered already.
     #[error("handle {handle:?} is taken")]
     HandleTaken {
@@ -303,6 +313,9 @@ impl ApiError {
             ApiError::UnknownRecipient { .. } => "unknown_recipient",
             ApiError::UnknownMessage { .. } => "unknown_message",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::RegistrationClosed => "registration_closed",
+            ApiError::RegistrationTokenRequired => "registration_token_required",
+            ApiError::RegistrationTokenInvalid => "registration_token_invalid",
             ApiError::HandleTaken { .. } => "handle_taken",
             ApiError::PrimaryTaken { .. } => "primary_taken",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -338,9 +351,13 @@ impl ApiError {
             "unauthorized" | "s2s_unauthorized" | "wrong_destination" | "unknown_key" => {
                 StatusCode::UNAUTHORIZED
             }
-            "unknown_sender" | "account_suspended" | "origin_blocked" | "sender_not_of_origin" => {
-                StatusCode::FORBIDDEN
-            }
+            "unknown_sender"
+            | "account_suspended"
+            | "origin_blocked"
+            | "sender_not_of_origin"
+            | "registration_closed"
+            | "registration_token_required"
+            | "registration_token_invalid" => StatusCode::FORBIDDEN,
             "not_found" | "unknown_handle" | "unknown_primary" | "unknown_recipient"
             | "unknown_message" => StatusCode::NOT_FOUND,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
@@ -391,6 +408,11 @@ impl From<StoreError> for ApiError {
                 limit: refusal.limit,
                 retry_after: refusal.retry_after,
             },
+            // One code for every reason, so a guesser learns nothing; the log has the reason.
+            StoreError::TokenRefused(refusal) => {
+                tracing::info!(%refusal, "registration token refused");
+                ApiError::RegistrationTokenInvalid
+            }
             other => ApiError::Store(other),
         }
     }
@@ -616,6 +638,22 @@ pub(crate) mod tests {
                     origin: s(),
                 },
                 "sender_not_of_origin",
+                403,
+            ),
+            (ApiError::RegistrationClosed, "registration_closed", 403),
+            (
+                ApiError::RegistrationTokenRequired,
+                "registration_token_required",
+                403,
+            ),
+            (
+                ApiError::RegistrationTokenInvalid,
+                "registration_token_invalid",
+                403,
+            ),
+            (
+                StoreError::TokenRefused(crate::store::TokenRefusal::Expired).into(),
+                "registration_token_invalid",
                 403,
             ),
         ]

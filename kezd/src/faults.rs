@@ -194,6 +194,18 @@ pub const FAULTS: &[(&str, &str)] = &[
         "a new registration is answered 200 instead of 201 (§4.1)",
     ),
     (
+        "registration_policy_ignored",
+        "a server whose registration policy is token or closed registers anyone (§4.1-2)",
+    ),
+    (
+        "token_use_not_counted",
+        "a registration token's uses are not counted, so it admits more than it allows (§4.1-3)",
+    ),
+    (
+        "document_registration_open",
+        "the server document publishes registration \"open\" whatever the policy (§9.2-9)",
+    ),
+    (
         "wrong_error_code_unknown_handle",
         "an unknown handle record is 404 not_found instead of unknown_handle (§4.2)",
     ),

@@ -28,6 +28,8 @@
 //!   against; [`metrics`]: Prometheus counters, with [`process_metrics`] (`process_*`,
 //!   `kezd_build_info`);
 //!   [`maintenance`]: periodic upkeep (limiter memory, retention).
+//! - [`registration_token`]: invitation tokens as text, made for the operator and read from
+//!   a registration's `KEZ-Registration-Token` header (SPEC §4.1 check 10).
 //! - [`slots`]: connections and streams open at once, capped per client address and per
 //!   handle; [`idle`]: when a connection has nothing in progress (closed after the idle
 //!   timeout); [`write_deadline`]: a connection whose client stopped reading is closed.
@@ -54,7 +56,7 @@
 //! other). The ground floor knows no other module ([`clock`], [`faults`], [`durability`],
 //! [`budget`], [`shutdown`], [`process_metrics`], [`private_files`], …); the [`store`] stands
 //! on it alone and knows nothing of HTTP, configuration or limits. Above it: [`config`],
-//! [`error`], [`metrics`], [`broker`], [`user_cache`]; then [`certificate`], [`tls`],
+//! [`error`], [`metrics`], [`broker`], [`user_cache`], [`registration_token`]; then [`certificate`], [`tls`],
 //! [`preflight`], [`body`], [`conversation`], [`federate`]; then [`limits`],
 //! [`request_body`], [`error_response`] (errors know nothing of bodies); then [`state`];
 //! then [`context`]; then [`router`]; then [`handlers`] and [`service`]; then [`server`],
@@ -66,7 +68,7 @@
 //! | SPEC | module |
 //! | --- | --- |
 //! | §2 identifiers, §3 signed objects, §6 envelope | `kez-spec`, used by every handler |
-//! | §4.1 registration | [`handlers::register`] → [`store::Store::register`] |
+//! | §4.1 registration | [`handlers::register`] → [`store::Store::register_with_token`]; [`registration_token`] |
 //! | §4.2 handle record, §4.3 reverse lookup | [`handlers::users`], [`user_cache`] |
 //! | §4.4 WebFinger | [`handlers::webfinger`] |
 //! | §4.5 health, §4.6 metrics | [`handlers::healthz`], [`handlers::metrics`], [`metrics`] |
@@ -134,6 +136,7 @@ pub mod preflight;
 pub mod private_files;
 pub mod process_metrics;
 pub mod refusal_hold;
+pub mod registration_token;
 pub mod reload;
 pub mod request_body;
 pub mod request_id;

@@ -253,7 +253,11 @@ async fn serve(
             tracing::error!(%error, "cannot listen for signals; stopping");
         }
     };
+    let stop = state.shutdown().clone();
     let served = kezd::serve(listener, state, router, signal).await;
+    // A serve that failed before it ran (a TLS file it cannot load) never signalled the stop;
+    // without it the admin socket would wait for it forever.
+    stop.trigger();
     // The admin socket stops with the rest; its file is removed once it has.
     if let Some(admin) = admin {
         let _ = admin.await;

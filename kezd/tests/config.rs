@@ -689,3 +689,70 @@ fn check_config_warns_about_suspicious_values_and_never_prints_a_password() {
         );
     }
 }
+
+/// SPEC §4.1 check 10: `check-config` prints the registration policy in force — open on
+/// localhost, token on any other name unless set — warns when it is open on a public name,
+/// and refuses a policy that is none of the three.
+#[test]
+fn check_config_prints_the_registration_policy_and_warns_when_open_in_public() {
+    let run = |args: &[&str]| {
+        let output = kezd()
+            .arg("check-config")
+            .args(args)
+            .output()
+            .expect("run kezd");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stdout, stderr)
+    };
+    let policy = |stdout: &str| {
+        let table: toml::Table = stdout.parse().expect("the output is TOML");
+        table["registration"]["policy"]
+            .as_str()
+            .expect("policy")
+            .to_owned()
+    };
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(
+        (code, policy(&stdout).as_str()),
+        (Some(0), "open"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("registration"), "{stderr}");
+    let (code, stdout, stderr) = run(&["--server-name", "kez.example"]);
+    assert_eq!(
+        (code, policy(&stdout).as_str()),
+        (Some(0), "token"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("registration"), "{stderr}");
+
+    let open = [
+        "--server-name",
+        "kez.example",
+        "--set",
+        "registration.policy=open",
+    ];
+    let (code, stdout, stderr) = run(&open);
+    assert_eq!(
+        (code, policy(&stdout).as_str()),
+        (Some(0), "open"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: `registration.policy` is \"open\" on kez.example"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["--set", "registration.policy=invite"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`registration.policy` = \"invite\" from flag --set"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["--set", "registration.reserved_handles=ops,Bad"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`registration.reserved_handles`"),
+        "{stderr}"
+    );
+}

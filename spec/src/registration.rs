@@ -44,12 +44,24 @@ impl Registration {
         now_ms: u64,
         skew_ms: u64,
     ) -> Result<VerifiedRegistration, Error> {
+        Self::verify_reserving(bytes, this_server, now_ms, skew_ms, Handle::is_reserved)
+    }
+
+    /// [`verify`](Self::verify) on a server that reserves the handles `is_reserved` names
+    /// (SPEC §2.1: its list, and any the operator adds), checked as §4.1 check 4.
+    pub fn verify_reserving(
+        bytes: &[u8],
+        this_server: &ServerName,
+        now_ms: u64,
+        skew_ms: u64,
+        is_reserved: impl Fn(&Handle) -> bool,
+    ) -> Result<VerifiedRegistration, Error> {
         let map = crate::json::parse_object(bytes)?;
         map.values()
             .try_for_each(crate::json::check_safe_integers)?;
         let (handle, server, primary, ts_ms) = members(&map)?;
         let handle = Handle::parse(handle)?;
-        if handle.is_reserved() && !crate::faults::on("accept_reserved_handle") {
+        if is_reserved(&handle) && !crate::faults::on("accept_reserved_handle") {
             return Err(Error::HandleReserved(handle.to_string()));
         }
         let same = if crate::faults::on("register_server_case_insensitive") {

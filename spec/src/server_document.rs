@@ -26,6 +26,38 @@ pub const KEY_VALIDITY_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// A document's `ts` may be this far in the future (SPEC §9.2).
 pub const MAX_FUTURE_MS: u64 = 300_000;
 
+/// What a server says of itself in its document besides its name and keys (SPEC §9.2).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Published<'a, L> {
+    /// The implementation, e.g. `kezd/0.1.0`.
+    pub version: &'a str,
+    /// The limits it enforces, normally [`Limits`](crate::api::limits::Limits).
+    pub limits: &'a L,
+    /// Who may register: `open`, `token` or `closed` (SPEC §4.1 check 10); left out by a
+    /// server that does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<&'a str>,
+}
+
+impl<'a, L> Published<'a, L> {
+    /// `version` and `limits`, saying nothing of registration.
+    pub fn new(version: &'a str, limits: &'a L) -> Self {
+        Published {
+            version,
+            limits,
+            registration: None,
+        }
+    }
+
+    /// The same, publishing the registration policy `policy`.
+    pub fn registration(self, policy: &'a str) -> Self {
+        Published {
+            registration: Some(policy),
+            ..self
+        }
+    }
+}
+
 /// A current key and until when it may be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyKey {
@@ -62,6 +94,9 @@ pub struct ServerDocument {
     /// The published limits (SPEC §6.5, §8.2, §8.4, §9.4, §11), kept as JSON because their
     /// set grows with the protocol.
     pub limits: Value,
+    /// Who may register (`open`, `token`, `closed`), when the server says; a value this
+    /// version does not know is kept as sent.
+    pub registration: Option<String>,
     /// Current keys.
     pub verify_keys: BTreeMap<KeyId, VerifyKey>,
     /// Retired keys.
@@ -70,15 +105,14 @@ pub struct ServerDocument {
 
 impl ServerDocument {
     /// Writes and signs a server's document at `now_ms` with its current key `key` (named
-    /// `key_id`), listing `old_keys` — `(id, key, expired_at)` — as retired. `limits` is
-    /// normally [`Limits`](crate::api::limits::Limits).
+    /// `key_id`), listing `old_keys` — `(id, key, expired_at)` — as retired, and what it
+    /// `published` of itself.
     pub fn sign<'a, L: Serialize>(
         key: &SigningKey,
         key_id: &KeyId,
         old_keys: impl IntoIterator<Item = (&'a KeyId, VerifyingKey, u64)>,
         server: &ServerName,
-        version: &str,
-        limits: &L,
+        published: &Published<'_, L>,
         now_ms: u64,
     ) -> Result<Value, Error> {
         let mut verify_keys = BTreeMap::from([(
@@ -106,12 +140,11 @@ impl ServerDocument {
         let body = Unsigned {
             kind: TYPE,
             server: server.as_str(),
-            version,
             protocol: crate::PROTOCOL_VERSION,
             federation: FEDERATION_PATH,
             ts: now_ms,
             valid_until: now_ms.saturating_add(DOCUMENT_VALIDITY_MS),
-            limits,
+            published,
             verify_keys,
             old_verify_keys,
         };
@@ -195,6 +228,11 @@ impl ServerDocument {
                 None => Value::Object(Map::new()),
                 Some(_) => return Err(invalid("'limits' must be an object")),
             },
+            registration: match obj.body.get("registration") {
+                None => None,
+                Some(Value::String(policy)) => Some(policy.clone()),
+                Some(_) => return Err(invalid("'registration' must be a string")),
+            },
             verify_keys,
             old_verify_keys,
         })
@@ -224,12 +262,12 @@ struct Unsigned<'a, L> {
     #[serde(rename = "type")]
     kind: &'static str,
     server: &'a str,
-    version: &'a str,
     protocol: u64,
     federation: &'static str,
     ts: u64,
     valid_until: u64,
-    limits: &'a L,
+    #[serde(flatten)]
+    published: &'a Published<'a, L>,
     verify_keys: BTreeMap<&'a str, KeyEntry>,
     old_verify_keys: BTreeMap<&'a str, KeyEntry>,
 }
@@ -305,8 +343,8 @@ mod tests {
             &id("ed25519:k2"),
             old.iter().map(|(id, k, at)| (id, *k, *at)),
             &name(server),
-            "kezd/0.1.0",
-            &serde_json::json!({"max_txn_envelopes": 100}),
+            &Published::new("kezd/0.1.0", &serde_json::json!({"max_txn_envelopes": 100}))
+                .registration("token"),
             NOW,
         )
         .expect("signs");
@@ -328,6 +366,7 @@ mod tests {
         assert_eq!(doc.federation, "/v1/federation");
         assert_eq!(doc.valid_until_ms, NOW + DOCUMENT_VALIDITY_MS);
         assert_eq!(doc.limits["max_txn_envelopes"], 100);
+        assert_eq!(doc.registration.as_deref(), Some("token"));
         let v = &doc.verify_keys[&id("ed25519:k2")];
         assert_eq!(v.key, k.verifying_key());
         assert_eq!(v.valid_until_ms, NOW + KEY_VALIDITY_MS);

@@ -450,6 +450,11 @@ fn prepare_node(
         toml::Value::Array(allowed.iter().map(|a| a.as_str().into()).collect()),
     );
     config.insert("federation".into(), federation.into());
+    // A test network's users register without invitations; a node that tests the other
+    // policies sets its own in `extra_config`.
+    let mut registration = toml::Table::new();
+    registration.insert("policy".into(), "open".into());
+    config.insert("registration".into(), registration.into());
 
     for document in &options.extra_config {
         let extra: toml::Table =

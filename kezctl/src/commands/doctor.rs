@@ -420,10 +420,22 @@ pub fn check_document(body: &[u8], name: &ServerName, now: u64) -> Result<String
     let doc = kez_federation::ServerDocument::verify(body, name, now).map_err(|e| e.to_string())?;
     let ids: Vec<&str> = doc.verify_keys.keys().map(|k| k.as_str()).collect();
     Ok(format!(
-        "protocol {}, keys {ids:?}, valid {} more min",
+        "protocol {}, keys {ids:?}, {}, valid {} more min",
         doc.protocol,
+        registration(doc.registration.as_deref()),
         doc.valid_until_ms.saturating_sub(now) / 60_000
     ))
+}
+
+/// Who may register, as the document says (SPEC §4.1 check 10, §9.2).
+fn registration(policy: Option<&str>) -> String {
+    match policy {
+        Some("open") => "registration open".to_owned(),
+        Some("token") => "registration by invitation (kezctl register --token)".to_owned(),
+        Some("closed") => "registration closed".to_owned(),
+        Some(other) => format!("registration {other:?}"),
+        None => "registration policy not published".to_owned(),
+    }
 }
 
 async fn webfinger(
@@ -638,15 +650,21 @@ mod tests {
     /// its keys listed; another name or a tampered document fails.
     #[test]
     fn server_documents() {
+        use kez_spec::server_document::Published;
         let keys = kez_federation::ServerKeys::generate();
         let name = ServerName::parse("b.example").expect("valid");
         let now = 1_764_100_000_000;
         let doc = keys
-            .sign_document(&name, "kezd/test", &json!({}), now)
+            .sign_document(
+                &name,
+                &Published::new("kezd/test", &json!({})).registration("token"),
+                now,
+            )
             .expect("signs")
             .to_string();
         let summary = check_document(doc.as_bytes(), &name, now).expect("valid");
         assert!(summary.contains(keys.key_id().as_str()), "{summary}");
+        assert!(summary.contains("registration by invitation"), "{summary}");
         let other = ServerName::parse("c.example").expect("valid");
         assert!(check_document(doc.as_bytes(), &other, now).is_err());
         let tampered = doc.replace("kezd/test", "kezd/evil");

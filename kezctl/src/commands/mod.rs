@@ -18,7 +18,9 @@ use crate::error::CliError;
 pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
         Command::Keys(keys) => keys::run(ctx, keys),
-        Command::Register { address } => register::run(ctx, &address).await,
+        Command::Register { address, token } => {
+            register::run(ctx, &address, token.as_deref()).await
+        }
         Command::Whois { target } => whois::run(ctx, &target).await,
         Command::Send { to, text } => send::run(ctx, &to, text).await,
         Command::Status { id } => status::run(ctx, &id).await,

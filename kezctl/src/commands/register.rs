@@ -1,7 +1,9 @@
 //! `kezctl register handle@server`: claim a handle with a registration signed by the identity
 //! (SPEC §4.1), check the record the server answers with, and remember the address and the
 //! server's URL in the key file so later commands know the home server. Stdout has the address
-//! registered; stderr says whether it was new and where.
+//! registered; stderr says whether it was new and where. A server that registers only invited
+//! people (SPEC §4.1 check 10) takes the token given with `--token` (or `KEZ_INVITE_TOKEN`)
+//! in the `KEZ-Registration-Token` header; its refusals are explained in words (client.rs).
 
 use kez_spec::Address;
 use kez_spec::registration::Registration;
@@ -14,8 +16,8 @@ use crate::keyfile::Home;
 use crate::record;
 use kez_spec::clock::now_ms;
 
-/// Registers `address` for the chosen identity.
-pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {
+/// Registers `address` for the chosen identity, with the invitation `token` if one was given.
+pub async fn run(ctx: &Context, address: &Address, token: Option<&str>) -> Result<(), CliError> {
     let file = ctx.key_file()?;
     if let Some(home) = &file.home
         && &home.address != address
@@ -36,7 +38,7 @@ pub async fn run(ctx: &Context, address: &Address) -> Result<(), CliError> {
         ts_ms: now_ms(),
     }
     .sign(&unlocked.key);
-    let (record, created) = match client.register(&registration).await {
+    let (record, created) = match client.register(&registration, token).await {
         Ok(answer) => answer,
         Err(ClientError::Api { code, .. })
             if code == "handle_taken" && unlocked.file.home.is_some() =>

@@ -29,21 +29,31 @@ pub struct Kezd {
     pub addr: SocketAddr,
     /// Its data directory and log; removed on drop.
     dir: tempfile::TempDir,
+    /// Flags it runs with besides the standard ones.
+    extra: Vec<String>,
 }
 
 impl Kezd {
     /// Starts kezd and waits until `/v1/healthz` answers.
     pub fn start() -> Kezd {
+        Kezd::start_with(&[])
+    }
+
+    /// Starts kezd with `extra` flags too (`--set registration.policy=token`) and waits until
+    /// `/v1/healthz` answers.
+    pub fn start_with(extra: &[&str]) -> Kezd {
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         let mut last_error = String::new();
         // A port picked free can be taken by someone else before kezd binds it: try again.
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
-            let child = spawn_kezd(port, dir.path());
+            let child = spawn_kezd(port, dir.path(), &extra);
             let mut kezd = Kezd {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 dir,
+                extra: extra.clone(),
             };
             match kezd.wait_ready() {
                 Ok(()) => return kezd,
@@ -57,7 +67,7 @@ impl Kezd {
     /// port with the same data, waiting until it answers.
     pub fn restart(&mut self) {
         self.stop();
-        self.child = spawn_kezd(self.addr.port(), self.dir.path());
+        self.child = spawn_kezd(self.addr.port(), self.dir.path(), &self.extra);
         if let Err(e) = self.wait_ready() {
             panic!("cannot restart kezd: {e}");
         }
@@ -96,6 +106,22 @@ impl Kezd {
     /// `handle@localhost:<port>`.
     pub fn address(&self, handle: &str) -> String {
         format!("{handle}@{}", self.name())
+    }
+
+    /// `kezd admin <args> --json` on this kezd, as its operator runs it: the outcome.
+    pub fn admin(&self, args: &[&str]) -> serde_json::Value {
+        let binary = kez_testnet::kezd_binary().expect("kezd binary (cargo build -p kezd)");
+        let output = Command::new(&binary)
+            .arg("admin")
+            .args(args)
+            .arg("--json")
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .env_remove("KEZ_CONFIG")
+            .output()
+            .expect("run kezd admin");
+        assert!(output.status.success(), "kezd admin {args:?}: {output:?}");
+        serde_json::from_slice(&output.stdout).expect("one JSON line")
     }
 
     /// kezd's log so far.
@@ -142,9 +168,9 @@ impl Drop for Kezd {
     }
 }
 
-/// Runs kezd on 127.0.0.1:`port` as `localhost:<port>`, its data and log in `dir` (the log
-/// appended, so a restart keeps what came before).
-fn spawn_kezd(port: u16, dir: &Path) -> Child {
+/// Runs kezd on 127.0.0.1:`port` as `localhost:<port>` with `extra` flags, its data and log in
+/// `dir` (the log appended, so a restart keeps what came before).
+fn spawn_kezd(port: u16, dir: &Path, extra: &[String]) -> Child {
     let binary = kez_testnet::kezd_binary().expect("kezd binary (cargo build -p kezd)");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -162,6 +188,7 @@ fn spawn_kezd(port: u16, dir: &Path) -> Child {
         .args(["--set", "rate.client_per_minute=1000000"])
         .args(["--set", "rate.register_per_hour=1000000"])
         .args(["--set", "log.level=warn"])
+        .args(extra)
         .env_remove("KEZ_CONFIG")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log handle"))
@@ -351,6 +378,7 @@ impl Persona {
             .env_remove("KEZ_CONFIG_DIR")
             .env_remove("KEZ_PASSPHRASE")
             .env_remove("KEZ_RESOLVER")
+            .env_remove("KEZ_INVITE_TOKEN")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         if let Some(p) = &self.passphrase {

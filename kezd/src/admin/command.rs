@@ -33,6 +33,9 @@ pub enum AdminCommand {
     /// Servers this one refuses to federate with (SPEC §9.9).
     #[command(subcommand)]
     Servers(ServersCommand),
+    /// Invitation tokens for `registration.policy = "token"` (SPEC §4.1).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Messages waiting for other servers.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -101,6 +104,28 @@ pub enum ServersCommand {
     },
 }
 
+/// `kezd admin tokens …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum TokensCommand {
+    /// Make a token and print it (this once: only its hash is kept) with its id.
+    Create {
+        /// Registrations it admits; without it, any number.
+        #[arg(long, value_name = "N")]
+        uses: Option<u32>,
+        /// How long it is valid: a number and s, m, h, d or w (`7d`); without it, until
+        /// revoked.
+        #[arg(long, value_name = "DURATION", value_parser = super::tokens::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// Every token: id, uses, expiry, whether revoked.
+    List,
+    /// Revoke a token: it admits nobody from now on.
+    Revoke {
+        /// The token's id (from `create` or `list`).
+        id: String,
+    },
+}
+
 /// `kezd admin outbox …`.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum OutboxCommand {
@@ -132,6 +157,14 @@ impl AdminCommand {
                     Request::ServersBlock { server, reason }
                 }
                 ServersCommand::Allow { server } => Request::ServersAllow { server },
+            },
+            AdminCommand::Tokens(command) => match command {
+                TokensCommand::Create { uses, expires } => Request::TokensCreate {
+                    uses,
+                    expires_in_secs: expires.map(|d| d.as_secs()),
+                },
+                TokensCommand::List => Request::TokensList,
+                TokensCommand::Revoke { id } => Request::TokensRevoke { id },
             },
             AdminCommand::Outbox(command) => match command {
                 OutboxCommand::Show => Request::OutboxShow,

@@ -4,7 +4,7 @@
 use super::audit;
 use super::context::Context;
 use super::request::{Failure, Outcome, Request};
-use super::{backup, outbox, servers, users};
+use super::{backup, outbox, servers, tokens, users};
 
 /// Runs `request` for `actor` (`uid:<n>` or `local`), writes the audit log, and answers.
 pub async fn execute(context: &Context, request: Request, actor: &str) -> Result<Outcome, Failure> {
@@ -24,6 +24,12 @@ async fn run(context: &Context, request: Request) -> Result<Outcome, Failure> {
         Request::ServersList => servers::list(context).await,
         Request::ServersBlock { server, reason } => servers::block(context, &server, reason).await,
         Request::ServersAllow { server } => servers::allow(context, &server).await,
+        Request::TokensCreate {
+            uses,
+            expires_in_secs,
+        } => tokens::create(context, uses, expires_in_secs).await,
+        Request::TokensList => tokens::list(context).await,
+        Request::TokensRevoke { id } => tokens::revoke(context, &id).await,
         Request::OutboxShow => outbox::show(context).await,
         Request::OutboxRetry { server } => outbox::retry(context, &server).await,
         Request::Backup { file } => backup::write(context, &file).await,

@@ -17,7 +17,7 @@
 //! | [`executor`] | running a request, wherever it came from, and auditing it |
 //! | [`audit`] | who did what, when, and how it ended |
 //! | [`output`] | human output and `--json` |
-//! | [`users`], [`servers`], [`outbox`], [`backup`] | the actions of each group |
+//! | [`users`], [`servers`], [`tokens`], [`outbox`], [`backup`] | the actions of each group |
 //!
 //! Adding an action: a variant in [`request::Request`] (and its `action`/`target`), a
 //! subcommand in [`command`] that builds it, a function in its group's file that the
@@ -37,6 +37,7 @@ pub mod output;
 pub mod request;
 pub mod server;
 pub mod servers;
+pub mod tokens;
 pub mod users;
 
 /// An error and its causes on one line, each cause once.

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::request::{Outcome, ServerEntry};
-use crate::store::{DestinationReport, UserEntry};
+use crate::store::{DestinationReport, TokenRecord, UserEntry};
 
 /// The outcome as one line of JSON.
 pub fn json(outcome: &Outcome) -> String {
@@ -19,6 +19,18 @@ pub fn human(outcome: &Outcome) -> String {
         Outcome::User { user, latest_seq } => user_detail(user, *latest_seq),
         Outcome::Done { message, .. } => format!("{message}\n"),
         Outcome::Servers { servers } => servers_table(servers),
+        Outcome::TokenCreated {
+            id,
+            token,
+            uses_allowed,
+            expires_at_ms,
+        } => format!(
+            "{token}\n\ntoken {id}: {}, {}. Hand it to the person you invite; it is not shown \
+             again (kezd admin tokens revoke {id} withdraws it).\n",
+            uses(*uses_allowed),
+            expiry(*expires_at_ms),
+        ),
+        Outcome::Tokens { tokens } => tokens_table(tokens),
         Outcome::Outbox { destinations } => outbox_table(destinations),
         Outcome::Backup { file, bytes } => {
             format!("backup written to {} ({bytes} bytes)\n", file.display())
@@ -85,6 +97,48 @@ fn servers_table(servers: &[ServerEntry]) -> String {
         })
         .collect();
     table(&["SERVER", "RULE", "SOURCE", "SINCE", "REASON"], &rows)
+}
+
+fn tokens_table(tokens: &[TokenRecord]) -> String {
+    if tokens.is_empty() {
+        return "no tokens\n".to_owned();
+    }
+    let now = super::context::now_ms();
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            let state = match t.refusal(now) {
+                None => "valid".to_owned(),
+                Some(refusal) => word(&refusal),
+            };
+            vec![
+                t.id.clone(),
+                utc(t.created_at_ms),
+                t.uses_allowed
+                    .map_or_else(|| format!("{}/-", t.uses), |n| format!("{}/{n}", t.uses)),
+                t.expires_at_ms.map_or_else(|| "-".to_owned(), utc),
+                state,
+            ]
+        })
+        .collect();
+    table(&["ID", "CREATED", "USES", "EXPIRES", "STATE"], &rows)
+}
+
+/// `1 registration`, `3 registrations`, `any number of registrations`.
+fn uses(allowed: Option<u32>) -> String {
+    match allowed {
+        None => "any number of registrations".to_owned(),
+        Some(1) => "1 registration".to_owned(),
+        Some(n) => format!("{n} registrations"),
+    }
+}
+
+/// `expires 2026-12-14T09:58:00Z` or `never expires`.
+fn expiry(at_ms: Option<i64>) -> String {
+    at_ms.map_or_else(
+        || "never expires".to_owned(),
+        |ms| format!("expires {}", utc(ms)),
+    )
 }
 
 fn outbox_table(destinations: &[DestinationReport]) -> String {

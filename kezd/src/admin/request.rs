@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::store::{DestinationReport, UserEntry};
+use crate::store::{DestinationReport, TokenRecord, UserEntry};
 
 /// One admin action.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,6 +58,23 @@ pub enum Request {
         /// The server name.
         server: String,
     },
+    /// A new registration token (SPEC §4.1 check 10).
+    #[serde(rename = "tokens.create")]
+    TokensCreate {
+        /// Registrations it admits; none for unlimited.
+        uses: Option<u32>,
+        /// Seconds from now until it expires; none for never.
+        expires_in_secs: Option<u64>,
+    },
+    /// Every registration token.
+    #[serde(rename = "tokens.list")]
+    TokensList,
+    /// Revoke a registration token.
+    #[serde(rename = "tokens.revoke")]
+    TokensRevoke {
+        /// Its public id.
+        id: String,
+    },
     /// The outbox per destination.
     #[serde(rename = "outbox.show")]
     OutboxShow,
@@ -94,8 +111,14 @@ impl Request {
             Request::ServersBlock { server, .. }
             | Request::ServersAllow { server }
             | Request::OutboxRetry { server } => Some(server.clone()),
+            Request::TokensRevoke { id } => Some(id.clone()),
             Request::Backup { file } => Some(file.display().to_string()),
-            Request::UsersList { .. } | Request::ServersList | Request::OutboxShow => None,
+            // A new token's id is chosen as it is made; `tokens list` shows it.
+            Request::UsersList { .. }
+            | Request::ServersList
+            | Request::OutboxShow
+            | Request::TokensCreate { .. }
+            | Request::TokensList => None,
         }
     }
 }
@@ -129,6 +152,22 @@ pub enum Outcome {
     Servers {
         /// Each entry with its source.
         servers: Vec<ServerEntry>,
+    },
+    /// A registration token just made. Its text is shown this once: only its hash is kept.
+    TokenCreated {
+        /// The public id, for `tokens list` and `tokens revoke`.
+        id: String,
+        /// The token to hand out.
+        token: String,
+        /// Registrations it admits; none for unlimited.
+        uses_allowed: Option<u32>,
+        /// When it expires, Unix milliseconds; none for never.
+        expires_at_ms: Option<i64>,
+    },
+    /// Every registration token.
+    Tokens {
+        /// Oldest first.
+        tokens: Vec<TokenRecord>,
     },
     /// The outbox per destination.
     Outbox {

@@ -107,6 +107,8 @@ pub const KEYS: &[Key] = &[
     key("federation.max_inflight_txns_per_origin", Kind::Uint),
     key("federation.max_inflight_txns", Kind::Uint),
     key("federation.sender_lookup_concurrency", Kind::Uint),
+    key("registration.policy", Kind::Str),
+    key("registration.reserved_handles", Kind::StrList),
 ];
 
 /// The key with this dotted path.
@@ -217,6 +219,11 @@ mod tests {
         );
         assert!(suggest_env("KEZ_HTTP_NOPE").is_some());
         assert_eq!(suggest_env("KEZ_PASSPHRASE"), None, "kezctl's own variable");
+        assert_eq!(
+            suggest_env("KEZ_INVITE_TOKEN"),
+            None,
+            "kezctl's own variable"
+        );
     }
 
     #[test]

@@ -37,6 +37,19 @@ pub(super) fn lint(config: &Config, merged: &Merged) -> Vec<Warning> {
             ),
         });
     }
+    if config.registration.policy == super::Policy::Open
+        && !super::registration::is_loopback(&config.server_name)
+    {
+        warnings.push(Warning::Suspicious {
+            key: "registration.policy",
+            reason: format!(
+                "is \"open\" on {}: anyone who finds this server can create accounts on it \
+                 (free addresses for spam); set it to \"token\" and invite people with \
+                 `kezd admin tokens create`, unless an open server is what you mean",
+                config.server_name
+            ),
+        });
+    }
     warnings
 }
 

@@ -51,6 +51,19 @@ pub struct RawConfig {
     pub inbox: RawInbox,
     /// Federation (SPEC §9).
     pub federation: RawFederation,
+    /// Who may register (SPEC §4.1).
+    pub registration: RawRegistration,
+}
+
+/// `[registration]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRegistration {
+    /// `open`, `token` or `closed`; derived from `server_name` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Handles reserved besides SPEC §2.1's list.
+    pub reserved_handles: Vec<String>,
 }
 
 /// `[federation]`.
@@ -278,6 +291,7 @@ impl Default for RawConfig {
             retention: RawRetention::default(),
             inbox: RawInbox::default(),
             federation: RawFederation::default(),
+            registration: RawRegistration::default(),
         }
     }
 }

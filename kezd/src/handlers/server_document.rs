@@ -4,9 +4,12 @@
 //! verify keys (current and retired), signed by the current key. Peers verify requests from
 //! this server with it. The keys are those of the key file as it is now, so a document served
 //! after `kezd keys rotate` already publishes the new key and lists the old one as retired.
+//! It also says who may register here (`registration`, SPEC §4.1 check 10), so a client can
+//! tell a person "this server needs an invitation" before they try.
 
 use http::StatusCode;
 use kez_spec::api::limits::{ConversationLimits, Limits, RateLimits, RetentionLimits};
+use kez_spec::server_document::Published;
 
 use crate::body;
 use crate::clock;
@@ -18,12 +21,20 @@ use crate::state::AppState;
 /// federation's.
 pub async fn get(ctx: RequestContext) -> HandlerResult {
     let federate = ctx.state().federate().ok_or(ApiError::NotFound)?;
-    let document = federate.keys.current().sign_document(
-        &ctx.state().config().server_name,
-        &format!("kezd/{}", env!("CARGO_PKG_VERSION")),
-        &limits(ctx.state()),
-        clock::now_ms(),
-    )?;
+    let config = ctx.state().config();
+    let version = format!("kezd/{}", env!("CARGO_PKG_VERSION"));
+    let limits = limits(ctx.state());
+    let policy = if crate::faults::on("document_registration_open") {
+        crate::config::Policy::Open
+    } else {
+        config.registration.policy
+    };
+    let published = Published::new(&version, &limits).registration(policy.as_str());
+    let document =
+        federate
+            .keys
+            .current()
+            .sign_document(&config.server_name, &published, clock::now_ms())?;
     body::json(StatusCode::OK, &document)
 }
 

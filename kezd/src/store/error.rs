@@ -23,6 +23,10 @@ pub enum StoreError {
         /// The primary that conflicted.
         primary: String,
     },
+    /// The registration token offered cannot be spent (SPEC §10
+    /// `registration_token_invalid`); nothing was stored.
+    #[error("registration token refused: {0}")]
+    TokenRefused(super::TokenRefusal),
     /// A local route named a handle that has no registration.
     #[error("no user is registered with handle {handle:?}")]
     UnknownRecipient {

@@ -18,6 +18,7 @@ mod postgres;
 mod rows;
 mod sqlite;
 mod statements;
+mod tokens;
 
 pub use crate::durability::Durability;
 pub use admin::{AdminWrite, AuditEntry, DestinationReport, ServerBlock, Suspension, UserEntry};
@@ -26,6 +27,7 @@ pub use conversations::Conversation;
 pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
+pub use tokens::{NewToken, TokenRecord, TokenRefusal, TokenSpend};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -186,7 +188,25 @@ pub struct MessageStatus {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a registration; the handle and the primary are each unique (SPEC §4.1).
-    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError>;
+    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
+        self.register_with_token(user, None).await
+    }
+    /// Stores a registration, spending one use of `token` in the same transaction (SPEC §4.1
+    /// checks 10–12, in that order, after an identical stored registration, which is answered
+    /// as [`RegisterOutcome::Existing`] and spends nothing): a token that cannot be spent is
+    /// [`StoreError::TokenRefused`], and a registration refused for any reason spends
+    /// nothing. Two registrations offering a token with one use left store one user.
+    async fn register_with_token(
+        &self,
+        user: UserRecord,
+        token: Option<TokenSpend>,
+    ) -> Result<RegisterOutcome, StoreError>;
+    /// Stores a new registration token (its id and hash are unique).
+    async fn create_token(&self, token: NewToken) -> Result<(), StoreError>;
+    /// Every registration token, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Revokes the token with public id `id`; whether there was one.
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
     /// Looks a user up by handle (SPEC §4.2).
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Looks a user up by primary (`ed25519:<hex>`, SPEC §4.3).

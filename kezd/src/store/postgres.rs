@@ -29,6 +29,7 @@ mod federation;
 mod group;
 mod outbox_order;
 mod retention;
+mod tokens;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -53,8 +54,8 @@ use super::rows::{
 };
 use super::{
     Accepted, AdminWrite, Admission, Conversation, Delivery, DestinationReport, Durability,
-    MessageStatus, NewMessage, OutboxBacklog, OutboxItem, RegisterOutcome, ServerBlock, Store,
-    StoreError, StoredMessage, UserEntry, UserRecord,
+    MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem, RegisterOutcome, ServerBlock,
+    Store, StoreError, StoredMessage, TokenRecord, TokenSpend, UserEntry, UserRecord,
 };
 use crate::store::statements;
 
@@ -189,6 +190,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0005_conversations.sql"),
         ),
         file(
+            6,
+            "registration tokens",
+            include_str!("../../migrations/postgres/0006_registration_tokens.sql"),
+        ),
+        file(
             8,
             "admin",
             include_str!("../../migrations/postgres/0008_admin.sql"),
@@ -199,13 +205,42 @@ fn migrator() -> Migrator {
 const USER_BY_HANDLE: &str =
     "SELECT handle, primary_key, registered_at, registration FROM users WHERE handle = $1";
 
+/// What a registration that inserted nothing conflicted with: the handle first, as in SQLite,
+/// so the error names the right one, unless the stored registration is this one (a retry).
+/// Users are never deleted, so a conflicting row stays there.
+async fn conflict(pool: &PgPool, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
+    let by_handle: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
+        .bind(&user.handle)
+        .fetch_optional(pool)
+        .await?;
+    if let Some(row) = by_handle {
+        let stored = user_from_row(row);
+        return if stored.registration_json == user.registration_json {
+            Ok(RegisterOutcome::Existing(stored))
+        } else {
+            Err(StoreError::HandleTaken {
+                handle: user.handle,
+            })
+        };
+    }
+    Err(StoreError::PrimaryTaken {
+        primary: user.primary,
+    })
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     /// Inserts with `ON CONFLICT DO NOTHING` (no target: the handle and the primary are both
-    /// unique), which waits for a concurrent registration of either to finish. Only when
-    /// nothing was inserted is the conflict looked up, handle first as in SQLite, so the
-    /// error names the right one. Users are never deleted, so a conflicting row stays there.
-    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
+    /// unique), which waits for a concurrent registration of either to finish; a registration
+    /// offering a token runs in a transaction of its own ([`tokens`]).
+    async fn register_with_token(
+        &self,
+        user: UserRecord,
+        token: Option<TokenSpend>,
+    ) -> Result<RegisterOutcome, StoreError> {
+        if let Some(token) = &token {
+            return tokens::register(&self.pool, user, token).await;
+        }
         let inserted = sqlx::query(
             "INSERT INTO users (handle, primary_key, registered_at, registration) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -220,23 +255,19 @@ impl Store for PostgresStore {
         if inserted == 1 {
             return Ok(RegisterOutcome::Created(user));
         }
-        let by_handle: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
-            .bind(&user.handle)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = by_handle {
-            let stored = user_from_row(row);
-            return if stored.registration_json == user.registration_json {
-                Ok(RegisterOutcome::Existing(stored))
-            } else {
-                Err(StoreError::HandleTaken {
-                    handle: user.handle,
-                })
-            };
-        }
-        Err(StoreError::PrimaryTaken {
-            primary: user.primary,
-        })
+        conflict(&self.pool, user).await
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
+        tokens::create(&self.pool, token).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        tokens::list(&self.pool).await
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        tokens::revoke(&self.pool, id).await
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {

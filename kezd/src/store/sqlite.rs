@@ -13,6 +13,7 @@ mod checkpointer;
 mod conversations;
 mod federation;
 mod stored_ids;
+mod tokens;
 mod writer;
 
 use std::collections::HashSet;
@@ -37,15 +38,17 @@ use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
+use super::tokens::{self as token_statements, TokenRow};
 use super::{
     Accepted, AdminWrite, Admission, Conversation, Delivery, DestinationReport, Durability,
-    MessageStatus, NewMessage, OutboxBacklog, OutboxItem, RegisterOutcome, ServerBlock, Store,
-    StoreError, StoredMessage, UserEntry, UserRecord,
+    MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem, RegisterOutcome, ServerBlock,
+    Store, StoreError, StoredMessage, TokenRecord, TokenSpend, UserEntry, UserRecord,
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
+use tokens::TokenWrite;
 use writer::{Flusher, Guarded, Request, RetentionChunk, Writer};
 
 /// How to open a [`SqliteStore`].
@@ -256,6 +259,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0005_conversations.sql"),
         ),
         file(
+            6,
+            "registration tokens",
+            include_str!("../../migrations/sqlite/0006_registration_tokens.sql"),
+        ),
+        file(
             8,
             "admin",
             include_str!("../../migrations/sqlite/0008_admin.sql"),
@@ -265,9 +273,35 @@ fn migrator() -> Migrator {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
-        self.write(|reply| Request::Guarded(Guarded::Register { user, reply }))
+    async fn register_with_token(
+        &self,
+        user: UserRecord,
+        token: Option<TokenSpend>,
+    ) -> Result<RegisterOutcome, StoreError> {
+        self.write(|reply| Request::Guarded(Guarded::Register { user, token, reply }))
             .await
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
+        let op = TokenWrite::Create(token);
+        self.write(|reply| Request::Guarded(Guarded::Tokens { op, reply }))
+            .await
+            .map(drop)
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(token_statements::LIST)
+            .fetch_all(&self.readers)
+            .await?;
+        rows.into_iter().map(token_statements::from_row).collect()
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let op = TokenWrite::Revoke(id.to_owned());
+        let changed = self
+            .write(|reply| Request::Guarded(Guarded::Tokens { op, reply }))
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -118,6 +118,7 @@ impl Options {
              broker_url = {}\nbroker_prefix = {}\n\
              [log]\nlevel = {}\n\
              [stream]\nkeep_alive_secs = {}\n\
+             [registration]\npolicy = \"open\"\n\
              [rate]\n{rate}{}\n",
             quote(&self.server_name),
             self.server_name,

@@ -54,7 +54,14 @@ impl TestServer {
 
     /// Stops the daemon, then starts a new one with the same config on the same store (on a new
     /// port): what the new one knows is what the store kept.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        let config = self.state.config().clone();
+        self.restart_with(config).await
+    }
+
+    /// Stops the daemon, then starts a new one with `config` on the same store (on a new
+    /// port): what an operator's changed configuration does to what is stored.
+    pub async fn restart_with(mut self, config: Config) -> Self {
         self.signal_stop();
         tokio::time::timeout(Duration::from_secs(10), &mut self.task)
             .await
@@ -62,7 +69,6 @@ impl TestServer {
             .expect("serve task did not panic")
             .expect("serve ends cleanly");
         self.state.store().close().await;
-        let config = self.state.config().clone();
         Self::start_in(config, |router| router, self._data).await
     }
 

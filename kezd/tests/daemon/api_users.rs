@@ -81,7 +81,7 @@ async fn identical_repost_is_200() {
     assert_eq!(again.json::<Value>().await.expect("record"), first);
 }
 
-/// SPEC §4.1 check 10: a handle held by another registration is 409 `handle_taken`, whether
+/// SPEC §4.1 check 11: a handle held by another registration is 409 `handle_taken`, whether
 /// another key claims it or the owner signs a new (different) registration.
 #[tokio::test]
 async fn duplicate_handle_is_handle_taken() {
@@ -103,7 +103,7 @@ async fn duplicate_handle_is_handle_taken() {
     assert_eq!(record["primary"], alice.primary().to_string(), "unchanged");
 }
 
-/// SPEC §4.1 check 11: one primary holds one handle; a second handle is 409 `primary_taken`.
+/// SPEC §4.1 check 12: one primary holds one handle; a second handle is 409 `primary_taken`.
 #[tokio::test]
 async fn same_primary_other_handle_is_primary_taken() {
     let server = start(|_| {}).await;

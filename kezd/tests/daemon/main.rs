@@ -12,6 +12,7 @@
 //! | `server_tls` | HTTPS from PEM files, HTTP/2 by ALPN |
 //! | `static_files` | the browser app's files, content types and caching |
 //! | `api_users` | registration, lookup, reverse lookup, WebFinger |
+//! | `api_registration` | the registration policy: invitation tokens, closed, reserved handles |
 //! | `api_messages` | sending, polling and acknowledging |
 //! | `api_stream` | the live inbox stream (SSE) |
 //! | `api_bounded` | stream caps per handle and address, poll pages bounded in bytes |
@@ -32,6 +33,7 @@ mod api_first_contacts;
 mod api_messages;
 mod api_openapi;
 mod api_paths;
+mod api_registration;
 mod api_stream;
 mod api_stream_transport;
 mod api_users;

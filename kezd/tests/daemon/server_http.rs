@@ -91,7 +91,7 @@ async fn cors_preflight_and_headers() {
     assert_eq!(h["access-control-allow-methods"], "GET, HEAD, OPTIONS");
     assert_eq!(
         h["access-control-allow-headers"],
-        "Content-Type, X-KEZ-Auth, Last-Event-ID, X-Request-Id"
+        "Content-Type, X-KEZ-Auth, Last-Event-ID, KEZ-Registration-Token, X-Request-Id"
     );
     assert_eq!(h["access-control-max-age"], "86400");
 

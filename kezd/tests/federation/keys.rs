@@ -79,6 +79,8 @@ async fn rotated_key_is_used_at_once_and_the_old_one_until_its_expiry() {
         .await
         .expect("json");
     assert_eq!(document["signature"]["key_id"], "ed25519:k2", "{document}");
+    // SPEC §9.2: the policy registration applies; the testnet's nodes are open.
+    assert_eq!(document["registration"], "open", "{document}");
     assert!(
         document["verify_keys"]["ed25519:k2"].is_object(),
         "{document}"

@@ -7,7 +7,11 @@
 //! | `daemon` | starts `kezd serve`, reads its log, waits for log events |
 //! | `reload` | SIGHUP: a renewed certificate, an invalid file, a blocked origin |
 //! | `hygiene` | file modes, `/metrics` process series, the access log's fields |
+//! | `tokens` | `kezd admin tokens` with and without the daemon, and registrations with them |
 
+#[allow(dead_code)] // The store suite's backends; these tests use only PostgreSQL.
+#[path = "../store/backend.rs"]
+mod backend;
 #[path = "../common/mod.rs"]
 mod common;
 
@@ -16,3 +20,6 @@ mod common;
 mod daemon;
 mod hygiene;
 mod reload;
+#[path = "../support/skipped.rs"]
+mod skipped;
+mod tokens;

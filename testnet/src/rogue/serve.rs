@@ -25,7 +25,7 @@ use super::{Behaviour, DocumentKeys, Shared, lock};
 use crate::ca::IssuedCert;
 use crate::error::TestnetError;
 use kez_spec::clock::now_ms;
-use kez_spec::server_document::ServerDocument;
+use kez_spec::server_document::{Published, ServerDocument};
 
 /// Largest transaction body read (SPEC §9.4's default `max_txn_bytes`).
 const MAX_TXN_BYTES: usize = 8 * 1024 * 1024;
@@ -172,8 +172,7 @@ pub(super) fn document(shared: &Shared) -> Value {
         keys.key_id(),
         old,
         &shared.name,
-        "kez-testnet-rogue",
-        &limits,
+        &Published::new("kez-testnet-rogue", &limits),
         now,
     )
     // Signing a JSON object cannot fail; if it did, a string is a document every peer refuses.

@@ -33,10 +33,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::checkpointer::LogRestart;
 use super::conversations::ConversationWrite;
 use super::federation::FederationWrite;
+use super::tokens::TokenWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::statements;
 use crate::store::{
-    Accepted, AdminWrite, Admission, NewMessage, RegisterOutcome, StoreError, UserRecord,
+    Accepted, AdminWrite, Admission, NewMessage, RegisterOutcome, StoreError, TokenSpend,
+    UserRecord,
 };
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
@@ -61,9 +63,10 @@ pub(super) enum Request {
 /// A write whose failure is undone alone, by rolling back to its own savepoint.
 #[derive(Debug)]
 pub(super) enum Guarded {
-    /// Store a registration.
+    /// Store a registration, spending a use of the token it offers.
     Register {
         user: UserRecord,
+        token: Option<TokenSpend>,
         reply: Reply<RegisterOutcome>,
     },
     /// Delete an inbox's messages through a seq.
@@ -82,6 +85,8 @@ pub(super) enum Guarded {
         op: ConversationWrite,
         reply: Reply<u64>,
     },
+    /// A registration token write (SPEC §4.1 check 10).
+    Tokens { op: TokenWrite, reply: Reply<u64> },
     /// An administration write (`kezd admin`).
     Admin { op: AdminWrite, reply: Reply<u64> },
     /// One bounded step of the retention policy.
@@ -170,6 +175,7 @@ impl Guarded {
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
+            | Guarded::Tokens { reply, .. }
             | Guarded::Admin { reply, .. } => reply.is_closed(),
             Guarded::Retention { reply, .. } => reply.is_closed(),
         }
@@ -181,6 +187,7 @@ impl Guarded {
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
+            | Guarded::Tokens { reply, .. }
             | Guarded::Admin { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
             Guarded::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
         }
@@ -436,7 +443,9 @@ impl Writer {
             return Err(error);
         }
         let answer = match request {
-            Guarded::Register { user, reply } => Answer::Register(reply, self.register(user).await),
+            Guarded::Register { user, token, reply } => {
+                Answer::Register(reply, self.register(user, token).await)
+            }
             Guarded::Ack {
                 handle,
                 through,
@@ -447,6 +456,9 @@ impl Writer {
             }
             Guarded::Conversations { op, reply } => {
                 Answer::Count(reply, super::conversations::apply(&mut self.conn, op).await)
+            }
+            Guarded::Tokens { op, reply } => {
+                Answer::Count(reply, super::tokens::apply(&mut self.conn, op).await)
             }
             Guarded::Admin { op, reply } => {
                 Answer::Count(reply, super::admin::apply(&mut self.conn, op).await)
@@ -470,25 +482,35 @@ impl Writer {
         exec(&mut self.conn, "RELEASE request").await
     }
 
-    /// Stores a registration unless its handle or primary is taken. Checked explicitly rather
-    /// than by catching UNIQUE violations, so the error names the right conflict; the UNIQUE
-    /// constraints stay as the backstop.
-    async fn register(&mut self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
+    /// Stores a registration unless it offers a token that cannot be spent or its handle or
+    /// primary is taken (SPEC §4.1 checks 10–12), then spends the token. Checked explicitly
+    /// rather than by catching UNIQUE violations, so the error names the right conflict; the
+    /// UNIQUE constraints stay as the backstop. The only writer runs this, so no other
+    /// registration can spend the token between the check and the spending.
+    async fn register(
+        &mut self,
+        user: UserRecord,
+        token: Option<TokenSpend>,
+    ) -> Result<RegisterOutcome, StoreError> {
         let by_handle: Option<(String, String, i64, String)> = sqlx::query_as(
             "SELECT handle, primary_key, registered_at, registration FROM users WHERE handle = ?1",
         )
         .bind(&user.handle)
         .fetch_optional(&mut self.conn)
         .await?;
-        if let Some(row) = by_handle {
-            let stored = super::user_from_row(row);
-            return if stored.registration_json == user.registration_json {
-                Ok(RegisterOutcome::Existing(stored))
-            } else {
-                Err(StoreError::HandleTaken {
-                    handle: user.handle,
-                })
-            };
+        let stored = by_handle.map(super::user_from_row);
+        if let Some(stored) = &stored
+            && stored.registration_json == user.registration_json
+        {
+            return Ok(RegisterOutcome::Existing(stored.clone()));
+        }
+        if let Some(token) = &token {
+            super::tokens::judge(&mut self.conn, token).await?;
+        }
+        if stored.is_some() {
+            return Err(StoreError::HandleTaken {
+                handle: user.handle,
+            });
         }
         let primary_taken: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE primary_key = ?1)")
@@ -510,6 +532,9 @@ impl Writer {
         .bind(&user.registration_json)
         .execute(&mut self.conn)
         .await?;
+        if let Some(token) = &token {
+            super::tokens::spend(&mut self.conn, token).await?;
+        }
         Ok(RegisterOutcome::Created(user))
     }
 

@@ -12,6 +12,7 @@
 //! | [`outbox`] | routing, outcomes, backoff, delivery status, backlog, waking |
 //! | [`federation_memory`] | transaction responses, finished deliveries |
 //! | [`conversations`] | who wrote to whom first (SPEC §11) |
+//! | [`tokens`] | registration tokens spent with the registration (SPEC §4.1) |
 
 mod accept;
 mod conversations;
@@ -21,6 +22,7 @@ mod inbox;
 mod outbox;
 mod registrations;
 mod retention;
+mod tokens;
 
 pub use accept::*;
 pub use conversations::*;
@@ -30,6 +32,7 @@ pub use inbox::*;
 pub use outbox::*;
 pub use registrations::*;
 pub use retention::*;
+pub use tokens::*;
 
 use kezd::store::{NewMessage, Route, Store, UserRecord};
 
