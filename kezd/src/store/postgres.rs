@@ -24,6 +24,7 @@
 //! writers run side by side, serialised only where their groups share a recipient.
 
 mod accept;
+mod accounts;
 mod federation;
 mod group;
 mod outbox_order;
@@ -46,8 +47,9 @@ use super::rows::{
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Conversation, Delivery, Durability, MessageStatus, NewMessage,
-    OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, AccountDeletion, Admission, Conversation, DeleteOutcome, Delivery, Durability,
+    MessageStatus, NewMessage, OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError,
+    StoredMessage, Tombstone, UserRecord,
 };
 use crate::store::statements;
 
@@ -181,6 +183,11 @@ fn migrator() -> Migrator {
             "conversations",
             include_str!("../../migrations/postgres/0005_conversations.sql"),
         ),
+        file(
+            7,
+            "account deletion",
+            include_str!("../../migrations/postgres/0007_account_deletion.sql"),
+        ),
     ])
 }
 
@@ -189,42 +196,24 @@ const USER_BY_HANDLE: &str =
 
 #[async_trait]
 impl Store for PostgresStore {
-    /// Inserts with `ON CONFLICT DO NOTHING` (no target: the handle and the primary are both
-    /// unique), which waits for a concurrent registration of either to finish. Only when
-    /// nothing was inserted is the conflict looked up, handle first as in SQLite, so the
-    /// error names the right one. Users are never deleted, so a conflicting row stays there.
     async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO users (handle, primary_key, registered_at, registration) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(&user.handle)
-        .bind(&user.primary)
-        .bind(user.registered_at_ms)
-        .bind(&user.registration_json)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(RegisterOutcome::Created(user));
-        }
-        let by_handle: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
-            .bind(&user.handle)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = by_handle {
-            let stored = user_from_row(row);
-            return if stored.registration_json == user.registration_json {
-                Ok(RegisterOutcome::Existing(stored))
-            } else {
-                Err(StoreError::HandleTaken {
-                    handle: user.handle,
-                })
-            };
-        }
-        Err(StoreError::PrimaryTaken {
-            primary: user.primary,
-        })
+        accounts::register(&self.pool, user).await
+    }
+
+    async fn delete_account(&self, deletion: AccountDeletion) -> Result<DeleteOutcome, StoreError> {
+        accounts::delete(&self.pool, deletion).await
+    }
+
+    async fn deleted_handle(
+        &self,
+        handle: &str,
+        now_ms: i64,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        accounts::by_handle(&self.pool, handle, now_ms).await
+    }
+
+    async fn deleted_primary(&self, primary: &str) -> Result<Option<Tombstone>, StoreError> {
+        accounts::by_primary(&self.pool, primary).await
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -10,6 +10,7 @@
 
 mod checkpointer;
 mod conversations;
+mod deletion;
 mod federation;
 mod stored_ids;
 mod writer;
@@ -33,8 +34,9 @@ use super::rows::{
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, Admission, Conversation, Delivery, Durability, MessageStatus, NewMessage,
-    OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError, StoredMessage, UserRecord,
+    Accepted, AccountDeletion, Admission, Conversation, DeleteOutcome, Delivery, Durability,
+    MessageStatus, NewMessage, OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError,
+    StoredMessage, Tombstone, UserRecord,
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
@@ -246,6 +248,11 @@ fn migrator() -> Migrator {
             "conversations",
             include_str!("../../migrations/sqlite/0005_conversations.sql"),
         ),
+        file(
+            7,
+            "account deletion",
+            include_str!("../../migrations/sqlite/0007_account_deletion.sql"),
+        ),
     ])
 }
 
@@ -254,6 +261,23 @@ impl Store for SqliteStore {
     async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
         self.write(|reply| Request::Guarded(Guarded::Register { user, reply }))
             .await
+    }
+
+    async fn delete_account(&self, deletion: AccountDeletion) -> Result<DeleteOutcome, StoreError> {
+        self.write(|reply| Request::Guarded(Guarded::Delete { deletion, reply }))
+            .await
+    }
+
+    async fn deleted_handle(
+        &self,
+        handle: &str,
+        now_ms: i64,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        deletion::by_handle(&self.readers, handle, now_ms).await
+    }
+
+    async fn deleted_primary(&self, primary: &str) -> Result<Option<Tombstone>, StoreError> {
+        deletion::by_primary(&self.readers, primary).await
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -71,4 +71,8 @@ suite!(
     retention_forgets_old_ids_but_not_those_in_the_outbox,
     finished_deliveries_and_old_transactions_are_forgotten,
     conversations_are_kept_per_direction_and_forgotten_when_old,
+    deletion_removes_the_user_inbox_and_pending_outbox,
+    deletion_retry_mismatch_and_unknown,
+    tombstone_holds_the_handle_until_release_and_the_primary_for_good,
+    deletion_is_durable,
 );

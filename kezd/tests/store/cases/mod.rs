@@ -5,6 +5,7 @@
 //! | file | what |
 //! | --- | --- |
 //! | [`registrations`] | unique handles and primaries, contested registrations |
+//! | [`deletions`] | account deletion, its retry, and the tombstone (SPEC §4.7) |
 //! | [`accept`] | seqs, stored-once ids, group commit, admission, id memory |
 //! | [`inbox`] | pages, acknowledgement |
 //! | [`retention`] | deletion by age and count, forgetting ids |
@@ -15,6 +16,7 @@
 
 mod accept;
 mod conversations;
+mod deletions;
 mod durability;
 mod federation_memory;
 mod inbox;
@@ -24,6 +26,7 @@ mod retention;
 
 pub use accept::*;
 pub use conversations::*;
+pub use deletions::*;
 pub use durability::*;
 pub use federation_memory::*;
 pub use inbox::*;
