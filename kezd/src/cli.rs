@@ -1,7 +1,8 @@
 //! The command line, parsed once into the configuration's sources: `kezd [serve]` runs the
 //! daemon, `kezd check-config` validates and prints the effective configuration, `kezd keys
 //! rotate` replaces the server's signing key (SPEC §9.2), `kezd healthcheck` asks a running
-//! kezd whether it is healthy (for container health checks). Flags are the highest-precedence
+//! kezd whether it is healthy (for container health checks), `kezd admin …` administers users,
+//! the federation policy, the outbox and backups (kezd/src/admin/). Flags are the highest-precedence
 //! layer; `--set KEY=VALUE` reaches every key, the named flags are the common ones.
 
 use std::ffi::OsString;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin::command::AdminArgs;
 use crate::config::sources::CONFIG_FILE_VARIABLE;
 use crate::config::{ConfigError, FlagSetting, Sources};
 
@@ -45,6 +47,11 @@ pub enum Command {
     /// Ask a running kezd `GET /v1/healthz` on the configured address (over HTTPS when `[tls]`
     /// is set) or at `--url`; exit 0 on 200, 1 with the reason otherwise.
     Healthcheck(HealthcheckArgs),
+    /// Administer this server: users, blocked servers, the outbox, backups. Goes through the
+    /// running kezd (its socket `<data_dir>/admin.sock`), or works on the store when none
+    /// runs. Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused (the message
+    /// says what to do instead).
+    Admin(AdminArgs),
 }
 
 /// `kezd healthcheck …`.

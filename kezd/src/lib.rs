@@ -88,7 +88,9 @@ pub mod broker;
 pub mod budget;
 /// IP networks, shared with federation's address allow-list.
 pub use kez_federation::cidr;
+pub mod admin;
 pub mod certificate;
+pub mod changes;
 pub mod cli;
 pub mod client_addr;
 pub mod clock;
@@ -121,6 +123,7 @@ pub mod limits;
 pub mod logging;
 pub mod maintenance;
 pub mod metrics;
+pub mod open_store;
 pub mod percent;
 pub mod preflight;
 pub mod private_files;

@@ -4,6 +4,7 @@
 //! until SIGINT/SIGTERM, reloading the configuration on SIGHUP. Everything else lives in the
 //! library, so tests run the same code on their own listeners.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,11 +13,10 @@ use anyhow::Context as _;
 use clap::Parser;
 use kezd::broker::{Broker, LocalBroker, NatsBroker};
 use kezd::cli::{Cli, Command, HealthcheckArgs, KeysCommand};
-use kezd::config::{BrokerSettings, Config, Database, Loaded, Sources, Warning};
+use kezd::config::{BrokerSettings, Config, Loaded, Sources, Warning};
 use kezd::preflight;
 use kezd::reload::{Hangups, Reloader};
 use kezd::state::AppState;
-use kezd::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 
 mod healthcheck;
 
@@ -66,6 +66,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Healthcheck(args) => healthcheck(&config, &args),
+        Command::Admin(args) => {
+            for warning in &warnings {
+                eprintln!("kezd: warning: {warning}");
+            }
+            kezd::admin::command::run(&config, sources.file.clone(), args)
+        }
         Command::Serve => match run(config, sources, &warnings, started) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -175,12 +181,14 @@ fn run(
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let config_file = sources.file.clone();
     let reloader = Reloader::new(sources, config.clone(), log_level);
-    runtime.block_on(serve(config, reloader, configured, started))
+    runtime.block_on(serve(config, config_file, reloader, configured, started))
 }
 
 async fn serve(
     config: Config,
+    config_file: Option<PathBuf>,
     reloader: Reloader,
     configured: Duration,
     started: Instant,
@@ -188,7 +196,7 @@ async fn serve(
     // Caught from here on: a SIGHUP reloads instead of ending the process.
     let hangups = Hangups::listen().context("listening for SIGHUP")?;
     let opening = Instant::now();
-    let store = open_store(&config).await?;
+    let store = kezd::open_store::open(&config).await?;
     let store_open = opening.elapsed();
     // The in-process broker for one kezd; NATS when a cluster shares the fanout. A NATS
     // that cannot be reached, at start or later, only degrades streams to catching up from
@@ -213,7 +221,22 @@ async fn serve(
         Arc::new(kezd::federate::Federate::new(&config).context("setting up federation")?);
     let federation_setup = federating.elapsed();
     let state = AppState::new(config, store.clone(), broker, Some(federate))?;
+    // What admin commands changed (suspensions, admin blocks), in force before the first
+    // request, and kept current by the other instances' notices.
+    kezd::changes::reload(&state)
+        .await
+        .context("reading the suspended users and admin server blocks")?;
+    tokio::spawn(kezd::changes::follow(state.clone()));
     tokio::spawn(kezd::reload::run(state.clone(), reloader, hangups));
+    // Not fatal: the daemon serves without it, and `kezd admin` then says it cannot connect
+    // or works on the store.
+    let admin = match kezd::admin::server::start(state.clone(), config_file).await {
+        Ok(task) => Some(task),
+        Err(error) => {
+            tracing::error!(error = %kezd::admin::chain(&error), "no admin socket");
+            None
+        }
+    };
     // Where a start's time goes (`kez-bench startup` reads this line): the command line
     // and configuration, the store (connections, migrations), federation (server keys,
     // the HTTPS clients with the system's root certificates), and the whole start.
@@ -231,37 +254,14 @@ async fn serve(
         }
     };
     let served = kezd::serve(listener, state, router, signal).await;
+    // The admin socket stops with the rest; its file is removed once it has.
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     // Connections are drained: commit what is queued and release the database.
     store.close().await;
     served?;
     Ok(())
-}
-
-/// Opens the configured store; an SQLite file is created readable by kezd's user only.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match &config.database {
-        Database::Sqlite { path } => {
-            kezd::private_files::sqlite_database(path)
-                .with_context(|| format!("creating the database {}", path.display()))?;
-            let mut options = SqliteOptions::new(path);
-            options.durability = config.durability;
-            Arc::new(
-                SqliteStore::open(options)
-                    .await
-                    .with_context(|| format!("opening the database {}", path.display()))?,
-            )
-        }
-        Database::Postgres { url } => {
-            let mut options = PostgresOptions::new(url.as_str());
-            options.durability = config.durability;
-            options.max_connections = config.database_max_connections.get();
-            Arc::new(
-                PostgresStore::open(options)
-                    .await
-                    .context("opening the PostgreSQL database (database_url)")?,
-            )
-        }
-    })
 }
 
 /// A duration in milliseconds, for log fields.

@@ -108,38 +108,37 @@ impl AppState {
             .await
     }
 
+    /// The users remembered (dropped by change notices, kezd/src/changes.rs).
+    pub fn user_cache(&self) -> &UserCache {
+        &self.inner.users
+    }
+
     /// Remembers a user the store just returned from a registration.
     pub fn remember_user(&self, user: UserRecord) {
         self.inner.users.remember(user);
     }
 
-    /// Forgets the user `handle`, whose account was deleted (SPEC §4.7), and ends the streams
-    /// open for it on this instance. The hook for other instances of a cluster: their
-    /// change notification calls this with the handle.
-    pub fn forget_user(&self, handle: &str) {
-        self.inner.users.forget(handle);
-    }
-
-    /// Completes when the account `handle` is deleted: what a live stream of that user selects
-    /// on to end (SPEC §4.7). Listens from the call on, so call it before the credential check.
+    /// Completes when the user `handle` no longer exists (its account deleted, SPEC §4.7, on
+    /// this instance or, through a change notice, on another): what a live stream of that user
+    /// selects on to end. Listens from the call on, so call it before the credential check.
     pub fn departure(&self, handle: &str) -> impl Future<Output = ()> + Send + 'static {
         let mut departed = self.inner.users.departed();
         let (state, handle) = (self.clone(), handle.to_owned());
         async move {
             loop {
-                match departed.recv().await {
-                    Ok(gone) if *gone == *handle => return,
-                    Ok(_) => {}
-                    // Deletions were missed: the store says whether this one was among them.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if matches!(state.user(&handle).await, Ok(None)) {
-                            return;
-                        }
-                    }
+                let asked = match departed.recv().await {
+                    Ok(changed) => *changed == *handle,
+                    // Changes were missed: the store says whether this user's was among them.
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
                     // The cache lives as long as the state this future holds.
                     Err(broadcast::error::RecvError::Closed) => {
                         std::future::pending::<()>().await;
+                        false
                     }
+                };
+                // A change that left the user in place (a suspension, say) keeps the stream.
+                if asked && matches!(state.user(&handle).await, Ok(None)) {
+                    return;
                 }
             }
         }

@@ -1,20 +1,22 @@
-//! Registered users, remembered in memory. A registration is never changed, but an account can
-//! be deleted (SPEC §4.7): a deletion [`forget`](UserCache::forget)s the user at once on the
-//! instance that stored it, and tells the streams open for it to end ([`departed`]). Other
-//! instances of a cluster must be told as well: `AppState::forget_user` is the one place a
-//! cluster change notification calls; until one does, another instance may still hold the
-//! user, and the store (whose inbox counter and user rows are gone) refuses what it writes
-//! for it. Only users that exist are remembered, so a handle registered a moment ago
-//! elsewhere is never hidden. Every send, poll and stream looks users up, and without this
-//! each lookup is a store round trip; users are shared, so a lookup copies nothing.
+//! Registered users, remembered in memory. A registration itself is never changed (SPEC
+//! §4.1: a handle and a primary are bound for good); what changes a user — an operator's
+//! suspension or removal (`kezd admin`), the user's own account deletion (SPEC §4.7) — reaches
+//! every instance of a cluster as a change notification (kezd/src/changes.rs), which makes each
+//! instance [`forget`](UserCache::forget) the user and re-read its suspended set. A forgotten
+//! user is also announced to [`departed`](UserCache::departed)'s receivers, so the live
+//! streams open for a deleted user end on every instance. Only users that exist are
+//! remembered, so a handle registered a moment ago elsewhere is never hidden. Every send, poll
+//! and stream looks users up, and without this each lookup is a store round trip; users are
+//! shared, so a lookup copies nothing.
 //!
-//! [`departed`]: UserCache::departed
+//! Suspended users (SPEC §10 `account_suspended`) are few and each request of a user asks
+//! whether they are one, so the whole set is held, loaded at start and replaced on a change.
 //!
 //! Beside the users, the decoded primaries of senders whose envelopes verified: an envelope
 //! names its sender's primary as text, and decoding it (a point decompression, about 3.5 µs)
 //! on every send is work already done for that sender's last one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kez_spec::Primary;
@@ -26,16 +28,17 @@ use crate::store::{Store, StoreError, UserRecord};
 /// maintain: an active user is back after one lookup).
 const CAPACITY: usize = 16_384;
 
-/// Deletions a stream may fall behind on before it must ask the store whether its user is
-/// still there (see [`UserCache::departed`]).
+/// Users a stream may fall behind on before it must ask the store whether its user is still
+/// there (see [`UserCache::departed`]).
 const DEPARTURES: usize = 64;
 
-/// Users by handle, decoded primaries by their text, and the handles of deleted accounts as
-/// they go.
+/// Users by handle, decoded primaries by their text, the suspended handles, and the handles
+/// of users forgotten as they go.
 #[derive(Debug)]
 pub struct UserCache {
     by_handle: Mutex<HashMap<String, Arc<UserRecord>>>,
     primaries: Mutex<HashMap<String, Primary>>,
+    suspended: Mutex<HashSet<String>>,
     departures: broadcast::Sender<Arc<str>>,
 }
 
@@ -44,6 +47,7 @@ impl Default for UserCache {
         Self {
             by_handle: Mutex::default(),
             primaries: Mutex::default(),
+            suspended: Mutex::default(),
             departures: broadcast::channel(DEPARTURES).0,
         }
     }
@@ -55,7 +59,7 @@ impl UserCache {
         Self::default()
     }
 
-    /// Forgets the user `handle`, whose account was deleted, and announces it to
+    /// Forgets `handle`, so its next lookup reads the store, and announces it to
     /// [`departed`](Self::departed)'s receivers.
     pub fn forget(&self, handle: &str) {
         lock(&self.by_handle).remove(handle);
@@ -63,8 +67,8 @@ impl UserCache {
         let _ = self.departures.send(handle.into());
     }
 
-    /// The handles of accounts deleted from now on. A receiver that lags (more than 64
-    /// deletions unread) gets `Lagged` and must ask the store.
+    /// The handles of users forgotten from now on (changed: deleted, suspended, …). A receiver
+    /// that lags (more than 64 unread) gets `Lagged` and must ask the store.
     pub fn departed(&self) -> broadcast::Receiver<Arc<str>> {
         self.departures.subscribe()
     }
@@ -97,6 +101,21 @@ impl UserCache {
             users.clear();
         }
         users.insert(user.handle.clone(), user);
+    }
+
+    /// Forgets every user.
+    pub fn forget_all(&self) {
+        lock(&self.by_handle).clear();
+    }
+
+    /// Whether `handle` is suspended.
+    pub fn is_suspended(&self, handle: &str) -> bool {
+        lock(&self.suspended).contains(handle)
+    }
+
+    /// Puts the store's suspended set in force.
+    pub fn replace_suspended(&self, handles: HashSet<String>) {
+        *lock(&self.suspended) = handles;
     }
 
     /// The decoded primary whose text is `text`, if a sender's envelope verified with it.

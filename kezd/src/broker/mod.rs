@@ -9,14 +9,18 @@
 
 mod local;
 mod nats;
+mod notices;
 
 pub use local::LocalBroker;
 pub use nats::{NatsBroker, NatsError, PUBLISH_WAIT};
+pub use notices::Notice;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use kez_spec::api::inbox::{ITEM_OVERHEAD, InboxItem};
+use tokio::sync::broadcast;
 
 use crate::store::StoredMessage;
 
@@ -95,5 +99,14 @@ pub trait Broker: Send + Sync + 'static {
     fn connected(&self) -> bool {
         // In-process fanout has no link to lose.
         true
+    }
+    /// Tells the other instances of a cluster about a change (kezd/src/changes.rs), best
+    /// effort: a notice lost in an outage is made up for by [`Notice::Missed`]. The in-process
+    /// broker has no other instance to tell.
+    async fn announce(&self, _change: Bytes) {}
+    /// What the other instances announce from now on; `None` when there are none (the
+    /// in-process broker).
+    fn notices(&self) -> Option<broadcast::Receiver<Notice>> {
+        None
     }
 }

@@ -17,6 +17,10 @@
 //!   no round trip before the stream reads the store, and no race in which a message published
 //!   between "subscribe returned" and "the server registered the interest" is missed.
 //!
+//! - **Cluster notices** (kezd/src/changes.rs: a user or the policy changed) travel on
+//!   `<prefix>.changes`, a second subscription confirmed by the same round trip; see
+//!   [`super::notices`].
+//!
 //! # Why one wildcard subscription, not one per handle (measured)
 //!
 //! `cargo run --release -p kezd --example nats_fanout MODE 10000 200000`: its own nats-server
@@ -72,14 +76,18 @@ use async_nats::{ConnectOptions, Event as NatsEvent};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::notices::{self, Notice};
 use super::{Broker, Event, LocalBroker, Published, Subscription};
 
 /// The longest a publish waits for room in the client's queue. Only reached during an outage
 /// with thousands of publishes queued; the message is durable either way.
 pub const PUBLISH_WAIT: Duration = Duration::from_millis(50);
+
+/// The longest announcing a change waits for NATS to take it.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the client pings the server: a silently dead link is noticed within two of these.
 const PING_INTERVAL: Duration = Duration::from_secs(10);
@@ -127,6 +135,10 @@ pub struct NatsBroker {
     epoch: watch::Receiver<u64>,
     /// Whether the connection is up now (`kezd_broker_connected`).
     connected: watch::Receiver<bool>,
+    /// `<prefix>.changes`, where cluster notices are announced.
+    notices_subject: String,
+    /// The other instances' notices, relayed from the subscription.
+    notices: broadcast::Sender<Notice>,
     /// The receiving and connection-watching tasks, stopped when the broker is dropped.
     tasks: Vec<JoinHandle<()>>,
 }
@@ -173,6 +185,15 @@ impl NatsBroker {
                     subject: wildcard,
                     source,
                 })?;
+        let notices_subject = format!("{prefix}.changes");
+        let notice_subscriber =
+            client
+                .subscribe(notices_subject.clone())
+                .await
+                .map_err(|source| NatsError::Subscribe {
+                    subject: notices_subject.clone(),
+                    source,
+                })?;
         let ping = format!("{prefix}.ping");
         let connected = first_attempt(&mut events_rx).await;
         if connected {
@@ -190,6 +211,12 @@ impl NatsBroker {
         let (epoch_tx, epoch) = watch::channel(0);
         let (connected_tx, connected_rx) = watch::channel(connected);
         let receive = tokio::spawn(receive(subscriber, subject_base.clone(), local.clone()));
+        let (notices, _) = broadcast::channel(notices::CAPACITY);
+        let relay = tokio::spawn(notices::relay(
+            notice_subscriber,
+            epoch.clone(),
+            notices.clone(),
+        ));
         let watch = tokio::spawn(watch_connection(
             events_rx,
             client.clone(),
@@ -205,7 +232,9 @@ impl NatsBroker {
             local,
             epoch,
             connected: connected_rx,
-            tasks: vec![receive, watch],
+            notices_subject,
+            notices,
+            tasks: vec![receive, watch, relay],
         })
     }
 }
@@ -363,6 +392,29 @@ impl Broker for NatsBroker {
 
     fn connected(&self) -> bool {
         *self.connected.borrow()
+    }
+
+    /// Published and flushed, so a `kezd admin` process that exits right after has sent it;
+    /// both bounded, as an outage must not hold an admin command up for long.
+    async fn announce(&self, change: Bytes) {
+        let subject = self.notices_subject.clone();
+        let sent = tokio::time::timeout(ANNOUNCE_WAIT, async {
+            self.client
+                .publish(subject, change)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.client.flush().await.map_err(|e| e.to_string())
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "a change notice was not sent to NATS"),
+            Err(_) => tracing::warn!("a change notice was not sent to NATS in time"),
+        }
+    }
+
+    fn notices(&self) -> Option<broadcast::Receiver<Notice>> {
+        Some(self.notices.subscribe())
     }
 
     async fn subscribe(&self, handle: &str) -> Box<dyn Subscription> {

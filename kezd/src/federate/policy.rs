@@ -1,10 +1,10 @@
 //! The operator's origin policy (SPEC §9.9) as it is now: whom this server federates with,
 //! read by every check — an incoming request's origin, a remote look-up, a delivery — through
 //! one function, [`OriginPolicy::permits`]. The configuration's block and allow lists are
-//! replaced whole when the configuration is reloaded (SIGHUP), without a restart. They are
-//! held as one source beside which another can sit (a list kept in the store by an admin
-//! command would be a second field consulted in `permits`), so a reload replaces only what the
-//! file says and nothing an operator added elsewhere.
+//! replaced whole when the configuration is reloaded (SIGHUP), without a restart. Beside them
+//! sit the servers blocked by `kezd admin servers block`, kept in the store and replaced when
+//! they change (kezd/src/changes.rs): the blocks in force are the union of both, and a reload
+//! replaces only what the file says, never what an operator added with an admin command.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -36,6 +36,8 @@ impl Lists {
 pub struct OriginPolicy {
     /// The configuration's lists: replaced as a whole on reload, read by every check.
     configured: RwLock<Arc<Lists>>,
+    /// The admin blocks from the store: replaced as a whole when they change.
+    blocked: RwLock<Arc<Vec<ServerName>>>,
 }
 
 impl OriginPolicy {
@@ -43,14 +45,27 @@ impl OriginPolicy {
     pub fn new(federation: &Federation) -> Self {
         OriginPolicy {
             configured: RwLock::new(Arc::new(Lists::configured(federation))),
+            blocked: RwLock::default(),
         }
     }
 
-    /// Whether this server federates with `server`: not blocked, and listed when there is
-    /// an allow list.
+    /// Whether this server federates with `server`: blocked neither by the configuration
+    /// nor by an admin command, and listed when there is an allow list.
     pub fn permits(&self, server: &ServerName) -> bool {
         let lists = self.configured();
-        !lists.block.contains(server) && (lists.allow.is_empty() || lists.allow.contains(server))
+        !lists.block.contains(server)
+            && !self.blocked().contains(server)
+            && (lists.allow.is_empty() || lists.allow.contains(server))
+    }
+
+    /// The admin blocks now.
+    pub fn blocked(&self) -> Arc<Vec<ServerName>> {
+        Arc::clone(&self.blocked.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts the store's admin blocks in force for every check from now on.
+    pub fn replace_blocked(&self, servers: Vec<ServerName>) {
+        *self.blocked.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(servers);
     }
 
     /// The configuration's lists now.
@@ -95,5 +110,24 @@ mod tests {
             allow: vec![name("c.example")],
         });
         assert!(!policy.permits(&name("a.example")) && policy.permits(&name("c.example")));
+    }
+
+    #[test]
+    fn admin_blocks_add_to_the_configuration_and_survive_its_replacement() {
+        let policy = OriginPolicy::default();
+        policy.replace_blocked(vec![name("d.example")]);
+        policy.replace_configured(Lists {
+            block: vec![name("a.example")],
+            allow: vec![],
+        });
+        assert!(!policy.permits(&name("a.example")) && !policy.permits(&name("d.example")));
+        policy.replace_configured(Lists::default());
+        assert!(
+            policy.permits(&name("a.example")),
+            "the reload lifted the file's block"
+        );
+        assert!(!policy.permits(&name("d.example")), "the admin block stays");
+        policy.replace_blocked(vec![]);
+        assert!(policy.permits(&name("d.example")));
     }
 }

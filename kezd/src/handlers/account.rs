@@ -11,6 +11,7 @@ use kez_spec::api::account_delete::DeletionAnswer;
 use kez_spec::deletion::{Deletion, HANDLE_HOLD_MS};
 
 use crate::body;
+use crate::changes::{self, Change};
 use crate::clock;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::store::{AccountDeletion, DeleteOutcome};
@@ -54,9 +55,17 @@ pub async fn delete(mut ctx: RequestContext) -> HandlerResult {
         }
         DeleteOutcome::Existing(tombstone) => tombstone,
     };
-    // Also on a retry: an instance that remembered the user before the first deletion
-    // forgets it now, whichever instance the first one reached.
-    state.forget_user(&tombstone.handle);
+    // Also on a retry: every instance forgets the user (and ends its streams), here at once,
+    // the others through the change notice (kezd/src/changes.rs).
+    let change = Change::User {
+        handle: tombstone.handle.clone(),
+    };
+    if let Err(error) = changes::publish(&state, &change).await {
+        // The user is forgotten here already, and the suspended set is re-read at the next
+        // notice; the other instances must still hear of it.
+        tracing::warn!(%error, %address, "re-reading suspensions after a deletion failed");
+        state.broker().announce(change.encode()).await;
+    }
     let millis = |ms: i64| u64::try_from(ms).unwrap_or(0);
     body::json(
         StatusCode::OK,

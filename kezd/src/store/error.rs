@@ -69,6 +69,18 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The backend does not do this; the message says what to do instead.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A file the store was asked to write could not be created.
+    #[error("cannot create {path}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value is outside the range the schema promises (for example a negative seq):
     /// the file was changed by something other than this store.
     #[error("stored {what} is out of range")]

@@ -10,6 +10,7 @@
 //!   reader sees seq n, every seq below n that was ever assigned is already visible.
 //! - A message id is stored once; accepting it again reports the first acceptance.
 
+mod admin;
 mod admission;
 mod conversations;
 mod deletion;
@@ -20,6 +21,7 @@ mod sqlite;
 mod statements;
 
 pub use crate::durability::Durability;
+pub use admin::{AdminWrite, AuditEntry, DestinationReport, ServerBlock, Suspension, UserEntry};
 pub use admission::{Admission, Refusal};
 pub use conversations::Conversation;
 pub use deletion::{AccountDeletion, DeleteOutcome, SENDER_DELETED, Tombstone};
@@ -28,6 +30,7 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use async_trait::async_trait;
 
@@ -311,6 +314,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Forgets the conversations last recorded before `before_ms`; returns how many (SPEC §11).
     async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Users after handle `after` ("" for the first page), in handle order, at most `limit`,
+    /// each with their suspension (`kezd admin users list`).
+    async fn users_page(&self, after: &str, limit: u32) -> Result<Vec<UserEntry>, StoreError>;
+    /// The user registered as `handle`, with their suspension (`kezd admin users show`).
+    async fn user_entry(&self, handle: &str) -> Result<Option<UserEntry>, StoreError>;
+    /// Every suspended handle: what each instance refuses (SPEC §10 `account_suspended`).
+    async fn suspended_handles(&self) -> Result<Vec<String>, StoreError>;
+    /// Every server blocked by an admin command (SPEC §9.9); the configuration's blocks are
+    /// not stored.
+    async fn server_blocks(&self) -> Result<Vec<ServerBlock>, StoreError>;
+    /// Each destination with pending messages or a backoff (SPEC §9.6), for the operator.
+    async fn destination_reports(&self) -> Result<Vec<DestinationReport>, StoreError>;
+    /// Runs one administration write in a transaction of its own; the rows it changed.
+    async fn admin_write(&self, write: AdminWrite) -> Result<u64, StoreError>;
+    /// Writes a consistent copy of the whole database to the new file `into` (mode 0600),
+    /// while the store keeps serving. A store that cannot (PostgreSQL: its own tools do it)
+    /// returns [`StoreError::Unsupported`].
+    async fn backup(&self, into: &Path) -> Result<(), StoreError>;
     /// Graceful shutdown: writes already queued are committed and answered, later calls fail
     /// with [`StoreError::Closed`], and the database is released. Calling it again does nothing.
     /// Acknowledged writes stay durable through it (SPEC §8.6).

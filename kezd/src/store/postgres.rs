@@ -25,12 +25,14 @@
 
 mod accept;
 mod accounts;
+mod admin;
 mod federation;
 mod group;
 mod outbox_order;
 mod retention;
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -41,15 +43,20 @@ use sqlx::{ConnectOptions, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::admin::{
+    DESTINATIONS, SERVER_BLOCKS, SUSPENDED, USER_ENTRY, USERS_PAGE, destination_report,
+    server_block, user_entry,
+};
 use super::conversations;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, AccountDeletion, Admission, Conversation, DeleteOutcome, Delivery, Durability,
-    MessageStatus, NewMessage, OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError,
-    StoredMessage, Tombstone, UserRecord,
+    Accepted, AccountDeletion, AdminWrite, Admission, Conversation, DeleteOutcome, Delivery,
+    DestinationReport, Durability, MessageStatus, NewMessage, OutboxBacklog, OutboxItem,
+    RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, Tombstone, UserEntry,
+    UserRecord,
 };
 use crate::store::statements;
 
@@ -187,6 +194,11 @@ fn migrator() -> Migrator {
             7,
             "account deletion",
             include_str!("../../migrations/postgres/0007_account_deletion.sql"),
+        ),
+        file(
+            8,
+            "admin",
+            include_str!("../../migrations/postgres/0008_admin.sql"),
         ),
     ])
 }
@@ -423,6 +435,51 @@ impl Store for PostgresStore {
 
     async fn forget_conversations(&self, before_ms: i64) -> Result<u64, StoreError> {
         retention::forget_conversations(&self.pool, before_ms).await
+    }
+
+    async fn users_page(&self, after: &str, limit: u32) -> Result<Vec<UserEntry>, StoreError> {
+        let rows = sqlx::query_as(USERS_PAGE)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(user_entry).collect())
+    }
+
+    async fn user_entry(&self, handle: &str) -> Result<Option<UserEntry>, StoreError> {
+        let row = sqlx::query_as(USER_ENTRY)
+            .bind(handle)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(user_entry))
+    }
+
+    async fn suspended_handles(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(SUSPENDED).fetch_all(&self.pool).await?)
+    }
+
+    async fn server_blocks(&self) -> Result<Vec<ServerBlock>, StoreError> {
+        let rows = sqlx::query_as(SERVER_BLOCKS).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(server_block).collect())
+    }
+
+    async fn destination_reports(&self) -> Result<Vec<DestinationReport>, StoreError> {
+        let rows = sqlx::query_as(DESTINATIONS).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(destination_report).collect())
+    }
+
+    async fn admin_write(&self, write: AdminWrite) -> Result<u64, StoreError> {
+        admin::apply(&self.pool, write).await
+    }
+
+    /// PostgreSQL's own tools copy a live database consistently, with the server's
+    /// credentials and options, better than kezd could.
+    async fn backup(&self, _into: &Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported(
+            "a PostgreSQL store is backed up with PostgreSQL's tools: \
+             pg_dump --format=custom --file=FILE DATABASE_URL (a consistent copy of the live \
+             database; restore with pg_restore)",
+        ))
     }
 
     /// Waits for the connections in use to be returned (so statements in flight finish and

@@ -8,6 +8,7 @@
 //! because seqs are assigned by the one writer in commit order, a snapshot that contains seq
 //! n+1 of an inbox contains every lower seq that is still stored (see `writer`).
 
+mod admin;
 mod checkpointer;
 mod conversations;
 mod deletion;
@@ -16,7 +17,7 @@ mod stored_ids;
 mod writer;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,15 +29,20 @@ use sqlx::{ConnectOptions, QueryBuilder, SqlSafeStr};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::admin::{
+    DESTINATIONS, SERVER_BLOCKS, SUSPENDED, USER_ENTRY, USERS_PAGE, destination_report,
+    server_block, user_entry,
+};
 use super::conversations as statements;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, AccountDeletion, Admission, Conversation, DeleteOutcome, Delivery, Durability,
-    MessageStatus, NewMessage, OutboxBacklog, OutboxItem, RegisterOutcome, Store, StoreError,
-    StoredMessage, Tombstone, UserRecord,
+    Accepted, AccountDeletion, AdminWrite, Admission, Conversation, DeleteOutcome, Delivery,
+    DestinationReport, Durability, MessageStatus, NewMessage, OutboxBacklog, OutboxItem,
+    RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, Tombstone, UserEntry,
+    UserRecord,
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
@@ -110,6 +116,8 @@ pub struct SqliteStore {
     shutdown: watch::Sender<bool>,
     /// The writer and checkpointer tasks, taken by `close` to wait for them.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The database file, for backups (`admin`), which copy it on a connection of their own.
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -195,6 +203,7 @@ impl SqliteStore {
             readers,
             shutdown,
             tasks: Mutex::new(tasks),
+            path: options.path,
         })
     }
 
@@ -252,6 +261,11 @@ fn migrator() -> Migrator {
             7,
             "account deletion",
             include_str!("../../migrations/sqlite/0007_account_deletion.sql"),
+        ),
+        file(
+            8,
+            "admin",
+            include_str!("../../migrations/sqlite/0008_admin.sql"),
         ),
     ])
 }
@@ -540,6 +554,52 @@ impl Store for SqliteStore {
                 return Ok(total);
             }
         }
+    }
+
+    async fn users_page(&self, after: &str, limit: u32) -> Result<Vec<UserEntry>, StoreError> {
+        let rows = sqlx::query_as(USERS_PAGE)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(rows.into_iter().map(user_entry).collect())
+    }
+
+    async fn user_entry(&self, handle: &str) -> Result<Option<UserEntry>, StoreError> {
+        let row = sqlx::query_as(USER_ENTRY)
+            .bind(handle)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.map(user_entry))
+    }
+
+    async fn suspended_handles(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(SUSPENDED)
+            .fetch_all(&self.readers)
+            .await?)
+    }
+
+    async fn server_blocks(&self) -> Result<Vec<ServerBlock>, StoreError> {
+        let rows = sqlx::query_as(SERVER_BLOCKS)
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(rows.into_iter().map(server_block).collect())
+    }
+
+    async fn destination_reports(&self) -> Result<Vec<DestinationReport>, StoreError> {
+        let rows = sqlx::query_as(DESTINATIONS)
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(rows.into_iter().map(destination_report).collect())
+    }
+
+    async fn admin_write(&self, op: AdminWrite) -> Result<u64, StoreError> {
+        self.write(|reply| Request::Guarded(Guarded::Admin { op, reply }))
+            .await
+    }
+
+    async fn backup(&self, into: &Path) -> Result<(), StoreError> {
+        admin::backup(&self.path, into).await
     }
 
     /// Waits for the writer to drain its queue and close the write connection (which

@@ -36,8 +36,8 @@ use super::federation::FederationWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::statements;
 use crate::store::{
-    Accepted, AccountDeletion, Admission, DeleteOutcome, NewMessage, RegisterOutcome, StoreError,
-    UserRecord,
+    Accepted, AccountDeletion, AdminWrite, Admission, DeleteOutcome, NewMessage, RegisterOutcome,
+    StoreError, UserRecord,
 };
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
@@ -88,6 +88,8 @@ pub(super) enum Guarded {
         op: ConversationWrite,
         reply: Reply<u64>,
     },
+    /// An administration write (`kezd admin`).
+    Admin { op: AdminWrite, reply: Reply<u64> },
     /// One bounded step of the retention policy.
     Retention {
         older_than_ms: i64,
@@ -178,7 +180,8 @@ impl Guarded {
             Guarded::Delete { reply, .. } => reply.is_closed(),
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
-            | Guarded::Conversations { reply, .. } => reply.is_closed(),
+            | Guarded::Conversations { reply, .. }
+            | Guarded::Admin { reply, .. } => reply.is_closed(),
             Guarded::Retention { reply, .. } => reply.is_closed(),
         }
     }
@@ -189,7 +192,8 @@ impl Guarded {
             Guarded::Delete { reply, .. } => Answer::Delete(reply, Err(StoreError::Closed)),
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
-            | Guarded::Conversations { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
+            | Guarded::Conversations { reply, .. }
+            | Guarded::Admin { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
             Guarded::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
         }
     }
@@ -466,6 +470,9 @@ impl Writer {
             }
             Guarded::Conversations { op, reply } => {
                 Answer::Count(reply, super::conversations::apply(&mut self.conn, op).await)
+            }
+            Guarded::Admin { op, reply } => {
+                Answer::Count(reply, super::admin::apply(&mut self.conn, op).await)
             }
             Guarded::Retention {
                 older_than_ms,
