@@ -2,7 +2,8 @@
 -- and its counter are gone; the tombstone is what keeps the handle from being registered again
 -- until released_at (deleted_at + 8 days + 300 s, kez_spec::deletion::HANDLE_HOLD_MS) and the
 -- primary from ever being registered again on this server, and what lookups and sends answer
--- 410 account_deleted from. The signed deletion is kept as the owner's proof of the request.
+-- 410 account_deleted from. deletion is the owner's signed deletion, kept as proof of the
+-- request, or, for `kezd admin users delete`, the operator's note.
 -- Version 7 on both stores.
 CREATE TABLE deleted_accounts (
     primary_key TEXT    NOT NULL PRIMARY KEY,

@@ -8,7 +8,7 @@
 
 use http::StatusCode;
 use kez_spec::api::account_delete::DeletionAnswer;
-use kez_spec::deletion::{Deletion, HANDLE_HOLD_MS};
+use kez_spec::deletion::Deletion;
 
 use crate::body;
 use crate::changes::{self, Change};
@@ -33,20 +33,13 @@ pub async fn delete(mut ctx: RequestContext) -> HandlerResult {
         skew
     };
     let verified = Deletion::verify(&bytes, &config.server_name, now, skew)?;
-    let handle = verified.deletion.handle.to_string();
-    let hold = if crate::faults::on("handle_released_at_once") {
-        0
-    } else {
-        HANDLE_HOLD_MS
-    };
-    let deletion = AccountDeletion {
-        address: format!("{handle}@{}", config.server_name),
-        handle,
-        primary: verified.deletion.primary.to_string(),
-        deleted_at_ms: i64::try_from(now).unwrap_or(i64::MAX),
-        released_at_ms: i64::try_from(now.saturating_add(hold)).unwrap_or(i64::MAX),
-        deletion_json: verified.canonical,
-    };
+    let deletion = AccountDeletion::new(
+        verified.deletion.handle.as_str(),
+        &verified.deletion.primary.to_string(),
+        &config.server_name,
+        i64::try_from(now).unwrap_or(i64::MAX),
+        verified.canonical,
+    );
     let address = deletion.address.clone();
     let tombstone = match state.store().delete_account(deletion).await? {
         DeleteOutcome::Deleted(tombstone) => {

@@ -33,6 +33,33 @@ pub struct AccountDeletion {
     pub deletion_json: String,
 }
 
+impl AccountDeletion {
+    /// The deletion of `handle@server` (registered with `primary`) at `now_ms`, its handle
+    /// released [`HANDLE_HOLD_MS`](kez_spec::deletion::HANDLE_HOLD_MS) later; `deletion_json`
+    /// is the owner's signed deletion, or the operator's note.
+    pub fn new(
+        handle: &str,
+        primary: &str,
+        server: &kez_spec::ServerName,
+        now_ms: i64,
+        deletion_json: String,
+    ) -> Self {
+        let hold = if crate::faults::on("handle_released_at_once") {
+            0
+        } else {
+            kez_spec::deletion::HANDLE_HOLD_MS
+        };
+        AccountDeletion {
+            handle: handle.to_owned(),
+            primary: primary.to_owned(),
+            address: format!("{handle}@{server}"),
+            deleted_at_ms: now_ms,
+            released_at_ms: now_ms.saturating_add(i64::try_from(hold).unwrap_or(i64::MAX)),
+            deletion_json,
+        }
+    }
+}
+
 /// What a deleted account leaves behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tombstone {

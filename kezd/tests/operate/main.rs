@@ -7,10 +7,17 @@
 //! | `daemon` | starts `kezd serve`, reads its log, waits for log events |
 //! | `reload` | SIGHUP: a renewed certificate, an invalid file, a blocked origin |
 //! | `hygiene` | file modes, `/metrics` process series, the access log's fields |
+//! | `admin_delete` | `kezd admin users delete`, through the daemon and on the store, SQLite and PostgreSQL |
 
+#[allow(dead_code)] // The store suite's backends; admin_delete uses PostgreSQL's.
+#[path = "../store/backend.rs"]
+mod backend;
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../support/skipped.rs"]
+mod skipped;
 
+mod admin_delete;
 mod daemon;
 mod hygiene;
 mod reload;
