@@ -233,6 +233,9 @@ async fn check(
         let unknown = ApiError::UnknownRecipient {
             recipient: env.to.to_string(),
         };
+        if crate::faults::on("send_to_deleted_unknown") {
+            return Err(unknown);
+        }
         return Err(crate::handlers::users::missing(state, handle, unknown).await);
     }
     Ok(Route::Local {

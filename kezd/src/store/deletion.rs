@@ -136,6 +136,7 @@ pub(super) fn check_held(
         (true, _) => Err(StoreError::HandleTaken {
             handle: handle.to_owned(),
         }),
+        (false, true) if crate::faults::on("deleted_primary_reusable") => Ok(()),
         (false, true) => Err(StoreError::PrimaryTaken {
             primary: primary.to_owned(),
         }),

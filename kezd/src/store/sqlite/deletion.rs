@@ -31,24 +31,17 @@ pub(super) async fn apply(
         return Ok(outcome);
     }
     for statement in REMOVE_USER {
-        if statement.starts_with("DELETE FROM messages")
-            && crate::faults::on("deletion_keeps_inbox")
-        {
-            continue;
-        }
         sqlx::query(statement)
             .bind(&deletion.handle)
             .execute(&mut *conn)
             .await?;
     }
-    if !crate::faults::on("deletion_keeps_outbox") {
-        sqlx::query(FAIL_OUTBOX)
-            .bind(&deletion.address)
-            .bind(SENDER_DELETED)
-            .bind(deletion.deleted_at_ms)
-            .execute(&mut *conn)
-            .await?;
-    }
+    sqlx::query(FAIL_OUTBOX)
+        .bind(&deletion.address)
+        .bind(SENDER_DELETED)
+        .bind(deletion.deleted_at_ms)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(INSERT)
         .bind(&deletion.primary)
         .bind(&deletion.handle)
