@@ -198,6 +198,40 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "a registration token's use is counted with the registration: n uses admit n",
         &["token_use_not_counted"],
     ),
+    server(
+        "§4.7-1",
+        "account deletion applies §4.7's checks in order and answers the first failure",
+        &[
+            "accept_stale_deletion",
+            "deletion_any_server",
+            "deletion_accepts_registration_type",
+        ],
+    ),
+    server(
+        "§4.7-2",
+        "a deleted account's handle is not registered again before released_at",
+        &["handle_released_at_once"],
+    ),
+    server(
+        "§4.7-3",
+        "a deleted account's primary is never registered again on that server",
+        &["deleted_primary_reusable"],
+    ),
+    server(
+        "§4.7-4",
+        "lookups of a deleted account's handle and primary answer 410 account_deleted",
+        &["deleted_handle_unknown", "deleted_primary_unknown"],
+    ),
+    server(
+        "§4.7-5",
+        "messages to a deleted account are refused with account_deleted",
+        &["send_to_deleted_unknown"],
+    ),
+    server(
+        "§4.7-6",
+        "a deleted account's live streams end",
+        &["stream_outlives_deletion"],
+    ),
     server("§6.1-1", "an envelope's v is 1", &["accept_any_version"]),
     server(
         "§6.1-2",
@@ -375,6 +409,11 @@ pub const REQUIREMENTS: &[Requirement] = &[
         &["document_registration_open"],
     ),
     server(
+        "§9.2-10",
+        "a server that answers POST /v1/account/delete lists account_deletion in capabilities",
+        &["no_deletion_capability"],
+    ),
+    server(
         "§9.3-1",
         "Authorization parameters in any order, with spaces after commas",
         &["s2s_header_fixed_order"],
@@ -518,6 +557,7 @@ pub const REQUIREMENTS: &[Requirement] = &[
             "spec/tests/vectors.rs::kez_identities",
             "spec/tests/vectors.rs::kez_signed_objects",
             "spec/tests/vectors.rs::kez_registration",
+            "spec/tests/vectors.rs::kez_deletion",
             "spec/tests/vectors.rs::kez_envelope",
             "spec/tests/vectors.rs::kez_auth",
             "spec/tests/vectors.rs::kez_seal",

@@ -400,7 +400,8 @@ impl FederationClient {
         Ok((Arc::new(user), max_age(&record.headers)))
     }
 
-    /// GET with the discovery cap; 200 or an error (404 is [`FederationError::NotFound`]).
+    /// GET with the discovery cap; 200 or an error (404 is [`FederationError::NotFound`], 410
+    /// [`FederationError::Gone`]).
     async fn get(&self, server: &ServerName, path: &str) -> Result<Answer, FederationError> {
         let request = self
             .http(server)
@@ -413,6 +414,11 @@ impl FederationClient {
         let headers = response.headers().clone();
         if status == StatusCode::NOT_FOUND {
             return Err(FederationError::NotFound {
+                what: format!("https://{server}{path}"),
+            });
+        }
+        if status == StatusCode::GONE {
+            return Err(FederationError::Gone {
                 what: format!("https://{server}{path}"),
             });
         }

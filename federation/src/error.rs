@@ -26,6 +26,14 @@ pub enum FederationError {
         /// What was looked up.
         what: String,
     },
+    /// The peer answered that the account was deleted (410 `account_deleted` from WebFinger or
+    /// the handle record, SPEC §4.7). Cached like [`FederationError::NotFound`], replacing any
+    /// record cached before, so a deletion is learnt at the next lookup that reaches the peer.
+    #[error("deleted: {what}")]
+    Gone {
+        /// What was looked up.
+        what: String,
+    },
     /// The peer could not be reached or answered with a transient failure (DNS failure,
     /// connection refused, TLS failure, timeout, 5xx, a redirect). Retrying later may help.
     #[error("unavailable: {reason}")]

@@ -96,6 +96,9 @@ pub enum Command {
         )]
         token: Option<String>,
     },
+    /// Manage the identity's account on its home server.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Look up who owns an address or a primary, and check the registration's signature.
     Whois {
         /// handle@server, or ed25519:<64 hex>.
@@ -148,6 +151,18 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `account` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Delete the account for good (asks first): its inbox and undelivered messages go, its
+    /// handle is held a while and its key cannot register on that server again.
+    Delete {
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

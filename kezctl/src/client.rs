@@ -418,6 +418,14 @@ impl Client {
         Ok((record, status == 201))
     }
 
+    /// `POST /v1/account/delete` (SPEC §4.7): the answer, with `deleted_at` and
+    /// `released_at`.
+    pub async fn delete_account(&self, deletion: &Value) -> Result<Value, ClientError> {
+        let url = self.url("/v1/account/delete");
+        let request = self.http.post(&url).json(deletion);
+        self.call(request, &url).await.map(|(_, answer)| answer)
+    }
+
     /// `GET /v1/u/<handle>` (SPEC §4.2).
     pub async fn user(&self, handle: &Handle) -> Result<Value, ClientError> {
         self.get(&format!("/v1/u/{handle}"), None).await

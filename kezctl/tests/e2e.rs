@@ -264,6 +264,47 @@ fn registration_errors_are_friendly() {
         .ok();
 }
 
+/// `account delete` (SPEC §4.7): refused without confirmation outside a terminal; with
+/// `--yes` the account goes, the identity forgets its home server but keeps its key, and
+/// lookups, messages and a new registration of the address are refused.
+#[test]
+fn account_delete_forgets_the_home_server() {
+    let kezd = Kezd::start();
+    let alice = Persona::new();
+    let bob = Persona::new();
+    let alice_addr = alice.register(&kezd, "alice");
+    let bob_addr = bob.register(&kezd, "bob");
+    bob.run(&["send", &alice_addr, "before"]).ok();
+    let unconfirmed = alice.run(&["account", "delete"]).fails_with(2);
+    assert!(unconfirmed.stderr.contains("--yes"), "{unconfirmed:#?}");
+    assert!(alice.run(&["inbox", "--json"]).json()["messages"][0].is_object());
+
+    let deleted = alice.run(&["account", "delete", "--yes", "--json"]).json();
+    assert_eq!(deleted["address"], json!(alice_addr));
+    let deleted_at = deleted["deleted_at"].as_u64().expect("deleted_at");
+    let hold = kez_spec::deletion::HANDLE_HOLD_MS;
+    assert_eq!(deleted["released_at"], json!(deleted_at + hold));
+    // The key stays; the registration is forgotten here (exit 3: not registered).
+    let shown = alice.run(&["keys", "show", "--json"]).json();
+    assert!(
+        shown["primary"].is_string() && shown["address"].is_null(),
+        "{shown}"
+    );
+    alice.run(&["inbox"]).fails_with(3);
+    alice.run(&["account", "delete", "--yes"]).fails_with(3);
+
+    let whois = bob.run(&["whois", &alice_addr]).fails_with(5);
+    assert!(whois.stderr.contains("account_deleted"), "{whois:#?}");
+    let late = bob.run(&["send", &alice_addr, "after"]).fails_with(5);
+    assert!(late.stderr.contains("account_deleted"), "{late:#?}");
+    let again = alice
+        .run(&["register", &alice_addr, "--server", &kezd.url(), "--json"])
+        .fails_with(5);
+    let error: Value = serde_json::from_str(&again.stdout).expect("JSON error");
+    assert_eq!(error["error"]["code"], json!("handle_taken"));
+    bob.run(&["whois", &bob_addr]).ok();
+}
+
 /// `whois` by address and by primary prints the verified record (SPEC §4.2, §4.3); an
 /// unknown handle is a refusal.
 #[test]

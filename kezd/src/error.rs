@@ -183,6 +183,19 @@ pub enum ApiError {
         /// The recipient.
         recipient: String,
     },
+    /// The account was deleted (SPEC §4.7): lookups of its handle while the handle is held,
+    /// of its primary for good, and messages to it.
+    #[error("the account {what} was deleted")]
+    AccountDeleted {
+        /// The handle, address or primary asked about.
+        what: String,
+    },
+    /// A deletion was signed by a primary other than the handle's registered one (SPEC §4.7).
+    #[error("handle {handle:?} is registered with another primary")]
+    PrimaryMismatch {
+        /// The handle.
+        handle: String,
+    },
     /// No message has this id.
     #[error("unknown message {id}")]
     UnknownMessage {
@@ -312,6 +325,8 @@ impl ApiError {
             ApiError::UnknownPrimary { .. } => "unknown_primary",
             ApiError::UnknownRecipient { .. } => "unknown_recipient",
             ApiError::UnknownMessage { .. } => "unknown_message",
+            ApiError::AccountDeleted { .. } => "account_deleted",
+            ApiError::PrimaryMismatch { .. } => "primary_mismatch",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RegistrationClosed => "registration_closed",
             ApiError::RegistrationTokenRequired => "registration_token_required",
@@ -327,6 +342,8 @@ impl ApiError {
                 StoreError::HandleTaken { .. } => "handle_taken",
                 StoreError::PrimaryTaken { .. } => "primary_taken",
                 StoreError::UnknownRecipient { .. } => "unknown_recipient",
+                StoreError::NotRegistered { .. } => "unknown_handle",
+                StoreError::PrimaryMismatch { .. } => "primary_mismatch",
                 // A closed store or a failed group commit stored nothing: retrying may work.
                 StoreError::Closed | StoreError::BatchFailed(_) => "unavailable",
                 _ => "internal",
@@ -355,9 +372,11 @@ impl ApiError {
             | "account_suspended"
             | "origin_blocked"
             | "sender_not_of_origin"
+            | "primary_mismatch"
             | "registration_closed"
             | "registration_token_required"
             | "registration_token_invalid" => StatusCode::FORBIDDEN,
+            "account_deleted" => StatusCode::GONE,
             "not_found" | "unknown_handle" | "unknown_primary" | "unknown_recipient"
             | "unknown_message" => StatusCode::NOT_FOUND,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
@@ -680,6 +699,21 @@ pub(crate) mod tests {
                 404,
             ),
             (ApiError::UnknownMessage { id: s() }, "unknown_message", 404),
+            (
+                ApiError::AccountDeleted { what: s() },
+                "account_deleted",
+                410,
+            ),
+            (
+                ApiError::from(StoreError::NotRegistered { handle: s() }),
+                "unknown_handle",
+                404,
+            ),
+            (
+                ApiError::from(StoreError::PrimaryMismatch { handle: s() }),
+                "primary_mismatch",
+                403,
+            ),
             (
                 ApiError::MethodNotAllowed {
                     allow: vec![Method::GET],

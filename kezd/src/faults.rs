@@ -421,6 +421,46 @@ pub const FAULTS: &[(&str, &str)] = &[
         "repeated_query_first_wins",
         "a repeated query parameter is read as its first value (§10-3)",
     ),
+    (
+        "accept_stale_deletion",
+        "an account deletion outside the ±300 s window is accepted (§4.7-1)",
+    ),
+    (
+        "deletion_any_server",
+        "an account deletion naming another server is accepted (§4.7-1)",
+    ),
+    (
+        "deletion_accepts_registration_type",
+        "a registration object is accepted as an account deletion (§4.7-1)",
+    ),
+    (
+        "handle_released_at_once",
+        "a deleted account's handle can be registered again at once (§4.7-2)",
+    ),
+    (
+        "deleted_primary_reusable",
+        "a deleted account's primary can be registered again (§4.7-3)",
+    ),
+    (
+        "deleted_handle_unknown",
+        "lookups of a deleted account's handle answer 404 unknown_handle, not 410 (§4.7-4)",
+    ),
+    (
+        "deleted_primary_unknown",
+        "a reverse lookup of a deleted account's primary answers 404, not 410 (§4.7-4)",
+    ),
+    (
+        "send_to_deleted_unknown",
+        "a send to a deleted account is 404 unknown_recipient, not 410 account_deleted (§4.7-5)",
+    ),
+    (
+        "stream_outlives_deletion",
+        "a deleted account's live stream stays open (§4.7-6)",
+    ),
+    (
+        "no_deletion_capability",
+        "the server document omits account_deletion from capabilities (§9.2-9)",
+    ),
 ];
 
 /// The faults enabled in this process, read once from [`VARIABLE`] by [`init_from_env`].

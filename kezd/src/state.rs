@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use kez_spec::Primary;
+use tokio::sync::broadcast;
 
 use crate::broker::Broker;
 use crate::budget::Budget;
@@ -116,6 +117,32 @@ impl AppState {
     /// Remembers a user the store just returned from a registration.
     pub fn remember_user(&self, user: UserRecord) {
         self.inner.users.remember(user);
+    }
+
+    /// Completes when the user `handle` no longer exists (its account deleted, SPEC §4.7, on
+    /// this instance or, through a change notice, on another): what a live stream of that user
+    /// selects on to end. Listens from the call on, so call it before the credential check.
+    pub fn departure(&self, handle: &str) -> impl Future<Output = ()> + Send + 'static {
+        let mut departed = self.inner.users.departed();
+        let (state, handle) = (self.clone(), handle.to_owned());
+        async move {
+            loop {
+                let asked = match departed.recv().await {
+                    Ok(changed) => *changed == *handle,
+                    // Changes were missed: the store says whether this user's was among them.
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    // The cache lives as long as the state this future holds.
+                    Err(broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await;
+                        false
+                    }
+                };
+                // A change that left the user in place (a suspension, say) keeps the stream.
+                if asked && matches!(state.user(&handle).await, Ok(None)) {
+                    return;
+                }
+            }
+        }
     }
 
     /// The decoded primary with this text, if a sender's envelope verified with it (see

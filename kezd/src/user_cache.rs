@@ -1,10 +1,13 @@
 //! Registered users, remembered in memory. A registration itself is never changed (SPEC
-//! §4.1: a handle and a primary are bound for good); what an operator changes (`kezd admin`:
-//! a suspension, a removal) reaches every instance of a cluster as a change notification
-//! (kezd/src/changes.rs), which makes each instance forget the user and re-read its suspended
-//! set. Only users that exist are remembered, so a handle registered a moment ago elsewhere is
-//! never hidden. Every send, poll and stream looks users up, and without this each lookup is a
-//! store round trip; users are shared, so a lookup copies nothing.
+//! §4.1: a handle and a primary are bound for good); what changes a user — an operator's
+//! suspension or removal (`kezd admin`), the user's own account deletion (SPEC §4.7) — reaches
+//! every instance of a cluster as a change notification (kezd/src/changes.rs), which makes each
+//! instance [`forget`](UserCache::forget) the user and re-read its suspended set. A forgotten
+//! user is also announced to [`departed`](UserCache::departed)'s receivers, so the live
+//! streams open for a deleted user end on every instance. Only users that exist are
+//! remembered, so a handle registered a moment ago elsewhere is never hidden. Every send, poll
+//! and stream looks users up, and without this each lookup is a store round trip; users are
+//! shared, so a lookup copies nothing.
 //!
 //! Suspended users (SPEC §8.8) are few and each request of a user asks whether they are one,
 //! so the whole set is held, loaded at start and replaced on a change; a user's open streams
@@ -18,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kez_spec::Primary;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::store::{Store, StoreError, UserRecord};
 
@@ -26,19 +29,50 @@ use crate::store::{Store, StoreError, UserRecord};
 /// maintain: an active user is back after one lookup).
 const CAPACITY: usize = 16_384;
 
-/// Users by handle, decoded primaries by their text, and the suspended handles.
-#[derive(Debug, Default)]
+/// Users a stream may fall behind on before it must ask the store whether its user is still
+/// there (see [`UserCache::departed`]).
+const DEPARTURES: usize = 64;
+
+/// Users by handle, decoded primaries by their text, the suspended handles, and the handles
+/// of users forgotten as they go.
+#[derive(Debug)]
 pub struct UserCache {
     by_handle: Mutex<HashMap<String, Arc<UserRecord>>>,
     primaries: Mutex<HashMap<String, Primary>>,
     /// Replaced whole; watched by open streams.
     suspended: watch::Sender<Arc<HashSet<String>>>,
+    departures: broadcast::Sender<Arc<str>>,
+}
+
+impl Default for UserCache {
+    fn default() -> Self {
+        Self {
+            by_handle: Mutex::default(),
+            primaries: Mutex::default(),
+            suspended: watch::Sender::default(),
+            departures: broadcast::channel(DEPARTURES).0,
+        }
+    }
 }
 
 impl UserCache {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Forgets `handle`, so its next lookup reads the store, and announces it to
+    /// [`departed`](Self::departed)'s receivers.
+    pub fn forget(&self, handle: &str) {
+        lock(&self.by_handle).remove(handle);
+        // No receiver (no stream open) is not an error.
+        let _ = self.departures.send(handle.into());
+    }
+
+    /// The handles of users forgotten from now on (changed: deleted, suspended, …). A receiver
+    /// that lags (more than 64 unread) gets `Lagged` and must ask the store.
+    pub fn departed(&self) -> broadcast::Receiver<Arc<str>> {
+        self.departures.subscribe()
     }
 
     /// The user registered as `handle`, from memory or from `store`.
@@ -69,11 +103,6 @@ impl UserCache {
             users.clear();
         }
         users.insert(user.handle.clone(), user);
-    }
-
-    /// Forgets `handle`, so its next lookup reads the store.
-    pub fn forget(&self, handle: &str) {
-        lock(&self.by_handle).remove(handle);
     }
 
     /// Forgets every user.

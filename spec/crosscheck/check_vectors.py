@@ -23,6 +23,7 @@ import sys
 from kezcheck.checks.aes256gcm import check_aes256gcm
 from kezcheck.checks.ed25519_strict import check_ed25519_strict
 from kezcheck.checks.kez_auth import check_kez_auth
+from kezcheck.checks.kez_deletion import check_kez_deletion
 from kezcheck.checks.kez_envelope import check_kez_envelope
 from kezcheck.checks.kez_identities import check_kez_identities
 from kezcheck.checks.kez_registration import check_kez_registration
@@ -51,6 +52,7 @@ KEZ = {
     "kez-identities.json": check_kez_identities,
     "kez-signed-objects.json": check_kez_signed_objects,
     "kez-registration.json": check_kez_registration,
+    "kez-deletion.json": check_kez_deletion,
     "kez-envelope.json": check_kez_envelope,
     "kez-auth.json": check_kez_auth,
     "kez-seal.json": check_kez_seal,

@@ -11,6 +11,7 @@
 //! | [`json`] | §3.2–§3.3 | strict JSON (duplicate members rejected) and JCS canonical bytes |
 //! | [`signed`] | §3 | signed objects: the `signature` member, signing bytes, strict verification |
 //! | [`registration`] | §4.1 | the signed registration |
+//! | [`deletion`] | §4.7 | the signed account deletion |
 //! | [`envelope`] | §6.1, §6.4 | the signed envelope and its message id |
 //! | [`e2ee`] | §6.2 | ed25519 → x25519, seal and open |
 //! | [`plaintext`] | §6.3 | what is sealed: `{"text":…}` |
@@ -30,6 +31,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod cursor;
+pub mod deletion;
 pub mod e2ee;
 pub mod envelope;
 pub mod error;

@@ -17,6 +17,10 @@ use crate::{Error, KeyId, Primary, ServerName, VerifyingKey};
 
 /// The document's `type` (SPEC §3.6).
 pub const TYPE: &str = "server";
+/// The optional parts of protocol v1 a document advertises in `capabilities` (SPEC §9.2):
+/// account deletion (SPEC §4.7).
+pub const CAPABILITIES: &[&str] = &["account_deletion"];
+
 /// The federation API's path prefix in protocol v1.
 pub const FEDERATION_PATH: &str = "/v1/federation";
 /// A document is valid this long after it is signed: `valid_until` = `ts` + 24 h.
@@ -145,6 +149,11 @@ impl ServerDocument {
             ts: now_ms,
             valid_until: now_ms.saturating_add(DOCUMENT_VALIDITY_MS),
             published,
+            capabilities: if crate::faults::on("no_deletion_capability") {
+                &[]
+            } else {
+                CAPABILITIES
+            },
             verify_keys,
             old_verify_keys,
         };
@@ -268,6 +277,7 @@ struct Unsigned<'a, L> {
     valid_until: u64,
     #[serde(flatten)]
     published: &'a Published<'a, L>,
+    capabilities: &'static [&'static str],
     verify_keys: BTreeMap<&'a str, KeyEntry>,
     old_verify_keys: BTreeMap<&'a str, KeyEntry>,
 }

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use kez_spec::auth::{AuthRequest, Credential};
+use kez_spec::deletion::{self, Deletion};
 use kez_spec::envelope::{self, SignedEnvelope};
 use kez_spec::registration::{self, Registration};
 use kez_spec::s2s::{Parties, RequestParts, ServerAuth};
@@ -273,6 +274,22 @@ fn kez_registration() {
             &server,
             u(v, "now_ms"),
             registration::DEFAULT_SKEW_MS,
+        );
+        expect(v, got.map(|_| ()));
+    }
+}
+
+/// SPEC §4.7: deletions in the order of checks 1–8.
+#[test]
+fn kez_deletion() {
+    let doc = load("kez-deletion.json");
+    for v in items(&doc, "vectors") {
+        let server = ServerName::parse(s(v, "server")).expect("valid");
+        let got = Deletion::verify(
+            s(v, "object_text").as_bytes(),
+            &server,
+            u(v, "now_ms"),
+            deletion::DEFAULT_SKEW_MS,
         );
         expect(v, got.map(|_| ()));
     }

@@ -6,6 +6,7 @@
 //! | [`s3_signed_objects`] | §3 | strict JSON, the signature member, strict verification, JCS |
 //! | [`s4_users`] | §4 | registration (every check and its order), records, WebFinger, health |
 //! | [`s4_1_policy`] | §4.1 check 10 | the registration policy on own nodes: closed, invitation tokens spent once per use |
+//! | [`s4_7_deletion`] | §4.7 | account deletion: capability, checks, retry, stream, 410s, tombstone |
 //! | [`s6_envelope`] | §1, §6 | envelope members and encodings, size limits, the E2EE round trip |
 //! | [`s7_auth`] | §7 | credentials: window, failures, cursors, cross-endpoint replay, status |
 //! | [`s8_inbox`] | §8.1–§8.4, §8.7 | send, poll, acknowledge, duplicates, id memory |
@@ -27,6 +28,7 @@ pub mod s13_security;
 pub mod s2_identifiers;
 pub mod s3_signed_objects;
 pub mod s4_1_policy;
+pub mod s4_7_deletion;
 pub mod s4_users;
 pub mod s6_envelope;
 pub mod s7_auth;
@@ -152,6 +154,7 @@ pub fn all() -> Vec<Case> {
         s3_signed_objects::cases(),
         s4_users::cases(),
         s4_1_policy::cases(),
+        s4_7_deletion::cases(),
         s6_envelope::cases(),
         s7_auth::cases(),
         s8_inbox::cases(),

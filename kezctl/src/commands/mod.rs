@@ -1,5 +1,6 @@
 //! One file per command; [`dispatch`] routes a parsed command line to it.
 
+pub mod account;
 pub mod completions;
 pub mod doctor;
 pub mod inbox;
@@ -10,7 +11,7 @@ pub mod send;
 pub mod status;
 pub mod whois;
 
-use crate::cli::Command;
+use crate::cli::{AccountCommand, Command};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -21,6 +22,7 @@ pub async fn dispatch(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Register { address, token } => {
             register::run(ctx, &address, token.as_deref()).await
         }
+        Command::Account(AccountCommand::Delete { yes }) => account::delete(ctx, yes).await,
         Command::Whois { target } => whois::run(ctx, &target).await,
         Command::Send { to, text } => send::run(ctx, &to, text).await,
         Command::Status { id } => status::run(ctx, &id).await,

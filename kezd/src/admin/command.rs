@@ -79,6 +79,19 @@ pub enum UsersCommand {
         /// The handle.
         handle: String,
     },
+    /// Delete the account for good, as the user can (SPEC §4.7): the handle record, the inbox
+    /// and the user's undelivered outbound messages go; the handle is held for 8 days and
+    /// 5 minutes, the key for good; lookups answer 410 `account_deleted`.
+    Delete {
+        /// The handle.
+        handle: String,
+        /// A note kept with the tombstone and in the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Required: a deletion cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `kezd admin servers …`.
@@ -150,6 +163,15 @@ impl AdminCommand {
                     Request::UsersSuspend { handle, reason }
                 }
                 UsersCommand::Unsuspend { handle } => Request::UsersUnsuspend { handle },
+                UsersCommand::Delete { yes: false, .. } => {
+                    return Err(Failure::new(
+                        FailureKind::Invalid,
+                        "deleting an account cannot be undone: pass --yes",
+                    ));
+                }
+                UsersCommand::Delete { handle, reason, .. } => {
+                    Request::UsersDelete { handle, reason }
+                }
             },
             AdminCommand::Servers(command) => match command {
                 ServersCommand::List => Request::ServersList,

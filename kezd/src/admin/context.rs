@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kez_spec::ServerName;
+
 use crate::broker::{Broker, NatsBroker};
 use crate::changes::{self, Change};
 use crate::clock;
@@ -34,6 +36,8 @@ pub struct Context {
     pub configured: Arc<Lists>,
     /// The configuration file, to name it when it decides something (a block).
     pub config_file: Option<PathBuf>,
+    /// This server's name: a deleted user's outbound messages are found by their address.
+    pub server_name: ServerName,
 }
 
 impl Context {

@@ -28,6 +28,7 @@ pub async fn execute(
         effects: Effects::Direct(config.broker.clone()),
         configured: Arc::new(Lists::configured(&config.federation)),
         config_file,
+        server_name: config.server_name.clone(),
     };
     let result = executor::execute(&context, request, &audit::actor(audit::own_uid())).await;
     store.close().await;

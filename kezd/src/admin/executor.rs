@@ -4,7 +4,7 @@
 use super::audit;
 use super::context::Context;
 use super::request::{Failure, Outcome, Request};
-use super::{backup, outbox, servers, tokens, users};
+use super::{backup, outbox, servers, tokens, users, users_delete};
 
 /// Runs `request` for `actor` (`uid:<n>` or `local`), writes the audit log, and answers.
 pub async fn execute(context: &Context, request: Request, actor: &str) -> Result<Outcome, Failure> {
@@ -21,6 +21,9 @@ async fn run(context: &Context, request: Request) -> Result<Outcome, Failure> {
         Request::UsersShow { handle } => users::show(context, &handle).await,
         Request::UsersSuspend { handle, reason } => users::suspend(context, &handle, reason).await,
         Request::UsersUnsuspend { handle } => users::unsuspend(context, &handle).await,
+        Request::UsersDelete { handle, reason } => {
+            users_delete::delete(context, &handle, reason).await
+        }
         Request::ServersList => servers::list(context).await,
         Request::ServersBlock { server, reason } => servers::block(context, &server, reason).await,
         Request::ServersAllow { server } => servers::allow(context, &server).await,

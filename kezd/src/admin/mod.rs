@@ -17,7 +17,7 @@
 //! | [`executor`] | running a request, wherever it came from, and auditing it |
 //! | [`audit`] | who did what, when, and how it ended |
 //! | [`output`] | human output and `--json` |
-//! | [`users`], [`servers`], [`tokens`], [`outbox`], [`backup`] | the actions of each group |
+//! | [`users`], [`users_delete`], [`servers`], [`tokens`], [`outbox`], [`backup`] | the actions of each group |
 //!
 //! Adding an action: a variant in [`request::Request`] (and its `action`/`target`), a
 //! subcommand in [`command`] that builds it, a function in its group's file that the
@@ -39,6 +39,7 @@ pub mod server;
 pub mod servers;
 pub mod tokens;
 pub mod users;
+pub mod users_delete;
 
 /// An error and its causes on one line, each cause once.
 pub fn chain(error: &dyn std::error::Error) -> String {

@@ -41,6 +41,14 @@ pub enum Request {
         /// The handle.
         handle: String,
     },
+    /// Delete a user's account as the user can (SPEC §4.7): the same removal and tombstone.
+    #[serde(rename = "users.delete")]
+    UsersDelete {
+        /// The handle.
+        handle: String,
+        /// A note for the audit log, kept with the tombstone.
+        reason: Option<String>,
+    },
     /// Every blocked or allowed server, with where the entry comes from.
     #[serde(rename = "servers.list")]
     ServersList,
@@ -107,7 +115,8 @@ impl Request {
         match self {
             Request::UsersShow { handle }
             | Request::UsersSuspend { handle, .. }
-            | Request::UsersUnsuspend { handle } => Some(handle.clone()),
+            | Request::UsersUnsuspend { handle }
+            | Request::UsersDelete { handle, .. } => Some(handle.clone()),
             Request::ServersBlock { server, .. }
             | Request::ServersAllow { server }
             | Request::OutboxRetry { server } => Some(server.clone()),

@@ -100,6 +100,7 @@ impl Daemon {
             effects: Effects::Daemon(self.state.clone()),
             configured,
             config_file: self.config_file.clone(),
+            server_name: self.state.config().server_name.clone(),
         }
     }
 }

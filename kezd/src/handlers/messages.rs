@@ -202,7 +202,8 @@ async fn check_sender(state: &AppState, env: &Envelope) -> Result<(), ApiError> 
 }
 
 /// SPEC §8.1 checks 8–10: the signature, the timestamp window, (§8.8) a suspended sender,
-/// the recipient. Returns where the message goes.
+/// the recipient (410 `account_deleted` for a deleted one, SPEC §4.7). Returns where the
+/// message goes.
 async fn check(
     state: &AppState,
     envelope: &SignedEnvelope,
@@ -237,9 +238,13 @@ async fn check(
     }
     let handle = env.to.handle().as_str();
     if state.user(handle).await?.is_none() {
-        return Err(ApiError::UnknownRecipient {
+        let unknown = ApiError::UnknownRecipient {
             recipient: env.to.to_string(),
-        });
+        };
+        if crate::faults::on("send_to_deleted_unknown") {
+            return Err(unknown);
+        }
+        return Err(crate::handlers::users::missing(state, handle, unknown).await);
     }
     Ok(Route::Local {
         handle: handle.to_owned(),

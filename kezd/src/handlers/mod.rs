@@ -52,6 +52,7 @@
 //! completes, hold `ctx.state().metrics().live_stream()` while open, and not outlive the
 //! drain timeout.
 
+pub mod account;
 mod auth;
 pub mod healthz;
 pub mod inbox;
@@ -79,6 +80,7 @@ pub fn routes(config: &Config) -> Router {
         .route(Method::GET, "/v1/healthz", healthz::get)
         .route(Method::GET, "/metrics", metrics::get)
         .route(Method::POST, "/v1/register", register::post)
+        .route(Method::POST, "/v1/account/delete", account::delete)
         .route(Method::GET, "/v1/u/{handle}", users::by_handle)
         .route(Method::GET, "/v1/by-primary/{primary}", users::by_primary)
         .route(Method::GET, "/.well-known/webfinger", webfinger::get)

@@ -115,6 +115,9 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         },
         None => AuthRequest::StreamLive { handle: &handle },
     };
+    // Listening before the credential is checked: a deletion committed after the check ends
+    // the stream (SPEC §4.7).
+    let departure = ctx.state().departure(handle.as_str());
     auth::verify(&ctx, &handle, request, Some(&credential)).await?;
 
     let state = ctx.state().clone();
@@ -144,6 +147,12 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     };
     let shutdown = state.shutdown().signalled();
     let suspended = state.user_cache().suspension(handle.as_str());
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = departure, if !crate::faults::on("stream_outlives_deletion") => {}
+        }
+    };
     let live = LiveStream {
         store: state.store().clone(),
         subscription,
@@ -259,9 +268,9 @@ struct LiveStream {
 }
 
 impl LiveStream {
-    /// The next bytes to write, or `None` to end the stream (shutdown, the user suspended,
-    /// broker gone, or a store failure — the client reconnects with `Last-Event-ID` and loses
-    /// nothing).
+    /// The next bytes to write, or `None` to end the stream (shutdown, the user suspended, the
+    /// account deleted, broker gone, or a store failure — the client reconnects with
+    /// `Last-Event-ID` and loses nothing, or, for a suspended or deleted account, is refused).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {

@@ -364,8 +364,20 @@ impl Receiver<'_> {
         }
         let here = &self.state.config().server_name;
         let recipient = env.to.handle().as_str();
-        if env.to.server() != here || self.state.user(recipient).await?.is_none() {
+        if env.to.server() != here {
             return Ok(Verdict::Rejected("unknown_recipient"));
+        }
+        if self.state.user(recipient).await?.is_none() {
+            let unknown = ApiError::UnknownRecipient {
+                recipient: env.to.to_string(),
+            };
+            // 410 `account_deleted` for a deleted recipient (SPEC §4.7), as its code alone.
+            let refusal = crate::handlers::users::missing(&self.state, recipient, unknown).await;
+            return match refusal {
+                ApiError::AccountDeleted { .. } => Ok(Verdict::Rejected("account_deleted")),
+                ApiError::UnknownRecipient { .. } => Ok(Verdict::Rejected("unknown_recipient")),
+                failure => Err(failure),
+            };
         }
         if !self.in_window(received) {
             return Ok(Verdict::Rejected("stale_timestamp"));

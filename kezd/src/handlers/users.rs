@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// `GET /v1/u/{handle}`: 400 `invalid_handle` for a segment that is neither a handle nor an
-/// address, 404 `unknown_handle`; with an address, the record from its server (404
+/// address, 404 `unknown_handle`, 410 `account_deleted` (SPEC §4.7); with an address, the record from its server (404
 /// `unknown_handle`, 429 `rate_limited` past the remote look-up limits, 503 `unavailable` when
 /// it cannot be reached). A local handle:
 /// [`Store::user_by_handle`].
@@ -52,39 +52,54 @@ pub async fn by_handle(ctx: RequestContext) -> HandlerResult {
             address.handle().clone()
         }
     };
-    let user = ctx
-        .state()
-        .store()
-        .user_by_handle(handle.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownHandle {
-            handle: handle.to_string(),
-        })
-        .map_err(|e| {
-            if crate::faults::on("wrong_error_code_unknown_handle") {
-                ApiError::NotFound
-            } else {
-                e
+    let Some(user) = ctx.state().store().user_by_handle(handle.as_str()).await? else {
+        let unknown = if crate::faults::on("wrong_error_code_unknown_handle") {
+            ApiError::NotFound
+        } else {
+            ApiError::UnknownHandle {
+                handle: handle.to_string(),
             }
-        })?;
+        };
+        return Err(missing(ctx.state(), handle.as_str(), unknown).await);
+    };
     body::json(StatusCode::OK, &record(ctx.state(), &user)?)
 }
 
-/// `GET /v1/by-primary/{primary}`: 400 `invalid_primary`, 404 `unknown_primary`;
-/// [`Store::user_by_primary`].
+/// `GET /v1/by-primary/{primary}`: 400 `invalid_primary`, 404 `unknown_primary`, 410
+/// `account_deleted` for the primary of a deleted account (SPEC §4.7);
+/// [`Store::user_by_primary`], then [`Store::deleted_primary`].
 ///
 /// [`Store::user_by_primary`]: crate::store::Store::user_by_primary
+/// [`Store::deleted_primary`]: crate::store::Store::deleted_primary
 pub async fn by_primary(ctx: RequestContext) -> HandlerResult {
     let primary: Primary = ctx.param("primary")?;
-    let user = ctx
-        .state()
-        .store()
-        .user_by_primary(&primary.to_string())
-        .await?
-        .ok_or_else(|| ApiError::UnknownPrimary {
-            primary: primary.to_string(),
-        })?;
-    body::json(StatusCode::OK, &record(ctx.state(), &user)?)
+    let primary = primary.to_string();
+    let store = ctx.state().store();
+    if let Some(user) = store.user_by_primary(&primary).await? {
+        return body::json(StatusCode::OK, &record(ctx.state(), &user)?);
+    }
+    if store.deleted_primary(&primary).await?.is_some()
+        && !crate::faults::on("deleted_primary_unknown")
+    {
+        return Err(ApiError::AccountDeleted { what: primary });
+    }
+    Err(ApiError::UnknownPrimary { primary })
+}
+
+/// The answer about a local `handle` no user has: 410 `account_deleted` while the tombstone
+/// of a deleted account holds it (SPEC §4.7), otherwise `unknown`.
+/// [`Store::deleted_handle`].
+///
+/// [`Store::deleted_handle`]: crate::store::Store::deleted_handle
+pub async fn missing(state: &AppState, handle: &str, unknown: ApiError) -> ApiError {
+    let now = i64::try_from(crate::clock::now_ms()).unwrap_or(i64::MAX);
+    match state.store().deleted_handle(handle, now).await {
+        Ok(Some(_)) if !crate::faults::on("deleted_handle_unknown") => ApiError::AccountDeleted {
+            what: format!("{handle}@{}", state.config().server_name),
+        },
+        Ok(_) => unknown,
+        Err(error) => error.into(),
+    }
 }
 
 /// A remote user's record, as their server publishes it (verified by the federation client).
@@ -104,6 +119,11 @@ async fn remote(ctx: &RequestContext, address: &Address) -> HandlerResult {
     match federate.client.lookup(address).await {
         Ok(user) => body::json(StatusCode::OK, &user.record),
         Err(kez_federation::FederationError::NotFound { .. }) => Err(unknown()),
+        // Their server says the account was deleted; the record cached before is gone with
+        // this answer, which is cached in its place (SPEC §4.7).
+        Err(kez_federation::FederationError::Gone { .. }) => Err(ApiError::AccountDeleted {
+            what: address.to_string(),
+        }),
         Err(e) => Err(ApiError::Unavailable {
             reason: format!("looking up {address}: {e}"),
         }),

@@ -10,7 +10,8 @@ use crate::body;
 use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 
-/// Resolves an `acct:` resource to a JRD (SPEC §4.4): [`Store::user_by_handle`].
+/// Resolves an `acct:` resource to a JRD (SPEC §4.4), 410 `account_deleted` for a deleted
+/// account (SPEC §4.7): [`Store::user_by_handle`].
 ///
 /// [`Store::user_by_handle`]: crate::store::Store::user_by_handle
 pub async fn get(ctx: RequestContext) -> HandlerResult {
@@ -28,12 +29,11 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     if address.server() != &config.server_name {
         return Err(unknown());
     }
-    let user = ctx
-        .state()
-        .store()
-        .user_by_handle(address.handle().as_str())
-        .await?
-        .ok_or_else(unknown)?;
+    let handle = address.handle().as_str();
+    let Some(user) = ctx.state().store().user_by_handle(handle).await? else {
+        // A peer learns of a deletion here, at its next lookup (SPEC §4.7).
+        return Err(super::users::missing(ctx.state(), handle, unknown()).await);
+    };
     let href = format!("{}/v1/u/{}", config.public_base_url.as_str(), user.handle);
     let jrd = Jrd::new(&address, href, &user.primary);
     if crate::faults::on("webfinger_wrong_content_type") {

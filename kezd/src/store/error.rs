@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 /// Why a store operation failed.
 ///
-/// Conflicts (`HandleTaken`, `PrimaryTaken`) and `UnknownRecipient` are answers about the
+/// Conflicts (`HandleTaken`, `PrimaryTaken`), `UnknownRecipient`, `NotRegistered` and
+/// `PrimaryMismatch` are answers about the
 /// request; every other variant means the store could not do its job, and nothing of the
 /// failed write was stored.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,20 @@ pub enum StoreError {
     #[error("no user is registered with handle {handle:?}")]
     UnknownRecipient {
         /// The handle that was looked for.
+        handle: String,
+    },
+    /// A deletion named a handle that has no registration and no tombstone of the deletion's
+    /// primary (SPEC §4.7 check 9, `unknown_handle`).
+    #[error("no user is registered with handle {handle:?}")]
+    NotRegistered {
+        /// The handle that was looked for.
+        handle: String,
+    },
+    /// A deletion was signed by a primary other than the handle's registered one (SPEC §4.7
+    /// check 9, `primary_mismatch`).
+    #[error("handle {handle:?} is registered with another primary")]
+    PrimaryMismatch {
+        /// The handle.
         handle: String,
     },
     /// A new message's admission check refused it (a rate limit); nothing was stored.

@@ -13,6 +13,7 @@
 mod admin;
 mod admission;
 mod conversations;
+mod deletion;
 mod error;
 mod postgres;
 mod rows;
@@ -24,6 +25,7 @@ pub use crate::durability::Durability;
 pub use admin::{AdminWrite, AuditEntry, DestinationReport, ServerBlock, Suspension, UserEntry};
 pub use admission::{Admission, Refusal};
 pub use conversations::Conversation;
+pub use deletion::{AccountDeletion, DeleteOutcome, SENDER_DELETED, Tombstone};
 pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -187,13 +189,15 @@ pub struct MessageStatus {
 /// The storage operations kezd needs. Every method is safe to call concurrently.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a registration; the handle and the primary are each unique (SPEC §4.1).
+    /// Stores a registration; the handle and the primary are each unique, and neither may be
+    /// held by a tombstone (SPEC §4.1, §4.7).
     async fn register(&self, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
         self.register_with_token(user, None).await
     }
     /// Stores a registration, spending one use of `token` in the same transaction (SPEC §4.1
-    /// checks 10–12, in that order, after an identical stored registration, which is answered
-    /// as [`RegisterOutcome::Existing`] and spends nothing): a token that cannot be spent is
+    /// checks 10–12 in that order, a tombstone of §4.7 judged with the handle and the primary,
+    /// all after an identical stored registration, which is answered as
+    /// [`RegisterOutcome::Existing`] and spends nothing): a token that cannot be spent is
     /// [`StoreError::TokenRefused`], and a registration refused for any reason spends
     /// nothing. Two registrations offering a token with one use left store one user.
     async fn register_with_token(
@@ -211,6 +215,18 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Looks a user up by primary (`ed25519:<hex>`, SPEC §4.3).
     async fn user_by_primary(&self, primary: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Deletes an account (SPEC §4.7): the user, the inbox, the pending outbound messages
+    /// (failed with [`SENDER_DELETED`]), leaving a tombstone; in one durable transaction.
+    /// A deletion of an account this primary already deleted is answered as the retry it is.
+    async fn delete_account(&self, deletion: AccountDeletion) -> Result<DeleteOutcome, StoreError>;
+    /// The newest tombstone holding `handle` at `now_ms` (SPEC §4.7).
+    async fn deleted_handle(
+        &self,
+        handle: &str,
+        now_ms: i64,
+    ) -> Result<Option<Tombstone>, StoreError>;
+    /// The tombstone of `primary`, which holds it for good (SPEC §4.7).
+    async fn deleted_primary(&self, primary: &str) -> Result<Option<Tombstone>, StoreError>;
     /// Durably accepts a message (SPEC §8.1, §8.6; see the module invariants).
     async fn accept(&self, message: NewMessage) -> Result<Accepted, StoreError> {
         self.accept_admitted(message, Admission::always()).await

@@ -24,6 +24,7 @@
 //! writers run side by side, serialised only where their groups share a recipient.
 
 mod accept;
+mod accounts;
 mod admin;
 mod federation;
 mod group;
@@ -53,9 +54,10 @@ use super::rows::{
     outbox_backlog, seq_from_db, user_from_row,
 };
 use super::{
-    Accepted, AdminWrite, Admission, Conversation, Delivery, DestinationReport, Durability,
-    MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem, RegisterOutcome, ServerBlock,
-    Store, StoreError, StoredMessage, TokenRecord, TokenSpend, UserEntry, UserRecord,
+    Accepted, AccountDeletion, AdminWrite, Admission, Conversation, DeleteOutcome, Delivery,
+    DestinationReport, Durability, MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem,
+    RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, TokenRecord, TokenSpend,
+    Tombstone, UserEntry, UserRecord,
 };
 use crate::store::statements;
 
@@ -195,6 +197,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0006_registration_tokens.sql"),
         ),
         file(
+            7,
+            "account deletion",
+            include_str!("../../migrations/postgres/0007_account_deletion.sql"),
+        ),
+        file(
             8,
             "admin",
             include_str!("../../migrations/postgres/0008_admin.sql"),
@@ -205,57 +212,14 @@ fn migrator() -> Migrator {
 const USER_BY_HANDLE: &str =
     "SELECT handle, primary_key, registered_at, registration FROM users WHERE handle = $1";
 
-/// What a registration that inserted nothing conflicted with: the handle first, as in SQLite,
-/// so the error names the right one, unless the stored registration is this one (a retry).
-/// Users are never deleted, so a conflicting row stays there.
-async fn conflict(pool: &PgPool, user: UserRecord) -> Result<RegisterOutcome, StoreError> {
-    let by_handle: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
-        .bind(&user.handle)
-        .fetch_optional(pool)
-        .await?;
-    if let Some(row) = by_handle {
-        let stored = user_from_row(row);
-        return if stored.registration_json == user.registration_json {
-            Ok(RegisterOutcome::Existing(stored))
-        } else {
-            Err(StoreError::HandleTaken {
-                handle: user.handle,
-            })
-        };
-    }
-    Err(StoreError::PrimaryTaken {
-        primary: user.primary,
-    })
-}
-
 #[async_trait]
 impl Store for PostgresStore {
-    /// Inserts with `ON CONFLICT DO NOTHING` (no target: the handle and the primary are both
-    /// unique), which waits for a concurrent registration of either to finish; a registration
-    /// offering a token runs in a transaction of its own ([`tokens`]).
     async fn register_with_token(
         &self,
         user: UserRecord,
         token: Option<TokenSpend>,
     ) -> Result<RegisterOutcome, StoreError> {
-        if let Some(token) = &token {
-            return tokens::register(&self.pool, user, token).await;
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO users (handle, primary_key, registered_at, registration) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(&user.handle)
-        .bind(&user.primary)
-        .bind(user.registered_at_ms)
-        .bind(&user.registration_json)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(RegisterOutcome::Created(user));
-        }
-        conflict(&self.pool, user).await
+        accounts::register(&self.pool, user, token.as_ref()).await
     }
 
     async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
@@ -268,6 +232,22 @@ impl Store for PostgresStore {
 
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
         tokens::revoke(&self.pool, id).await
+    }
+
+    async fn delete_account(&self, deletion: AccountDeletion) -> Result<DeleteOutcome, StoreError> {
+        accounts::delete(&self.pool, deletion).await
+    }
+
+    async fn deleted_handle(
+        &self,
+        handle: &str,
+        now_ms: i64,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        accounts::by_handle(&self.pool, handle, now_ms).await
+    }
+
+    async fn deleted_primary(&self, primary: &str) -> Result<Option<Tombstone>, StoreError> {
+        accounts::by_primary(&self.pool, primary).await
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {

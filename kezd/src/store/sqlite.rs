@@ -11,6 +11,7 @@
 mod admin;
 mod checkpointer;
 mod conversations;
+mod deletion;
 mod federation;
 mod stored_ids;
 mod tokens;
@@ -40,9 +41,10 @@ use super::rows::{
 };
 use super::tokens::{self as token_statements, TokenRow};
 use super::{
-    Accepted, AdminWrite, Admission, Conversation, Delivery, DestinationReport, Durability,
-    MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem, RegisterOutcome, ServerBlock,
-    Store, StoreError, StoredMessage, TokenRecord, TokenSpend, UserEntry, UserRecord,
+    Accepted, AccountDeletion, AdminWrite, Admission, Conversation, DeleteOutcome, Delivery,
+    DestinationReport, Durability, MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem,
+    RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, TokenRecord, TokenSpend,
+    Tombstone, UserEntry, UserRecord,
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
@@ -264,6 +266,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0006_registration_tokens.sql"),
         ),
         file(
+            7,
+            "account deletion",
+            include_str!("../../migrations/sqlite/0007_account_deletion.sql"),
+        ),
+        file(
             8,
             "admin",
             include_str!("../../migrations/sqlite/0008_admin.sql"),
@@ -302,6 +309,23 @@ impl Store for SqliteStore {
             .write(|reply| Request::Guarded(Guarded::Tokens { op, reply }))
             .await?;
         Ok(changed > 0)
+    }
+
+    async fn delete_account(&self, deletion: AccountDeletion) -> Result<DeleteOutcome, StoreError> {
+        self.write(|reply| Request::Guarded(Guarded::Delete { deletion, reply }))
+            .await
+    }
+
+    async fn deleted_handle(
+        &self,
+        handle: &str,
+        now_ms: i64,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        deletion::by_handle(&self.readers, handle, now_ms).await
+    }
+
+    async fn deleted_primary(&self, primary: &str) -> Result<Option<Tombstone>, StoreError> {
+        deletion::by_primary(&self.readers, primary).await
     }
 
     async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRecord>, StoreError> {

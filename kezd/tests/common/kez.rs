@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use kez_spec::auth::AuthRequest;
+use kez_spec::deletion::Deletion;
 use kez_spec::envelope::{Envelope, SignedEnvelope};
 use kez_spec::registration::Registration;
 use kez_spec::{Address, Handle, Primary, ServerName, SigningKey};
@@ -85,6 +86,17 @@ impl User {
     /// A registration of this handle on `server`, signed at `ts_ms` (SPEC §4.1).
     pub fn registration_on(&self, server: &str, ts_ms: u64) -> Value {
         Registration {
+            handle: self.handle.clone(),
+            server: ServerName::parse(server).expect("valid server name"),
+            primary: self.primary(),
+            ts_ms,
+        }
+        .sign(&self.key)
+    }
+
+    /// A deletion of this account on `server`, signed at `ts_ms` (SPEC §4.7).
+    pub fn deletion_on(&self, server: &str, ts_ms: u64) -> Value {
+        Deletion {
             handle: self.handle.clone(),
             server: ServerName::parse(server).expect("valid server name"),
             primary: self.primary(),

@@ -16,7 +16,7 @@ use kezd::config::{Config, RawConfig};
 use kezd::router::Router;
 use kezd::server::ServeError;
 use kezd::state::AppState;
-use kezd::store::{SqliteOptions, SqliteStore};
+use kezd::store::{SqliteOptions, SqliteStore, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -78,14 +78,29 @@ impl TestServer {
         extend: impl FnOnce(Router) -> Router,
         data: tempfile::TempDir,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let router = extend(kezd::handlers::routes(&config));
         let store = SqliteStore::open(SqliteOptions::new(data.path().join("kezd.db")))
             .await
             .expect("open store");
-        let state = AppState::new(config, Arc::new(store), Arc::new(LocalBroker::new()), None)
-            .expect("state");
+        Self::start_on(config, extend, Arc::new(store), data).await
+    }
+
+    /// Starts a daemon with the standard routes on `store` (a PostgreSQL store, say).
+    pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        Self::start_on(config, |router| router, store, data).await
+    }
+
+    async fn start_on(
+        config: Config,
+        extend: impl FnOnce(Router) -> Router,
+        store: Arc<dyn Store>,
+        data: tempfile::TempDir,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let router = extend(kezd::handlers::routes(&config));
+        let state =
+            AppState::new(config, store, Arc::new(LocalBroker::new()), None).expect("state");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(kezd::serve(listener, state.clone(), router, async move {
             let _ = stopped.await;

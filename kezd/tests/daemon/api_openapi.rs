@@ -300,6 +300,51 @@ async fn user_responses_match_the_schemas() {
     c.check_shared("MethodNotAllowed", not_allowed).await;
 }
 
+/// SPEC §4.7: the deletion's answer, its retry and refusals, and the 410 answers of what a
+/// deleted account leaves behind match the file's schemas.
+#[tokio::test]
+async fn deletion_responses_match_the_schemas() {
+    let contract = Contract::load();
+    let server = start(|_| {}).await;
+    let api = Api::of(&server);
+    let (alice, bob) = (User::new("alice", 1), User::new("bob", 2));
+    api.register_ok(&alice).await;
+    api.register_ok(&bob).await;
+    let c = &contract;
+    let path = "/v1/account/delete";
+    for refused in [
+        api.post_json(path, &json!({"type": "deletion"})).await,
+        api.post_json(path, &User::new("alice", 3).deletion_on(SERVER, now_ms()))
+            .await,
+        api.post_json(path, &User::new("carol", 4).deletion_on(SERVER, now_ms()))
+            .await,
+    ] {
+        c.check("POST", path, refused).await;
+    }
+    let deletion = alice.deletion_on(SERVER, now_ms());
+    for _first_and_retry in 0..2 {
+        let answer = api.post_json(path, &deletion).await;
+        assert_eq!(answer.status(), 200);
+        c.check("POST", path, answer).await;
+    }
+    let gone = api.get("/v1/u/alice").await;
+    assert_eq!(gone.status(), 410);
+    c.check("GET", "/v1/u/{handle}", gone).await;
+    let by_primary = format!("/v1/by-primary/{}", alice.primary());
+    c.check(
+        "GET",
+        "/v1/by-primary/{primary}",
+        api.get(&by_primary).await,
+    )
+    .await;
+    let webfinger = format!("/.well-known/webfinger?resource=acct:alice@{SERVER}");
+    c.check("GET", "/.well-known/webfinger", api.get(&webfinger).await)
+        .await;
+    let send = api.send(&bob.envelope(&alice, now_ms(), "late")).await;
+    assert_eq!(send.status(), 410);
+    c.check("POST", "/v1/messages", send).await;
+}
+
 /// SPEC §8.1–§8.3, §8.5, §10: send answers (stored, duplicate, each error), inbox pages,
 /// acknowledgements, stream events and their errors match the file's schemas.
 #[tokio::test]

@@ -13,6 +13,7 @@
 //! | `static_files` | the browser app's files, content types and caching |
 //! | `api_users` | registration, lookup, reverse lookup, WebFinger |
 //! | `api_registration` | the registration policy: invitation tokens, closed, reserved handles |
+//! | `api_deletion` | account deletion and what a deleted account answers, SQLite and PostgreSQL |
 //! | `api_messages` | sending, polling and acknowledging |
 //! | `api_stream` | the live inbox stream (SSE) |
 //! | `api_bounded` | stream caps per handle and address, poll pages bounded in bytes |
@@ -23,11 +24,17 @@
 //! | `api_openapi` | `spec/openapi.yaml` against the daemon |
 //! | `api_paths` | path parameters as sent, never percent-decoded into handles |
 
+#[allow(dead_code)] // The store suite's backends; api_deletion uses PostgreSQL's.
+#[path = "../store/backend.rs"]
+mod backend;
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../support/skipped.rs"]
+mod skipped;
 
 mod api_bounded;
 mod api_concurrency;
+mod api_deletion;
 mod api_durability;
 mod api_first_contacts;
 mod api_messages;

@@ -6,6 +6,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | `delivery` | messages in every direction, live push, remote lookup, unknown recipients |
+//! | `deletion` | a deleted account as peers meet it: lookups answer 410, messages are rejected |
 //! | `rogue_sender` | request and envelope checks against forged, stale, misaddressed, replayed input |
 //! | `rogue_receiver` | a receiver answering 5xx, 429/503 with `Retry-After`, deferring |
 //! | `outages` | peers down, a sender killed mid-backlog, a flood deferred by rate limits |
@@ -18,6 +19,7 @@
 
 mod net;
 
+mod deletion;
 mod delivery;
 mod keys;
 mod outages;

@@ -74,4 +74,8 @@ suite!(
     a_token_is_spent_only_by_registrations_it_stores,
     unknown_expired_and_revoked_tokens_admit_nobody,
     a_token_with_one_use_admits_one_of_many_at_once,
+    deletion_removes_the_user_inbox_and_pending_outbox,
+    deletion_retry_mismatch_and_unknown,
+    tombstone_holds_the_handle_until_release_and_the_primary_for_good,
+    deletion_is_durable,
 );

@@ -1,5 +1,5 @@
 """KEZ operations written from the SPEC: sealing and opening (§6.2), the signature member
-(§3), registrations (§4.1), envelopes (§6.1, §8.1), client credentials (§7) and
+(§3), registrations (§4.1), deletions (§4.7), envelopes (§6.1, §8.1), client credentials (§7) and
 server-to-server headers (§9.3).
 """
 
@@ -127,6 +127,33 @@ def check_registration(text: str, server: str, now_ms: int):
     if err:
         return err
     if abs(now_ms - int(obj["ts"].token)) > 300_000:  # 9
+        return "stale_timestamp"
+    return None
+
+
+def check_deletion(text: str, server: str, now_ms: int):
+    """§4.7, checks 1-8 in the table's order (9 needs the server's users). Returns None
+    (accepted) or an error code."""
+    try:
+        obj = strict_parse(text, signed=True)  # 1
+    except JsonReject as e:
+        return e.code
+    if not isinstance(obj, dict) or obj.get("type") != "deletion":  # 2
+        return "malformed_request"
+    if not all(isinstance(obj.get(k), str) for k in ("handle", "server", "primary")) or not _time_member(obj, "ts"):
+        return "malformed_request"
+    err = handle_error(obj["handle"])  # 3
+    if err:
+        return err
+    if obj["server"] != server:  # 4: any other value, well formed or not
+        return "wrong_server"
+    pub, err = parse_primary(obj["primary"])  # 5
+    if err:
+        return err
+    err = check_signature_member(obj, pub)  # 6, 7
+    if err:
+        return err
+    if abs(now_ms - int(obj["ts"].token)) > 300_000:  # 8
         return "stale_timestamp"
     return None
 

@@ -6,6 +6,7 @@
 //! and needs a SPEC entry.
 
 mod auth;
+mod deletions;
 mod objects;
 mod s2s;
 mod seal;
@@ -13,6 +14,7 @@ mod server_names;
 mod users;
 
 use auth::*;
+use deletions::*;
 use objects::*;
 use s2s::*;
 use seal::*;
@@ -25,6 +27,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer, SigningKey};
 use kez_spec::auth::AuthRequest;
+use kez_spec::deletion::Deletion;
 use kez_spec::envelope::Envelope;
 use kez_spec::registration::Registration;
 use kez_spec::s2s::{Parties, RequestParts, ServerAuth};
@@ -78,6 +81,7 @@ fn main() {
     identities(&dir);
     signed_objects(&dir);
     registrations(&dir);
+    deletions(&dir);
     envelopes(&dir);
     auth(&dir);
     seal(&dir);

@@ -11,6 +11,7 @@
 //! | module | SPEC | what |
 //! | --- | --- | --- |
 //! | [`health`] | §4.5 | `GET /v1/healthz` |
+//! | [`account_delete`] | §4.7 | `POST /v1/account/delete`: its answer |
 //! | [`handle_record`] | §4.2, §4.3, §9.4 | the handle record, and verifying a peer's |
 //! | [`webfinger`] | §4.4 | the JRD, and where a peer's handle record is fetched from |
 //! | [`send`] | §8.1 | `POST /v1/messages`: `{to, envelope}` and its answer |
@@ -22,6 +23,7 @@
 //! | [`txn_body`] | §9.4 | a received transaction's body and its elements |
 //! | [`error_body`] | §10 | the error body |
 
+pub mod account_delete;
 pub mod ack;
 pub mod error_body;
 pub mod handle_record;

@@ -47,10 +47,12 @@ pub async fn look_up(
                 Ok(user) => Sender::Publishes(user.primary),
                 // Not a user there, or the origin's answer about them does not hold up (a
                 // record whose registration fails to verify): either way not a sender of
-                // that origin.
-                Err(FederationError::NotFound { .. } | FederationError::Invalid { .. }) => {
-                    Sender::Unknown
-                }
+                // that origin; nor is a user whose account there was deleted (SPEC §4.7).
+                Err(
+                    FederationError::NotFound { .. }
+                    | FederationError::Gone { .. }
+                    | FederationError::Invalid { .. },
+                ) => Sender::Unknown,
                 Err(error) => {
                     tracing::info!(%address, %error, "sender lookup failed; deferring");
                     // Until the failure is forgotten, a retry would meet it again.

@@ -1,65 +1,11 @@
-//! The PostgreSQL side of registration tokens (SPEC §4.1 check 10, kezd/src/store/tokens.rs):
-//! a registration that offers a token runs in one transaction that first locks the token's
-//! row (`FOR UPDATE`), so registrations offering the same token from any instance queue
-//! there, each sees the uses the one before it counted, and a token with one use left admits
-//! one of them. The use is counted in the transaction that stores the user, so a registration
-//! that fails spends nothing.
+//! The PostgreSQL side of the operator's registration tokens (SPEC §4.1 check 10,
+//! kezd/src/store/tokens.rs): creating, listing and revoking them. Spending one is part of the
+//! registration (`accounts.rs`).
 
 use sqlx::PgPool;
 
-use super::{USER_BY_HANDLE, conflict};
-use crate::store::rows::{UserRow, user_from_row};
-use crate::store::tokens::{self, BY_HASH_FOR_UPDATE, INSERT, REVOKE, SPEND, TokenRow};
-use crate::store::{NewToken, RegisterOutcome, StoreError, TokenRecord, TokenSpend, UserRecord};
-
-/// Stores `user`, spending a use of `token` (the order of [`Store::register_with_token`]).
-///
-/// [`Store::register_with_token`]: crate::store::Store::register_with_token
-pub(super) async fn register(
-    pool: &PgPool,
-    user: UserRecord,
-    token: &TokenSpend,
-) -> Result<RegisterOutcome, StoreError> {
-    let mut tx = pool.begin().await?;
-    let row: Option<TokenRow> = sqlx::query_as(BY_HASH_FOR_UPDATE)
-        .bind(&token.hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let stored: Option<UserRow> = sqlx::query_as(USER_BY_HANDLE)
-        .bind(&user.handle)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(stored) = stored
-        .map(user_from_row)
-        .filter(|s| s.registration_json == user.registration_json)
-    {
-        return Ok(RegisterOutcome::Existing(stored));
-    }
-    tokens::judge(row, token.now_ms)?;
-    let inserted = sqlx::query(
-        "INSERT INTO users (handle, primary_key, registered_at, registration) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(&user.handle)
-    .bind(&user.primary)
-    .bind(user.registered_at_ms)
-    .bind(&user.registration_json)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await?;
-        return conflict(pool, user).await;
-    }
-    if !crate::faults::on("token_use_not_counted") {
-        sqlx::query(SPEND)
-            .bind(&token.hash)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(RegisterOutcome::Created(user))
-}
+use crate::store::tokens::{self, INSERT, REVOKE, TokenRow};
+use crate::store::{NewToken, StoreError, TokenRecord};
 
 /// Stores a new token.
 pub(super) async fn create(pool: &PgPool, token: NewToken) -> Result<(), StoreError> {

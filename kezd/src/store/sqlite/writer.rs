@@ -37,8 +37,8 @@ use super::tokens::TokenWrite;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
 use crate::store::statements;
 use crate::store::{
-    Accepted, AdminWrite, Admission, NewMessage, RegisterOutcome, StoreError, TokenSpend,
-    UserRecord,
+    Accepted, AccountDeletion, AdminWrite, Admission, DeleteOutcome, NewMessage, RegisterOutcome,
+    StoreError, TokenSpend, UserRecord,
 };
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
@@ -68,6 +68,11 @@ pub(super) enum Guarded {
         user: UserRecord,
         token: Option<TokenSpend>,
         reply: Reply<RegisterOutcome>,
+    },
+    /// Delete an account (SPEC §4.7).
+    Delete {
+        deletion: AccountDeletion,
+        reply: Reply<DeleteOutcome>,
     },
     /// Delete an inbox's messages through a seq.
     Ack {
@@ -110,6 +115,7 @@ pub(super) struct RetentionChunk {
 /// A computed answer, held until the batch's commit decides whether it stands.
 enum Answer {
     Register(Reply<RegisterOutcome>, Result<RegisterOutcome, StoreError>),
+    Delete(Reply<DeleteOutcome>, Result<DeleteOutcome, StoreError>),
     Accept(Reply<Accepted>, Result<Accepted, StoreError>),
     Count(Reply<u64>, Result<u64, StoreError>),
     Retention(Reply<RetentionChunk>, Result<RetentionChunk, StoreError>),
@@ -119,6 +125,7 @@ impl Answer {
     fn is_ok(&self) -> bool {
         match self {
             Answer::Register(_, r) => r.is_ok(),
+            Answer::Delete(_, r) => r.is_ok(),
             Answer::Accept(_, r) => r.is_ok(),
             Answer::Count(_, r) => r.is_ok(),
             Answer::Retention(_, r) => r.is_ok(),
@@ -133,6 +140,7 @@ impl Answer {
         }
         match self {
             Answer::Register(tx, _) => Answer::Register(tx, e(error)),
+            Answer::Delete(tx, _) => Answer::Delete(tx, e(error)),
             Answer::Accept(tx, _) => Answer::Accept(tx, e(error)),
             Answer::Count(tx, _) => Answer::Count(tx, e(error)),
             Answer::Retention(tx, _) => Answer::Retention(tx, e(error)),
@@ -144,6 +152,7 @@ impl Answer {
         // write stands either way and a retry is deduplicated.
         match self {
             Answer::Register(tx, r) => drop(tx.send(r)),
+            Answer::Delete(tx, r) => drop(tx.send(r)),
             Answer::Accept(tx, r) => drop(tx.send(r)),
             Answer::Count(tx, r) => drop(tx.send(r)),
             Answer::Retention(tx, r) => drop(tx.send(r)),
@@ -172,6 +181,7 @@ impl Guarded {
     fn caller_gone(&self) -> bool {
         match self {
             Guarded::Register { reply, .. } => reply.is_closed(),
+            Guarded::Delete { reply, .. } => reply.is_closed(),
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
@@ -184,6 +194,7 @@ impl Guarded {
     fn unanswered(self) -> Answer {
         match self {
             Guarded::Register { reply, .. } => Answer::Register(reply, Err(StoreError::Closed)),
+            Guarded::Delete { reply, .. } => Answer::Delete(reply, Err(StoreError::Closed)),
             Guarded::Ack { reply, .. }
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
@@ -428,8 +439,9 @@ impl Writer {
         counters: &mut HashMap<String, Counter>,
         answers: &mut Vec<Answer>,
     ) -> Result<(), sqlx::Error> {
-        if matches!(request, Guarded::Retention { .. }) {
-            // The count phase reads inbox_counters, so it must hold this batch's seqs.
+        if matches!(request, Guarded::Retention { .. } | Guarded::Delete { .. }) {
+            // The count phase reads inbox_counters, so it must hold this batch's seqs; a
+            // deletion removes the counter row, which must not be written back after it.
             // Outside the savepoint: a failed retention step must not undo the counters.
             self.flush_counters(counters);
         }
@@ -445,6 +457,16 @@ impl Writer {
         let answer = match request {
             Guarded::Register { user, token, reply } => {
                 Answer::Register(reply, self.register(user, token).await)
+            }
+            Guarded::Delete { deletion, reply } => {
+                // An accept after it, in this batch or a later one, finds no counter and no
+                // user: unknown recipient.
+                counters.remove(&deletion.handle);
+                self.counters.remove(&deletion.handle);
+                Answer::Delete(
+                    reply,
+                    super::deletion::apply(&mut self.conn, deletion).await,
+                )
             }
             Guarded::Ack {
                 handle,
@@ -512,6 +534,13 @@ impl Writer {
                 handle: user.handle,
             });
         }
+        super::deletion::check_registration(
+            &mut self.conn,
+            &user.handle,
+            &user.primary,
+            user.registered_at_ms,
+        )
+        .await?;
         let primary_taken: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE primary_key = ?1)")
                 .bind(&user.primary)

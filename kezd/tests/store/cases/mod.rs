@@ -5,6 +5,7 @@
 //! | file | what |
 //! | --- | --- |
 //! | [`registrations`] | unique handles and primaries, contested registrations |
+//! | [`deletions`] | account deletion, its retry, and the tombstone (SPEC §4.7) |
 //! | [`accept`] | seqs, stored-once ids, group commit, admission, id memory |
 //! | [`inbox`] | pages, acknowledgement |
 //! | [`retention`] | deletion by age and count, forgetting ids |
@@ -16,6 +17,7 @@
 
 mod accept;
 mod conversations;
+mod deletions;
 mod durability;
 mod federation_memory;
 mod inbox;
@@ -26,6 +28,7 @@ mod tokens;
 
 pub use accept::*;
 pub use conversations::*;
+pub use deletions::*;
 pub use durability::*;
 pub use federation_memory::*;
 pub use inbox::*;
