@@ -205,6 +205,21 @@ fn migrator() -> Migrator {
 const USER_BY_HANDLE: &str =
     "SELECT handle, primary_key, registered_at, registration FROM users WHERE handle = $1";
 
+/// Stores `user` unless its handle or primary is taken (`ON CONFLICT DO NOTHING`, no target:
+/// both are unique), waiting for a concurrent registration of either to finish.
+fn insert_user(
+    user: &UserRecord,
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "INSERT INTO users (handle, primary_key, registered_at, registration) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(&user.handle)
+    .bind(&user.primary)
+    .bind(user.registered_at_ms)
+    .bind(&user.registration_json)
+}
+
 /// What a registration that inserted nothing conflicted with: the handle first, as in SQLite,
 /// so the error names the right one, unless the stored registration is this one (a retry).
 /// Users are never deleted, so a conflicting row stays there.
@@ -241,17 +256,10 @@ impl Store for PostgresStore {
         if let Some(token) = &token {
             return tokens::register(&self.pool, user, token).await;
         }
-        let inserted = sqlx::query(
-            "INSERT INTO users (handle, primary_key, registered_at, registration) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(&user.handle)
-        .bind(&user.primary)
-        .bind(user.registered_at_ms)
-        .bind(&user.registration_json)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let inserted = insert_user(&user)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         if inserted == 1 {
             return Ok(RegisterOutcome::Created(user));
         }

@@ -7,7 +7,7 @@
 
 use sqlx::PgPool;
 
-use super::{USER_BY_HANDLE, conflict};
+use super::{USER_BY_HANDLE, conflict, insert_user};
 use crate::store::rows::{UserRow, user_from_row};
 use crate::store::tokens::{self, BY_HASH_FOR_UPDATE, INSERT, REVOKE, SPEND, TokenRow};
 use crate::store::{NewToken, RegisterOutcome, StoreError, TokenRecord, TokenSpend, UserRecord};
@@ -36,17 +36,7 @@ pub(super) async fn register(
         return Ok(RegisterOutcome::Existing(stored));
     }
     tokens::judge(row, token.now_ms)?;
-    let inserted = sqlx::query(
-        "INSERT INTO users (handle, primary_key, registered_at, registration) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(&user.handle)
-    .bind(&user.primary)
-    .bind(user.registered_at_ms)
-    .bind(&user.registration_json)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let inserted = insert_user(&user).execute(&mut *tx).await?.rows_affected();
     if inserted == 0 {
         tx.rollback().await?;
         return conflict(pool, user).await;
