@@ -81,6 +81,17 @@ export function parseInboxItem(data: string): { seq: number; id: string; receive
   return { seq, id, receivedAt, envelope };
 }
 
+/**
+ * A handle record's binding, checked here rather than taken from the server: its registration
+ * must be signed by its primary for the same handle and server (SPEC §4.2, §13.4), and it must
+ * be the record of the address asked for.
+ */
+export function verifiedRecord(raw: unknown, asked: string): { address: string; primary: string } {
+  const record = kez.verifyHandleRecord(raw as kez.JsonObject);
+  if (record.address !== asked) throw new kez.KezError("invalid_signature", "a record for another address");
+  return { address: record.address, primary: record.primary };
+}
+
 /** Verifies and opens an envelope addressed to `me` (SPEC §6.6). */
 export async function open(
   envelope: kez.JsonObject,

@@ -8,7 +8,7 @@ import { ApiError } from "../api/http";
 import { acknowledge, send, type DeliveryStatus } from "../api/messages";
 import { InboxStream, type StreamState } from "../api/stream";
 import { fromHex, toHex } from "../kez";
-import { lookup, type HandleRecord } from "../api/users";
+import { lookup } from "../api/users";
 import { codeOf } from "../errors";
 import * as protocol from "../protocol";
 import type { DeviceIdentity } from "../store/device";
@@ -19,7 +19,13 @@ import { byRecency, type ChatMessage, type Conversation } from "./types";
 /** What starting a chat found. */
 export type StartResult =
   | { kind: "ready"; conversation: Conversation }
-  | { kind: "key_changed"; record: HandleRecord; previous: Conversation };
+  | { kind: "key_changed"; record: Peer; previous: Conversation };
+
+/** A verified handle record's binding: an address and its primary. */
+export interface Peer {
+  address: string;
+  primary: string;
+}
 
 interface Meta {
   /** The seq of the last inbox message stored on this device. */
@@ -50,6 +56,8 @@ export class Session {
    */
   static async unlock(identity: DeviceIdentity, passphrase: string): Promise<Session> {
     const key = await protocol.storageKey(passphrase, identity.storage);
+    // For the first-render benchmark (docs/BENCHMARKS.md): key derivation ends here.
+    performance.mark("kez:key-derived");
     const vault = new Vault(identity.primary, key);
     const secret = (await vault.readAll<string>("secret")).find((row) => row.key === "seed");
     const seed = secret ? fromHex(secret.value, 32) : null;
@@ -94,6 +102,8 @@ export class Session {
     for (const list of Object.values(grouped)) list.sort((a, b) => a.ts - b.ts);
     this.messages = grouped;
     this.conversations = conversations.map((c) => c.value);
+    // Reopened where a person most likely left off: the newest conversation.
+    this.selected = this.sorted[0]?.peerPrimary ?? null;
     for (const message of messages) {
       if (message.value.status === "queued") this.follow(message.value);
     }
@@ -135,7 +145,7 @@ export class Session {
    */
   async startChat(input: string): Promise<StartResult> {
     const target = protocol.addressInput(input, this.identity.server);
-    const record = await lookup(target);
+    const record = protocol.verifiedRecord(await lookup(target), target);
     if (record.primary === this.identity.primary) throw new ApiError(0, "self");
     const existing = this.conversation(record.primary);
     if (existing) return { kind: "ready", conversation: existing };
@@ -145,7 +155,7 @@ export class Session {
   }
 
   /** Opens a conversation with a changed key, after the person accepted the warning. */
-  async acceptNewKey(record: HandleRecord): Promise<Conversation> {
+  async acceptNewKey(record: Peer): Promise<Conversation> {
     const conversation = await this.addConversation(record.address, record.primary, true);
     await this.acceptKeyChange(conversation);
     return conversation;
