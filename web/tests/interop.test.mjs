@@ -6,9 +6,31 @@ import { after, before, describe, it } from "node:test";
 import { Kezd } from "./harness/kezd.mjs";
 import { Kezctl } from "./harness/kezctl.mjs";
 import { launch, person } from "./harness/browser.mjs";
-import { message, openConversation, send, startChat, waitDelivery, waitLive } from "./harness/app.mjs";
+import {
+  createIdentity,
+  message,
+  openConversation,
+  send,
+  startChat,
+  unlock,
+  waitDelivery,
+  waitLive,
+} from "./harness/app.mjs";
 
 const PASSPHRASE = "shared by both clients";
+
+/** Carol's key file, as `kezctl keys export` wrote it. */
+let keyFile;
+
+/** Imports Carol's key file on the first screen of `page`. */
+async function importCarol(page) {
+  await page.goto("/");
+  await page.getByRole("button", { name: "Use a key file" }).click();
+  await page.locator("#keyfile").setInputFiles({ name: "carol.json", mimeType: "application/json", buffer: Buffer.from(keyFile) });
+  await page.locator("#import-passphrase").fill(PASSPHRASE);
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByTestId("own-address").filter({ hasText: "carol@localhost" }).waitFor();
+}
 
 describe("the browser and kezctl", () => {
   let kezd, kezctl, browser;
@@ -32,11 +54,11 @@ describe("the browser and kezctl", () => {
     await kezctl.run("-i", "carol", "register", "carol@localhost", "--server", server);
     await kezctl.run("keys", "new", "--name", "dave");
     await kezctl.run("-i", "dave", "register", "dave@localhost", "--server", server);
-    const keyFile = await kezctl.run("keys", "export", "carol");
 
     const { page, errors } = await person(browser, kezd.url);
     await page.goto("/");
     await page.getByRole("button", { name: "Use a key file" }).click();
+    keyFile = await kezctl.run("keys", "export", "carol");
     await page.locator("#keyfile").setInputFiles({ name: "carol.json", mimeType: "application/json", buffer: Buffer.from(keyFile) });
     await page.locator("#import-passphrase").fill("not it");
     await page.getByRole("button", { name: "Import" }).click();
@@ -55,6 +77,30 @@ describe("the browser and kezctl", () => {
     await kezctl.run("-i", "dave", "send", "carol@localhost", "from the terminal");
     await openConversation(page, "dave@localhost");
     await message(page, "from the terminal").waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  it("a second identity in the same browser, exported and used by kezctl", async () => {
+    const { page, errors } = await person(browser, kezd.url);
+    await importCarol(page);
+    await page.getByRole("button", { name: "Account" }).click();
+    await page.getByRole("button", { name: "Add an identity" }).click();
+    await createIdentity(page, "erin", PASSPHRASE);
+    await page.getByTestId("own-address").filter({ hasText: "erin@localhost" }).waitFor();
+
+    await page.getByRole("button", { name: "Account" }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export key file" }).click(),
+    ]);
+    await kezctl.run("keys", "import", await download.path());
+    await kezctl.run("-i", "erin", "send", "dave@localhost", "from erin's terminal");
+    assert.match(await kezctl.run("-i", "dave", "inbox"), /from erin's terminal/);
+
+    await page.getByRole("button", { name: "Switch to carol@localhost" }).click();
+    await page.locator("#identity").selectOption({ label: "carol@localhost" });
+    await unlock(page, PASSPHRASE);
+    await page.getByTestId("own-address").filter({ hasText: "carol@localhost" }).waitFor();
     assert.deepEqual(errors, []);
   });
 });

@@ -93,6 +93,7 @@ export class Session {
       this.vault.readAll<ChatMessage>("message"),
       this.vault.readAll<Meta>("meta"),
     ]);
+    performance.mark("kez:history-read");
     this.cursor = meta.find((m) => m.key === "inbox")?.value.cursor ?? 0;
     const grouped: Record<string, ChatMessage[]> = {};
     for (const { value } of messages) {
@@ -269,7 +270,9 @@ export class Session {
         }));
       let conversation = this.conversation(opened.fromPrimary);
       if (!conversation) {
-        const keyChanged = this.conversations.some((c) => c.address === opened.from);
+        const keyChanged =
+          this.conversations.some((c) => c.address === opened.from) ||
+          (opened.problem === null && !(await this.isRegistered(opened.from, opened.fromPrimary)));
         conversation = await this.addConversation(opened.from, opened.fromPrimary, keyChanged);
       }
       const message = this.show({
@@ -294,6 +297,18 @@ export class Session {
     this.cursor = Math.max(this.cursor, item.seq);
     await this.vault.write("meta", "inbox", { cursor: this.cursor } satisfies Meta);
     this.acknowledge(this.cursor);
+  }
+
+  /**
+   * Whether `address` is registered with `primary` (SPEC §6.6's check of a new sender): false
+   * only when its server names another key; an unreachable server is not held against it.
+   */
+  private async isRegistered(address: string, primary: string): Promise<boolean> {
+    try {
+      return protocol.verifiedRecord(await lookup(address), address).primary === primary;
+    } catch (error) {
+      return codeOf(error) === "network" || codeOf(error) === "unavailable";
+    }
   }
 
   /** Acknowledges through `seq`, one request at a time, skipping those already overtaken. */
