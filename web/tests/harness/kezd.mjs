@@ -77,6 +77,12 @@ export class Kezd {
     this.child = null;
   }
 
+  /** Stops the server and erases its data: every registration and inbox is gone. */
+  async wipe() {
+    await this.stop();
+    rmSync(join(this.dir, "data"), { recursive: true, force: true });
+  }
+
   log() {
     try {
       return readFileSync(this.logPath, "utf8");
