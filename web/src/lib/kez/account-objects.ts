@@ -3,10 +3,10 @@
 //! account. Both carry the same members — handle, server, primary, ts — and differ in `type`
 //! (SPEC §3.6, so neither can be replayed as the other) and in the reserved-handle check.
 
-import { formatPrimary, parsePrimary } from "./primary";
 import { publicKeyOf } from "./ed25519";
 import { KezError } from "./errors";
 import { isReservedHandle, parseHandle } from "./handle";
+import { formatPrimary, parsePrimary } from "./primary";
 import { parseServerName } from "./server-name";
 import { checkWindow, Members, signObject, verifySignature } from "./signed-object";
 import { checkSignedNumbers, objectOf, type JsonObject, type Received } from "./strict-json";
@@ -28,7 +28,13 @@ export interface AccountClaim {
 
 type AccountType = "registration" | "deletion";
 
-function makeClaim(type: AccountType, seed: Uint8Array, handle: string, server: string, ts: number): JsonObject {
+function makeClaim(
+  type: AccountType,
+  seed: Uint8Array,
+  handle: string,
+  server: string,
+  ts: number,
+): JsonObject {
   const body: JsonObject = {
     type,
     handle: parseHandle(handle),
@@ -43,23 +49,44 @@ function makeClaim(type: AccountType, seed: Uint8Array, handle: string, server: 
  * The signed registration of `handle` on `server` by the identity of `seed` at `ts` (ms): the
  * body of `POST /v1/register`.
  */
-export function makeRegistration(seed: Uint8Array, handle: string, server: string, ts: number): JsonObject {
+export function makeRegistration(
+  seed: Uint8Array,
+  handle: string,
+  server: string,
+  ts: number,
+): JsonObject {
   return makeClaim("registration", seed, handle, server, ts);
 }
 
 /** The signed deletion of the account `handle` on `server` (the body of `POST /v1/account/delete`). */
-export function makeDeletion(seed: Uint8Array, handle: string, server: string, ts: number): JsonObject {
+export function makeDeletion(
+  seed: Uint8Array,
+  handle: string,
+  server: string,
+  ts: number,
+): JsonObject {
   return makeClaim("deletion", seed, handle, server, ts);
 }
 
-function checkClaim(type: AccountType, input: Received, server: string, nowMs: number | null): AccountClaim {
+function checkClaim(
+  type: AccountType,
+  input: Received,
+  server: string,
+  nowMs: number | null,
+): AccountClaim {
   const object = objectOf(input);
   checkSignedNumbers(object);
   const m = new Members(object);
   m.expectType(type);
-  const claim = { handle: m.str("handle"), server: m.str("server"), primary: m.str("primary"), ts: m.uint("ts") };
+  const claim = {
+    handle: m.str("handle"),
+    server: m.str("server"),
+    primary: m.str("primary"),
+    ts: m.uint("ts"),
+  };
   parseHandle(claim.handle);
-  if (type === "registration" && isReservedHandle(claim.handle)) throw new KezError("handle_reserved", claim.handle);
+  if (type === "registration" && isReservedHandle(claim.handle))
+    throw new KezError("handle_reserved", claim.handle);
   // Any other value, well formed or not, is the wrong server (SPEC §4.1 check 5).
   if (claim.server !== server) throw new KezError("wrong_server", JSON.stringify(claim.server));
   verifySignature(object, parsePrimary(claim.primary));
@@ -72,7 +99,11 @@ function checkClaim(type: AccountType, input: Received, server: string, nowMs: n
  * 1–9; the rest need the server's store). `nowMs` null skips the window: a stored registration
  * served in a handle record (§4.2) is old by design.
  */
-export function checkRegistration(input: Received, server: string, nowMs: number | null): AccountClaim {
+export function checkRegistration(
+  input: Received,
+  server: string,
+  nowMs: number | null,
+): AccountClaim {
   return checkClaim("registration", input, server, nowMs);
 }
 

@@ -12,7 +12,10 @@ export const TAG_LENGTH = 16;
 
 /** A WebCrypto AES-GCM key for raw 32 bytes, usable to encrypt and decrypt, not extractable. */
 export function importAesKey(raw: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", own(raw), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
+  return crypto.subtle.importKey("raw", own(raw), { name: "AES-GCM" }, false, [
+    "encrypt",
+    "decrypt",
+  ]);
 }
 
 async function asKey(key: Uint8Array | CryptoKey): Promise<CryptoKey> {
@@ -38,7 +41,8 @@ export async function aesGcmDecrypt(
   sealed: Uint8Array,
   aad: Uint8Array = new Uint8Array(0),
 ): Promise<Uint8Array> {
-  if (nonce.length !== NONCE_LENGTH || sealed.length < TAG_LENGTH) throw new KezError("decrypt_failed");
+  if (nonce.length !== NONCE_LENGTH || sealed.length < TAG_LENGTH)
+    throw new KezError("decrypt_failed");
   const params = { name: "AES-GCM", iv: own(nonce), additionalData: own(aad), tagLength: 128 };
   try {
     return new Uint8Array(await crypto.subtle.decrypt(params, await asKey(key), own(sealed)));

@@ -26,7 +26,12 @@ export const MAX_COSTS: Argon2Costs = { m_cost: 1024 * 1024, t_cost: 32, p_cost:
 /** `kdf_parameters` unless the costs are integers Argon2 accepts and within MAX_COSTS. */
 export function checkCosts(c: Argon2Costs): void {
   const ints = [c.m_cost, c.t_cost, c.p_cost].every((n) => Number.isSafeInteger(n) && n >= 1);
-  if (!ints || c.m_cost > MAX_COSTS.m_cost || c.t_cost > MAX_COSTS.t_cost || c.p_cost > MAX_COSTS.p_cost) {
+  if (
+    !ints ||
+    c.m_cost > MAX_COSTS.m_cost ||
+    c.t_cost > MAX_COSTS.t_cost ||
+    c.p_cost > MAX_COSTS.p_cost
+  ) {
     throw new KezError("kdf_parameters", "costs out of range");
   }
   // Argon2 needs at least 8 KiB per lane.
@@ -34,7 +39,11 @@ export function checkCosts(c: Argon2Costs): void {
 }
 
 /** The 32-byte Argon2id key of `passphrase` (UTF-8) with `salt` and `costs`. */
-export async function argon2idKey(passphrase: string, salt: Uint8Array, costs: Argon2Costs): Promise<Uint8Array> {
+export async function argon2idKey(
+  passphrase: string,
+  salt: Uint8Array,
+  costs: Argon2Costs,
+): Promise<Uint8Array> {
   checkCosts(costs);
   return argon2id({
     password: utf8(passphrase),

@@ -48,7 +48,11 @@ export function authString(request: AuthRequest, ts: number): string {
  * The credential `<ts>:<sig>` for `request`, signed with `seed` at `nowMs` (the time is sent in
  * whole seconds). It goes in `X-KEZ-Auth`, or in the stream's `auth` query parameter.
  */
-export function makeCredential(seed: Uint8Array, request: AuthRequest, nowMs: number = Date.now()): string {
+export function makeCredential(
+  seed: Uint8Array,
+  request: AuthRequest,
+  nowMs: number = Date.now(),
+): string {
   const ts = Math.floor(nowMs / 1000);
   return `${ts}:${toHex(sign(seed, utf8(authString(request, ts))))}`;
 }
@@ -60,13 +64,19 @@ const CREDENTIAL = /^(0|[1-9][0-9]*):([0-9a-f]{128})$/;
  * of the primary it must be signed by. Every failure is `unauthorized` (SPEC §7.1: the endpoint
  * is not an oracle). Returns the credential's `ts`.
  */
-export function verifyCredential(credential: string, request: AuthRequest, publicKey: Uint8Array, nowS: number): number {
+export function verifyCredential(
+  credential: string,
+  request: AuthRequest,
+  publicKey: Uint8Array,
+  nowS: number,
+): number {
   const m = CREDENTIAL.exec(credential);
   const ts = m ? Number(m[1]) : NaN;
   const sig = m ? fromHex(m[2], 64) : null;
   if (!Number.isSafeInteger(ts) || sig === null || Math.abs(nowS - ts) > CREDENTIAL_WINDOW_S) {
     throw new KezError("unauthorized");
   }
-  if (!verifyStrict(publicKey, utf8(authString(request, ts)), sig)) throw new KezError("unauthorized");
+  if (!verifyStrict(publicKey, utf8(authString(request, ts)), sig))
+    throw new KezError("unauthorized");
   return ts;
 }

@@ -3,17 +3,31 @@
 //! checking one in the order a server does (§6.1, §8.1), its message id (§6.4), and what a
 //! client does on receiving one (§6.6).
 
-import { formatAddress, parseAddress, type Address } from "./address";
-import { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from "./bytes";
+import { sha256 } from "@noble/hashes/sha2.js";
+
+import { NONCE_LENGTH, TAG_LENGTH } from "./aes-gcm";
+import { formatAddress, parseAddress } from "./address";
+import { fromBase64, fromHex, toBase64, toHex, utf8 } from "./bytes";
 import { publicKeyOf } from "./ed25519";
 import { KezError } from "./errors";
 import { canonicalBytes, canonicalText } from "./jcs";
 import { formatPrimary, parsePrimary } from "./primary";
 import { open, seal } from "./seal";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { checkWindow, Members, parseSignatureMember, signObject, verifySignature } from "./signed-object";
-import { checkSignedNumbers, isObject, objectOf, parseStrict, type JsonObject, type Received } from "./strict-json";
-import { NONCE_LENGTH, TAG_LENGTH } from "./aes-gcm";
+import {
+  checkWindow,
+  Members,
+  parseSignatureMember,
+  signObject,
+  verifySignature,
+} from "./signed-object";
+import {
+  checkSignedNumbers,
+  isObject,
+  objectOf,
+  parseStrict,
+  type JsonObject,
+  type Received,
+} from "./strict-json";
 
 /** The protocol version envelopes carry (SPEC §1.1). */
 export const PROTOCOL_VERSION = 1;
@@ -58,12 +72,17 @@ export function parseEnvelope(input: Received): Envelope {
   if (nonce === null) throw new KezError("malformed_request", "'nonce' must be 24 lowercase hex");
   const ciphertext = fromBase64(m.str("ciphertext"));
   if (ciphertext === null || ciphertext.length < TAG_LENGTH) {
-    throw new KezError("malformed_request", "'ciphertext' must be canonical base64 of at least the tag");
+    throw new KezError(
+      "malformed_request",
+      "'ciphertext' must be canonical base64 of at least the tag",
+    );
   }
-  const from = formatAddress(parseAddress(m.str("from")));
+  const from = m.str("from");
+  parseAddress(from);
   const fromPrimary = m.str("from_primary");
   parsePrimary(fromPrimary);
-  const to = formatAddress(parseAddress(m.str("to")));
+  const to = m.str("to");
+  parseAddress(to);
   const ts = m.uint("ts");
   parseSignatureMember(object.signature);
   return { from, fromPrimary, to, ts, nonce, ciphertext, object, id: messageId(object) };
@@ -131,7 +150,8 @@ export async function makeEnvelope(
  */
 export function sendBody(envelope: Envelope): string {
   const text = canonicalText({ to: envelope.to, envelope: envelope.object });
-  if (utf8(text).length > MAX_BODY_BYTES) throw new KezError("payload_too_large", "the message is too long");
+  if (utf8(text).length > MAX_BODY_BYTES)
+    throw new KezError("payload_too_large", "the message is too long");
   return text;
 }
 
@@ -161,11 +181,19 @@ export interface Recipient {
 export async function receiveEnvelope(input: Received, me: Recipient): Promise<ReceivedMessage> {
   const envelope = parseEnvelope(input);
   verifyEnvelope(envelope);
-  if (envelope.to !== me.address) throw new KezError("wrong_recipient", `addressed to ${envelope.to}`);
-  const bytes = await open(me.seed, parsePrimary(envelope.fromPrimary), envelope.nonce, envelope.ciphertext);
-  const plainText = fromUtf8(bytes);
-  const plaintext = plainText === null ? null : parseStrict(plainText);
-  if (!isObject(plaintext ?? undefined)) throw new KezError("malformed_request", "the plaintext is not a JSON object");
-  const obj = plaintext as JsonObject;
-  return { envelope, text: typeof obj.text === "string" ? obj.text : null, plaintext: obj };
+  if (envelope.to !== me.address)
+    throw new KezError("wrong_recipient", `addressed to ${envelope.to}`);
+  const bytes = await open(
+    me.seed,
+    parsePrimary(envelope.fromPrimary),
+    envelope.nonce,
+    envelope.ciphertext,
+  );
+  // SPEC §6.3: a UTF-8 JSON object, read as strictly as anything else received.
+  const plaintext = parseStrict(bytes);
+  if (!isObject(plaintext)) {
+    throw new KezError("malformed_request", "the plaintext is not a JSON object");
+  }
+  const text = typeof plaintext.text === "string" ? plaintext.text : null;
+  return { envelope, text, plaintext };
 }

@@ -42,7 +42,12 @@ export function verifyHandleRecord(input: Received): HandleRecord {
   };
   const address = parseAddress(out.address);
   const claim = checkRegistration(registration, out.server, null);
-  if (address.handle !== out.handle || address.server !== out.server || claim.handle !== out.handle || claim.primary !== out.primary) {
+  if (
+    address.handle !== out.handle ||
+    address.server !== out.server ||
+    claim.handle !== out.handle ||
+    claim.primary !== out.primary
+  ) {
     throw new KezError("invalid_signature", "the record does not match its registration");
   }
   return out;

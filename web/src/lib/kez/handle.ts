@@ -9,6 +9,7 @@ export const MAX_HANDLE_LENGTH = 32;
 const HANDLE = /^[a-z0-9](?:(?:\.?[a-z0-9_-])*\.?[a-z0-9])?$/;
 
 /** Handles every server refuses at registration (SPEC §2.1). */
+// prettier-ignore
 export const RESERVED_HANDLES: ReadonlySet<string> = new Set([
   "abuse", "admin", "administrator", "all", "api", "everyone", "help", "hostmaster", "info",
   "kez", "mail", "moderator", "noreply", "no-reply", "null", "official", "postmaster", "root",

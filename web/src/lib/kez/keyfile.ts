@@ -25,7 +25,12 @@ export function isIdentityName(name: string): boolean {
 
 /** The secret as stored. */
 export type KeyFileSecret =
-  | ({ scheme: "argon2id-aes256gcm"; salt: Uint8Array; nonce: Uint8Array; ciphertext: Uint8Array } & Argon2Costs)
+  | ({
+      scheme: "argon2id-aes256gcm";
+      salt: Uint8Array;
+      nonce: Uint8Array;
+      ciphertext: Uint8Array;
+    } & Argon2Costs)
   | { scheme: "plain"; seed: Uint8Array };
 
 /** A key file, parsed and checked but not unlocked. */
@@ -64,7 +69,8 @@ function hexMember(obj: JsonObject, name: string, length: number): Uint8Array {
 
 function u32Member(obj: JsonObject, name: string): number {
   const v = obj[name];
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw malformed(`bad '${name}'`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw malformed(`bad '${name}'`);
   return v;
 }
 
@@ -89,7 +95,10 @@ export function parseKeyFile(text: string | Uint8Array): KeyFile {
     throw malformed(`not JSON: ${String(e)}`);
   }
   if (doc.format !== KEYFILE_FORMAT || doc.version !== KEYFILE_VERSION) {
-    throw new KezError("keyfile_unsupported", `format ${JSON.stringify(doc.format)} version ${JSON.stringify(doc.version)}`);
+    throw new KezError(
+      "keyfile_unsupported",
+      `format ${JSON.stringify(doc.format)} version ${JSON.stringify(doc.version)}`,
+    );
   }
   const name = doc.name;
   if (typeof name !== "string" || !isIdentityName(name)) throw malformed("invalid 'name'");
@@ -101,10 +110,12 @@ export function parseKeyFile(text: string | Uint8Array): KeyFile {
     throw malformed("invalid 'primary'");
   }
   const createdAt = doc.created_at;
-  if (typeof createdAt !== "number" || !Number.isSafeInteger(createdAt) || createdAt < 0) throw malformed("bad 'created_at'");
+  if (typeof createdAt !== "number" || !Number.isSafeInteger(createdAt) || createdAt < 0)
+    throw malformed("bad 'created_at'");
   const address = optionalString(doc, "address");
   const serverUrl = optionalString(doc, "server_url");
-  if ((address === null) !== (serverUrl === null)) throw malformed("'address' and 'server_url' go together");
+  if ((address === null) !== (serverUrl === null))
+    throw malformed("'address' and 'server_url' go together");
   if (address !== null && !isAddress(address)) throw malformed("invalid 'address'");
   const home = address !== null && serverUrl !== null ? { address, serverUrl } : null;
   const s = doc.secret;
@@ -114,7 +125,11 @@ export function parseKeyFile(text: string | Uint8Array): KeyFile {
     secret = { scheme: "plain", seed: hexMember(s, "seed", 32) };
     if (formatPrimary(publicKeyOf(secret.seed)) !== primary) throw new KezError("keyfile_mismatch");
   } else if (s.scheme === "argon2id-aes256gcm") {
-    const costs = { m_cost: u32Member(s, "m_cost"), t_cost: u32Member(s, "t_cost"), p_cost: u32Member(s, "p_cost") };
+    const costs = {
+      m_cost: u32Member(s, "m_cost"),
+      t_cost: u32Member(s, "t_cost"),
+      p_cost: u32Member(s, "p_cost"),
+    };
     checkCosts(costs);
     secret = {
       scheme: "argon2id-aes256gcm",
@@ -146,7 +161,12 @@ export async function unlockKeyFile(file: KeyFile, passphrase: string | null): P
     if (passphrase === null) throw new KezError("wrong_passphrase", "a passphrase is needed");
     const key = await argon2idKey(passphrase, file.secret.salt, file.secret);
     try {
-      seed = await aesGcmDecrypt(key, file.secret.nonce, file.secret.ciphertext, utf8(AAD_PREFIX + file.primary));
+      seed = await aesGcmDecrypt(
+        key,
+        file.secret.nonce,
+        file.secret.ciphertext,
+        utf8(AAD_PREFIX + file.primary),
+      );
     } catch {
       throw new KezError("wrong_passphrase");
     }
@@ -154,11 +174,20 @@ export async function unlockKeyFile(file: KeyFile, passphrase: string | null): P
   if (seed.length !== 32 || !equalBytes(publicKeyOf(seed), parsePrimary(file.primary))) {
     throw new KezError("keyfile_mismatch");
   }
-  return { name: file.name, seed, primary: file.primary, createdAt: file.createdAt, home: file.home };
+  return {
+    name: file.name,
+    seed,
+    primary: file.primary,
+    createdAt: file.createdAt,
+    home: file.home,
+  };
 }
 
 /** Parses and unlocks a key file in one step. */
-export async function importKeyFile(text: string | Uint8Array, passphrase: string | null): Promise<Identity> {
+export async function importKeyFile(
+  text: string | Uint8Array,
+  passphrase: string | null,
+): Promise<Identity> {
   return unlockKeyFile(parseKeyFile(text), passphrase);
 }
 

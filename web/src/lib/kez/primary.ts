@@ -10,7 +10,9 @@ export const PRIMARY_PREFIX = "ed25519:";
 
 /** The 32-byte public key of a primary, or `invalid_primary`. */
 export function parsePrimary(text: string): Uint8Array {
-  const key = text.startsWith(PRIMARY_PREFIX) ? fromHex(text.slice(PRIMARY_PREFIX.length), 32) : null;
+  const key = text.startsWith(PRIMARY_PREFIX)
+    ? fromHex(text.slice(PRIMARY_PREFIX.length), 32)
+    : null;
   if (key === null || decodeStrictPoint(key) === null) {
     throw new KezError("invalid_primary", JSON.stringify(text));
   }

@@ -96,10 +96,18 @@ export function verifyS2sRequest(
   const p = parseS2sHeader(header);
   if (p.destination !== receiver.me) throw new KezError("wrong_destination");
   const ts = Number(p.ts);
-  if (!Number.isSafeInteger(ts) || Math.abs(receiver.nowS - ts) > S2S_WINDOW_S) throw new KezError("stale_timestamp");
+  if (!Number.isSafeInteger(ts) || Math.abs(receiver.nowS - ts) > S2S_WINDOW_S)
+    throw new KezError("stale_timestamp");
   const key = receiver.trustedKey(p.origin, p.key);
   if (key === null) throw new KezError("unknown_key");
-  const text = s2sString({ ...request, origin: p.origin, destination: p.destination, keyId: p.key, ts });
-  if (!verifyStrict(key, utf8(text), fromHex(p.sig, 64) as Uint8Array)) throw new KezError("invalid_signature");
+  const text = s2sString({
+    ...request,
+    origin: p.origin,
+    destination: p.destination,
+    keyId: p.key,
+    ts,
+  });
+  if (!verifyStrict(key, utf8(text), fromHex(p.sig, 64) as Uint8Array))
+    throw new KezError("invalid_signature");
   return p;
 }

@@ -45,7 +45,12 @@ export function hkdfExtract(ikm: Uint8Array, salt: Uint8Array): Uint8Array {
 }
 
 /** HKDF-SHA256 (RFC 5869): `length` bytes of output keying material. */
-export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+export function hkdfSha256(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
   return expand(sha256, hkdfExtract(ikm, salt), info, length);
 }
 
@@ -86,6 +91,7 @@ export async function open(
   nonce: Uint8Array,
   ciphertext: Uint8Array,
 ): Promise<Uint8Array> {
-  if (nonce.length !== NONCE_LENGTH) throw new KezError("decrypt_failed", "the nonce is not 12 bytes");
+  if (nonce.length !== NONCE_LENGTH)
+    throw new KezError("decrypt_failed", "the nonce is not 12 bytes");
   return aesGcmDecrypt(messageKey(recipientSeed, senderPublicKey, nonce), nonce, ciphertext);
 }

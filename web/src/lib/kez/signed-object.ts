@@ -30,7 +30,10 @@ const KEY_ID = /^ed25519:[A-Za-z0-9_]{1,32}$/;
  * exactly `alg` and `sig` (and `key_id` when `serverSigned`), all strings, `sig` 128 lowercase
  * hex. Anything else is `malformed_signature`.
  */
-export function parseSignatureMember(value: JsonValue | undefined, serverSigned = false): SignatureMember {
+export function parseSignatureMember(
+  value: JsonValue | undefined,
+  serverSigned = false,
+): SignatureMember {
   if (!isObject(value)) throw new KezError("malformed_signature", "'signature' must be an object");
   const alg = value.alg;
   if (typeof alg === "string" && alg !== ALG_ED25519) throw new KezError("unsupported_alg", alg);
@@ -51,7 +54,13 @@ export function parseSignatureMember(value: JsonValue | undefined, serverSigned 
 export function unsignedBody(object: JsonObject): JsonObject {
   const body: JsonObject = Object.create(null);
   for (const [name, value] of Object.entries(object)) {
-    if (name !== "signature") Object.defineProperty(body, name, { value, enumerable: true, writable: true, configurable: true });
+    if (name !== "signature")
+      Object.defineProperty(body, name, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return body;
 }
@@ -65,7 +74,11 @@ export function signingBytes(object: JsonObject): Uint8Array {
  * Checks `signature` (shape and alg, §3.7 step 3) and verifies it with `publicKey` under §3.4
  * (step 4): `invalid_signature` when it does not verify.
  */
-export function verifySignature(object: JsonObject, publicKey: Uint8Array, serverSigned = false): SignatureMember {
+export function verifySignature(
+  object: JsonObject,
+  publicKey: Uint8Array,
+  serverSigned = false,
+): SignatureMember {
   const member = parseSignatureMember(object.signature, serverSigned);
   if (!verifyStrict(publicKey, signingBytes(object), member.sig)) {
     throw new KezError("invalid_signature");
@@ -78,10 +91,12 @@ export function verifySignature(object: JsonObject, publicKey: Uint8Array, serve
  * hold only SPEC §3.3 numbers (safe integers) and no `signature` member.
  */
 export function signObject(body: JsonObject, seed: Uint8Array, keyId?: string): JsonObject {
-  if (Object.hasOwn(body, "signature")) throw new KezError("malformed_request", "body already has 'signature'");
+  if (Object.hasOwn(body, "signature"))
+    throw new KezError("malformed_request", "body already has 'signature'");
   checkSignedNumbers(body);
   const sig = toHex(sign(seed, canonicalBytes(body)));
-  const signature: JsonObject = keyId === undefined ? { alg: ALG_ED25519, sig } : { alg: ALG_ED25519, key_id: keyId, sig };
+  const signature: JsonObject =
+    keyId === undefined ? { alg: ALG_ED25519, sig } : { alg: ALG_ED25519, key_id: keyId, sig };
   return { ...body, signature };
 }
 
@@ -99,7 +114,8 @@ export class Members {
   /** A required string member. */
   str(name: string): string {
     const v = this.object[name];
-    if (typeof v !== "string") throw new KezError("malformed_request", `missing string member '${name}'`);
+    if (typeof v !== "string")
+      throw new KezError("malformed_request", `missing string member '${name}'`);
     return v;
   }
 
@@ -115,5 +131,6 @@ export class Members {
 
 /** Refuses `ts` (ms) more than `windowMs` away from `nowMs`, inclusive (SPEC §1 Windows). */
 export function checkWindow(ts: number, nowMs: number, windowMs: number): void {
-  if (Math.abs(nowMs - ts) > windowMs) throw new KezError("stale_timestamp", `ts ${ts}, now ${nowMs}`);
+  if (Math.abs(nowMs - ts) > windowMs)
+    throw new KezError("stale_timestamp", `ts ${ts}, now ${nowMs}`);
 }

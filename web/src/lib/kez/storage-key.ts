@@ -37,21 +37,38 @@ export interface StorageKey {
   params: StorageParams;
 }
 
-async function deriveKey(passphrase: string, salt: Uint8Array, costs: Argon2Costs): Promise<CryptoKey> {
+async function deriveKey(
+  passphrase: string,
+  salt: Uint8Array,
+  costs: Argon2Costs,
+): Promise<CryptoKey> {
   return importAesKey(await argon2idKey(passphrase, salt, costs));
 }
 
-async function sealBytes(key: CryptoKey, plaintext: Uint8Array, aad: string): Promise<SealedRecord> {
+async function sealBytes(
+  key: CryptoKey,
+  plaintext: Uint8Array,
+  aad: string,
+): Promise<SealedRecord> {
   const nonce = randomBytes(NONCE_LENGTH);
   return { nonce, ciphertext: await aesGcmEncrypt(key, nonce, plaintext, utf8(aad)) };
 }
 
 /** A new key for `passphrase` with a fresh salt; store `params` beside the data. */
-export async function createStorageKey(passphrase: string, costs: Argon2Costs = DEFAULT_COSTS): Promise<StorageKey> {
+export async function createStorageKey(
+  passphrase: string,
+  costs: Argon2Costs = DEFAULT_COSTS,
+): Promise<StorageKey> {
   const salt = randomBytes(16);
   const key = await deriveKey(passphrase, salt, costs);
   const check = await sealBytes(key, new Uint8Array(0), CHECK_CONTEXT);
-  const params: StorageParams = { version: STORAGE_VERSION, kdf: "argon2id", ...costs, salt, check };
+  const params: StorageParams = {
+    version: STORAGE_VERSION,
+    kdf: "argon2id",
+    ...costs,
+    salt,
+    check,
+  };
   return { key, params };
 }
 
@@ -59,8 +76,15 @@ export async function createStorageKey(passphrase: string, costs: Argon2Costs = 
  * The key that `params` describe, derived from `passphrase`: `wrong_passphrase` when the check
  * value does not open, `kdf_parameters` when the parameters are not ones this module wrote.
  */
-export async function deriveStorageKey(passphrase: string, params: StorageParams): Promise<StorageKey> {
-  if (params.version !== STORAGE_VERSION || params.kdf !== "argon2id" || params.salt.length !== 16) {
+export async function deriveStorageKey(
+  passphrase: string,
+  params: StorageParams,
+): Promise<StorageKey> {
+  if (
+    params.version !== STORAGE_VERSION ||
+    params.kdf !== "argon2id" ||
+    params.salt.length !== 16
+  ) {
     throw new KezError("kdf_parameters", "unknown storage parameters");
   }
   const key = await deriveKey(passphrase, params.salt, params);
@@ -76,13 +100,26 @@ export async function deriveStorageKey(passphrase: string, params: StorageParams
  * Seals a JSON-serialisable `value` under `key`, bound to `context` (for example
  * `"messages/<id>"`): opening it needs the same key and the same context.
  */
-export async function sealRecord(key: CryptoKey, value: unknown, context: string): Promise<SealedRecord> {
+export async function sealRecord(
+  key: CryptoKey,
+  value: unknown,
+  context: string,
+): Promise<SealedRecord> {
   return sealBytes(key, utf8(JSON.stringify(value)), RECORD_PREFIX + context);
 }
 
 /** The value of a sealed record; `decrypt_failed` for another key or context, or damage. */
-export async function openRecord<T = unknown>(key: CryptoKey, record: SealedRecord, context: string): Promise<T> {
-  const bytes = await aesGcmDecrypt(key, record.nonce, record.ciphertext, utf8(RECORD_PREFIX + context));
+export async function openRecord<T = unknown>(
+  key: CryptoKey,
+  record: SealedRecord,
+  context: string,
+): Promise<T> {
+  const bytes = await aesGcmDecrypt(
+    key,
+    record.nonce,
+    record.ciphertext,
+    utf8(RECORD_PREFIX + context),
+  );
   const text = fromUtf8(bytes);
   if (text === null) throw new KezError("decrypt_failed", "not UTF-8");
   return JSON.parse(text) as T;

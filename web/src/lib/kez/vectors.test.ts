@@ -4,6 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 
+import { refusalCode } from "./test-support";
+
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
@@ -20,7 +22,6 @@ import {
   hkdfExtract,
   hkdfSha256,
   isAddress,
-  isKezError,
   isServerName,
   messageId,
   open,
@@ -68,20 +69,9 @@ function hex(v: Item, field: string): Uint8Array {
   return bytes;
 }
 
-/** The error code `run` raises, or null when it succeeds. Non-KEZ errors are rethrown. */
-async function codeOf(run: () => unknown): Promise<string | null> {
-  try {
-    await run();
-    return null;
-  } catch (e) {
-    if (isKezError(e)) return e.code;
-    throw e;
-  }
-}
-
 /** Valid items must pass `run`, invalid ones fail it with their `error`. */
 async function judged(v: Item, run: () => unknown): Promise<void> {
-  const code = await codeOf(run);
+  const code = await refusalCode(run);
   if (v.valid === false) expect(code, "error code").toBe(v.error);
   else expect(code, "refused a valid vector").toBeNull();
 }
@@ -139,21 +129,32 @@ const HANDLERS: Record<string, Record<string, Check>> = {
   "rfc5869-hkdf-sha256.json": {
     vectors: (v) => {
       expect(toHex(hkdfExtract(hex(v, "ikm"), hex(v, "salt")))).toBe(v.prk);
-      expect(toHex(hkdfSha256(hex(v, "ikm"), hex(v, "salt"), hex(v, "info"), v.length))).toBe(v.okm);
+      expect(toHex(hkdfSha256(hex(v, "ikm"), hex(v, "salt"), hex(v, "info"), v.length))).toBe(
+        v.okm,
+      );
     },
   },
   "rfc8785-jcs.json": {
     vectors: (v) =>
       judged(v, () => {
-        if (v.valid !== false) expect(canonicalText(parseStrict(v.input_text))).toBe(v.canonical_text);
+        if (v.valid !== false)
+          expect(canonicalText(parseStrict(v.input_text))).toBe(v.canonical_text);
         else parseStrict(v.input_text);
       }),
   },
   "aes256gcm.json": {
     vectors: async (v) => {
-      const [key, iv, aad, sealed] = [hex(v, "key"), hex(v, "iv"), hex(v, "aad"), concat(hex(v, "ct"), hex(v, "tag"))];
-      if (v.valid !== false) expect(toHex(await aesGcmEncrypt(key, iv, hex(v, "msg"), aad))).toBe(toHex(sealed));
-      await judged(v, async () => expect(toHex(await aesGcmDecrypt(key, iv, sealed, aad))).toBe(v.msg));
+      const [key, iv, aad, sealed] = [
+        hex(v, "key"),
+        hex(v, "iv"),
+        hex(v, "aad"),
+        concat(hex(v, "ct"), hex(v, "tag")),
+      ];
+      if (v.valid !== false)
+        expect(toHex(await aesGcmEncrypt(key, iv, hex(v, "msg"), aad))).toBe(toHex(sealed));
+      await judged(v, async () =>
+        expect(toHex(await aesGcmDecrypt(key, iv, sealed, aad))).toBe(v.msg),
+      );
     },
   },
   "ed25519-strict.json": {
@@ -172,14 +173,16 @@ const HANDLERS: Record<string, Record<string, Check>> = {
       expect(toHex(x25519PublicOf(pub))).toBe(v.x25519_public);
       expect(toHex(x25519Shared(x25519SecretOf(seed), x25519Base))).toBe(v.x25519_public);
     },
-    invalid_primaries: async (v) => expect(await codeOf(() => parsePrimary(v.primary))).toBe(v.error),
+    invalid_primaries: async (v) =>
+      expect(await refusalCode(() => parsePrimary(v.primary))).toBe(v.error),
   },
   "kez-signed-objects.json": {
     vectors: (v) =>
       judged(v, () => {
         const object = parseObject(v.object_text);
         checkSignedNumbers(object);
-        if (v.signing_text !== undefined) expect(new TextDecoder().decode(signingBytes(object))).toBe(v.signing_text);
+        if (v.signing_text !== undefined)
+          expect(new TextDecoder().decode(signingBytes(object))).toBe(v.signing_text);
         verifySignature(object, hex(v, "public_key"), object.type === "server");
       }),
   },
@@ -187,7 +190,8 @@ const HANDLERS: Record<string, Record<string, Check>> = {
   "kez-deletion.json": { vectors: accountCheck(checkDeletion) },
   "kez-envelope.json": {
     vectors: async (v) => {
-      if (v.message_id !== undefined) expect(messageId(parseObject(v.object_text))).toBe(v.message_id);
+      if (v.message_id !== undefined)
+        expect(messageId(parseObject(v.object_text))).toBe(v.message_id);
       await judged(v, () => expect(checkEnvelope(v.object_text, v.now_ms).id).toBe(v.message_id));
     },
   },
@@ -195,14 +199,25 @@ const HANDLERS: Record<string, Record<string, Check>> = {
     vectors: (v) => {
       const request = authRequest(v);
       expect(authString(request, v.ts)).toBe(v.string_text);
-      return judged(v, () => expect(verifyCredential(v.credential, request, hex(v, "public_key"), v.now)).toBe(v.ts));
+      return judged(v, () =>
+        expect(verifyCredential(v.credential, request, hex(v, "public_key"), v.now)).toBe(v.ts),
+      );
     },
   },
   "kez-seal.json": {
     vectors: async (v) => {
-      const [sender, recipient, nonce] = [hex(v, "sender_seed"), hex(v, "recipient_seed"), hex(v, "nonce")];
+      const [sender, recipient, nonce] = [
+        hex(v, "sender_seed"),
+        hex(v, "recipient_seed"),
+        hex(v, "nonce"),
+      ];
       if (v.valid !== false) {
-        const sealed = await seal(sender, parsePrimary(v.recipient_primary), hex(v, "plaintext"), nonce);
+        const sealed = await seal(
+          sender,
+          parsePrimary(v.recipient_primary),
+          hex(v, "plaintext"),
+          nonce,
+        );
         expect(toBase64(sealed.ciphertext)).toBe(v.ciphertext_b64);
       }
       await judged(v, async () => {
@@ -235,7 +250,8 @@ const HANDLERS: Record<string, Record<string, Check>> = {
         verifyS2sRequest(v.header_text, request, {
           me: v.destination,
           nowS: v.now,
-          trustedKey: (origin, keyId) => (origin === v.origin && keyId === v.key_id ? publicKeyOf(seed) : null),
+          trustedKey: (origin, keyId) =>
+            origin === v.origin && keyId === v.key_id ? publicKeyOf(seed) : null,
         }),
       );
     },
@@ -261,7 +277,9 @@ const SLOW_MACHINE_MS = 60_000;
 /** Top-level members of a vector file that are about the file, not cases (SPEC §14). */
 const FILE_FIELDS = new Set(["description", "spec", "source"]);
 
-const TEXTS = new Map(Object.entries(VECTOR_TEXTS).map(([path, text]) => [path.split("/").pop() as string, text]));
+const TEXTS = new Map(
+  Object.entries(VECTOR_TEXTS).map(([path, text]) => [path.split("/").pop() as string, text]),
+);
 const files = [...TEXTS.keys()].sort();
 
 describe("spec/vectors", () => {
@@ -286,10 +304,15 @@ describe("spec/vectors", () => {
       });
       for (const [key, check] of Object.entries(handlers)) {
         for (const v of (doc[key] ?? []) as Item[]) {
-          it(`${key}: ${v.name}`, async () => {
-            if (v.valid === false) expect(typeof v.error, "an invalid case names its error").toBe("string");
-            await check(v);
-          }, SLOW_MACHINE_MS);
+          it(
+            `${key}: ${v.name}`,
+            async () => {
+              if (v.valid === false)
+                expect(typeof v.error, "an invalid case names its error").toBe("string");
+              await check(v);
+            },
+            SLOW_MACHINE_MS,
+          );
         }
       }
     });
