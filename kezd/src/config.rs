@@ -73,7 +73,7 @@ pub struct Config {
     pub database_max_connections: NonZeroU32,
     /// How committed messages reach the live streams (SPEC §8.5).
     pub broker: BrokerSettings,
-    /// The browser app's directory; without one, `/` is a small page naming the server.
+    /// A directory served as the browser app in place of the one compiled into kezd.
     pub web_dir: Option<PathBuf>,
     /// Peers whose forwarded-for headers name the client.
     pub trusted_proxies: TrustedProxies,

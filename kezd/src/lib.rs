@@ -35,7 +35,9 @@
 //!   timeout); [`write_deadline`]: a connection whose client stopped reading is closed.
 //! - [`detach`]: live streams written to the socket without hyper once their response is
 //!   decided, so an idle stream holds none of hyper's buffers.
-//! - [`static_files`], [`cors`], [`request_id`], [`percent`], [`logging`];
+//! - [`web_app`]: the browser app compiled into the binary, served at `/`, or
+//!   [`static_files`] from the operator's `web_dir`; [`app_headers`]: their security headers;
+//!   [`cors`], [`request_id`], [`percent`], [`logging`];
 //!   [`private_files`]: the database files created readable by kezd's user only.
 //! - [`federate`]: this server's keys, its client for peers and the outbox delivery (SPEC §9).
 //! - [`broker`]: live fanout of committed messages to open streams; [`clock`]: the one
@@ -90,6 +92,7 @@
 //! | §11 limits and spam | [`limits`], [`conversation`], [`store::Admission`] |
 //! | §13.6 denial of service, §13.7 proxies | [`server`], [`budget`], [`slots`], [`client_addr`] |
 
+pub mod app_headers;
 pub mod body;
 pub mod broker;
 pub mod budget;
@@ -150,6 +153,7 @@ pub mod static_files;
 pub mod store;
 pub mod tls;
 pub mod user_cache;
+pub mod web_app;
 pub mod write_deadline;
 
 pub use server::serve;

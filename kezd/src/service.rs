@@ -1,6 +1,6 @@
 //! One request's path through the daemon, in order: request id → client address → client rate
 //! limit (a refusal held until its `Retry-After`, refusal_hold.rs) → CORS preflight → route →
-//! handler (panics caught) or static files → error mapping → CORS and id headers → metrics and
+//! handler (panics caught) or the browser app's files (with their security headers) → error mapping → CORS and id headers → metrics and
 //! one access-log line (naming the origin server of a federation request, and the client
 //! address unless the operator keeps none). Every request, whatever happens to it, leaves
 //! through the same exit, so every response is counted, logged and correctly labelled.
@@ -17,6 +17,7 @@ use kez_spec::ServerName;
 use kez_spec::s2s::ServerAuth;
 use tracing::Instrument;
 
+use crate::app_headers;
 use crate::body::ResponseBody;
 use crate::client_addr;
 use crate::context::{HandlerResult, RequestContext};
@@ -28,11 +29,11 @@ use crate::refusal_hold;
 use crate::request_id::{self, RequestId};
 use crate::router::{Match, Router};
 use crate::state::AppState;
-use crate::static_files;
+use crate::web_app;
 
 /// Route labels for requests that match no pattern: a bounded set, never the raw path.
 mod label {
-    /// A file of the web directory, or the home page.
+    /// A file of the browser app (embedded, or from the web directory).
     pub const STATIC: &str = "static";
     /// No route, no file.
     pub const UNMATCHED: &str = "unmatched";
@@ -81,6 +82,9 @@ pub async fn handle(
     }
     if cors::is_api_path(&path) {
         cors::decorate(headers);
+    }
+    if route == label::STATIC {
+        app_headers::decorate(headers);
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
@@ -193,16 +197,13 @@ async fn dispatch(
             if !is_get || cors::is_api_path(path) {
                 return (label::UNMATCHED, Err(ApiError::NotFound));
             }
-            match state.static_files() {
-                Some(files) => match files.serve(path).await {
-                    Ok(response) => (label::STATIC, Ok(response)),
-                    Err(error) => (label::UNMATCHED, Err(error)),
-                },
-                None if path == "/" => (
-                    label::STATIC,
-                    Ok(static_files::home_page(state.config().server_name.as_str())),
-                ),
-                None => (label::UNMATCHED, Err(ApiError::NotFound)),
+            let served = match state.static_files() {
+                Some(files) => files.serve(path).await,
+                None => web_app::serve(path, request.headers()),
+            };
+            match served {
+                Ok(response) => (label::STATIC, Ok(response)),
+                Err(error) => (label::UNMATCHED, Err(error)),
             }
         }
     }

@@ -1,12 +1,12 @@
-//! The browser app, served from the configured web directory, so one binary serves both the
-//! API and the page that uses it. The path is the attacker's: dot segments, encoded slashes and
+//! The browser app served from a configured web directory, in place of the bundle compiled
+//! into the binary ([`crate::web_app`]): for an operator who builds `web/` their own way. The path is the attacker's: dot segments, encoded slashes and
 //! NULs are refused before touching the file system, and every file is canonicalized and must
 //! still lie inside the (canonical) web directory, so neither `..` nor a symlink can reach
 //! outside it. Unknown extension-less paths get `index.html` (the app routes on the client).
 
 use std::path::{Path, PathBuf};
 
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, header};
 
 use crate::body::{self, ResponseBody};
 use crate::error::ApiError;
@@ -173,30 +173,6 @@ fn file_response(found: &Found, bytes: Vec<u8>) -> Response<ResponseBody> {
     response
 }
 
-/// The page at `/` when no web directory is configured: it names the server, so an operator
-/// checking a fresh install sees which server answered.
-pub fn home_page(server_name: &str) -> Response<ResponseBody> {
-    let name = html_escape(server_name);
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>KEZ server {name}</title></head>\n<body><h1>{name}</h1>\
-         <p>This is a KEZ server. Its API is under <code>/v1/</code>; \
-         see <a href=\"/v1/healthz\">/v1/healthz</a>.</p></body></html>\n"
-    );
-    let mut response = body::response(StatusCode::OK, "text/html; charset=utf-8", body::full(html));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,12 +197,5 @@ mod tests {
         ] {
             assert_eq!(safe_segments(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn home_page_names_the_server() {
-        let response = home_page("kez.lat");
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(html_escape("<a&\">"), "&lt;a&amp;&quot;&gt;");
     }
 }

@@ -123,6 +123,23 @@ fn summary(net: &Testnet) -> String {
             dir.join("kezctl").display()
         ));
     }
+    if let Some(first) = net.nodes().next() {
+        // The browser app's arrangement (web/README.md): the names mapped to the nodes, the CA
+        // trusted like any other, so the app's pages are secure contexts over HTTPS. Indented
+        // by two spaces like the curl line: four-space lines are the kezctl script, which
+        // testnet/tests/up.rs runs as printed.
+        let rules = net
+            .nodes()
+            .map(|node| format!("MAP {} {}", node.name(), node.addr().ip()))
+            .collect::<Vec<_>>()
+            .join(",");
+        text.push_str(&format!(
+            "The browser app, in Chromium on Linux: trust the CA, then map the names:\n\
+             \x20 certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n kez-testnet -i {ca}\n\
+             \x20 chromium --host-resolver-rules='{rules}' {}\n\n",
+            first.url("/")
+        ));
+    }
     text.push_str("ready: Ctrl-C stops the nodes and removes the directory\n");
     text
 }

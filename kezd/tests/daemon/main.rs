@@ -10,7 +10,8 @@
 //! | `server_fair_share` | connections per address, idle HTTP/2 connections, stalled readers |
 //! | `server_shutdown` | graceful shutdown: in-flight requests, refused connections, streams |
 //! | `server_tls` | HTTPS from PEM files, HTTP/2 by ALPN |
-//! | `static_files` | the browser app's files, content types and caching |
+//! | `static_files` | the browser app from a web directory: content types, caching, no escape |
+//! | `web_app` | the browser app compiled in: served at `/`, security headers, no API fallback |
 //! | `api_users` | registration, lookup, reverse lookup, WebFinger |
 //! | `api_registration` | the registration policy: invitation tokens, closed, reserved handles |
 //! | `api_deletion` | account deletion and what a deleted account answers, SQLite and PostgreSQL |
@@ -51,3 +52,4 @@ mod server_limits;
 mod server_shutdown;
 mod server_tls;
 mod static_files;
+mod web_app;

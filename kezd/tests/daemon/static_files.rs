@@ -54,6 +54,10 @@ async fn files_have_their_types_and_cache_policy() {
     assert_eq!(index.status(), 200);
     assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
     assert_eq!(index.headers()["cache-control"], "no-cache");
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("connect-src 'self'") && csp.contains("frame-ancestors 'none'"));
 }
 
 #[tokio::test]
