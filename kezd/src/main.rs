@@ -253,8 +253,11 @@ async fn serve(
             tracing::error!(%error, "cannot listen for signals; stopping");
         }
     };
+    let stopping = state.shutdown().clone();
     let served = kezd::serve(listener, state, router, signal).await;
-    // The admin socket stops with the rest; its file is removed once it has.
+    // The admin socket stops with the rest (also when serving failed at start, before the
+    // signal was triggered); its file is removed once it has.
+    stopping.trigger();
     if let Some(admin) = admin {
         let _ = admin.await;
     }
