@@ -223,10 +223,11 @@ async fn serve(
     let state = AppState::new(config, store.clone(), broker, Some(federate))?;
     // What admin commands changed (suspensions, admin blocks), in force before the first
     // request, and kept current by the other instances' notices.
+    let notices = state.broker().notices();
     kezd::changes::reload(&state)
         .await
         .context("reading the suspended users and admin server blocks")?;
-    tokio::spawn(kezd::changes::follow(state.clone()));
+    tokio::spawn(kezd::changes::follow(state.clone(), notices));
     tokio::spawn(kezd::reload::run(state.clone(), reloader, hangups));
     // Not fatal: the daemon serves without it, and `kezd admin` then says it cannot connect
     // or works on the store.

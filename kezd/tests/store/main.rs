@@ -71,4 +71,6 @@ suite!(
     retention_forgets_old_ids_but_not_those_in_the_outbox,
     finished_deliveries_and_old_transactions_are_forgotten,
     conversations_are_kept_per_direction_and_forgotten_when_old,
+    suspensions_blocks_pages_and_audit,
+    destination_reports_show_pending_failures_and_backoff,
 );

@@ -12,8 +12,10 @@
 //! | [`outbox`] | routing, outcomes, backoff, delivery status, backlog, waking |
 //! | [`federation_memory`] | transaction responses, finished deliveries |
 //! | [`conversations`] | who wrote to whom first (SPEC §11) |
+//! | [`admin`] | suspensions, server blocks, users in pages, the audit log, destinations |
 
 mod accept;
+mod admin;
 mod conversations;
 mod durability;
 mod federation_memory;
@@ -23,6 +25,7 @@ mod registrations;
 mod retention;
 
 pub use accept::*;
+pub use admin::*;
 pub use conversations::*;
 pub use durability::*;
 pub use federation_memory::*;
