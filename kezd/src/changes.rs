@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use kez_spec::ServerName;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::broker::Notice;
 use crate::state::AppState;
@@ -104,9 +104,10 @@ async fn reload_blocks(state: &AppState) -> Result<(), StoreError> {
 }
 
 /// Applies the other instances' notices until the daemon stops; returns at once when there
-/// are no other instances (the in-process broker).
-pub async fn follow(state: AppState) {
-    let Some(mut notices) = state.broker().notices() else {
+/// are no other instances (the in-process broker). `notices` is taken from the broker before
+/// the start's [`reload`], so a change announced while that reads the store is not missed.
+pub async fn follow(state: AppState, notices: Option<broadcast::Receiver<Notice>>) {
+    let Some(mut notices) = notices else {
         return;
     };
     let stop = state.shutdown().signalled();

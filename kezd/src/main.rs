@@ -223,10 +223,11 @@ async fn serve(
     let state = AppState::new(config, store.clone(), broker, Some(federate))?;
     // What admin commands changed (suspensions, admin blocks), in force before the first
     // request, and kept current by the other instances' notices.
+    let notices = state.broker().notices();
     kezd::changes::reload(&state)
         .await
         .context("reading the suspended users and admin server blocks")?;
-    tokio::spawn(kezd::changes::follow(state.clone()));
+    tokio::spawn(kezd::changes::follow(state.clone(), notices));
     tokio::spawn(kezd::reload::run(state.clone(), reloader, hangups));
     // Not fatal: the daemon serves without it, and `kezd admin` then says it cannot connect
     // or works on the store.
@@ -253,12 +254,11 @@ async fn serve(
             tracing::error!(%error, "cannot listen for signals; stopping");
         }
     };
-    let stop = state.shutdown().clone();
+    let stopping = state.shutdown().clone();
     let served = kezd::serve(listener, state, router, signal).await;
-    // A serve that failed before it ran (a TLS file it cannot load) never signalled the stop;
-    // without it the admin socket would wait for it forever.
-    stop.trigger();
-    // The admin socket stops with the rest; its file is removed once it has.
+    // The admin socket stops with the rest (also when serving failed at start, before the
+    // signal was triggered); its file is removed once it has.
+    stopping.trigger();
     if let Some(admin) = admin {
         let _ = admin.await;
     }

@@ -33,6 +33,47 @@ pub fn check_range(ts: u64, now: u64, past: u64, future: u64) -> Result<(), Erro
     }
 }
 
+/// A moment in UTC to the second, as people read timestamps (clients and operator tools
+/// print them; the protocol itself only carries Unix milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilTime {
+    /// The year (proleptic Gregorian).
+    pub year: i64,
+    /// 1–12.
+    pub month: i64,
+    /// 1–31.
+    pub day: i64,
+    /// 0–23.
+    pub hour: i64,
+    /// 0–59.
+    pub minute: i64,
+    /// 0–59.
+    pub second: i64,
+}
+
+/// Unix milliseconds as a UTC date and time (no time zone database needed).
+pub fn civil(ms: i64) -> CivilTime {
+    let secs = ms.div_euclid(1000);
+    let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    CivilTime {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month,
+        day,
+        hour: of_day / 3600,
+        minute: of_day % 3600 / 60,
+        second: of_day % 60,
+    }
+}
+
 /// The largest integer JSON numbers may carry in signed objects (I-JSON, SPEC §3.3).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 

@@ -13,9 +13,9 @@ use crate::clock;
 use crate::config::BrokerSettings;
 use crate::federate::policy::Lists;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{AdminWrite, Store};
 
-use super::request::{Failure, FailureKind};
+use super::request::{Failure, FailureKind, Outcome};
 
 /// What an executed change affects beyond the store.
 pub enum Effects {
@@ -66,6 +66,21 @@ impl Context {
             }
         }
         Ok(())
+    }
+
+    /// Runs `write` and puts `change` in force; done, saying `done` when it changed something
+    /// and `unchanged` when the state already was as asked.
+    pub async fn apply(
+        &self,
+        write: AdminWrite,
+        change: Change,
+        done: String,
+        unchanged: String,
+    ) -> Result<Outcome, Failure> {
+        let changed = self.store.admin_write(write).await? > 0;
+        self.changed(change).await?;
+        let message = if changed { done } else { unchanged };
+        Ok(Outcome::Done { message, changed })
     }
 
     /// The running daemon's state, when there is one.

@@ -60,14 +60,11 @@ pub async fn block(
         at_ms: now_ms(),
         reason,
     };
-    let changed = context.store.admin_write(write).await? > 0;
-    context.changed(Change::Policy).await?;
-    let message = if changed {
-        format!("{name} is blocked")
-    } else {
-        format!("{name} was already blocked")
-    };
-    Ok(Outcome::Done { message, changed })
+    let (done, unchanged) = (
+        format!("{name} is blocked"),
+        format!("{name} was already blocked"),
+    );
+    context.apply(write, Change::Policy, done, unchanged).await
 }
 
 /// Lifts the admin block of `server`; refused when the configuration file would still refuse
@@ -100,14 +97,11 @@ pub async fn allow(context: &Context, server: &str) -> Result<Outcome, Failure> 
     let write = AdminWrite::Unblock {
         server: name.to_string(),
     };
-    let changed = context.store.admin_write(write).await? > 0;
-    context.changed(Change::Policy).await?;
-    let message = if changed {
-        format!("{name} is no longer blocked")
-    } else {
-        format!("{name} was not blocked")
-    };
-    Ok(Outcome::Done { message, changed })
+    let (done, unchanged) = (
+        format!("{name} is no longer blocked"),
+        format!("{name} was not blocked"),
+    );
+    context.apply(write, Change::Policy, done, unchanged).await
 }
 
 fn server_name(server: &str) -> Result<ServerName, Failure> {

@@ -51,44 +51,34 @@ pub async fn suspend(
     handle: &str,
     reason: Option<String>,
 ) -> Result<Outcome, Failure> {
-    let user = existing(context, handle).await?;
+    let handle = existing(context, handle).await?.handle;
     let write = AdminWrite::Suspend {
-        handle: user.handle.clone(),
+        handle: handle.clone(),
         at_ms: now_ms(),
         reason,
     };
-    let changed = context.store.admin_write(write).await? > 0;
+    let (done, unchanged) = (
+        format!("{handle} is suspended"),
+        format!("{handle} was already suspended"),
+    );
     context
-        .changed(Change::User {
-            handle: user.handle.clone(),
-        })
-        .await?;
-    let message = if changed {
-        format!("{} is suspended", user.handle)
-    } else {
-        format!("{} was already suspended", user.handle)
-    };
-    Ok(Outcome::Done { message, changed })
+        .apply(write, Change::User { handle }, done, unchanged)
+        .await
 }
 
 /// Lifts a user's suspension.
 pub async fn unsuspend(context: &Context, handle: &str) -> Result<Outcome, Failure> {
-    let user = existing(context, handle).await?;
+    let handle = existing(context, handle).await?.handle;
     let write = AdminWrite::Unsuspend {
-        handle: user.handle.clone(),
+        handle: handle.clone(),
     };
-    let changed = context.store.admin_write(write).await? > 0;
+    let (done, unchanged) = (
+        format!("{handle} is no longer suspended"),
+        format!("{handle} was not suspended"),
+    );
     context
-        .changed(Change::User {
-            handle: user.handle.clone(),
-        })
-        .await?;
-    let message = if changed {
-        format!("{} is no longer suspended", user.handle)
-    } else {
-        format!("{} was not suspended", user.handle)
-    };
-    Ok(Outcome::Done { message, changed })
+        .apply(write, Change::User { handle }, done, unchanged)
+        .await
 }
 
 /// The user registered as `handle`: an invalid handle is a usage error, an unknown one is

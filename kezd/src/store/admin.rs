@@ -106,15 +106,34 @@ pub enum AdminWrite {
 
 /// A statement parameter, so one write is described once and bound by either backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Param {
+enum Param {
     Text(String),
     MaybeText(Option<String>),
     Int(i64),
 }
 
 impl AdminWrite {
+    /// The write as a query of either backend, its parameters bound.
+    pub(super) fn query<'q, DB: sqlx::Database>(
+        self,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+    where
+        String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+        Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+        i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    {
+        let (sql, params) = self.statement();
+        params
+            .into_iter()
+            .fold(sqlx::query(sql), |query, param| match param {
+                Param::Text(text) => query.bind(text),
+                Param::MaybeText(text) => query.bind(text),
+                Param::Int(n) => query.bind(n),
+            })
+    }
+
     /// The statement and its parameters, in `$N` order.
-    pub(super) fn statement(self) -> (&'static str, Vec<Param>) {
+    fn statement(self) -> (&'static str, Vec<Param>) {
         use Param::{Int, MaybeText, Text};
         match self {
             AdminWrite::Suspend {

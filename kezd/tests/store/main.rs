@@ -78,4 +78,6 @@ suite!(
     deletion_retry_mismatch_and_unknown,
     tombstone_holds_the_handle_until_release_and_the_primary_for_good,
     deletion_is_durable,
+    suspensions_blocks_pages_and_audit,
+    destination_reports_show_pending_failures_and_backoff,
 );

@@ -4,18 +4,13 @@
 use sqlx::postgres::PgPool;
 
 use crate::store::StoreError;
-use crate::store::admin::{AdminWrite, Param};
+use crate::store::admin::AdminWrite;
 
 /// Runs an administration write; returns the rows changed.
 pub(super) async fn apply(pool: &PgPool, write: AdminWrite) -> Result<u64, StoreError> {
-    let (sql, params) = write.statement();
-    let mut query = sqlx::query(sql);
-    for param in params {
-        query = match param {
-            Param::Text(text) => query.bind(text),
-            Param::MaybeText(text) => query.bind(text),
-            Param::Int(n) => query.bind(n),
-        };
-    }
-    Ok(query.execute(pool).await?.rows_affected())
+    Ok(write
+        .query::<sqlx::Postgres>()
+        .execute(pool)
+        .await?
+        .rows_affected())
 }

@@ -8,23 +8,18 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection};
 
 use crate::store::StoreError;
-use crate::store::admin::{AdminWrite, Param};
+use crate::store::admin::AdminWrite;
 
 /// Runs an administration write; returns the rows changed.
 pub(in crate::store) async fn apply(
     conn: &mut SqliteConnection,
     write: AdminWrite,
 ) -> Result<u64, StoreError> {
-    let (sql, params) = write.statement();
-    let mut query = sqlx::query(sql);
-    for param in params {
-        query = match param {
-            Param::Text(text) => query.bind(text),
-            Param::MaybeText(text) => query.bind(text),
-            Param::Int(n) => query.bind(n),
-        };
-    }
-    Ok(query.execute(&mut *conn).await?.rows_affected())
+    Ok(write
+        .query::<sqlx::Sqlite>()
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }
 
 /// Copies the database at `database` into the new file `into` with `VACUUM INTO`: one read

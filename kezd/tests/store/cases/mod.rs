@@ -14,8 +14,10 @@
 //! | [`federation_memory`] | transaction responses, finished deliveries |
 //! | [`conversations`] | who wrote to whom first (SPEC §11) |
 //! | [`tokens`] | registration tokens spent with the registration (SPEC §4.1) |
+//! | [`admin`] | suspensions, server blocks, users in pages, the audit log, destinations |
 
 mod accept;
+mod admin;
 mod conversations;
 mod deletions;
 mod durability;
@@ -27,6 +29,7 @@ mod retention;
 mod tokens;
 
 pub use accept::*;
+pub use admin::*;
 pub use conversations::*;
 pub use deletions::*;
 pub use durability::*;
