@@ -16,6 +16,7 @@
 //! | `outbox` | two instances draining one outbox to a third server |
 //! | `shared_key` | instances started together on one empty `data_dir` share one server key |
 //! | `rate_limits` | the quotas the server document publishes are the cluster's |
+//! | `deletion` | an account deleted through one instance: its stream on the other ends, sends to it are refused |
 
 #[allow(dead_code)] // The store suite's backends; these tests use only PostgreSQL.
 #[path = "../store/backend.rs"]
@@ -27,6 +28,7 @@ mod harness;
 #[path = "../support/skipped.rs"]
 mod skipped;
 
+mod deletion;
 mod nats_outage;
 mod outbox;
 mod rate_limits;
