@@ -128,7 +128,8 @@ impl AppState {
         async move {
             loop {
                 let asked = match departed.recv().await {
-                    Ok(changed) => *changed == *handle,
+                    // The empty handle: every user was forgotten (notices were missed).
+                    Ok(changed) => changed.is_empty() || *changed == *handle,
                     // Changes were missed: the store says whether this user's was among them.
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     // The cache lives as long as the state this future holds.

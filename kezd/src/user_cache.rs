@@ -105,9 +105,11 @@ impl UserCache {
         users.insert(user.handle.clone(), user);
     }
 
-    /// Forgets every user.
+    /// Forgets every user, and asks every receiver of [`departed`](Self::departed) to check
+    /// its own (announced as the empty handle, which no user has).
     pub fn forget_all(&self) {
         lock(&self.by_handle).clear();
+        let _ = self.departures.send("".into());
     }
 
     /// Whether `handle` is suspended.

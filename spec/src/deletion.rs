@@ -3,10 +3,10 @@
 //! deletion signed for one account or one server is worth nothing anywhere else.
 
 use ed25519_dalek::SigningKey;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::signed::{self, Members, SignedObject};
-use crate::{Error, Handle, Primary, ServerName, clock};
+use crate::account_claim::{self, Kind};
+use crate::{Error, Handle, Primary, ServerName};
 
 /// The `type` of a deletion object (SPEC §3.6).
 pub const TYPE: &str = "deletion";
@@ -54,62 +54,40 @@ impl Deletion {
         now_ms: u64,
         skew_ms: u64,
     ) -> Result<VerifiedDeletion, Error> {
-        let map = crate::json::parse_object(bytes)?;
-        map.values()
-            .try_for_each(crate::json::check_safe_integers)?;
-        let (handle, server, primary, ts_ms) = members(&map)?;
-        let handle = Handle::parse(handle)?;
-        if server != this_server.as_str() && !crate::faults::on("deletion_any_server") {
-            return Err(Error::WrongServer {
-                expected: this_server.to_string(),
-                got: server.to_owned(),
-            });
-        }
-        let server = this_server.clone();
-        let primary = Primary::parse(primary)?;
-        let obj = SignedObject::from_map(map, false)?;
-        obj.verify(&primary)?;
-        clock::check_window(ts_ms, now_ms, skew_ms)?;
-        let canonical = String::from_utf8(obj.canonical_bytes())
-            .map_err(|_| Error::malformed("canonical form is not UTF-8"))?;
+        let kind = Kind {
+            name: if crate::faults::on("deletion_accepts_registration_type") {
+                crate::registration::TYPE
+            } else {
+                TYPE
+            },
+            check_handle: &|_: &Handle| Ok(()),
+            same_server: &|server: &str, here: &ServerName| {
+                server == here.as_str() || crate::faults::on("deletion_any_server")
+            },
+        };
+        let claim = account_claim::verify(bytes, &kind, this_server, now_ms, skew_ms)?;
         Ok(VerifiedDeletion {
             deletion: Deletion {
-                handle,
-                server,
-                primary,
-                ts_ms,
+                handle: claim.handle,
+                server: claim.server,
+                primary: claim.primary,
+                ts_ms: claim.ts_ms,
             },
-            canonical,
+            canonical: claim.canonical,
         })
     }
 
     /// Builds and signs a deletion with the primary's secret key.
     pub fn sign(&self, key: &SigningKey) -> Value {
-        let mut body = Map::new();
-        body.insert("type".into(), TYPE.into());
-        body.insert("handle".into(), self.handle.as_str().into());
-        body.insert("server".into(), self.server.as_str().into());
-        body.insert("primary".into(), self.primary.to_string().into());
-        body.insert("ts".into(), self.ts_ms.into());
-        signed::sign(body, key, None)
+        account_claim::sign(
+            TYPE,
+            &self.handle,
+            &self.server,
+            &self.primary,
+            self.ts_ms,
+            key,
+        )
     }
-}
-
-/// The required members, typed but not yet validated.
-fn members(map: &Map<String, Value>) -> Result<(&str, &str, &str, u64), Error> {
-    let m = Members(map);
-    let expected = if crate::faults::on("deletion_accepts_registration_type") {
-        crate::registration::TYPE
-    } else {
-        TYPE
-    };
-    m.expect_type(expected)?;
-    Ok((
-        m.str("handle")?,
-        m.str("server")?,
-        m.str("primary")?,
-        m.uint("ts")?,
-    ))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | [`cursor`] | §7.4, §8.2 | `since`, `limit` and `Last-Event-ID` values |
 //! | [`json`] | §3.2–§3.3 | strict JSON (duplicate members rejected) and JCS canonical bytes |
 //! | [`signed`] | §3 | signed objects: the `signature` member, signing bytes, strict verification |
+//! | `account_claim` | §4.1, §4.7 | what a registration and a deletion share: one set of checks |
 //! | [`registration`] | §4.1 | the signed registration |
 //! | [`deletion`] | §4.7 | the signed account deletion |
 //! | [`envelope`] | §6.1, §6.4 | the signed envelope and its message id |
@@ -26,6 +27,7 @@
 //! The test vectors in `spec/vectors/` are checked by this crate's tests and, independently, by
 //! `spec/crosscheck/check_vectors.py`.
 
+mod account_claim;
 pub mod address;
 pub mod api;
 pub mod auth;

@@ -2,10 +2,10 @@
 //! The server keeps the signed object so anyone can later check the claim themselves.
 
 use ed25519_dalek::SigningKey;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::signed::{self, Members, SignedObject};
-use crate::{Error, Handle, Primary, ServerName, clock};
+use crate::account_claim::{self, Kind};
+use crate::{Error, Handle, Primary, ServerName};
 
 /// The `type` of a registration object (SPEC §3.6).
 pub const TYPE: &str = "registration";
@@ -56,65 +56,45 @@ impl Registration {
         skew_ms: u64,
         is_reserved: impl Fn(&Handle) -> bool,
     ) -> Result<VerifiedRegistration, Error> {
-        let map = crate::json::parse_object(bytes)?;
-        map.values()
-            .try_for_each(crate::json::check_safe_integers)?;
-        let (handle, server, primary, ts_ms) = members(&map)?;
-        let handle = Handle::parse(handle)?;
-        if is_reserved(&handle) && !crate::faults::on("accept_reserved_handle") {
-            return Err(Error::HandleReserved(handle.to_string()));
-        }
-        let same = if crate::faults::on("register_server_case_insensitive") {
-            server.eq_ignore_ascii_case(this_server.as_str())
-        } else {
-            server == this_server.as_str()
+        let kind = Kind {
+            name: TYPE,
+            check_handle: &|handle: &Handle| {
+                if is_reserved(handle) && !crate::faults::on("accept_reserved_handle") {
+                    return Err(Error::HandleReserved(handle.to_string()));
+                }
+                Ok(())
+            },
+            same_server: &|server: &str, here: &ServerName| {
+                if crate::faults::on("register_server_case_insensitive") {
+                    server.eq_ignore_ascii_case(here.as_str())
+                } else {
+                    server == here.as_str()
+                }
+            },
         };
-        if !same {
-            return Err(Error::WrongServer {
-                expected: this_server.to_string(),
-                got: server.to_owned(),
-            });
-        }
-        let server = this_server.clone();
-        let primary = Primary::parse(primary)?;
-        let obj = SignedObject::from_map(map, false)?;
-        obj.verify(&primary)?;
-        clock::check_window(ts_ms, now_ms, skew_ms)?;
-        let canonical = String::from_utf8(obj.canonical_bytes())
-            .map_err(|_| Error::malformed("canonical form is not UTF-8"))?;
+        let claim = account_claim::verify(bytes, &kind, this_server, now_ms, skew_ms)?;
         Ok(VerifiedRegistration {
             registration: Registration {
-                handle,
-                server,
-                primary,
-                ts_ms,
+                handle: claim.handle,
+                server: claim.server,
+                primary: claim.primary,
+                ts_ms: claim.ts_ms,
             },
-            canonical,
+            canonical: claim.canonical,
         })
     }
 
     /// Builds and signs a registration with the primary's secret key.
     pub fn sign(&self, key: &SigningKey) -> Value {
-        let mut body = Map::new();
-        body.insert("type".into(), TYPE.into());
-        body.insert("handle".into(), self.handle.as_str().into());
-        body.insert("server".into(), self.server.as_str().into());
-        body.insert("primary".into(), self.primary.to_string().into());
-        body.insert("ts".into(), self.ts_ms.into());
-        signed::sign(body, key, None)
+        account_claim::sign(
+            TYPE,
+            &self.handle,
+            &self.server,
+            &self.primary,
+            self.ts_ms,
+            key,
+        )
     }
-}
-
-/// The required members, typed but not yet validated.
-fn members(map: &Map<String, Value>) -> Result<(&str, &str, &str, u64), Error> {
-    let m = Members(map);
-    m.expect_type(TYPE)?;
-    Ok((
-        m.str("handle")?,
-        m.str("server")?,
-        m.str("primary")?,
-        m.uint("ts")?,
-    ))
 }
 
 #[cfg(test)]

@@ -372,7 +372,7 @@ impl Receiver<'_> {
                 recipient: env.to.to_string(),
             };
             // 410 `account_deleted` for a deleted recipient (SPEC §4.7), as its code alone.
-            let refusal = crate::handlers::users::missing(&self.state, recipient, unknown).await;
+            let refusal = crate::handlers::users::missing(self.state, recipient, unknown).await;
             return match refusal {
                 ApiError::AccountDeleted { .. } => Ok(Verdict::Rejected("account_deleted")),
                 ApiError::UnknownRecipient { .. } => Ok(Verdict::Rejected("unknown_recipient")),

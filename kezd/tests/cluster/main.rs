@@ -17,6 +17,7 @@
 //! | `shared_key` | instances started together on one empty `data_dir` share one server key |
 //! | `rate_limits` | the quotas the server document publishes are the cluster's |
 //! | `admin` | a suspension or a block made through one instance, or with none, holds on all |
+//! | `deletion` | an account deleted through one instance: its stream on the other ends, sends to it are refused |
 
 #[allow(dead_code)] // The store suite's backends; these tests use only PostgreSQL.
 #[path = "../store/backend.rs"]
@@ -29,6 +30,7 @@ mod harness;
 mod skipped;
 
 mod admin;
+mod deletion;
 mod nats_outage;
 mod outbox;
 mod rate_limits;

@@ -103,59 +103,45 @@ def _time_member(obj, name):
     return _int_member(obj, name) and not obj[name].token.startswith("-")
 
 
-def check_registration(text: str, server: str, now_ms: int):
-    """§4.1, checks 1-9 in the table's order. Returns None (accepted) or an error code."""
+def _check_account_claim(text: str, server: str, now_ms: int, kind: str, registration: bool):
+    """What registrations (§4.1 checks 1-9) and deletions (§4.7 checks 1-8) share: the same
+    checks in the same order, the registration's reserved names and server grammar aside.
+    Returns None (accepted) or an error code."""
     try:
         obj = strict_parse(text, signed=True)  # 1
     except JsonReject as e:
         return e.code
-    if not isinstance(obj, dict) or obj.get("type") != "registration":  # 2
+    if not isinstance(obj, dict) or obj.get("type") != kind:  # 2
         return "malformed_request"
     if not all(isinstance(obj.get(k), str) for k in ("handle", "server", "primary")) or not _time_member(obj, "ts"):
         return "malformed_request"
     err = handle_error(obj["handle"])  # 3
     if err:
         return err
-    if obj["handle"] in RESERVED_HANDLES:  # 4
+    if registration and obj["handle"] in RESERVED_HANDLES:  # 4 (§4.1 only)
         return "handle_reserved"
-    if obj["server"] != server:  # 5: any other value, well formed or not
+    if obj["server"] != server:  # §4.1 check 5, §4.7 check 4: any other value, well formed or not
         return "wrong_server"
-    pub, err = parse_primary(obj["primary"])  # 6
+    pub, err = parse_primary(obj["primary"])
     if err:
         return err
-    err = check_signature_member(obj, pub)  # 7, 8
+    err = check_signature_member(obj, pub)
     if err:
         return err
-    if abs(now_ms - int(obj["ts"].token)) > 300_000:  # 9
+    if abs(now_ms - int(obj["ts"].token)) > 300_000:
         return "stale_timestamp"
     return None
+
+
+def check_registration(text: str, server: str, now_ms: int):
+    """§4.1, checks 1-9 in the table's order. Returns None (accepted) or an error code."""
+    return _check_account_claim(text, server, now_ms, "registration", registration=True)
 
 
 def check_deletion(text: str, server: str, now_ms: int):
     """§4.7, checks 1-8 in the table's order (9 needs the server's users). Returns None
     (accepted) or an error code."""
-    try:
-        obj = strict_parse(text, signed=True)  # 1
-    except JsonReject as e:
-        return e.code
-    if not isinstance(obj, dict) or obj.get("type") != "deletion":  # 2
-        return "malformed_request"
-    if not all(isinstance(obj.get(k), str) for k in ("handle", "server", "primary")) or not _time_member(obj, "ts"):
-        return "malformed_request"
-    err = handle_error(obj["handle"])  # 3
-    if err:
-        return err
-    if obj["server"] != server:  # 4: any other value, well formed or not
-        return "wrong_server"
-    pub, err = parse_primary(obj["primary"])  # 5
-    if err:
-        return err
-    err = check_signature_member(obj, pub)  # 6, 7
-    if err:
-        return err
-    if abs(now_ms - int(obj["ts"].token)) > 300_000:  # 8
-        return "stale_timestamp"
-    return None
+    return _check_account_claim(text, server, now_ms, "deletion", registration=False)
 
 
 def check_envelope(text: str, now_ms: int):

@@ -23,13 +23,7 @@ pub(crate) fn deletions(dir: &Path) {
     // The same claims signed as a registration: valid as one, never as a deletion (SPEC §3.6).
     let as_registration = registration("alice", "kez.lat", NOW_MS - 1_000);
     let negative_ts = resigned(&ok, "ts", json!(-1_000), &key("alice"));
-    let v = |name: &str, obj: &Value, now: u64, err: Option<&str>| {
-        let mut item = json!({"name": name, "object_text": text(obj), "server": "kez.lat", "now_ms": now, "valid": err.is_none()});
-        if let Some(e) = err {
-            item["error"] = e.into();
-        }
-        item
-    };
+    let v = claim_vector;
     let vectors = json!([
         v("valid", &ok, NOW_MS, None),
         v(

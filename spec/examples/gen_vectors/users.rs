@@ -12,6 +12,15 @@ pub(crate) fn registration(handle: &str, server: &str, ts: u64) -> Value {
     .sign(&key("alice"))
 }
 
+/// A vector of a registration or a deletion (SPEC §4.1, §4.7) checked at kez.lat at `now`.
+pub(crate) fn claim_vector(name: &str, obj: &Value, now: u64, err: Option<&str>) -> Value {
+    let mut item = json!({"name": name, "object_text": text(obj), "server": "kez.lat", "now_ms": now, "valid": err.is_none()});
+    if let Some(e) = err {
+        item["error"] = e.into();
+    }
+    item
+}
+
 pub(crate) fn registrations(dir: &Path) {
     let ok = registration("alice", "kez.lat", NOW_MS - 1_000);
     let mut tampered = ok.clone();
@@ -20,13 +29,7 @@ pub(crate) fn registrations(dir: &Path) {
     bad_handle["handle"] = "Alice".into();
     let mut other_key = ok.clone();
     other_key["primary"] = primary("bob").to_string().into();
-    let v = |name: &str, obj: &Value, now: u64, err: Option<&str>| {
-        let mut item = json!({"name": name, "object_text": text(obj), "server": "kez.lat", "now_ms": now, "valid": err.is_none()});
-        if let Some(e) = err {
-            item["error"] = e.into();
-        }
-        item
-    };
+    let v = claim_vector;
     let negative_ts = resigned(&ok, "ts", json!(-1_000), &key("alice"));
     let (minus_zero, minus_zero_text) = with_minus_zero(&ok, &key("alice"));
     let vectors = json!([
