@@ -17,6 +17,8 @@ class App {
   chosen = $state<string | null>(null);
   session = $state<Session | null>(null);
   failure = $state("");
+  /** What the first screen tells a person about what just happened (their account deleted). */
+  notice = $state("");
 
   async start(): Promise<void> {
     try {
@@ -38,6 +40,7 @@ class App {
   }
 
   enter(session: Session): void {
+    this.notice = "";
     this.session?.close();
     this.session = session;
     this.chosen = session.identity.primary;
@@ -64,6 +67,12 @@ class App {
     this.identities = await listIdentities();
     this.chosen = this.identities.at(-1)?.primary ?? null;
     this.screen = this.identities.length > 0 ? "unlock" : "welcome";
+  }
+
+  /** The server deleted the account of `identity`: it is forgotten here too, and the screen says so. */
+  async deleted(identity: { primary: string; address: string }): Promise<void> {
+    await this.forget(identity.primary);
+    this.notice = `The account ${identity.address} was deleted. This device no longer keeps its key or history.`;
   }
 
   /** "Forget this device": every identity and all history, gone. */

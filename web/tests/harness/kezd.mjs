@@ -2,13 +2,15 @@
 // a temporary data directory, reached by the browser as http://localhost:<port> (a secure
 // context, so WebCrypto works without TLS). It can be stopped and started again on the same
 // port and data, as a server restart is.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
+import { promisify } from "node:util";
 
+const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../../..");
 export const KEZD_BIN = process.env.KEZD_BIN ?? join(ROOT, "target/debug/kezd");
 
@@ -37,17 +39,24 @@ export class Kezd {
     return `http://localhost:${this.port}`;
   }
 
-  async start() {
-    if (this.port === 0) this.port = await freePort();
-    const args = [
-      "serve",
-      "--bind", `127.0.0.1:${this.port}`,
+  /** What names this server's configuration and data to any kezd command. */
+  get configuration() {
+    return [
       "--server-name", this.serverName,
       "--data-dir", join(this.dir, "data"),
       // Every test user registers from 127.0.0.1.
       "--set", "rate.register_per_hour=10000",
       "--set", "rate.client_per_minute=100000",
       ...this.settings.flatMap((s) => ["--set", s]),
+    ];
+  }
+
+  async start() {
+    if (this.port === 0) this.port = await freePort();
+    const args = [
+      "serve",
+      "--bind", `127.0.0.1:${this.port}`,
+      ...this.configuration,
     ];
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEZ_")));
     this.child = spawn(KEZD_BIN, args, { stdio: ["ignore", "pipe", "pipe"], env });
@@ -64,6 +73,16 @@ export class Kezd {
       this.exited.then(() => reject(new Error(`kezd exited during start:\n${this.log()}`)));
     });
     await listening;
+  }
+
+  /**
+   * Runs `kezd admin <args> --json` on this server's data directory — through its admin socket
+   * while it runs, as an operator does — and resolves with the outcome's JSON.
+   */
+  async admin(...args) {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEZ_")));
+    const { stdout } = await run(KEZD_BIN, ["admin", "--json", ...args, ...this.configuration], { env });
+    return JSON.parse(stdout);
   }
 
   get logPath() {
