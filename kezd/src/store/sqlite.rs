@@ -9,6 +9,7 @@
 //! n+1 of an inbox contains every lower seq that is still stored (see `writer`).
 
 mod checkpointer;
+mod commits;
 mod conversations;
 mod federation;
 mod stored_ids;
@@ -38,6 +39,7 @@ use super::{
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
+use commits::Commits;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use writer::{Flusher, Guarded, Request, RetentionChunk, Writer};
@@ -108,6 +110,8 @@ pub struct SqliteStore {
     shutdown: watch::Sender<bool>,
     /// The writer and checkpointer tasks, taken by `close` to wait for them.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The writer's committed transactions (commits.rs).
+    commits: Commits,
 }
 
 impl SqliteStore {
@@ -163,6 +167,7 @@ impl SqliteStore {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let checkpoints = base.clone().connect().await?;
         let restart = LogRestart::default();
+        let commits = Commits::default();
         let flusher = match options.durability {
             Durability::Full => Some(
                 Flusher::spawn(log_flush(&options.path))
@@ -174,13 +179,19 @@ impl SqliteStore {
             write,
             queue,
             restart.clone(),
+            commits.clone(),
             shutdown_rx.clone(),
             options.max_batch.max(1),
             flusher,
         );
         let tasks = vec![
             tokio::spawn(writer.run()),
-            tokio::spawn(checkpointer::run(checkpoints, restart, shutdown_rx)),
+            tokio::spawn(checkpointer::run(
+                checkpoints,
+                restart,
+                commits.clone(),
+                shutdown_rx,
+            )),
         ];
         tracing::info!(
             path = %options.path.display(),
@@ -193,6 +204,7 @@ impl SqliteStore {
             readers,
             shutdown,
             tasks: Mutex::new(tasks),
+            commits,
         })
     }
 
@@ -473,6 +485,11 @@ impl Store for SqliteStore {
             .fetch_optional(&self.readers)
             .await?;
         last.map_or(Ok(0), seq_from_db)
+    }
+
+    fn local_commits(&self) -> Option<u64> {
+        // The writer task is the file's only writer (writer.rs).
+        Some(self.commits.get())
     }
 
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError> {
