@@ -102,6 +102,21 @@ pub async fn open_stream(addr: SocketAddr, host: &str, path_and_query: &str) -> 
         .header(http::header::ACCEPT, "text/event-stream")
         .body(Empty::new())?;
     let response = conn.sender.send_request(request).await?;
+    let body = event_stream(response).await?;
+    // The connection task lives as long as the body is read; keep the sender with it so the
+    // connection is not torn down early.
+    let sender = conn.sender;
+    Ok(Box::pin(body.map(move |chunk| {
+        let _keep = &sender;
+        chunk
+    })))
+}
+
+/// An event stream's response, over either HTTP version: its body as chunks once the status
+/// is checked to be 200.
+pub async fn event_stream(
+    response: http::Response<hyper::body::Incoming>,
+) -> Result<impl Stream<Item = Result<Bytes>> + Send> {
     let status = response.status();
     if status != 200 {
         let body = response.into_body().collect().await?.to_bytes();
@@ -110,14 +125,10 @@ pub async fn open_stream(addr: SocketAddr, host: &str, path_and_query: &str) -> 
             String::from_utf8_lossy(&body)
         );
     }
-    // The connection task lives as long as the body is read; keep the sender with it so the
-    // connection is not torn down early.
-    let sender = conn.sender;
-    let body = response.into_body().into_data_stream().map(move |chunk| {
-        let _keep = &sender;
-        chunk.map_err(anyhow::Error::from)
-    });
-    Ok(Box::pin(body))
+    Ok(response
+        .into_body()
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(anyhow::Error::from)))
 }
 
 /// Opens an event stream through a reqwest client (the testnet's HTTPS client).

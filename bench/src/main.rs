@@ -11,6 +11,7 @@
 
 mod client;
 mod floor;
+mod h2;
 mod http;
 mod load;
 mod metrics;

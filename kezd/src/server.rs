@@ -23,6 +23,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -251,34 +252,62 @@ async fn connection(
         Arc::clone(state.metrics()),
     );
     let deadline = Instant::now() + state.config().http.header_read_timeout;
-    // hyper's connection (and the handshake) run in their own allocation, so a connection
-    // that goes on as a detached stream holds none of their memory.
     match tls {
         None => {
-            let detached = Box::pin(drive(stream, peer, state, router, &builder, deadline)).await;
-            if let Some(detached) = detached {
-                detached.serve().await;
-            }
+            serve_io(Box::pin(drive(
+                stream, peer, state, router, &builder, deadline,
+            )))
+            .await
         }
+        // In an allocation of its own: this task's future is as large as its largest branch,
+        // and a TLS connection's (rustls's state, the handshake's result) would otherwise be
+        // paid by every plain connection, idle live streams included (3.3 KiB each).
         Some(acceptor) => {
-            let handshake = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream)));
-            match handshake.await {
-                Ok(Ok(stream)) => {
-                    let detached =
-                        Box::pin(drive(stream, peer, state, router, &builder, deadline)).await;
-                    if let Some(detached) = detached {
-                        detached.serve().await;
-                    }
-                }
-                Ok(Err(error)) => {
-                    tracing::debug!(peer = logging::client_address(&state.config().log, peer), %error, "TLS handshake failed")
-                }
-                Err(_) => tracing::debug!(
-                    peer = logging::client_address(&state.config().log, peer),
-                    "TLS handshake timed out"
-                ),
-            }
+            Box::pin(tls_connection(
+                acceptor, stream, peer, state, router, &builder, deadline,
+            ))
+            .await;
         }
+    }
+}
+
+/// The TLS handshake (bounded by the first request's `deadline`), then HTTP on it.
+async fn tls_connection(
+    acceptor: TlsAcceptor,
+    stream: WriteDeadline<TcpStream>,
+    peer: SocketAddr,
+    state: AppState,
+    router: Arc<Router>,
+    builder: &Builder<TokioExecutor>,
+    deadline: Instant,
+) {
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
+    match handshake.await {
+        Ok(Ok(stream)) => {
+            serve_io(Box::pin(drive(
+                stream, peer, state, router, builder, deadline,
+            )))
+            .await;
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(peer = logging::client_address(&state.config().log, peer), %error, "TLS handshake failed")
+        }
+        Err(_) => tracing::debug!(
+            peer = logging::client_address(&state.config().log, peer),
+            "TLS handshake timed out"
+        ),
+    }
+}
+
+/// HTTP on a connection (`drive`, boxed: hyper's connection runs in its own allocation, freed
+/// when hyper lets go of the socket), then the response detached from hyper, if there is one:
+/// a connection that goes on as a detached stream holds none of hyper's memory.
+async fn serve_io<I>(drive: Pin<Box<impl Future<Output = Option<Detached<I>>>>>)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    if let Some(detached) = drive.await {
+        detached.serve().await;
     }
 }
 
@@ -312,14 +341,18 @@ where
             // In progress until the response body is dropped (or this future, if the client
             // gives up first).
             let in_progress = activity.begin();
-            async move {
+            // Boxed, and so freed once answered: hyper runs each HTTP/2 request as a task
+            // whose state has room for this future or the response body, whichever is
+            // larger, for as long as the response lasts; a live stream would otherwise hold
+            // the whole handler's size.
+            Box::pin(async move {
                 let http1_1 = request.version() == Version::HTTP_11;
                 let mut response = service::handle(state, &router, peer, request).await;
                 if http1_1 {
                     handoff.detach(&mut response);
                 }
                 Ok::<_, Infallible>(response.map(|body| Holding::new(body, in_progress)))
-            }
+            })
         })
     };
     let connection = builder.serve_connection(TokioIo::new(handoff.wrap(io)), service);

@@ -120,7 +120,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Detached<I> {
     /// Writes the response until it ends; see the module doc.
     pub(crate) async fn serve(mut self) {
         let mut out = Segments::default();
-        out.push(self.head.clone());
+        // Taken, not cloned: the head's buffer is freed once written, not kept for the
+        // stream's life.
+        out.push(std::mem::take(&mut self.head));
         if self.write(&mut out).await.is_err() {
             return;
         }
@@ -165,9 +167,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Detached<I> {
         }
     }
 
-    /// Writes all of `out` and flushes (TLS buffers what it encrypts until flushed).
+    /// Writes all of `out` and flushes (TLS buffers what it encrypts until flushed). The
+    /// emptied queue's slots are freed: most streams write an event now and then, and an idle
+    /// one should hold nothing for its next.
     async fn write(&mut self, out: &mut Segments) -> std::io::Result<()> {
         self.io.write_all_buf(out).await?;
+        out.queue = VecDeque::new();
         self.io.flush().await
     }
 }

@@ -14,16 +14,18 @@
 //! lost its NATS publish (its own link broke while the others stayed connected), a stream on
 //! another instance would not see it until the recipient got another message. So each
 //! keep-alive tick also asks the store for the inbox's latest seq (one indexed read) and
-//! catches up when it is ahead: a lost notification costs at most one keep-alive period.
+//! catches up when it is ahead: a lost notification costs at most one keep-alive period. A
+//! store this process alone writes (SQLite) counts its commits, and a tick that finds the
+//! count where the previous check left it reads nothing: idle streams cost no store reads.
 //!
 //! The stream is a state machine polled by its connection's task (no task of its own), written
 //! to the socket without hyper over HTTP/1.1 (crate::detach): an idle stream costs its socket,
-//! a small task, a broadcast receiver and a timer. It is pulled, never pushed: the next event
-//! is made only when the writer asks for it, and a replay or catch-up reads the store one page
-//! at a time (bounded by `[inbox] page_max_bytes` as well as by count), the next page only
-//! once the previous one was handed to the writer. So a client that reads slowly holds at most
-//! one page and one write in memory, and one that stops reading is cut off by the
-//! connection's write deadline.
+//! a small task, an empty queue in the broker and a timer. It is pulled, never pushed: the
+//! next event is made only when the writer asks for it, and a replay or catch-up reads the
+//! store one page at a time (bounded by `[inbox] page_max_bytes` as well as by count), the
+//! next page only once the previous one was handed to the writer. So a client that reads
+//! slowly holds at most one page and one write in memory, and one that stops reading is cut
+//! off by the connection's write deadline.
 //!
 //! Streams open at once are capped per handle and per client address (`[stream]
 //! max_per_handle`, `max_per_address`; SPEC §8.5 allows both): one more is refused with 429
@@ -36,7 +38,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::stream;
@@ -159,6 +161,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         handle,
         last,
         checked: last,
+        checked_at: None,
         phase: if replay { Phase::Replay } else { Phase::Ready },
         // The reconnection delay comes first (SPEC §8.5).
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
@@ -217,9 +220,21 @@ fn take_slots(ctx: &RequestContext, handle: &Handle) -> Result<StreamSlots, ApiE
     })
 }
 
+/// The stream's keep-alive ticks, on whole seconds of the wall clock: every stream's ticks
+/// fall on the same instants, so the runtime wakes once a second for all the streams due then
+/// rather than once per stream at scattered times. The first tick comes up to a second
+/// early, never late (SPEC §8.5: at least every period); a late tick is not made up for, so
+/// the ticks stay on the grid.
 fn keep_alive_timer(period: Duration) -> Interval {
-    let mut timer = tokio::time::interval_at(Instant::now() + period, period);
-    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let due = Instant::now() + period;
+    let into_second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(Duration::ZERO, |since| {
+            Duration::from_nanos(since.subsec_nanos().into())
+        });
+    let first = due.checked_sub(into_second).unwrap_or(due);
+    let mut timer = tokio::time::interval_at(first, period);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
     timer
 }
 
@@ -246,6 +261,12 @@ struct LiveStream {
     /// The store's latest seq at the last keep-alive check: a check that finds nothing newer
     /// (say the messages above `last` were acknowledged meanwhile) does not read the inbox.
     checked: u64,
+    /// The store's count of local commits taken before that check's read
+    /// ([`Store::local_commits`]): while it stays the same, nothing was stored since and the
+    /// next check reads nothing at all, so idle streams leave the store alone.
+    ///
+    /// [`Store::local_commits`]: crate::store::Store::local_commits
+    checked_at: Option<u64>,
     phase: Phase,
     pending: VecDeque<Bytes>,
     /// Notifications ahead of `last + 1`, waiting for the ones before them.
@@ -348,6 +369,10 @@ impl LiveStream {
     /// Whether the store holds a seq this stream has not caught up to (a notification was
     /// lost with no later one to reveal the gap); `None` ends the stream, as in `read_page`.
     async fn store_is_ahead(&mut self) -> Option<bool> {
+        let commits = self.store.local_commits();
+        if commits.is_some() && commits == self.checked_at {
+            return Some(false);
+        }
         let latest = match self.store.latest_seq(self.handle.as_str()).await {
             Ok(latest) => latest,
             Err(e) => {
@@ -357,6 +382,7 @@ impl LiveStream {
         };
         let ahead = latest > self.last.max(self.checked);
         self.checked = latest;
+        self.checked_at = commits;
         Some(ahead)
     }
 

@@ -260,6 +260,14 @@ pub trait Store: Send + Sync + 'static {
     /// The highest seq ever assigned in `handle`'s inbox (0 if none), acknowledged or not:
     /// where a live stream without a cursor starts (SPEC §8.5).
     async fn latest_seq(&self, handle: &str) -> Result<u64, StoreError>;
+    /// A count that moves with every write this process commits, when this process is the
+    /// store's only writer (SQLite); `None` when other processes write to it too
+    /// (PostgreSQL, shared by a cluster). A reader that took the count before reading the
+    /// store and finds it unchanged later knows that nothing was written in between: a live
+    /// stream's keep-alive check then skips its read.
+    fn local_commits(&self) -> Option<u64> {
+        None
+    }
     /// Deletes `handle`'s messages with seq ≤ `through`; returns how many were deleted
     /// (SPEC §8.3).
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError>;

@@ -10,6 +10,7 @@
 
 mod admin;
 mod checkpointer;
+mod commits;
 mod conversations;
 mod deletion;
 mod federation;
@@ -48,6 +49,7 @@ use super::{
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
+use commits::Commits;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use tokens::TokenWrite;
@@ -121,6 +123,8 @@ pub struct SqliteStore {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The database file, for backups (`admin`), which copy it on a connection of their own.
     path: PathBuf,
+    /// The writer's committed transactions (commits.rs).
+    commits: Commits,
 }
 
 impl SqliteStore {
@@ -176,6 +180,7 @@ impl SqliteStore {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let checkpoints = base.clone().connect().await?;
         let restart = LogRestart::default();
+        let commits = Commits::default();
         let flusher = match options.durability {
             Durability::Full => Some(
                 Flusher::spawn(log_flush(&options.path))
@@ -187,13 +192,19 @@ impl SqliteStore {
             write,
             queue,
             restart.clone(),
+            commits.clone(),
             shutdown_rx.clone(),
             options.max_batch.max(1),
             flusher,
         );
         let tasks = vec![
             tokio::spawn(writer.run()),
-            tokio::spawn(checkpointer::run(checkpoints, restart, shutdown_rx)),
+            tokio::spawn(checkpointer::run(
+                checkpoints,
+                restart,
+                commits.clone(),
+                shutdown_rx,
+            )),
         ];
         tracing::info!(
             path = %options.path.display(),
@@ -207,6 +218,7 @@ impl SqliteStore {
             shutdown,
             tasks: Mutex::new(tasks),
             path: options.path,
+            commits,
         })
     }
 
@@ -545,6 +557,11 @@ impl Store for SqliteStore {
             .fetch_optional(&self.readers)
             .await?;
         last.map_or(Ok(0), seq_from_db)
+    }
+
+    fn local_commits(&self) -> Option<u64> {
+        // The writer task is the file's only writer (writer.rs).
+        Some(self.commits.get())
     }
 
     async fn ack(&self, handle: &str, through: u64) -> Result<u64, StoreError> {

@@ -1,5 +1,6 @@
 //! What only the SQLite store must prove: its write-ahead log stays bounded while writes never
-//! pause, because checkpoints beside a busy writer alone would never let the log start over.
+//! pause, because checkpoints beside a busy writer alone would never let the log start over;
+//! and, being its file's only writer, it counts its commits for the readers that poll.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use kezd::store::{NewMessage, Route, SqliteOptions, SqliteStore, Store};
 
-use crate::cases::{accept_new, register_all};
+use crate::cases::{accept_new, local, register_all};
 
 /// Messages written in all: about 128 MiB of envelopes, thirty times the log's restart size
 /// (1,000 pages of 4 KiB), so a log that never restarted would be far past what one that does
@@ -120,4 +121,38 @@ async fn the_log_restarts_under_sustained_writes() {
 fn checkpoint_sequence(log: &std::path::Path) -> Option<u32> {
     let header = std::fs::read(log).ok()?;
     Some(u32::from_be_bytes(header.get(12..16)?.try_into().ok()?))
+}
+
+/// The count a live stream's keep-alive compares: it moves with every committed write
+/// (registration, accept, acknowledgement) and not with reads, so a stream that finds it
+/// unchanged may skip its read, and one that finds it moved reads what was committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_commits_move_with_writes_and_not_with_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("kez.db")))
+        .await
+        .expect("open sqlite store");
+    let count = || {
+        store
+            .local_commits()
+            .expect("the SQLite store counts its commits")
+    };
+    let opened = count();
+    register_all(&store, &["alice"]).await;
+    let registered = count();
+    assert!(registered > opened, "{opened} -> {registered}");
+
+    let seq = accept_new(&store, local("m1", "alice", 1)).await;
+    let accepted = count();
+    assert!(accepted > registered, "{registered} -> {accepted}");
+    assert_eq!(store.latest_seq("alice").await.expect("latest"), seq);
+    let page = store
+        .inbox("alice", 0, 10, usize::MAX)
+        .await
+        .expect("inbox");
+    assert_eq!(page.len(), 1);
+    assert_eq!(count(), accepted, "reads commit nothing");
+
+    assert_eq!(store.ack("alice", seq).await.expect("ack"), 1);
+    assert!(count() > accepted);
 }

@@ -29,8 +29,11 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::watch;
 
+use super::commits::Commits;
+
 /// How often the log is checkpointed. At the highest send rates this keeps it to a few
-/// thousand messages' pages; when nothing was written a checkpoint reads one header.
+/// thousand messages' pages. A pass is skipped when nothing was committed since one that
+/// copied the whole log, so a quiet store is not touched four times a second.
 const INTERVAL: Duration = Duration::from_millis(250);
 
 /// A log this long (frames of one page each; SQLite's own automatic checkpoint threshold) is
@@ -56,20 +59,31 @@ impl LogRestart {
 pub(super) async fn run(
     mut conn: SqliteConnection,
     restart: LogRestart,
+    commits: Commits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The commit count when a pass last copied every frame of the log.
+    let mut all_copied_at = None;
     loop {
         tokio::select! {
             _ = ticks.tick() => {
+                let count = commits.get();
+                if all_copied_at == Some(count) {
+                    continue;
+                }
                 // (busy, frames in the log, frames copied into the database file)
                 match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
                     .fetch_one(&mut conn)
                     .await
                 {
-                    Ok((_, log, _)) if log >= RESTART_FRAMES => restart.request(),
-                    Ok(_) => {}
+                    Ok((_, log, copied)) => {
+                        if log >= RESTART_FRAMES {
+                            restart.request();
+                        }
+                        all_copied_at = (copied >= log).then_some(count);
+                    }
                     Err(error) => tracing::warn!(%error, "sqlite checkpoint failed"),
                 }
             }

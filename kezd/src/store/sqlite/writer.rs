@@ -31,6 +31,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::checkpointer::LogRestart;
+use super::commits::Commits;
 use super::conversations::ConversationWrite;
 use super::federation::FederationWrite;
 use super::tokens::TokenWrite;
@@ -222,6 +223,8 @@ pub(super) struct Writer {
     requests: mpsc::Receiver<Request>,
     /// Set by the checkpointer when the log should start over (checkpointer.rs).
     restart: LogRestart,
+    /// Counts each committed transaction for the readers that poll (commits.rs).
+    commits: Commits,
     /// Flips to true when the store is closing.
     shutdown: watch::Receiver<bool>,
     /// The most requests committed in one transaction.
@@ -246,6 +249,7 @@ impl Writer {
         conn: SqliteConnection,
         requests: mpsc::Receiver<Request>,
         restart: LogRestart,
+        commits: Commits,
         shutdown: watch::Receiver<bool>,
         max_batch: usize,
         flusher: Option<Flusher>,
@@ -254,6 +258,7 @@ impl Writer {
             conn,
             requests,
             restart,
+            commits,
             shutdown,
             max_batch,
             deferred: Deferred::default(),
@@ -361,6 +366,7 @@ impl Writer {
 
         match outcome {
             Ok(()) => {
+                self.commits.count();
                 for (recipient, counter) in counters {
                     self.counters.insert(recipient, counter.last);
                 }
