@@ -70,6 +70,29 @@ const PAGE: u32 = 256;
 /// hammering the server.
 const STREAM_RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// Where a resumed stream starts (SPEC §7.4): `since` or `Last-Event-ID`, which must agree when
+/// both are given; `None` for a live-only stream.
+fn resume_cursor(ctx: &RequestContext) -> Result<Option<u64>, ApiError> {
+    let since = inbox::cursor(ctx, "since")?;
+    let last_event_id = match ctx.headers().get("last-event-id") {
+        None => None,
+        // The same grammar as `since` (SPEC §7.4, §8.2).
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| Cursor::parse(s).ok())
+                .ok_or_else(|| ApiError::malformed("Last-Event-ID must be a seq"))?
+                .0,
+        ),
+    };
+    match (since, last_event_id) {
+        (Some(a), Some(b)) if a != b && !crate::faults::on("stream_cursor_mismatch_allowed") => {
+            Err(ApiError::malformed("since and Last-Event-ID differ"))
+        }
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 /// Opens a stream (SPEC §8.5): the credential's user through the user cache
 /// ([`Store::user_by_handle`]), [`Store::latest_seq`] where no cursor is given, and
 /// [`Store::inbox`] for every catch-up from storage.
@@ -88,24 +111,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
                 e
             }
         })?;
-    let since = inbox::cursor(&ctx, "since")?;
-    let last_event_id = match ctx.headers().get("last-event-id") {
-        None => None,
-        // The same grammar as `since` (SPEC §7.4, §8.2).
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| Cursor::parse(s).ok())
-                .ok_or_else(|| ApiError::malformed("Last-Event-ID must be a seq"))?
-                .0,
-        ),
-    };
-    let cursor = match (since, last_event_id) {
-        (Some(a), Some(b)) if a != b && !crate::faults::on("stream_cursor_mismatch_allowed") => {
-            return Err(ApiError::malformed("since and Last-Event-ID differ"));
-        }
-        (a, b) => a.or(b),
-    };
+    let cursor = resume_cursor(&ctx)?;
     let handle = auth::path_handle(&ctx)?;
     let request = match cursor {
         Some(_) if crate::faults::on("stream_accepts_live_credential_with_cursor") => {
