@@ -9,6 +9,7 @@ const WORDS: Record<string, string> = {
   invalid_address: "That is not a valid address. Write a handle, or handle@server.",
   primary_taken: "This key is already registered under another handle.",
   stale_timestamp: "Your device's clock is off by more than five minutes. Correct it and try again.",
+  send_expired: "It could not reach the server within five minutes of being written, so the server no longer accepts it. Write it again.",
   unknown_handle: "There is no such user.",
   unknown_recipient: "There is no such user.",
   rate_limited: "Too many requests. Wait a moment and try again.",

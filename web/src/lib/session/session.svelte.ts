@@ -14,6 +14,7 @@ import * as protocol from "../protocol";
 import type { DeviceIdentity } from "../store/device";
 import { Vault } from "../store/vault";
 import { followDelivery } from "./delivery";
+import { sendFailure } from "./outgoing";
 import { byRecency, type ChatMessage, type Conversation } from "./types";
 
 /** What starting a chat found. */
@@ -43,6 +44,8 @@ export class Session {
   private acking: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly known = new Set<string>();
+  /** Ids of the messages being posted now, so a resend does not overlap a send. */
+  private readonly posting = new Set<string>();
 
   private constructor(
     readonly identity: DeviceIdentity,
@@ -113,8 +116,21 @@ export class Session {
       cursor: () => this.cursor,
       credential: (since) => protocol.streamCredential(this.seed, this.identity.handle, since),
       onMessage: (data) => this.receive(data),
-      onState: (state) => (this.streamState = state),
+      onState: (state) => this.streamChanged(state),
     });
+  }
+
+  /** A stream live again (or for the first time) means the server is reachable: every message
+   * still `sending` (cut off by a reload, a dropped network, a server down) is sent again. */
+  private streamChanged(state: StreamState): void {
+    const wasLive = this.streamState === "live";
+    this.streamState = state;
+    if (state !== "live" || wasLive) return;
+    for (const list of Object.values(this.messages)) {
+      for (const message of list) {
+        if (message.outgoing && message.status === "sending") void this.post(message, true);
+      }
+    }
   }
 
   close(): void {
@@ -201,16 +217,29 @@ export class Session {
       status: "sending",
       error: null,
       problem: null,
+      envelope: sealed.body,
     };
     const shown = this.show(message);
     conversation.lastTs = message.ts;
+    // Stored with its envelope before it is posted, so a reload mid-send can send it again.
     await Promise.all([this.vault.write("message", message.id, message), this.saveConversation(conversation)]);
+    await this.post(shown, false);
+  }
+
+  /** Posts a `sending` message's envelope; unanswered, it stays `sending` to be sent again. */
+  private async post(message: ChatMessage, resent: boolean): Promise<void> {
+    const envelope = message.envelope;
+    if (typeof envelope !== "string" || this.posting.has(message.id) || this.closed) return;
+    this.posting.add(message.id);
     try {
-      const answer = await send(sealed.body);
-      await this.setStatus(shown, answer.status, null);
-      if (answer.status === "queued") this.follow(shown);
+      const answer = await send(envelope);
+      await this.setStatus(message, answer.status, null);
+      if (answer.status === "queued") this.follow(message);
     } catch (error) {
-      await this.setStatus(shown, "failed", codeOf(error));
+      const failure = sendFailure(codeOf(error), resent);
+      if (failure !== null) await this.setStatus(message, "failed", failure);
+    } finally {
+      this.posting.delete(message.id);
     }
   }
 
@@ -230,6 +259,8 @@ export class Session {
   private async setStatus(message: ChatMessage, status: DeliveryStatus, error: string | null): Promise<void> {
     message.status = status;
     message.error = error;
+    // Answered: the envelope is never sent again, so it is not kept.
+    if (status !== "sending") message.envelope = null;
     await this.vault.write("message", message.id, $state.snapshot(message));
   }
 

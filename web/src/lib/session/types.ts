@@ -32,6 +32,9 @@ export interface ChatMessage {
   error: string | null;
   /** Incoming only: why it could not be opened; then `text` is empty. */
   problem: string | null;
+  /** Outgoing only, while `sending`: the signed `POST /v1/messages` body, sent again (the same
+   * bytes) until the server answers it; null once it did. Absent from rows stored before. */
+  envelope?: string | null;
 }
 
 /** Newest conversation first. */
