@@ -10,6 +10,7 @@
 //! | `users` | list, show, suspend and unsuspend, and what a suspended user is refused |
 //! | `servers` | admin blocks beside the configuration's, SIGHUP, and `[rate]` reloaded |
 //! | `outbox` | the outbox per destination, a backoff ended now |
+//! | `store` | the store a test runs on: one body for SQLite and PostgreSQL |
 //! | `backup` | an online SQLite backup that opens and holds the users; PostgreSQL refused |
 
 #[allow(dead_code)] // The store suite's backends; these tests use only PostgreSQL.
@@ -28,4 +29,5 @@ mod outbox;
 mod run;
 mod servers;
 mod socket;
+mod store;
 mod users;

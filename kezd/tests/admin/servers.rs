@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::common::kez::{Api, SERVER, User, now_ms, now_secs};
 use crate::daemon::message;
 use crate::run::Target;
+use crate::store::Store;
 
 /// A transaction from `origin` whose `Authorization` header is well formed but signed by no
 /// one: the origin policy (SPEC §9.9) answers before any key is fetched.
@@ -62,12 +63,29 @@ fn entry(server: &str, rule: &str, source: &str) -> (String, String, String) {
 }
 
 #[tokio::test]
-async fn admin_blocks_sit_beside_the_configuration_and_survive_its_reload() {
+async fn admin_blocks_on_sqlite_sit_beside_the_configuration_and_survive_its_reload() {
+    admin_blocks_sit_beside_the_configuration_and_survive_its_reload(Store::Sqlite).await;
+}
+
+#[tokio::test]
+async fn admin_blocks_on_postgres_sit_beside_the_configuration_and_survive_its_reload() {
+    admin_blocks_sit_beside_the_configuration_and_survive_its_reload(Store::Postgres).await;
+}
+
+/// Admin blocks through the daemon beside the file's, across a SIGHUP, then with the daemon
+/// stopped on the store directly, and read by the next daemon.
+async fn admin_blocks_sit_beside_the_configuration_and_survive_its_reload(store: Store) {
+    let Some(store) = store.ready().await else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("kezd.toml");
     write_config(&config, "block = [\"conf.example\"]", "");
     let config_text = config.display().to_string();
-    let target = Target::new(&dir.path().join("data"), &["--config", &config_text]);
+    let target = Target::new(
+        &dir.path().join("data"),
+        &store.flags(&["--config", &config_text]),
+    );
     let (mut daemon, api) = target.serve().await;
 
     let blocked = target

@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::backend;
 use crate::common::kez::{Api, User, expect_error, now_ms, now_secs};
 use crate::run::Target;
+use crate::store::Store;
 
 /// The status credential of `user` for message `id`, now (SPEC §7.6).
 fn status_credential(user: &User, id: &str) -> String {
@@ -188,19 +188,9 @@ async fn suspension_on_sqlite_through_the_daemon_and_directly() {
 
 #[tokio::test]
 async fn suspension_on_postgres_through_the_daemon_and_directly() {
-    let Some(db) = backend::Postgres::from_env().await else {
+    let Some(store) = Store::Postgres.ready().await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("database_url={}", db.url());
-    suspend_and_unsuspend(Target::new(
-        &dir.path().join("data"),
-        &[
-            "--set",
-            &url,
-            "--set",
-            "public_base_url=http://localhost:6969",
-        ],
-    ))
-    .await;
+    suspend_and_unsuspend(Target::new(&dir.path().join("data"), &store.flags(&[]))).await;
 }
