@@ -109,7 +109,7 @@ async fn admin_deletes(store: &[&str], data: &Path) {
     assert_eq!(code, 3, "an account deleted already is not found");
 
     // With the daemon stopped, on the store directly; the next daemon serves the tombstone.
-    drop(daemon);
+    daemon.terminate().await;
     let (code, out) = admin(
         store,
         data,
