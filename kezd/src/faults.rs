@@ -459,7 +459,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "no_deletion_capability",
-        "the server document omits account_deletion from capabilities (§9.2-9)",
+        "the server document omits account_deletion from capabilities (§9.2-10)",
     ),
 ];
 
