@@ -139,7 +139,9 @@ impl AppState {
                     }
                 };
                 // A change that left the user in place (a suspension, say) keeps the stream.
-                if asked && matches!(state.user(&handle).await, Ok(None)) {
+                // Boxed: the look-up's state is large and rare, and this future is held by
+                // every live stream for its whole life.
+                if asked && matches!(Box::pin(state.user(&handle)).await, Ok(None)) {
                     return;
                 }
             }

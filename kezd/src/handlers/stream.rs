@@ -155,10 +155,13 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     };
     let shutdown = state.shutdown().signalled();
     let suspended = state.user_cache().suspension(handle.as_str());
-    let shutdown = async move {
+    // One allocation for every reason to end, held for the stream's life: an idle stream's
+    // memory is mostly such small boxes.
+    let ended = async move {
         tokio::select! {
             () = shutdown => {}
             () = departure, if !crate::faults::on("stream_outlives_deletion") => {}
+            () = suspended => {}
         }
     };
     let live = LiveStream {
@@ -173,8 +176,7 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
         reorder: Reorder::default(),
         keep_alive: keep_alive_timer(keep_alive),
-        shutdown: Box::pin(shutdown),
-        suspended: Box::pin(suspended),
+        ended: Box::pin(ended),
         guard: state.metrics().live_stream(),
         page_max_bytes: state.config().inbox.page_max_bytes.get(),
         held: ctx.budget().empty(),
@@ -278,10 +280,9 @@ struct LiveStream {
     /// Notifications ahead of `last + 1`, waiting for the ones before them.
     reorder: Reorder,
     keep_alive: Interval,
-    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    /// Resolves when the user is suspended (SPEC §8.8): the stream ends, and reconnecting is
-    /// refused with `account_suspended`.
-    suspended: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Resolves when the stream must end: kezd stops, the account is deleted (SPEC §4.7) or
+    /// the user suspended (SPEC §8.8; reconnecting is then refused with `account_suspended`).
+    ended: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Counts the stream as open, and its catch-ups.
     guard: LiveStreamGuard,
     /// Bytes of envelopes read from the store at once, at most (one message if larger).
@@ -334,8 +335,7 @@ impl LiveStream {
                         return Some(event_bytes(&next));
                     }
                     tokio::select! {
-                        () = &mut self.shutdown => return None,
-                        () = &mut self.suspended => return None,
+                        () = &mut self.ended => return None,
                         // A gap that did not fill: its notification was lost.
                         () = self.reorder.expired() => self.catch_up(),
                         _ = self.keep_alive.tick() => {
