@@ -54,6 +54,13 @@ pub async fn run(options: &KezdOptions, args: FloorArgs) -> Result<Vec<Report>> 
         "verify_strict on one core: {verify_rate:.0}/s ({:.1} µs each)",
         1e6 / verify_rate
     ));
+    let fsync = fsync_latency().await?;
+    summary.figure("fsync_p50_ms", fsync.p50_ms);
+    summary.figure("fsync_p99_ms", fsync.p99_ms);
+    summary.line(format!(
+        "fsync of a 4 KiB append where kezd's database goes: p50 {:.3} ms, p99 {:.3} ms ({} appends)",
+        fsync.p50_ms, fsync.p99_ms, FSYNC_SAMPLES
+    ));
     let kezd_args = SendArgs {
         senders: args.senders,
         recipients: 1,
@@ -218,6 +225,43 @@ async fn verify_rate_one_core() -> Result<f64> {
             count += 100;
         }
         Ok(f64::from(count) / started.elapsed().as_secs_f64())
+    })
+    .await?
+}
+
+/// Appends timed by [`fsync_latency`].
+const FSYNC_SAMPLES: usize = 500;
+
+/// The disk's flush latency, in milliseconds.
+struct FsyncLatency {
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Appends 4 KiB and `fdatasync`s, [`FSYNC_SAMPLES`] times, in a file of the directory kezd's
+/// database is made in (the system's temporary directory): what each of kezd's fsynced
+/// commits waits for at least, so with few senders one in flight each, what bounds them.
+async fn fsync_latency() -> Result<FsyncLatency> {
+    tokio::task::spawn_blocking(|| {
+        use std::io::Write;
+        let dir = tempfile::Builder::new()
+            .prefix("kez-bench-fsync-")
+            .tempdir()?;
+        let mut file = std::fs::File::create(dir.path().join("log"))?;
+        let page = [0x5au8; 4096];
+        let mut samples = Vec::with_capacity(FSYNC_SAMPLES);
+        for _ in 0..FSYNC_SAMPLES {
+            let started = Instant::now();
+            file.write_all(&page)?;
+            file.sync_data()?;
+            samples.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+        Ok(FsyncLatency {
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+        })
     })
     .await?
 }

@@ -11,6 +11,7 @@
 mod admin;
 mod checkpointer;
 mod commits;
+mod conversation_cache;
 mod conversations;
 mod deletion;
 mod federation;
@@ -20,6 +21,7 @@ mod writer;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,10 +52,11 @@ use super::{
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
 use commits::Commits;
+use conversation_cache::ConversationCache;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use tokens::TokenWrite;
-use writer::{Flusher, Guarded, Request, RetentionChunk, Writer};
+use writer::{Flusher, ForReaders, Guarded, Request, RetentionChunk, Writer};
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +128,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The writer's committed transactions (commits.rs).
     commits: Commits,
+    /// Conversations as last read, kept exact by the writer (conversation_cache.rs).
+    conversations: Arc<ConversationCache>,
 }
 
 impl SqliteStore {
@@ -181,6 +186,7 @@ impl SqliteStore {
         let checkpoints = base.clone().connect().await?;
         let restart = LogRestart::default();
         let commits = Commits::default();
+        let conversations = Arc::new(ConversationCache::default());
         let flusher = match options.durability {
             Durability::Full => Some(
                 Flusher::spawn(log_flush(&options.path))
@@ -192,7 +198,10 @@ impl SqliteStore {
             write,
             queue,
             restart.clone(),
-            commits.clone(),
+            ForReaders {
+                commits: commits.clone(),
+                conversations: Arc::clone(&conversations),
+            },
             shutdown_rx.clone(),
             options.max_batch.max(1),
             flusher,
@@ -219,6 +228,7 @@ impl SqliteStore {
             tasks: Mutex::new(tasks),
             path: options.path,
             commits,
+            conversations,
         })
     }
 
@@ -479,12 +489,19 @@ impl Store for SqliteStore {
         sender: &str,
         recipient: &str,
     ) -> Result<Conversation, StoreError> {
+        let miss = match self.conversations.get(sender, recipient) {
+            Ok(kept) => return Ok(kept),
+            Err(miss) => miss,
+        };
         let rows = sqlx::query_as(statements::LOOK_UP)
             .bind(sender)
             .bind(recipient)
             .fetch_all(&self.readers)
             .await?;
-        Ok(statements::from_rows(sender, recipient, rows))
+        let conversation = statements::from_rows(sender, recipient, rows);
+        self.conversations
+            .keep(miss, sender, recipient, conversation);
+        Ok(conversation)
     }
 
     async fn record_conversations(

@@ -4,6 +4,7 @@
 
 use sqlx::SqliteConnection;
 
+use super::conversation_cache::Touched;
 use crate::store::StoreError;
 use crate::store::conversations::{FORGET, RECORD};
 
@@ -17,6 +18,16 @@ pub(in crate::store) enum ConversationWrite {
     },
     /// One bounded step of forgetting conversations recorded before `before_ms`.
     Forget { before_ms: i64, budget: i64 },
+}
+
+impl ConversationWrite {
+    /// The conversations this write may change, for the readers' cache.
+    pub(super) fn touched(&self) -> Touched {
+        match self {
+            ConversationWrite::Record { pairs, .. } => Touched::Pairs(pairs.clone()),
+            ConversationWrite::Forget { .. } => Touched::All,
+        }
+    }
 }
 
 /// Runs a conversation write; returns the rows changed.

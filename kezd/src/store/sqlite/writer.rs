@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::checkpointer::LogRestart;
 use super::commits::Commits;
+use super::conversation_cache::{ConversationCache, Touched};
 use super::conversations::ConversationWrite;
 use super::federation::FederationWrite;
 use super::tokens::TokenWrite;
@@ -237,6 +238,19 @@ pub(super) struct Writer {
     /// Answers committed batches once the log is flushed (flusher.rs); none when commits are
     /// answered as they return (crash-only durability).
     flusher: Option<Flusher>,
+    /// The readers' conversations, told what each batch's conversation writes touched once
+    /// its transaction has ended (conversation_cache.rs).
+    conversations: Arc<ConversationCache>,
+    /// What the running batch's conversation writes touch.
+    touched: Vec<Touched>,
+}
+
+/// What the writer keeps up to date for the readers after each transaction.
+pub(super) struct ForReaders {
+    /// The count of committed transactions (commits.rs).
+    pub(super) commits: Commits,
+    /// The conversations as last read (conversation_cache.rs).
+    pub(super) conversations: Arc<ConversationCache>,
 }
 
 /// Runs one statement that returns no rows.
@@ -249,11 +263,15 @@ impl Writer {
         conn: SqliteConnection,
         requests: mpsc::Receiver<Request>,
         restart: LogRestart,
-        commits: Commits,
+        readers: ForReaders,
         shutdown: watch::Receiver<bool>,
         max_batch: usize,
         flusher: Option<Flusher>,
     ) -> Self {
+        let ForReaders {
+            commits,
+            conversations,
+        } = readers;
         Self {
             conn,
             requests,
@@ -264,6 +282,8 @@ impl Writer {
             deferred: Deferred::default(),
             counters: HashMap::new(),
             flusher,
+            conversations,
+            touched: Vec::new(),
         }
     }
 
@@ -364,6 +384,12 @@ impl Writer {
         }
         .await;
 
+        // Committed, or about to be rolled back (which readers never saw): either way what
+        // readers can see is final, and it must be before any answer, since a caller told
+        // its conversation was recorded may look it up next.
+        for touched in self.touched.drain(..) {
+            self.conversations.written(touched);
+        }
         match outcome {
             Ok(()) => {
                 self.commits.count();
@@ -483,6 +509,7 @@ impl Writer {
                 Answer::Count(reply, super::federation::apply(&mut self.conn, op).await)
             }
             Guarded::Conversations { op, reply } => {
+                self.touched.push(op.touched());
                 Answer::Count(reply, super::conversations::apply(&mut self.conn, op).await)
             }
             Guarded::Tokens { op, reply } => {
