@@ -129,7 +129,10 @@ impl Fixture {
     fn rows(&self, start: usize, end: usize) -> Result<Rows> {
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
         // Split by messages, not users: one inbox of 10,000 is most of a chunk's work.
-        let total: usize = self.lengths[start..end].iter().map(|&n| n as usize + 1).sum();
+        let total: usize = self.lengths[start..end]
+            .iter()
+            .map(|&n| n as usize + 1)
+            .sum();
         let mut bounds = vec![start];
         let mut acc = 0;
         for i in start..end {
@@ -217,7 +220,10 @@ impl Fixture {
             let from = self.address(s)?;
             let mut nonce = [0u8; 12];
             OsRng.fill_bytes(&mut nonce);
-            let text = format!("{:<PLAINTEXT_BYTES$}", format!("kez-bench stored message {r}"));
+            let text = format!(
+                "{:<PLAINTEXT_BYTES$}",
+                format!("kez-bench stored message {r}")
+            );
             let envelope = Envelope::seal(
                 &sender_key,
                 from.clone(),
@@ -385,64 +391,63 @@ async fn insert_sqlite(conn: &mut SqliteConnection, rows: &Rows) -> Result<()> {
 /// One COPY per table and chunk (text format), in one transaction.
 async fn copy_postgres(conn: &mut PgConnection, rows: &Rows) -> Result<()> {
     let mut tx = conn.begin().await?;
-    let tables: [(&str, String); 5] = [
-        (
-            "users (handle, primary_key, registered_at, registration)",
-            copy_text(rows.users.iter().map(|(h, p, at, r)| {
-                [h.clone(), p.clone(), at.to_string(), r.clone()].to_vec()
-            })),
-        ),
-        (
-            "inbox_counters (recipient, last_seq)",
-            copy_text(
-                rows.counters
-                    .iter()
-                    .map(|(h, n)| [h.clone(), n.to_string()].to_vec()),
+    let tables: [(&str, String); 5] =
+        [
+            (
+                "users (handle, primary_key, registered_at, registration)",
+                copy_text(rows.users.iter().map(|(h, p, at, r)| {
+                    [h.clone(), p.clone(), at.to_string(), r.clone()].to_vec()
+                })),
             ),
-        ),
-        (
-            "messages (recipient, seq, id, sender, received_at, envelope)",
-            copy_text(rows.messages.iter().map(|(h, seq, id, from, at, env)| {
-                [
-                    h.clone(),
-                    seq.to_string(),
-                    id.clone(),
-                    from.clone(),
-                    at.to_string(),
-                    env.clone(),
-                ]
-                .to_vec()
-            })),
-        ),
-        (
-            "message_ids (id, recipient, seq, accepted_at, sender)",
-            copy_text(rows.messages.iter().map(|(h, seq, id, from, at, _)| {
-                [
-                    id.clone(),
-                    h.clone(),
-                    seq.to_string(),
-                    at.to_string(),
-                    from.clone(),
-                ]
-                .to_vec()
-            })),
-        ),
-        (
-            "conversations (sender, recipient, last_at)",
-            copy_text(
-                rows.conversations
-                    .iter()
-                    .map(|(s, r, at)| [s.clone(), r.clone(), at.to_string()].to_vec()),
+            (
+                "inbox_counters (recipient, last_seq)",
+                copy_text(
+                    rows.counters
+                        .iter()
+                        .map(|(h, n)| [h.clone(), n.to_string()].to_vec()),
+                ),
             ),
-        ),
-    ];
+            (
+                "messages (recipient, seq, id, sender, received_at, envelope)",
+                copy_text(rows.messages.iter().map(|(h, seq, id, from, at, env)| {
+                    [
+                        h.clone(),
+                        seq.to_string(),
+                        id.clone(),
+                        from.clone(),
+                        at.to_string(),
+                        env.clone(),
+                    ]
+                    .to_vec()
+                })),
+            ),
+            (
+                "message_ids (id, recipient, seq, accepted_at, sender)",
+                copy_text(rows.messages.iter().map(|(h, seq, id, from, at, _)| {
+                    [
+                        id.clone(),
+                        h.clone(),
+                        seq.to_string(),
+                        at.to_string(),
+                        from.clone(),
+                    ]
+                    .to_vec()
+                })),
+            ),
+            (
+                "conversations (sender, recipient, last_at)",
+                copy_text(
+                    rows.conversations
+                        .iter()
+                        .map(|(s, r, at)| [s.clone(), r.clone(), at.to_string()].to_vec()),
+                ),
+            ),
+        ];
     for (table, data) in tables {
         if data.is_empty() {
             continue;
         }
-        let mut copy = tx
-            .copy_in_raw(&format!("COPY {table} FROM STDIN"))
-            .await?;
+        let mut copy = tx.copy_in_raw(&format!("COPY {table} FROM STDIN")).await?;
         copy.send(data.into_bytes()).await?;
         copy.finish().await?;
     }
@@ -522,10 +527,7 @@ mod tests {
             let lengths = spread(users, messages);
             assert_eq!(lengths.len(), users);
             assert_eq!(lengths[..4], PROBES);
-            assert_eq!(
-                lengths.iter().map(|&n| n as usize).sum::<usize>(),
-                messages
-            );
+            assert_eq!(lengths.iter().map(|&n| n as usize).sum::<usize>(), messages);
             assert!(lengths.iter().all(|&n| n <= CAP));
             let empty = lengths.iter().filter(|&&n| n == 0).count();
             assert!(empty >= users / 2, "{empty} empty of {users}");
@@ -556,7 +558,10 @@ mod tests {
             parsed.verify().expect("signature holds");
             assert_eq!(parsed.id.to_string(), m.2);
             let r: usize = m.0[1..].parse().expect("u<n>");
-            parsed.envelope.open(&fixture.key(r)).expect("opens for its recipient");
+            parsed
+                .envelope
+                .open(&fixture.key(r))
+                .expect("opens for its recipient");
         }
     }
 }

@@ -19,9 +19,9 @@ use clap::{Args, ValueEnum};
 use kez_spec::auth::AuthRequest;
 use rand_core::{OsRng, RngCore};
 use serde_json::Value;
-use sqlx::{ConnectOptions, Connection};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
 
 use crate::client::{Endpoint, Ident, now_ms};
 use crate::preload::{self, Fixture, PROBES, Target};
@@ -76,7 +76,9 @@ enum Stores {
 /// Runs the scenario.
 pub async fn run(options: &KezdOptions, args: LargeArgs) -> Result<Vec<Report>> {
     let need = args.messages as u64 * BYTES_PER_MESSAGE + args.users as u64 * BYTES_PER_USER;
-    let parent = tempfile::Builder::new().prefix("kez-bench-large-").tempdir()?;
+    let parent = tempfile::Builder::new()
+        .prefix("kez-bench-large-")
+        .tempdir()?;
     let free = free_bytes(parent.path())?;
     let stores = match args.store {
         Stores::Sqlite => vec![false],
@@ -376,7 +378,10 @@ async fn polls(kezd: &Kezd, fixture: &Fixture, count: usize, summary: &mut Repor
             samples.push(started.elapsed());
         }
         let l = Latencies::from_samples(samples);
-        summary.line(format!("stream catch-up, first of the newest 100 of {length}: {}", l.line()));
+        summary.line(format!(
+            "stream catch-up, first of the newest 100 of {length}: {}",
+            l.line()
+        ));
         summary.figure(&format!("stream_catch_up_{length}"), &l);
     }
     Ok(())
@@ -409,11 +414,10 @@ async fn disk_postgres(conn: &mut PgConnection, summary: &mut Report) -> Result<
     )
     .fetch_one(&mut *conn)
     .await?;
-    let (count, envelope): (i64, f64) = sqlx::query_as(
-        "SELECT COUNT(*), AVG(OCTET_LENGTH(envelope))::float8 FROM messages",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let (count, envelope): (i64, f64) =
+        sqlx::query_as("SELECT COUNT(*), AVG(OCTET_LENGTH(envelope))::float8 FROM messages")
+            .fetch_one(&mut *conn)
+            .await?;
     disk_figures(total, users, count, envelope, summary);
     Ok(())
 }
