@@ -177,32 +177,8 @@ async fn one_store(
 
     // The load, on the schema kezd made.
     let fixture = Fixture::new(&large.server_name, args.users, args.messages)?;
-    let times = match tables[1].get("database_url").and_then(toml::Value::as_str) {
-        Some(url) => {
-            let mut conn = PgConnection::connect(url).await?;
-            let times = preload::load(&fixture, Target::Postgres(&mut conn)).await?;
-            // What autovacuum would have done on a server a year old.
-            sqlx::query("ANALYZE").execute(&mut conn).await?;
-            sqlx::query("CHECKPOINT").execute(&mut conn).await?;
-            disk_postgres(&mut conn, &mut summary).await?;
-            times
-        }
-        None => {
-            let mut conn = SqliteConnectOptions::new()
-                .filename(large.data_dir().join("kezd.db"))
-                .synchronous(SqliteSynchronous::Off)
-                .foreign_keys(false)
-                .connect()
-                .await?;
-            let times = preload::load(&fixture, Target::Sqlite(&mut conn)).await?;
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut conn)
-                .await?;
-            disk_sqlite(&mut conn, &mut summary).await?;
-            conn.close().await?;
-            times
-        }
-    };
+    let database_url = tables[1].get("database_url").and_then(toml::Value::as_str);
+    let times = load_store(&fixture, &large, database_url, &mut summary).await?;
     let loaded = fixture.messages();
     summary.figure("load_seconds", times.total.as_secs_f64());
     summary.figure("build_seconds", times.build.as_secs_f64());
@@ -271,6 +247,42 @@ async fn one_store(
     large.stop().await?;
     reports.insert(0, summary);
     Ok(reports)
+}
+
+/// Loads the fixture into the stopped `large` kezd's store (PostgreSQL at `database_url`, else
+/// its SQLite file), checkpoints it, and notes the disk it takes.
+async fn load_store(
+    fixture: &Fixture,
+    large: &Kezd,
+    database_url: Option<&str>,
+    summary: &mut Report,
+) -> Result<preload::LoadTimes> {
+    Ok(match database_url {
+        Some(url) => {
+            let mut conn = PgConnection::connect(url).await?;
+            let times = preload::load(fixture, Target::Postgres(&mut conn)).await?;
+            // What autovacuum would have done on a server a year old.
+            sqlx::query("ANALYZE").execute(&mut conn).await?;
+            sqlx::query("CHECKPOINT").execute(&mut conn).await?;
+            disk_postgres(&mut conn, summary).await?;
+            times
+        }
+        None => {
+            let mut conn = SqliteConnectOptions::new()
+                .filename(large.data_dir().join("kezd.db"))
+                .synchronous(SqliteSynchronous::Off)
+                .foreign_keys(false)
+                .connect()
+                .await?;
+            let times = preload::load(fixture, Target::Sqlite(&mut conn)).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut conn)
+                .await?;
+            disk_sqlite(&mut conn, summary).await?;
+            conn.close().await?;
+            times
+        }
+    })
 }
 
 /// The 1a (`rate` None) or 1c load of this scenario.
