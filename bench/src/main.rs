@@ -6,7 +6,7 @@
 //! is in the inbox exactly once when polled; a failed check exits with status 1.
 //!
 //! Scenarios (one per file under `scenario/`): `send`, `idle`, `startup`, `federation`,
-//! `cluster`, `flood` (honest latency beside a flooding client, kezd on its default limits),
+//! `cluster`, `large` (a store after a year), `flood` (honest latency beside a flooding client, kezd on its default limits),
 //! and `floor`, which measures the machine's ceiling for sends beside kezd. Commands and figures: docs/BENCHMARKS.md, section "kez-bench".
 
 mod client;
@@ -15,6 +15,7 @@ mod h2;
 mod http;
 mod load;
 mod metrics;
+mod preload;
 mod procfs;
 mod report;
 mod scenario;
@@ -91,6 +92,9 @@ enum Scenario {
     /// One client address flooding sends while honest senders on other addresses send at a
     /// steady rate: honest latency alone and under the flood (SPEC §11).
     Flood(scenario::flood::FloodArgs),
+    /// A store like a server's after a year (1,000,000 users, 5,000,000 messages) on SQLite
+    /// and PostgreSQL: 1a, 1c, polls, stream catch-ups, a retention sweep, disk per message.
+    Large(scenario::large::LargeArgs),
     /// The machine's ceiling for sends (a server that only parses and verifies) beside kezd.
     Floor(scenario::floor::FloorArgs),
     /// Serves as the floor server on 127.0.0.1 (started by `floor`).
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
             Scenario::Federation(args) => scenario::federation::run(&options, args).await,
             Scenario::Cluster(args) => scenario::cluster::run(&options, args).await,
             Scenario::Flood(args) => scenario::flood::run(&options, args).await,
+            Scenario::Large(args) => scenario::large::run(&options, args).await,
             Scenario::Floor(args) => scenario::floor::run(&options, args).await,
             Scenario::FloorServe { port } => floor::serve(port).await.map(|()| Vec::new()),
         }

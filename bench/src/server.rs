@@ -198,6 +198,19 @@ impl Kezd {
         }
     }
 
+    /// The data directory (kezd's `data_dir`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Changes one setting (a dotted key) in the config file; it applies from the next spawn.
+    pub fn set(&mut self, key: &str, value: toml::Value) -> Result<()> {
+        let mut config: toml::Table = std::fs::read_to_string(&self.config)?.parse()?;
+        set_path(&mut config, key, value);
+        std::fs::write(&self.config, toml::to_string(&config)?)?;
+        Ok(())
+    }
+
     /// The process id while running.
     pub fn pid(&self) -> Result<u32> {
         self.child

@@ -80,7 +80,7 @@ fn cluster_ready(options: &KezdOptions, db: &str, nats: &str) -> Result<(), Stri
 }
 
 /// Runs SQL on the admin database with psql (the bench needs no PostgreSQL client of its own).
-fn psql(admin_url: &str, sql: &str) -> Result<()> {
+pub(crate) fn psql(admin_url: &str, sql: &str) -> Result<()> {
     let out = Command::new("psql")
         .args([
             "-X",
@@ -101,7 +101,7 @@ fn psql(admin_url: &str, sql: &str) -> Result<()> {
 }
 
 /// `admin_url` with its database name replaced.
-fn with_database(admin_url: &str, name: &str) -> Result<String> {
+pub(crate) fn with_database(admin_url: &str, name: &str) -> Result<String> {
     let (base, query) = match admin_url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (admin_url, None),

@@ -5,5 +5,6 @@ pub mod federation;
 pub mod flood;
 pub mod floor;
 pub mod idle;
+pub mod large;
 pub mod send;
 pub mod startup;

@@ -60,10 +60,22 @@ pub(crate) async fn single_server(
     let dir = tempfile::Builder::new().prefix("kez-bench-").tempdir()?;
     let mut kezd = Kezd::start(options, dir.path(), "kezd", toml::Table::new()).await?;
     report.figure("start_to_serving_ms_empty_db", ms(kezd.last_start));
-    let endpoint = Endpoint::plain(kezd.addr, &kezd.server_name)?;
+    load_on(&kezd, args, "", &mut report).await?;
+    kezd.stop().await?;
+    Ok(report)
+}
 
-    let senders = Ident::many("s", args.senders, &kezd.server_name)?;
-    let recipients = Ident::many("r", args.recipients, &kezd.server_name)?;
+/// The scenario's load on a running kezd: its senders and recipients are registered as
+/// `<prefix>s<n>` and `<prefix>r<n>` (a prefix of its own for each run on the same kezd).
+pub(crate) async fn load_on(
+    kezd: &Kezd,
+    args: &SendArgs,
+    prefix: &str,
+    report: &mut Report,
+) -> Result<()> {
+    let endpoint = Endpoint::plain(kezd.addr, &kezd.server_name)?;
+    let senders = Ident::many(&format!("{prefix}s"), args.senders, &kezd.server_name)?;
+    let recipients = Ident::many(&format!("{prefix}r"), args.recipients, &kezd.server_name)?;
     client::register_all(&endpoint, &senders).await?;
     client::register_all(&endpoint, &recipients).await?;
     let built = Instant::now();
@@ -87,11 +99,9 @@ pub(crate) async fn single_server(
             pids: vec![kezd.pid()?],
             drain_timeout: Duration::from_secs(args.drain_timeout),
         },
-        &mut report,
+        report,
     )
-    .await?;
-    kezd.stop().await?;
-    Ok(report)
+    .await
 }
 
 /// Milliseconds of a duration.

@@ -57,6 +57,7 @@ suite!(
     ack_deletes_exactly_through_the_seq_and_counts,
     retention_by_age_deletes_only_older_messages,
     retention_by_count_keeps_the_newest_per_inbox,
+    retention_by_count_at_the_limit_and_after_acks,
     retention_larger_than_one_step_finishes,
     remote_route_goes_to_the_outbox_once,
     accepted_messages_survive_close_and_reopen,

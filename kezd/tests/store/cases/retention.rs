@@ -73,6 +73,24 @@ pub async fn retention_by_count_keeps_the_newest_per_inbox(backend: &dyn Backend
     assert!(seqs(&*store, "bob").await.is_empty());
 }
 
+pub async fn retention_by_count_at_the_limit_and_after_acks(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob", "carol"]).await;
+    // alice: exactly the limit (last_seq 3); bob: one over (last_seq 4); carol: last_seq 5
+    // but two acknowledged, so 3 stored — over the limit by seq, not by count.
+    for (to, count) in [("alice", 3), ("bob", 4), ("carol", 5)] {
+        for n in 1..=count {
+            accept_new(&*store, local(&format!("{to}{n}"), to, 1_000)).await;
+        }
+    }
+    store.ack("carol", 2).await.expect("ack");
+
+    assert_eq!(store.enforce_retention(0, 3).await.expect("retain"), 1);
+    assert_eq!(seqs(&*store, "alice").await, [1, 2, 3]);
+    assert_eq!(seqs(&*store, "bob").await, [2, 3, 4]);
+    assert_eq!(seqs(&*store, "carol").await, [3, 4, 5]);
+}
+
 pub async fn retention_larger_than_one_step_finishes(backend: &dyn Backend) {
     let store = backend.open().await;
     register_all(&*store, &["alice", "bob"]).await;
