@@ -3,9 +3,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { after, before, describe, it } from "node:test";
-import { Kezd } from "./harness/kezd.mjs";
-import { launch, person } from "./harness/browser.mjs";
+import { describe, it } from "node:test";
+import { serverAndBrowser } from "./harness/suite.mjs";
 import { PASSPHRASE, createIdentity, message, waitDelivery, waitLive } from "./harness/app.mjs";
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -41,23 +40,12 @@ async function tabTo(page, selector, text) {
 }
 
 describe("accessibility", () => {
-  let kezd, browser;
-
-  before(async () => {
-    kezd = new Kezd();
-    await kezd.start();
-    browser = await launch();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await kezd?.dispose();
-  });
+  const suite = serverAndBrowser();
 
   it("the whole flow works by keyboard alone", async () => {
-    const { page: other } = await person(browser, kezd.url);
+    const { page: other } = await suite.person();
     await createIdentity(other, "kim");
-    const { page, errors } = await person(browser, kezd.url);
+    const { page, errors } = await suite.person();
     await page.goto("/");
     await tabTo(page, "button.primary");
     await page.keyboard.press("Enter");
@@ -96,7 +84,7 @@ describe("accessibility", () => {
   });
 
   it("axe-core finds no serious or critical violation on any screen", async () => {
-    const { page } = await person(browser, kezd.url);
+    const { page } = await suite.person();
     await page.goto("/");
     await page.getByRole("button", { name: "Create your KEZ" }).waitFor();
     assert.deepEqual(await violations(page), [], "welcome");

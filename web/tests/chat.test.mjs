@@ -2,11 +2,9 @@
 // delivery states; history survives a reload and stays behind the passphrase; a server
 // restart is a reconnection that loses nothing and shows nothing twice; message text is text.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Kezd } from "./harness/kezd.mjs";
-import { launch, person } from "./harness/browser.mjs";
+import { before, describe, it } from "node:test";
+import { aliceAndBob, serverAndBrowser } from "./harness/suite.mjs";
 import {
-  createIdentity,
   message,
   openConversation,
   send,
@@ -17,22 +15,11 @@ import {
 } from "./harness/app.mjs";
 
 describe("two people on one server", () => {
-  let kezd, browser, alice, bob;
+  const suite = serverAndBrowser();
+  let alice, bob;
 
   before(async () => {
-    kezd = new Kezd();
-    await kezd.start();
-    browser = await launch();
-    alice = await person(browser, kezd.url);
-    bob = await person(browser, kezd.url);
-    await createIdentity(alice.page, "alice");
-    await createIdentity(bob.page, "bob");
-    await Promise.all([waitLive(alice.page), waitLive(bob.page)]);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await kezd?.dispose();
+    ({ alice, bob } = await aliceAndBob(suite));
   });
 
   it("chat both ways, live, with delivery states", async () => {
@@ -68,9 +55,9 @@ describe("two people on one server", () => {
 
   it("a server restart is a reconnection: messages sent meanwhile arrive once", async () => {
     await openConversation(bob.page, "alice@localhost");
-    await kezd.stop();
+    await suite.kezd.stop();
     await bob.page.locator('[data-testid="stream-state"][data-state="reconnecting"]').waitFor();
-    await kezd.start();
+    await suite.kezd.start();
     // Bob's browser stays offline while Alice writes, so what she sends is replayed to him
     // from his inbox when he comes back, not delivered live.
     await bob.context.setOffline(true);

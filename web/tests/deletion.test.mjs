@@ -2,33 +2,21 @@
 // `account_deletion` capability: after a confirmation the server answers the account's lookup
 // with 410 `account_deleted`, and the app is back at its first screen, saying what happened.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Kezd } from "./harness/kezd.mjs";
-import { launch, person } from "./harness/browser.mjs";
+import { describe, it } from "node:test";
+import { serverAndBrowser } from "./harness/suite.mjs";
 import { createIdentity, waitLive } from "./harness/app.mjs";
 
 describe("deleting an account", () => {
-  let kezd, browser;
-
-  before(async () => {
-    kezd = new Kezd();
-    await kezd.start();
-    browser = await launch();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await kezd?.dispose();
-  });
+  const suite = serverAndBrowser();
 
   it("deletes it on the server and forgets it in the browser", async () => {
-    const document = await (await fetch(`${kezd.url}/.well-known/kez`)).json();
+    const document = await (await fetch(`${suite.kezd.url}/.well-known/kez`)).json();
     assert.ok(document.capabilities.includes("account_deletion"), "the server offers deletion");
 
-    const carol = await person(browser, kezd.url);
+    const carol = await suite.person();
     await createIdentity(carol.page, "carol");
     await waitLive(carol.page);
-    assert.equal((await fetch(`${kezd.url}/v1/u/carol`)).status, 200);
+    assert.equal((await fetch(`${suite.kezd.url}/v1/u/carol`)).status, 200);
 
     await carol.page.getByRole("button", { name: "Account" }).click();
     await carol.page.getByRole("button", { name: "Delete account…" }).click();
@@ -39,7 +27,7 @@ describe("deleting an account", () => {
 
     await carol.page.getByTestId("notice").filter({ hasText: "The account carol@localhost was deleted." }).waitFor();
     await carol.page.getByRole("button", { name: "Create your KEZ" }).waitFor();
-    const lookup = await fetch(`${kezd.url}/v1/u/carol`);
+    const lookup = await fetch(`${suite.kezd.url}/v1/u/carol`);
     assert.equal(lookup.status, 410);
     assert.equal((await lookup.json()).error, "account_deleted");
 

@@ -3,9 +3,8 @@
 // kezctl user chat both ways.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Kezd } from "./harness/kezd.mjs";
 import { Kezctl } from "./harness/kezctl.mjs";
-import { launch, person } from "./harness/browser.mjs";
+import { serverAndBrowser } from "./harness/suite.mjs";
 import {
   createIdentity,
   message,
@@ -33,29 +32,25 @@ async function importCarol(page) {
 }
 
 describe("the browser and kezctl", () => {
-  let kezd, kezctl, browser;
+  const suite = serverAndBrowser();
+  let kezctl;
 
-  before(async () => {
-    kezd = new Kezd();
-    await kezd.start();
+  before(() => {
     kezctl = new Kezctl(PASSPHRASE);
-    browser = await launch();
   });
 
-  after(async () => {
-    await browser?.close();
-    await kezd?.dispose();
+  after(() => {
     kezctl?.dispose();
   });
 
   it("an identity exported by kezctl is imported in the browser, and they chat both ways", async () => {
-    const server = `http://127.0.0.1:${kezd.port}`;
+    const server = `http://127.0.0.1:${suite.kezd.port}`;
     await kezctl.run("keys", "new", "--name", "carol");
     await kezctl.run("-i", "carol", "register", "carol@localhost", "--server", server);
     await kezctl.run("keys", "new", "--name", "dave");
     await kezctl.run("-i", "dave", "register", "dave@localhost", "--server", server);
 
-    const { page, errors } = await person(browser, kezd.url);
+    const { page, errors } = await suite.person();
     await page.goto("/");
     await page.getByRole("button", { name: "Use a key file" }).click();
     keyFile = await kezctl.run("keys", "export", "carol");
@@ -81,7 +76,7 @@ describe("the browser and kezctl", () => {
   });
 
   it("a second identity in the same browser, exported and used by kezctl", async () => {
-    const { page, errors } = await person(browser, kezd.url);
+    const { page, errors } = await suite.person();
     await importCarol(page);
     await page.getByRole("button", { name: "Account" }).click();
     await page.getByRole("button", { name: "Add an identity" }).click();

@@ -2,11 +2,9 @@
 // signed envelope, when the stream is live again: it reaches the peer once and shows its
 // delivery state. One that can no longer be sent within the timestamp window fails, in words.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Kezd } from "./harness/kezd.mjs";
-import { launch, person } from "./harness/browser.mjs";
+import { before, describe, it } from "node:test";
+import { aliceAndBob, serverAndBrowser } from "./harness/suite.mjs";
 import {
-  createIdentity,
   message,
   openConversation,
   send,
@@ -23,34 +21,23 @@ async function arrivedOnce(page, text, marker) {
 }
 
 describe("a send cut off is sent again", () => {
-  let kezd, browser, alice, bob;
+  const suite = serverAndBrowser();
+  let alice, bob;
 
   before(async () => {
-    kezd = new Kezd();
-    await kezd.start();
-    browser = await launch();
-    alice = await person(browser, kezd.url);
-    bob = await person(browser, kezd.url);
-    await createIdentity(alice.page, "alice");
-    await createIdentity(bob.page, "bob");
-    await Promise.all([waitLive(alice.page), waitLive(bob.page)]);
+    ({ alice, bob } = await aliceAndBob(suite));
     await startChat(alice.page, "bob", "bob@localhost");
     await send(alice.page, "first");
     await waitDelivery(alice.page, "first", "stored");
     await openConversation(bob.page, "alice@localhost");
   });
 
-  after(async () => {
-    await browser?.close();
-    await kezd?.dispose();
-  });
-
   it("the server down: sending, then stored once it is back", async () => {
-    await kezd.stop();
+    await suite.kezd.stop();
     await alice.page.locator('[data-testid="stream-state"][data-state="reconnecting"]').waitFor();
     await send(alice.page, "while down");
     await waitDelivery(alice.page, "while down", "sending");
-    await kezd.start();
+    await suite.kezd.start();
     await waitLive(alice.page);
     await waitDelivery(alice.page, "while down", "stored");
     await waitLive(bob.page);

@@ -3,9 +3,8 @@
 // The server is wiped and the handle registered again with a fresh key, as happens when a
 // server loses its data or a name changes hands.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Kezd } from "./harness/kezd.mjs";
-import { launch, person } from "./harness/browser.mjs";
+import { describe, it } from "node:test";
+import { serverAndBrowser } from "./harness/suite.mjs";
 import {
   createIdentity,
   message,
@@ -18,23 +17,12 @@ import {
 } from "./harness/app.mjs";
 
 describe("a changed key", () => {
-  let kezd, browser;
-
-  before(async () => {
-    kezd = new Kezd();
-    await kezd.start();
-    browser = await launch();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await kezd?.dispose();
-  });
+  const suite = serverAndBrowser();
 
   it("is announced before anything is sent to it", async () => {
-    const alice = await person(browser, kezd.url);
+    const alice = await suite.person();
     await createIdentity(alice.page, "alice");
-    const firstBob = await person(browser, kezd.url);
+    const firstBob = await suite.person();
     await createIdentity(firstBob.page, "bob");
     await startChat(alice.page, "bob", "bob@localhost");
     await send(alice.page, "to the first bob");
@@ -42,16 +30,16 @@ describe("a changed key", () => {
 
     // Alice's registration, signed by her key, is posted again after the wipe (it is still
     // within its five minutes), so she keeps her key; bob registers a new one.
-    const record = await (await fetch(`${kezd.url}/v1/u/alice`)).json();
-    await kezd.wipe();
-    await kezd.start();
-    const again = await fetch(`${kezd.url}/v1/register`, {
+    const record = await (await fetch(`${suite.kezd.url}/v1/u/alice`)).json();
+    await suite.kezd.wipe();
+    await suite.kezd.start();
+    const again = await fetch(`${suite.kezd.url}/v1/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(record.registration),
     });
     assert.equal(again.status, 201);
-    const newBob = await person(browser, kezd.url);
+    const newBob = await suite.person();
     await createIdentity(newBob.page, "bob");
 
     // Alice's browser still knows the first bob: the address now has another key.
