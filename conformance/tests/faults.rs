@@ -1,6 +1,7 @@
 //! The suite has teeth: kezd's fault-injection build refuses to start without `KEZ_FAULTS`,
 //! lists its faults, and with `skip_envelope_signature_check` enabled the suite exits non-zero
-//! naming the case that caught it — while the same build with no fault enabled passes; and the
+//! naming the case that caught it — while the same build with no fault enabled passes; its
+//! faults and their descriptions agree with the table of requirements; and the
 //! faults run reports that fault under its requirement id with the cases that caught it.
 
 mod common;
@@ -28,6 +29,16 @@ fn a_faults_build_refuses_to_start_without_kez_faults() {
     assert!(list.status.success(), "{}", common::text(&list));
     let names = String::from_utf8_lossy(&list.stdout).lines().count();
     assert!(names >= 20, "{names} faults");
+}
+
+/// The table of requirements and the faults build agree, and each fault's description names the
+/// id it is listed under: checked by every test run, not only by the whole faults run in CI.
+#[test]
+fn the_faults_build_agrees_with_the_requirements_table() {
+    let faults = kez_conformance::faults::list_faults(&common::faults_kezd())
+        .expect("the faults build lists its faults");
+    let problems = kez_conformance::faults::table_problems(&faults);
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[test]
