@@ -23,6 +23,7 @@ use crate::load::{self, Pace, Tracker};
 use crate::report::Report;
 use crate::scenario::send::{self, SendArgs};
 use crate::server::{self, KezdOptions};
+use crate::stats::Latencies;
 
 /// Flags of `kez-bench floor`.
 #[derive(Debug, Args)]
@@ -58,8 +59,8 @@ pub async fn run(options: &KezdOptions, args: FloorArgs) -> Result<Vec<Report>> 
     summary.figure("fsync_p50_ms", fsync.p50_ms);
     summary.figure("fsync_p99_ms", fsync.p99_ms);
     summary.line(format!(
-        "fsync of a 4 KiB append where kezd's database goes: p50 {:.3} ms, p99 {:.3} ms ({} appends)",
-        fsync.p50_ms, fsync.p99_ms, FSYNC_SAMPLES
+        "fsync of a 4 KiB append where kezd's database goes: {}",
+        fsync.line()
     ));
     let kezd_args = SendArgs {
         senders: args.senders,
@@ -232,16 +233,10 @@ async fn verify_rate_one_core() -> Result<f64> {
 /// Appends timed by [`fsync_latency`].
 const FSYNC_SAMPLES: usize = 500;
 
-/// The disk's flush latency, in milliseconds.
-struct FsyncLatency {
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
 /// Appends 4 KiB and `fdatasync`s, [`FSYNC_SAMPLES`] times, in a file of the directory kezd's
 /// database is made in (the system's temporary directory): what each of kezd's fsynced
 /// commits waits for at least, so with few senders one in flight each, what bounds them.
-async fn fsync_latency() -> Result<FsyncLatency> {
+async fn fsync_latency() -> Result<Latencies> {
     tokio::task::spawn_blocking(|| {
         use std::io::Write;
         let dir = tempfile::Builder::new()
@@ -254,14 +249,9 @@ async fn fsync_latency() -> Result<FsyncLatency> {
             let started = Instant::now();
             file.write_all(&page)?;
             file.sync_data()?;
-            samples.push(started.elapsed().as_secs_f64() * 1e3);
+            samples.push(started.elapsed());
         }
-        samples.sort_by(f64::total_cmp);
-        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-        Ok(FsyncLatency {
-            p50_ms: at(0.5),
-            p99_ms: at(0.99),
-        })
+        Ok(Latencies::from_samples(samples))
     })
     .await?
 }
