@@ -15,6 +15,7 @@ mod conversation_cache;
 mod conversations;
 mod deletion;
 mod federation;
+mod retention;
 mod stored_ids;
 mod tokens;
 mod writer;
@@ -56,7 +57,7 @@ use conversation_cache::ConversationCache;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use tokens::TokenWrite;
-use writer::{Flusher, ForReaders, Guarded, Request, RetentionChunk, Writer};
+use writer::{Flusher, ForReaders, Guarded, Request, Writer};
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +93,8 @@ impl SqliteOptions {
     }
 }
 
-/// Rows deleted per retention step: each step is one writer request, so accepts queued behind
-/// a large cleanup wait for one step, not for the whole cleanup.
+/// Rows deleted per step of the federation and conversation clean-ups: each step is one writer
+/// request, so accepts queued behind a large cleanup wait for one step, not for all of it.
 const RETENTION_STEP: u64 = 2_000;
 
 /// Prepared statements each connection keeps, by text. Statements whose text varies with the
@@ -593,35 +594,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    /// Runs as a series of writer requests of at most `RETENTION_STEP` deleted rows each, so a
-    /// large cleanup never holds the writer for long; accepts interleave between steps. Each
-    /// step also forgets message ids accepted more than 7 days + 600 s before `older_than_ms`
-    /// (SPEC §8.7: a resend stays a duplicate while its envelope could still be accepted),
-    /// except ids still pending in the outbox. Without an age limit (`i64::MIN`), ids are
-    /// remembered forever. The count phase looks at every inbox once per
-    /// step (`O(inboxes · log n)`), which is cheap next to the deletes themselves.
+    /// Found on a read connection, deleted by the writer in small steps (retention.rs).
     async fn enforce_retention(
         &self,
         older_than_ms: i64,
         max_per_inbox: u64,
     ) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let RetentionChunk { deleted, more } = self
-                .write(|reply| {
-                    Request::Guarded(Guarded::Retention {
-                        older_than_ms,
-                        max_per_inbox,
-                        budget: RETENTION_STEP,
-                        reply,
-                    })
-                })
-                .await?;
-            total += deleted;
-            if !more {
-                return Ok(total);
-            }
-        }
+        self.sweep(older_than_ms, max_per_inbox).await
     }
 
     async fn users_page(&self, after: &str, limit: u32) -> Result<Vec<UserEntry>, StoreError> {

@@ -32,13 +32,26 @@ pub(super) const LOCAL_STATUS: &str = "SELECT sender, seq FROM message_ids WHERE
 /// The stored response to transaction `$2` from origin `$1` (SPEC §9.4).
 pub(super) const TXN_RESPONSE: &str = "SELECT response FROM txns WHERE origin = $1 AND txn_id = $2";
 
-/// Forgets at most `$2` ids accepted before `$1`, oldest first (SPEC §8.7), except those still
-/// in the outbox, whose row would make a re-accept fail.
-pub(super) const FORGET_IDS: &str = "DELETE FROM message_ids WHERE id IN ( \
-     SELECT m.id FROM message_ids m \
-     WHERE m.accepted_at < $1 \
-     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
-     ORDER BY m.accepted_at LIMIT $2)";
+/// At most `$2` ids accepted before `$1`, oldest first (SPEC §8.7), except those still in the
+/// outbox, whose row would make a re-accept fail: the ids retention forgets.
+macro_rules! forgettable_ids {
+    () => {
+        "SELECT m.id FROM message_ids m \
+         WHERE m.accepted_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
+         ORDER BY m.accepted_at LIMIT $2"
+    };
+}
+
+/// The ids retention forgets, found on a read connection (SQLite: its writer deletes them).
+pub(super) const FORGETTABLE_IDS: &str = forgettable_ids!();
+
+/// Forgets the ids of [`FORGETTABLE_IDS`] in one statement (PostgreSQL).
+pub(super) const FORGET_IDS: &str = concat!(
+    "DELETE FROM message_ids WHERE id IN (",
+    forgettable_ids!(),
+    ")"
+);
 
 /// The inboxes that may hold more than `$1` messages (SPEC §8.4): last_seq − min(seq) + 1
 /// bounds an inbox's row count from above (seqs are unique and never exceed last_seq), and MIN

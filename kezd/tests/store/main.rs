@@ -59,6 +59,7 @@ suite!(
     retention_by_count_keeps_the_newest_per_inbox,
     retention_by_count_at_the_limit_and_after_acks,
     retention_larger_than_one_step_finishes,
+    retention_beside_accepts_deletes_nothing_it_should_keep,
     remote_route_goes_to_the_outbox_once,
     accepted_messages_survive_close_and_reopen,
     acknowledged_writes_survive_a_drop_without_close,

@@ -22,6 +22,7 @@
 mod accepts;
 mod deferred;
 mod flusher;
+mod retention;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,14 +37,14 @@ use super::conversation_cache::{ConversationCache, Touched};
 use super::conversations::ConversationWrite;
 use super::federation::FederationWrite;
 use super::tokens::TokenWrite;
-use crate::store::rows::{ID_MEMORY_MS, clamp_i64, seq_from_db};
-use crate::store::statements;
+use crate::store::rows::{clamp_i64, seq_from_db};
 use crate::store::{
     Accepted, AccountDeletion, AdminWrite, Admission, DeleteOutcome, NewMessage, RegisterOutcome,
     StoreError, TokenSpend, UserRecord,
 };
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
+pub(super) use retention::RetentionStep;
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -96,22 +97,11 @@ pub(super) enum Guarded {
     Tokens { op: TokenWrite, reply: Reply<u64> },
     /// An administration write (`kezd admin`).
     Admin { op: AdminWrite, reply: Reply<u64> },
-    /// One bounded step of the retention policy.
+    /// One bounded step of a retention sweep (retention.rs).
     Retention {
-        older_than_ms: i64,
-        max_per_inbox: u64,
-        budget: u64,
-        reply: Reply<RetentionChunk>,
+        step: RetentionStep,
+        reply: Reply<u64>,
     },
-}
-
-/// What one retention step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct RetentionChunk {
-    /// Messages deleted by this step.
-    pub(super) deleted: u64,
-    /// True when the step used its whole budget, so more may remain.
-    pub(super) more: bool,
 }
 
 /// A computed answer, held until the batch's commit decides whether it stands.
@@ -120,7 +110,6 @@ enum Answer {
     Delete(Reply<DeleteOutcome>, Result<DeleteOutcome, StoreError>),
     Accept(Reply<Accepted>, Result<Accepted, StoreError>),
     Count(Reply<u64>, Result<u64, StoreError>),
-    Retention(Reply<RetentionChunk>, Result<RetentionChunk, StoreError>),
 }
 
 impl Answer {
@@ -130,7 +119,6 @@ impl Answer {
             Answer::Delete(_, r) => r.is_ok(),
             Answer::Accept(_, r) => r.is_ok(),
             Answer::Count(_, r) => r.is_ok(),
-            Answer::Retention(_, r) => r.is_ok(),
         }
     }
 
@@ -145,7 +133,6 @@ impl Answer {
             Answer::Delete(tx, _) => Answer::Delete(tx, e(error)),
             Answer::Accept(tx, _) => Answer::Accept(tx, e(error)),
             Answer::Count(tx, _) => Answer::Count(tx, e(error)),
-            Answer::Retention(tx, _) => Answer::Retention(tx, e(error)),
         }
     }
 
@@ -157,7 +144,6 @@ impl Answer {
             Answer::Delete(tx, r) => drop(tx.send(r)),
             Answer::Accept(tx, r) => drop(tx.send(r)),
             Answer::Count(tx, r) => drop(tx.send(r)),
-            Answer::Retention(tx, r) => drop(tx.send(r)),
         }
     }
 }
@@ -188,8 +174,8 @@ impl Guarded {
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
             | Guarded::Tokens { reply, .. }
-            | Guarded::Admin { reply, .. } => reply.is_closed(),
-            Guarded::Retention { reply, .. } => reply.is_closed(),
+            | Guarded::Admin { reply, .. }
+            | Guarded::Retention { reply, .. } => reply.is_closed(),
         }
     }
 
@@ -201,8 +187,8 @@ impl Guarded {
             | Guarded::Federation { reply, .. }
             | Guarded::Conversations { reply, .. }
             | Guarded::Tokens { reply, .. }
-            | Guarded::Admin { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
-            Guarded::Retention { reply, .. } => Answer::Retention(reply, Err(StoreError::Closed)),
+            | Guarded::Admin { reply, .. }
+            | Guarded::Retention { reply, .. } => Answer::Count(reply, Err(StoreError::Closed)),
         }
     }
 }
@@ -471,10 +457,8 @@ impl Writer {
         counters: &mut HashMap<String, Counter>,
         answers: &mut Vec<Answer>,
     ) -> Result<(), sqlx::Error> {
-        if matches!(request, Guarded::Retention { .. } | Guarded::Delete { .. }) {
-            // The count phase reads inbox_counters, so it must hold this batch's seqs; a
-            // deletion removes the counter row, which must not be written back after it.
-            // Outside the savepoint: a failed retention step must not undo the counters.
+        if matches!(request, Guarded::Delete { .. }) {
+            // A deletion removes the counter row, which must not be written back after it.
             self.flush_counters(counters);
         }
         // What the request does runs after what the batch deferred, and on its own.
@@ -518,15 +502,7 @@ impl Writer {
             Guarded::Admin { op, reply } => {
                 Answer::Count(reply, super::admin::apply(&mut self.conn, op).await)
             }
-            Guarded::Retention {
-                older_than_ms,
-                max_per_inbox,
-                budget,
-                reply,
-            } => Answer::Retention(
-                reply,
-                self.retention(older_than_ms, max_per_inbox, budget).await,
-            ),
+            Guarded::Retention { step, reply } => Answer::Count(reply, self.retention(step).await),
         };
         let ok = answer.is_ok();
         answers.push(answer);
@@ -676,70 +652,5 @@ impl Writer {
                 .await?;
         }
         Ok(done.rows_affected())
-    }
-
-    /// One bounded retention step: at most `budget` messages expired by age (oldest first),
-    /// then, with what is left of the budget, the oldest messages of inboxes holding more
-    /// than `max_per_inbox`. Also forgets up to `budget` expired message ids.
-    async fn retention(
-        &mut self,
-        older_than_ms: i64,
-        max_per_inbox: u64,
-        budget: u64,
-    ) -> Result<RetentionChunk, StoreError> {
-        let mut deleted = sqlx::query(
-            "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages \
-             WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)",
-        )
-        .bind(older_than_ms)
-        .bind(clamp_i64(budget))
-        .execute(&mut self.conn)
-        .await?
-        .rows_affected();
-
-        // An id outlives its message by ID_MEMORY_MS, so a resend is still a duplicate while
-        // the envelope could be accepted again (SPEC §8.7), however short the age limit.
-        // An id still pending in the outbox stays: its outbox row would make a re-accept fail.
-        let ids_forgotten = sqlx::query(statements::FORGET_IDS)
-            .bind(older_than_ms.saturating_sub(ID_MEMORY_MS))
-            .bind(clamp_i64(budget))
-            .execute(&mut self.conn)
-            .await?
-            .rows_affected();
-
-        if deleted < budget {
-            let keep = clamp_i64(max_per_inbox);
-            let candidates: Vec<String> = sqlx::query_scalar(statements::OVER_LIMIT_INBOXES)
-                .bind(keep)
-                .fetch_all(&mut self.conn)
-                .await?;
-            for recipient in candidates {
-                if deleted >= budget {
-                    break;
-                }
-                // The newest seq that is beyond the limit, if the inbox really is over it.
-                let cutoff: Option<i64> = sqlx::query_scalar(statements::RETENTION_CUTOFF)
-                    .bind(&recipient)
-                    .bind(keep)
-                    .fetch_optional(&mut self.conn)
-                    .await?;
-                let Some(cutoff) = cutoff else { continue };
-                deleted += sqlx::query(
-                    "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages \
-                     WHERE recipient = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
-                )
-                .bind(&recipient)
-                .bind(cutoff)
-                .bind(clamp_i64(budget - deleted))
-                .execute(&mut self.conn)
-                .await?
-                .rows_affected();
-            }
-        }
-
-        Ok(RetentionChunk {
-            deleted,
-            more: deleted >= budget || ids_forgotten >= budget,
-        })
     }
 }

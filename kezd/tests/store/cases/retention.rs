@@ -130,6 +130,79 @@ pub async fn retention_larger_than_one_step_finishes(backend: &dyn Backend) {
     assert_eq!(seqs(&*store, "bob").await, keep[1]);
 }
 
+pub async fn retention_beside_accepts_deletes_nothing_it_should_keep(backend: &dyn Backend) {
+    let store = backend.open().await;
+    register_all(&*store, &["alice", "bob"]).await;
+    // By age: every other message to alice already expired, sweeps running meanwhile, each
+    // finding its candidates on a snapshot that accepts overtake. What is left is exactly the
+    // recent ones.
+    let accepted = accept_while_sweeping(
+        &store,
+        "alice",
+        |n| if n % 2 == 0 { 10 } else { 1_000 },
+        u64::MAX,
+    )
+    .await;
+    let recent: Vec<u64> = accepted
+        .iter()
+        .filter(|(_, at)| *at == 1_000)
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(recent.len(), 200);
+    assert_eq!(seqs(&*store, "alice").await, recent);
+    // By count: no message can expire, so exactly the newest 50 stay; a sweep that deleted
+    // one of them (its cutoff taken on a snapshot) would leave a hole.
+    accept_while_sweeping(&store, "bob", |_| 1_000, 50).await;
+    assert_eq!(
+        seqs(&*store, "bob").await,
+        (351..=400).collect::<Vec<u64>>()
+    );
+}
+
+/// Four senders accept 100 messages each to `to` (message n received at `at(n)`) while sweeps
+/// with an age limit of 100 and `max_per_inbox` run back to back; then one more sweep. Returns
+/// every (seq, received_at) accepted, in seq order.
+async fn accept_while_sweeping(
+    store: &Arc<dyn kezd::store::Store>,
+    to: &'static str,
+    at: fn(u32) -> i64,
+    max_per_inbox: u64,
+) -> Vec<(u64, i64)> {
+    let senders: Vec<_> = (0..4)
+        .map(|task| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                for n in 0..100 {
+                    let id = format!("{to}-{task}-{n}");
+                    let seq = accept_new(&*store, local(&id, to, at(n))).await;
+                    accepted.push((seq, at(n)));
+                }
+                accepted
+            })
+        })
+        .collect();
+    loop {
+        store
+            .enforce_retention(100, max_per_inbox)
+            .await
+            .expect("retain");
+        if senders.iter().all(tokio::task::JoinHandle::is_finished) {
+            break;
+        }
+    }
+    let mut accepted = Vec::new();
+    for sender in senders {
+        accepted.extend(sender.await.expect("join"));
+    }
+    store
+        .enforce_retention(100, max_per_inbox)
+        .await
+        .expect("retain");
+    accepted.sort_unstable();
+    accepted
+}
+
 pub async fn retention_forgets_old_ids_but_not_those_in_the_outbox(backend: &dyn Backend) {
     /// SPEC §8.7: `ts` + 7 days + 300 s, and `ts` may be 300 s after acceptance.
     const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
