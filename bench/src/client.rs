@@ -45,6 +45,10 @@ impl Endpoint {
     pub fn plain(addr: SocketAddr, host: &str) -> Result<Endpoint> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            // Before kezd's `http.header_read_timeout_ms` (10 s) closes an idle keep-alive
+            // connection: reusing one at the moment kezd closes it fails the request
+            // ("connection closed before message completed"), seen once in a verification poll.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Endpoint {
             base: format!("http://{addr}"),

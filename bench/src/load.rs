@@ -519,6 +519,9 @@ pub struct SendRun<'a> {
     pub pids: Vec<u32>,
     /// Bound on waiting for the last deliveries after the last send.
     pub drain_timeout: Duration,
+    /// The processes beside the servers whose costs are sampled with theirs (a cluster's
+    /// PostgreSQL and NATS).
+    pub beside: Option<&'a mut crate::costs::Beside>,
 }
 
 /// Opens the streams, starts the clock, sends, waits for delivery, measures the servers'
@@ -527,6 +530,10 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
     let messages = Arc::new(run.messages);
     let tracker = Arc::new(Tracker::new(&messages));
     let streams = open_all_streams(run.stream_endpoints, run.recipients, None, &tracker).await?;
+    let mut beside = run.beside;
+    if let Some(beside) = beside.as_deref_mut() {
+        beside.before().await?;
+    }
     let before = crate::procfs::snapshot(&run.pids)?;
     // The generator shares the cores with the servers: its own CPU is reported beside theirs.
     let own_before = crate::procfs::cpu_seconds(std::process::id())?;
@@ -545,6 +552,21 @@ pub async fn measure(run: SendRun<'_>, report: &mut crate::report::Report) -> Re
         .await;
     let after = crate::procfs::snapshot(&run.pids)?;
     let own_cpu = crate::procfs::cpu_seconds(std::process::id())? - own_before;
+    if let Some(beside) = beside {
+        let kezd_cpu: Vec<f64> = after
+            .cpu_each
+            .iter()
+            .zip(&before.cpu_each)
+            .map(|(a, b)| a - b)
+            .collect();
+        let totals = crate::costs::Totals {
+            acked: outcome.acked,
+            seconds: tracker.last_delivery().as_secs_f64(),
+            kezd_cpu: &kezd_cpu,
+            generator_cpu: own_cpu,
+        };
+        beside.after(&totals, report).await?;
+    }
     // A short settle so that a late duplicate would still be seen by the check.
     tokio::time::sleep(Duration::from_millis(300)).await;
 

@@ -10,6 +10,7 @@
 //! and `floor`, which measures the machine's ceiling for sends beside kezd. Commands and figures: docs/BENCHMARKS.md, section "kez-bench".
 
 mod client;
+mod costs;
 mod floor;
 mod h2;
 mod http;

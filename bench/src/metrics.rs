@@ -33,21 +33,37 @@ pub struct Scraped {
 
 /// Scrapes `/metrics`. Errors give an empty result: the figures are an aid, not a check.
 pub async fn scrape(endpoint: &Endpoint) -> Scraped {
-    let Ok(response) = endpoint
-        .client
-        .get(format!("{}/metrics", endpoint.base))
-        .send()
-        .await
-    else {
-        return Scraped::default();
-    };
-    let Ok(text) = response.text().await else {
+    let Some(text) = exposition(endpoint).await else {
         return Scraped::default();
     };
     Scraped {
         series: summarise(&text),
         stream_catch_ups: counter(&text, "kezd_stream_catch_ups_total"),
     }
+}
+
+/// A cluster broker's counters (messages sent, received, payload bytes sent, received); zeros
+/// when the scrape fails or kezd has none (the in-process broker, or a kezd before them).
+pub async fn broker_traffic(endpoint: &Endpoint) -> [f64; 4] {
+    let text = exposition(endpoint).await.unwrap_or_default();
+    [
+        "kezd_broker_messages_sent_total",
+        "kezd_broker_messages_received_total",
+        "kezd_broker_bytes_sent_total",
+        "kezd_broker_bytes_received_total",
+    ]
+    .map(|name| counter(&text, name).map_or(0.0, |n| n as f64))
+}
+
+/// The text of `/metrics`, if the scrape worked.
+async fn exposition(endpoint: &Endpoint) -> Option<String> {
+    let response = endpoint
+        .client
+        .get(format!("{}/metrics", endpoint.base))
+        .send()
+        .await
+        .ok()?;
+    response.text().await.ok()
 }
 
 /// The value of an unlabelled counter.

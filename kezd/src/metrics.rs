@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::broker::Traffic;
 use crate::budget::Budget;
 use crate::store::OutboxBacklog;
 
@@ -401,14 +402,43 @@ pub fn render_inflight(out: &mut String, budget: &Budget) {
 }
 
 /// Appends whether the broker's link is up (1) or down (0): while down, streams get other
-/// instances' messages only from the store, at their keep-alive (always 1 in-process).
-pub fn render_broker(out: &mut String, connected: bool) {
+/// instances' messages only from the store, at their keep-alive (always 1 in-process). With a
+/// cluster broker, also its traffic: divided by `kezd_sends_accepted_total`, the broker
+/// messages and bytes each send costs.
+pub fn render_broker(out: &mut String, connected: bool, traffic: Option<Traffic>) {
     scalar(
         out,
         ("kezd_broker_connected", "gauge"),
         "Whether the live fanout broker (NATS) is connected: 1 yes, 0 no.",
         u8::from(connected),
     );
+    let Some(t) = traffic else {
+        return;
+    };
+    for (name, help, value) in [
+        (
+            "kezd_broker_messages_sent_total",
+            "Messages published to the broker.",
+            t.messages_sent,
+        ),
+        (
+            "kezd_broker_messages_received_total",
+            "Messages received from the broker.",
+            t.messages_received,
+        ),
+        (
+            "kezd_broker_bytes_sent_total",
+            "Payload bytes published to the broker.",
+            t.bytes_sent,
+        ),
+        (
+            "kezd_broker_bytes_received_total",
+            "Payload bytes received from the broker.",
+            t.bytes_received,
+        ),
+    ] {
+        scalar(out, (name, "counter"), help, value);
+    }
 }
 
 /// One series without labels, with its help and type.

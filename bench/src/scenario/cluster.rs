@@ -2,7 +2,8 @@
 //! load balancer, against one kezd on SQLite, under the same load. Senders alternate between
 //! the two instances and every recipient's live stream is on the other instance than the one
 //! its messages are posted to, so each message crosses the broker. Server CPU is both kezd
-//! processes' (PostgreSQL's and NATS's own CPU is not counted).
+//! processes'; beside it, each message's CPU in PostgreSQL and nats-server, its PostgreSQL
+//! transactions and WAL flushes, and its NATS messages ([`crate::costs`]).
 //!
 //! Runs only if this kezd accepts `database_url = postgres://…` and `broker_url = nats://…`
 //! (checked with `kezd check-config`); otherwise it reports that the cluster is not ready.
@@ -16,6 +17,7 @@ use clap::Args;
 use rand_core::{OsRng, RngCore};
 
 use crate::client::{self, Endpoint, Ident};
+use crate::costs::Beside;
 use crate::load::{self, Pace, SendRun};
 use crate::report::Report;
 use crate::scenario::send::{self, SendArgs};
@@ -182,6 +184,7 @@ async fn cluster_run(
     client::register_all(&two, &recipients).await?;
     let messages = client::build_messages(&senders, &recipients, args.messages)?;
     let send_endpoints = [one.clone(), two.clone()];
+    let mut beside = Beside::new(&args.database_url, db_name, send_endpoints.to_vec()).await?;
     // Recipient r's messages are posted through instance r mod 2 (senders and recipients are
     // both even in number); its stream is on the other one.
     let stream_endpoints = [two, one];
@@ -200,6 +203,7 @@ async fn cluster_run(
             expect: 201,
             pids: vec![first.pid()?, second.pid()?],
             drain_timeout: Duration::from_secs(60),
+            beside: Some(&mut beside),
         },
         report,
     )

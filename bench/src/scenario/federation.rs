@@ -122,6 +122,7 @@ pub async fn run(options: &KezdOptions, args: FederationArgs) -> Result<Vec<Repo
                     expect: 202,
                     pids,
                     drain_timeout: Duration::from_secs(args.drain_timeout),
+                    beside: None,
                 },
                 &mut report,
             )

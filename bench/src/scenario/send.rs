@@ -98,6 +98,7 @@ pub(crate) async fn load_on(
             expect: 201,
             pids: vec![kezd.pid()?],
             drain_timeout: Duration::from_secs(args.drain_timeout),
+            beside: None,
         },
         report,
     )

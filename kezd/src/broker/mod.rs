@@ -109,4 +109,24 @@ pub trait Broker: Send + Sync + 'static {
     fn notices(&self) -> Option<broadcast::Receiver<Notice>> {
         None
     }
+    /// What this instance sent to and received from the other instances so far; `None` for
+    /// the in-process broker, which sends nothing anywhere.
+    fn traffic(&self) -> Option<Traffic> {
+        None
+    }
+}
+
+/// A cluster broker's traffic since the start, counted by its client (`/metrics`): what each
+/// message costs in broker messages and bytes, so an operator can size the broker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Messages published (announcements of messages and changes, and the subscription's
+    /// confirmations).
+    pub messages_sent: u64,
+    /// Messages received from the other instances.
+    pub messages_received: u64,
+    /// Payload bytes published (without the protocol's framing).
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
 }

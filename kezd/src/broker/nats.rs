@@ -81,7 +81,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::notices::{self, Notice};
-use super::{Broker, Event, LocalBroker, Published, Subscription};
+use super::{Broker, Event, LocalBroker, Published, Subscription, Traffic};
 
 /// The longest a publish waits for room in the client's queue. Only reached during an outage
 /// with thousands of publishes queued; the message is durable either way.
@@ -416,6 +416,17 @@ impl Broker for NatsBroker {
 
     fn notices(&self) -> Option<broadcast::Receiver<Notice>> {
         Some(self.notices.subscribe())
+    }
+
+    fn traffic(&self) -> Option<Traffic> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = self.client.statistics();
+        Some(Traffic {
+            messages_sent: stats.out_messages.load(Relaxed),
+            messages_received: stats.in_messages.load(Relaxed),
+            bytes_sent: stats.out_bytes.load(Relaxed),
+            bytes_received: stats.in_bytes.load(Relaxed),
+        })
     }
 
     async fn subscribe(&self, handle: &str) -> Box<dyn Subscription> {

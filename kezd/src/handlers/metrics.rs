@@ -18,7 +18,11 @@ pub async fn get(ctx: RequestContext) -> HandlerResult {
     let state = ctx.state();
     let mut text = state.metrics().render();
     metrics::render_inflight(&mut text, state.budget());
-    metrics::render_broker(&mut text, state.broker().connected());
+    metrics::render_broker(
+        &mut text,
+        state.broker().connected(),
+        state.broker().traffic(),
+    );
     // Counted in the store at each scrape; without it the scrape still has everything else.
     match state.store().outbox_backlog().await {
         Ok(backlog) => metrics::render_outbox(&mut text, backlog),

@@ -28,6 +28,7 @@ mod accounts;
 mod admin;
 mod federation;
 mod group;
+mod look_ups;
 mod outbox_order;
 mod retention;
 mod tokens;
@@ -102,6 +103,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Accepts waiting for this instance's group writer (`group`).
     accepts: mpsc::Sender<group::Pending>,
+    /// Conversation look-ups waiting for their batch (`look_ups`).
+    look_ups: mpsc::Sender<look_ups::LookUp>,
     /// Tells the group writer to write what is queued and stop.
     shutdown: watch::Sender<bool>,
     /// The group writer, taken by `close` to wait for it.
@@ -136,9 +139,13 @@ impl PostgresStore {
         let (accepts, queue) = mpsc::channel(ACCEPT_QUEUE);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let writer = tokio::spawn(group::run(pool.clone(), queue, shutdown_rx));
+        // Ends when the store is dropped, which drops the sender.
+        let (look_ups, look_up_queue) = mpsc::channel(ACCEPT_QUEUE);
+        tokio::spawn(look_ups::run(pool.clone(), look_up_queue));
         Ok(Self {
             pool,
             accepts,
+            look_ups,
             shutdown,
             writer: Mutex::new(Some(writer)),
             instance: hex::encode(nonce),
@@ -150,6 +157,20 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Hands a request to one of the store's tasks (the group writer, the look-ups) and waits for
+/// its answer; a task that is gone means the store is closing.
+async fn ask<R, T>(
+    queue: &mpsc::Sender<R>,
+    request: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> R,
+) -> Result<T, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    queue
+        .send(request(reply))
+        .await
+        .map_err(|_| StoreError::Closed)?;
+    answer.await.map_err(|_| StoreError::Closed)?
 }
 
 /// The embedded migrations, in version order, built from `include_str!` like SQLite's (the
@@ -274,17 +295,12 @@ impl Store for PostgresStore {
         message: NewMessage,
         admission: Admission,
     ) -> Result<Accepted, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let pending = group::Pending {
+        ask(&self.accepts, |reply| group::Pending {
             message,
             admission,
             reply,
-        };
-        self.accepts
-            .send(pending)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        })
+        .await
     }
 
     async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
@@ -425,12 +441,12 @@ impl Store for PostgresStore {
         sender: &str,
         recipient: &str,
     ) -> Result<Conversation, StoreError> {
-        let rows = sqlx::query_as(conversations::LOOK_UP)
-            .bind(sender)
-            .bind(recipient)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(conversations::from_rows(sender, recipient, rows))
+        ask(&self.look_ups, |reply| look_ups::LookUp {
+            sender: sender.to_owned(),
+            recipient: recipient.to_owned(),
+            reply,
+        })
+        .await
     }
 
     /// One transaction, the pairs in sorted order so that two concurrent records lock their

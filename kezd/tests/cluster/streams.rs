@@ -44,6 +44,16 @@ async fn two_instances_share_users_inboxes_and_live_streams() {
     }
     // Both instances read the same inbox.
     assert_eq!(a.api.poll_all(&bob).await, b.api.poll_all(&bob).await);
+    // Each instance counts what crossed the broker: a's two sends reached b, b's one reached a.
+    for (kezd, crossed) in [(&a, 1.0), (&b, 2.0)] {
+        let received = kezd.metric("kezd_broker_messages_received_total").await;
+        assert!(
+            received >= crossed,
+            "{received} received, want >= {crossed}"
+        );
+        assert!(kezd.metric("kezd_broker_bytes_received_total").await > 0.0);
+        assert!(kezd.metric("kezd_broker_messages_sent_total").await >= 3.0 - crossed);
+    }
 }
 
 /// SPEC §8.5 across a crash: bob follows his stream on A while alice sends through B; A is

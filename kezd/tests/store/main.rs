@@ -73,6 +73,7 @@ suite!(
     retention_forgets_old_ids_but_not_those_in_the_outbox,
     finished_deliveries_and_old_transactions_are_forgotten,
     conversations_are_kept_per_direction_and_forgotten_when_old,
+    concurrent_look_ups_each_get_their_own_conversation,
     a_token_is_spent_only_by_registrations_it_stores,
     unknown_expired_and_revoked_tokens_admit_nobody,
     a_token_with_one_use_admits_one_of_many_at_once,

@@ -11,20 +11,24 @@
 //!
 //! # How a group is written
 //!
-//! 1. Outside the transaction, the counter rows the group needs are created if missing (only
-//!    for registered users), and committed at once: creating them inside would lock new rows
-//!    before the sorted locking below and could deadlock with another group.
-//! 2. `SELECT … ORDER BY recipient FOR UPDATE` locks the group's counters in one order, so
-//!    groups of different instances never deadlock; a recipient without a counter row is not
-//!    registered and its messages are refused.
+//! 1. `SELECT … ORDER BY recipient FOR UPDATE` locks the group's counters in one order, so
+//!    groups of different instances never deadlock.
+//! 2. Only if a counter row is missing (an inbox's first group): the transaction is rolled
+//!    back, the missing rows are created (only for registered users) and committed at once,
+//!    and step 1 runs again in a new transaction. Creating them inside would lock new rows
+//!    before the sorted locking and could deadlock with another group. A recipient still
+//!    without a counter row is not registered and its messages are refused.
 //! 3. The group's ids already stored are read. Holding a recipient's lock, nothing else can
 //!    accept a message to it, so for local messages the answer cannot change before commit.
 //! 4. Each message in order: a known id (or one earlier in the group) is a duplicate; a new one
 //!    passes its admission check and takes the next seq.
-//! 5. The ids, the inbox rows, the outbox rows and the counters are written with one
-//!    statement each (`UNNEST` of arrays), and the transaction commits. The outbox rows'
-//!    destinations are locked first, so that their positions commit in order
-//!    ([`outbox_order`](super::outbox_order)).
+//! 5. The ids, the inbox rows and the counters are written with one statement (`UNNEST` of
+//!    arrays in data-modifying `WITH` parts), the outbox rows with one more when there are
+//!    any, and the transaction commits. The outbox rows' destinations are locked first, so
+//!    that their positions commit in order ([`outbox_order`](super::outbox_order)).
+//!
+//! A group of local messages whose counters exist is thus five round trips (`BEGIN`, lock,
+//! known ids, write, `COMMIT`) and one transaction, whatever its size.
 //!
 //! A remote message has no lock: another instance may claim its id between 3 and 5, which the
 //! id insert (`ON CONFLICT DO NOTHING RETURNING id`) reveals, and it is then answered as the
@@ -143,23 +147,29 @@ async fn write_group(
     recipients.dedup();
     let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
 
-    create_counters(pool, &recipients).await?;
     let mut tx = pool.begin().await?;
     let mut counters = lock_counters(&mut tx, &recipients).await?;
+    if counters.len() < recipients.len() {
+        // An inbox's first group (or a recipient not registered): step 2, then the locks
+        // again, in a new transaction.
+        tx.rollback().await?;
+        create_counters(pool, &recipients).await?;
+        tx = pool.begin().await?;
+        counters = lock_counters(&mut tx, &recipients).await?;
+    }
     let mut known = known_ids(&mut tx, &ids).await?;
     let (mut outcomes, moved) = decide(messages, admissions, &mut counters, &mut known)?;
-    write_rows(&mut tx, messages, &mut outcomes).await?;
     let moved: Vec<(&str, i64)> = moved
         .iter()
         .filter_map(|handle| counters.get(handle).map(|last| (handle.as_str(), *last)))
         .collect();
-    save_counters(&mut tx, &moved).await?;
+    write_rows(&mut tx, messages, &mut outcomes, &moved).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
 
-/// Step 1: the counter rows of the group's registered recipients, created and committed
-/// outside the group's transaction.
+/// Step 2: the counter rows of the group's registered recipients, created and committed
+/// outside the group's transaction (only when one is missing).
 async fn create_counters(pool: &PgPool, recipients: &[&str]) -> Result<(), StoreError> {
     if recipients.is_empty() {
         return Ok(());
@@ -175,7 +185,7 @@ async fn create_counters(pool: &PgPool, recipients: &[&str]) -> Result<(), Store
     Ok(())
 }
 
-/// Step 2: the recipients' counters, locked in one order; a recipient without one is not
+/// Step 1: the recipients' counters, locked in one order; a recipient without one is not
 /// registered.
 async fn lock_counters(
     tx: &mut Transaction<'_, Postgres>,
@@ -260,12 +270,14 @@ fn decide(
     Ok((outcomes, moved))
 }
 
-/// Step 5, the rows: ids claimed, then the inbox and outbox rows of the claimed ones. A remote
-/// id another instance claimed meanwhile turns its outcome into a duplicate.
+/// Step 5: the ids claimed, the inbox rows and the counters written with one statement, then
+/// the outbox rows of the claimed remote ids. A remote id another instance claimed meanwhile
+/// turns its outcome into a duplicate.
 async fn write_rows(
     tx: &mut Transaction<'_, Postgres>,
     messages: &[NewMessage],
     outcomes: &mut [Outcome],
+    moved: &[(&str, i64)],
 ) -> Result<(), StoreError> {
     let rows: Vec<(&NewMessage, Option<i64>)> = messages
         .iter()
@@ -275,23 +287,25 @@ async fn write_rows(
             Outcome::Answer(_) => None,
         })
         .collect();
-    let claimed = claim_ids(tx, &rows).await?;
-    let mut inbox = Vec::new();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let claimed = claim_and_write(tx, &rows, moved).await?;
     let mut outbox = Vec::new();
-    for (message, seq) in &rows {
+    for (message, _) in &rows {
         match (&message.route, claimed.contains(&message.id)) {
-            (Route::Local { handle }, true) => inbox.push((*message, handle.as_str(), *seq)),
+            (Route::Local { .. }, true) | (Route::Remote { .. }, false) => {}
             (Route::Remote { server, address }, true) => {
                 outbox.push((*message, server.as_str(), address.as_str()));
             }
-            // Held by its recipient's lock, a local id cannot be claimed elsewhere.
+            // Held by its recipient's lock, a local id cannot be claimed elsewhere; its inbox
+            // row, already written, goes with the rollback.
             (Route::Local { .. }, false) => {
                 return Err(StoreError::Database(sqlx::Error::Protocol(format!(
                     "message id {} was claimed outside its recipient's lock",
                     message.id
                 ))));
             }
-            (Route::Remote { .. }, false) => {}
         }
     }
     // A remote id claimed by another instance meanwhile is that instance's message now.
@@ -303,66 +317,60 @@ async fn write_rows(
             }));
         }
     }
-    insert_inbox(tx, &inbox).await?;
     insert_outbox(tx, &outbox).await
 }
 
-/// Claims the written messages' ids, in sorted order; returns the ids this group claimed.
-async fn claim_ids(
+/// One statement, one round trip: claims the rows' ids (in sorted order), writes the local
+/// rows' inbox rows and each moved recipient's last seq; returns the ids this group claimed.
+/// Every data-modifying part of a `WITH` runs to completion whether or not the result reads
+/// it, all in the group's transaction.
+async fn claim_and_write(
     tx: &mut Transaction<'_, Postgres>,
     rows: &[(&NewMessage, Option<i64>)],
+    moved: &[(&str, i64)],
 ) -> Result<HashSet<String>, StoreError> {
     // Ids are claimed in sorted order: two groups claiming the same remote ids in different
     // orders could each wait for the other's uncommitted claim.
     let mut by_id = rows.to_vec();
     by_id.sort_unstable_by(|x, y| x.0.id.cmp(&y.0.id));
-    Ok(if by_id.is_empty() {
-        HashSet::new()
-    } else {
-        sqlx::query_scalar::<_, String>(
-            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(by_id.iter().map(|(m, _)| m.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            by_id
-                .iter()
-                .map(|(m, _)| m.route.local_handle())
-                .collect::<Vec<_>>(),
-        )
-        .bind(by_id.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
-        .bind(
-            by_id
-                .iter()
-                .map(|(m, _)| m.received_at_ms)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            by_id
-                .iter()
-                .map(|(m, _)| m.sender.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .collect()
-    })
-}
-
-/// Writes the inbox rows: `(message, recipient, seq)`.
-async fn insert_inbox(
-    tx: &mut Transaction<'_, Postgres>,
-    inbox: &[(&NewMessage, &str, Option<i64>)],
-) -> Result<(), StoreError> {
-    if inbox.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) \
-         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], \
-         $6::text[])",
+    let inbox: Vec<(&NewMessage, &str, Option<i64>)> = rows
+        .iter()
+        .filter_map(|(m, seq)| m.route.local_handle().map(|h| (*m, h, *seq)))
+        .collect();
+    Ok(sqlx::query_scalar::<_, String>(
+        "WITH claimed AS (\
+           INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) \
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) \
+           ON CONFLICT (id) DO NOTHING RETURNING id), \
+         inbox AS (\
+           INSERT INTO messages (recipient, seq, id, sender, received_at, envelope) \
+           SELECT * FROM UNNEST($6::text[], $7::int8[], $8::text[], $9::text[], $10::int8[], \
+           $11::text[])), \
+         counters AS (\
+           UPDATE inbox_counters AS c SET last_seq = v.last \
+           FROM UNNEST($12::text[], $13::int8[]) AS v(recipient, last) \
+           WHERE c.recipient = v.recipient) \
+         SELECT id FROM claimed",
+    )
+    .bind(by_id.iter().map(|(m, _)| m.id.as_str()).collect::<Vec<_>>())
+    .bind(
+        by_id
+            .iter()
+            .map(|(m, _)| m.route.local_handle())
+            .collect::<Vec<_>>(),
+    )
+    .bind(by_id.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
+    .bind(
+        by_id
+            .iter()
+            .map(|(m, _)| m.received_at_ms)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        by_id
+            .iter()
+            .map(|(m, _)| m.sender.as_str())
+            .collect::<Vec<_>>(),
     )
     .bind(inbox.iter().map(|(_, h, _)| *h).collect::<Vec<_>>())
     .bind(inbox.iter().map(|(_, _, seq)| *seq).collect::<Vec<_>>())
@@ -390,9 +398,12 @@ async fn insert_inbox(
             .map(|(m, _, _)| m.envelope_json.as_str())
             .collect::<Vec<_>>(),
     )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .bind(moved.iter().map(|(h, _)| *h).collect::<Vec<_>>())
+    .bind(moved.iter().map(|(_, last)| *last).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect())
 }
 
 /// Writes the outbox rows: `(message, destination, recipient)`.
@@ -436,26 +447,6 @@ async fn insert_outbox(
             .map(|(m, _, _)| m.received_at_ms)
             .collect::<Vec<_>>(),
     )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Step 5, the counters: each moved recipient's last seq.
-async fn save_counters(
-    tx: &mut Transaction<'_, Postgres>,
-    moved: &[(&str, i64)],
-) -> Result<(), StoreError> {
-    if moved.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE inbox_counters AS c SET last_seq = v.last \
-         FROM UNNEST($1::text[], $2::int8[]) AS v(recipient, last) \
-         WHERE c.recipient = v.recipient",
-    )
-    .bind(moved.iter().map(|(h, _)| *h).collect::<Vec<_>>())
-    .bind(moved.iter().map(|(_, last)| *last).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())

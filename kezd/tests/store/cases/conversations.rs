@@ -82,3 +82,34 @@ pub async fn conversations_are_kept_per_direction_and_forgotten_when_old(backend
         seen(Some(2_000), Some(2_000))
     );
 }
+
+/// Many look-ups at once (which a store may read together) each get their own pair's answer,
+/// from both sides.
+pub async fn concurrent_look_ups_each_get_their_own_conversation(backend: &dyn Backend) {
+    let store = backend.open().await;
+    let sender = |i: i64| format!("s{i}@x");
+    // s_i wrote to r at i when i is even; r answered s_i at 1,000 + i when i is a multiple of 3.
+    let sent = |i: i64| (i % 2 == 0).then_some(i);
+    let replied = |i: i64| (i % 3 == 0).then_some(1_000 + i);
+    for i in 0..40 {
+        if let Some(at) = sent(i) {
+            record(&*store, &[(&sender(i), "r@y")], at).await;
+        }
+        if let Some(at) = replied(i) {
+            record(&*store, &[("r@y", &sender(i))], at).await;
+        }
+    }
+    let pairs: Vec<(String, String, Conversation)> = (0..40)
+        .flat_map(|i| {
+            [
+                (sender(i), "r@y".to_owned(), seen(sent(i), replied(i))),
+                ("r@y".to_owned(), sender(i), seen(replied(i), sent(i))),
+            ]
+        })
+        .collect();
+    let found =
+        futures_util::future::join_all(pairs.iter().map(|(s, r, _)| look_up(&*store, s, r))).await;
+    for ((s, r, want), got) in pairs.iter().zip(found) {
+        assert_eq!(got, *want, "{s} to {r}");
+    }
+}
