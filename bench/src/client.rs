@@ -281,9 +281,13 @@ fn build_one(
     })
 }
 
+/// How many 429 answers one inbox's poll waits out before it fails.
+const MAX_POLL_REFUSALS: u32 = 10;
+
 /// Every message id in `ident`'s inbox, in seq order, page by page (SPEC §8.2), with seqs.
 pub async fn poll_all(endpoint: &Endpoint, ident: &Ident) -> Result<Vec<(u64, String)>> {
     let mut since = 0u64;
+    let mut refusals = 0;
     let mut items = Vec::new();
     loop {
         let handle = ident.handle();
@@ -298,6 +302,20 @@ pub async fn poll_all(endpoint: &Endpoint, ident: &Ident) -> Result<Vec<(u64, St
             .send()
             .await?;
         let status = response.status();
+        if status == 429 && refusals < MAX_POLL_REFUSALS {
+            // Refused for a limit: asked again once its Retry-After has passed, as a client
+            // would. Every refusal is counted, so that a run that meets them says so.
+            refusals += 1;
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1);
+            let body = response.text().await.unwrap_or_default();
+            eprintln!("kez-bench: polling {handle} answered 429 ({body}); again in {wait} s");
+            tokio::time::sleep(Duration::from_secs(wait.clamp(1, 10))).await;
+            continue;
+        }
         if status != 200 {
             bail!("polling {handle} answered {status}");
         }

@@ -45,6 +45,9 @@ pub struct Tracker {
     unexpected: AtomicUsize,
     /// Events whose seq was not above the previous one on the same stream.
     disorder: AtomicUsize,
+    /// Set to end the sends early: no send starts after it (a load that lasts as long as
+    /// something else does, such as a backlog's drain).
+    stopped: AtomicBool,
 }
 
 impl Tracker {
@@ -67,7 +70,13 @@ impl Tracker {
             delivered: AtomicUsize::new(0),
             unexpected: AtomicUsize::new(0),
             disorder: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
         }
+    }
+
+    /// No send starts after this (sends in flight finish).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
     }
 
     /// Starts the clock (a tracker is built before the streams open; the clock starts when
@@ -358,7 +367,7 @@ pub async fn run_sends(
                     let due = t0 + Duration::from_secs_f64(j as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                if t0.elapsed() > pace.duration {
+                if t0.elapsed() > pace.duration || tracker.stopped.load(Ordering::Acquire) {
                     break;
                 }
                 let m = &messages[j];

@@ -4,22 +4,24 @@
 //! Latency is from the POST on a to the stream event on b. Targets: >= 5,000 msg/s
 //! forwarded, p99 < 50 ms at 1,000/s.
 //!
-//! `--backlog K`: b is killed, K messages are queued on a, b stays down for `--outage-secs`
-//! (60 by default) and is restarted; the drain (every message arriving on b's resumed
-//! streams) is timed. Target: 100,000 drained at >= 5,000/s.
+//! `--backlog K` (backlog.rs): b is killed, K messages are queued on a, b stays down for
+//! `--outage-secs` (60 by default) and is restarted; the drain (every message arriving on b's
+//! resumed streams) is timed, while a's own users send to each other at `--local-rate`
+//! (local.rs). Targets: 100,000 drained at >= 5,000/s; a's local send→stream p99 during the
+//! drain at most twice its p99 at the same rate with nothing draining.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod backlog;
+mod local;
+
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 use kez_testnet::{NodeOptions, Testnet};
 
-use crate::client::{self, Endpoint, Ident, Msg};
-use crate::load::{self, Pace, SendRun, Tracker};
-use crate::procfs;
+use crate::client::{self, Endpoint, Ident};
+use crate::load::{self, Pace, SendRun};
 use crate::report::Report;
-use crate::scenario::send::ms;
 use crate::server::{KezdOptions, rate_table};
 
 /// Flags of `kez-bench federation`.
@@ -53,6 +55,16 @@ pub struct FederationArgs {
     /// notice that b is back.
     #[arg(long, default_value_t = 5)]
     backoff_max_secs: u64,
+    /// Backlog mode: sends per second among a's own users, unloaded (while b is down) and
+    /// through the drain; 0 for none.
+    #[arg(long, default_value_t = 200.0)]
+    local_rate: f64,
+    /// Backlog mode: how long the unloaded local sends last, in seconds.
+    #[arg(long, default_value_t = 10)]
+    local_secs: u64,
+    /// Backlog mode: a's local senders (and as many recipients), one request in flight each.
+    #[arg(long, default_value_t = 16)]
+    local_senders: usize,
 }
 
 /// The extra TOML every node gets: limits out of the way, the bench's log level and
@@ -129,7 +141,7 @@ pub async fn run(options: &KezdOptions, args: FederationArgs) -> Result<Vec<Repo
             .await?;
         }
         Some(k) => {
-            backlog(
+            backlog::run(
                 &mut net,
                 &a,
                 &b,
@@ -144,144 +156,4 @@ pub async fn run(options: &KezdOptions, args: FederationArgs) -> Result<Vec<Repo
     }
     net.shutdown().await?;
     Ok(vec![report])
-}
-
-/// The backlog mode (see the file doc).
-#[allow(clippy::too_many_arguments)]
-async fn backlog(
-    net: &mut Testnet,
-    a: &Endpoint,
-    b: &Endpoint,
-    senders: &[Ident],
-    recipients: &[Ident],
-    k: usize,
-    args: &FederationArgs,
-    report: &mut Report,
-) -> Result<()> {
-    report.param("backlog", k);
-    report.param("outage_secs", args.outage_secs);
-    report.param("backoff_max_secs", args.backoff_max_secs);
-    let messages = Arc::new(client::build_messages(senders, recipients, k)?);
-    let a_pid = net.node("a.test")?.pid().unwrap_or(0);
-
-    net.kill("b.test").await?;
-    let killed = Instant::now();
-    let (enqueue, outcome) = enqueue_while_down(&messages, a, k, args, report).await?;
-    let outage = Duration::from_secs(args.outage_secs);
-    if let Some(rest) = outage.checked_sub(killed.elapsed()) {
-        tokio::time::sleep(rest).await;
-    }
-    report.figure("outage_seconds", killed.elapsed().as_secs_f64());
-
-    // The drain clock starts at the restart; b's own start-up is part of the drain.
-    let drain = Arc::new(Tracker::new(&messages));
-    for i in 0..messages.len() {
-        if enqueue_acked(&enqueue, i) {
-            drain.mark_acked(i);
-        }
-    }
-    let a_cpu_before = procfs::cpu_seconds(a_pid)?;
-    drain.start();
-    net.restart("b.test").await?;
-    let b_start = drain.t0().elapsed();
-    let b_pid = net.node("b.test")?.pid().unwrap_or(0);
-    // Resumed streams from seq 0: what arrived before they opened is replayed, the rest
-    // is live, and either way each message must arrive exactly once.
-    let streams =
-        load::open_all_streams(std::slice::from_ref(b), recipients, Some(0), &drain).await?;
-    let all = drain
-        .wait_delivered(outcome.acked, Duration::from_secs(args.drain_timeout))
-        .await;
-    let a_cpu = procfs::cpu_seconds(a_pid)? - a_cpu_before;
-    let b_cpu = procfs::cpu_seconds(b_pid)?;
-    let delivered = drain.delivered();
-    let last = drain.last_delivery().as_secs_f64();
-    let first = drain.first_delivery().map_or(0.0, |d| d.as_secs_f64());
-    let rate_from_restart = delivered as f64 / last.max(1e-9);
-    let rate_from_first = delivered as f64 / (last - first).max(1e-9);
-    report.figure("b_start_to_serving_ms", ms(b_start));
-    report.figure("drain_delivered", delivered);
-    report.figure("drain_first_delivery_seconds", first);
-    report.figure("drain_last_delivery_seconds", last);
-    report.figure("drain_per_second_from_restart", rate_from_restart);
-    report.figure("drain_per_second_from_first_delivery", rate_from_first);
-    report.figure(
-        "a_cpu_ms_per_message",
-        a_cpu * 1e3 / delivered.max(1) as f64,
-    );
-    report.figure(
-        "b_cpu_ms_per_message",
-        b_cpu * 1e3 / delivered.max(1) as f64,
-    );
-    report.figure(
-        "memory_kib",
-        [procfs::memory(a_pid)?, procfs::memory(b_pid)?],
-    );
-    report.line(format!(
-        "b.test restarted (serving after {:.0} ms); drained {delivered} of {} in {last:.2} s after the restart = {rate_from_restart:.0}/s (first delivery at {first:.2} s, {rate_from_first:.0}/s from then)",
-        ms(b_start),
-        outcome.acked
-    ));
-    report.line(format!(
-        "server CPU during the drain: a {a_cpu:.2} s, b {b_cpu:.2} s ({:.3} + {:.3} ms/message)",
-        a_cpu * 1e3 / delivered.max(1) as f64,
-        b_cpu * 1e3 / delivered.max(1) as f64
-    ));
-    if !all {
-        report.problem(format!(
-            "only {delivered} of {} queued messages drained within {} s",
-            outcome.acked, args.drain_timeout
-        ));
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let verification = load::verify(&drain, &messages, recipients, std::slice::from_ref(b)).await?;
-    for s in streams {
-        s.abort();
-    }
-    load::check(&verification, report);
-    Ok(())
-}
-
-/// Queues the backlog on a while b is down; reports how fast a accepted it.
-async fn enqueue_while_down(
-    messages: &Arc<Vec<Msg>>,
-    a: &Endpoint,
-    k: usize,
-    args: &FederationArgs,
-    report: &mut Report,
-) -> Result<(Arc<Tracker>, load::SendOutcome)> {
-    let enqueue = Arc::new(Tracker::new(messages));
-    enqueue.start();
-    let outcome = load::run_sends(
-        messages.clone(),
-        std::slice::from_ref(a),
-        Pace {
-            tasks: args.senders,
-            rate: None,
-            duration: Duration::from_secs(args.duration),
-        },
-        202,
-        enqueue.clone(),
-    )
-    .await?;
-    report.figure("enqueue_acked", outcome.acked);
-    report.figure("enqueue_seconds", outcome.send_seconds);
-    report.line(format!(
-        "queued {} of {k} on a.test in {:.2} s ({:.0}/s) while b.test was down",
-        outcome.acked,
-        outcome.send_seconds,
-        outcome.acked as f64 / outcome.send_seconds.max(1e-9)
-    ));
-    if outcome.errors > 0 {
-        report.problem(format!("{} sends to a.test failed", outcome.errors));
-        for e in &outcome.first_errors {
-            report.line(format!("error: {e}"));
-        }
-    }
-    Ok((enqueue, outcome))
-}
-
-/// Whether the enqueue phase saw message `i` acknowledged.
-fn enqueue_acked(tracker: &Tracker, i: usize) -> bool {
-    tracker.is_acked(i)
 }

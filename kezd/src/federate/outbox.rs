@@ -38,8 +38,15 @@ const MAX_TXN_ENVELOPES: usize = kez_spec::api::txn::MAX_ENVELOPES;
 /// Envelope text per transaction, half the default `max_txn_bytes`: room for the JSON around
 /// the envelopes.
 const MAX_TXN_BYTES: usize = kez_spec::api::txn::MAX_BYTES / 2;
-/// Lanes per destination: transactions in flight to it at once.
-const IN_FLIGHT: usize = 4;
+/// Lanes per destination: transactions in flight to it at once. Two, not more: under load
+/// each lane carries what gathered for its senders while its last transaction was answered,
+/// so fewer lanes send fuller transactions, and every transaction costs both servers a
+/// signed request, a verified one, replay and duplicate look-ups and a commit on each side.
+/// With four, 3a's transactions carried 36 envelopes on average and the two servers spent
+/// 0.336–0.421 ms of CPU per message; with two, 82 and 0.316–0.387 ms, at 4–9 % more
+/// forwarded per second (docs/BENCHMARKS.md; one lane queues everything behind one answer).
+/// Two still leave a free lane when one transaction is stuck.
+const IN_FLIGHT: usize = 2;
 /// Outbox rows read at a time: a full transaction for every lane.
 const READ: usize = IN_FLIGHT * MAX_TXN_ENVELOPES;
 /// Rows held in memory per destination before reading waits for the lanes to send some.
