@@ -56,7 +56,7 @@ use conversation_cache::ConversationCache;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use tokens::TokenWrite;
-use writer::{Flusher, ForReaders, Guarded, Request, RetentionChunk, Writer};
+use writer::{Flusher, ForReaders, Guarded, Request, RetentionChunk, SeenIds, Writer};
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +201,7 @@ impl SqliteStore {
             ForReaders {
                 commits: commits.clone(),
                 conversations: Arc::clone(&conversations),
+                seen: SeenIds::load(readers.clone()),
             },
             shutdown_rx.clone(),
             options.max_batch.max(1),
