@@ -316,6 +316,7 @@ impl Writer {
                 }
             }
             self.commit_batch(std::mem::take(&mut batch)).await;
+            self.seen.batch_ended();
             if self.restart.take() {
                 self.finish_checkpoint().await;
             }

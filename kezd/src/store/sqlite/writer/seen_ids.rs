@@ -16,7 +16,8 @@
 //! after is in what the writer recorded. Until the filter is loaded, every id is looked up.
 //! The filter never forgets: an id removed from the store (retention, an account deletion)
 //! only costs a look-up that finds nothing. A filter holding more ids than it was sized for is
-//! made again, twice as large, the same way.
+//! made again, twice as large, the same way, once the batch that filled it has ended: the ids
+//! it wrote before are then committed (so in the loader's snapshot) or rolled back.
 
 use std::hash::{BuildHasher, RandomState};
 
@@ -98,13 +99,18 @@ impl SeenIds {
         let hash = self.hasher.hash_one(id);
         match &mut self.state {
             State::Loading { written, .. } => written.push(hash),
-            State::Ready(bloom) => {
-                bloom.insert(hash);
-                if bloom.is_full() {
-                    self.reload();
-                }
-            }
+            State::Ready(bloom) => bloom.insert(hash),
             State::Off => {}
+        }
+    }
+
+    /// Called by the writer between two transactions. A full filter is made again only here:
+    /// made within a batch, the loader's snapshot could miss the ids the batch wrote before
+    /// the filter filled (not committed yet, and no longer in the filter), and a resend of
+    /// one would be taken for new.
+    pub(super) fn batch_ended(&mut self) {
+        if matches!(&self.state, State::Ready(bloom) if bloom.is_full()) {
+            self.reload();
         }
     }
 
@@ -296,6 +302,8 @@ mod tests {
         for i in 0..=MIN_IDS {
             seen.written(&format!("id-{i}"));
         }
+        assert!(seen.is_loaded(), "made again within a batch");
+        seen.batch_ended();
         assert!(!seen.is_loaded(), "a full filter is loaded again");
         assert!(seen.maybe_stored("never-stored"), "answered while loading");
         seen.written("written-while-reloading");
