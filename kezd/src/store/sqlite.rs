@@ -57,7 +57,7 @@ use conversation_cache::ConversationCache;
 use conversations::ConversationWrite;
 use federation::FederationWrite;
 use tokens::TokenWrite;
-use writer::{Flusher, ForReaders, Guarded, Request, Writer};
+use writer::{Flusher, ForReaders, Guarded, Request, SeenIds, Writer};
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +202,7 @@ impl SqliteStore {
             ForReaders {
                 commits: commits.clone(),
                 conversations: Arc::clone(&conversations),
+                seen: SeenIds::load(readers.clone()),
             },
             shutdown_rx.clone(),
             options.max_batch.max(1),

@@ -1,14 +1,15 @@
 //! What only the SQLite store must prove: its write-ahead log stays bounded while writes never
 //! pause, because checkpoints beside a busy writer alone would never let the log start over;
-//! and, being its file's only writer, it counts its commits for the readers that poll.
+//! being its file's only writer, it counts its commits for the readers that poll; and the ids
+//! it keeps in memory to skip duplicate look-ups never hide a stored id.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use kezd::store::{NewMessage, Route, SqliteOptions, SqliteStore, Store};
+use kezd::store::{Accepted, NewMessage, Route, SqliteOptions, SqliteStore, Store};
 
-use crate::cases::{accept_new, local, register_all};
+use crate::cases::{accept_new, local, register_all, remote};
 
 /// Messages written in all: about 128 MiB of envelopes, thirty times the log's restart size
 /// (1,000 pages of 4 KiB), so a log that never restarted would be far past what one that does
@@ -155,4 +156,54 @@ async fn local_commits_move_with_writes_and_not_with_reads() {
 
     assert_eq!(store.ack("alice", seq).await.expect("ack"), 1);
     assert!(count() > accepted);
+}
+
+/// The writer looks up only the ids its in-memory filter cannot rule out, and after a reopen
+/// that filter is read from the store while sends already arrive: every resend, of an id
+/// stored before the reopen (local or remote) or accepted after it, is still answered as the
+/// duplicate it is, with its first acceptance's seq, whether it comes while the filter loads
+/// or after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resends_are_duplicates_while_and_after_stored_ids_load() {
+    const STORED: u64 = 1_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = SqliteOptions::new(dir.path().join("kez.db"));
+    let store = SqliteStore::open(options.clone()).await.expect("open");
+    register_all(&store, &["alice"]).await;
+    for i in 1..=STORED {
+        let seq = accept_new(&store, local(&format!("m{i}"), "alice", 1)).await;
+        assert_eq!(seq, i);
+    }
+    store
+        .accept(remote("r1", "b.example", "bob"))
+        .await
+        .expect("remote");
+    store.close().await;
+    drop(store);
+
+    let store = SqliteStore::open(options).await.expect("reopen");
+    let duplicate = |seq| Accepted {
+        seq,
+        duplicate: true,
+    };
+    for i in 1..=STORED {
+        let again = store
+            .accept(local(&format!("m{i}"), "alice", 2))
+            .await
+            .expect("resend");
+        assert_eq!(again, duplicate(Some(i)), "m{i}");
+        let seq = accept_new(&store, local(&format!("n{i}"), "alice", 2)).await;
+        assert_eq!(seq, STORED + i);
+        let again = store
+            .accept(local(&format!("n{i}"), "alice", 3))
+            .await
+            .expect("resend");
+        assert_eq!(again, duplicate(Some(seq)), "n{i}");
+    }
+    let again = store
+        .accept(remote("r1", "b.example", "bob"))
+        .await
+        .expect("remote resend");
+    assert_eq!(again, duplicate(None));
+    assert_eq!(store.latest_seq("alice").await.expect("latest"), 2 * STORED);
 }

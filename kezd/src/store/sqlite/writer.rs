@@ -23,6 +23,7 @@ mod accepts;
 mod deferred;
 mod flusher;
 mod retention;
+mod seen_ids;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ use crate::store::{
 use deferred::Deferred;
 pub(super) use flusher::Flusher;
 pub(super) use retention::RetentionStep;
+pub(super) use seen_ids::SeenIds;
 
 /// A reply channel for one write.
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -229,14 +231,18 @@ pub(super) struct Writer {
     conversations: Arc<ConversationCache>,
     /// What the running batch's conversation writes touch.
     touched: Vec<Touched>,
+    /// Which ids may be stored, so that only those are looked up (seen_ids.rs).
+    seen: SeenIds,
 }
 
-/// What the writer keeps up to date for the readers after each transaction.
+/// What the writer shares with the readers.
 pub(super) struct ForReaders {
     /// The count of committed transactions (commits.rs).
     pub(super) commits: Commits,
     /// The conversations as last read (conversation_cache.rs).
     pub(super) conversations: Arc<ConversationCache>,
+    /// The ids stored, as loaded on a read connection (seen_ids.rs).
+    pub(super) seen: SeenIds,
 }
 
 /// Runs one statement that returns no rows.
@@ -257,6 +263,7 @@ impl Writer {
         let ForReaders {
             commits,
             conversations,
+            seen,
         } = readers;
         Self {
             conn,
@@ -270,6 +277,7 @@ impl Writer {
             flusher,
             conversations,
             touched: Vec::new(),
+            seen,
         }
     }
 
@@ -294,6 +302,7 @@ impl Writer {
                 }
             }
             self.commit_batch(std::mem::take(&mut batch)).await;
+            self.seen.batch_ended();
             if self.restart.take() {
                 self.finish_checkpoint().await;
             }

@@ -6,7 +6,8 @@
 //! accepts costs one look-up of the ids already known and one `INSERT` per table it touches,
 //! whatever n is; one `INSERT` of many rows is also several times faster inside SQLite than
 //! as many single-row inserts. The look-up goes with the batch's `BEGIN`, the inserts with its
-//! commit (deferred.rs): two round trips for the whole group.
+//! commit (deferred.rs): two round trips for the whole group, or one when no id of the group
+//! may be stored (seen_ids.rs) and the look-up is left out.
 //!
 //! The answers are the ones the messages would get one at a time, in order: an id already
 //! stored, or earlier in the same group, is a duplicate answered with the first acceptance's
@@ -116,6 +117,7 @@ impl Writer {
             };
             let seq_db = seq.map(clamp_i64);
             known.insert(&message.id, seq_db);
+            self.seen.written(&message.id);
             rows.push(Row {
                 message,
                 seq: seq_db,
@@ -130,14 +132,18 @@ impl Writer {
     }
 
     /// The ids of `messages` that are already stored, with their first acceptance's seq (none
-    /// for a message that went to the outbox): one statement for the whole group, sent with
-    /// whatever the transaction deferred.
+    /// for a message that went to the outbox): one statement for the ids that may be stored
+    /// (seen_ids.rs), sent with whatever the transaction deferred; none when no id may be.
     async fn known_ids<'m>(
         &mut self,
         messages: &'m [NewMessage],
     ) -> Result<HashMap<&'m str, Option<i64>>, sqlx::Error> {
         let mut known = HashMap::with_capacity(messages.len());
-        for chunk in messages.chunks(stored_ids::IDS_PER_STATEMENT) {
+        let maybe: Vec<&NewMessage> = messages
+            .iter()
+            .filter(|m| self.seen.maybe_stored(&m.id))
+            .collect();
+        for chunk in maybe.chunks(stored_ids::IDS_PER_STATEMENT) {
             let mut query = self
                 .deferred
                 .then(|q| stored_ids::push(q, chunk.iter().map(|m| m.id.as_str())));

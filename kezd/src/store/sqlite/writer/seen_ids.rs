@@ -1,0 +1,315 @@
+//! Which message ids the store may already hold, kept in memory, so that the writer asks
+//! SQLite only about the ids that may be duplicates.
+//!
+//! Why: the duplicate look-up of a group of accepts (accepts.rs) is a round trip to sqlx's
+//! connection thread of its own, and the group's inserts cannot be written before its answer.
+//! Nearly every id a server is sent is new. A Bloom filter of every stored id answers
+//! "certainly not stored" for those (and "maybe" for about one in a hundred new ones); when
+//! no id of a batch may be stored, its `BEGIN`, inserts and `COMMIT` go as one query: one
+//! round trip per batch instead of two, two thread wake-ups fewer per lone send.
+//!
+//! Why "certainly not stored" is exact: only the writer stores ids (`message_ids` for a local
+//! inbox, the outbox for another server, stored_ids.rs). When the filter is made, a loader
+//! reads every stored id on a read connection, in one statement (one snapshot) that starts
+//! after the writer began recording the ids it writes; those are added when the loader is
+//! done. Every id stored before the loader's snapshot is in what it read, every id written
+//! after is in what the writer recorded. Until the filter is loaded, every id is looked up.
+//! The filter never forgets: an id removed from the store (retention, an account deletion)
+//! only costs a look-up that finds nothing. A filter holding more ids than it was sized for is
+//! made again, twice as large, the same way, once the batch that filled it has ended: the ids
+//! it wrote before are then committed (so in the loader's snapshot) or rolled back.
+
+use std::hash::{BuildHasher, RandomState};
+
+use futures_util::TryStreamExt;
+use sqlx::sqlite::SqlitePool;
+use tokio::sync::oneshot;
+
+/// Bits per id the filter is sized for: with [`PROBES`] bits set per id, about one new id in
+/// a hundred is answered "maybe" when the filter is full, fewer before.
+const BITS_PER_ID: usize = 10;
+/// Bits set per id.
+const PROBES: u32 = 7;
+/// The fewest ids a filter is sized for (2 MiB of bits), so that a new server does not make
+/// its filter again after each doubling.
+const MIN_IDS: usize = 1 << 20;
+
+/// The writer's view of the stored ids.
+pub(in crate::store::sqlite) struct SeenIds {
+    /// Hashes ids, with keys chosen at random per process, so that nobody can choose ids that
+    /// all fall on the same bits and make every send look a duplicate (which would only cost
+    /// look-ups, but those are what the filter saves).
+    hasher: RandomState,
+    /// The read connections the loader uses.
+    readers: SqlitePool,
+    state: State,
+}
+
+enum State {
+    /// A loader reads the stored ids; `written` holds the hashes of the ids the writer
+    /// stored since it started, to be added when it is done.
+    Loading {
+        loaded: oneshot::Receiver<Result<Bloom, sqlx::Error>>,
+        written: Vec<u64>,
+    },
+    Ready(Bloom),
+    /// Loading failed: every id is looked up.
+    Off,
+}
+
+impl SeenIds {
+    /// Starts loading the ids stored in the database `readers` read. Must be called inside a
+    /// Tokio runtime, before the writer stores anything.
+    pub(in crate::store::sqlite) fn load(readers: SqlitePool) -> Self {
+        let mut seen = SeenIds {
+            hasher: RandomState::new(),
+            readers,
+            state: State::Off,
+        };
+        seen.reload();
+        seen
+    }
+
+    /// Makes the filter again from what is stored.
+    fn reload(&mut self) {
+        let (done, loaded) = oneshot::channel();
+        // The snapshot the loader reads is taken after this state records the writer's ids.
+        self.state = State::Loading {
+            loaded,
+            written: Vec::new(),
+        };
+        let (readers, hasher) = (self.readers.clone(), self.hasher.clone());
+        tokio::spawn(async move {
+            // The writer may have stopped waiting (closed store): nothing to tell it then.
+            drop(done.send(read_all(&readers, &hasher).await));
+        });
+    }
+
+    /// False only if no stored id is `id`.
+    pub(super) fn maybe_stored(&mut self, id: &str) -> bool {
+        self.collect_loaded();
+        match &self.state {
+            State::Ready(bloom) => bloom.contains(self.hasher.hash_one(id)),
+            State::Loading { .. } | State::Off => true,
+        }
+    }
+
+    /// Records that `id` is (about to be) stored, whether or not its transaction commits.
+    pub(super) fn written(&mut self, id: &str) {
+        let hash = self.hasher.hash_one(id);
+        match &mut self.state {
+            State::Loading { written, .. } => written.push(hash),
+            State::Ready(bloom) => bloom.insert(hash),
+            State::Off => {}
+        }
+    }
+
+    /// Called by the writer between two transactions. A full filter is made again only here:
+    /// made within a batch, the loader's snapshot could miss the ids the batch wrote before
+    /// the filter filled (not committed yet, and no longer in the filter), and a resend of
+    /// one would be taken for new.
+    pub(super) fn batch_ended(&mut self) {
+        if matches!(&self.state, State::Ready(bloom) if bloom.is_full()) {
+            self.reload();
+        }
+    }
+
+    /// Takes the loader's filter, once it is done, with the ids written meanwhile.
+    fn collect_loaded(&mut self) {
+        let State::Loading { loaded, written } = &mut self.state else {
+            return;
+        };
+        match loaded.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => {}
+            Ok(Ok(mut bloom)) => {
+                written.iter().for_each(|&hash| bloom.insert(hash));
+                self.state = State::Ready(bloom);
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "reading the stored message ids failed; each is looked up");
+                self.state = State::Off;
+            }
+            Err(oneshot::error::TryRecvError::Closed) => {
+                tracing::warn!("the stored message ids were not read; each is looked up");
+                self.state = State::Off;
+            }
+        }
+    }
+
+    /// Whether the loader is done (for tests, which wait for it).
+    #[cfg(test)]
+    pub(super) fn is_loaded(&mut self) -> bool {
+        self.collect_loaded();
+        matches!(self.state, State::Ready(_))
+    }
+}
+
+/// A filter of every id stored, sized for twice as many.
+async fn read_all(readers: &SqlitePool, hasher: &RandomState) -> Result<Bloom, sqlx::Error> {
+    let mut conn = readers.acquire().await?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM message_ids) + (SELECT COUNT(*) FROM outbox)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut bloom = Bloom::for_ids(usize::try_from(count).unwrap_or(0).saturating_mul(2));
+    let mut ids = sqlx::query_scalar::<_, String>(
+        "SELECT id FROM message_ids UNION ALL SELECT id FROM outbox",
+    )
+    .fetch(&mut *conn);
+    while let Some(id) = ids.try_next().await? {
+        bloom.insert(hasher.hash_one(id.as_str()));
+    }
+    Ok(bloom)
+}
+
+/// A Bloom filter over 64-bit hashes: a power of two of bits, [`PROBES`] of them per hash.
+struct Bloom {
+    bits: Vec<u64>,
+    /// The number of bits less one, to pick a bit from a hash.
+    mask: u64,
+    /// Ids added, counting repeats.
+    ids: usize,
+    /// The ids it was sized for.
+    capacity: usize,
+}
+
+impl Bloom {
+    fn for_ids(ids: usize) -> Self {
+        let capacity = ids.max(MIN_IDS);
+        let bits = capacity
+            .saturating_mul(BITS_PER_ID)
+            .next_power_of_two()
+            .max(64);
+        Bloom {
+            bits: vec![0; bits / 64],
+            mask: (bits - 1) as u64,
+            ids: 0,
+            capacity,
+        }
+    }
+
+    /// The bits of `hash`: double hashing, the second step odd so it visits distinct bits.
+    fn probes(&self, hash: u64) -> impl Iterator<Item = (usize, u64)> + use<> {
+        let (mask, step) = (self.mask, hash.rotate_left(32) | 1);
+        (0..u64::from(PROBES)).map(move |i| {
+            let bit = hash.wrapping_add(i.wrapping_mul(step)) & mask;
+            // In range: bit ≤ mask < bits.len() × 64.
+            ((bit / 64) as usize, 1 << (bit % 64))
+        })
+    }
+
+    fn insert(&mut self, hash: u64) {
+        for (word, bit) in self.probes(hash) {
+            self.bits[word] |= bit;
+        }
+        self.ids += 1;
+    }
+
+    fn contains(&self, hash: u64) -> bool {
+        self.probes(hash)
+            .all(|(word, bit)| self.bits[word] & bit != 0)
+    }
+
+    fn is_full(&self) -> bool {
+        self.ids > self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    #[test]
+    fn a_bloom_filter_holds_what_was_added_and_little_else() {
+        let hasher = RandomState::new();
+        let mut bloom = Bloom::for_ids(0);
+        for i in 0..MIN_IDS {
+            bloom.insert(hasher.hash_one(format!("stored-{i}")));
+        }
+        assert!(!bloom.is_full());
+        for i in 0..MIN_IDS {
+            assert!(bloom.contains(hasher.hash_one(format!("stored-{i}"))));
+        }
+        let maybe = (0..100_000)
+            .filter(|i| bloom.contains(hasher.hash_one(format!("new-{i}"))))
+            .count();
+        assert!(maybe < 2_000, "{maybe} of 100,000 new ids answered maybe");
+        bloom.insert(1);
+        assert!(bloom.is_full());
+    }
+
+    async fn database() -> (tempfile::TempDir, SqlitePool) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(dir.path().join("ids.db"))
+                    .create_if_missing(true),
+            )
+            .await
+            .expect("database");
+        for statement in [
+            "CREATE TABLE message_ids (id TEXT PRIMARY KEY)",
+            "CREATE TABLE outbox (id TEXT UNIQUE)",
+            "INSERT INTO message_ids VALUES ('local-1'), ('local-2')",
+            "INSERT INTO outbox VALUES ('remote-1')",
+        ] {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .expect("statement");
+        }
+        (dir, pool)
+    }
+
+    async fn loaded(seen: &mut SeenIds) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !seen.is_loaded() {
+            assert!(tokio::time::Instant::now() < deadline, "never loaded");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Stored ids (of both tables) and ids written while the loader ran are "maybe"; before
+    /// the load is done, everything is.
+    #[tokio::test]
+    async fn stored_and_written_ids_are_never_certainly_new() {
+        let (_dir, pool) = database().await;
+        let mut seen = SeenIds::load(pool.clone());
+        assert!(seen.maybe_stored("never-stored"), "answered before loading");
+        seen.written("written-while-loading");
+        loaded(&mut seen).await;
+        for id in ["local-1", "local-2", "remote-1", "written-while-loading"] {
+            assert!(seen.maybe_stored(id), "{id} certainly new");
+        }
+        assert!(!seen.maybe_stored("never-stored"));
+        seen.written("written-after");
+        assert!(seen.maybe_stored("written-after"));
+    }
+
+    /// A full filter is made again from the store, and stays exact meanwhile.
+    #[tokio::test]
+    async fn a_full_filter_is_made_again() {
+        let (_dir, pool) = database().await;
+        let mut seen = SeenIds::load(pool);
+        loaded(&mut seen).await;
+        for i in 0..=MIN_IDS {
+            seen.written(&format!("id-{i}"));
+        }
+        assert!(seen.is_loaded(), "made again within a batch");
+        seen.batch_ended();
+        assert!(!seen.is_loaded(), "a full filter is loaded again");
+        assert!(seen.maybe_stored("never-stored"), "answered while loading");
+        seen.written("written-while-reloading");
+        loaded(&mut seen).await;
+        assert!(seen.maybe_stored("local-1"));
+        assert!(seen.maybe_stored("written-while-reloading"));
+        assert!(!seen.maybe_stored("never-stored"));
+    }
+}
