@@ -12,6 +12,7 @@
 
 mod admin;
 mod admission;
+mod ask;
 mod conversations;
 mod deletion;
 mod error;

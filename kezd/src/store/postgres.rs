@@ -42,13 +42,14 @@ use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, SqlSafeStr};
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::admin::{
     DESTINATIONS, SERVER_BLOCKS, SUSPENDED, USER_ENTRY, USERS_PAGE, destination_report,
     server_block, user_entry,
 };
+use super::ask::ask;
 use super::conversations;
 use super::rows::{
     MessageRow, OUTBOX_BACKLOG, UserRow, clamp_i64, first_acceptance, message_from_row,
@@ -157,20 +158,6 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-}
-
-/// Hands a request to one of the store's tasks (the group writer, the look-ups) and waits for
-/// its answer; a task that is gone means the store is closing.
-async fn ask<R, T>(
-    queue: &mpsc::Sender<R>,
-    request: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> R,
-) -> Result<T, StoreError> {
-    let (reply, answer) = oneshot::channel();
-    queue
-        .send(request(reply))
-        .await
-        .map_err(|_| StoreError::Closed)?;
-    answer.await.map_err(|_| StoreError::Closed)?
 }
 
 /// The embedded migrations, in version order, built from `include_str!` like SQLite's (the

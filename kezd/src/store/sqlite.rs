@@ -240,12 +240,7 @@ impl SqliteStore {
         &self,
         request: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
     ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(request(reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        super::ask::ask(&self.requests, request).await
     }
 }
 
