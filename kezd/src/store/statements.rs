@@ -43,10 +43,10 @@ macro_rules! forgettable_ids {
     };
 }
 
-/// The ids retention forgets, found on a read connection (SQLite: its writer deletes them).
-pub(super) const FORGETTABLE_IDS: &str = forgettable_ids!();
+/// The ids retention forgets, to be found on a read connection (SQLite: its writer deletes them).
+pub(super) use forgettable_ids;
 
-/// Forgets the ids of [`FORGETTABLE_IDS`] in one statement (PostgreSQL).
+/// Forgets the ids of `forgettable_ids!` in one statement (PostgreSQL).
 pub(super) const FORGET_IDS: &str = concat!(
     "DELETE FROM message_ids WHERE id IN (",
     forgettable_ids!(),

@@ -12,15 +12,24 @@ use super::SqliteStore;
 use super::writer::{Guarded, Request, RetentionStep};
 use crate::store::StoreError;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64};
-use crate::store::statements;
+use crate::store::statements::{self, forgettable_ids};
 
 /// Rows deleted per writer request. A step's deletes, and the log pages its commit writes,
 /// delay the accepts committed with it: a few hundred rows keep that to a few milliseconds.
 const STEP: u16 = 256;
 
-/// The oldest messages received before `$1`, by rowid, at most `$2`.
-const EXPIRED: &str =
-    "SELECT rowid FROM messages WHERE received_at < ?1 ORDER BY received_at LIMIT ?2";
+/// The oldest messages received before `$1`, at most `$2`: their rowids as one JSON array,
+/// and how many. SQLite makes the array, so the writer's statement gets one parameter
+/// whatever their number (one prepared statement).
+const EXPIRED: &str = "SELECT json_group_array(rowid), COUNT(*) FROM (SELECT rowid FROM messages \
+     WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)";
+
+/// The ids to forget (accepted before `$1`, at most `$2`), as [`EXPIRED`] gives its rowids.
+const FORGETTABLE: &str = concat!(
+    "SELECT json_group_array(id), COUNT(*) FROM (",
+    forgettable_ids!(),
+    ")"
+);
 
 impl SqliteStore {
     /// Deletes messages received before `older_than_ms` and, per inbox, all but the newest
@@ -33,30 +42,20 @@ impl SqliteStore {
         older_than_ms: i64,
         max_per_inbox: u64,
     ) -> Result<u64, StoreError> {
-        let mut deleted = 0;
-        loop {
-            let rowids: Vec<i64> = sqlx::query_scalar(EXPIRED)
-                .bind(older_than_ms)
-                .bind(i64::from(STEP))
-                .fetch_all(&self.readers)
-                .await?;
-            if rowids.is_empty() {
-                break;
-            }
-            let found = rowids.len();
-            let rowids = json_array(&rowids)?;
-            deleted += self
-                .step(RetentionStep::Expired {
+        let mut deleted = self
+            .in_steps(EXPIRED, older_than_ms, |rowids, older_than_ms| {
+                RetentionStep::Expired {
                     rowids,
                     older_than_ms,
-                })
-                .await?;
-            if found < usize::from(STEP) {
-                break;
-            }
-        }
-        self.forget_ids(older_than_ms.saturating_sub(ID_MEMORY_MS))
+                }
+            })
             .await?;
+        self.in_steps(
+            FORGETTABLE,
+            older_than_ms.saturating_sub(ID_MEMORY_MS),
+            |ids, before_ms| RetentionStep::ForgetIds { ids, before_ms },
+        )
+        .await?;
 
         let keep = clamp_i64(max_per_inbox);
         let over: Vec<String> = sqlx::query_scalar(statements::OVER_LIMIT_INBOXES)
@@ -88,23 +87,28 @@ impl SqliteStore {
         Ok(deleted)
     }
 
-    /// Forgets the ids accepted before `before_ms` that no outbox row holds.
-    async fn forget_ids(&self, before_ms: i64) -> Result<(), StoreError> {
+    /// Deletes what `candidates` finds before `before_ms` on a read connection, [`STEP`] rows
+    /// a writer request (made by `step` from the JSON array and `before_ms`), until it finds
+    /// fewer; returns the rows deleted.
+    async fn in_steps(
+        &self,
+        candidates: &'static str,
+        before_ms: i64,
+        step: fn(String, i64) -> RetentionStep,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0;
         loop {
-            let ids: Vec<String> = sqlx::query_scalar(statements::FORGETTABLE_IDS)
+            let (found, count): (String, i64) = sqlx::query_as(candidates)
                 .bind(before_ms)
                 .bind(i64::from(STEP))
-                .fetch_all(&self.readers)
+                .fetch_one(&self.readers)
                 .await?;
-            if ids.is_empty() {
-                return Ok(());
+            if count == 0 {
+                return Ok(deleted);
             }
-            let found = ids.len();
-            let ids = json_array(&ids)?;
-            self.step(RetentionStep::ForgetIds { ids, before_ms })
-                .await?;
-            if found < usize::from(STEP) {
-                return Ok(());
+            deleted += self.step(step(found, before_ms)).await?;
+            if count < i64::from(STEP) {
+                return Ok(deleted);
             }
         }
     }
@@ -114,10 +118,4 @@ impl SqliteStore {
         self.write(|reply| Request::Guarded(Guarded::Retention { step, reply }))
             .await
     }
-}
-
-/// The candidates as one JSON array: one parameter, whatever their number, so the writer's
-/// statement text (and its prepared statement) is always the same.
-fn json_array<T: serde::Serialize>(items: &[T]) -> Result<String, StoreError> {
-    serde_json::to_string(items).map_err(|e| StoreError::Database(sqlx::Error::Encode(e.into())))
 }
