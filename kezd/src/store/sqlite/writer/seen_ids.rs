@@ -10,7 +10,7 @@
 //!
 //! Why "certainly not stored" is exact: only the writer stores ids (`message_ids` for a local
 //! inbox, the outbox for another server, stored_ids.rs). When the filter is made, a loader
-//! reads every stored id on a read connection, in one statement (one snapshot) that starts
+//! reads every stored id on a read connection, in one read transaction (one snapshot) that starts
 //! after the writer began recording the ids it writes; those are added when the loader is
 //! done. Every id stored before the loader's snapshot is in what it read, every id written
 //! after is in what the writer recorded. Until the filter is loaded, every id is looked up.
@@ -21,7 +21,6 @@
 
 use std::hash::{BuildHasher, RandomState};
 
-use futures_util::TryStreamExt;
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::oneshot;
 
@@ -144,23 +143,77 @@ impl SeenIds {
     }
 }
 
-/// A filter of every id stored, sized for twice as many.
+/// Ids read per statement: each statement answers them as one JSON array, in one row.
+const IDS_PER_READ: i64 = 16_384;
+
+/// A filter of every id stored, sized for twice as many, read in one snapshot (one read
+/// transaction) a chunk at a time.
+///
+/// Why chunks of one row each: read one row per id, every id crosses from sqlx's connection
+/// thread to this task as a row of its own, and that hand-off, not SQLite, made the load cost
+/// about 2 µs of CPU per id (11 s for 5,000,000, docs/BENCHMARKS.md), taken from the sends of
+/// a server that has just started. Stored ids are 64 hex characters (SPEC §2.6), so a chunk is
+/// read as borrowed strings; an id that is not (an escape in its JSON) fails the load, and
+/// every id is then looked up, as when reading fails.
 async fn read_all(readers: &SqlitePool, hasher: &RandomState) -> Result<Bloom, sqlx::Error> {
-    let mut conn = readers.acquire().await?;
+    let started = std::time::Instant::now();
+    let mut snapshot = readers.begin().await?;
     let count: i64 = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM message_ids) + (SELECT COUNT(*) FROM outbox)",
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut *snapshot)
     .await?;
     let mut bloom = Bloom::for_ids(usize::try_from(count).unwrap_or(0).saturating_mul(2));
-    let mut ids = sqlx::query_scalar::<_, String>(
-        "SELECT id FROM message_ids UNION ALL SELECT id FROM outbox",
-    )
-    .fetch(&mut *conn);
-    while let Some(id) = ids.try_next().await? {
-        bloom.insert(hasher.hash_one(id.as_str()));
+    // Each table from its primary key's start, chunk after chunk, each one after the last
+    // key the previous chunk held.
+    let mut after_id = String::new();
+    loop {
+        let (ids, last): (String, Option<String>) = sqlx::query_as(
+            "SELECT json_group_array(id), max(id) FROM \
+             (SELECT id FROM message_ids WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        )
+        .bind(&after_id)
+        .bind(IDS_PER_READ)
+        .fetch_one(&mut *snapshot)
+        .await?;
+        add_chunk(&mut bloom, hasher, &ids)?;
+        match last {
+            Some(last) => after_id = last,
+            None => break,
+        }
     }
+    let mut after_position = i64::MIN;
+    loop {
+        let (ids, last): (String, Option<i64>) = sqlx::query_as(
+            "SELECT json_group_array(id), max(position) FROM \
+             (SELECT position, id FROM outbox WHERE position > ?1 ORDER BY position LIMIT ?2)",
+        )
+        .bind(after_position)
+        .bind(IDS_PER_READ)
+        .fetch_one(&mut *snapshot)
+        .await?;
+        add_chunk(&mut bloom, hasher, &ids)?;
+        match last {
+            Some(last) => after_position = last,
+            None => break,
+        }
+    }
+    snapshot.rollback().await?;
+    tracing::info!(
+        ids = bloom.ids,
+        elapsed_ms = started.elapsed().as_millis(),
+        "stored message ids read: only ids that may be stored are looked up"
+    );
     Ok(bloom)
+}
+
+/// Adds a chunk's ids, a JSON array of strings, to `bloom`.
+fn add_chunk(bloom: &mut Bloom, hasher: &RandomState, ids: &str) -> Result<(), sqlx::Error> {
+    let ids: Vec<&str> = serde_json::from_str(ids).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    for id in ids {
+        bloom.insert(hasher.hash_one(id));
+    }
+    Ok(())
 }
 
 /// A Bloom filter over 64-bit hashes: a power of two of bits, [`PROBES`] of them per hash.
@@ -256,9 +309,9 @@ mod tests {
             .expect("database");
         for statement in [
             "CREATE TABLE message_ids (id TEXT PRIMARY KEY)",
-            "CREATE TABLE outbox (id TEXT UNIQUE)",
+            "CREATE TABLE outbox (position INTEGER PRIMARY KEY, id TEXT UNIQUE)",
             "INSERT INTO message_ids VALUES ('local-1'), ('local-2')",
-            "INSERT INTO outbox VALUES ('remote-1')",
+            "INSERT INTO outbox (id) VALUES ('remote-1')",
         ] {
             sqlx::query(statement)
                 .execute(&pool)
@@ -311,5 +364,71 @@ mod tests {
         assert!(seen.maybe_stored("local-1"));
         assert!(seen.maybe_stored("written-while-reloading"));
         assert!(!seen.maybe_stored("never-stored"));
+    }
+
+    /// Waits until the loader is done, whether it succeeded or not.
+    async fn settled(seen: &mut SeenIds) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            seen.collect_loaded();
+            if !matches!(seen.state, State::Loading { .. }) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never settled");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Tables of several chunks each are read whole, each id once.
+    #[tokio::test]
+    async fn every_chunk_of_both_tables_is_read() {
+        let (_dir, pool) = database().await;
+        let (local, remote) = (2 * IDS_PER_READ + 7, IDS_PER_READ + 1);
+        for (sql, n) in [
+            (
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+                 INSERT INTO message_ids SELECT printf('many-local-%d', i) FROM n",
+                local,
+            ),
+            (
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+                 INSERT INTO outbox (id) SELECT printf('many-remote-%d', i) FROM n",
+                remote,
+            ),
+        ] {
+            sqlx::query(sql).bind(n).execute(&pool).await.expect("rows");
+        }
+        let mut seen = SeenIds::load(pool);
+        loaded(&mut seen).await;
+        let State::Ready(bloom) = &seen.state else {
+            unreachable!("loaded");
+        };
+        // The three rows every test database holds, and the many.
+        assert_eq!(
+            bloom.ids,
+            usize::try_from(3 + local + remote).expect("count")
+        );
+        for i in 1..=local {
+            assert!(seen.maybe_stored(&format!("many-local-{i}")), "local {i}");
+        }
+        for i in 1..=remote {
+            assert!(seen.maybe_stored(&format!("many-remote-{i}")), "remote {i}");
+        }
+        assert!(!seen.maybe_stored("never-stored"));
+    }
+
+    /// A stored id the loader cannot read as plain text turns the filter off: every id is then
+    /// looked up, none is taken for certainly new.
+    #[tokio::test]
+    async fn an_unreadable_id_turns_the_filter_off() {
+        let (_dir, pool) = database().await;
+        sqlx::query("INSERT INTO message_ids VALUES ('quoted\"id')")
+            .execute(&pool)
+            .await
+            .expect("row");
+        let mut seen = SeenIds::load(pool);
+        settled(&mut seen).await;
+        assert!(matches!(seen.state, State::Off));
+        assert!(seen.maybe_stored("never-stored"));
     }
 }
