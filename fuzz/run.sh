@@ -3,8 +3,9 @@
 # it is missing.
 #
 #   fuzz/run.sh short [SECONDS] [TARGET…]  each target SECONDS (default 10) from the committed
-#                                          corpus; new inputs go to a temporary directory, the
-#                                          repository is not changed. Fails on any crash. (CI)
+#                                          corpus, one per core at a time; new inputs go to a
+#                                          temporary directory, the repository is not changed.
+#                                          Fails on any crash. (CI)
 #   fuzz/run.sh long [RUNS] [TARGET…]      each target in turn, one process at nice 19, for
 #                                          RUNS executions (default 10,000,000); new inputs go
 #                                          to fuzz/work/<target>, a log to work/<target>.log.
@@ -50,20 +51,39 @@ short)
     "${FUZZ[@]}" build "${BUILD_FLAGS[@]}"
     scratch=$(mktemp -d)
     trap 'rm -rf "$scratch"' EXIT
-    for target in $(targets "$@"); do
+    # Each libFuzzer process runs on one core: the targets run one per core at a time, and
+    # are reported in order once all have finished.
+    mapfile -t all < <(targets "$@")
+    running=0
+    for target in "${all[@]}"; do
         mkdir -p "$scratch/$target"
-        log="$scratch/$target.log"
-        status=0
         # The scratch directory comes first: libFuzzer writes new inputs to the first corpus.
-        "${FUZZ[@]}" run "${BUILD_FLAGS[@]}" "$target" "$scratch/$target" "corpus/$target" -- \
-            -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
+        (
+            status=0
+            "${FUZZ[@]}" run "${BUILD_FLAGS[@]}" "$target" "$scratch/$target" "corpus/$target" -- \
+                -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+                >"$scratch/$target.log" 2>&1 || status=$?
+            echo "$status" >"$scratch/$target.status"
+        ) &
+        running=$((running + 1))
+        if ((running >= $(nproc))); then
+            wait -n
+            running=$((running - 1))
+        fi
+    done
+    wait
+    failed=()
+    for target in "${all[@]}"; do
+        log="$scratch/$target.log"
+        status=$(cat "$scratch/$target.status")
         echo "$target: $(stats "$log")"
         if ((status != 0)); then
             tail -n 40 "$log" >&2
             echo "fuzz target $target failed (exit $status); the input is under fuzz/artifacts/$target/" >&2
-            exit 1
+            failed+=("$target")
         fi
     done
+    ((${#failed[@]} == 0)) || exit 1
     ;;
 long)
     runs=${1:-10000000}
@@ -94,7 +114,7 @@ list)
     "${FUZZ[@]}" list
     ;;
 *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac
