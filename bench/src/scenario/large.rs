@@ -214,8 +214,8 @@ async fn one_store(
     summary.figure("start_up_work_cpu_seconds", work);
     summary.line(format!(
         "after it started serving on the large store, kezd worked {work:.2} s of CPU over \
-         {until:.1} s before it was idle (SQLite: reading the stored ids); 1a and 1c measured \
-         after"
+         {until:.1} s before it was idle (on SQLite, mostly reading the stored ids); 1a and 1c \
+         measured after"
     ));
     settled(&empty).await?;
     starts.sort_by(f64::total_cmp);
