@@ -164,38 +164,26 @@ async fn read_all(readers: &SqlitePool, hasher: &RandomState) -> Result<Bloom, s
     .fetch_one(&mut *snapshot)
     .await?;
     let mut bloom = Bloom::for_ids(usize::try_from(count).unwrap_or(0).saturating_mul(2));
-    // Each table from its primary key's start, chunk after chunk, each one after the last
-    // key the previous chunk held.
-    let mut after_id = String::new();
-    loop {
-        let (ids, last): (String, Option<String>) = sqlx::query_as(
-            "SELECT json_group_array(id), max(id) FROM \
-             (SELECT id FROM message_ids WHERE id > ?1 ORDER BY id LIMIT ?2)",
-        )
-        .bind(&after_id)
-        .bind(IDS_PER_READ)
-        .fetch_one(&mut *snapshot)
-        .await?;
-        add_chunk(&mut bloom, hasher, &ids)?;
-        match last {
-            Some(last) => after_id = last,
-            None => break,
-        }
-    }
-    let mut after_position = i64::MIN;
-    loop {
-        let (ids, last): (String, Option<i64>) = sqlx::query_as(
-            "SELECT json_group_array(id), max(position) FROM \
-             (SELECT position, id FROM outbox WHERE position > ?1 ORDER BY position LIMIT ?2)",
-        )
-        .bind(after_position)
-        .bind(IDS_PER_READ)
-        .fetch_one(&mut *snapshot)
-        .await?;
-        add_chunk(&mut bloom, hasher, &ids)?;
-        match last {
-            Some(last) => after_position = last,
-            None => break,
+    // Each table in the order of an index on its ids, chunk after chunk, each one after the
+    // last id the previous chunk held (the outbox's ids are UNIQUE, so indexed too).
+    for chunk in [
+        "SELECT json_group_array(id), max(id) FROM \
+         (SELECT id FROM message_ids WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        "SELECT json_group_array(id), max(id) FROM \
+         (SELECT id FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2)",
+    ] {
+        let mut after = String::new();
+        loop {
+            let (ids, last): (String, Option<String>) = sqlx::query_as(chunk)
+                .bind(&after)
+                .bind(IDS_PER_READ)
+                .fetch_one(&mut *snapshot)
+                .await?;
+            add_chunk(&mut bloom, hasher, &ids)?;
+            match last {
+                Some(last) => after = last,
+                None => break,
+            }
         }
     }
     snapshot.rollback().await?;
