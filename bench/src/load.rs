@@ -624,6 +624,7 @@ fn report_run(f: &RunFigures<'_>, report: &mut crate::report::Report) {
     let delivered = f.tracker.delivered();
     let last = f.tracker.last_delivery().as_secs_f64();
     let cpu = f.after.cpu_seconds - f.before.cpu_seconds;
+    let written = f.after.disk_write_bytes - f.before.disk_write_bytes;
     let latencies = f.tracker.latencies();
     let throughput = if last > 0.0 {
         delivered as f64 / last
@@ -653,6 +654,11 @@ fn report_run(f: &RunFigures<'_>, report: &mut crate::report::Report) {
     report.figure("send_to_stream_latency", &latencies);
     report.figure("server_cpu_seconds", cpu);
     report.figure("server_cpu_ms_per_message", cpu_per_msg_ms);
+    report.figure("server_disk_write_bytes", written);
+    report.figure(
+        "server_disk_write_bytes_per_message",
+        written as f64 / f.outcome.acked.max(1) as f64,
+    );
     report.figure("server_memory_kib", &f.after.memory);
     report.figure("generator_cpu_seconds", f.own_cpu);
     let cpu_each: Vec<f64> = f
@@ -683,6 +689,11 @@ fn report_run(f: &RunFigures<'_>, report: &mut crate::report::Report) {
             .map(|c| format!("{c:.2} s"))
             .collect::<Vec<_>>()
             .join(", ")
+    ));
+    report.line(format!(
+        "server disk writes (write_bytes): {:.1} MB = {:.1} KB/message",
+        written as f64 / 1e6,
+        written as f64 / 1e3 / f.outcome.acked.max(1) as f64
     ));
     report.line(format!(
         "load generator CPU (same cores): {:.2} s",

@@ -1,5 +1,6 @@
 //! What the kernel says about a server process: CPU time (`/proc/<pid>/stat`, utime + stime,
-//! all threads) and memory (`/proc/<pid>/status`, VmRSS and the high-water mark VmHWM). Read
+//! all threads), memory (`/proc/<pid>/status`, VmRSS and the high-water mark VmHWM) and the
+//! bytes it wrote towards the disk (`/proc/<pid>/io`, `write_bytes`). Read
 //! from the kezd process the bench started, so the figures are the server's alone, never the
 //! load generator's, even though both share the machine's cores.
 
@@ -70,6 +71,18 @@ pub fn memory(pid: u32) -> Result<Memory> {
     })
 }
 
+/// Bytes a process caused to be written to storage so far (`write_bytes` of `/proc/<pid>/io`:
+/// counted when a page of a file turns dirty, so writeback the kernel does later counts too,
+/// and a page written again before it was written out counts once).
+pub fn disk_write_bytes(pid: u32) -> Result<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .with_context(|| format!("reading /proc/{pid}/io"))?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))
+        .and_then(|n| n.trim().parse().ok())
+        .with_context(|| format!("write_bytes in /proc/{pid}/io"))
+}
+
 /// The 1-minute load average, recorded with every figure because the machine is shared.
 pub fn load_average() -> Option<[f64; 3]> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
@@ -82,6 +95,8 @@ pub fn load_average() -> Option<[f64; 3]> {
 pub struct Snapshot {
     /// Sum of every process's CPU seconds.
     pub cpu_seconds: f64,
+    /// Sum of every process's bytes written towards the disk.
+    pub disk_write_bytes: u64,
     /// Per process, in the order given.
     pub cpu_each: Vec<f64>,
     /// Per process, in the order given.
@@ -94,6 +109,7 @@ pub fn snapshot(pids: &[u32]) -> Result<Snapshot> {
     for &pid in pids {
         let cpu = cpu_seconds(pid)?;
         snap.cpu_seconds += cpu;
+        snap.disk_write_bytes += disk_write_bytes(pid)?;
         snap.cpu_each.push(cpu);
         snap.memory.push(memory(pid)?);
     }

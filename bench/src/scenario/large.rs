@@ -395,6 +395,15 @@ fn compare(reports: &[Report], summary: &mut Report) {
             (rl / re - 1.0) * 100.0,
             (pl / pe - 1.0) * 100.0
         ));
+        let figure = |r: &Report, key: &str| r.figures[key].as_f64().unwrap_or(0.0);
+        let cpu = [empty, large].map(|r| figure(r, "server_cpu_ms_per_message"));
+        let disk = [empty, large].map(|r| figure(r, "server_disk_write_bytes_per_message") / 1e3);
+        summary.figure(&format!("{name}_cpu_ms_per_message_empty_large"), cpu);
+        summary.figure(&format!("{name}_disk_kb_per_message_empty_large"), disk);
+        summary.line(format!(
+            "{name}: kezd's CPU {:.3} → {:.3} ms and disk writes {:.1} → {:.1} KB per message",
+            cpu[0], cpu[1], disk[0], disk[1]
+        ));
     }
 }
 
