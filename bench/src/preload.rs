@@ -326,6 +326,14 @@ pub async fn load(fixture: &Fixture, mut target: Target<'_>) -> Result<LoadTimes
 /// One transaction per chunk, multi-row INSERTs into each table.
 async fn insert_sqlite(conn: &mut SqliteConnection, rows: &Rows) -> Result<()> {
     let mut tx = conn.begin().await?;
+    // Since its schema version 9 kezd keys its SQLite id memory by the day of the envelope's
+    // ts (kezd/src/store/sqlite/stored_ids.rs); a kezd from before, measured beside it, by
+    // the id alone.
+    let by_day: bool = sqlx::query_scalar(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('message_ids') WHERE name = 'ts_day'",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     for part in rows.users.chunks(SQLITE_ROWS_PER_STATEMENT) {
         QueryBuilder::<Sqlite>::new(
             "INSERT INTO users (handle, primary_key, registered_at, registration) ",
@@ -361,10 +369,16 @@ async fn insert_sqlite(conn: &mut SqliteConnection, rows: &Rows) -> Result<()> {
         .build()
         .execute(&mut *tx)
         .await?;
-        QueryBuilder::<Sqlite>::new(
-            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ",
-        )
+        QueryBuilder::<Sqlite>::new(if by_day {
+            "INSERT INTO message_ids (ts_day, id, recipient, seq, accepted_at, sender) "
+        } else {
+            "INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) "
+        })
         .push_values(part, |mut b, (h, seq, id, from, at, _)| {
+            // Each envelope here is sent when it is received.
+            if by_day {
+                b.push_bind(at.div_euclid(86_400_000));
+            }
             b.push_bind(id)
                 .push_bind(h)
                 .push_bind(seq)

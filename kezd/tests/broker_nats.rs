@@ -168,6 +168,7 @@ async fn send(store: &dyn Store, broker: &NatsBroker, n: u64) {
                 handle: "alice".into(),
             },
             envelope_json: "{}".into(),
+            ts_ms: 1,
             received_at_ms: 1,
         })
         .await

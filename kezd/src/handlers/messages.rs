@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::limits::Send;
 use crate::state::AppState;
-use crate::store::{Accepted, Admission, NewMessage, Route, StoredMessage};
+use crate::store::{Accepted, Admission, MessageKey, NewMessage, Route, StoredMessage};
 
 /// Accepts a message for delivery (SPEC §8.1): the sender and recipient through the user
 /// cache ([`Store::user_by_handle`]), [`Store::conversation`], then [`Store::accept_admitted`]
@@ -69,11 +69,13 @@ pub async fn post(mut ctx: RequestContext) -> HandlerResult {
         }
         Err(refusal) => return duplicate_or(&state, &envelope, local, refusal).await,
     };
+    let MessageKey { id, ts_ms } = MessageKey::of(&envelope);
     let message = NewMessage {
-        id: envelope.id.to_string(),
+        id,
         sender: env.from.to_string(),
         route,
         envelope_json: envelope.canonical.clone(),
+        ts_ms,
         received_at_ms: i64::try_from(now).unwrap_or(i64::MAX),
     };
     let (from, to) = (env.from.to_string(), env.to.to_string());
@@ -171,7 +173,7 @@ async fn duplicate_or(
     if crate::faults::on("resend_refused_by_later_checks") {
         return Err(refusal);
     }
-    match state.store().accepted(&envelope.id.to_string()).await? {
+    match state.store().accepted(&MessageKey::of(envelope)).await? {
         Some(first) => respond(envelope, first, local, true),
         None => Err(refusal),
     }

@@ -36,7 +36,7 @@ use crate::handlers::origin_auth::{self, Authenticated};
 use crate::handlers::{HandlerResult, RequestContext};
 use crate::limits::Send;
 use crate::state::AppState;
-use crate::store::{NewMessage, Route, StoredMessage};
+use crate::store::{MessageKey, NewMessage, Route, StoredMessage};
 use kez_spec::api::txn::{ENVELOPE_FUTURE_MS, ENVELOPE_PAST_MS, MAX_ENVELOPES};
 
 /// `Retry-After` of a transaction refused because too many are in flight: long enough that an
@@ -94,8 +94,13 @@ pub async fn put(mut ctx: RequestContext) -> HandlerResult {
         .into_iter()
         .map(|element| Received::parse(&state, element))
         .collect();
-    let ids: Vec<String> = envelopes.iter().map(|r| r.id.clone()).collect();
-    let known = state.store().known_ids(&ids).await?;
+    // An element that did not parse has no ts to look its id up by, and could not be a
+    // duplicate: its id, the hash of its bytes, is no parsed envelope's.
+    let keys: Vec<MessageKey> = envelopes
+        .iter()
+        .filter_map(|r| r.envelope.as_ref().ok().map(MessageKey::of))
+        .collect();
+    let known = state.store().known_ids(&keys).await?;
     let settings = &state.config().federation;
     let senders = senders::look_up(
         &federate.client,
@@ -410,13 +415,15 @@ impl Receiver<'_> {
             ..conversation
         };
         self.conversations.insert(pair, admitted);
+        let MessageKey { id, ts_ms } = MessageKey::of(envelope);
         let message = NewMessage {
-            id: received.id.clone(),
+            id,
             sender,
             route: Route::Local {
                 handle: recipient.to_owned(),
             },
             envelope_json: envelope.canonical.clone(),
+            ts_ms,
             received_at_ms: i64::try_from(self.now_ms).unwrap_or(i64::MAX),
         };
         Ok(Verdict::Store(Box::new(message), record))

@@ -97,8 +97,43 @@ pub struct NewMessage {
     pub route: Route,
     /// The signed envelope's canonical JSON text.
     pub envelope_json: String,
+    /// The envelope's `ts`, Unix milliseconds: with the id, it finds the id again on SQLite
+    /// (see [`MessageKey`]).
+    pub ts_ms: i64,
     /// When this server accepted it, Unix milliseconds.
     pub received_at_ms: i64,
+}
+
+impl NewMessage {
+    /// What finds this message's id again.
+    pub fn key(&self) -> MessageKey {
+        MessageKey {
+            id: self.id.clone(),
+            ts_ms: self.ts_ms,
+        }
+    }
+}
+
+/// A message id with its envelope's `ts`, both known wherever an envelope is (SPEC §8.1
+/// check 4, §9.4 check 2, before the duplicate check). SQLite orders its id memory by the
+/// day of `ts` (store/sqlite/stored_ids.rs), so a look-up needs both; PostgreSQL uses the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageKey {
+    /// Hex SHA-256 of the signed envelope's JCS bytes (SPEC §6.4).
+    pub id: String,
+    /// The envelope's `ts`, Unix milliseconds.
+    pub ts_ms: i64,
+}
+
+impl MessageKey {
+    /// The key of a parsed envelope.
+    pub fn of(envelope: &kez_spec::envelope::SignedEnvelope) -> MessageKey {
+        MessageKey {
+            id: envelope.id.to_string(),
+            // A ts is a JSON safe integer (SPEC §3.3), far below i64::MAX.
+            ts_ms: i64::try_from(envelope.envelope.ts_ms).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 /// What `accept` reports.
@@ -240,12 +275,12 @@ pub trait Store: Send + Sync + 'static {
         message: NewMessage,
         admission: Admission,
     ) -> Result<Accepted, StoreError>;
-    /// The first acceptance of message `id`, if this server remembers it (SPEC §8.7): what a
+    /// The first acceptance of message `key`, if this server remembers it (SPEC §8.7): what a
     /// resend is answered with, even after the message was acknowledged.
-    async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError>;
-    /// Which of `ids` this server remembers accepting: a received transaction's duplicates
-    /// (SPEC §9.4) found with one look-up instead of one per envelope.
-    async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError>;
+    async fn accepted(&self, key: &MessageKey) -> Result<Option<Accepted>, StoreError>;
+    /// Which of `keys` this server remembers accepting, by id: a received transaction's
+    /// duplicates (SPEC §9.4) found with one look-up instead of one per envelope.
+    async fn known_ids(&self, keys: &[MessageKey]) -> Result<HashSet<String>, StoreError>;
     /// Messages of `handle`'s inbox with seq > `since`, ascending: at most `limit`, and only as
     /// many as fit in `max_bytes` of envelope text — but always the first one, however large,
     /// so a reader paging on always advances. Envelopes past the byte bound are not read from

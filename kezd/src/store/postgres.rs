@@ -57,9 +57,9 @@ use super::rows::{
 };
 use super::{
     Accepted, AccountDeletion, AdminWrite, Admission, Conversation, DeleteOutcome, Delivery,
-    DestinationReport, Durability, MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem,
-    RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, TokenRecord, TokenSpend,
-    Tombstone, UserEntry, UserRecord,
+    DestinationReport, Durability, MessageKey, MessageStatus, NewMessage, NewToken, OutboxBacklog,
+    OutboxItem, RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, TokenRecord,
+    TokenSpend, Tombstone, UserEntry, UserRecord,
 };
 use crate::store::statements;
 
@@ -290,16 +290,17 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
+    async fn accepted(&self, key: &MessageKey) -> Result<Option<Accepted>, StoreError> {
         let seq: Option<Option<i64>> =
             sqlx::query_scalar("SELECT seq FROM message_ids WHERE id = $1")
-                .bind(id)
+                .bind(&key.id)
                 .fetch_optional(&self.pool)
                 .await?;
         seq.map(first_acceptance).transpose()
     }
 
-    async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+    async fn known_ids(&self, keys: &[MessageKey]) -> Result<HashSet<String>, StoreError> {
+        let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
         let found: Vec<String> =
             sqlx::query_scalar("SELECT id FROM message_ids WHERE id = ANY($1)")
                 .bind(ids)

@@ -8,10 +8,10 @@ use super::{
     UserRecord,
 };
 
-/// How long after its acceptance a message id is kept beyond the age limit, in both backends:
-/// SPEC §8.7 asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after
-/// acceptance (§8.1 check 9, §9.4 check 8), so 7 days + 600 s after acceptance covers every
-/// envelope.
+/// How long a message id is kept beyond the age limit, in both backends, after its acceptance
+/// (PostgreSQL) or its envelope's `ts` (SQLite, whole days, sqlite/stored_ids.rs): SPEC §8.7
+/// asks for `ts` + 7 days + 300 s, and an accepted `ts` is at most 300 s after acceptance
+/// (§8.1 check 9, §9.4 check 8), so 7 days + 600 s after either covers every envelope.
 pub(super) const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
 
 /// Deletes at most `$2` outbox rows that finished (delivered or failed) before `$1`, oldest

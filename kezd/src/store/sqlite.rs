@@ -46,9 +46,9 @@ use super::rows::{
 use super::tokens::{self as token_statements, TokenRow};
 use super::{
     Accepted, AccountDeletion, AdminWrite, Admission, Conversation, DeleteOutcome, Delivery,
-    DestinationReport, Durability, MessageStatus, NewMessage, NewToken, OutboxBacklog, OutboxItem,
-    RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, TokenRecord, TokenSpend,
-    Tombstone, UserEntry, UserRecord,
+    DestinationReport, Durability, MessageKey, MessageStatus, NewMessage, NewToken, OutboxBacklog,
+    OutboxItem, RegisterOutcome, ServerBlock, Store, StoreError, StoredMessage, TokenRecord,
+    TokenSpend, Tombstone, UserEntry, UserRecord,
 };
 use crate::store::statements::{INBOX_PAGE, LATEST_SEQ};
 use checkpointer::LogRestart;
@@ -294,6 +294,11 @@ fn migrator() -> Migrator {
             "admin",
             include_str!("../../migrations/sqlite/0008_admin.sql"),
         ),
+        file(
+            9,
+            "message ids by day",
+            include_str!("../../migrations/sqlite/0009_message_ids_by_day.sql"),
+        ),
     ])
 }
 
@@ -528,19 +533,19 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn accepted(&self, id: &str) -> Result<Option<Accepted>, StoreError> {
+    async fn accepted(&self, key: &MessageKey) -> Result<Option<Accepted>, StoreError> {
         let mut query = QueryBuilder::new("");
-        stored_ids::push(&mut query, [id]);
+        stored_ids::push(&mut query, [(key.id.as_str(), key.ts_ms)]);
         let found: Option<(String, Option<i64>)> =
             query.build_query_as().fetch_optional(&self.readers).await?;
         found.map(|(_, seq)| first_acceptance(seq)).transpose()
     }
 
-    async fn known_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+    async fn known_ids(&self, keys: &[MessageKey]) -> Result<HashSet<String>, StoreError> {
         let mut known = HashSet::new();
-        for chunk in ids.chunks(stored_ids::IDS_PER_STATEMENT) {
+        for chunk in keys.chunks(stored_ids::IDS_PER_STATEMENT) {
             let mut query = QueryBuilder::new("");
-            stored_ids::push(&mut query, chunk.iter().map(String::as_str));
+            stored_ids::push(&mut query, chunk.iter().map(|k| (k.id.as_str(), k.ts_ms)));
             let found: Vec<(String, Option<i64>)> =
                 query.build_query_as().fetch_all(&self.readers).await?;
             known.extend(found.into_iter().map(|(id, _)| id));

@@ -26,20 +26,21 @@ pub(super) const LATEST_SEQ: &str = "SELECT last_seq FROM inbox_counters WHERE r
 pub(super) const OUTBOX_STATUS: &str =
     "SELECT sender, state, attempts, next_attempt_at, last_error FROM outbox WHERE id = $1";
 
-/// The id memory of message `$1`: a local recipient's message is `stored` from its acceptance.
-pub(super) const LOCAL_STATUS: &str = "SELECT sender, seq FROM message_ids WHERE id = $1";
-
 /// The stored response to transaction `$2` from origin `$1` (SPEC §9.4).
 pub(super) const TXN_RESPONSE: &str = "SELECT response FROM txns WHERE origin = $1 AND txn_id = $2";
 
-/// At most `$2` ids accepted before `$1`, oldest first (SPEC §8.7), except those still in the
-/// outbox, whose row would make a re-accept fail: the ids retention forgets.
+/// At most `$2` ids of `$table` (keyed by id, indexed by accepted_at) accepted before `$1`,
+/// oldest first (SPEC §8.7), except those still in the outbox, whose row would make a
+/// re-accept fail: the ids retention forgets.
 macro_rules! forgettable_ids {
-    () => {
-        "SELECT m.id FROM message_ids m \
-         WHERE m.accepted_at < $1 \
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
-         ORDER BY m.accepted_at LIMIT $2"
+    ($table:literal) => {
+        concat!(
+            "SELECT m.id FROM ",
+            $table,
+            " m WHERE m.accepted_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = m.id) \
+             ORDER BY m.accepted_at LIMIT $2"
+        )
     };
 }
 
@@ -49,7 +50,7 @@ pub(super) use forgettable_ids;
 /// Forgets the ids of `forgettable_ids!` in one statement (PostgreSQL).
 pub(super) const FORGET_IDS: &str = concat!(
     "DELETE FROM message_ids WHERE id IN (",
-    forgettable_ids!(),
+    forgettable_ids!("message_ids"),
     ")"
 );
 

@@ -1,15 +1,18 @@
 //! What only the SQLite store must prove: its write-ahead log stays bounded while writes never
 //! pause, because checkpoints beside a busy writer alone would never let the log start over;
-//! being its file's only writer, it counts its commits for the readers that poll; and the ids
-//! it keeps in memory to skip duplicate look-ups never hide a stored id.
+//! being its file's only writer, it counts its commits for the readers that poll; the ids it
+//! keeps in memory to skip duplicate look-ups never hide a stored id; and its id memory, kept
+//! by day, finds and forgets ids by day and those it kept before.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use kezd::store::{Accepted, NewMessage, Route, SqliteOptions, SqliteStore, Store};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
-use crate::cases::{accept_new, local, register_all, remote};
+use crate::cases::{accept_new, key, local, register_all, remote};
 
 /// Messages written in all: about 128 MiB of envelopes, thirty times the log's restart size
 /// (1,000 pages of 4 KiB), so a log that never restarted would be far past what one that does
@@ -69,6 +72,7 @@ async fn the_log_restarts_under_sustained_writes() {
                         route: Route::Local {
                             handle: "alice".to_owned(),
                         },
+                        ts_ms: 1_000,
                         received_at_ms: 1_000,
                     };
                     accept_new(&*store, message).await;
@@ -206,4 +210,105 @@ async fn resends_are_duplicates_while_and_after_stored_ids_load() {
         .expect("remote resend");
     assert_eq!(again, duplicate(None));
     assert_eq!(store.latest_seq("alice").await.expect("latest"), 2 * STORED);
+}
+
+/// Ids are remembered by the day of their envelope's `ts`, and those a store remembered before
+/// it kept them by day (schema version 9) stay in the table they were in: both are found by
+/// envelope (a resend is a duplicate with its first seq) and by id alone (the delivery status,
+/// which walks every stored day), and the retention forgets both kinds once old enough, the
+/// ones by day a whole day at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ids_are_found_and_forgotten_by_day_and_from_before_version_9() {
+    const DAY_MS: i64 = 86_400_000;
+    /// SPEC §8.7's memory of `ts` + 7 days + 300 s, with `ts` up to 300 s after acceptance.
+    const ID_MEMORY_MS: i64 = (7 * 24 * 3600 + 600) * 1000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = SqliteOptions::new(dir.path().join("kez.db"));
+    let store = SqliteStore::open(options.clone()).await.expect("open");
+    register_all(&store, &["alice"]).await;
+    store.close().await;
+    drop(store);
+    // An id accepted before version 9: its row moved to message_ids_v1 with the rest.
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.path().join("kez.db"))
+        .connect()
+        .await
+        .expect("connect");
+    sqlx::query(
+        "INSERT INTO message_ids_v1 (id, recipient, seq, accepted_at, sender) \
+         VALUES ('before', 'alice', 7, 1000, 'zed@a.example')",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("row");
+    sqlx::query("INSERT INTO inbox_counters (recipient, last_seq) VALUES ('alice', 7)")
+        .execute(&mut conn)
+        .await
+        .expect("counter");
+    conn.close().await.expect("close");
+
+    let store = SqliteStore::open(options).await.expect("reopen");
+    // Days 1, 3, 4 and 9, so the status look-up walks days with and without ids between them.
+    let days = [
+        ("day1", DAY_MS + 5),
+        ("day3", 3 * DAY_MS),
+        ("day4", 4 * DAY_MS + 10),
+        ("day9", 9 * DAY_MS + 1),
+    ];
+    for (n, (id, ts)) in days.iter().enumerate() {
+        let seq = accept_new(&store, local(id, "alice", *ts)).await;
+        assert_eq!(seq, 8 + n as u64, "{id}");
+    }
+    let duplicate = |seq| Accepted {
+        seq,
+        duplicate: true,
+    };
+    let resend = |id: &str, ts_ms| NewMessage {
+        ts_ms,
+        ..local(id, "alice", 10 * DAY_MS)
+    };
+    assert_eq!(
+        store.accept(resend("before", 0)).await.expect("resend"),
+        duplicate(Some(7))
+    );
+    for (n, (id, ts)) in days.iter().enumerate() {
+        assert_eq!(
+            store.accept(resend(id, *ts)).await.expect("resend"),
+            duplicate(Some(8 + n as u64)),
+            "{id}"
+        );
+    }
+    for id in ["before", "day1", "day3", "day4", "day9"] {
+        let status = store.message_status(id).await.expect("status");
+        assert_eq!(status.map(|s| s.status), Some("stored"), "{id}");
+    }
+    assert_eq!(store.message_status("never").await.expect("status"), None);
+
+    // Forget what was sent ID_MEMORY_MS before 5 ms into day 4 (and, for the id from before,
+    // accepted then): "before", "day1" and "day3" go; "day4", sent after that instant, stays,
+    // though its day began before it; "day9" stays.
+    let cutoff = 4 * DAY_MS + 5 + ID_MEMORY_MS;
+    store
+        .enforce_retention(cutoff, u64::MAX)
+        .await
+        .expect("retain");
+    for (id, ts) in [("before", 0), ("day1", DAY_MS + 5), ("day3", 3 * DAY_MS)] {
+        assert_eq!(
+            store.accepted(&key(id, ts)).await.expect("look-up"),
+            None,
+            "{id}"
+        );
+        assert_eq!(
+            store.message_status(id).await.expect("status"),
+            None,
+            "{id}"
+        );
+    }
+    for (seq, (id, ts)) in [(10, days[2]), (11, days[3])] {
+        assert_eq!(
+            store.accepted(&key(id, ts)).await.expect("look-up"),
+            Some(duplicate(Some(seq))),
+            "{id}"
+        );
+    }
 }

@@ -22,6 +22,10 @@ use crate::store::rows;
 use crate::store::statements;
 use crate::store::{Delivery, MessageStatus, OutboxItem, StoreError};
 
+/// The id memory of message `$1`: a local recipient's message is `stored` from its acceptance.
+/// SQLite keys its id memory by day first, so it has its own (store/sqlite/stored_ids.rs).
+const LOCAL_STATUS: &str = "SELECT sender, seq FROM message_ids WHERE id = $1";
+
 /// The database's clock in Unix milliseconds, as SQL text for `concat!`: leases expire by one
 /// clock for all instances.
 macro_rules! db_now_ms {
@@ -185,7 +189,7 @@ pub(super) async fn status(pool: &PgPool, id: &str) -> Result<Option<MessageStat
     if let Some(row) = outbox {
         return Ok(Some(rows::outbox_status(row)));
     }
-    let local: Option<(Option<String>, Option<i64>)> = sqlx::query_as(statements::LOCAL_STATUS)
+    let local: Option<(Option<String>, Option<i64>)> = sqlx::query_as(LOCAL_STATUS)
         .bind(id)
         .fetch_optional(pool)
         .await?;

@@ -213,10 +213,11 @@ pub(in crate::store) async fn status(
     if let Some(row) = outbox {
         return Ok(Some(rows::outbox_status(row)));
     }
-    let local: Option<(Option<String>, Option<i64>)> = sqlx::query_as(statements::LOCAL_STATUS)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let local: Option<(Option<String>, Option<i64>)> =
+        sqlx::query_as(super::stored_ids::LOCAL_STATUS)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
     Ok(local.and_then(rows::local_status))
 }
 

@@ -9,6 +9,7 @@
 //! what arrives meanwhile is left for the next sweep.
 
 use super::SqliteStore;
+use super::stored_ids;
 use super::writer::{Guarded, Request, RetentionStep};
 use crate::store::StoreError;
 use crate::store::rows::{ID_MEMORY_MS, clamp_i64};
@@ -24,19 +25,22 @@ const STEP: u16 = 256;
 const EXPIRED: &str = "SELECT json_group_array(rowid), COUNT(*) FROM (SELECT rowid FROM messages \
      WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)";
 
-/// The ids to forget (accepted before `$1`, at most `$2`), as [`EXPIRED`] gives its rowids.
+/// The ids stored before schema version 9 to forget (accepted before `$1`, at most `$2`), as
+/// [`EXPIRED`] gives its rowids. Later ids are forgotten by day (stored_ids.rs).
 const FORGETTABLE: &str = concat!(
     "SELECT json_group_array(id), COUNT(*) FROM (",
-    forgettable_ids!(),
+    forgettable_ids!("message_ids_v1"),
     ")"
 );
 
 impl SqliteStore {
     /// Deletes messages received before `older_than_ms` and, per inbox, all but the newest
-    /// `max_per_inbox`; forgets ids accepted [`ID_MEMORY_MS`] before `older_than_ms` (a resend
-    /// stays a duplicate while its envelope could still be accepted), except those still in
-    /// the outbox. Without an age limit (`i64::MIN`) nothing is old enough. Returns how many
-    /// messages were deleted.
+    /// `max_per_inbox`; forgets ids whose envelope's `ts` is [`ID_MEMORY_MS`] before
+    /// `older_than_ms`, a day at a time (so up to a day later), and those stored before
+    /// version 9 accepted that long before it, except those still in the outbox (a resend
+    /// stays a duplicate while its envelope could still be accepted: an accepted `ts` is at
+    /// most 300 s after its acceptance). Without an age limit (`i64::MIN`) nothing is old
+    /// enough. Returns how many messages were deleted.
     pub(super) async fn sweep(
         &self,
         older_than_ms: i64,
@@ -50,12 +54,22 @@ impl SqliteStore {
                 }
             })
             .await?;
-        self.in_steps(
-            FORGETTABLE,
-            older_than_ms.saturating_sub(ID_MEMORY_MS),
-            |ids, before_ms| RetentionStep::ForgetIds { ids, before_ms },
-        )
+        let forget_before = older_than_ms.saturating_sub(ID_MEMORY_MS);
+        self.in_steps(FORGETTABLE, forget_before, |ids, before_ms| {
+            RetentionStep::ForgetIds { ids, before_ms }
+        })
         .await?;
+        // Days are forgotten from the front of the index, where the writer finds them itself
+        // in a seek; a step ends at the end of a day, so the steps go on until one finds none.
+        let before_day = stored_ids::ts_day(forget_before);
+        while self
+            .step(RetentionStep::ForgetDays {
+                before_day,
+                budget: i64::from(STEP),
+            })
+            .await?
+            > 0
+        {}
 
         let keep = clamp_i64(max_per_inbox);
         let over: Vec<String> = sqlx::query_scalar(statements::OVER_LIMIT_INBOXES)

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kezd::store::{Accepted, Admission, Refusal, StoreError};
+use kezd::store::{Accepted, Admission, MessageKey, Refusal, StoreError};
 
-use super::{accept_new, local, register_all, remote, seqs};
+use super::{accept_new, key, local, register_all, remote, seqs};
 use crate::backend::Backend;
 
 pub async fn local_seqs_start_at_one_per_recipient(backend: &dyn Backend) {
@@ -240,8 +240,20 @@ pub async fn admission_runs_for_new_messages_only(backend: &dyn Backend) {
         );
     }
     assert_eq!(ran.load(Ordering::SeqCst), 2);
-    assert!(store.accepted("m2").await.expect("look-up").is_none());
-    assert!(store.accepted("r1").await.expect("look-up").is_none());
+    assert!(
+        store
+            .accepted(&key("m2", 2))
+            .await
+            .expect("look-up")
+            .is_none()
+    );
+    assert!(
+        store
+            .accepted(&key("r1", 1_000))
+            .await
+            .expect("look-up")
+            .is_none()
+    );
     assert!(
         store
             .outbox_pending("b.example", 0, 10)
@@ -265,8 +277,8 @@ pub async fn known_ids_finds_the_remembered_ones(backend: &dyn Backend) {
         .await
         .expect("accept");
     assert!(store.known_ids(&[]).await.expect("none").is_empty());
-    let mut asked: Vec<String> = (0..2000).map(|i| format!("unknown{i}")).collect();
-    asked.extend(["m1", "r1", "m1"].map(String::from));
+    let mut asked: Vec<MessageKey> = (0..2000).map(|i| key(&format!("unknown{i}"), 1)).collect();
+    asked.extend([key("m1", 1), key("r1", 1_000), key("m1", 1)]);
     let known = store.known_ids(&asked).await.expect("look-up");
     let mut known: Vec<_> = known.into_iter().collect();
     known.sort();
@@ -278,9 +290,18 @@ pub async fn known_ids_finds_the_remembered_ones(backend: &dyn Backend) {
             duplicate: true,
         })
     };
-    assert_eq!(store.accepted("m1").await.expect("look-up"), first(Some(1)));
-    assert_eq!(store.accepted("r1").await.expect("look-up"), first(None));
-    assert_eq!(store.accepted("unknown0").await.expect("look-up"), None);
+    assert_eq!(
+        store.accepted(&key("m1", 1)).await.expect("look-up"),
+        first(Some(1))
+    );
+    assert_eq!(
+        store.accepted(&key("r1", 1_000)).await.expect("look-up"),
+        first(None)
+    );
+    assert_eq!(
+        store.accepted(&key("unknown0", 1)).await.expect("look-up"),
+        None
+    );
     store.close().await;
 }
 

@@ -8,7 +8,7 @@ use kezd::store::{
     UserRecord,
 };
 
-use super::{accept_new, local, queue_remote, register_all, user};
+use super::{accept_new, key, local, queue_remote, register_all, user};
 use crate::backend::Backend;
 
 /// Deleted at `DELETED`, released a day later (the store takes the times it is given).
@@ -98,7 +98,7 @@ pub async fn deletion_removes_the_user_inbox_and_pending_outbox(backend: &dyn Ba
     );
     assert_eq!(
         store
-            .known_ids(&["l1".into(), "r2".into()])
+            .known_ids(&[key("l1", 5), key("r2", 1_000)])
             .await
             .expect("ids")
             .len(),

@@ -40,7 +40,7 @@ pub use registrations::*;
 pub use retention::*;
 pub use tokens::*;
 
-use kezd::store::{NewMessage, Route, Store, UserRecord};
+use kezd::store::{MessageKey, NewMessage, Route, Store, UserRecord};
 
 /// A user whose primary is derived from `key`, so distinct keys give distinct primaries.
 pub fn user(handle: &str, key: u8) -> UserRecord {
@@ -61,7 +61,17 @@ pub fn local(id: &str, to: &str, received_at_ms: i64) -> NewMessage {
             handle: to.to_owned(),
         },
         envelope_json: format!(r#"{{"id":"{id}","to":"{to}"}}"#),
+        ts_ms: received_at_ms,
         received_at_ms,
+    }
+}
+
+/// What finds message `id`, sent at `ts_ms`, again: [`local`] and [`remote`] messages are sent
+/// when they are received.
+pub fn key(id: &str, ts_ms: i64) -> MessageKey {
+    MessageKey {
+        id: id.to_owned(),
+        ts_ms,
     }
 }
 
@@ -74,6 +84,7 @@ pub fn remote(id: &str, server: &str, to: &str) -> NewMessage {
             address: format!("{to}@{server}"),
         },
         envelope_json: format!(r#"{{"id":"{id}","to":"{to}@{server}"}}"#),
+        ts_ms: 1_000,
         received_at_ms: 1_000,
     }
 }

@@ -146,7 +146,7 @@ impl Writer {
         for chunk in maybe.chunks(stored_ids::IDS_PER_STATEMENT) {
             let mut query = self
                 .deferred
-                .then(|q| stored_ids::push(q, chunk.iter().map(|m| m.id.as_str())));
+                .then(|q| stored_ids::push(q, chunk.iter().map(|m| (m.id.as_str(), m.ts_ms))));
             let found: Vec<(String, Option<i64>)> =
                 query.build_query_as().fetch_all(&mut self.conn).await?;
             for (id, seq) in found {
@@ -171,9 +171,12 @@ impl Writer {
                 .collect();
             if !local.is_empty() {
                 self.deferred.push(|q| {
-                    q.push("INSERT INTO message_ids (id, recipient, seq, accepted_at, sender) ");
+                    q.push(
+                        "INSERT INTO message_ids (ts_day, id, recipient, seq, accepted_at, sender) ",
+                    );
                     q.push_values(&local, |mut row, (r, handle)| {
-                        row.push_bind(r.message.id.as_str())
+                        row.push_bind(stored_ids::ts_day(r.message.ts_ms))
+                            .push_bind(r.message.id.as_str())
                             .push_bind(*handle)
                             .push_bind(r.seq)
                             .push_bind(r.message.received_at_ms)

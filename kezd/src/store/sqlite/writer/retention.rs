@@ -6,7 +6,8 @@
 //! limit, the oldest messages by age) held it for tens to hundreds of milliseconds per sweep
 //! on a store of 100,000 inboxes; a read connection now searches, on a snapshot, and the
 //! writer only deletes the rows it is given, each step checking again the condition that
-//! made a row a candidate, so a row that changed since the snapshot is left alone.
+//! made a row a candidate, so a row that changed since the snapshot is left alone. The
+//! oldest day of ids is the exception: it is the front of its index, found in one seek.
 
 use super::Writer;
 use crate::store::StoreError;
@@ -16,9 +17,12 @@ use crate::store::StoreError;
 pub(in crate::store::sqlite) enum RetentionStep {
     /// Messages a reader found received before `older_than_ms`, by rowid (a JSON array).
     Expired { rowids: String, older_than_ms: i64 },
-    /// Message ids a reader found accepted before `before_ms` and absent from the outbox (a JSON
-    /// array of ids).
+    /// Ids stored before schema version 9 that a reader found accepted before `before_ms` and
+    /// absent from the outbox (a JSON array of ids).
     ForgetIds { ids: String, before_ms: i64 },
+    /// At most `budget` ids of the oldest day stored, if it is before `before_day`
+    /// (stored_ids.rs): found by the writer, at the front of the index, in one seek.
+    ForgetDays { before_day: i64, budget: i64 },
     /// The oldest messages of `recipient`'s inbox through seq `cutoff`, at most `budget`: seqs
     /// only grow and acknowledgements delete from the oldest, so what was beyond the limit on
     /// the reader's snapshot still is.
@@ -51,12 +55,26 @@ impl Writer {
             // duplicate), but the check is as cheap as it is certain.
             RetentionStep::ForgetIds { ids, before_ms } => {
                 sqlx::query(
-                    "DELETE FROM message_ids WHERE id IN (SELECT value FROM json_each(?1)) \
+                    "DELETE FROM message_ids_v1 WHERE id IN (SELECT value FROM json_each(?1)) \
                      AND accepted_at < ?2 \
-                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = message_ids.id)",
+                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = message_ids_v1.id)",
                 )
                 .bind(ids)
                 .bind(before_ms)
+                .execute(&mut self.conn)
+                .await?
+            }
+            // Only local ids are stored by day (the outbox remembers remote ones), so none of
+            // these is in the outbox.
+            RetentionStep::ForgetDays { before_day, budget } => {
+                sqlx::query(
+                    "DELETE FROM message_ids \
+                     WHERE ts_day = (SELECT MIN(ts_day) FROM message_ids) AND ts_day < ?1 \
+                     AND id IN (SELECT id FROM message_ids \
+                       WHERE ts_day = (SELECT MIN(ts_day) FROM message_ids) ORDER BY id LIMIT ?2)",
+                )
+                .bind(before_day)
+                .bind(budget)
                 .execute(&mut self.conn)
                 .await?
             }

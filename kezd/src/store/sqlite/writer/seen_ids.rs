@@ -146,6 +146,32 @@ impl SeenIds {
 /// Ids read per statement: each statement answers them as one JSON array, in one row.
 const IDS_PER_READ: i64 = 16_384;
 
+/// Each table's ids in chunks of at most `?3`, in the order of an index on them (the outbox's
+/// ids are UNIQUE, so indexed too), each after the last id the previous chunk held (`?2`), as
+/// one JSON array with that last id. `message_ids` (`true`: by day) is read a day (`?1`) at a
+/// time, each day found after the last with [`NEXT_DAY`]; the tables keyed by id alone ignore
+/// `?1`.
+const CHUNKS: [(&str, bool); 3] = [
+    (
+        "SELECT json_group_array(id), max(id) FROM \
+         (SELECT id FROM message_ids WHERE ts_day = ?1 AND id > ?2 ORDER BY id LIMIT ?3)",
+        true,
+    ),
+    (
+        "SELECT json_group_array(id), max(id) FROM \
+         (SELECT id FROM message_ids_v1 WHERE id > ?2 ORDER BY id LIMIT ?3)",
+        false,
+    ),
+    (
+        "SELECT json_group_array(id), max(id) FROM \
+         (SELECT id FROM outbox WHERE id > ?2 ORDER BY id LIMIT ?3)",
+        false,
+    ),
+];
+
+/// The first day after `?1` that `message_ids` holds ids of: one seek into its primary key.
+const NEXT_DAY: &str = "SELECT MIN(ts_day) FROM message_ids WHERE ts_day > ?1";
+
 /// A filter of every id stored, sized for twice as many, read in one snapshot (one read
 /// transaction) a chunk at a time.
 ///
@@ -159,31 +185,37 @@ async fn read_all(readers: &SqlitePool, hasher: &RandomState) -> Result<Bloom, s
     let started = std::time::Instant::now();
     let mut snapshot = readers.begin().await?;
     let count: i64 = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM message_ids) + (SELECT COUNT(*) FROM outbox)",
+        "SELECT (SELECT COUNT(*) FROM message_ids) + (SELECT COUNT(*) FROM message_ids_v1) \
+         + (SELECT COUNT(*) FROM outbox)",
     )
     .fetch_one(&mut *snapshot)
     .await?;
     let mut bloom = Bloom::for_ids(usize::try_from(count).unwrap_or(0).saturating_mul(2));
-    // Each table in the order of an index on its ids, chunk after chunk, each one after the
-    // last id the previous chunk held (the outbox's ids are UNIQUE, so indexed too).
-    for chunk in [
-        "SELECT json_group_array(id), max(id) FROM \
-         (SELECT id FROM message_ids WHERE id > ?1 ORDER BY id LIMIT ?2)",
-        "SELECT json_group_array(id), max(id) FROM \
-         (SELECT id FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2)",
-    ] {
-        let mut after = String::new();
-        loop {
-            let (ids, last): (String, Option<String>) = sqlx::query_as(chunk)
-                .bind(&after)
-                .bind(IDS_PER_READ)
-                .fetch_one(&mut *snapshot)
-                .await?;
-            add_chunk(&mut bloom, hasher, &ids)?;
-            match last {
-                Some(last) => after = last,
-                None => break,
+    for (chunk, by_day) in CHUNKS {
+        let next_day = |after: i64| sqlx::query_scalar(NEXT_DAY).bind(after);
+        let mut day: Option<i64> = match by_day {
+            true => next_day(i64::MIN).fetch_one(&mut *snapshot).await?,
+            false => Some(0),
+        };
+        while let Some(this_day) = day {
+            let mut after = String::new();
+            loop {
+                let (ids, last): (String, Option<String>) = sqlx::query_as(chunk)
+                    .bind(this_day)
+                    .bind(&after)
+                    .bind(IDS_PER_READ)
+                    .fetch_one(&mut *snapshot)
+                    .await?;
+                add_chunk(&mut bloom, hasher, &ids)?;
+                match last {
+                    Some(last) => after = last,
+                    None => break,
+                }
             }
+            day = match by_day {
+                true => next_day(this_day).fetch_one(&mut *snapshot).await?,
+                false => None,
+            };
         }
     }
     snapshot.rollback().await?;
@@ -296,9 +328,12 @@ mod tests {
             .await
             .expect("database");
         for statement in [
-            "CREATE TABLE message_ids (id TEXT PRIMARY KEY)",
+            "CREATE TABLE message_ids (ts_day INTEGER, id TEXT, PRIMARY KEY (ts_day, id)) \
+             WITHOUT ROWID",
+            "CREATE TABLE message_ids_v1 (id TEXT PRIMARY KEY)",
             "CREATE TABLE outbox (position INTEGER PRIMARY KEY, id TEXT UNIQUE)",
-            "INSERT INTO message_ids VALUES ('local-1'), ('local-2')",
+            "INSERT INTO message_ids VALUES (20000, 'local-1'), (20001, 'local-2')",
+            "INSERT INTO message_ids_v1 VALUES ('legacy-1')",
             "INSERT INTO outbox (id) VALUES ('remote-1')",
         ] {
             sqlx::query(statement)
@@ -317,7 +352,7 @@ mod tests {
         }
     }
 
-    /// Stored ids (of both tables) and ids written while the loader ran are "maybe"; before
+    /// Stored ids (of all three tables) and ids written while the loader ran are "maybe"; before
     /// the load is done, everything is.
     #[tokio::test]
     async fn stored_and_written_ids_are_never_certainly_new() {
@@ -326,7 +361,13 @@ mod tests {
         assert!(seen.maybe_stored("never-stored"), "answered before loading");
         seen.written("written-while-loading");
         loaded(&mut seen).await;
-        for id in ["local-1", "local-2", "remote-1", "written-while-loading"] {
+        for id in [
+            "local-1",
+            "local-2",
+            "legacy-1",
+            "remote-1",
+            "written-while-loading",
+        ] {
             assert!(seen.maybe_stored(id), "{id} certainly new");
         }
         assert!(!seen.maybe_stored("never-stored"));
@@ -367,16 +408,24 @@ mod tests {
         }
     }
 
-    /// Tables of several chunks each are read whole, each id once.
+    /// Tables of several chunks each are read whole, each id once, the ids stored by day
+    /// whether a chunk ends within a day or at its end.
     #[tokio::test]
-    async fn every_chunk_of_both_tables_is_read() {
+    async fn every_chunk_of_all_tables_is_read() {
         let (_dir, pool) = database().await;
-        let (local, remote) = (2 * IDS_PER_READ + 7, IDS_PER_READ + 1);
+        let (local, legacy, remote) = (2 * IDS_PER_READ + 7, IDS_PER_READ, IDS_PER_READ + 1);
         for (sql, n) in [
+            // Three days of 10,925 ids: chunks of 16,384 end inside the second and the third,
+            // so one chunk goes on from one day into the next.
             (
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-                 INSERT INTO message_ids SELECT printf('many-local-%d', i) FROM n",
+                 INSERT INTO message_ids SELECT i % 3, printf('many-local-%d', i) FROM n",
                 local,
+            ),
+            (
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+                 INSERT INTO message_ids_v1 SELECT printf('many-legacy-%d', i) FROM n",
+                legacy,
             ),
             (
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
@@ -391,16 +440,16 @@ mod tests {
         let State::Ready(bloom) = &seen.state else {
             unreachable!("loaded");
         };
-        // The three rows every test database holds, and the many.
+        // The four rows every test database holds, and the many.
         assert_eq!(
             bloom.ids,
-            usize::try_from(3 + local + remote).expect("count")
+            usize::try_from(4 + local + legacy + remote).expect("count")
         );
-        for i in 1..=local {
-            assert!(seen.maybe_stored(&format!("many-local-{i}")), "local {i}");
-        }
-        for i in 1..=remote {
-            assert!(seen.maybe_stored(&format!("many-remote-{i}")), "remote {i}");
+        for (kind, n) in [("local", local), ("legacy", legacy), ("remote", remote)] {
+            for i in 1..=n {
+                let id = format!("many-{kind}-{i}");
+                assert!(seen.maybe_stored(&id), "{id}");
+            }
         }
         assert!(!seen.maybe_stored("never-stored"));
     }
@@ -410,7 +459,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreadable_id_turns_the_filter_off() {
         let (_dir, pool) = database().await;
-        sqlx::query("INSERT INTO message_ids VALUES ('quoted\"id')")
+        sqlx::query("INSERT INTO message_ids VALUES (20002, 'quoted\"id')")
             .execute(&pool)
             .await
             .expect("row");
