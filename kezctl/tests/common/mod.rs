@@ -9,11 +9,12 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// The passphrase test personas use.
@@ -197,12 +198,21 @@ fn spawn_kezd(port: u16, dir: &Path, extra: &[String]) -> Child {
         .expect("spawn kezd")
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, and that no other test of this binary was given. The
+/// kernel can give two tests that start at once the same free port: the kezd started second
+/// then fails to bind it while the first one answers its health check, and the two tests
+/// share a server (seen as a handle already taken, or a refused connection).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if GIVEN.lock().expect("ports given").insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A running kezctl whose stdout and stderr lines are collected as they come, so a test can
