@@ -104,16 +104,6 @@ pub struct NewMessage {
     pub received_at_ms: i64,
 }
 
-impl NewMessage {
-    /// What finds this message's id again.
-    pub fn key(&self) -> MessageKey {
-        MessageKey {
-            id: self.id.clone(),
-            ts_ms: self.ts_ms,
-        }
-    }
-}
-
 /// A message id with its envelope's `ts`, both known wherever an envelope is (SPEC §8.1
 /// check 4, §9.4 check 2, before the duplicate check). SQLite orders its id memory by the
 /// day of `ts` (store/sqlite/stored_ids.rs), so a look-up needs both; PostgreSQL uses the id.

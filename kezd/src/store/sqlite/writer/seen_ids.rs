@@ -146,31 +146,23 @@ impl SeenIds {
 /// Ids read per statement: each statement answers them as one JSON array, in one row.
 const IDS_PER_READ: i64 = 16_384;
 
-/// Each table's ids in chunks of at most `?3`, in the order of an index on them (the outbox's
-/// ids are UNIQUE, so indexed too), each after the last id the previous chunk held (`?2`), as
-/// one JSON array with that last id. `message_ids` (`true`: by day) is read a day (`?1`) at a
-/// time, each day found after the last with [`NEXT_DAY`]; the tables keyed by id alone ignore
-/// `?1`.
-const CHUNKS: [(&str, bool); 3] = [
-    (
-        "SELECT json_group_array(id), max(id) FROM \
-         (SELECT id FROM message_ids WHERE ts_day = ?1 AND id > ?2 ORDER BY id LIMIT ?3)",
-        true,
-    ),
-    (
-        "SELECT json_group_array(id), max(id) FROM \
-         (SELECT id FROM message_ids_v1 WHERE id > ?2 ORDER BY id LIMIT ?3)",
-        false,
-    ),
-    (
-        "SELECT json_group_array(id), max(id) FROM \
-         (SELECT id FROM outbox WHERE id > ?2 ORDER BY id LIMIT ?3)",
-        false,
-    ),
-];
+/// A chunk of at most `?3` of one day's (`?1`) ids in `message_ids`, in the order of its
+/// primary key, after the last id the previous chunk held (`?2`): one JSON array, with that
+/// last id.
+const DAY_CHUNK: &str = "SELECT json_group_array(id), max(id) FROM \
+     (SELECT id FROM message_ids WHERE ts_day = ?1 AND id > ?2 ORDER BY id LIMIT ?3)";
 
 /// The first day after `?1` that `message_ids` holds ids of: one seek into its primary key.
 const NEXT_DAY: &str = "SELECT MIN(ts_day) FROM message_ids WHERE ts_day > ?1";
+
+/// [`DAY_CHUNK`] for the tables keyed by id alone (the outbox's ids are UNIQUE, so indexed
+/// too); they have no day, and leave `?1` out.
+const ID_CHUNKS: [&str; 2] = [
+    "SELECT json_group_array(id), max(id) FROM \
+     (SELECT id FROM message_ids_v1 WHERE id > ?2 ORDER BY id LIMIT ?3)",
+    "SELECT json_group_array(id), max(id) FROM \
+     (SELECT id FROM outbox WHERE id > ?2 ORDER BY id LIMIT ?3)",
+];
 
 /// A filter of every id stored, sized for twice as many, read in one snapshot (one read
 /// transaction) a chunk at a time.
@@ -191,32 +183,14 @@ async fn read_all(readers: &SqlitePool, hasher: &RandomState) -> Result<Bloom, s
     .fetch_one(&mut *snapshot)
     .await?;
     let mut bloom = Bloom::for_ids(usize::try_from(count).unwrap_or(0).saturating_mul(2));
-    for (chunk, by_day) in CHUNKS {
-        let next_day = |after: i64| sqlx::query_scalar(NEXT_DAY).bind(after);
-        let mut day: Option<i64> = match by_day {
-            true => next_day(i64::MIN).fetch_one(&mut *snapshot).await?,
-            false => Some(0),
-        };
-        while let Some(this_day) = day {
-            let mut after = String::new();
-            loop {
-                let (ids, last): (String, Option<String>) = sqlx::query_as(chunk)
-                    .bind(this_day)
-                    .bind(&after)
-                    .bind(IDS_PER_READ)
-                    .fetch_one(&mut *snapshot)
-                    .await?;
-                add_chunk(&mut bloom, hasher, &ids)?;
-                match last {
-                    Some(last) => after = last,
-                    None => break,
-                }
-            }
-            day = match by_day {
-                true => next_day(this_day).fetch_one(&mut *snapshot).await?,
-                false => None,
-            };
-        }
+    let next_day = |after: i64| sqlx::query_scalar(NEXT_DAY).bind(after);
+    let mut day: Option<i64> = next_day(i64::MIN).fetch_one(&mut *snapshot).await?;
+    while let Some(this_day) = day {
+        add_chunks(&mut snapshot, DAY_CHUNK, this_day, &mut bloom, hasher).await?;
+        day = next_day(this_day).fetch_one(&mut *snapshot).await?;
+    }
+    for chunk in ID_CHUNKS {
+        add_chunks(&mut snapshot, chunk, 0, &mut bloom, hasher).await?;
     }
     snapshot.rollback().await?;
     tracing::info!(
@@ -225,6 +199,31 @@ async fn read_all(readers: &SqlitePool, hasher: &RandomState) -> Result<Bloom, s
         "stored message ids read: only ids that may be stored are looked up"
     );
     Ok(bloom)
+}
+
+/// Adds every id `chunk` finds on `day` to `bloom`, chunk after chunk, each one after the last
+/// id the previous chunk held.
+async fn add_chunks(
+    snapshot: &mut sqlx::SqliteConnection,
+    chunk: &'static str,
+    day: i64,
+    bloom: &mut Bloom,
+    hasher: &RandomState,
+) -> Result<(), sqlx::Error> {
+    let mut after = String::new();
+    loop {
+        let (ids, last): (String, Option<String>) = sqlx::query_as(chunk)
+            .bind(day)
+            .bind(&after)
+            .bind(IDS_PER_READ)
+            .fetch_one(&mut *snapshot)
+            .await?;
+        add_chunk(bloom, hasher, &ids)?;
+        match last {
+            Some(last) => after = last,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Adds a chunk's ids, a JSON array of strings, to `bloom`.
@@ -408,18 +407,17 @@ mod tests {
         }
     }
 
-    /// Tables of several chunks each are read whole, each id once, the ids stored by day
-    /// whether a chunk ends within a day or at its end.
+    /// Tables of several chunks each are read whole, each id once, the ids stored by day a day
+    /// at a time, over several days of several chunks each.
     #[tokio::test]
     async fn every_chunk_of_all_tables_is_read() {
         let (_dir, pool) = database().await;
         let (local, legacy, remote) = (2 * IDS_PER_READ + 7, IDS_PER_READ, IDS_PER_READ + 1);
         for (sql, n) in [
-            // Three days of 10,925 ids: chunks of 16,384 end inside the second and the third,
-            // so one chunk goes on from one day into the next.
+            // Two days of 16,387 and 16,388 ids: each is read in two chunks.
             (
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-                 INSERT INTO message_ids SELECT i % 3, printf('many-local-%d', i) FROM n",
+                 INSERT INTO message_ids SELECT i % 2, printf('many-local-%d', i) FROM n",
                 local,
             ),
             (
